@@ -1,0 +1,5 @@
+import sys
+
+from ec2proxy.cli import main
+
+sys.exit(main())

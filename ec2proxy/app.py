@@ -1,0 +1,77 @@
+"""Application factories: the EC2 API app and the admin app, sharing one Services."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from ec2proxy import db, dispatch
+from ec2proxy.auth.credentials import LocalCredentialStore
+from ec2proxy.config import Config
+from ec2proxy.metrics import Metrics
+from ec2proxy.ratelimit import RateLimiter
+from ec2proxy.services import Services
+
+
+@contextlib.asynccontextmanager
+async def open_services(config: Config) -> AsyncIterator[Services]:
+    engine = db.create_engine(config.database.url)
+    sessions = db.sessionmaker(engine)
+    try:
+        if config.auth.credential_source != "local":
+            raise ValueError(f"[auth] credential_source {config.auth.credential_source!r} is not available")
+        yield Services(
+            config=config,
+            engine=engine,
+            sessions=sessions,
+            credentials=LocalCredentialStore(sessions, config.auth.cache_ttl),
+            limiter=RateLimiter(config.api.rate_limit, config.api.rate_burst),
+            metrics=Metrics.create(),
+        )
+    finally:
+        await engine.dispose()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app[dispatch.SERVICES]
+    try:
+        async with services.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001  health is a yes/no answer
+        return web.json_response({"status": "database unavailable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[dispatch.SERVICES].metrics.registry
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(config: Config, services: Services | None = None) -> web.Application:
+    """The EC2 API application; opens its own Services unless given them."""
+    app = web.Application(client_max_size=config.api.max_body_size)
+    if services is not None:
+        app[dispatch.SERVICES] = services
+    else:
+
+        async def lifetime(app: web.Application) -> AsyncIterator[None]:
+            async with open_services(config) as opened:
+                app[dispatch.SERVICES] = opened
+                yield
+
+        app.cleanup_ctx.append(lifetime)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_route("*", "/{tail:.*}", dispatch.handle)
+    return app
+
+
+def create_admin_app(services: Services) -> web.Application:
+    app = web.Application()
+    app[dispatch.SERVICES] = services
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,119 @@
+"""Where secrets come from: the proxy's own table (``local``) or Keystone (``keystone``).
+
+A store answers one question: given a parsed :class:`Signature`, who signed
+it? It raises :class:`AuthFailure`/:class:`SignatureDoesNotMatch` otherwise.
+Secrets are cached in memory for ``cache_ttl`` seconds so the hot path
+verifies locally; they are never logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from typing import Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from ec2proxy import errors
+from ec2proxy.auth.signatures import Signature
+from ec2proxy.db.models import Credential
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Who a verified request acts as."""
+
+    access_key: str
+    project_id: str
+    user_id: str
+    secret: str = dataclasses.field(repr=False)
+
+
+class CredentialStore(Protocol):
+    async def identify(self, signature: Signature) -> Identity: ...
+
+
+def check(signature: Signature, identity: Identity | None) -> Identity:
+    if identity is None:
+        raise errors.AuthFailure("AWS was not able to validate the provided access credentials")
+    if not signature.matches(identity.secret):
+        raise errors.SignatureDoesNotMatch(
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method."
+        )
+    return identity
+
+
+class TTLCache:
+    """A small time-bounded map; misses and expiry are the caller's business."""
+
+    def __init__(self, ttl: float, size: int = 10000):
+        self.ttl, self.size = ttl, size
+        self._items: dict[str, tuple[float, object]] = {}
+
+    def get(self, key: str):
+        hit = self._items.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: str, value) -> None:
+        if len(self._items) >= self.size:
+            now = time.monotonic()
+            self._items = {k: v for k, v in self._items.items() if v[0] >= now}
+            if len(self._items) >= self.size:
+                self._items.pop(next(iter(self._items)))
+        self._items[key] = (time.monotonic() + self.ttl, value)
+
+    def pop(self, key: str) -> None:
+        self._items.pop(key, None)
+
+
+class LocalCredentialStore:
+    """Access keys kept in the proxy's own database."""
+
+    def __init__(self, sessions: async_sessionmaker, cache_ttl: float):
+        self._sessions = sessions
+        self._cache = TTLCache(cache_ttl)
+
+    async def identify(self, signature: Signature) -> Identity:
+        identity = self._cache.get(signature.access_key)
+        if identity is None:
+            identity = await self.get(signature.access_key)
+            if identity is not None:
+                self._cache.put(signature.access_key, identity)
+        return check(signature, identity)
+
+    async def get(self, access_key: str) -> Identity | None:
+        async with self._sessions() as session:
+            row = await session.get(Credential, access_key)
+        if row is None:
+            return None
+        return Identity(row.access_key, row.project_id, row.user_id, row.secret)
+
+    async def create(
+        self, project_id: str, user_id: str, access_key: str | None = None, secret: str | None = None
+    ) -> Identity:
+        access_key = access_key or "AKIA" + secrets.token_hex(8).upper()
+        secret = secret or secrets.token_urlsafe(30)
+        async with self._sessions() as session, session.begin():
+            session.add(
+                Credential(access_key=access_key, secret=secret, project_id=project_id, user_id=user_id)
+            )
+        return Identity(access_key, project_id, user_id, secret)
+
+    async def list(self, project_id: str | None = None) -> list[Identity]:
+        query = select(Credential).order_by(Credential.created_at)
+        if project_id is not None:
+            query = query.where(Credential.project_id == project_id)
+        async with self._sessions() as session:
+            rows = (await session.scalars(query)).all()
+        return [Identity(r.access_key, r.project_id, r.user_id, r.secret) for r in rows]
+
+    async def delete(self, access_key: str) -> bool:
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(delete(Credential).where(Credential.access_key == access_key))
+        self._cache.pop(access_key)
+        return result.rowcount > 0

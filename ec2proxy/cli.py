@@ -1,0 +1,169 @@
+"""The ``ec2proxy`` command: serve, database and credential administration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from typing import Sequence
+
+from aiohttp import web
+
+from ec2proxy import config as configuration
+from ec2proxy import db, embedded
+from ec2proxy.app import create_admin_app, create_app, open_services
+
+DEMO_PROJECT = "demo"
+DEMO_USER = "demo"
+
+
+def _load(args: argparse.Namespace) -> configuration.Config:
+    overrides = {}
+    if getattr(args, "data_dir", None):
+        overrides[("DEFAULT", "data_dir")] = args.data_dir
+    for flag, key in (("listen", ("api", "listen")), ("admin_listen", ("admin", "listen"))):
+        if getattr(args, flag, None) is not None:
+            overrides[key] = getattr(args, flag)
+    return configuration.load(args.config, overrides)
+
+
+def _endpoint(listen: str) -> str:
+    host, port = configuration.split_hostport(listen)
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+async def _serve(config: configuration.Config) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_services(config) as services:
+        endpoint = _endpoint(config.api.listen)
+        identity = await embedded.ensure_demo_credential(
+            services.credentials, config.data_dir, DEMO_PROJECT, DEMO_USER
+        )
+        embedded.write_aws_files(config.data_dir, identity, config.api.region, endpoint)
+        runners = []
+        try:
+            for app, listen in (
+                (create_app(config, services), config.api.listen),
+                (create_admin_app(services), config.admin.listen),
+            ):
+                if not listen:
+                    continue
+                runner = web.AppRunner(app, access_log=None, handle_signals=False)
+                await runner.setup()
+                runners.append(runner)
+                host, port = configuration.split_hostport(listen)
+                await web.TCPSite(runner, host, port, reuse_address=True).start()
+            print("\n".join(embedded.usage_lines(config.data_dir, identity, config.api.region, endpoint)), flush=True)
+            await stop.wait()
+        finally:
+            for runner in reversed(runners):
+                await runner.cleanup()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = _load(args)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    db.upgrade(config.database.url)
+    asyncio.run(_serve(config))
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    config = _load(args)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    db.upgrade(config.database.url)
+    print(f"database at revision {db.current_revision(config.database.url)}")
+    return 0
+
+
+async def _credentials(args: argparse.Namespace, config: configuration.Config) -> int:
+    async with open_services(config) as services:
+        store = services.credentials
+        if args.credentials_command == "create":
+            identity = await store.create(args.project, args.user, args.access_key, args.secret)
+            print(json.dumps({"access_key": identity.access_key, "secret": identity.secret,
+                              "project_id": identity.project_id, "user_id": identity.user_id}))
+        elif args.credentials_command == "list":
+            for identity in await store.list(args.project):
+                print(json.dumps({"access_key": identity.access_key, "project_id": identity.project_id,
+                                  "user_id": identity.user_id}))
+        else:
+            if not await store.delete(args.access_key):
+                print(f"no such access key: {args.access_key}", file=sys.stderr)
+                return 1
+    return 0
+
+
+def cmd_credentials(args: argparse.Namespace) -> int:
+    config = _load(args)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    db.upgrade(config.database.url)
+    return asyncio.run(_credentials(args, config))
+
+
+def cmd_config_sample(args: argparse.Namespace) -> int:
+    print(configuration.sample(), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ec2proxy", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="INI configuration file")
+    common.add_argument("--data-dir", help="data directory of the embedded default")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the EC2 API")
+    serve.add_argument("--listen", help="HOST:PORT of the EC2 API")
+    serve.add_argument("--admin-listen", help="HOST:PORT of the admin listener ('' to disable)")
+    serve.set_defaults(func=cmd_serve)
+
+    database = sub.add_parser("db", help="database administration")
+    database_sub = database.add_subparsers(dest="db_command", required=True)
+    upgrade = database_sub.add_parser("upgrade", parents=[common], help="apply migrations")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    credentials = sub.add_parser("credentials", help="access keys of the local credential source")
+    credentials_sub = credentials.add_subparsers(dest="credentials_command", required=True)
+    create = credentials_sub.add_parser("create", parents=[common])
+    create.add_argument("--project", required=True)
+    create.add_argument("--user", required=True)
+    create.add_argument("--access-key")
+    create.add_argument("--secret")
+    listing = credentials_sub.add_parser("list", parents=[common])
+    listing.add_argument("--project")
+    delete = credentials_sub.add_parser("delete", parents=[common])
+    delete.add_argument("access_key")
+    for command in (create, listing, delete):
+        command.set_defaults(func=cmd_credentials)
+
+    sample = sub.add_parser("config-sample", help="print the documented sample configuration")
+    sample.set_defaults(func=cmd_config_sample)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as exc:
+        print(f"ec2proxy: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

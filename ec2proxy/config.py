@@ -1,0 +1,150 @@
+"""Configuration: an INI file, environment overrides, command-line flags, in that order.
+
+Every option is declared once in :data:`OPTIONS` with its default and help;
+the sample file ``etc/ec2proxy/ec2proxy.conf.sample`` is generated from it
+(``ec2proxy config-sample``) and a test keeps the two equal. An environment
+variable ``EC2PROXY_<SECTION>_<OPTION>`` overrides the file.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+import pathlib
+import types
+from typing import Any, Mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    section: str
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"EC2PROXY_{self.section}_{self.name}".upper()
+
+    def convert(self, raw: str) -> Any:
+        kind = type(self.default)
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError(f"[{self.section}] {self.name}: expected a boolean, got {raw!r}")
+            return lowered in ("true", "1", "yes", "on")
+        if kind in (int, float):
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ValueError(f"[{self.section}] {self.name}: expected a number, got {raw!r}") from None
+        return raw.strip()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("DEFAULT", "data_dir", "",
+           "Where the embedded default keeps its SQLite database, dev cloud state and AWS CLI files. "
+           "Empty: $XDG_DATA_HOME/ec2proxy (~/.local/share/ec2proxy)."),
+    Option("api", "listen", "127.0.0.1:8788", "HOST:PORT of the EC2 API listener."),
+    Option("api", "region", "RegionOne",
+           "The region this proxy serves; SigV4 scopes must name it."),
+    Option("api", "availability_zones", "nova",
+           "Comma-separated zones answered by DescribeAvailabilityZones when no cloud is reachable."),
+    Option("api", "max_body_size", 1048576, "Largest request body accepted, in bytes (413 beyond)."),
+    Option("api", "max_parameters", 5000, "Most query/form parameters accepted in one request."),
+    Option("api", "rate_limit", 0.0,
+           "Requests per second allowed per project and worker (0: no limit); "
+           "beyond it RequestLimitExceeded."),
+    Option("api", "rate_burst", 50, "Burst size of the per-project rate limiter."),
+    Option("api", "access_log", True, "Write one structured line per request to the ec2proxy.access logger."),
+    Option("admin", "listen", "127.0.0.1:8790",
+           "HOST:PORT of the admin listener (/healthz, /metrics); empty to disable."),
+    Option("metadata", "listen", "127.0.0.1:8789", "HOST:PORT of the metadata service listener."),
+    Option("auth", "credential_source", "local",
+           "Where access keys live: 'local' (this proxy's database) or 'keystone' (EC2 credentials in Keystone)."),
+    Option("auth", "max_skew", 900, "Largest accepted clock difference of a signed request, in seconds."),
+    Option("auth", "cache_ttl", 10.0,
+           "Seconds a verified credential is kept in memory before it is looked up again."),
+    Option("database", "url", "",
+           "SQLAlchemy URL (sqlite+aiosqlite:///... or postgresql+asyncpg://...). "
+           "Empty: SQLite in the data dir."),
+)
+
+
+def default_data_dir() -> pathlib.Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return pathlib.Path(base) / "ec2proxy"
+
+
+class Config:
+    """Typed options as ``config.api.listen``; ``config.data_dir`` is a Path."""
+
+    def __init__(self, values: Mapping[tuple[str, str], Any], path: str | None = None):
+        self.path = path
+        sections: dict[str, dict[str, Any]] = {}
+        for (section, name), value in values.items():
+            sections.setdefault(section.lower(), {})[name] = value
+        for section, items in sections.items():
+            setattr(self, section, types.SimpleNamespace(**items))
+        self.data_dir = pathlib.Path(values[("DEFAULT", "data_dir")] or default_data_dir()).absolute()
+        if not self.database.url:
+            self.database.url = f"sqlite+aiosqlite:///{self.data_dir / 'ec2proxy.sqlite'}"
+
+    @property
+    def regions(self) -> frozenset[str]:
+        return frozenset({self.api.region})
+
+
+def load(
+    path: str | None = None,
+    overrides: Mapping[tuple[str, str], str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Defaults, then the INI file, then ``EC2PROXY_*`` variables, then ``overrides``."""
+    environ = os.environ if environ is None else environ
+    parser = configparser.ConfigParser(interpolation=None)
+    if path is not None:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    known = {(o.section, o.name) for o in OPTIONS}
+    for section in parser.sections():
+        for name in parser[section]:
+            if (section, name) not in known and ("DEFAULT", name) not in known:
+                raise ValueError(f"{path}: unknown option [{section}] {name}")
+    values: dict[tuple[str, str], Any] = {}
+    for option in OPTIONS:
+        key = (option.section, option.name)
+        raw = None
+        if option.section == "DEFAULT":
+            raw = parser.defaults().get(option.name)
+        elif parser.has_section(option.section) and parser.has_option(option.section, option.name):
+            raw = parser.get(option.section, option.name)
+        raw = environ.get(option.env, raw)
+        if overrides and key in overrides:
+            raw = overrides[key]
+        values[key] = option.default if raw is None else option.convert(raw)
+    return Config(values, path)
+
+
+def sample() -> str:
+    """The documented sample configuration, every option at its default."""
+    lines = ["# ec2proxy configuration. Every option is shown with its default.",
+             "# Any option can also be set as EC2PROXY_<SECTION>_<OPTION> in the environment.", ""]
+    section = None
+    for option in OPTIONS:
+        if option.section != section:
+            section = option.section
+            lines.append(f"[{section}]")
+        lines.append(f"# {option.help}")
+        default = option.default
+        if isinstance(default, bool):
+            default = str(default).lower()
+        lines.append(f"#{option.name} = {default}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def split_hostport(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)

@@ -1,0 +1,35 @@
+"""Alembic environment: runs revisions over the async engine of the given URL."""
+
+import asyncio
+
+from alembic import context
+
+from ec2proxy.db import create_engine
+from ec2proxy.db.models import Base
+
+target_metadata = Base.metadata
+
+
+def _run(connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _main(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+url = context.config.attributes["database_url"]
+if context.is_offline_mode():
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    asyncio.run(_main(url))

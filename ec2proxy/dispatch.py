@@ -1,0 +1,155 @@
+"""The EC2 front door: one aiohttp handler from HTTP request to EC2 response.
+
+Order of checks, as AWS does them: body and query syntax, signature and
+credentials, rate limit, action, parameters, DryRun, then the handler. Every
+failure leaves as the EC2 error envelope with a RequestID; an unexpected
+exception is logged with its traceback and answered as ``InternalError``
+without any Python detail.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import re
+import time
+import uuid
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ec2proxy import errors, protocol
+from ec2proxy.auth.signatures import HttpRequest, read_signature
+from ec2proxy.context import RequestContext
+from ec2proxy.handlers import handler_for
+from ec2proxy.services import Services
+
+LOG = logging.getLogger("ec2proxy.api")
+ACCESS_LOG = logging.getLogger("ec2proxy.access")
+
+SERVICES = web.AppKey("services", Services)
+
+_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+async def _read_params(request: web.Request, services: Services) -> tuple[bytes, list[tuple[str, str]]]:
+    limit = services.config.api.max_body_size
+    if request.content_length is not None and request.content_length > limit:
+        raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes") from None
+    max_fields = services.config.api.max_parameters
+    try:
+        params = parse_qsl(
+            request.rel_url.raw_query_string, keep_blank_values=True, max_num_fields=max_fields
+        )
+        if body:
+            params += parse_qsl(
+                body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields
+            )
+    except UnicodeDecodeError:
+        raise errors.MalformedQueryString("The request is not valid UTF-8") from None
+    except ValueError:
+        raise errors.InvalidQueryParameter(f"A request may carry at most {max_fields} parameters") from None
+    if len(params) > max_fields:
+        raise errors.InvalidQueryParameter(f"A request may carry at most {max_fields} parameters")
+    return body, params
+
+
+def _first(params: list[tuple[str, str]], name: str) -> str | None:
+    for key, value in params:
+        if key == name:
+            return value
+    return None
+
+
+async def handle(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    started = time.perf_counter()
+    request_id = str(uuid.uuid4())
+    action, version, project = "-", protocol.API_VERSION, "-"
+    try:
+        body, params = await _read_params(request, services)
+        action = _first(params, "Action") or "-"
+        version = _first(params, "Version") or protocol.API_VERSION
+        if not _VERSION.fullmatch(version):
+            version = protocol.API_VERSION
+            raise errors.InvalidParameterValue("Version must be a date such as 2016-11-15")
+        http = HttpRequest(
+            method=request.method,
+            host=request.headers.get("Host") or request.host,
+            path=request.rel_url.raw_path,
+            raw_query=request.rel_url.raw_query_string,
+            headers=request.headers,
+            body=body,
+            params=params,
+        )
+        config = services.config
+        now = datetime.datetime.now(datetime.timezone.utc)
+        signature = read_signature(http, now, config.auth.max_skew, config.regions)
+        identity = await services.credentials.identify(signature)
+        project = identity.project_id
+        if services.limiter.enabled and not services.limiter.allow(project):
+            raise errors.RequestLimitExceeded("Request limit exceeded.")
+        if action == "-":
+            raise errors.MissingAction("The request must contain the parameter Action")
+        op = protocol.operation(action)
+        if op is None:
+            raise errors.InvalidAction(f"The action {action[:64]} is not valid for this web service.")
+        handler = handler_for(action)
+        if handler is None:
+            raise errors.UnsupportedOperation(f"The action {action} is not supported by this cloud.")
+        values = protocol.parse_input(op, params)
+        ctx = RequestContext(
+            request_id=request_id,
+            action=action,
+            identity=identity,
+            region=signature.region or config.api.region,
+            services=services,
+            dry_run=bool(values.get("DryRun")),
+            extra={"endpoint": f"{request.scheme}://{http.host}"},
+        )
+        if ctx.dry_run and not handler.checks_dry_run:
+            raise errors.DryRunOperation()
+        result = await handler.fn(ctx, values)
+        payload = protocol.serialize_output(op, result, request_id, version)
+        response = web.Response(body=payload, status=200, content_type="text/xml", charset="UTF-8")
+        code = "OK"
+    except errors.EC2Error as exc:
+        code = exc.code
+        response = _error_response(exc, request_id)
+    except Exception:  # noqa: BLE001  the boundary: no Python detail leaves the process
+        LOG.exception("request %s (%s) failed", request_id, action)
+        code = "InternalError"
+        response = _error_response(errors.InternalError(), request_id)
+    elapsed = time.perf_counter() - started
+    metrics_action = action if action in protocol.operation_names() else "-"
+    services.metrics.requests.labels(metrics_action, code).inc()
+    services.metrics.latency.labels(metrics_action).observe(elapsed)
+    if services.config.api.access_log and ACCESS_LOG.isEnabledFor(logging.INFO):
+        ACCESS_LOG.info(
+            json.dumps(
+                {
+                    "request_id": request_id,
+                    "action": action[:64],
+                    "project": project,
+                    "status": response.status,
+                    "code": code,
+                    "duration_ms": round(elapsed * 1000, 2),
+                }
+            )
+        )
+    response.headers["x-amzn-RequestId"] = request_id
+    return response
+
+
+def _error_response(exc: errors.EC2Error, request_id: str) -> web.Response:
+    return web.Response(
+        body=protocol.error_body(exc.code, exc.message, request_id),
+        status=exc.status,
+        content_type="text/xml",
+        charset="UTF-8",
+    )

@@ -1,0 +1,153 @@
+"""EC2 errors: raised anywhere, turned into the EC2 error envelope in one place.
+
+Each class carries the EC2 error code and the HTTP status AWS answers it with
+(AWS "common errors" reference). Resource-specific codes such as
+``InvalidInstanceID.NotFound`` use :class:`EC2Error` with an explicit code,
+or the :func:`not_found` / :func:`malformed` helpers.
+"""
+
+from __future__ import annotations
+
+
+class EC2Error(Exception):
+    """An error the client is meant to see, with its EC2 code and HTTP status."""
+
+    code = "InternalError"
+    status = 400
+
+    def __init__(self, message: str = "", code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+# -- protocol -----------------------------------------------------------------
+
+
+class MissingAction(EC2Error):
+    code = "MissingAction"
+
+
+class InvalidAction(EC2Error):
+    code = "InvalidAction"
+
+
+class UnsupportedOperation(EC2Error):
+    code = "UnsupportedOperation"
+
+
+class UnknownParameter(EC2Error):
+    code = "UnknownParameter"
+
+
+class MissingParameter(EC2Error):
+    code = "MissingParameter"
+
+
+class InvalidParameterValue(EC2Error):
+    code = "InvalidParameterValue"
+
+
+class InvalidParameterCombination(EC2Error):
+    code = "InvalidParameterCombination"
+
+
+class InvalidParameter(EC2Error):
+    code = "InvalidParameter"
+
+
+class MalformedQueryString(EC2Error):
+    code = "MalformedQueryString"
+    status = 404
+
+
+class InvalidQueryParameter(EC2Error):
+    code = "InvalidQueryParameter"
+
+
+class RequestEntityTooLarge(EC2Error):
+    code = "RequestEntityTooLarge"
+    status = 413
+
+
+# -- authentication and authorization ------------------------------------------
+
+
+class AuthFailure(EC2Error):
+    code = "AuthFailure"
+    status = 401
+
+
+class SignatureDoesNotMatch(EC2Error):
+    code = "SignatureDoesNotMatch"
+    status = 403
+
+
+class IncompleteSignature(EC2Error):
+    code = "IncompleteSignature"
+
+
+class MissingAuthenticationToken(EC2Error):
+    code = "MissingAuthenticationToken"
+    status = 403
+
+
+class RequestExpired(EC2Error):
+    code = "RequestExpired"
+
+
+class InvalidClientTokenId(EC2Error):
+    code = "InvalidClientTokenId"
+    status = 403
+
+
+class UnauthorizedOperation(EC2Error):
+    code = "UnauthorizedOperation"
+    status = 403
+
+
+# -- flow control ----------------------------------------------------------------
+
+
+class DryRunOperation(EC2Error):
+    code = "DryRunOperation"
+    status = 412
+
+    def __init__(self, message: str = "Request would have succeeded, but DryRun flag is set."):
+        super().__init__(message)
+
+
+class RequestLimitExceeded(EC2Error):
+    code = "RequestLimitExceeded"
+    status = 503
+
+
+class Unavailable(EC2Error):
+    code = "Unavailable"
+    status = 503
+
+
+class InternalError(EC2Error):
+    code = "InternalError"
+    status = 500
+
+    def __init__(self, message: str = "An internal error has occurred."):
+        super().__init__(message)
+
+
+# -- resources -------------------------------------------------------------------
+
+
+def not_found(kind: str, ident: str) -> EC2Error:
+    """``Invalid<Kind>.NotFound`` as EC2 names it, e.g. ``InvalidInstanceID.NotFound``."""
+    return EC2Error(f"The {kind} ID '{ident}' does not exist", code=f"Invalid{kind}.NotFound")
+
+
+def malformed(kind: str, ident: str) -> EC2Error:
+    return EC2Error(f"Invalid id: \"{ident}\"", code=f"Invalid{kind}.Malformed")

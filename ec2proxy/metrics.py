@@ -1,0 +1,29 @@
+"""Prometheus metrics, one registry per application (two apps may share a process)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+@dataclasses.dataclass
+class Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+
+    @classmethod
+    def create(cls) -> "Metrics":
+        registry = CollectorRegistry()
+        return cls(
+            registry,
+            Counter("ec2proxy_requests", "EC2 API requests", ["action", "code"], registry=registry),
+            Histogram(
+                "ec2proxy_request_seconds",
+                "EC2 API request duration",
+                ["action"],
+                registry=registry,
+                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            ),
+        )

@@ -1,0 +1,19 @@
+"""The EC2 Query protocol, driven by botocore's EC2 service model.
+
+``query`` turns request parameters into typed values by walking an
+operation's input shape; ``xml`` writes any output shape as EC2 XML. Neither
+knows anything about instances or volumes.
+"""
+
+from ec2proxy.protocol.model import API_VERSION, operation, operation_names
+from ec2proxy.protocol.query import parse_input
+from ec2proxy.protocol.xml import error_body, serialize_output
+
+__all__ = [
+    "API_VERSION",
+    "error_body",
+    "operation",
+    "operation_names",
+    "parse_input",
+    "serialize_output",
+]

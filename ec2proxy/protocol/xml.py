@@ -1,0 +1,192 @@
+"""Typed Python values -> EC2 XML, by walking an output shape.
+
+Mirrors what botocore's EC2 parser reads: structure members under their
+``locationName``, lists as ``<item>`` children, ISO-8601 timestamps,
+``true``/``false`` booleans, base64 blobs. ``None`` members are left out, and
+so are empty timestamps (an empty timestamp element breaks botocore). Writers
+are compiled once per shape and append to one list of strings, joined once:
+a DescribeInstances of thousands of instances is a hot path.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from typing import Any, Callable
+
+import botocore.model
+
+Writer = Callable[[Any, list], None]
+
+_XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
+# Characters XML 1.0 cannot carry are dropped; CR is kept as a reference so
+# parsers do not fold it into LF.
+_CONTROL = {c: None for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)}
+_CONTROL.update({0x0D: "&#13;", 0xFFFE: None, 0xFFFF: None})
+_CONTROL.update({c: None for c in range(0xD800, 0xE000)})
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").translate(_CONTROL)
+
+
+def serialize_output(
+    op: botocore.model.OperationModel, data: dict | None, request_id: str, version: str
+) -> bytes:
+    """The full EC2 response document for ``op``."""
+    name = op.name
+    out = [
+        _XML_HEAD,
+        f'<{name}Response xmlns="http://ec2.amazonaws.com/doc/{version}/">',
+        f"<requestId>{escape(request_id)}</requestId>",
+    ]
+    shape = op.output_shape
+    if shape is not None and shape.members:
+        _writer(shape)(data or {}, out)
+    else:
+        out.append("<return>true</return>")
+    out.append(f"</{name}Response>")
+    return "".join(out).encode("utf-8")
+
+
+def error_body(code: str, message: str, request_id: str) -> bytes:
+    return (
+        f"{_XML_HEAD}<Response><Errors><Error><Code>{escape(code)}</Code>"
+        f"<Message>{escape(message)}</Message></Error></Errors>"
+        f"<RequestID>{escape(request_id)}</RequestID></Response>"
+    ).encode("utf-8")
+
+
+_compiled: dict[str, Writer] = {}
+
+
+def _writer(shape: botocore.model.Shape) -> Writer:
+    fn = _compiled.get(shape.name)
+    if fn is None:
+        slot: list[Writer] = []
+        _compiled[shape.name] = lambda value, out: slot[0](value, out)
+        fn = _BUILDERS.get(shape.type_name, _write_string_factory)(shape)
+        slot.append(fn)
+        _compiled[shape.name] = fn
+    return fn
+
+
+def _build_structure(shape: botocore.model.StructureShape) -> Writer:
+    fields = []
+    for name, member in shape.members.items():
+        tag = member.serialization.get("name", name)
+        flat = member.type_name == "list" and member.serialization.get("flattened")
+        if flat:
+            tag = member.member.serialization.get("name", tag)
+        skip_empty = member.type_name == "timestamp"
+        fields.append((name, f"<{tag}>", f"</{tag}>", _writer(member), flat, skip_empty))
+
+    def write(value: dict, out: list) -> None:
+        get = value.get
+        for name, open_tag, close_tag, writer, flat, skip_empty in fields:
+            item = get(name)
+            if item is None or (skip_empty and item == ""):
+                continue
+            if flat:
+                for element in item:
+                    out.append(open_tag)
+                    writer.member(element, out)  # type: ignore[attr-defined]
+                    out.append(close_tag)
+                continue
+            out.append(open_tag)
+            writer(item, out)
+            out.append(close_tag)
+
+    return write
+
+
+def _build_list(shape: botocore.model.ListShape) -> Writer:
+    tag = shape.member.serialization.get("name", "item")
+    open_tag, close_tag = f"<{tag}>", f"</{tag}>"
+    member = _writer(shape.member)
+
+    def write(value: list, out: list) -> None:
+        for element in value:
+            if element is None:
+                continue
+            out.append(open_tag)
+            member(element, out)
+            out.append(close_tag)
+
+    write.member = member  # type: ignore[attr-defined]  # used for flattened lists
+    return write
+
+
+def _build_map(shape: botocore.model.MapShape) -> Writer:
+    key_tag = shape.key.serialization.get("name", "key")
+    value_tag = shape.value.serialization.get("name", "value")
+    key_writer, value_writer = _writer(shape.key), _writer(shape.value)
+
+    def write(value: dict, out: list) -> None:
+        for key, item in value.items():
+            out.append(f"<entry><{key_tag}>")
+            key_writer(key, out)
+            out.append(f"</{key_tag}><{value_tag}>")
+            value_writer(item, out)
+            out.append(f"</{value_tag}></entry>")
+
+    return write
+
+
+def _write_string(value: Any, out: list) -> None:
+    out.append(escape(value if type(value) is str else str(value)))
+
+
+def _write_string_factory(shape: botocore.model.Shape) -> Writer:
+    return _write_string
+
+
+def _write_integer(value: Any, out: list) -> None:
+    out.append(str(int(value)))
+
+
+def _write_float(value: Any, out: list) -> None:
+    out.append(repr(float(value)))
+
+
+def _write_boolean(value: Any, out: list) -> None:
+    out.append("true" if value else "false")
+
+
+def format_timestamp(value: datetime.datetime) -> str:
+    """ISO 8601 in UTC with milliseconds, as EC2 writes it."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    else:
+        value = value.astimezone(datetime.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _write_timestamp(value: Any, out: list) -> None:
+    if isinstance(value, datetime.datetime):
+        out.append(format_timestamp(value))
+    elif isinstance(value, (int, float)):
+        out.append(format_timestamp(datetime.datetime.fromtimestamp(value, datetime.timezone.utc)))
+    else:
+        out.append(escape(str(value)))
+
+
+def _write_blob(value: Any, out: list) -> None:
+    raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    out.append(base64.b64encode(raw).decode("ascii"))
+
+
+_BUILDERS: dict[str, Callable[[Any], Writer]] = {
+    "structure": _build_structure,
+    "list": _build_list,
+    "map": _build_map,
+    "string": _write_string_factory,
+    "character": _write_string_factory,
+    "integer": lambda shape: _write_integer,
+    "long": lambda shape: _write_integer,
+    "float": lambda shape: _write_float,
+    "double": lambda shape: _write_float,
+    "boolean": lambda shape: _write_boolean,
+    "timestamp": lambda shape: _write_timestamp,
+    "blob": lambda shape: _write_blob,
+}

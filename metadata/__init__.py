@@ -1,0 +1,1 @@
+"""The EC2 instance metadata service (see DESIGN.md, "Metadata service")."""
