@@ -9,7 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from ec2proxy import db, dispatch
+from ec2proxy import db, dispatch, protocol
 from ec2proxy.auth.credentials import LocalCredentialStore
 from ec2proxy.config import Config
 from ec2proxy.metrics import Metrics
@@ -19,6 +19,7 @@ from ec2proxy.services import Services
 
 @contextlib.asynccontextmanager
 async def open_services(config: Config) -> AsyncIterator[Services]:
+    protocol.service_model()  # load the EC2 model before the first request, not during it
     engine = db.create_engine(config.database.url)
     sessions = db.sessionmaker(engine)
     try:

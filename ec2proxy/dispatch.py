@@ -44,11 +44,11 @@ async def _read_params(request: web.Request, services: Services) -> tuple[bytes,
     max_fields = services.config.api.max_parameters
     try:
         params = parse_qsl(
-            request.rel_url.raw_query_string, keep_blank_values=True, max_num_fields=max_fields
+            request.rel_url.raw_query_string, keep_blank_values=True, max_num_fields=max_fields, errors="strict"
         )
         if body:
             params += parse_qsl(
-                body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields
+                body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields, errors="strict"
             )
     except UnicodeDecodeError:
         raise errors.MalformedQueryString("The request is not valid UTF-8") from None
@@ -99,10 +99,10 @@ async def handle(request: web.Request) -> web.Response:
         op = protocol.operation(action)
         if op is None:
             raise errors.InvalidAction(f"The action {action[:64]} is not valid for this web service.")
+        values = protocol.parse_input(op, params)
         handler = handler_for(action)
         if handler is None:
             raise errors.UnsupportedOperation(f"The action {action} is not supported by this cloud.")
-        values = protocol.parse_input(op, params)
         ctx = RequestContext(
             request_id=request_id,
             action=action,

@@ -71,7 +71,8 @@ def usage_lines(data_dir: pathlib.Path, identity: Identity, region: str, endpoin
         "  aws ec2 describe-regions",
         "or configure a profile yourself:",
         f"  aws configure set aws_access_key_id {identity.access_key}",
-        f"  aws configure set aws_secret_access_key {identity.secret}",
+        # The secret stays in the 0600 file: stdout often ends up in a journal.
+        f"  aws configure set aws_secret_access_key \"$(sed -n 's/^aws_secret_access_key = //p' {credentials_path})\"",
         f"  aws configure set region {region}",
         f"  aws --endpoint-url {endpoint} ec2 describe-regions",
     ]

@@ -240,9 +240,9 @@ def _read_v4_query(request, params, now, max_skew, regions) -> Signature:
     _check_scope(access_key, date, region, service, amz_date, regions)
     scope = f"{date}/{region}/{service}/aws4_request"
     query = canonical_query(request.raw_query, skip="X-Amz-Signature")
-    to_sign = _v4_string_to_sign(
-        request, query, params["X-Amz-SignedHeaders"], UNSIGNED_PAYLOAD, amz_date, scope
-    )
+    # Presigned EC2 requests hash the (empty) body like header-signed ones.
+    payload_hash = request.headers.get("X-Amz-Content-SHA256") or hashlib.sha256(request.body).hexdigest()
+    to_sign = _v4_string_to_sign(request, query, params["X-Amz-SignedHeaders"], payload_hash, amz_date, scope)
     return Signature(4, access_key, to_sign, params["X-Amz-Signature"], region, date, V4_ALGORITHM, request)
 
 

@@ -5,7 +5,7 @@ operation's input shape; ``xml`` writes any output shape as EC2 XML. Neither
 knows anything about instances or volumes.
 """
 
-from ec2proxy.protocol.model import API_VERSION, operation, operation_names
+from ec2proxy.protocol.model import API_VERSION, operation, operation_names, service_model
 from ec2proxy.protocol.query import parse_input
 from ec2proxy.protocol.xml import error_body, serialize_output
 
@@ -16,4 +16,5 @@ __all__ = [
     "operation_names",
     "parse_input",
     "serialize_output",
+    "service_model",
 ]

@@ -1,0 +1,127 @@
+"""Running a real ``ec2proxy serve`` for tests, and clients pointed at it."""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """An ``ec2proxy serve`` subprocess on loopback with its own data dir."""
+
+    def __init__(self, data_dir: pathlib.Path, config: pathlib.Path | None = None, env: dict | None = None):
+        self.data_dir = data_dir
+        self.config = config
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.admin = f"http://127.0.0.1:{self.admin_port}"
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen | None = None
+        self.log = data_dir / "serve.log"
+
+    def start(self, timeout: float = 60) -> "Server":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "ec2proxy", "serve", "--data-dir", str(self.data_dir),
+                   "--listen", f"127.0.0.1:{self.port}", "--admin-listen", f"127.0.0.1:{self.admin_port}"]
+        if self.config is not None:
+            command += ["--config", str(self.config)]
+        self._log_handle = open(self.log, "ab")
+        self.process = subprocess.Popen(command, stdout=self._log_handle, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ec2proxy serve exited {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/healthz", timeout=1) as response:
+                    if response.status == 200 and self.credentials_path.exists():
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"ec2proxy serve did not become healthy:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None:
+            self._log_handle.close()
+        self.process = None
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self._log_handle.close()
+            self.process = None
+
+    @property
+    def credentials_path(self) -> pathlib.Path:
+        return self.data_dir / "aws" / "credentials"
+
+    @property
+    def config_path(self) -> pathlib.Path:
+        return self.data_dir / "aws" / "config"
+
+    def demo_keys(self) -> tuple[str, str]:
+        parser = configparser.ConfigParser()
+        parser.read(self.credentials_path)
+        return parser["default"]["aws_access_key_id"], parser["default"]["aws_secret_access_key"]
+
+    def aws_env(self) -> dict:
+        return {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials_path),
+                "AWS_CONFIG_FILE": str(self.config_path), "AWS_MAX_ATTEMPTS": "1",
+                "AWS_RETRY_MODE": "standard"}
+
+    def client(self, access_key: str | None = None, secret: str | None = None, region: str = "RegionOne", **kw):
+        if access_key is None:
+            access_key, secret = self.demo_keys()
+        return boto3.session.Session().client(
+            "ec2",
+            endpoint_url=self.endpoint,
+            region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret,
+            config=BotoConfig(retries={"total_max_attempts": 1}, **kw),
+        )
+
+    def aws(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """The AWS CLI as a subprocess, configured only by the files the proxy wrote."""
+        result = subprocess.run(["aws", *args], env=self.aws_env(), capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    def ec2proxy(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "ec2proxy", *args, "--data-dir", str(self.data_dir)]
+        if self.config is not None:
+            command += ["--config", str(self.config)]
+        result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"ec2proxy {' '.join(args)} failed: {result.stderr}")
+        return result
