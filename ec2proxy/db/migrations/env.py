@@ -3,11 +3,13 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 
 from ec2proxy.db import create_engine
 from ec2proxy.db.models import Base
 
 target_metadata = Base.metadata
+MIGRATION_LOCK = 0x0EC2_0001
 
 
 def _run(connection) -> None:
@@ -20,8 +22,14 @@ async def _main(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:  # workers starting together must not migrate twice at once
+                await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
             await connection.run_sync(_run)
             await connection.commit()
+            if postgres:
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                await connection.commit()
     finally:
         await engine.dispose()
 

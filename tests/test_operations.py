@@ -1,0 +1,144 @@
+"""Operating the proxy: configuration, credentials CLI, restarts, rate limits, PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ec2proxy import config as configuration
+from tests.support import ROOT, Server
+
+
+def test_sample_configuration_documents_every_option():
+    sample = (ROOT / "etc" / "ec2proxy" / "ec2proxy.conf.sample").read_text()
+    assert sample == configuration.sample(), "regenerate with: ec2proxy config-sample > etc/ec2proxy/ec2proxy.conf.sample"
+    for option in configuration.OPTIONS:
+        assert f"#{option.name} = " in sample
+
+
+def test_configuration_layers_file_then_environment(tmp_path):
+    path = tmp_path / "ec2proxy.conf"
+    path.write_text("[api]\nregion = FileRegion\nrate_limit = 5\n")
+    loaded = configuration.load(str(path), environ={"EC2PROXY_API_RATE_LIMIT": "7.5"})
+    assert (loaded.api.region, loaded.api.rate_limit) == ("FileRegion", 7.5)
+    path.write_text("[api]\nno_such_option = 1\n")
+    with pytest.raises(ValueError, match="unknown option"):
+        configuration.load(str(path), environ={})
+
+
+def test_restart_reuses_the_same_credential_and_data(tmp_path):
+    server = Server(tmp_path / "data").start()
+    try:
+        first = server.demo_keys()
+        assert server.client().describe_regions()["Regions"]
+    finally:
+        server.stop()
+    server = Server(tmp_path / "data").start()
+    try:
+        assert server.demo_keys() == first
+        assert server.client().describe_regions()["Regions"]
+    finally:
+        server.stop()
+
+
+def _credentials_roundtrip(server: Server) -> None:
+    created = json.loads(server.ec2proxy("credentials", "create", "--project", "p-ops", "--user", "u-ops").stdout)
+    listed = [json.loads(line) for line in server.ec2proxy("credentials", "list").stdout.splitlines()]
+    assert created["access_key"] in {entry["access_key"] for entry in listed}
+    assert all("secret" not in entry for entry in listed)
+    ec2 = server.client(created["access_key"], created["secret"])
+    assert ec2.describe_regions()["Regions"]
+    server.ec2proxy("credentials", "delete", created["access_key"])
+    with pytest.raises(ClientError) as caught:
+        ec2.describe_regions()
+    assert caught.value.response["Error"]["Code"] == "AuthFailure"
+    assert server.ec2proxy("credentials", "delete", created["access_key"], check=False).returncode == 1
+
+
+def test_credentials_cli_create_list_delete(tmp_path):
+    server = Server(tmp_path / "data", env={"EC2PROXY_AUTH_CACHE_TTL": "0"}).start()
+    try:
+        _credentials_roundtrip(server)
+    finally:
+        server.stop()
+
+
+def test_rate_limit_answers_request_limit_exceeded(tmp_path):
+    server = Server(tmp_path / "data", env={"EC2PROXY_API_RATE_LIMIT": "0.5", "EC2PROXY_API_RATE_BURST": "3"}).start()
+    try:
+        ec2 = server.client()
+        codes = []
+        for _ in range(6):
+            try:
+                ec2.describe_regions()
+                codes.append("OK")
+            except ClientError as exc:
+                codes.append(exc.response["Error"]["Code"])
+                assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert codes[:3] == ["OK"] * 3 and "RequestLimitExceeded" in codes[3:]
+    finally:
+        server.stop()
+
+
+def test_db_upgrade_command_is_idempotent(tmp_path):
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-m", "ec2proxy", "db", "upgrade", "--data-dir", str(tmp_path)],
+                                capture_output=True, text=True, check=True)
+        assert "database at revision" in result.stdout
+
+
+# -- PostgreSQL ------------------------------------------------------------------
+
+PG_URL = os.environ.get("EC2PROXY_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_admin():
+    asyncpg = pytest.importorskip("asyncpg")
+    import asyncio
+
+    dsn = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(dsn, timeout=5)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(run("SELECT 1"))
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}: {exc}")
+    return lambda sql: asyncio.run(run(sql))
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    admin = _postgres_admin()
+    name = f"ec2proxy_test_{uuid.uuid4().hex[:10]}"
+    admin(f"CREATE DATABASE {name}")
+    base = PG_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_two_workers_share_credentials_on_postgresql(tmp_path, postgres_url):
+    env = {"EC2PROXY_DATABASE_URL": postgres_url, "EC2PROXY_AUTH_CACHE_TTL": "0"}
+    first = Server(tmp_path / "one", env=env).start()
+    second = Server(tmp_path / "two", env=env).start()
+    try:
+        access_key, secret = first.demo_keys()
+        # The second worker never wrote this key: it reads it from the shared database.
+        assert second.client(access_key, secret).describe_regions()["Regions"]
+        _credentials_roundtrip(second)
+    finally:
+        first.stop()
+        second.stop()
