@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from ec2proxy import db, dispatch, protocol
+from ec2proxy.accesslog import AccessLog
 from ec2proxy.auth.credentials import LocalCredentialStore
 from ec2proxy.config import Config
 from ec2proxy.metrics import Metrics
@@ -25,14 +26,19 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
     try:
         if config.auth.credential_source != "local":
             raise ValueError(f"[auth] credential_source {config.auth.credential_source!r} is not available")
-        yield Services(
-            config=config,
-            engine=engine,
-            sessions=sessions,
-            credentials=LocalCredentialStore(sessions, config.auth.cache_ttl),
-            limiter=RateLimiter(config.api.rate_limit, config.api.rate_burst),
-            metrics=Metrics.create(),
-        )
+        async with contextlib.AsyncExitStack() as stack:
+            access_log = None
+            if config.api.access_log:
+                access_log = await stack.enter_async_context(AccessLog().running())
+            yield Services(
+                config=config,
+                engine=engine,
+                sessions=sessions,
+                credentials=LocalCredentialStore(sessions, config.auth.cache_ttl),
+                limiter=RateLimiter(config.api.rate_limit, config.api.rate_burst),
+                metrics=Metrics.create(),
+                access_log=access_log,
+            )
     finally:
         await engine.dispose()
 

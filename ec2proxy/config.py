@@ -57,7 +57,7 @@ OPTIONS: tuple[Option, ...] = (
            "Requests per second allowed per project and worker (0: no limit); "
            "beyond it RequestLimitExceeded."),
     Option("api", "rate_burst", 50, "Burst size of the per-project rate limiter."),
-    Option("api", "access_log", True, "Write one structured line per request to the ec2proxy.access logger."),
+    Option("api", "access_log", True, "Write one JSON line per request (request id, action, project, status, code, duration) to stderr."),
     Option("admin", "listen", "127.0.0.1:8790",
            "HOST:PORT of the admin listener (/healthz, /metrics); empty to disable."),
     Option("metadata", "listen", "127.0.0.1:8789", "HOST:PORT of the metadata service listener."),

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from ec2proxy.services import Services
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class RequestContext:
     request_id: str
     action: str

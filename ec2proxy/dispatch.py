@@ -10,11 +10,9 @@ without any Python detail.
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import re
 import time
-import uuid
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -26,9 +24,10 @@ from ec2proxy.handlers import handler_for
 from ec2proxy.services import Services
 
 LOG = logging.getLogger("ec2proxy.api")
-ACCESS_LOG = logging.getLogger("ec2proxy.access")
 
 SERVICES = web.AppKey("services", Services)
+
+
 
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -69,7 +68,7 @@ def _first(params: list[tuple[str, str]], name: str) -> str | None:
 async def handle(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     started = time.perf_counter()
-    request_id = str(uuid.uuid4())
+    request_id = services.request_ids.next()
     action, version, project = "-", protocol.API_VERSION, "-"
     try:
         body, params = await _read_params(request, services)
@@ -78,15 +77,10 @@ async def handle(request: web.Request) -> web.Response:
         if not _VERSION.fullmatch(version):
             version = protocol.API_VERSION
             raise errors.InvalidParameterValue("Version must be a date such as 2016-11-15")
-        http = HttpRequest(
-            method=request.method,
-            host=request.headers.get("Host") or request.host,
-            path=request.rel_url.raw_path,
-            raw_query=request.rel_url.raw_query_string,
-            headers=request.headers,
-            body=body,
-            params=params,
-        )
+        url = request.rel_url
+        headers = request.headers
+        http = HttpRequest(request.method, headers.get("Host") or request.host, url.raw_path,
+                           url.raw_query_string, headers, body, params)
         config = services.config
         now = datetime.datetime.now(datetime.timezone.utc)
         signature = read_signature(http, now, config.auth.max_skew, config.regions)
@@ -126,22 +120,10 @@ async def handle(request: web.Request) -> web.Response:
         code = "InternalError"
         response = _error_response(errors.InternalError(), request_id)
     elapsed = time.perf_counter() - started
-    metrics_action = action if action in protocol.operation_names() else "-"
-    services.metrics.requests.labels(metrics_action, code).inc()
-    services.metrics.latency.labels(metrics_action).observe(elapsed)
-    if services.config.api.access_log and ACCESS_LOG.isEnabledFor(logging.INFO):
-        ACCESS_LOG.info(
-            json.dumps(
-                {
-                    "request_id": request_id,
-                    "action": action[:64],
-                    "project": project,
-                    "status": response.status,
-                    "code": code,
-                    "duration_ms": round(elapsed * 1000, 2),
-                }
-            )
-        )
+    known = action in protocol.operation_names()
+    services.metrics.observe(action if known else "-", code, elapsed)
+    if services.access_log is not None:
+        services.access_log.record(request_id, action, project, response.status, code, elapsed, known)
     response.headers["x-amzn-RequestId"] = request_id
     return response
 

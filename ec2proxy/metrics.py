@@ -12,6 +12,17 @@ class Metrics:
     registry: CollectorRegistry
     requests: Counter
     latency: Histogram
+    _children: dict = dataclasses.field(default_factory=dict)
+
+    def observe(self, action: str, code: str, seconds: float) -> None:
+        """Count one request; label children are looked up once per (action, code)."""
+        children = self._children.get((action, code))
+        if children is None:
+            children = self._children[(action, code)] = (
+                self.requests.labels(action, code), self.latency.labels(action)
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     @classmethod
     def create(cls) -> "Metrics":

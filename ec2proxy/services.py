@@ -6,10 +6,12 @@ import dataclasses
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from ec2proxy.accesslog import AccessLog
 from ec2proxy.auth.credentials import CredentialStore
 from ec2proxy.config import Config
 from ec2proxy.metrics import Metrics
 from ec2proxy.ratelimit import RateLimiter
+from ec2proxy.requestids import RequestIds
 
 
 @dataclasses.dataclass
@@ -20,6 +22,8 @@ class Services:
     credentials: CredentialStore
     limiter: RateLimiter
     metrics: Metrics
+    access_log: AccessLog | None
+    request_ids: RequestIds = dataclasses.field(default_factory=RequestIds)
 
     async def availability_zones(self) -> list[str]:
         """Zone names of this region (from the configuration until a cloud is attached)."""

@@ -30,7 +30,7 @@ _ACCESS_KEY = re.compile(r"[A-Za-z0-9_\-]{3,128}")
 _SPACES = re.compile(r"\s+")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class HttpRequest:
     """What signature checking needs of an HTTP request."""
 
@@ -43,7 +43,7 @@ class HttpRequest:
     params: Sequence[tuple[str, str]]  # decoded query + form parameters
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class Signature:
     """A parsed signature; ``matches(secret)`` checks it in constant time."""
 
@@ -138,11 +138,15 @@ def _check_scope(access_key: str, date: str, region: str, service: str, amz_date
         raise errors.SignatureDoesNotMatch("Credential should be scoped to the date of the request")
 
 
+_AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
+
+
 def _parse_amz_date(value: str | None) -> datetime.datetime:
+    match = _AMZ_DATE.fullmatch(value or "")
     try:
-        return datetime.datetime.strptime(value or "", "%Y%m%dT%H%M%SZ").replace(
-            tzinfo=datetime.timezone.utc
-        )
+        if match is None:
+            raise ValueError(value)
+        return datetime.datetime(*map(int, match.groups()), tzinfo=datetime.timezone.utc)
     except ValueError:
         raise errors.IncompleteSignature("X-Amz-Date must be in the form YYYYMMDD'T'HHMMSS'Z'") from None
 

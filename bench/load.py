@@ -1,0 +1,53 @@
+"""Load generation with wrk (Debian package ``wrk``): one fixed request, many connections."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+import tempfile
+
+_SCRIPT = """
+wrk.method = {method}
+wrk.body = {body}
+wrk.headers = {{}}
+{headers}
+done = function(summary, latency, requests)
+  io.write(string.format("JSON{{\\"requests\\": %d, \\"errors\\": %d, \\"non2xx\\": %d, \\"seconds\\": %f, \\"p50\\": %f, \\"p99\\": %f}}\\n",
+    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def _lua(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid Lua string literal for our bytes
+
+
+def have_wrk() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def wrk(url: str, method: str, body: bytes, headers: dict, connections: int = 16, seconds: int = 5,
+        threads: int = 1) -> dict:
+    """Requests/s and latency percentiles (ms) of one fixed request."""
+    lines = "\n".join(f"wrk.headers[{_lua(k)}] = {_lua(v)}" for k, v in headers.items()
+                      if k.lower() not in ("content-length",))
+    script = _SCRIPT.format(method=_lua(method), body=_lua(body.decode()), headers=lines)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        result = subprocess.run(
+            ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s", handle.name, url],
+            capture_output=True, text=True, timeout=seconds + 60, check=True,
+        )
+    finally:
+        pathlib.Path(handle.name).unlink()
+    match = re.search(r"JSON(\{.*\})", result.stdout)
+    if match is None:
+        raise RuntimeError(f"wrk printed no summary:\n{result.stdout}\n{result.stderr}")
+    figures = json.loads(match.group(1))
+    figures["rps"] = figures["requests"] / figures["seconds"]
+    return figures
