@@ -41,6 +41,10 @@ class HttpRequest:
     headers: Mapping[str, str]  # case-insensitive
     body: bytes
     params: Sequence[tuple[str, str]]  # decoded query + form parameters
+    body_sha256: str | None = None  # when only the body's hash is known (Keystone's ec2tokens)
+
+    def payload_hash(self) -> str:
+        return self.body_sha256 or hashlib.sha256(self.body).hexdigest()
 
 
 @dataclasses.dataclass(slots=True)
@@ -214,8 +218,9 @@ def _read_v4_header(request, authorization, now, max_skew, regions) -> Signature
         raise errors.IncompleteSignature("Authorization header requires an X-Amz-Date header")
     _check_skew(_parse_amz_date(amz_date), now, max_skew)
     _check_scope(access_key, date, region, service, amz_date, regions)
-    payload_hash = request.headers.get("X-Amz-Content-SHA256") or hashlib.sha256(request.body).hexdigest()
-    if payload_hash != UNSIGNED_PAYLOAD and payload_hash != hashlib.sha256(request.body).hexdigest():
+    body_hash = request.payload_hash()
+    payload_hash = request.headers.get("X-Amz-Content-SHA256") or body_hash
+    if payload_hash != UNSIGNED_PAYLOAD and payload_hash != body_hash:
         raise errors.SignatureDoesNotMatch("The provided X-Amz-Content-SHA256 does not match the body")
     scope = f"{date}/{region}/{service}/aws4_request"
     to_sign = _v4_string_to_sign(
@@ -245,7 +250,7 @@ def _read_v4_query(request, params, now, max_skew, regions) -> Signature:
     scope = f"{date}/{region}/{service}/aws4_request"
     query = canonical_query(request.raw_query, skip="X-Amz-Signature")
     # Presigned EC2 requests hash the (empty) body like header-signed ones.
-    payload_hash = request.headers.get("X-Amz-Content-SHA256") or hashlib.sha256(request.body).hexdigest()
+    payload_hash = request.headers.get("X-Amz-Content-SHA256") or request.payload_hash()
     to_sign = _v4_string_to_sign(request, query, params["X-Amz-SignedHeaders"], payload_hash, amz_date, scope)
     return Signature(4, access_key, to_sign, params["X-Amz-Signature"], region, date, V4_ALGORITHM, request)
 

@@ -1,0 +1,125 @@
+"""The proxy's own identity in the cloud, through keystoneauth1.
+
+keystoneauth1 knows every auth method (password, application credential,
+token) and how to read a catalog; it is synchronous, so logins and re-scopes
+run in a thread and are cached until shortly before the token expires. API
+calls themselves never go through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import pathlib
+from typing import Any
+
+from keystoneauth1 import loading
+from keystoneauth1 import session as ks_session
+
+REFRESH_MARGIN = datetime.timedelta(minutes=5)
+SERVICE_TYPES = ("identity", "compute", "image", "network", "volumev3")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scoped:
+    """A token scoped to one project, with the endpoints of its catalog."""
+
+    token: str = dataclasses.field(repr=False)
+    expires_at: datetime.datetime
+    project_id: str
+    user_id: str
+    roles: tuple[str, ...]
+    endpoints: dict[str, str]
+
+    @property
+    def fresh(self) -> bool:
+        return datetime.datetime.now(datetime.timezone.utc) + REFRESH_MARGIN < self.expires_at
+
+
+def clouds_yaml_options(cloud: str, path: str | None = None) -> dict[str, Any]:
+    """The ``auth`` options and region of a clouds.yaml cloud (the usual search path)."""
+    import os
+
+    import yaml
+
+    candidates = [path] if path else [
+        os.environ.get("OS_CLIENT_CONFIG_FILE"),
+        "clouds.yaml",
+        str(pathlib.Path.home() / ".config" / "openstack" / "clouds.yaml"),
+        "/etc/openstack/clouds.yaml",
+    ]
+    for candidate in filter(None, candidates):
+        if os.path.exists(candidate):
+            with open(candidate, encoding="utf-8") as handle:
+                clouds = (yaml.safe_load(handle) or {}).get("clouds", {})
+            if cloud in clouds:
+                entry = clouds[cloud]
+                options = dict(entry.get("auth", {}))
+                options["auth_type"] = entry.get("auth_type", "password")
+                if entry.get("region_name"):
+                    options["region_name"] = entry["region_name"]
+                if entry.get("interface"):
+                    options["interface"] = entry["interface"]
+                return options
+    raise ValueError(f"cloud {cloud!r} not found in clouds.yaml")
+
+
+class Authenticator:
+    """Logs the proxy in and re-scopes it to projects, caching every scoped token."""
+
+    def __init__(self, options: dict[str, Any], region: str | None = None, interface: str = "public",
+                 verify: bool | str = True):
+        options = dict(options)
+        self.auth_type = options.pop("auth_type", None) or "password"
+        self.region = options.pop("region_name", None) or region
+        self.interface = options.pop("interface", None) or interface
+        self.options = {k: v for k, v in options.items() if v not in (None, "")}
+        self._session = ks_session.Session(verify=verify)
+        self._scoped: dict[str | None, Scoped] = {}
+        self._locks: dict[str | None, asyncio.Lock] = {}
+
+    def _plugin(self, project_id: str | None):
+        loader = loading.get_plugin_loader(self.auth_type)
+        options = dict(self.options)
+        if project_id is not None:
+            for key in ("project_name", "project_domain_name", "project_domain_id", "tenant_name"):
+                options.pop(key, None)
+            options["project_id"] = project_id
+        valid = {opt.dest for opt in loader.get_options()}
+        return loader.load_from_options(**{k: v for k, v in options.items() if k in valid})
+
+    def _login(self, project_id: str | None) -> Scoped:
+        access = self._plugin(project_id).get_access(self._session)
+        catalog = access.service_catalog
+        endpoints = {}
+        for service_type in SERVICE_TYPES:
+            try:
+                url = catalog.url_for(service_type=service_type, interface=self.interface,
+                                      region_name=self.region)
+            except Exception:  # noqa: BLE001  a cloud without that service
+                continue
+            endpoints[service_type] = url.rstrip("/")
+        expires = access.expires
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=datetime.timezone.utc)
+        return Scoped(access.auth_token, expires, access.project_id, access.user_id,
+                      tuple(access.role_names), endpoints)
+
+    async def scoped(self, project_id: str | None = None) -> Scoped:
+        """The proxy's token for ``project_id`` (None: the project it is configured with)."""
+        cached = self._scoped.get(project_id)
+        if cached is not None and cached.fresh:
+            return cached
+        lock = self._locks.setdefault(project_id, asyncio.Lock())
+        async with lock:
+            cached = self._scoped.get(project_id)
+            if cached is not None and cached.fresh:
+                return cached
+            scoped = await asyncio.to_thread(self._login, project_id)
+            self._scoped[project_id] = scoped
+            return scoped
+
+    def forget(self, project_id: str | None = None) -> None:
+        """Drop a token the cloud refused (401), so the next call logs in again."""
+        self._scoped.pop(project_id, None)

@@ -1,0 +1,53 @@
+"""Backend failures, and the EC2 error each one becomes.
+
+A handler that knows what a 404 means (``InvalidInstanceID.NotFound``)
+catches :class:`BackendNotFound` itself; anything it does not catch reaches
+dispatch, which answers :meth:`BackendError.ec2`.
+"""
+
+from __future__ import annotations
+
+from ec2proxy import errors
+
+
+class BackendError(Exception):
+    """An OpenStack service answered with an error, or did not answer."""
+
+    def __init__(self, service: str, status: int, message: str, method: str = "", path: str = ""):
+        super().__init__(f"{service} {method} {path}: {status} {message}")
+        self.service, self.status, self.message = service, status, message
+        self.method, self.path = method, path
+
+    def ec2(self) -> errors.EC2Error:
+        status = self.status
+        if status == 400:
+            return errors.InvalidParameterValue(f"The cloud refused the request: {self.message[:200]}")
+        if status in (401, 403):
+            return errors.UnauthorizedOperation("You are not authorized to perform this operation.")
+        if status == 404:
+            return errors.InvalidParameterValue(f"A resource the request names does not exist: {self.message[:200]}")
+        if status == 409:
+            return errors.EC2Error(f"The resource is not in a state for this request: {self.message[:200]}",
+                                   code="IncorrectState")
+        if status in (413, 429):
+            return errors.RequestLimitExceeded("Request limit exceeded.")
+        if status in (502, 503, 504, 0):
+            return errors.Unavailable("The service is unavailable. Please try again shortly.")
+        return errors.InternalError()
+
+
+class BackendNotFound(BackendError):
+    pass
+
+
+class BackendConflict(BackendError):
+    pass
+
+
+class BackendUnavailable(BackendError):
+    """No answer: connection refused or dropped, timeout (status 0)."""
+
+
+def from_status(service: str, status: int, message: str, method: str, path: str) -> BackendError:
+    kind = {404: BackendNotFound, 409: BackendConflict}.get(status, BackendError)
+    return kind(service, status, message, method, path)

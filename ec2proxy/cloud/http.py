@@ -1,0 +1,174 @@
+"""One way to call an OpenStack REST API: timeouts, safe retries, errors mapped.
+
+Only idempotent reads are retried (GET/HEAD, on a connection failure,
+timeout or 5xx), with exponential backoff; a POST that may have reached the
+cloud is never sent twice. Every failure becomes a :class:`BackendError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import random
+from typing import Any, AsyncIterator
+
+import aiohttp
+
+from ec2proxy.cloud.errors import BackendUnavailable, from_status
+
+LOG = logging.getLogger("ec2proxy.cloud")
+_SAFE = frozenset({"GET", "HEAD"})
+
+
+@dataclasses.dataclass
+class Response:
+    status: int
+    headers: Any
+    body: Any  # parsed JSON, or bytes for non-JSON bodies, or None
+
+
+@dataclasses.dataclass
+class Transport:
+    """The shared HTTP session and the call policy of every service client."""
+
+    session: aiohttp.ClientSession
+    timeout: float = 30.0
+    retries: int = 2
+    backoff: float = 0.2
+    calls: int = 0  # backend calls made, for benchmarks and tests
+
+    async def request(
+        self,
+        service: str,
+        method: str,
+        url: str,
+        token: str | None,
+        *,
+        json_body: Any = None,
+        data: bytes | None = None,
+        params: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Response:
+        send_headers = {"Accept": "application/json"}
+        if token is not None:
+            send_headers["X-Auth-Token"] = token
+        if headers:
+            send_headers.update(headers)
+        payload = data
+        if json_body is not None:
+            payload = json.dumps(json_body).encode()
+            send_headers.setdefault("Content-Type", "application/json")
+        attempts = 1 + (self.retries if method in _SAFE else 0)
+        client_timeout = aiohttp.ClientTimeout(total=timeout or self.timeout)
+        for attempt in range(attempts):
+            self.calls += 1
+            try:
+                async with self.session.request(
+                    method, url, data=payload, params=params, headers=send_headers, timeout=client_timeout
+                ) as response:
+                    raw = await response.read()
+                    status = response.status
+                    response_headers = response.headers
+            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
+                failure = BackendUnavailable(service, 0, type(exc).__name__, method, _path(url))
+                if attempt + 1 < attempts:
+                    await self._sleep(attempt)
+                    continue
+                raise failure from None
+            if status >= 500 and attempt + 1 < attempts:
+                await self._sleep(attempt)
+                continue
+            body = _decode(raw, response_headers.get("Content-Type", ""))
+            if status >= 400:
+                raise from_status(service, status, _message(body), method, _path(url))
+            return Response(status, response_headers, body)
+        raise AssertionError("unreachable")
+
+    async def _sleep(self, attempt: int) -> None:
+        await asyncio.sleep(self.backoff * (2**attempt) * (0.5 + random.random()))
+
+
+def _path(url: str) -> str:
+    return url.split("//", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
+
+
+def _decode(raw: bytes, content_type: str) -> Any:
+    if not raw:
+        return None
+    if "json" in content_type:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _message(body: Any) -> str:
+    """The human message of an OpenStack error body, whatever the service's style."""
+    if isinstance(body, dict):
+        for value in body.values():
+            if isinstance(value, dict) and "message" in value:
+                return str(value["message"])
+        for key in ("message", "NeutronError", "error"):
+            if key in body:
+                inner = body[key]
+                return str(inner.get("message", inner) if isinstance(inner, dict) else inner)
+    if isinstance(body, bytes):
+        return body[:200].decode("utf-8", "replace")
+    return str(body)[:200]
+
+
+class ServiceClient:
+    """A service endpoint plus the token to call it with."""
+
+    service = "service"
+
+    def __init__(self, transport: Transport, endpoint: str, token: str, headers: dict[str, str] | None = None):
+        self.transport = transport
+        self.endpoint = endpoint.rstrip("/")
+        self.token = token
+        self.headers = headers or {}
+
+    def url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.endpoint}/{path.lstrip('/')}"
+
+    async def call(self, method: str, path: str, **kwargs) -> Response:
+        headers = {**self.headers, **(kwargs.pop("headers", None) or {})}
+        return await self.transport.request(self.service, method, self.url(path), self.token,
+                                            headers=headers, **kwargs)
+
+    async def get(self, path: str, **kwargs) -> Any:
+        return (await self.call("GET", path, **kwargs)).body
+
+    async def post(self, path: str, body: Any = None, **kwargs) -> Any:
+        return (await self.call("POST", path, json_body=body, **kwargs)).body
+
+    async def put(self, path: str, body: Any = None, **kwargs) -> Any:
+        return (await self.call("PUT", path, json_body=body, **kwargs)).body
+
+    async def delete(self, path: str, **kwargs) -> None:
+        await self.call("DELETE", path, **kwargs)
+
+    async def pages(self, path: str, key: str, params: dict | None = None, limit: int | None = None
+                    ) -> AsyncIterator[list[dict]]:
+        """Pages of a marker-paged collection (Nova, Neutron, Cinder: ``<key>_links``)."""
+        query = dict(params or {})
+        if limit:
+            query["limit"] = limit
+        while True:
+            body = await self.get(path, params=query)
+            items = body.get(key, [])
+            yield items
+            next_link = next((link["href"] for link in body.get(f"{key}_links", []) if link.get("rel") == "next"), None)
+            if not items or next_link is None:
+                return
+            query["marker"] = items[-1]["id"]
+
+    async def list_all(self, path: str, key: str, params: dict | None = None, limit: int | None = None) -> list[dict]:
+        out: list[dict] = []
+        async for page in self.pages(path, key, params, limit):
+            out.extend(page)
+        return out

@@ -1,0 +1,224 @@
+"""Thin clients of the five OpenStack services, as the proxy uses them.
+
+Each method is one REST call (or one paged listing) named like the API
+reference; bodies are the APIs' own JSON. Nova is called at the microversion
+negotiated once per cloud (see :meth:`Cloud.nova_version`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ec2proxy.cloud.http import ServiceClient
+
+NOVA_MIN = (2, 47)  # embedded flavor in server bodies
+NOVA_MAX = (2, 100)  # the newest we have tested against
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    major, _, minor = text.partition(".")
+    return int(major), int(minor or 0)
+
+
+class Keystone(ServiceClient):
+    service = "identity"
+
+    async def ec2tokens(self, credentials: dict) -> tuple[str, dict]:
+        """Validate an EC2 signature; the token and body of the signer's scoped token."""
+        response = await self.call("POST", "ec2tokens", json_body={"credentials": credentials})
+        return response.headers.get("X-Subject-Token", ""), response.body["token"]
+
+    async def ec2_credential(self, user_id: str, access: str) -> dict:
+        return (await self.get(f"users/{user_id}/credentials/OS-EC2/{access}"))["credential"]
+
+    async def create_ec2_credential(self, user_id: str, project_id: str) -> dict:
+        return (await self.post(f"users/{user_id}/credentials/OS-EC2", {"tenant_id": project_id}))["credential"]
+
+    async def list_ec2_credentials(self, user_id: str) -> list[dict]:
+        return (await self.get(f"users/{user_id}/credentials/OS-EC2"))["credentials"]
+
+    async def delete_ec2_credential(self, user_id: str, access: str) -> None:
+        await self.delete(f"users/{user_id}/credentials/OS-EC2/{access}")
+
+
+class Nova(ServiceClient):
+    service = "compute"
+
+    async def create_servers(self, server: dict, min_count: int = 1, max_count: int = 1) -> dict:
+        """One create for the whole reservation; answers ``{"reservation_id": ...}``."""
+        body = {"server": {**server, "min_count": min_count, "max_count": max_count,
+                           "return_reservation_id": True}}
+        return await self.post("servers", body)
+
+    async def list_servers(self, params: dict | None = None, limit: int | None = 1000) -> list[dict]:
+        return await self.list_all("servers/detail", "servers", params, limit)
+
+    def server_pages(self, params: dict | None = None, limit: int | None = 1000):
+        return self.pages("servers/detail", "servers", params, limit)
+
+    async def get_server(self, server_id: str) -> dict:
+        return (await self.get(f"servers/{server_id}"))["server"]
+
+    async def delete_server(self, server_id: str) -> None:
+        await self.delete(f"servers/{server_id}")
+
+    async def action(self, server_id: str, name: str, value: Any = None) -> Any:
+        return await self.post(f"servers/{server_id}/action", {name: value})
+
+    async def start(self, server_id: str) -> None:
+        await self.action(server_id, "os-start")
+
+    async def stop(self, server_id: str) -> None:
+        await self.action(server_id, "os-stop")
+
+    async def reboot(self, server_id: str, hard: bool = False) -> None:
+        await self.action(server_id, "reboot", {"type": "HARD" if hard else "SOFT"})
+
+    async def create_image(self, server_id: str, name: str, metadata: dict | None = None) -> str:
+        result = await self.action(server_id, "createImage", {"name": name, "metadata": metadata or {}})
+        return result["image_id"]
+
+    async def console_output(self, server_id: str, length: int | None = None) -> str:
+        result = await self.action(server_id, "os-getConsoleOutput", {"length": length})
+        return result["output"]
+
+    async def resize(self, server_id: str, flavor_ref: str) -> None:
+        await self.action(server_id, "resize", {"flavorRef": flavor_ref})
+
+    async def confirm_resize(self, server_id: str) -> None:
+        await self.action(server_id, "confirmResize")
+
+    async def flavors(self) -> list[dict]:
+        return await self.list_all("flavors/detail", "flavors", limit=1000)
+
+    async def keypairs(self) -> list[dict]:
+        return [item["keypair"] for item in (await self.get("os-keypairs"))["keypairs"]]
+
+    async def get_keypair(self, name: str) -> dict:
+        return (await self.get(f"os-keypairs/{name}"))["keypair"]
+
+    async def create_keypair(self, name: str, public_key: str, key_type: str = "ssh") -> dict:
+        body = {"keypair": {"name": name, "public_key": public_key, "type": key_type}}
+        return (await self.post("os-keypairs", body))["keypair"]
+
+    async def delete_keypair(self, name: str) -> None:
+        await self.delete(f"os-keypairs/{name}")
+
+    async def availability_zones(self) -> list[dict]:
+        return (await self.get("os-availability-zone"))["availabilityZoneInfo"]
+
+    async def volume_attachments(self, server_id: str) -> list[dict]:
+        return (await self.get(f"servers/{server_id}/os-volume_attachments"))["volumeAttachments"]
+
+    async def attach_volume(self, server_id: str, volume_id: str, device: str | None = None) -> Any:
+        body = {"volumeAttachment": {"volumeId": volume_id, **({"device": device} if device else {})}}
+        return await self.post(f"servers/{server_id}/os-volume_attachments", body)
+
+    async def detach_volume(self, server_id: str, volume_id: str) -> None:
+        await self.delete(f"servers/{server_id}/os-volume_attachments/{volume_id}")
+
+    async def limits(self) -> dict:
+        return (await self.get("limits"))["limits"]
+
+    async def quota_set(self, project_id: str) -> dict:
+        return (await self.get(f"os-quota-sets/{project_id}"))["quota_set"]
+
+
+class Glance(ServiceClient):
+    service = "image"
+
+    async def list_images(self, params: dict | None = None, limit: int = 1000) -> list[dict]:
+        query = {**(params or {}), "limit": limit}
+        out, path = [], "v2/images"
+        while True:
+            body = await self.get(path, params=query)
+            out.extend(body["images"])
+            if not body.get("next"):
+                return out
+            path, query = body["next"], None
+
+    async def get_image(self, image_id: str) -> dict:
+        return await self.get(f"v2/images/{image_id}")
+
+    async def create_image(self, **fields: Any) -> dict:
+        return await self.post("v2/images", fields)
+
+    async def upload(self, image_id: str, data: bytes) -> None:
+        await self.call("PUT", f"v2/images/{image_id}/file", data=data,
+                        headers={"Content-Type": "application/octet-stream"})
+
+    async def update_image(self, image_id: str, patch: list[dict]) -> dict:
+        return (await self.call("PATCH", f"v2/images/{image_id}", json_body=patch,
+                                headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})).body
+
+    async def delete_image(self, image_id: str) -> None:
+        await self.delete(f"v2/images/{image_id}")
+
+    async def members(self, image_id: str) -> list[dict]:
+        return (await self.get(f"v2/images/{image_id}/members"))["members"]
+
+    async def add_member(self, image_id: str, member: str) -> dict:
+        return await self.post(f"v2/images/{image_id}/members", {"member": member})
+
+    async def remove_member(self, image_id: str, member: str) -> None:
+        await self.delete(f"v2/images/{image_id}/members/{member}")
+
+
+class Neutron(ServiceClient):
+    """Networks, subnets, ports, security groups and rules, floating IPs, routers."""
+
+    service = "network"
+    RESOURCES = {
+        "network": "networks", "subnet": "subnets", "port": "ports", "security_group": "security-groups",
+        "security_group_rule": "security-group-rules", "floatingip": "floatingips", "router": "routers",
+    }
+
+    async def list(self, kind: str, params: dict | None = None, limit: int = 1000) -> list[dict]:
+        collection = self.RESOURCES[kind]
+        return await self.list_all(f"v2.0/{collection}", collection.replace("-", "_"), params, limit)
+
+    async def show(self, kind: str, resource_id: str) -> dict:
+        return (await self.get(f"v2.0/{self.RESOURCES[kind]}/{resource_id}"))[kind]
+
+    async def create(self, kind: str, fields: dict) -> dict:
+        return (await self.post(f"v2.0/{self.RESOURCES[kind]}", {kind: fields}))[kind]
+
+    async def update(self, kind: str, resource_id: str, fields: dict) -> dict:
+        return (await self.put(f"v2.0/{self.RESOURCES[kind]}/{resource_id}", {kind: fields}))[kind]
+
+    async def remove(self, kind: str, resource_id: str) -> None:
+        await self.delete(f"v2.0/{self.RESOURCES[kind]}/{resource_id}")
+
+
+class Cinder(ServiceClient):
+    service = "volumev3"
+
+    async def list_volumes(self, params: dict | None = None, limit: int = 1000) -> list[dict]:
+        return await self.list_all("volumes/detail", "volumes", params, limit)
+
+    async def get_volume(self, volume_id: str) -> dict:
+        return (await self.get(f"volumes/{volume_id}"))["volume"]
+
+    async def create_volume(self, **fields: Any) -> dict:
+        return (await self.post("volumes", {"volume": fields}))["volume"]
+
+    async def delete_volume(self, volume_id: str) -> None:
+        await self.delete(f"volumes/{volume_id}")
+
+    async def extend_volume(self, volume_id: str, new_size: int) -> None:
+        await self.post(f"volumes/{volume_id}/action", {"os-extend": {"new_size": new_size}})
+
+    async def list_snapshots(self, params: dict | None = None, limit: int = 1000) -> list[dict]:
+        return await self.list_all("snapshots/detail", "snapshots", params, limit)
+
+    async def get_snapshot(self, snapshot_id: str) -> dict:
+        return (await self.get(f"snapshots/{snapshot_id}"))["snapshot"]
+
+    async def create_snapshot(self, volume_id: str, **fields: Any) -> dict:
+        return (await self.post("snapshots", {"snapshot": {"volume_id": volume_id, **fields}}))["snapshot"]
+
+    async def delete_snapshot(self, snapshot_id: str) -> None:
+        await self.delete(f"snapshots/{snapshot_id}")
+
+    async def attachments(self, params: dict | None = None) -> list[dict]:
+        return (await self.get("attachments", params=params))["attachments"]

@@ -1,0 +1,670 @@
+"""Nova v2.1 (microversions 2.1..2.100): servers, actions, flavors, keypairs, zones, quotas.
+
+Lifecycles are lazy: a change that takes time stores its end state and the
+moment it is reached; every read settles what is due. Nothing waits on a
+timer, and a restart resumes where it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import random
+import re
+import string
+from typing import Any
+
+from aiohttp import web
+
+from ec2proxy.devcloud import network, volume
+from ec2proxy.devcloud.common import STATE, HTTPError, auth, body_json, iso, new_id, now, page, reply
+from ec2proxy.devcloud.identity import base_url
+
+routes = web.RouteTableDef()
+PREFIX = "/compute/v2.1"
+MIN_VERSION, MAX_VERSION = (2, 1), (2, 100)
+DELETED_VISIBLE = 3600.0  # deleted servers stay listable with changes-since this long
+
+FLAVORS = [
+    # id, name, vcpus, ram MiB, disk GB
+    ("1", "m1.tiny", 1, 512, 1), ("2", "m1.small", 1, 2048, 20), ("3", "m1.medium", 2, 4096, 40),
+    ("4", "m1.large", 4, 8192, 80), ("5", "m1.xlarge", 8, 16384, 160),
+    ("t2.nano", "t2.nano", 1, 512, 8), ("t2.micro", "t2.micro", 1, 1024, 8), ("t2.small", "t2.small", 1, 2048, 8),
+    ("t2.medium", "t2.medium", 2, 4096, 8), ("t3.micro", "t3.micro", 2, 1024, 8),
+    ("t3.small", "t3.small", 2, 2048, 8), ("t3.medium", "t3.medium", 2, 4096, 8),
+    ("m5.large", "m5.large", 2, 8192, 8), ("m5.xlarge", "m5.xlarge", 4, 16384, 8),
+    ("c5.large", "c5.large", 2, 4096, 8), ("r5.large", "r5.large", 2, 16384, 8),
+]
+ZONES = ("nova", "az-2")
+
+# (status, vm_state, power_state) of each settled state
+STATES = {
+    "ACTIVE": ("active", 1), "SHUTOFF": ("stopped", 4), "ERROR": ("error", 0), "BUILD": ("building", 0),
+    "REBOOT": ("active", 1), "RESIZE": ("active", 1), "VERIFY_RESIZE": ("resized", 1), "DELETED": ("deleted", 0),
+}
+
+
+def microversion(request: web.Request) -> tuple[int, int]:
+    raw = request.headers.get("OpenStack-API-Version", "")
+    value = raw.split(" ", 1)[1].strip() if raw.startswith("compute ") else request.headers.get(
+        "X-OpenStack-Nova-API-Version", "")
+    if not value:
+        return MIN_VERSION
+    if value == "latest":
+        return MAX_VERSION
+    try:
+        major, minor = (int(part) for part in value.split("."))
+    except ValueError:
+        raise HTTPError(400, f"Invalid microversion {value}") from None
+    if not MIN_VERSION <= (major, minor) <= MAX_VERSION:
+        raise HTTPError(406, f"Version {value} is not supported by the API. Minimum is 2.1 and maximum is 2.100.")
+    return major, minor
+
+
+@web.middleware
+async def version_headers(request: web.Request, handler):
+    response = await handler(request)
+    if request.path.startswith("/compute") and "version" in request:
+        major, minor = request["version"]
+        response.headers["OpenStack-API-Version"] = f"compute {major}.{minor}"
+        response.headers["X-OpenStack-Nova-API-Version"] = f"{major}.{minor}"
+        response.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
+    return response
+
+
+def _version_doc(request: web.Request) -> dict:
+    return {"id": "v2.1", "status": "CURRENT", "version": "2.100", "min_version": "2.1",
+            "updated": "2013-07-23T11:33:21Z",
+            "links": [{"rel": "self", "href": f"{base_url(request)}{PREFIX}/"}]}
+
+
+@routes.get("/compute")
+@routes.get("/compute/")
+async def versions(request: web.Request) -> web.Response:
+    return reply({"versions": [_version_doc(request)]})
+
+
+@routes.get(PREFIX)
+@routes.get(PREFIX + "/")
+async def version(request: web.Request) -> web.Response:
+    return reply({"version": _version_doc(request)})
+
+
+# -- servers --------------------------------------------------------------------
+
+
+def settle(cloud, server: dict) -> dict:
+    """Apply a pending transition whose time has come."""
+    pending = server.get("pending")
+    if pending and pending["at"] <= now():
+        server = {**server, **pending["then"], "pending": None, "updated": pending["at"]}
+        if server["status"] == "DELETED":
+            volume.release_server(cloud.store, server)
+            network.release_ports(cloud.store, server["id"])
+        cloud.store.put("server", server)
+    return server
+
+
+def _later(cloud, server: dict, task_state: str | None, then: dict) -> dict:
+    server = {**server, "task_state": task_state, "updated": now(),
+              "pending": {"at": now() + cloud.delay, "then": {"task_state": None, **then}}}
+    return cloud.store.put("server", server)
+
+
+def _state(status: str) -> dict:
+    vm_state, power = STATES[status]
+    return {"status": status, "vm_state": vm_state, "power_state": power}
+
+
+def _flavor(flavor_id: str) -> dict | None:
+    for fid, name, vcpus, ram, disk in FLAVORS:
+        if fid == flavor_id or name == flavor_id:
+            return {"id": fid, "name": name, "vcpus": vcpus, "ram": ram, "disk": disk}
+    return None
+
+
+def render(request: web.Request, cloud, server: dict, floating: dict[str, dict] | None = None) -> dict:
+    version_ = request["version"]
+    token = request["token"]
+    base = base_url(request)
+    flavor = _flavor(server["flavor_id"]) or {"id": server["flavor_id"], "name": server["flavor_id"],
+                                               "vcpus": 0, "ram": 0, "disk": 0}
+    addresses: dict[str, list] = {}
+    for port in network.ports_of(cloud.store, server):
+        net = cloud.store.get("network", port["network_id"]) or {"name": port["network_id"]}
+        entries = addresses.setdefault(net["name"], [])
+        for fixed in port["fixed_ips"]:
+            entries.append({"OS-EXT-IPS-MAC:mac_addr": port["mac_address"], "OS-EXT-IPS:type": "fixed",
+                            "addr": fixed["ip_address"], "version": 4})
+        fip = (floating or {}).get(port["id"])
+        if fip is not None:
+            entries.append({"OS-EXT-IPS-MAC:mac_addr": port["mac_address"], "OS-EXT-IPS:type": "floating",
+                            "addr": fip["floating_ip_address"], "version": 4})
+    body: dict[str, Any] = {
+        "id": server["id"], "name": server["name"], "status": server["status"],
+        "tenant_id": server["project_id"], "user_id": server["user_id"], "metadata": server["metadata"],
+        "hostId": hashlib.sha224((server["project_id"] + "lab-compute").encode()).hexdigest(),
+        "image": "" if not server["image_id"] else {
+            "id": server["image_id"], "links": [{"href": f"{base}/images/{server['image_id']}", "rel": "bookmark"}]},
+        "created": iso(server["created"]), "updated": iso(server["updated"]),
+        "addresses": addresses, "accessIPv4": "", "accessIPv6": "",
+        "links": [{"href": f"{base}{PREFIX}/servers/{server['id']}", "rel": "self"},
+                  {"href": f"{base}/compute/servers/{server['id']}", "rel": "bookmark"}],
+        "OS-DCF:diskConfig": "MANUAL", "progress": 0, "config_drive": "",
+        "OS-EXT-AZ:availability_zone": server["availability_zone"],
+        "OS-EXT-STS:power_state": server["power_state"], "OS-EXT-STS:task_state": server["task_state"],
+        "OS-EXT-STS:vm_state": server["vm_state"],
+        "OS-SRV-USG:launched_at": iso(server["launched_at"], micro=True),
+        "OS-SRV-USG:terminated_at": iso(server["terminated_at"], micro=True),
+        "key_name": server["key_name"],
+        "security_groups": [{"name": name} for name in server["security_groups"]],
+        "os-extended-volumes:volumes_attached": [
+            {"id": vol_id, "delete_on_termination": dot} for vol_id, dot in server.get("volumes", [])],
+    }
+    if version_ >= (2, 47):
+        body["flavor"] = {"disk": flavor["disk"], "ephemeral": 0, "extra_specs": {}, "original_name": flavor["name"],
+                          "ram": flavor["ram"], "swap": 0, "vcpus": flavor["vcpus"]}
+    else:
+        body["flavor"] = {"id": flavor["id"], "links": [{"href": f"{base}/flavors/{flavor['id']}", "rel": "bookmark"}]}
+    if version_ >= (2, 19):
+        body["description"] = server.get("description")
+    if version_ >= (2, 26):
+        body["tags"] = []
+    if version_ >= (2, 9):
+        body["locked"] = False
+    if server.get("fault"):
+        body["fault"] = server["fault"]
+    if version_ >= (2, 90):
+        body["OS-EXT-SRV-ATTR:hostname"] = server["hostname"]
+    if token.admin:
+        body.update({"OS-EXT-SRV-ATTR:host": "lab-compute", "OS-EXT-SRV-ATTR:hypervisor_hostname": "lab-compute",
+                     "OS-EXT-SRV-ATTR:instance_name": f"instance-{server['seq']:08x}"})
+        if version_ >= (2, 3):
+            body.update({"OS-EXT-SRV-ATTR:reservation_id": server["reservation_id"],
+                         "OS-EXT-SRV-ATTR:launch_index": server["launch_index"],
+                         "OS-EXT-SRV-ATTR:hostname": server["hostname"],
+                         "OS-EXT-SRV-ATTR:kernel_id": server["kernel_id"],
+                         "OS-EXT-SRV-ATTR:ramdisk_id": server["ramdisk_id"],
+                         "OS-EXT-SRV-ATTR:root_device_name": server["root_device_name"],
+                         "OS-EXT-SRV-ATTR:user_data": server["user_data"]})
+    return body
+
+
+def _get_server(request: web.Request, server_id: str) -> dict:
+    cloud = request.app[STATE]
+    token = auth(request)
+    server = cloud.store.get("server", server_id)
+    if server is None or (not token.admin and server["project_id"] != token.project_id):
+        raise HTTPError(404, f"Instance {server_id} could not be found.")
+    server = settle(cloud, server)
+    if server["status"] == "DELETED" and server["updated"] + cloud.delay < now():
+        raise HTTPError(404, f"Instance {server_id} could not be found.")
+    return server
+
+
+def _reservation_id() -> str:
+    return "r-" + "".join(random.choices(string.ascii_lowercase + string.digits, k=8))
+
+
+def _hostname(name: str) -> str:
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    return cleaned[:63] or "server"
+
+
+def _quota(store, project_id: str) -> dict:
+    return store.get("quota", project_id) or {"id": project_id, "instances": -1, "cores": -1, "ram": -1,
+                                              "key_pairs": 100}
+
+
+@routes.post(PREFIX + "/servers")
+async def create_servers(request: web.Request) -> web.Response:
+    cloud = request.app[STATE]
+    store = cloud.store
+    token = auth(request)
+    request["version"] = microversion(request)
+    body = await body_json(request)
+    spec = (body or {}).get("server")
+    if not isinstance(spec, dict) or not spec.get("name"):
+        raise HTTPError(400, "Invalid input for field/attribute server.")
+    flavor = _flavor(str(spec.get("flavorRef", "")).rsplit("/", 1)[-1])
+    if flavor is None:
+        raise HTTPError(400, f"Flavor {spec.get('flavorRef')} could not be found.")
+    bdms = spec.get("block_device_mapping_v2") or []
+    boot_volume = any(b.get("boot_index") in (0, "0") and b.get("destination_type") == "volume" for b in bdms)
+    image_id = str(spec.get("imageRef") or "").rsplit("/", 1)[-1]
+    if image_id:
+        image = store.get("image", image_id)
+        if image is None or not _image_visible(image, token):
+            raise HTTPError(400, f"Image {image_id} could not be found.")
+        if image["status"] != "active":
+            raise HTTPError(400, f"Image {image_id} is not active.")
+    elif not boot_volume:
+        raise HTTPError(400, "Missing imageRef attribute")
+    key_name = spec.get("key_name")
+    if key_name and store.get("keypair", f"{token.user_id}/{key_name}") is None:
+        raise HTTPError(400, f"Invalid key_name provided.")
+    zone = spec.get("availability_zone") or ZONES[0]
+    if zone.split(":")[0] not in ZONES:
+        raise HTTPError(400, f"The requested availability zone is not available")
+    groups = [g.get("name") for g in spec.get("security_groups") or [{"name": "default"}]]
+    group_ids = network.resolve_security_groups(store, token.project_id, groups)
+    user_data = spec.get("user_data")
+    if user_data is not None:
+        try:
+            base64.b64decode(user_data, validate=True)
+        except (binascii.Error, ValueError):
+            raise HTTPError(400, "User data needs to be valid base 64.") from None
+        if len(user_data) > 65535:
+            raise HTTPError(400, "User data too large.")
+    try:
+        min_count = int(spec.get("min_count", 1))
+        max_count = int(spec.get("max_count", min_count))
+    except (TypeError, ValueError):
+        raise HTTPError(400, "min_count and max_count must be integers") from None
+    if not 1 <= min_count <= max_count:
+        raise HTTPError(400, "min_count must be <= max_count")
+    quota = _quota(store, token.project_id)
+    allowed = max_count
+    if quota["instances"] >= 0:
+        used = sum(1 for s in store.all("server").values()
+                   if s["project_id"] == token.project_id and s["status"] != "DELETED")
+        allowed = min(max_count, quota["instances"] - used)
+        if allowed < min_count:
+            raise HTTPError(403, f"Quota exceeded for instances: Requested {min_count}, but already used "
+                                 f"{used} of {quota['instances']} instances")
+    networks = network.choose_networks(store, token.project_id, spec.get("networks"))
+    reservation = _reservation_id()
+    fail = cloud.fail_builds > 0
+    if fail:
+        cloud.fail_builds -= 1
+    created = []
+    stamp = now()
+    seq = len(store.all("server"))
+    with store.batch():
+        for index in range(allowed):
+            name = spec["name"] if allowed == 1 else f"{spec['name']}-{index + 1}"
+            server_id = new_id()
+            ports = [network.allocate_port(store, token.project_id, net_id, fixed_ip, group_ids, server_id, zone)
+                     for net_id, fixed_ip in networks]
+            volumes = volume.boot_volumes(store, token.project_id, server_id, bdms, zone, image_id)
+            end = _state("ERROR") if fail else _state("ACTIVE")
+            then = {**end, "launched_at": None if fail else stamp + cloud.delay}
+            if fail:
+                then["fault"] = {"code": 500, "message": "Build of instance failed (injected by the dev cloud)",
+                                 "created": iso(stamp + cloud.delay)}
+            server = {
+                "id": server_id, "seq": seq + index + 1, "name": name, "project_id": token.project_id,
+                "user_id": token.user_id, **_state("BUILD"), "task_state": "scheduling",
+                "flavor_id": flavor["id"], "image_id": "" if boot_volume else image_id, "key_name": key_name,
+                "user_data": user_data, "metadata": spec.get("metadata") or {}, "security_groups": groups,
+                "availability_zone": zone.split(":")[0], "reservation_id": reservation, "launch_index": index,
+                "hostname": _hostname(name), "created": stamp, "updated": stamp, "launched_at": None,
+                "terminated_at": None, "ports": [p["id"] for p in ports], "volumes": volumes,
+                "root_device_name": "/dev/vda" if boot_volume else "/dev/sda", "kernel_id": "", "ramdisk_id": "",
+                "description": spec.get("description"), "fault": None,
+                "pending": {"at": stamp + cloud.delay, "then": {**then, "task_state": None}},
+            }
+            created.append(store.put("server", server))
+    if spec.get("return_reservation_id") or body.get("return_reservation_id"):
+        return reply({"reservation_id": reservation}, 202)
+    first = created[0]
+    return reply({"server": {"id": first["id"], "OS-DCF:diskConfig": "MANUAL", "adminPass": "devcloudpass",
+                             "security_groups": [{"name": g} for g in groups],
+                             "links": render(request, cloud, first)["links"]}}, 202)
+
+
+def _image_visible(image: dict, token) -> bool:
+    return (token.admin or image["visibility"] in ("public", "community") or image["owner"] == token.project_id
+            or token.project_id in image.get("members", {}))
+
+
+LIST_FILTERS = ("name", "status", "image", "flavor", "reservation_id", "ip", "availability_zone", "key_name")
+
+
+@routes.get(PREFIX + "/servers")
+@routes.get(PREFIX + "/servers/detail")
+async def list_servers(request: web.Request) -> web.Response:
+    cloud = request.app[STATE]
+    token = auth(request)
+    request["version"] = microversion(request)
+    query = request.query
+    all_projects = token.admin and query.get("all_tenants") not in (None, "0", "false", "False")
+    project = query.get("project_id") or query.get("tenant_id") if token.admin else None
+    since = query.get("changes-since")
+    since_ts = _parse_time(since) if since else None
+    checks = []
+    for key in LIST_FILTERS:
+        wanted = query.get(key)
+        if wanted is None:
+            continue
+        checks.append(_server_filter(cloud.store, key, wanted))
+    if token.admin and query.get("uuid"):
+        wanted_uuid = query["uuid"]
+        checks.append(lambda s: s["id"] == wanted_uuid)
+    servers = []
+    for server in reversed(list(cloud.store.all("server").values())):
+        if project is not None and server["project_id"] != project:
+            continue
+        if not all_projects and project is None and server["project_id"] != token.project_id:
+            continue
+        server = settle(cloud, server)
+        if server["status"] == "DELETED":
+            if since_ts is None or server["updated"] + DELETED_VISIBLE < now():
+                continue
+        if since_ts is not None and server["updated"] < since_ts:
+            continue
+        if all(check(server) for check in checks):
+            servers.append(server)
+    chunk, links = page(servers, request, "servers", f"{base_url(request)}{request.path}")
+    detail = request.path.endswith("/detail")
+    floating = network.floating_by_port(cloud.store) if detail else None
+    body: dict[str, Any] = {"servers": [
+        render(request, cloud, s, floating) if detail else
+        {"id": s["id"], "name": s["name"], "links": render(request, cloud, s)["links"]} for s in chunk]}
+    if links:
+        body["servers_links"] = links
+    return reply(body)
+
+
+def _server_filter(store, key: str, wanted: str):
+    try:
+        pattern = re.compile(wanted) if key in ("name", "ip") else None
+    except re.error:
+        raise HTTPError(400, f"Invalid regular expression for {key}: {wanted}") from None
+    if key == "name":
+        return lambda s: pattern.search(s["name"]) is not None
+    if key == "ip":
+        return lambda s: any(pattern.search(f["ip_address"]) for p in network.ports_of(store, s)
+                             for f in p["fixed_ips"])
+    field = {"image": "image_id", "flavor": "flavor_id"}.get(key, key)
+    if key == "status":
+        return lambda s: s["status"] == wanted.upper()
+    return lambda s: str(s.get(field)) == wanted
+
+
+def _parse_time(text: str) -> float:
+    import datetime
+
+    try:
+        stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPError(400, f"Invalid changes-since value: {text}") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=datetime.timezone.utc)
+    return stamp.timestamp()
+
+
+@routes.get(PREFIX + "/servers/{server_id}")
+async def show_server(request: web.Request) -> web.Response:
+    request["version"] = microversion(request)
+    server = _get_server(request, request.match_info["server_id"])
+    cloud = request.app[STATE]
+    return reply({"server": render(request, cloud, server, network.floating_by_port(cloud.store))})
+
+
+@routes.delete(PREFIX + "/servers/{server_id}")
+async def delete_server(request: web.Request) -> web.Response:
+    request["version"] = microversion(request)
+    cloud = request.app[STATE]
+    server = _get_server(request, request.match_info["server_id"])
+    if server["status"] == "DELETED" or server["task_state"] == "deleting":
+        return reply(None, 204)
+    _later(cloud, server, "deleting", {**_state("DELETED"), "terminated_at": now() + cloud.delay})
+    return reply(None, 204)
+
+
+def _conflict(server: dict, action: str) -> HTTPError:
+    return HTTPError(409, f"Cannot '{action}' instance {server['id']} while it is in vm_state {server['vm_state']}")
+
+
+@routes.post(PREFIX + "/servers/{server_id}/action")
+async def server_action(request: web.Request) -> web.Response:
+    request["version"] = microversion(request)
+    cloud = request.app[STATE]
+    server = _get_server(request, request.match_info["server_id"])
+    body = await body_json(request)
+    if not isinstance(body, dict) or len(body) != 1:
+        raise HTTPError(400, "Malformed request body")
+    (action, value), = body.items()
+    busy = server["task_state"] is not None
+    if action == "os-stop":
+        if server["status"] != "ACTIVE" or busy:
+            raise _conflict(server, "stop")
+        _later(cloud, server, "powering-off", _state("SHUTOFF"))
+    elif action == "os-start":
+        if server["status"] != "SHUTOFF" or busy:
+            raise _conflict(server, "start")
+        _later(cloud, server, "powering-on", _state("ACTIVE"))
+    elif action == "reboot":
+        if server["status"] not in ("ACTIVE", "SHUTOFF", "ERROR") or busy:
+            raise _conflict(server, "reboot")
+        kind = ((value or {}).get("type") or "SOFT").upper()
+        cloud.store.put("server", {**server, "status": "HARD_REBOOT" if kind == "HARD" else "REBOOT"})
+        _later(cloud, {**server, "status": "REBOOT"}, "reboot_started", _state("ACTIVE"))
+    elif action == "createImage":
+        if server["status"] not in ("ACTIVE", "SHUTOFF") or busy:
+            raise _conflict(server, "createImage")
+        from ec2proxy.devcloud import image
+
+        snapshot = image.snapshot_of(cloud, server, (value or {}).get("name") or "snapshot",
+                                     (value or {}).get("metadata") or {})
+        return reply({"image_id": snapshot["id"]}, 202)
+    elif action == "os-getConsoleOutput":
+        if server["status"] not in ("ACTIVE", "SHUTOFF"):
+            raise _conflict(server, "get_console_output")
+        lines = [f"[    0.000000] Linux version 6.1.0 (devcloud) booting {server['name']}",
+                 f"cloud-init: instance {server['id']} reached the network", "login: "]
+        length = (value or {}).get("length")
+        if length is not None:
+            lines = lines[-int(length):]
+        return reply({"output": "\n".join(lines) + "\n"})
+    elif action == "resize":
+        flavor = _flavor(str((value or {}).get("flavorRef", "")))
+        if flavor is None:
+            raise HTTPError(400, "Unable to find flavor")
+        if server["status"] not in ("ACTIVE", "SHUTOFF") or busy:
+            raise _conflict(server, "resize")
+        if flavor["id"] == server["flavor_id"]:
+            raise HTTPError(400, "When resizing, instances must change flavor!")
+        stopped = server["status"] == "SHUTOFF"
+        cloud.store.put("server", {**server, "status": "RESIZE"})
+        _later(cloud, {**server, "status": "RESIZE"}, "resize_prep",
+               {**_state("VERIFY_RESIZE"), "flavor_id": flavor["id"], "resized_from_stopped": stopped})
+    elif action == "confirmResize":
+        if server["status"] != "VERIFY_RESIZE":
+            raise _conflict(server, "confirmResize")
+        final = _state("SHUTOFF" if server.get("resized_from_stopped") else "ACTIVE")
+        cloud.store.put("server", {**server, **final, "updated": now()})
+        return reply(None, 204)
+    else:
+        raise HTTPError(400, f"There is no such action: {action}")
+    return reply(None, 202)
+
+
+# -- flavors, keypairs, zones, limits, quotas ---------------------------------------
+
+
+def _flavor_body(request: web.Request, flavor: dict) -> dict:
+    link = f"{base_url(request)}{PREFIX}/flavors/{flavor['id']}"
+    return {"id": flavor["id"], "name": flavor["name"], "vcpus": flavor["vcpus"], "ram": flavor["ram"],
+            "disk": flavor["disk"], "OS-FLV-EXT-DATA:ephemeral": 0, "OS-FLV-DISABLED:disabled": False,
+            "swap": 0, "rxtx_factor": 1.0, "os-flavor-access:is_public": True, "description": None,
+            "extra_specs": {}, "links": [{"href": link, "rel": "self"}]}
+
+
+@routes.get(PREFIX + "/flavors")
+@routes.get(PREFIX + "/flavors/detail")
+async def list_flavors(request: web.Request) -> web.Response:
+    auth(request)
+    request["version"] = microversion(request)
+    flavors = [_flavor(fid) for fid, *_ in FLAVORS]
+    chunk, links = page(flavors, request, "flavors", f"{base_url(request)}{request.path}")
+    body: dict[str, Any] = {"flavors": [_flavor_body(request, f) for f in chunk]}
+    if links:
+        body["flavors_links"] = links
+    return reply(body)
+
+
+@routes.get(PREFIX + "/flavors/{flavor_id}")
+async def show_flavor(request: web.Request) -> web.Response:
+    auth(request)
+    request["version"] = microversion(request)
+    flavor = _flavor(request.match_info["flavor_id"])
+    if flavor is None:
+        raise HTTPError(404, f"Flavor {request.match_info['flavor_id']} could not be found.")
+    return reply({"flavor": _flavor_body(request, flavor)})
+
+
+def fingerprint(public_key: str) -> str:
+    """MD5 of the key blob, colon-separated: what Nova reports."""
+    parts = public_key.split()
+    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-")):
+        raise HTTPError(400, "Keypair data is invalid: failed to generate fingerprint")
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPError(400, "Keypair data is invalid: failed to generate fingerprint") from None
+    digest = hashlib.md5(blob).hexdigest()
+    return ":".join(digest[i:i + 2] for i in range(0, 32, 2))
+
+
+def _keypair_body(keypair: dict, full: bool = True) -> dict:
+    body = {"name": keypair["name"], "public_key": keypair["public_key"], "fingerprint": keypair["fingerprint"],
+            "type": keypair["type"]}
+    if full:
+        body.update({"user_id": keypair["user_id"], "created_at": iso(keypair["created"], micro=True),
+                     "deleted": False, "deleted_at": None, "updated_at": None, "id": keypair["seq"]})
+    return body
+
+
+@routes.get(PREFIX + "/os-keypairs")
+async def list_keypairs(request: web.Request) -> web.Response:
+    token = auth(request)
+    request["version"] = microversion(request)
+    store = request.app[STATE].store
+    items = [k for k in store.all("keypair").values() if k["user_id"] == token.user_id]
+    return reply({"keypairs": [{"keypair": _keypair_body(k, full=False)} for k in items]})
+
+
+@routes.post(PREFIX + "/os-keypairs")
+async def create_keypair(request: web.Request) -> web.Response:
+    token = auth(request)
+    request["version"] = microversion(request)
+    store = request.app[STATE].store
+    spec = ((await body_json(request)) or {}).get("keypair") or {}
+    name = spec.get("name")
+    if not name or not isinstance(name, str) or len(name) > 255:
+        raise HTTPError(400, "Keypair name must be string and between 1 and 255 characters long")
+    if not spec.get("public_key"):
+        raise HTTPError(400, "Invalid input for field/attribute keypair. 'public_key' is a required property")
+    key_id = f"{token.user_id}/{name}"
+    if store.get("keypair", key_id) is not None:
+        raise HTTPError(409, f"Key pair '{name}' already exists.")
+    keypair = store.put("keypair", {"id": key_id, "seq": len(store.all("keypair")) + 1, "name": name,
+                                    "user_id": token.user_id, "public_key": spec["public_key"].strip(),
+                                    "fingerprint": fingerprint(spec["public_key"]),
+                                    "type": spec.get("type", "ssh"), "created": now()})
+    return reply({"keypair": _keypair_body(keypair)}, 201 if request["version"] >= (2, 2) else 200)
+
+
+@routes.get(PREFIX + "/os-keypairs/{name}")
+async def show_keypair(request: web.Request) -> web.Response:
+    token = auth(request)
+    request["version"] = microversion(request)
+    keypair = request.app[STATE].store.get("keypair", f"{token.user_id}/{request.match_info['name']}")
+    if keypair is None:
+        raise HTTPError(404, f"Keypair {request.match_info['name']} not found for user {token.user_id}")
+    return reply({"keypair": _keypair_body(keypair)})
+
+
+@routes.delete(PREFIX + "/os-keypairs/{name}")
+async def delete_keypair(request: web.Request) -> web.Response:
+    token = auth(request)
+    request["version"] = microversion(request)
+    store = request.app[STATE].store
+    key_id = f"{token.user_id}/{request.match_info['name']}"
+    if store.get("keypair", key_id) is None:
+        raise HTTPError(404, f"Keypair {request.match_info['name']} not found for user {token.user_id}")
+    store.delete("keypair", key_id)
+    return reply(None, 202 if request["version"] < (2, 2) else 204)
+
+
+@routes.get(PREFIX + "/os-availability-zone")
+async def availability_zones(request: web.Request) -> web.Response:
+    auth(request)
+    request["version"] = microversion(request)
+    return reply({"availabilityZoneInfo": [{"zoneName": z, "zoneState": {"available": True}, "hosts": None}
+                                           for z in ZONES]})
+
+
+@routes.get(PREFIX + "/limits")
+async def limits(request: web.Request) -> web.Response:
+    token = auth(request)
+    request["version"] = microversion(request)
+    store = request.app[STATE].store
+    quota = _quota(store, token.project_id)
+    mine = [s for s in store.all("server").values() if s["project_id"] == token.project_id and s["status"] != "DELETED"]
+    flavors = [_flavor(s["flavor_id"]) or {"vcpus": 0, "ram": 0} for s in mine]
+    return reply({"limits": {"rate": [], "absolute": {
+        "maxTotalInstances": quota["instances"], "maxTotalCores": quota["cores"], "maxTotalRAMSize": quota["ram"],
+        "maxTotalKeypairs": quota["key_pairs"], "maxServerMeta": 128, "maxImageMeta": 128,
+        "maxPersonality": 5, "maxPersonalitySize": 10240, "maxServerGroups": 10, "maxServerGroupMembers": 10,
+        "totalInstancesUsed": len(mine), "totalCoresUsed": sum(f["vcpus"] for f in flavors),
+        "totalRAMUsed": sum(f["ram"] for f in flavors), "totalServerGroupsUsed": 0}}})
+
+
+@routes.get(PREFIX + "/os-quota-sets/{project_id}")
+async def show_quota(request: web.Request) -> web.Response:
+    token = auth(request)
+    request["version"] = microversion(request)
+    project_id = request.match_info["project_id"]
+    if not token.admin and project_id != token.project_id:
+        raise HTTPError(403, "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.")
+    return reply({"quota_set": _quota(request.app[STATE].store, project_id)})
+
+
+@routes.put(PREFIX + "/os-quota-sets/{project_id}")
+async def update_quota(request: web.Request) -> web.Response:
+    token = auth(request)
+    request["version"] = microversion(request)
+    if not token.admin:
+        raise HTTPError(403, "Policy doesn't allow os_compute_api:os-quota-sets:update to be performed.")
+    store = request.app[STATE].store
+    project_id = request.match_info["project_id"]
+    changes = ((await body_json(request)) or {}).get("quota_set") or {}
+    quota = {**_quota(store, project_id), **{k: int(v) for k, v in changes.items() if k != "force"}}
+    return reply({"quota_set": store.put("quota", quota)})
+
+
+# -- volume attachments -----------------------------------------------------------
+
+
+@routes.get(PREFIX + "/servers/{server_id}/os-volume_attachments")
+async def list_attachments(request: web.Request) -> web.Response:
+    request["version"] = microversion(request)
+    server = _get_server(request, request.match_info["server_id"])
+    store = request.app[STATE].store
+    return reply({"volumeAttachments": [volume.attachment_body(store, server["id"], vol_id)
+                                        for vol_id, _ in server.get("volumes", [])]})
+
+
+@routes.post(PREFIX + "/servers/{server_id}/os-volume_attachments")
+async def attach_volume(request: web.Request) -> web.Response:
+    request["version"] = microversion(request)
+    cloud = request.app[STATE]
+    server = _get_server(request, request.match_info["server_id"])
+    spec = ((await body_json(request)) or {}).get("volumeAttachment") or {}
+    if server["status"] not in ("ACTIVE", "SHUTOFF"):
+        raise _conflict(server, "attach_volume")
+    attachment = volume.attach(cloud, server, str(spec.get("volumeId", "")), spec.get("device"))
+    return reply({"volumeAttachment": attachment})
+
+
+@routes.delete(PREFIX + "/servers/{server_id}/os-volume_attachments/{volume_id}")
+async def detach_volume(request: web.Request) -> web.Response:
+    request["version"] = microversion(request)
+    cloud = request.app[STATE]
+    server = _get_server(request, request.match_info["server_id"])
+    volume.detach(cloud, server, request.match_info["volume_id"])
+    return reply(None, 202)

@@ -1,0 +1,456 @@
+"""Neutron v2.0: networks, subnets, ports, security groups and rules, floating IPs, routers.
+
+One generic collection handler (list with field filters, ``fields`` and
+marker paging; show; create; update; delete) over per-kind rules kept as data
+(:data:`KINDS`), plus the helpers Nova uses to wire servers to ports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from typing import Any, Callable
+
+from aiohttp import web
+
+from ec2proxy.devcloud.common import STATE, HTTPError, auth, body_json, field_filters, iso, new_id, now, page, reply
+from ec2proxy.devcloud.identity import base_url
+
+routes = web.RouteTableDef()
+PREFIX = "/network/v2.0"
+
+
+def _stamp(obj: dict, project_id: str) -> dict:
+    stamp = iso(now())
+    return {"project_id": project_id, "tenant_id": project_id, "created_at": stamp, "updated_at": stamp,
+            "revision_number": 1, "description": "", "tags": [], **obj}
+
+
+# -- derived indexes (memory only) ----------------------------------------------------
+
+
+def _used_ips(store, subnet_id: str) -> set[str]:
+    indexes = store.__dict__.setdefault("indexes", {})
+    key = ("ips", subnet_id)
+    if key not in indexes:
+        used = set()
+        for port in store.all("port").values():
+            used.update(f["ip_address"] for f in port["fixed_ips"] if f["subnet_id"] == subnet_id)
+        for fip in store.all("floatingip").values():
+            if fip.get("_subnet_id") == subnet_id:
+                used.add(fip["floating_ip_address"])
+        indexes[key] = used
+    return indexes[key]
+
+
+def _allocate_ip(store, subnet: dict, wanted: str | None = None) -> str:
+    used = _used_ips(store, subnet["id"])
+    network = ipaddress.ip_network(subnet["cidr"])
+    if wanted is not None:
+        try:
+            address = ipaddress.ip_address(wanted)
+        except ValueError:
+            raise HTTPError(400, f"Invalid IP address {wanted}") from None
+        if address not in network or wanted == subnet["gateway_ip"]:
+            raise HTTPError(400, f"IP address {wanted} is not a valid IP for the specified subnet.")
+        if wanted in used:
+            raise HTTPError(409, f"IP address {wanted} already allocated in subnet {subnet['id']}")
+        used.add(wanted)
+        return wanted
+    for pool in subnet["allocation_pools"]:
+        start, end = int(ipaddress.ip_address(pool["start"])), int(ipaddress.ip_address(pool["end"]))
+        cursor = subnet.get("_cursor", start)
+        for offset in range(end - start + 1):
+            candidate = str(ipaddress.ip_address(start + (cursor - start + offset) % (end - start + 1)))
+            if candidate not in used:
+                used.add(candidate)
+                subnet["_cursor"] = int(ipaddress.ip_address(candidate)) + 1
+                return candidate
+    raise HTTPError(409, f"No more IP addresses available on network {subnet['network_id']}.")
+
+
+def _release_ip(store, subnet_id: str, address: str) -> None:
+    _used_ips(store, subnet_id).discard(address)
+
+
+def _mac() -> str:
+    return "fa:16:3e:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
+
+
+# -- helpers used by Nova -------------------------------------------------------------
+
+
+def ensure_default_group(store, project_id: str) -> dict:
+    """Every project has a ``default`` group, made on first use like Neutron does."""
+    for group in store.all("security_group").values():
+        if group["project_id"] == project_id and group["name"] == "default":
+            return group
+    group = store.put("security_group", _stamp({"id": new_id(), "name": "default",
+                                                "description": "Default security group", "stateful": True,
+                                                "shared": False}, project_id))
+    for ethertype in ("IPv4", "IPv6"):
+        _add_rule(store, {"security_group_id": group["id"], "direction": "ingress", "ethertype": ethertype,
+                          "remote_group_id": group["id"]}, project_id)
+        _add_rule(store, {"security_group_id": group["id"], "direction": "egress", "ethertype": ethertype},
+                  project_id)
+    return group
+
+
+def resolve_security_groups(store, project_id: str, names: list[str]) -> list[str]:
+    ensure_default_group(store, project_id)
+    groups = [g for g in store.all("security_group").values() if g["project_id"] == project_id]
+    ids = []
+    for name in names:
+        match = [g for g in groups if g["name"] == name or g["id"] == name]
+        if not match:
+            raise HTTPError(400, f"Security group {name} not found for project {project_id}.")
+        if len(match) > 1:
+            raise HTTPError(409, f"Multiple security_group matches found for name '{name}', use an ID.")
+        ids.append(match[0]["id"])
+    return ids
+
+
+def choose_networks(store, project_id: str, requested: Any) -> list[tuple[str, str | None]]:
+    """(network id, fixed IP) for each NIC; Nova's 'auto' picks the project's only network."""
+    if requested == "none":
+        return []
+    if isinstance(requested, list) and requested:
+        out = []
+        for nic in requested:
+            if nic.get("port"):
+                raise HTTPError(400, "Booting with a pre-created port is not supported by the dev cloud.")
+            net = store.get("network", nic.get("uuid", ""))
+            if net is None or not (net["project_id"] == project_id or net["shared"]):
+                raise HTTPError(400, f"Network {nic.get('uuid')} could not be found.")
+            out.append((net["id"], nic.get("fixed_ip")))
+        return out
+    own = [n for n in store.all("network").values() if n["project_id"] == project_id and not n["router:external"]]
+    if not own:
+        own = [n for n in store.all("network").values() if n["shared"] and not n["router:external"]]
+    if len(own) != 1:
+        raise HTTPError(409, "Multiple possible networks found, use a Network ID to be more specific."
+                        if own else "No network is available for this project.")
+    return [(own[0]["id"], None)]
+
+
+def allocate_port(store, project_id: str, network_id: str, fixed_ip: str | None, group_ids: list[str],
+                  device_id: str, zone: str) -> dict:
+    subnets = [s for s in store.all("subnet").values() if s["network_id"] == network_id and s["ip_version"] == 4]
+    if not subnets:
+        raise HTTPError(400, f"Network {network_id} has no IPv4 subnet.")
+    subnet = subnets[0]
+    if fixed_ip is not None:
+        subnet = next((s for s in subnets if ipaddress.ip_address(fixed_ip) in ipaddress.ip_network(s["cidr"])),
+                      subnet)
+    address = _allocate_ip(store, subnet, fixed_ip)
+    store.put("subnet", subnet)
+    return store.put("port", _stamp({
+        "id": new_id(), "name": "", "network_id": network_id, "mac_address": _mac(), "admin_state_up": True,
+        "status": "ACTIVE", "device_id": device_id, "device_owner": f"compute:{zone}",
+        "fixed_ips": [{"subnet_id": subnet["id"], "ip_address": address}], "security_groups": group_ids,
+        "allowed_address_pairs": [], "extra_dhcp_opts": [], "binding:vnic_type": "normal",
+        "port_security_enabled": True}, project_id))
+
+
+def release_ports(store, device_id: str) -> None:
+    for port in [p for p in store.all("port").values() if p["device_id"] == device_id]:
+        for fip in store.all("floatingip").values():
+            if fip["port_id"] == port["id"]:
+                store.put("floatingip", {**fip, "port_id": None, "fixed_ip_address": None, "status": "DOWN",
+                                         "router_id": None})
+        for fixed in port["fixed_ips"]:
+            _release_ip(store, fixed["subnet_id"], fixed["ip_address"])
+        store.delete("port", port["id"])
+
+
+def ports_of(store, server: dict) -> list[dict]:
+    return [p for p in (store.get("port", pid) for pid in server.get("ports", [])) if p is not None]
+
+
+def floating_by_port(store) -> dict[str, dict]:
+    return {fip["port_id"]: fip for fip in store.all("floatingip").values() if fip.get("port_id")}
+
+
+# -- per-kind rules --------------------------------------------------------------------
+
+
+def _create_network(store, spec: dict, token) -> dict:
+    external = bool(spec.get("router:external", False))
+    if external and not token.admin:
+        raise HTTPError(403, "Only admins may create external networks.")
+    return _stamp({"id": new_id(), "name": spec.get("name", ""), "admin_state_up": spec.get("admin_state_up", True),
+                   "status": "ACTIVE", "subnets": [], "shared": bool(spec.get("shared", False)),
+                   "router:external": external, "mtu": 1500, "port_security_enabled": True,
+                   "availability_zones": ["nova"], "ipv4_address_scope": None, "ipv6_address_scope": None,
+                   "is_default": False}, spec.get("project_id") if token.admin and spec.get("project_id")
+                  else token.project_id)
+
+
+def _create_subnet(store, spec: dict, token) -> dict:
+    network = store.get("network", spec.get("network_id", ""))
+    if network is None:
+        raise HTTPError(404, f"Network {spec.get('network_id')} could not be found.")
+    try:
+        cidr = ipaddress.ip_network(spec["cidr"], strict=False)
+    except (KeyError, ValueError):
+        raise HTTPError(400, "Invalid input for cidr.") from None
+    hosts = list(_host_bounds(cidr))
+    gateway = spec.get("gateway_ip", str(ipaddress.ip_address(hosts[0])))
+    pools = spec.get("allocation_pools") or [{"start": str(ipaddress.ip_address(hosts[0] + 1)),
+                                              "end": str(ipaddress.ip_address(hosts[1]))}]
+    subnet = _stamp({"id": new_id(), "name": spec.get("name", ""), "network_id": network["id"],
+                     "cidr": str(cidr), "ip_version": cidr.version, "gateway_ip": gateway,
+                     "allocation_pools": pools, "enable_dhcp": spec.get("enable_dhcp", True),
+                     "dns_nameservers": spec.get("dns_nameservers", []), "host_routes": [],
+                     "ipv6_address_mode": None, "ipv6_ra_mode": None, "subnetpool_id": None,
+                     "service_types": [], "segment_id": None}, network["project_id"])
+    store.put("network", {**network, "subnets": network["subnets"] + [subnet["id"]]})
+    return subnet
+
+
+def _host_bounds(cidr) -> tuple[int, int]:
+    return int(cidr.network_address) + 1, int(cidr.broadcast_address) - 1
+
+
+def _create_port(store, spec: dict, token) -> dict:
+    network = store.get("network", spec.get("network_id", ""))
+    if network is None:
+        raise HTTPError(404, f"Network {spec.get('network_id')} could not be found.")
+    wanted = (spec.get("fixed_ips") or [{}])[0].get("ip_address")
+    port = allocate_port(store, token.project_id, network["id"], wanted,
+                         spec.get("security_groups") or [ensure_default_group(store, token.project_id)["id"]],
+                         spec.get("device_id", ""), "nova")
+    return {**port, "name": spec.get("name", ""), "device_owner": spec.get("device_owner", "")}
+
+
+def _add_rule(store, spec: dict, project_id: str) -> dict:
+    group = store.get("security_group", spec.get("security_group_id", ""))
+    if group is None:
+        raise HTTPError(404, f"Security group {spec.get('security_group_id')} does not exist")
+    if spec.get("direction") not in ("ingress", "egress"):
+        raise HTTPError(400, "Invalid input for direction.")
+    protocol = spec.get("protocol")
+    rule = _stamp({"id": new_id(), "security_group_id": group["id"], "direction": spec["direction"],
+                   "ethertype": spec.get("ethertype", "IPv4"), "protocol": protocol,
+                   "port_range_min": spec.get("port_range_min"), "port_range_max": spec.get("port_range_max"),
+                   "remote_ip_prefix": spec.get("remote_ip_prefix"), "remote_group_id": spec.get("remote_group_id"),
+                   "remote_address_group_id": None, "normalized_cidr": spec.get("remote_ip_prefix"),
+                   "description": spec.get("description", "")}, group["project_id"])
+    identity = ("direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix",
+                "remote_group_id")
+    for existing in store.all("security_group_rule").values():
+        if existing["security_group_id"] == group["id"] and all(existing[k] == rule[k] for k in identity):
+            raise HTTPError(409, f"Security group rule already exists. Rule id is {existing['id']}.")
+    return store.put("security_group_rule", rule)
+
+
+def _create_security_group(store, spec: dict, token) -> dict:
+    group = store.put("security_group", _stamp({"id": new_id(), "name": spec.get("name", ""),
+                                                "description": spec.get("description", ""), "stateful": True,
+                                                "shared": False}, token.project_id))
+    for ethertype in ("IPv4", "IPv6"):
+        _add_rule(store, {"security_group_id": group["id"], "direction": "egress", "ethertype": ethertype},
+                  token.project_id)
+    return group
+
+
+def _create_floatingip(store, spec: dict, token) -> dict:
+    network = store.get("network", spec.get("floating_network_id", ""))
+    if network is None or not network["router:external"]:
+        raise HTTPError(404, f"Network {spec.get('floating_network_id')} could not be found.")
+    subnet = store.get("subnet", network["subnets"][0])
+    address = _allocate_ip(store, subnet, spec.get("floating_ip_address"))
+    store.put("subnet", subnet)
+    fip = _stamp({"id": new_id(), "floating_ip_address": address, "floating_network_id": network["id"],
+                  "router_id": None, "port_id": None, "fixed_ip_address": None, "status": "DOWN",
+                  "port_details": None, "qos_policy_id": None, "_subnet_id": subnet["id"]}, token.project_id)
+    if spec.get("port_id"):
+        fip = _associate(store, fip, spec["port_id"], spec.get("fixed_ip_address"), token)
+    return fip
+
+
+def _associate(store, fip: dict, port_id: str | None, fixed_ip: str | None, token) -> dict:
+    if port_id is None:
+        return {**fip, "port_id": None, "fixed_ip_address": None, "status": "DOWN", "router_id": None}
+    port = store.get("port", port_id)
+    if port is None or port["project_id"] != fip["project_id"]:
+        raise HTTPError(404, f"Port {port_id} could not be found.")
+    for other in store.all("floatingip").values():
+        if other["port_id"] == port_id and other["id"] != fip["id"]:
+            raise HTTPError(409, f"Cannot associate floating IP {fip['floating_ip_address']} with port {port_id}: "
+                                 f"it already has a floating IP.")
+    router = next((r for r in store.all("router").values() if r["project_id"] == fip["project_id"]), None)
+    return {**fip, "port_id": port_id, "fixed_ip_address": fixed_ip or port["fixed_ips"][0]["ip_address"],
+            "status": "ACTIVE", "router_id": router["id"] if router else None}
+
+
+def _update_floatingip(store, fip: dict, spec: dict, token) -> dict:
+    if "port_id" in spec:
+        return _associate(store, fip, spec["port_id"], spec.get("fixed_ip_address"), token)
+    return {**fip, **{k: v for k, v in spec.items() if k == "description"}}
+
+
+def _create_router(store, spec: dict, token) -> dict:
+    return _stamp({"id": new_id(), "name": spec.get("name", ""), "admin_state_up": True, "status": "ACTIVE",
+                   "external_gateway_info": spec.get("external_gateway_info"), "routes": [],
+                   "distributed": False, "ha": False, "availability_zones": ["nova"]}, token.project_id)
+
+
+def _delete_check(store, kind: str, obj: dict) -> None:
+    if kind == "security_group":
+        if obj["name"] == "default":
+            raise HTTPError(409, "Insufficient rights for removing default security group.")
+        if any(obj["id"] in p["security_groups"] for p in store.all("port").values()):
+            raise HTTPError(409, f"Security Group {obj['id']} in use.")
+    if kind == "network" and any(p["network_id"] == obj["id"] for p in store.all("port").values()):
+        raise HTTPError(409, f"Unable to complete operation on network {obj['id']}. There are one or more ports "
+                             f"still in use on the network.")
+
+
+def _after_delete(store, kind: str, obj: dict) -> None:
+    if kind == "security_group":
+        for rule in [r for r in store.all("security_group_rule").values() if r["security_group_id"] == obj["id"]]:
+            store.delete("security_group_rule", rule["id"])
+    if kind == "floatingip":
+        _release_ip(store, obj["_subnet_id"], obj["floating_ip_address"])
+    if kind == "port":
+        for fixed in obj["fixed_ips"]:
+            _release_ip(store, fixed["subnet_id"], fixed["ip_address"])
+
+
+UPDATABLE = {
+    "network": {"name", "admin_state_up", "description", "shared"},
+    "subnet": {"name", "description", "dns_nameservers", "enable_dhcp", "gateway_ip"},
+    "port": {"name", "description", "security_groups", "admin_state_up", "device_id", "device_owner"},
+    "security_group": {"name", "description"},
+    "router": {"name", "description", "external_gateway_info", "admin_state_up"},
+}
+
+Creator = Callable[[Any, dict, Any], dict]
+KINDS: dict[str, tuple[str, Creator | None]] = {
+    # collection -> (singular, creator)
+    "networks": ("network", _create_network),
+    "subnets": ("subnet", _create_subnet),
+    "ports": ("port", _create_port),
+    "security-groups": ("security_group", _create_security_group),
+    "security-group-rules": ("security_group_rule", lambda store, spec, token: _add_rule(store, spec,
+                                                                                         token.project_id)),
+    "floatingips": ("floatingip", _create_floatingip),
+    "routers": ("router", _create_router),
+}
+SHARED_VISIBLE = {"network": lambda obj: obj["shared"] or obj["router:external"],
+                  "subnet": lambda obj: False}
+
+
+def _public(kind: str, obj: dict, store) -> dict:
+    body = {k: v for k, v in obj.items() if not k.startswith("_")}
+    if kind == "security_group":
+        body["security_group_rules"] = [
+            {k: v for k, v in r.items() if not k.startswith("_")} for r in store.all("security_group_rule").values()
+            if r["security_group_id"] == obj["id"]]
+    return body
+
+
+def _visible(kind: str, obj: dict, token, store) -> bool:
+    if token.admin or obj["project_id"] == token.project_id:
+        return True
+    if kind == "subnet":
+        network = store.get("network", obj["network_id"])
+        return bool(network) and (network["shared"] or network["router:external"])
+    return SHARED_VISIBLE.get(kind, lambda o: False)(obj)
+
+
+def _kind(request: web.Request) -> tuple[str, str]:
+    collection = request.match_info["collection"]
+    if collection not in KINDS:
+        raise HTTPError(404, f"The resource could not be found.")
+    return collection, KINDS[collection][0]
+
+
+def _fields(request: web.Request, body: dict) -> dict:
+    wanted = request.query.getall("fields", [])
+    return {k: v for k, v in body.items() if k in wanted} if wanted else body
+
+
+@routes.get("/network")
+@routes.get("/network/")
+async def versions(request: web.Request) -> web.Response:
+    return reply({"versions": [{"id": "v2.0", "status": "CURRENT",
+                                "links": [{"href": f"{base_url(request)}{PREFIX}/", "rel": "self"}]}]})
+
+
+@routes.get(PREFIX + "/{collection}")
+async def list_collection(request: web.Request) -> web.Response:
+    token = auth(request)
+    store = request.app[STATE].store
+    collection, kind = _kind(request)
+    ensure_default_group(store, token.project_id)
+    reserved = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"}
+    matchers = field_filters(request, [k for k in request.query.keys() if k not in reserved])
+    items = [o for o in store.all(kind).values()
+             if _visible(kind, o, token, store) and all(m(o) for m in matchers)]
+    chunk, links = page(items, request, collection, f"{base_url(request)}{request.path}")
+    key = collection.replace("-", "_")
+    body: dict[str, Any] = {key: [_fields(request, _public(kind, o, store)) for o in chunk]}
+    if links:
+        body[f"{key}_links"] = links
+    return reply(body)
+
+
+def _find(request: web.Request, kind: str) -> dict:
+    token = auth(request)
+    store = request.app[STATE].store
+    obj = store.get(kind, request.match_info["id"])
+    if obj is None or not _visible(kind, obj, token, store):
+        raise HTTPError(404, f"{kind.replace('_', ' ').title()} {request.match_info['id']} could not be found.")
+    return obj
+
+
+@routes.get(PREFIX + "/{collection}/{id}")
+async def show(request: web.Request) -> web.Response:
+    collection, kind = _kind(request)
+    return reply({kind: _fields(request, _public(kind, _find(request, kind), request.app[STATE].store))})
+
+
+@routes.post(PREFIX + "/{collection}")
+async def create(request: web.Request) -> web.Response:
+    token = auth(request)
+    store = request.app[STATE].store
+    collection, kind = _kind(request)
+    spec = ((await body_json(request)) or {}).get(kind)
+    if not isinstance(spec, dict):
+        raise HTTPError(400, f"Resource body required: {kind}")
+    with store.batch():
+        obj = store.put(kind, KINDS[collection][1](store, spec, token))
+    return reply({kind: _public(kind, obj, store)}, 201)
+
+
+@routes.put(PREFIX + "/{collection}/{id}")
+async def update(request: web.Request) -> web.Response:
+    token = auth(request)
+    store = request.app[STATE].store
+    collection, kind = _kind(request)
+    obj = _find(request, kind)
+    spec = ((await body_json(request)) or {}).get(kind) or {}
+    if kind == "floatingip":
+        changed = _update_floatingip(store, obj, spec, token)
+    else:
+        allowed = UPDATABLE.get(kind, set())
+        unknown = set(spec) - allowed
+        if unknown:
+            raise HTTPError(400, f"Cannot update read-only attribute {sorted(unknown)[0]}")
+        changed = {**obj, **spec}
+    changed = {**changed, "updated_at": iso(now()), "revision_number": obj["revision_number"] + 1}
+    return reply({kind: _public(kind, store.put(kind, changed), store)})
+
+
+@routes.delete(PREFIX + "/{collection}/{id}")
+async def delete(request: web.Request) -> web.Response:
+    store = request.app[STATE].store
+    collection, kind = _kind(request)
+    obj = _find(request, kind)
+    _delete_check(store, kind, obj)
+    with store.batch():
+        store.delete(kind, obj["id"])
+        _after_delete(store, kind, obj)
+    return reply(None, 204)
