@@ -5,13 +5,16 @@ from __future__ import annotations
 import contextlib
 from typing import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from ec2proxy import db, dispatch, protocol
 from ec2proxy.accesslog import AccessLog
-from ec2proxy.auth.credentials import LocalCredentialStore
+from ec2proxy.auth.credentials import KeystoneCredentialStore, LocalCredentialStore
+from ec2proxy.cloud import Cloud
+from ec2proxy.cloud.auth import Authenticator
 from ec2proxy.config import Config
 from ec2proxy.metrics import Metrics
 from ec2proxy.ratelimit import RateLimiter
@@ -24,9 +27,23 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
     engine = db.create_engine(config.database.url)
     sessions = db.sessionmaker(engine)
     try:
-        if config.auth.credential_source != "local":
-            raise ValueError(f"[auth] credential_source {config.auth.credential_source!r} is not available")
         async with contextlib.AsyncExitStack() as stack:
+            cloud = None
+            if not config.embedded:
+                session = await stack.enter_async_context(
+                    aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, limit_per_host=50))
+                )
+                authenticator = Authenticator(config.auth_options(), region=config.openstack.region_name
+                                              or config.api.region, interface=config.openstack.interface)
+                cloud = Cloud(session, authenticator, config.openstack.timeout, config.openstack.retries)
+            source = config.auth.credential_source
+            if source == "local":
+                credentials = LocalCredentialStore(sessions, config.auth.cache_ttl)
+            elif source == "keystone" and cloud is not None:
+                credentials = KeystoneCredentialStore(cloud, config.auth.cache_ttl)
+            else:
+                raise ValueError(f"[auth] credential_source {source!r} needs a configured cloud"
+                                 if source == "keystone" else f"unknown [auth] credential_source {source!r}")
             access_log = None
             if config.api.access_log:
                 access_log = await stack.enter_async_context(AccessLog().running())
@@ -34,10 +51,11 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
                 config=config,
                 engine=engine,
                 sessions=sessions,
-                credentials=LocalCredentialStore(sessions, config.auth.cache_ttl),
+                credentials=credentials,
                 limiter=RateLimiter(config.api.rate_limit, config.api.rate_burst),
                 metrics=Metrics.create(),
                 access_log=access_log,
+                cloud=cloud,
             )
     finally:
         await engine.dispose()

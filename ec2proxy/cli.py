@@ -17,9 +17,6 @@ from ec2proxy import config as configuration
 from ec2proxy import db, embedded
 from ec2proxy.app import create_admin_app, create_app, open_services
 
-DEMO_PROJECT = "demo"
-DEMO_USER = "demo"
-
 
 def _load(args: argparse.Namespace) -> configuration.Config:
     overrides = {}
@@ -40,35 +37,95 @@ def _endpoint(listen: str) -> str:
     return f"http://{host}:{port}"
 
 
+async def _start_devcloud(stack: contextlib.AsyncExitStack, config: configuration.Config) -> tuple[str, dict]:
+    """Run the dev cloud in this process on a loopback port; answers its URL and seeded accounts."""
+    from ec2proxy import devcloud
+
+    app = devcloud.create_app(config.data_dir / "devcloud", delay=config.devcloud.delay, region=config.api.region)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    host, port = configuration.split_hostport(config.devcloud.listen)
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    bound = runner.addresses[0][1]
+    url = f"http://{host}:{bound}"
+    store = app[devcloud.STATE].store
+    devcloud.write_clouds_yaml(config.data_dir / "devcloud", f"{url}/identity/v3", store, config.api.region)
+    return url, devcloud.accounts(store)
+
+
+def _use_devcloud(config: configuration.Config, url: str, accounts: dict) -> None:
+    service = accounts["ec2proxy"]
+    openstack = config.openstack
+    openstack.auth_url, openstack.auth_type = f"{url}/identity/v3", "password"
+    openstack.username, openstack.password = service["username"], service["password"]
+    openstack.project_name, openstack.user_domain_name, openstack.project_domain_name = "service", "Default", "Default"
+
+
 async def _serve(config: configuration.Config) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with open_services(config) as services:
+    async with contextlib.AsyncExitStack() as stack:
+        accounts = None
+        if config.embedded:
+            url, accounts = await _start_devcloud(stack, config)
+            _use_devcloud(config, url, accounts)
+        services = await stack.enter_async_context(open_services(config))
         endpoint = _endpoint(config.api.listen)
-        identity = await embedded.ensure_demo_credential(
-            services.credentials, config.data_dir, DEMO_PROJECT, DEMO_USER
-        )
-        embedded.write_aws_files(config.data_dir, identity, config.api.region, endpoint)
-        runners = []
-        try:
-            for app, listen in (
-                (create_app(config, services), config.api.listen),
-                (create_admin_app(services), config.admin.listen),
-            ):
-                if not listen:
-                    continue
-                runner = web.AppRunner(app, access_log=None, handle_signals=False)
-                await runner.setup()
-                runners.append(runner)
-                host, port = configuration.split_hostport(listen)
-                await web.TCPSite(runner, host, port, reuse_address=True).start()
-            print("\n".join(embedded.usage_lines(config.data_dir, identity, config.api.region, endpoint)), flush=True)
+        identity = None
+        if accounts is not None and config.auth.credential_source == "local":
+            demo = accounts["demo"]
+            identity = await embedded.ensure_demo_credential(
+                services.credentials, config.data_dir, demo["project_id"], demo["user_id"])
+            embedded.write_aws_files(config.data_dir, identity, config.api.region, endpoint)
+        for app, listen in (
+            (create_app(config, services), config.api.listen),
+            (create_admin_app(services), config.admin.listen),
+        ):
+            if not listen:
+                continue
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            host, port = configuration.split_hostport(listen)
+            await web.TCPSite(runner, host, port, reuse_address=True).start()
+        if identity is not None:
+            lines = embedded.usage_lines(config.data_dir, identity, config.api.region, endpoint)
+            lines.append(f"Embedded dev cloud: {config.openstack.auth_url} "
+                         f"(OS_CLIENT_CONFIG_FILE={config.data_dir / 'devcloud' / 'clouds.yaml'}, "
+                         "clouds devcloud-demo, devcloud-admin)")
+            print("\n".join(lines), flush=True)
+        else:
+            print(f"ec2proxy: EC2 API at {endpoint} (region {config.api.region}, cloud {config.openstack.auth_url or config.openstack.cloud})", flush=True)
+        await stop.wait()
+
+
+def cmd_devcloud(args: argparse.Namespace) -> int:
+    """Run the dev cloud alone, for other OpenStack tools or for several proxy workers."""
+    config = _load(args)
+    if args.listen:
+        config.devcloud.listen = args.listen
+    if args.delay is not None:
+        config.devcloud.delay = args.delay
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with contextlib.AsyncExitStack() as stack:
+            url, _ = await _start_devcloud(stack, config)
+            print(f"dev cloud at {url}/identity/v3; OS_CLIENT_CONFIG_FILE="
+                  f"{config.data_dir / 'devcloud' / 'clouds.yaml'} (clouds devcloud-demo, devcloud-admin, ...)",
+                  flush=True)
             await stop.wait()
-        finally:
-            for runner in reversed(runners):
-                await runner.cleanup()
+
+    asyncio.run(run())
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -147,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("access_key")
     for command in (create, listing, delete):
         command.set_defaults(func=cmd_credentials)
+
+    devcloud = sub.add_parser("devcloud", parents=[common], help="run the embedded dev cloud alone")
+    devcloud.add_argument("--listen", help="HOST:PORT of the dev cloud (default [devcloud] listen)")
+    devcloud.add_argument("--delay", type=float, help="seconds each asynchronous transition takes")
+    devcloud.set_defaults(func=cmd_devcloud)
 
     sample = sub.add_parser("config-sample", help="print the documented sample configuration")
     sample.set_defaults(func=cmd_config_sample)

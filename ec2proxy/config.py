@@ -66,6 +66,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("auth", "max_skew", 900, "Largest accepted clock difference of a signed request, in seconds."),
     Option("auth", "cache_ttl", 10.0,
            "Seconds a verified credential is kept in memory before it is looked up again."),
+    Option("openstack", "cloud", "",
+           "A clouds.yaml cloud name to use instead of the options below. With neither a cloud nor an "
+           "auth_url, ec2proxy starts its embedded dev cloud."),
+    Option("openstack", "auth_url", "", "Keystone URL, e.g. https://keystone.example.com/v3."),
+    Option("openstack", "auth_type", "password", "keystoneauth1 plugin: password, v3applicationcredential, token."),
+    Option("openstack", "username", "", "The proxy's own service user (needs the 'service' role for ec2tokens)."),
+    Option("openstack", "password", "", "Its password."),
+    Option("openstack", "user_domain_name", "Default", "Its domain."),
+    Option("openstack", "project_name", "service", "The project the service user logs in to."),
+    Option("openstack", "project_domain_name", "Default", "That project's domain."),
+    Option("openstack", "application_credential_id", "", "For auth_type v3applicationcredential."),
+    Option("openstack", "application_credential_secret", "", "For auth_type v3applicationcredential."),
+    Option("openstack", "region_name", "", "Catalog region to use (empty: the [api] region)."),
+    Option("openstack", "interface", "public", "Catalog interface: public, internal or admin."),
+    Option("openstack", "timeout", 30.0, "Seconds before a backend call is abandoned."),
+    Option("openstack", "retries", 2, "Extra attempts for idempotent reads that failed (5xx, timeout, reset)."),
+    Option("devcloud", "listen", "127.0.0.1:0",
+           "HOST:PORT of the embedded dev cloud (port 0: any free port); it keeps its state in DATA_DIR/devcloud."),
+    Option("devcloud", "delay", 0.5, "Seconds the embedded dev cloud takes for each asynchronous transition."),
     Option("database", "url", "",
            "SQLAlchemy URL (sqlite+aiosqlite:///... or postgresql+asyncpg://...). "
            "Empty: SQLite in the data dir."),
@@ -94,6 +113,25 @@ class Config:
     @property
     def regions(self) -> frozenset[str]:
         return frozenset({self.api.region})
+
+    @property
+    def embedded(self) -> bool:
+        """True when no cloud is configured: ``serve`` then starts the dev cloud."""
+        return not (self.openstack.cloud or self.openstack.auth_url)
+
+    def auth_options(self) -> dict:
+        """keystoneauth1 options of the proxy's own identity."""
+        if self.openstack.cloud:
+            from ec2proxy.cloud.auth import clouds_yaml_options
+
+            return clouds_yaml_options(self.openstack.cloud)
+        names = ("auth_url", "auth_type", "username", "password", "user_domain_name", "project_name",
+                 "project_domain_name", "application_credential_id", "application_credential_secret")
+        options = {name: getattr(self.openstack, name) for name in names}
+        if options["auth_type"] != "password":
+            for name in ("username", "password", "user_domain_name", "project_name", "project_domain_name"):
+                options.pop(name)
+        return options
 
 
 def load(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ec2proxy.auth.credentials import Identity
+    from ec2proxy.cloud import CloudView
     from ec2proxy.services import Services
 
 
@@ -19,6 +20,19 @@ class RequestContext:
     services: "Services"
     dry_run: bool = False
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    _cloud: Any = None
+
+    async def cloud(self) -> "CloudView":
+        """The cloud as this request's project sees it (the signer's own token when there is one)."""
+        if self._cloud is None:
+            if self.services.cloud is None:
+                from ec2proxy import errors
+
+                raise errors.Unavailable("No cloud is configured for this proxy.")
+            scoped = self.identity.scoped
+            self._cloud = await (self.services.cloud.view(scoped=scoped) if scoped is not None
+                                 else self.services.cloud.view(self.project_id))
+        return self._cloud
 
     @property
     def project_id(self) -> str:

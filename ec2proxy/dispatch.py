@@ -19,6 +19,7 @@ from aiohttp import web
 
 from ec2proxy import errors, protocol
 from ec2proxy.auth.signatures import HttpRequest, read_signature
+from ec2proxy.cloud import BackendError
 from ec2proxy.context import RequestContext
 from ec2proxy.handlers import handler_for
 from ec2proxy.services import Services
@@ -115,6 +116,11 @@ async def handle(request: web.Request) -> web.Response:
     except errors.EC2Error as exc:
         code = exc.code
         response = _error_response(exc, request_id)
+    except BackendError as exc:
+        LOG.warning("request %s (%s): %s", request_id, action, exc)
+        failure = exc.ec2()
+        code = failure.code
+        response = _error_response(failure, request_id)
     except Exception:  # noqa: BLE001  the boundary: no Python detail leaves the process
         LOG.exception("request %s (%s) failed", request_id, action)
         code = "InternalError"

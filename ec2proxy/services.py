@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from ec2proxy.accesslog import AccessLog
 from ec2proxy.auth.credentials import CredentialStore
+from ec2proxy.cloud import Cloud
 from ec2proxy.config import Config
 from ec2proxy.metrics import Metrics
 from ec2proxy.ratelimit import RateLimiter
@@ -23,8 +25,17 @@ class Services:
     limiter: RateLimiter
     metrics: Metrics
     access_log: AccessLog | None
+    cloud: Cloud | None
     request_ids: RequestIds = dataclasses.field(default_factory=RequestIds)
+    _zones: tuple[float, list[str]] | None = None
 
     async def availability_zones(self) -> list[str]:
-        """Zone names of this region (from the configuration until a cloud is attached)."""
-        return [zone.strip() for zone in self.config.api.availability_zones.split(",") if zone.strip()]
+        """Zone names from Nova (cached for a minute); from the configuration without a cloud."""
+        if self.cloud is None:
+            return [zone.strip() for zone in self.config.api.availability_zones.split(",") if zone.strip()]
+        if self._zones is None or self._zones[0] < time.monotonic():
+            view = await self.cloud.view()
+            zones = [z["zoneName"] for z in await view.nova.availability_zones()
+                     if z.get("zoneState", {}).get("available")]
+            self._zones = (time.monotonic() + 60, zones)
+        return self._zones[1]

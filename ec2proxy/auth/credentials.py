@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -23,12 +23,17 @@ from ec2proxy.db.models import Credential
 
 @dataclasses.dataclass(frozen=True)
 class Identity:
-    """Who a verified request acts as."""
+    """Who a verified request acts as.
+
+    ``scoped`` is the signer's own Keystone token (keystone source); without
+    it the proxy calls the cloud as its own user scoped to ``project_id``.
+    """
 
     access_key: str
     project_id: str
     user_id: str
     secret: str = dataclasses.field(repr=False)
+    scoped: Any = dataclasses.field(default=None, repr=False, compare=False)
 
 
 class CredentialStore(Protocol):
@@ -117,3 +122,59 @@ class LocalCredentialStore:
             result = await session.execute(delete(Credential).where(Credential.access_key == access_key))
         self._cache.pop(access_key)
         return result.rowcount > 0
+
+
+class KeystoneCredentialStore:
+    """EC2 credentials kept in Keystone.
+
+    The first request of an access key is validated by Keystone
+    (``/v3/ec2tokens``, with the proxy's service token); the answer is the
+    signer's token, with which the proxy reads the credential's secret. Both
+    are cached, so later requests are verified here without a round trip,
+    until the cache entry or the token expires.
+    """
+
+    def __init__(self, cloud, cache_ttl: float):
+        self._cloud = cloud
+        self._cache = TTLCache(cache_ttl)
+
+    async def identify(self, signature: Signature) -> Identity:
+        identity = self._cache.get(signature.access_key)
+        if identity is not None and identity.scoped.fresh:
+            return check(signature, identity)
+        identity = await self._validate(signature)
+        self._cache.put(signature.access_key, identity)
+        return identity
+
+    async def _validate(self, signature: Signature) -> Identity:
+        from ec2proxy.cloud import BackendError
+        from ec2proxy.cloud.auth import Scoped
+
+        service = await self._cloud.view()
+        try:
+            token, body = await service.keystone.ec2tokens(keystone_blob(signature))
+        except BackendError as exc:
+            if exc.status in (401, 403, 404):
+                raise errors.AuthFailure("AWS was not able to validate the provided access credentials") from None
+            raise exc.ec2() from None
+        scoped = Scoped.from_token_body(token, body, self._cloud.auth.interface, self._cloud.auth.region)
+        user = await self._cloud.view(scoped=scoped)
+        credential = await user.keystone.ec2_credential(scoped.user_id, signature.access_key)
+        identity = Identity(signature.access_key, scoped.project_id, scoped.user_id, credential["secret"], scoped)
+        return check(signature, identity)
+
+
+def keystone_blob(signature: Signature) -> dict:
+    """What Keystone's ec2tokens needs to check a signature itself."""
+    import hashlib
+    from urllib.parse import parse_qsl
+
+    request = signature.request
+    if signature.version == 4:
+        params = dict(parse_qsl(request.raw_query, keep_blank_values=True))
+        params.pop("X-Amz-Signature", None)
+    else:
+        params = {k: v for k, v in request.params if k != "Signature"}
+    return {"access": signature.access_key, "signature": signature.signature, "host": request.host,
+            "verb": request.method, "path": request.path or "/", "params": params,
+            "headers": dict(request.headers), "body_hash": hashlib.sha256(request.body).hexdigest()}

@@ -36,6 +36,30 @@ class Scoped:
     def fresh(self) -> bool:
         return datetime.datetime.now(datetime.timezone.utc) + REFRESH_MARGIN < self.expires_at
 
+    @classmethod
+    def from_access(cls, access, interface: str = "public", region: str | None = None) -> "Scoped":
+        """From a keystoneauth1 AccessInfo: the token, its scope and the catalog's endpoints."""
+        endpoints = {}
+        for service_type in SERVICE_TYPES:
+            try:
+                url = access.service_catalog.url_for(service_type=service_type, interface=interface,
+                                                     region_name=region)
+            except Exception:  # noqa: BLE001  a cloud without that service
+                continue
+            endpoints[service_type] = url.rstrip("/")
+        expires = access.expires
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=datetime.timezone.utc)
+        return cls(access.auth_token, expires, access.project_id, access.user_id, tuple(access.role_names),
+                   endpoints)
+
+    @classmethod
+    def from_token_body(cls, token: str, body: dict, interface: str = "public", region: str | None = None) -> "Scoped":
+        """A token issued to someone else (``/v3/ec2tokens``)."""
+        from keystoneauth1.access import create
+
+        return cls.from_access(create(body={"token": body}, auth_token=token), interface, region)
+
 
 def clouds_yaml_options(cloud: str, path: str | None = None) -> dict[str, Any]:
     """The ``auth`` options and region of a clouds.yaml cloud (the usual search path)."""
@@ -91,20 +115,7 @@ class Authenticator:
 
     def _login(self, project_id: str | None) -> Scoped:
         access = self._plugin(project_id).get_access(self._session)
-        catalog = access.service_catalog
-        endpoints = {}
-        for service_type in SERVICE_TYPES:
-            try:
-                url = catalog.url_for(service_type=service_type, interface=self.interface,
-                                      region_name=self.region)
-            except Exception:  # noqa: BLE001  a cloud without that service
-                continue
-            endpoints[service_type] = url.rstrip("/")
-        expires = access.expires
-        if expires.tzinfo is None:
-            expires = expires.replace(tzinfo=datetime.timezone.utc)
-        return Scoped(access.auth_token, expires, access.project_id, access.user_id,
-                      tuple(access.role_names), endpoints)
+        return Scoped.from_access(access, self.interface, self.region)
 
     async def scoped(self, project_id: str | None = None) -> Scoped:
         """The proxy's token for ``project_id`` (None: the project it is configured with)."""

@@ -1,0 +1,87 @@
+"""The proxy's way into an OpenStack cloud: one transport, one authenticator, bound views.
+
+``await cloud.view(project_id)`` gives the service clients for one project,
+called with a token scoped to it; Nova's microversion is negotiated once per
+cloud, the newest both sides support within what we have tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import aiohttp
+
+from ec2proxy.cloud.auth import Authenticator, Scoped
+from ec2proxy.cloud.errors import BackendError, BackendNotFound, BackendUnavailable
+from ec2proxy.cloud.http import Transport
+from ec2proxy.cloud.services import NOVA_MAX, NOVA_MIN, Cinder, Glance, Keystone, Neutron, Nova, parse_version
+
+__all__ = ["BackendError", "BackendNotFound", "BackendUnavailable", "Cloud", "CloudView"]
+
+
+@dataclasses.dataclass
+class CloudView:
+    """The service clients of one project, bound to a scoped token."""
+
+    scoped: Scoped
+    keystone: Keystone
+    nova: Nova
+    glance: Glance | None
+    neutron: Neutron | None
+    cinder: Cinder | None
+
+    @property
+    def project_id(self) -> str:
+        return self.scoped.project_id
+
+
+class Cloud:
+    def __init__(self, session: aiohttp.ClientSession, authenticator: Authenticator, timeout: float = 30.0,
+                 retries: int = 2):
+        self.transport = Transport(session, timeout=timeout, retries=retries)
+        self.auth = authenticator
+        self._nova_version: str | None = None
+        self._version_lock = asyncio.Lock()
+
+    async def nova_version(self, scoped: Scoped) -> str:
+        if self._nova_version is None:
+            async with self._version_lock:
+                if self._nova_version is None:
+                    self._nova_version = await self._negotiate(scoped)
+        return self._nova_version
+
+    async def _negotiate(self, scoped: Scoped) -> str:
+        endpoint = scoped.endpoints["compute"]
+        document = (await self.transport.request("compute", "GET", endpoint + "/", scoped.token)).body
+        version = document.get("version") or next(
+            (v for v in document.get("versions", []) if v.get("id") == "v2.1"), {})
+        newest = parse_version(version.get("version") or "2.1")
+        chosen = min(newest, NOVA_MAX)
+        if chosen < NOVA_MIN:
+            raise BackendError("compute", 0, f"Nova {newest} is older than the {NOVA_MIN} ec2proxy needs")
+        return f"{chosen[0]}.{chosen[1]}"
+
+    async def view(self, project_id: str | None = None, scoped: Scoped | None = None) -> CloudView:
+        """Clients for ``project_id`` as the proxy's own user, or for a token already scoped."""
+        if scoped is None:
+            scoped = await self.auth.scoped(project_id)
+        version = await self.nova_version(scoped)
+        nova_headers = {"OpenStack-API-Version": f"compute {version}", "X-OpenStack-Nova-API-Version": version}
+        endpoints = scoped.endpoints
+        identity = endpoints.get("identity", "")
+        if identity and not identity.rstrip("/").endswith("/v3"):
+            identity = identity.rstrip("/") + "/v3"
+
+        def bound(kind, service_type, headers=None):
+            url = endpoints.get(service_type)
+            return kind(self.transport, url, scoped.token, headers) if url else None
+
+        return CloudView(
+            scoped=scoped,
+            keystone=Keystone(self.transport, identity, scoped.token),
+            nova=Nova(self.transport, endpoints["compute"], scoped.token, nova_headers),
+            glance=bound(Glance, "image"),
+            neutron=bound(Neutron, "network"),
+            cinder=bound(Cinder, "volumev3"),
+        )
