@@ -151,8 +151,9 @@ def seed(store: Store) -> dict[str, Any]:
             "admin": [("admin", "admin"), ("demo", "admin"), ("alt", "admin"), ("service", "admin")],
             "demo": [("demo", "member"), ("demo", "reader")],
             "alt": [("alt", "member"), ("alt", "reader")],
-            "ec2proxy": [("service", "service"), ("service", "admin"), ("demo", "admin"), ("alt", "admin"),
-                         ("admin", "admin")],
+            # The proxy's own user: 'service' for ec2tokens, and 'member' (never admin: an admin
+            # reaches every project's servers by id) in the projects it serves with local keys.
+            "ec2proxy": [("service", "service"), ("service", "member"), ("demo", "member"), ("alt", "member")],
         }
         defaults = {"admin": "admin", "demo": "demo", "alt": "alt", "ec2proxy": "service"}
         for name, roles in grants.items():

@@ -1,0 +1,185 @@
+"""The dev cloud as other tools and the proxy see it: a separate ``ec2proxy devcloud`` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.support import Server, free_port
+
+
+class DevCloudProcess:
+    def __init__(self, data_dir: pathlib.Path):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def start(self) -> "DevCloudProcess":
+        self.log = open(self.data_dir / "devcloud.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ec2proxy", "devcloud", "--data-dir", str(self.data_dir),
+             "--listen", f"127.0.0.1:{self.port}", "--delay", "0.1"], stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{self.url}/identity/v3", timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError((self.data_dir / "devcloud.log").read_text())
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+            self.log.close()
+            self.process = None
+
+    @property
+    def clouds_yaml(self) -> pathlib.Path:
+        return self.data_dir / "devcloud" / "clouds.yaml"
+
+    @property
+    def accounts(self) -> dict:
+        return json.loads((self.data_dir / "devcloud" / "accounts.json").read_text())
+
+    def sdk(self, cloud: str = "devcloud-demo"):
+        pytest.importorskip("openstack", reason="openstacksdk is not installed")
+        from openstack import connection
+        from openstack.config import loader
+
+        config = loader.OpenStackConfig(config_files=[str(self.clouds_yaml)], load_envvars=False)
+        return connection.Connection(config=config.get_one(cloud))
+
+
+@pytest.fixture
+def devcloud(tmp_path):
+    process = DevCloudProcess(tmp_path).start()
+    yield process
+    process.stop()
+
+
+def test_openstacksdk_lists_and_boots_against_the_dev_cloud(devcloud):
+    """The dev cloud speaks the real APIs: openstacksdk needs no adaptation."""
+    conn = devcloud.sdk()
+    assert {"m1.tiny", "t2.micro", "m5.large"} <= {f.name for f in conn.compute.flavors()}
+    images = list(conn.image.images())
+    assert [i.name for i in images] == ["cirros-0.6.2-x86_64-disk"]
+    assert {n.name for n in conn.network.networks()} == {"public", "private"}
+    server = conn.compute.create_server(name="sdk", image_id=images[0].id, flavor_id="1")
+    server = conn.compute.wait_for_server(server, wait=30, interval=0.2)
+    assert server.status == "ACTIVE" and server.addresses["private"][0]["addr"].startswith("10.0.")
+    assert [s.name for s in conn.compute.servers()] == ["sdk"]
+    assert [s.name for s in devcloud.sdk("devcloud-alt").compute.servers()] == []
+    volume = conn.block_storage.create_volume(size=1, name="sdk-vol")
+    assert conn.block_storage.wait_for_status(volume, "available", wait=20, interval=0.2).status == "available"
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, wait=30, interval=0.2)
+
+
+def test_dev_cloud_state_survives_a_restart(devcloud):
+    conn = devcloud.sdk()
+    image = next(conn.image.images())
+    server = conn.compute.wait_for_server(conn.compute.create_server(name="keep", image_id=image.id, flavor_id="1"),
+                                          wait=30, interval=0.2)
+    conn.compute.create_keypair(name="kept", public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB" + "a" * 42)
+    devcloud.stop()
+    devcloud.start()
+    conn = devcloud.sdk()
+    again = conn.compute.get_server(server.id)
+    assert (again.name, again.status) == ("keep", "ACTIVE")
+    assert again.addresses == server.addresses
+    assert [k.name for k in conn.compute.keypairs()] == ["kept"]
+
+
+def _server_for(devcloud, tmp_path, **options) -> Server:
+    config = tmp_path / "ec2proxy.conf"
+    account = devcloud.accounts["ec2proxy"]
+    lines = ["[openstack]", f"auth_url = {devcloud.url}/identity/v3", f"username = {account['username']}",
+             f"password = {account['password']}", "project_name = service", "retries = 0", "timeout = 2"]
+    for section, values in options.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {v}" for k, v in values.items()]
+    config.write_text("\n".join(lines) + "\n")
+    server = Server(tmp_path / "proxy", config=config)
+    server.credentials_path.parent.mkdir(parents=True, exist_ok=True)
+    server.credentials_path.write_text("")  # a real cloud writes no demo files; start() waits for one
+    return server.start()
+
+
+def test_keystone_credential_source_validates_once_then_locally(devcloud, tmp_path):
+    demo = devcloud.accounts["demo"]
+    import asyncio
+
+    import aiohttp
+
+    from ec2proxy.cloud import Cloud
+    from ec2proxy.cloud.auth import Authenticator
+
+    async def make() -> dict:
+        async with aiohttp.ClientSession() as session:
+            cloud = Cloud(session, Authenticator({
+                "auth_url": f"{devcloud.url}/identity/v3", "auth_type": "password", "username": "demo",
+                "password": demo["password"], "project_name": "demo", "user_domain_name": "Default",
+                "project_domain_name": "Default"}))
+            view = await cloud.view()
+            return await view.keystone.create_ec2_credential(view.scoped.user_id, view.project_id)
+
+    credential = asyncio.run(make())
+    server = _server_for(devcloud, tmp_path, auth={"credential_source": "keystone"})
+    try:
+        ec2 = server.client(credential["access"], credential["secret"])
+        zones = ec2.describe_availability_zones()["AvailabilityZones"]
+        assert sorted(z["ZoneName"] for z in zones) == ["az-2", "nova"]
+        assert ec2.describe_regions()["Regions"]
+        with pytest.raises(ClientError) as caught:
+            server.client(credential["access"], credential["secret"] + "x").describe_regions()
+        assert caught.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+        with pytest.raises(ClientError) as caught:
+            server.client("0" * 32, "nope").describe_regions()
+        assert caught.value.response["Error"]["Code"] == "AuthFailure"
+        boto2 = pytest.importorskip("boto.ec2.connection")
+        from boto.ec2.regioninfo import RegionInfo
+
+        class SigV2(boto2.EC2Connection):
+            def _required_auth_capability(self):
+                return ["sign-v2"]
+
+        connection = SigV2(credential["access"], credential["secret"], is_secure=False, port=server.port, path="/",
+                           region=RegionInfo(name="RegionOne", endpoint="127.0.0.1"))
+        assert [r.name for r in connection.get_all_regions()] == ["RegionOne"]
+    finally:
+        server.stop()
+
+
+def test_backend_faults_reach_the_client_as_ec2_errors(devcloud, tmp_path):
+    admin = devcloud.accounts["admin"]
+    server = _server_for(devcloud, tmp_path)
+    try:
+        created = json.loads(server.ec2proxy("credentials", "create", "--project", devcloud.accounts["demo"]["project_id"],
+                                             "--user", devcloud.accounts["demo"]["user_id"]).stdout)
+        ec2 = server.client(created["access_key"], created["secret"])
+        conn = devcloud.sdk("devcloud-admin")
+        token = conn.session.get_token()
+        request = urllib.request.Request(
+            f"{devcloud.url}/_devcloud/faults", method="POST",
+            data=json.dumps({"service": "compute", "path": "os-availability-zone", "count": 1, "kind": "status",
+                             "status": 503}).encode(),
+            headers={"X-Auth-Token": token, "Content-Type": "application/json"})
+        urllib.request.urlopen(request).close()
+        with pytest.raises(ClientError) as caught:
+            ec2.describe_availability_zones()
+        assert caught.value.response["Error"]["Code"] == "Unavailable"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert ec2.describe_availability_zones()["AvailabilityZones"]
+        assert admin["username"] == "admin"
+    finally:
+        server.stop()
