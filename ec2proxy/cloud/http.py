@@ -154,16 +154,24 @@ class ServiceClient:
 
     async def pages(self, path: str, key: str, params: dict | None = None, limit: int | None = None
                     ) -> AsyncIterator[list[dict]]:
-        """Pages of a marker-paged collection (Nova, Neutron, Cinder: ``<key>_links``)."""
+        """Non-empty pages of a marker-paged collection (Nova, Neutron, Cinder: ``<key>_links``).
+
+        Real Nova's paging is unstable while servers move from build requests
+        into a cell: a later page can repeat items. Each id is yielded once.
+        """
         query = dict(params or {})
         if limit:
             query["limit"] = limit
+        seen: set[str] = set()
         while True:
             body = await self.get(path, params=query)
             items = body.get(key, [])
-            yield items
+            fresh = [item for item in items if item["id"] not in seen]
+            seen.update(item["id"] for item in fresh)
+            if fresh:
+                yield fresh
             next_link = next((link["href"] for link in body.get(f"{key}_links", []) if link.get("rel") == "next"), None)
-            if not items or next_link is None:
+            if not fresh or next_link is None:
                 return
             query["marker"] = items[-1]["id"]
 

@@ -152,7 +152,9 @@ def render(request: web.Request, cloud, server: dict, floating: dict[str, dict] 
         "links": [{"href": f"{base}{PREFIX}/servers/{server['id']}", "rel": "self"},
                   {"href": f"{base}/compute/servers/{server['id']}", "rel": "bookmark"}],
         "OS-DCF:diskConfig": "MANUAL", "progress": 0, "config_drive": "",
-        "OS-EXT-AZ:availability_zone": server["availability_zone"],
+        # Until scheduled, Nova knows no zone unless one was asked for.
+        "OS-EXT-AZ:availability_zone": "" if server["status"] == "BUILD" and not server.get("zone_requested")
+        else server["availability_zone"],
         "OS-EXT-STS:power_state": server["power_state"], "OS-EXT-STS:task_state": server["task_state"],
         "OS-EXT-STS:vm_state": server["vm_state"],
         "OS-SRV-USG:launched_at": iso(server["launched_at"], micro=True),
@@ -298,7 +300,8 @@ async def create_servers(request: web.Request) -> web.Response:
                 "user_id": token.user_id, **_state("BUILD"), "task_state": "scheduling",
                 "flavor_id": flavor["id"], "image_id": "" if boot_volume else image_id, "key_name": key_name,
                 "user_data": user_data, "metadata": spec.get("metadata") or {}, "security_groups": groups,
-                "availability_zone": zone.split(":")[0], "reservation_id": reservation, "launch_index": index,
+                "availability_zone": zone.split(":")[0], "zone_requested": bool(spec.get("availability_zone")),
+                "reservation_id": reservation, "launch_index": index,
                 "hostname": _hostname(name), "created": stamp, "updated": stamp, "launched_at": None,
                 "terminated_at": None, "ports": [p["id"] for p in ports], "volumes": volumes,
                 "root_device_name": "/dev/vda" if boot_volume else "/dev/sda", "kernel_id": "", "ramdisk_id": "",
@@ -517,13 +520,16 @@ async def show_flavor(request: web.Request) -> web.Response:
 
 
 def fingerprint(public_key: str) -> str:
-    """MD5 of the key blob, colon-separated: what Nova reports."""
+    """MD5 of the key blob, colon-separated: what Nova reports. Nova parses the key; so do we."""
+    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+
     parts = public_key.split()
-    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-")):
-        raise HTTPError(400, "Keypair data is invalid: failed to generate fingerprint")
     try:
+        load_ssh_public_key(public_key.strip().encode())
         blob = base64.b64decode(parts[1], validate=True)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, IndexError, TypeError):
+        raise HTTPError(400, "Keypair data is invalid: failed to generate fingerprint") from None
+    except Exception:  # noqa: BLE001  cryptography's UnsupportedAlgorithm and friends
         raise HTTPError(400, "Keypair data is invalid: failed to generate fingerprint") from None
     digest = hashlib.md5(blob).hexdigest()
     return ":".join(digest[i:i + 2] for i in range(0, 32, 2))
