@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 
-from bench import front_door
+from bench import devcloud, front_door
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        rows += front_door.run(pathlib.Path(tmp), args.rounds, args.seconds)
+        rows += front_door.run(pathlib.Path(tmp) / "front_door", args.rounds, args.seconds)
+        rows += devcloud.run(pathlib.Path(tmp) / "devcloud", args.rounds)
     width = max(len(row[0]) for row in rows)
     table = [f"| {'benchmark'.ljust(width)} | figure | note |", f"|{'-' * (width + 2)}|---|---|"]
     table += [f"| {name.ljust(width)} | {figure} | {note} |" for name, figure, note in rows]

@@ -325,3 +325,27 @@ async def test_paging_yields_each_item_once_when_the_cloud_repeats_itself(aiohtt
         client = ServiceClient(Transport(session), str(server.make_url("/")), "token")
         got = [page async for page in client.pages("servers/detail", "servers", limit=2)]
     assert got == [[{"id": "a"}, {"id": "b"}], [{"id": "c"}], [{"id": "d"}]]
+
+
+async def test_snapshot_goes_queued_saving_active_or_killed(target):
+    dev_only(target)
+    cloud = target.cloud()
+    view = await cloud.view(target.accounts["demo"]["project_id"])
+    images = await view.glance.list_images()
+    created = await view.nova.create_servers({"name": "snap", "imageRef": images[0]["id"], "flavorRef": "1"})
+    server = (await view.nova.list_servers({"reservation_id": created["reservation_id"]}))[0]
+    await wait_for(lambda: view.nova.get_server(server["id"]), lambda s: s["status"] == "ACTIVE")
+    seen = set()
+
+    async def status(image_id):
+        image = await view.glance.get_image(image_id)
+        seen.add(image["status"])
+        return image
+
+    image_id = await view.nova.create_image(server["id"], "snap-image")
+    image = await wait_for(lambda: status(image_id), lambda i: i["status"] == "active")
+    assert {"queued", "saving", "active"} <= seen
+    assert image["image_type"] == "snapshot" and image["instance_uuid"] == server["id"]
+    target.state.fail_snapshots = 1
+    broken = await view.nova.create_image(server["id"], "snap-broken")
+    assert (await wait_for(lambda: status(broken), lambda i: i["status"] in ("active", "killed")))["status"] == "killed"

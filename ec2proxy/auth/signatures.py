@@ -25,9 +25,8 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 SERVICE = "ec2"
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 
-_V4_FIELD = re.compile(r"\s*(Credential|SignedHeaders|Signature)\s*=\s*([^,\s]*)\s*")
+_V4_FIELDS = frozenset({"Credential", "SignedHeaders", "Signature"})
 _ACCESS_KEY = re.compile(r"[A-Za-z0-9_\-]{3,128}")
-_SPACES = re.compile(r"\s+")
 
 
 @dataclasses.dataclass(slots=True)
@@ -63,9 +62,9 @@ class Signature:
     def expected(self, secret: str) -> str:
         if self.version == 4:
             key = _v4_signing_key(secret, self.date, self.region, SERVICE)
-            return hmac.new(key, self.string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-        digest = hashlib.sha256 if self.algorithm == "HmacSHA256" else hashlib.sha1
-        raw = hmac.new(secret.encode("utf-8"), self.string_to_sign.encode("utf-8"), digest).digest()
+            return hmac.digest(key, self.string_to_sign.encode("utf-8"), "sha256").hex()
+        digest = "sha256" if self.algorithm == "HmacSHA256" else "sha1"
+        raw = hmac.digest(secret.encode("utf-8"), self.string_to_sign.encode("utf-8"), digest)
         return base64.b64encode(raw).decode("ascii")
 
     def matches(self, secret: str) -> bool:
@@ -77,13 +76,13 @@ def read_signature(
 ) -> Signature:
     """Parse and pre-check the request's signature (format, scope, time); no secret yet."""
     authorization = request.headers.get("Authorization")
-    params = dict(reversed(request.params))  # the first of duplicates wins
     if authorization is not None:
         if not authorization.startswith(V4_ALGORITHM + " "):
             raise errors.IncompleteSignature(
                 f"Unsupported Authorization header: only {V4_ALGORITHM} is accepted"
             )
         return _read_v4_header(request, authorization, now, max_skew, regions)
+    params = dict(reversed(request.params))  # the first of duplicates wins
     if "X-Amz-Algorithm" in params or "X-Amz-Signature" in params:
         return _read_v4_query(request, params, now, max_skew, regions)
     if "Signature" in params or "AWSAccessKeyId" in params:
@@ -98,7 +97,7 @@ def read_signature(
 def _v4_signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     key = ("AWS4" + secret).encode("utf-8")
     for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+        key = hmac.digest(key, part.encode("utf-8"), "sha256")
     return key
 
 
@@ -107,6 +106,8 @@ def _uri_encode(text: str) -> str:
 
 
 def canonical_query(raw_query: str, skip: str | None = None) -> str:
+    if not raw_query:
+        return ""
     pairs = []
     for item in raw_query.split("&") if raw_query else ():
         key, _, value = item.partition("=")
@@ -119,7 +120,9 @@ def canonical_query(raw_query: str, skip: str | None = None) -> str:
 
 
 def _canonical_path(path: str) -> str:
-    return quote(path or "/", safe="/-_.~")
+    if not path or path == "/":
+        return "/"
+    return quote(path, safe="/-_.~")
 
 
 def _parse_scope(credential: str) -> tuple[str, str, str, str]:
@@ -178,7 +181,7 @@ def _canonical_headers(request: HttpRequest, signed_headers: str) -> str:
                 if single is None:
                     raise errors.SignatureDoesNotMatch(f"The signed header {name} is missing")
                 values = [single]
-            value = ",".join(_SPACES.sub(" ", v.strip()) for v in values)
+            value = ",".join([" ".join(v.split()) for v in values])
         lines.append(f"{name}:{value}\n")
     return "".join(lines)
 
@@ -203,10 +206,10 @@ def _v4_string_to_sign(
 def _read_v4_header(request, authorization, now, max_skew, regions) -> Signature:
     fields = {}
     for chunk in authorization[len(V4_ALGORITHM) + 1 :].split(","):
-        match = _V4_FIELD.fullmatch(chunk)
-        if match is None:
+        name, equals, value = chunk.strip().partition("=")
+        if not equals or name not in _V4_FIELDS or not value or " " in value:
             raise errors.IncompleteSignature("Authorization header is malformed")
-        fields[match.group(1)] = match.group(2)
+        fields[name] = value
     missing = {"Credential", "SignedHeaders", "Signature"} - fields.keys()
     if missing:
         raise errors.IncompleteSignature(

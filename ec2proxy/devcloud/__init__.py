@@ -120,7 +120,7 @@ async def list_faults(request: web.Request) -> web.Response:
 async def clear_faults(request: web.Request) -> web.Response:
     _admin(request)
     request.app[STATE].faults.clear()
-    request.app[STATE].fail_builds = 0
+    request.app[STATE].fail_builds = request.app[STATE].fail_snapshots = 0
     return reply(None, 204)
 
 
@@ -130,6 +130,14 @@ async def fail_builds(request: web.Request) -> web.Response:
     _admin(request)
     request.app[STATE].fail_builds = int((await request.json()).get("count", 1))
     return reply({"fail_builds": request.app[STATE].fail_builds})
+
+
+@admin_routes.post("/_devcloud/fail-snapshots")
+async def fail_snapshots(request: web.Request) -> web.Response:
+    """The next ``count`` server snapshots (createImage) end ``killed`` instead of ``active``."""
+    _admin(request)
+    request.app[STATE].fail_snapshots = int((await request.json()).get("count", 1))
+    return reply({"fail_snapshots": request.app[STATE].fail_snapshots})
 
 
 @admin_routes.get("/_devcloud/counts")
@@ -165,6 +173,11 @@ def seed(store: Store) -> dict[str, Any]:
                                     "project_id": projects[project]["id"], "role": role})
             accounts[name] = {"user_id": user["id"], "username": name, "password": password,
                               "project_id": projects[defaults[name]]["id"], "project_name": defaults[name]}
+            if name in ("demo", "alt"):  # an EC2 credential in Keystone, for the keystone credential source
+                access = secrets.token_hex(16)
+                store.put("ec2_credential", {"id": access, "access": access, "secret": secrets.token_hex(16),
+                                             "user_id": user["id"], "project_id": projects[name]["id"]})
+                accounts[name]["ec2_access"] = access
         cirros = image.new_image(projects["admin"]["id"], name="cirros-0.6.2-x86_64-disk", visibility="public",
                                  container_format="bare", disk_format="qcow2", min_disk=1, min_ram=0,
                                  status="active", size=len(CIRROS), virtual_size=len(CIRROS),

@@ -40,6 +40,7 @@ class DevCloud:
     tokens: dict[str, Token] = dataclasses.field(default_factory=dict)
     faults: list[dict] = dataclasses.field(default_factory=list)
     fail_builds: int = 0
+    fail_snapshots: int = 0
     token_ttl: float = 3600.0
 
     def issue(self, user_id: str, project_id: str, roles: Iterable[str], methods=("password",)) -> Token:

@@ -35,9 +35,11 @@ def new_image(owner: str, **fields: Any) -> dict:
 
 
 def settle(store, image: dict) -> dict:
+    """Apply due transitions; a transition may carry the next one (queued -> saving -> active)."""
     pending = image.get("pending")
-    if pending and pending["at"] <= now():
-        image = store.put("image", {**image, **pending["then"], "pending": None, "updated_at": pending["at"]})
+    while pending and pending["at"] <= now():
+        image = store.put("image", {**image, "pending": None, **pending["then"], "updated_at": pending["at"]})
+        pending = image.get("pending")
     return image
 
 
@@ -85,9 +87,15 @@ def snapshot_of(cloud, server: dict, name: str, metadata: dict) -> dict:
                       user_id=server["user_id"], root_device_name=server["root_device_name"], **metadata)
     image["status"] = "queued"
     data = f"snapshot of {server['id']}".encode()
-    image["pending"] = {"at": now() + 2 * cloud.delay, "then": {
-        "status": "active", "size": len(data), "virtual_size": len(data), "checksum": hashlib.md5(data).hexdigest(),
-        "os_hash_algo": "sha512", "os_hash_value": hashlib.sha512(data).hexdigest()}}
+    if cloud.fail_snapshots > 0:
+        cloud.fail_snapshots -= 1
+        final = {"status": "killed"}
+    else:
+        final = {"status": "active", "size": len(data), "virtual_size": len(data),
+                 "checksum": hashlib.md5(data).hexdigest(), "os_hash_algo": "sha512",
+                 "os_hash_value": hashlib.sha512(data).hexdigest()}
+    image["pending"] = {"at": now() + cloud.delay, "then": {
+        "status": "saving", "pending": {"at": now() + 2 * cloud.delay, "then": final}}}
     return cloud.store.put("image", image)
 
 
