@@ -153,6 +153,19 @@ def page(items: list[dict], request: web.Request, links_key: str, base_url: str,
     return chunk, links
 
 
+def base_url(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def paged_reply(request: web.Request, items: list[dict], key: str, render: Callable[[dict], dict]) -> web.Response:
+    """One page of a marker-paged collection, with its ``<key>_links`` when more remain."""
+    chunk, links = page(items, request, key, f"{base_url(request)}{request.path}")
+    body: dict[str, Any] = {key: [render(item) for item in chunk]}
+    if links:
+        body[f"{key}_links"] = links
+    return reply(body)
+
+
 Matcher = Callable[[dict], bool]
 
 

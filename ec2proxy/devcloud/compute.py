@@ -18,8 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from ec2proxy.devcloud import network, volume
-from ec2proxy.devcloud.common import STATE, HTTPError, auth, body_json, iso, new_id, now, page, reply
-from ec2proxy.devcloud.identity import base_url
+from ec2proxy.devcloud.common import STATE, HTTPError, auth, base_url, body_json, iso, new_id, now, paged_reply, reply
 
 routes = web.RouteTableDef()
 PREFIX = "/compute/v2.1"
@@ -245,10 +244,10 @@ async def create_servers(request: web.Request) -> web.Response:
         raise HTTPError(400, "Missing imageRef attribute")
     key_name = spec.get("key_name")
     if key_name and store.get("keypair", f"{token.user_id}/{key_name}") is None:
-        raise HTTPError(400, f"Invalid key_name provided.")
+        raise HTTPError(400, "Invalid key_name provided.")
     zone = spec.get("availability_zone") or ZONES[0]
     if zone.split(":")[0] not in ZONES:
-        raise HTTPError(400, f"The requested availability zone is not available")
+        raise HTTPError(400, "The requested availability zone is not available")
     groups = [g.get("name") for g in spec.get("security_groups") or [{"name": "default"}]]
     group_ids = network.resolve_security_groups(store, token.project_id, groups)
     user_data = spec.get("user_data")
@@ -359,15 +358,11 @@ async def list_servers(request: web.Request) -> web.Response:
             continue
         if all(check(server) for check in checks):
             servers.append(server)
-    chunk, links = page(servers, request, "servers", f"{base_url(request)}{request.path}")
-    detail = request.path.endswith("/detail")
-    floating = network.floating_by_port(cloud.store) if detail else None
-    body: dict[str, Any] = {"servers": [
-        render(request, cloud, s, floating) if detail else
-        {"id": s["id"], "name": s["name"], "links": render(request, cloud, s)["links"]} for s in chunk]}
-    if links:
-        body["servers_links"] = links
-    return reply(body)
+    if request.path.endswith("/detail"):
+        floating = network.floating_by_port(cloud.store)
+        return paged_reply(request, servers, "servers", lambda s: render(request, cloud, s, floating))
+    return paged_reply(request, servers, "servers",
+                       lambda s: {"id": s["id"], "name": s["name"], "links": render(request, cloud, s)["links"]})
 
 
 def _server_filter(store, key: str, wanted: str):
@@ -501,12 +496,8 @@ def _flavor_body(request: web.Request, flavor: dict) -> dict:
 async def list_flavors(request: web.Request) -> web.Response:
     auth(request)
     request["version"] = microversion(request)
-    flavors = [_flavor(fid) for fid, *_ in FLAVORS]
-    chunk, links = page(flavors, request, "flavors", f"{base_url(request)}{request.path}")
-    body: dict[str, Any] = {"flavors": [_flavor_body(request, f) for f in chunk]}
-    if links:
-        body["flavors_links"] = links
-    return reply(body)
+    return paged_reply(request, [_flavor(fid) for fid, *_ in FLAVORS], "flavors",
+                       lambda flavor: _flavor_body(request, flavor))
 
 
 @routes.get(PREFIX + "/flavors/{flavor_id}")

@@ -12,7 +12,7 @@ from multidict import CIMultiDict
 
 from ec2proxy import errors as ec2_errors
 from ec2proxy.auth import signatures
-from ec2proxy.devcloud.common import STATE, HTTPError, auth, body_json, iso, reply
+from ec2proxy.devcloud.common import STATE, HTTPError, auth, base_url, body_json, iso, reply
 
 routes = web.RouteTableDef()
 PREFIX = "/identity"
@@ -26,10 +26,6 @@ CATALOG = {
     "volumev3": ("cinderv3", "/volume/v3/{project_id}"),
     "block-storage": ("cinder", "/volume/v3/{project_id}"),
 }
-
-
-def base_url(request: web.Request) -> str:
-    return f"{request.scheme}://{request.host}"
 
 
 def version_doc(request: web.Request) -> dict:

@@ -281,7 +281,7 @@ async def add_member(request: web.Request) -> web.Response:
     image = _get(request)
     _own(request, image)
     if image["visibility"] != "shared":
-        raise HTTPError(403, f"Only shared images have members.")
+        raise HTTPError(403, "Only shared images have members.")
     member = str(((await body_json(request)) or {}).get("member", ""))
     if not member:
         raise HTTPError(400, "Member is required")

@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from ec2proxy.devcloud.common import STATE, HTTPError, auth, body_json, field_filters, iso, new_id, now, page, reply
-from ec2proxy.devcloud.identity import base_url
+from ec2proxy.devcloud.common import (STATE, HTTPError, auth, base_url, body_json, field_filters, iso, new_id, now,
+                                      paged_reply, reply)
 
 routes = web.RouteTableDef()
 PREFIX = "/network/v2.0"
@@ -363,7 +363,7 @@ def _visible(kind: str, obj: dict, token, store) -> bool:
 def _kind(request: web.Request) -> tuple[str, str]:
     collection = request.match_info["collection"]
     if collection not in KINDS:
-        raise HTTPError(404, f"The resource could not be found.")
+        raise HTTPError(404, "The resource could not be found.")
     return collection, KINDS[collection][0]
 
 
@@ -389,12 +389,8 @@ async def list_collection(request: web.Request) -> web.Response:
     matchers = field_filters(request, [k for k in request.query.keys() if k not in reserved])
     items = [o for o in store.all(kind).values()
              if _visible(kind, o, token, store) and all(m(o) for m in matchers)]
-    chunk, links = page(items, request, collection, f"{base_url(request)}{request.path}")
-    key = collection.replace("-", "_")
-    body: dict[str, Any] = {key: [_fields(request, _public(kind, o, store)) for o in chunk]}
-    if links:
-        body[f"{key}_links"] = links
-    return reply(body)
+    return paged_reply(request, items, collection.replace("-", "_"),
+                       lambda obj: _fields(request, _public(kind, obj, store)))
 
 
 def _find(request: web.Request, kind: str) -> dict:

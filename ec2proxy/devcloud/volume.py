@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ec2proxy.devcloud.common import STATE, HTTPError, auth, body_json, field_filters, iso, new_id, now, page, reply
-from ec2proxy.devcloud.identity import base_url
+from ec2proxy.devcloud.common import (STATE, HTTPError, auth, base_url, body_json, field_filters, iso, new_id, now,
+                                      paged_reply, reply)
 
 routes = web.RouteTableDef()
 PREFIX = "/volume/v3/{project_id}"
@@ -115,11 +115,7 @@ def _list(request: web.Request, kind: str, fields: tuple[str, ...]) -> list[dict
 @routes.get(PREFIX + "/volumes/detail")
 async def list_volumes(request: web.Request) -> web.Response:
     volumes = _list(request, "volume", ("status", "name", "availability_zone", "volume_type"))
-    chunk, links = page(volumes, request, "volumes", f"{base_url(request)}{request.path}")
-    body: dict[str, Any] = {"volumes": [volume_body(request, v) for v in chunk]}
-    if links:
-        body["volumes_links"] = links
-    return reply(body)
+    return paged_reply(request, volumes, "volumes", lambda volume: volume_body(request, volume))
 
 
 @routes.post(PREFIX + "/volumes")
@@ -133,7 +129,7 @@ async def create_volume(request: web.Request) -> web.Response:
     if spec.get("snapshot_id"):
         snapshot = _get(request, "snapshot", spec["snapshot_id"])
         if snapshot["status"] != "available":
-            raise HTTPError(400, f"Invalid snapshot: Originating snapshot status must be one of 'available' values")
+            raise HTTPError(400, "Invalid snapshot: Originating snapshot status must be one of 'available' values")
         size = size or snapshot["size"]
     try:
         size = int(size)
@@ -209,11 +205,7 @@ async def volume_action(request: web.Request) -> web.Response:
 @routes.get(PREFIX + "/snapshots/detail")
 async def list_snapshots(request: web.Request) -> web.Response:
     snapshots = _list(request, "snapshot", ("status", "name", "volume_id"))
-    chunk, links = page(snapshots, request, "snapshots", f"{base_url(request)}{request.path}")
-    body: dict[str, Any] = {"snapshots": [snapshot_body(s) for s in chunk]}
-    if links:
-        body["snapshots_links"] = links
-    return reply(body)
+    return paged_reply(request, snapshots, "snapshots", snapshot_body)
 
 
 @routes.post(PREFIX + "/snapshots")
@@ -222,8 +214,7 @@ async def create_snapshot(request: web.Request) -> web.Response:
     cloud = request.app[STATE]
     spec = ((await body_json(request)) or {}).get("snapshot") or {}
     volume = _get(request, "volume", str(spec.get("volume_id", "")))
-    if volume["status"] not in ("available", "in-use") or (volume["status"] == "in-use" and not spec.get("force")
-                                                            and False):
+    if volume["status"] not in ("available", "in-use"):  # in-use needs no force since 3.66
         raise HTTPError(400, f"Invalid volume: Volume {volume['id']} status must be available or in-use.")
     stamp = now()
     snapshot = {"id": new_id(), "name": spec.get("name"), "description": spec.get("description"),
