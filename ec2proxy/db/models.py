@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import DateTime, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -46,3 +46,95 @@ class Ec2Id(Base):
     os_id: Mapped[str] = mapped_column(String(64))
     project_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Reservation(Base):
+    """An EC2 reservation: one RunInstances call, one Nova multi-create."""
+
+    __tablename__ = "reservations"
+
+    reservation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    nova_reservation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    groups: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Instance(Base):
+    """What Nova does not keep for EC2, per instance; ``generation`` guards every update."""
+
+    __tablename__ = "instances"
+    __table_args__ = (UniqueConstraint("os_id", name="uq_instances_os_id"),)
+
+    ec2_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    os_id: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    reservation_id: Mapped[str] = mapped_column(String(32), index=True)
+    launch_index: Mapped[int] = mapped_column(Integer, default=0)
+    image_id: Mapped[str] = mapped_column(String(32))
+    instance_type: Mapped[str] = mapped_column(String(64))
+    key_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    user_data: Mapped[str | None] = mapped_column(Text, nullable=True)
+    client_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    root_device_name: Mapped[str] = mapped_column(String(64), default="/dev/sda1")
+    kernel_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ramdisk_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    block_device_mappings: Mapped[list] = mapped_column(JSON, default=list)
+    metadata_options: Mapped[dict] = mapped_column(JSON, default=dict)
+    disable_api_termination: Mapped[bool] = mapped_column(Boolean, default=False)
+    shutdown_behavior: Mapped[str] = mapped_column(String(16), default="stop")
+    launched_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    terminated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ClientToken(Base):
+    """The idempotency ledger: a row is INSERTed before any backend call, under a UNIQUE key."""
+
+    __tablename__ = "client_tokens"
+    __table_args__ = (
+        UniqueConstraint("project_id", "region", "zone", "action", "token", name="uq_client_tokens_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(64))
+    zone: Mapped[str] = mapped_column(String(64))  # "" when the action has no zone
+    action: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(64))
+    params_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # pending, succeeded, failed
+    resource_id: Mapped[str] = mapped_column(String(64))  # chosen before the backend call
+    error_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Operation(Base):
+    """Every mutating call, recorded before it acts: crash recovery and the operators' view."""
+
+    __tablename__ = "operations"
+    __table_args__ = (Index("ix_operations_state", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    resource_ids: Mapped[list] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (Index("ix_tags_project_key", "project_id", "key"),)
+
+    resource_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    project_id: Mapped[str] = mapped_column(String(64))
+    resource_type: Mapped[str] = mapped_column(String(32))

@@ -45,4 +45,4 @@ def implemented() -> frozenset[str]:
     return frozenset(_REGISTRY)
 
 
-from ec2proxy.handlers import regions  # noqa: E402,F401  (registers its actions)
+from ec2proxy.handlers import instances, regions  # noqa: E402,F401  (they register their actions)

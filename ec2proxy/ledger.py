@@ -1,0 +1,100 @@
+"""The ClientToken ledger: exactly-once, decided by the database.
+
+A request that carries a ClientToken first INSERTs its row under the UNIQUE
+key (project, region, zone, action, token), before any backend call, naming
+the resource id it will create. The INSERT that wins owns the work; a
+concurrent duplicate waits for it and replays its result; the same token with
+other parameters is ``IdempotentParameterMismatch``. A row left ``pending``
+by a crashed worker is taken over once its lease runs out, and the owner
+adopts what the crash left in the cloud (found by the marker it chose).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ec2proxy import errors
+from ec2proxy.db.models import ClientToken, utcnow
+
+LEASE = datetime.timedelta(seconds=60)
+WAIT = 30.0
+
+
+def params_hash(params: dict) -> str:
+    canonical = {k: v for k, v in params.items() if k not in ("ClientToken", "DryRun")}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def check_token(token: str) -> None:
+    if not 1 <= len(token) <= 64 or not token.isascii() or not token.isprintable():
+        raise errors.InvalidParameterValue("ClientToken must be 1 to 64 printable ASCII characters")
+
+
+@dataclasses.dataclass
+class Claim:
+    row_id: int
+    resource_id: str
+    owner: bool  # True: do the work; False: replay ``resource_id``
+    adopting: bool = False  # True: a crashed owner may have left backend resources behind
+
+
+async def claim(sessions, *, project_id: str, region: str, zone: str, action: str, token: str,
+                params: dict, resource_id: str) -> Claim:
+    check_token(token)
+    digest = params_hash(params)
+    key = dict(project_id=project_id, region=region, zone=zone, action=action, token=token)
+    try:
+        async with sessions() as session, session.begin():
+            row = ClientToken(**key, params_hash=digest, state="pending", resource_id=resource_id,
+                              created_at=utcnow(), updated_at=utcnow())
+            session.add(row)
+        return Claim(row.id, resource_id, owner=True)
+    except IntegrityError:
+        pass
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        async with sessions() as session:
+            row = (await session.scalars(select(ClientToken).filter_by(**key))).one()
+        if row.params_hash != digest:
+            raise errors.EC2Error("The client token you have provided is associated with a resource that is "
+                                  "already deleted or with different parameters.",
+                                  code="IdempotentParameterMismatch")
+        if row.state == "succeeded":
+            return Claim(row.id, row.resource_id, owner=False)
+        stale = row.updated_at.replace(tzinfo=row.updated_at.tzinfo or datetime.timezone.utc) + LEASE < utcnow()
+        if row.state == "failed" or stale:
+            # Take the row over, conditionally: only one of several retries wins.
+            async with sessions() as session, session.begin():
+                taken = await session.execute(
+                    update(ClientToken).where(ClientToken.id == row.id, ClientToken.state == row.state,
+                                              ClientToken.updated_at == row.updated_at)
+                    .values(state="pending", updated_at=utcnow(), error_code=None, error_message=None))
+            if taken.rowcount == 1:
+                return Claim(row.id, row.resource_id, owner=True, adopting=row.state == "pending")
+            continue
+        if asyncio.get_running_loop().time() > deadline:
+            raise errors.Unavailable("A request with this client token is still in progress; retry later.")
+        await asyncio.sleep(0.1)
+
+
+async def finish(sessions, claimed: Claim | None, failure: errors.EC2Error | None = None, session=None) -> None:
+    """Record the outcome; pass ``session`` to commit it with the work itself."""
+    if claimed is None:
+        return
+    values: dict[str, Any] = {"state": "failed" if failure else "succeeded", "updated_at": utcnow()}
+    if failure is not None:
+        values.update(error_code=failure.code, error_message=failure.message[:1000])
+    statement = update(ClientToken).where(ClientToken.id == claimed.row_id).values(**values)
+    if session is not None:
+        await session.execute(statement)
+        return
+    async with sessions() as own, own.begin():
+        await own.execute(statement)
