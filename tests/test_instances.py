@@ -1,0 +1,224 @@
+"""Instances through a running proxy on the dev cloud, with boto3 and the AWS CLI."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ec2proxy import ids
+from tests.support import Server
+
+WAIT = {"Delay": 1, "MaxAttempts": 60}
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("instances"), env={"EC2PROXY_DEVCLOUD_DELAY": "0.3"}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def ec2(proxy):
+    return proxy.client()
+
+
+@pytest.fixture(scope="module")
+def ami(proxy):
+    accounts = json.loads((proxy.data_dir / "devcloud" / "accounts.json").read_text())
+    return ids.from_uuid("ami", accounts["image_id"])
+
+
+def code_of(call, **kwargs) -> str:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    return caught.value.response["Error"]["Code"]
+
+
+def instance_ids(reservation: dict) -> list[str]:
+    return [i["InstanceId"] for i in reservation["Instances"]]
+
+
+def test_run_wait_describe_and_terminate(ec2, ami):
+    reservation = ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=3, InstanceType="t2.micro",
+                                    TagSpecifications=[{"ResourceType": "instance",
+                                                        "Tags": [{"Key": "role", "Value": "web"}]}])
+    assert reservation["ReservationId"].startswith("r-") and reservation["OwnerId"]
+    launched = reservation["Instances"]
+    assert [i["AmiLaunchIndex"] for i in launched] == [0, 1, 2]
+    assert all(i["State"] == {"Code": 0, "Name": "pending"} and i["ImageId"] == ami for i in launched)
+    assert all(i["Tags"] == [{"Key": "role", "Value": "web"}] for i in launched)
+    assert reservation["Groups"] and reservation["Groups"][0]["GroupName"] == "default"
+    wanted = instance_ids(reservation)
+    ec2.get_waiter("instance_running").wait(InstanceIds=wanted, WaiterConfig=WAIT)
+    described = ec2.describe_instances(InstanceIds=wanted)["Reservations"]
+    assert [r["ReservationId"] for r in described] == [reservation["ReservationId"]]
+    running = described[0]["Instances"]
+    assert {i["State"]["Name"] for i in running} == {"running"}
+    assert all(i["PrivateIpAddress"].startswith("10.0.") and i["InstanceType"] == "t2.micro" for i in running)
+    assert all(i["PrivateDnsName"] == f"ip-{i['PrivateIpAddress'].replace('.', '-')}.ec2.internal" for i in running)
+    changes = ec2.terminate_instances(InstanceIds=wanted)["TerminatingInstances"]
+    assert {c["CurrentState"]["Name"] for c in changes} == {"shutting-down"}
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=wanted, WaiterConfig=WAIT)
+    after = ec2.describe_instances(InstanceIds=wanted)["Reservations"][0]["Instances"]
+    assert {i["State"]["Name"] for i in after} == {"terminated"}  # still visible after termination
+
+
+def test_stop_start_reboot_with_waiters_and_incorrect_state(ec2, ami):
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    idle = ec2.start_instances(InstanceIds=[iid])["StartingInstances"][0]  # starting a running one: a no-op
+    assert idle["PreviousState"] == idle["CurrentState"] == {"Code": 16, "Name": "running"}
+    stopping = ec2.stop_instances(InstanceIds=[iid])["StoppingInstances"][0]
+    assert (stopping["PreviousState"]["Name"], stopping["CurrentState"]["Name"]) == ("running", "stopping")
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    assert code_of(ec2.reboot_instances, InstanceIds=[iid]) == "IncorrectInstanceState"
+    starting = ec2.start_instances(InstanceIds=[iid])["StartingInstances"][0]
+    assert (starting["PreviousState"]["Name"], starting["CurrentState"]["Name"]) == ("stopped", "pending")
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    ec2.reboot_instances(InstanceIds=[iid])
+    ec2.terminate_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    assert code_of(ec2.start_instances, InstanceIds=[iid]) == "IncorrectInstanceState"
+
+
+def test_client_token_replays_the_reservation_and_refuses_other_parameters(ec2, ami):
+    first = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=2, ClientToken="replay-token-1")
+    again = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=2, ClientToken="replay-token-1")
+    assert again["ReservationId"] == first["ReservationId"]
+    assert instance_ids(again) == instance_ids(first)
+    assert all(i["ClientToken"] == "replay-token-1" for i in again["Instances"])
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=3,
+                   ClientToken="replay-token-1") == "IdempotentParameterMismatch"
+    filtered = ec2.describe_instances(Filters=[{"Name": "client-token", "Values": ["replay-token-1"]}])
+    assert sorted(i["InstanceId"] for r in filtered["Reservations"] for i in r["Instances"]) == \
+        sorted(instance_ids(first))
+    ec2.terminate_instances(InstanceIds=instance_ids(first))
+
+
+def test_same_client_token_concurrently_boots_once(proxy, ami):
+    clients = [proxy.client(max_pool_connections=4) for _ in range(8)]
+
+    def run(n: int) -> dict:
+        return clients[n % len(clients)].run_instances(ImageId=ami, MinCount=2, MaxCount=2,
+                                                       ClientToken="concurrent-token")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=25) as pool:
+        answers = list(pool.map(run, range(50)))
+    assert len({a["ReservationId"] for a in answers}) == 1
+    assert len({tuple(instance_ids(a)) for a in answers}) == 1
+    ec2 = proxy.client()
+    mine = ec2.describe_instances(Filters=[{"Name": "client-token", "Values": ["concurrent-token"]}])
+    assert sum(len(r["Instances"]) for r in mine["Reservations"]) == 2  # one boot, not fifty
+    ec2.terminate_instances(InstanceIds=instance_ids(answers[0]))
+
+
+def test_dry_run_validates_and_boots_nothing(ec2, ami):
+    before = len(ec2.describe_instances()["Reservations"])
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, DryRun=True) == "DryRunOperation"
+    assert code_of(ec2.run_instances, ImageId="ami-0000000000000000a", MinCount=1, MaxCount=1,
+                   DryRun=True) == "InvalidAMIID.NotFound"
+    assert len(ec2.describe_instances()["Reservations"]) == before
+
+
+@pytest.mark.parametrize("kwargs, code", [
+    ({"ImageId": "ami-0000000000000000a"}, "InvalidAMIID.NotFound"),
+    ({"ImageId": "nope"}, "InvalidAMIID.Malformed"),
+    ({"InstanceType": "z9.huge"}, "InvalidParameterValue"),
+    ({"KeyName": "no-such-key"}, "InvalidKeyPair.NotFound"),
+    ({"SecurityGroups": ["no-such-group"]}, "InvalidGroup.NotFound"),
+    ({"MinCount": 3, "MaxCount": 2}, "InvalidParameterValue"),
+    ({"Placement": {"AvailabilityZone": "mars-1a"}}, "InvalidParameterValue"),
+    ({"ClientToken": "x" * 65}, "InvalidParameterValue"),
+    ({"KernelId": "aki-00000001"}, "UnsupportedOperation"),
+])
+def test_bad_run_requests_get_ec2_errors(ec2, ami, kwargs, code):
+    request = {"ImageId": ami, "MinCount": 1, "MaxCount": 1, **kwargs}
+    assert code_of(ec2.run_instances, **request) == code
+
+
+def test_user_data_that_is_not_base64_is_refused(proxy, ami):
+    from tests.signing import error_code, signed
+
+    status, body = signed(proxy.endpoint, [("Action", "RunInstances"), ("Version", "2016-11-15"), ("ImageId", ami),
+                                           ("MinCount", "1"), ("MaxCount", "1"), ("UserData", "%%%")],
+                          *proxy.demo_keys())
+    assert (status, error_code(body)) == (400, "InvalidParameterValue")
+
+
+def test_describe_errors_filters_and_paging(ec2, ami):
+    assert code_of(ec2.describe_instances, InstanceIds=["i-00000000000000000"]) == "InvalidInstanceID.NotFound"
+    assert code_of(ec2.describe_instances, InstanceIds=["x-1"]) == "InvalidInstanceID.Malformed"
+    assert code_of(ec2.describe_instances, Filters=[{"Name": "nope", "Values": ["1"]}]) == "InvalidParameterValue"
+    assert code_of(ec2.describe_instances, InstanceIds=["i-00000000000000000"],
+                   MaxResults=5) == "InvalidParameterCombination"
+    assert code_of(ec2.describe_instances, MaxResults=4) == "InvalidParameterValue"
+    assert code_of(ec2.describe_instances, MaxResults=5, NextToken="garbage") == "InvalidNextToken"
+    reservation = ec2.run_instances(ImageId=ami, MinCount=7, MaxCount=7, InstanceType="m1.tiny",
+                                    TagSpecifications=[{"ResourceType": "instance",
+                                                        "Tags": [{"Key": "batch", "Value": "paging-7"}]}])
+    wanted = instance_ids(reservation)
+    tagged = [{"Name": "tag:batch", "Values": ["paging-?"]}, {"Name": "instance-type", "Values": ["m1.tiny"]}]
+    pages = list(ec2.get_paginator("describe_instances").paginate(Filters=tagged,
+                                                                   PaginationConfig={"PageSize": 5}))
+    counts = [sum(len(r["Instances"]) for r in page["Reservations"]) for page in pages]
+    assert counts == [5, 2]
+    assert sorted(i["InstanceId"] for p in pages for r in p["Reservations"] for i in r["Instances"]) == sorted(wanted)
+    first_token = pages[0]["NextToken"]
+    assert code_of(ec2.describe_instances, MaxResults=5, NextToken=first_token,
+                   Filters=[{"Name": "instance-type", "Values": ["t2.micro"]}]) == "InvalidNextToken"
+    by_index = ec2.describe_instances(Filters=tagged + [{"Name": "launch-index", "Values": ["6"]}])
+    assert [i["AmiLaunchIndex"] for r in by_index["Reservations"] for i in r["Instances"]] == [6]
+    ec2.terminate_instances(InstanceIds=wanted)
+
+
+def test_disable_api_termination_is_honoured(ec2, ami):
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, DisableApiTermination=True)["Instances"]
+    assert code_of(ec2.terminate_instances, InstanceIds=[instance["InstanceId"]]) == "OperationNotPermitted"
+
+
+def test_aws_cli_runs_and_terminates_with_a_client_token(proxy, ami):
+    first = json.loads(proxy.aws("ec2", "run-instances", "--image-id", ami, "--count", "1",
+                                 "--client-token", "cli-token-1").stdout)
+    second = json.loads(proxy.aws("ec2", "run-instances", "--image-id", ami, "--count", "1",
+                                  "--client-token", "cli-token-1").stdout)
+    assert first["ReservationId"] == second["ReservationId"]
+    iid = first["Instances"][0]["InstanceId"]
+    proxy.aws("ec2", "wait", "instance-running", "--instance-ids", iid)
+    listed = json.loads(proxy.aws("ec2", "describe-instances", "--filters",
+                                  "Name=instance-state-name,Values=running", f"Name=instance-id,Values={iid}").stdout)
+    assert listed["Reservations"][0]["Instances"][0]["InstanceId"] == iid
+    proxy.aws("ec2", "terminate-instances", "--instance-ids", iid)
+    proxy.aws("ec2", "wait", "instance-terminated", "--instance-ids", iid)
+
+
+def test_failed_build_shows_terminated_with_a_reason(proxy, ec2, ami):
+    import urllib.request
+
+    accounts = json.loads((proxy.data_dir / "devcloud" / "accounts.json").read_text())
+    admin = accounts["admin"]
+    url = proxy.log.read_text().split("Embedded dev cloud: ", 1)[1].split("/identity/v3", 1)[0]
+    body = json.dumps({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "password": admin["password"], "domain": {"name": "Default"}}}},
+        "scope": {"project": {"id": admin["project_id"]}}}}).encode()
+    request = urllib.request.Request(f"{url}/identity/v3/auth/tokens", data=body,
+                                     headers={"Content-Type": "application/json"})
+    token = urllib.request.urlopen(request).headers["X-Subject-Token"]
+    urllib.request.urlopen(urllib.request.Request(
+        f"{url}/_devcloud/fail-builds", data=b'{"count": 1}',
+        headers={"X-Auth-Token": token, "Content-Type": "application/json"})).close()
+    import time
+
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    deadline = time.monotonic() + 30  # the instance_terminated waiter gives up on 'pending'
+    while True:
+        dead = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+        if dead["State"]["Name"] != "pending" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert dead["State"]["Name"] == "terminated"
+    assert dead["StateReason"]["Code"] == "Server.InternalError"
