@@ -58,6 +58,9 @@ OPTIONS: tuple[Option, ...] = (
            "beyond it RequestLimitExceeded."),
     Option("api", "rate_burst", 50, "Burst size of the per-project rate limiter."),
     Option("api", "access_log", True, "Write one JSON line per request (request id, action, project, status, code, duration) to stderr."),
+    Option("api", "client_token_lease", 60.0,
+           "Seconds a pending ClientToken stays with the worker that claimed it; a retry after that takes it "
+           "over and adopts what a crashed worker left in the cloud."),
     Option("admin", "listen", "127.0.0.1:8790",
            "HOST:PORT of the admin listener (/healthz, /metrics); empty to disable."),
     Option("metadata", "listen", "127.0.0.1:8789", "HOST:PORT of the metadata service listener."),

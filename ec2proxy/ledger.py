@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from ec2proxy import errors
 from ec2proxy.db.models import ClientToken, utcnow
 
-LEASE = datetime.timedelta(seconds=60)
 WAIT = 30.0
 
 
@@ -47,7 +46,7 @@ class Claim:
 
 
 async def claim(sessions, *, project_id: str, region: str, zone: str, action: str, token: str,
-                params: dict, resource_id: str) -> Claim:
+                params: dict, resource_id: str, lease: float = 60.0) -> Claim:
     check_token(token)
     digest = params_hash(params)
     key = dict(project_id=project_id, region=region, zone=zone, action=action, token=token)
@@ -69,7 +68,8 @@ async def claim(sessions, *, project_id: str, region: str, zone: str, action: st
                                   code="IdempotentParameterMismatch")
         if row.state == "succeeded":
             return Claim(row.id, row.resource_id, owner=False)
-        stale = row.updated_at.replace(tzinfo=row.updated_at.tzinfo or datetime.timezone.utc) + LEASE < utcnow()
+        updated = row.updated_at.replace(tzinfo=row.updated_at.tzinfo or datetime.timezone.utc)
+        stale = updated + datetime.timedelta(seconds=lease) < utcnow()
         if row.state == "failed" or stale:
             # Take the row over, conditionally: only one of several retries wins.
             async with sessions() as session, session.begin():
@@ -80,7 +80,7 @@ async def claim(sessions, *, project_id: str, region: str, zone: str, action: st
             if taken.rowcount == 1:
                 return Claim(row.id, row.resource_id, owner=True, adopting=row.state == "pending")
             continue
-        if asyncio.get_running_loop().time() > deadline:
+        if asyncio.get_running_loop().time() > deadline and not stale:
             raise errors.Unavailable("A request with this client token is still in progress; retry later.")
         await asyncio.sleep(0.1)
 

@@ -23,6 +23,7 @@ class DevCloudProcess:
         self.process = None
 
     def start(self) -> "DevCloudProcess":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log = open(self.data_dir / "devcloud.log", "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ec2proxy", "devcloud", "--data-dir", str(self.data_dir),
@@ -38,7 +39,11 @@ class DevCloudProcess:
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(timeout=15)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # an in-flight request (a 'late' fault) holds the shutdown
+                self.process.kill()
+                self.process.wait()
             self.log.close()
             self.process = None
 

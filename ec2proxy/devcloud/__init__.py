@@ -64,6 +64,10 @@ async def faults_middleware(request: web.Request, handler):
             if kind in ("hang", "slow"):
                 await asyncio.sleep(float(rule.get("seconds", 5)))
                 break
+            if kind == "late":  # do the work, then answer late: the caller may be gone by then
+                response = await handler(request)
+                await asyncio.sleep(float(rule.get("seconds", 5)))
+                return response
             if kind == "drop":
                 if request.transport is not None:
                     request.transport.abort()
@@ -96,12 +100,12 @@ def _admin(request: web.Request) -> None:
 @admin_routes.post("/_devcloud/faults")
 async def add_fault(request: web.Request) -> web.Response:
     """Make the next ``count`` matching calls fail: ``{"service", "method", "path", "count", "kind",
-    "status", "seconds"}`` with kind ``status`` (answer ``status``), ``hang`` (wait ``seconds`` first)
-    or ``drop`` (close the connection)."""
+    "status", "seconds"}`` with kind ``status`` (answer ``status``), ``hang`` (wait ``seconds`` first),
+    ``late`` (do the work, then wait ``seconds`` before answering) or ``drop`` (close the connection)."""
     _admin(request)
     spec = await request.json()
     kind = spec.get("kind", "status")
-    if kind not in ("status", "hang", "slow", "drop"):
+    if kind not in ("status", "hang", "slow", "drop", "late"):
         raise HTTPError(400, f"unknown fault kind {kind}")
     rule = {"service": spec.get("service"), "method": spec.get("method"), "path": spec.get("path"),
             "remaining": int(spec.get("count", 1)), "kind": kind, "status": int(spec.get("status", 500)),

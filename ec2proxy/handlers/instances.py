@@ -433,7 +433,8 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     if params.get("ClientToken"):
         claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region, zone=zone,
                                    action=ctx.action, token=params["ClientToken"], params=params,
-                                   resource_id=reservation_id)
+                                   resource_id=reservation_id,
+                                   lease=ctx.services.config.api.client_token_lease)
         if not claim.owner:
             return await _replay(ctx, claim.resource_id)
         reservation_id = claim.resource_id
