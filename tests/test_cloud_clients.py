@@ -82,9 +82,8 @@ async def test_multi_create_pages_and_lifecycle(target):
     flavors = await view.nova.flavors()
     flavor = next(f for f in flavors if f["name"] in ("m1.tiny", "t2.micro"))
     user_data = base64.b64encode(b"#!/bin/sh\necho hi\n").decode()
-    spec = {"name": "contract", "imageRef": images[0]["id"], "flavorRef": flavor["id"], "user_data": user_data}
-    if target.real:
-        spec["networks"] = "auto"
+    spec = {"name": "contract", "imageRef": images[0]["id"], "flavorRef": flavor["id"], "user_data": user_data,
+            "networks": "auto"}
     created = await view.nova.create_servers(spec, min_count=3, max_count=5)
     reservation = created["reservation_id"]
     try:
@@ -293,7 +292,8 @@ async def test_project_isolation_in_the_dev_cloud(target):
     demo = await target.cloud().view(target.accounts["demo"]["project_id"])
     alt = await target.cloud().view(target.accounts["alt"]["project_id"])
     images = await demo.glance.list_images()
-    created = await demo.nova.create_servers({"name": "mine", "imageRef": images[0]["id"], "flavorRef": "1"})
+    created = await demo.nova.create_servers({"name": "mine", "imageRef": images[0]["id"], "flavorRef": "1",
+                                               "networks": "auto"})
     mine = await demo.nova.list_servers({"reservation_id": created["reservation_id"]})
     assert len(mine) == 1
     assert await alt.nova.list_servers({"reservation_id": created["reservation_id"]}) == []
@@ -332,7 +332,8 @@ async def test_snapshot_goes_queued_saving_active_or_killed(target):
     cloud = target.cloud()
     view = await cloud.view(target.accounts["demo"]["project_id"])
     images = await view.glance.list_images()
-    created = await view.nova.create_servers({"name": "snap", "imageRef": images[0]["id"], "flavorRef": "1"})
+    created = await view.nova.create_servers({"name": "snap", "imageRef": images[0]["id"], "flavorRef": "1",
+                                               "networks": "auto"})
     server = (await view.nova.list_servers({"reservation_id": created["reservation_id"]}))[0]
     await wait_for(lambda: view.nova.get_server(server["id"]), lambda s: s["status"] == "ACTIVE")
     seen = set()

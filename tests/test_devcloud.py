@@ -78,7 +78,7 @@ def test_openstacksdk_lists_and_boots_against_the_dev_cloud(devcloud):
     images = list(conn.image.images())
     assert [i.name for i in images] == ["cirros-0.6.2-x86_64-disk"]
     assert {n.name for n in conn.network.networks()} == {"public", "private"}
-    server = conn.compute.create_server(name="sdk", image_id=images[0].id, flavor_id="1")
+    server = conn.compute.create_server(name="sdk", image_id=images[0].id, flavor_id="1", networks="auto")
     server = conn.compute.wait_for_server(server, wait=30, interval=0.2)
     assert server.status == "ACTIVE" and server.addresses["private"][0]["addr"].startswith("10.0.")
     assert [s.name for s in conn.compute.servers()] == ["sdk"]
@@ -92,7 +92,8 @@ def test_openstacksdk_lists_and_boots_against_the_dev_cloud(devcloud):
 def test_dev_cloud_state_survives_a_restart(devcloud):
     conn = devcloud.sdk()
     image = next(conn.image.images())
-    server = conn.compute.wait_for_server(conn.compute.create_server(name="keep", image_id=image.id, flavor_id="1"),
+    server = conn.compute.wait_for_server(conn.compute.create_server(name="keep", image_id=image.id, flavor_id="1",
+                                                                     networks="auto"),
                                           wait=30, interval=0.2)
     conn.compute.create_keypair(name="kept", public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB" + "a" * 42)
     devcloud.stop()
@@ -104,11 +105,12 @@ def test_dev_cloud_state_survives_a_restart(devcloud):
     assert [k.name for k in conn.compute.keypairs()] == ["kept"]
 
 
-def _server_for(devcloud, tmp_path, **options) -> Server:
+def _server_for(devcloud, tmp_path, user: str = "ec2proxy", **options) -> Server:
     config = tmp_path / "ec2proxy.conf"
-    account = devcloud.accounts["ec2proxy"]
+    account = devcloud.accounts[user]
     lines = ["[openstack]", f"auth_url = {devcloud.url}/identity/v3", f"username = {account['username']}",
-             f"password = {account['password']}", "project_name = service", "retries = 0", "timeout = 2"]
+             f"password = {account['password']}", f"project_name = {account['project_name']}", "retries = 0",
+             "timeout = 2"]
     for section, values in options.items():
         lines.append(f"[{section}]")
         lines += [f"{k} = {v}" for k, v in values.items()]
@@ -119,7 +121,7 @@ def _server_for(devcloud, tmp_path, **options) -> Server:
     return server.start()
 
 
-def test_keystone_credential_source_validates_once_then_locally(devcloud, tmp_path):
+def test_keystone_credential_source_validates_through_keystone(devcloud, tmp_path):
     demo = devcloud.accounts["demo"]
     import asyncio
 
@@ -138,6 +140,7 @@ def test_keystone_credential_source_validates_once_then_locally(devcloud, tmp_pa
             return await view.keystone.create_ec2_credential(view.scoped.user_id, view.project_id)
 
     credential = asyncio.run(make())
+    # The proxy's own user has only the 'service' role: Keystone validates every request.
     server = _server_for(devcloud, tmp_path, auth={"credential_source": "keystone"})
     try:
         ec2 = server.client(credential["access"], credential["secret"])
@@ -150,6 +153,7 @@ def test_keystone_credential_source_validates_once_then_locally(devcloud, tmp_pa
         with pytest.raises(ClientError) as caught:
             server.client("0" * 32, "nope").describe_regions()
         assert caught.value.response["Error"]["Code"] == "AuthFailure"
+        assert "every request is validated by Keystone" in server.log.read_text()
         boto2 = pytest.importorskip("boto.ec2.connection")
         from boto.ec2.regioninfo import RegionInfo
 
@@ -185,5 +189,28 @@ def test_backend_faults_reach_the_client_as_ec2_errors(devcloud, tmp_path):
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
         assert ec2.describe_availability_zones()["AvailabilityZones"]
         assert admin["username"] == "admin"
+    finally:
+        server.stop()
+
+
+def test_keystone_credential_source_verifies_locally_when_it_may_read_secrets(devcloud, tmp_path):
+    """A proxy user allowed to read EC2 credentials (here the dev cloud's admin) caches secrets."""
+    demo = devcloud.accounts["demo"]
+    access = demo["ec2_access"]  # seeded in the dev cloud's Keystone
+    import sqlite3
+
+    store = sqlite3.connect(devcloud.data_dir / "devcloud" / "devcloud.sqlite")
+    secret = json.loads(store.execute("SELECT data FROM objects WHERE kind = 'ec2_credential' AND id = ?",
+                                      (access,)).fetchone()[0])["secret"]
+    store.close()
+    server = _server_for(devcloud, tmp_path, user="admin", auth={"credential_source": "keystone"})
+    try:
+        ec2 = server.client(access, secret)
+        assert ec2.describe_regions()["Regions"]
+        assert sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]) == ["az-2", "nova"]
+        with pytest.raises(ClientError) as caught:
+            server.client(access, secret + "x").describe_regions()
+        assert caught.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+        assert "every request is validated by Keystone" not in server.log.read_text()
     finally:
         server.stop()

@@ -9,6 +9,7 @@ verifies locally; they are never logged.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 import time
 from typing import Any, Protocol
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ec2proxy import errors
 from ec2proxy.auth.signatures import Signature
 from ec2proxy.db.models import Credential
+
+LOG = logging.getLogger("ec2proxy.auth")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,20 +132,29 @@ class KeystoneCredentialStore:
 
     The first request of an access key is validated by Keystone
     (``/v3/ec2tokens``, with the proxy's service token); the answer is the
-    signer's token, with which the proxy reads the credential's secret. Both
-    are cached, so later requests are verified here without a round trip,
-    until the cache entry or the token expires.
+    signer's token. The proxy then reads the credential's secret, with that
+    token or its own, and caches both so later requests are verified here
+    without a round trip. Real Keystone refuses the signer's ec2tokens token
+    and, by default, a service user: then every request is validated by
+    Keystone (and a warning says how to let the proxy verify locally).
     """
 
     def __init__(self, cloud, cache_ttl: float):
         self._cloud = cloud
         self._cache = TTLCache(cache_ttl)
+        self._warned = False
 
     async def identify(self, signature: Signature) -> Identity:
-        identity = self._cache.get(signature.access_key)
-        if identity is not None and identity.scoped.fresh:
-            return check(signature, identity)
-        identity = await self._validate(signature)
+        known = self._cache.get(signature.access_key)
+        if known is not None and known.secret and known.scoped.fresh:
+            return check(signature, known)
+        try:
+            identity = await self._validate(signature)
+        except errors.AuthFailure:
+            if known is not None:  # Keystone knows this key: the signature is what is wrong
+                raise errors.SignatureDoesNotMatch(
+                    "The request signature we calculated does not match the signature you provided.") from None
+            raise
         self._cache.put(signature.access_key, identity)
         return identity
 
@@ -158,10 +170,26 @@ class KeystoneCredentialStore:
                 raise errors.AuthFailure("AWS was not able to validate the provided access credentials") from None
             raise exc.ec2() from None
         scoped = Scoped.from_token_body(token, body, self._cloud.auth.interface, self._cloud.auth.region)
+        secret = await self._read_secret(scoped, service, signature.access_key)
+        identity = Identity(signature.access_key, scoped.project_id, scoped.user_id, secret, scoped)
+        return check(signature, identity) if secret else identity
+
+    async def _read_secret(self, scoped, service, access_key: str) -> str:
+        from ec2proxy.cloud import BackendError
+
         user = await self._cloud.view(scoped=scoped)
-        credential = await user.keystone.ec2_credential(scoped.user_id, signature.access_key)
-        identity = Identity(signature.access_key, scoped.project_id, scoped.user_id, credential["secret"], scoped)
-        return check(signature, identity)
+        for view in (user, service):
+            try:
+                return (await view.keystone.ec2_credential(scoped.user_id, access_key))["secret"]
+            except BackendError as exc:
+                if exc.status not in (401, 403, 404):
+                    raise exc.ec2() from None
+        if not self._warned:
+            self._warned = True
+            LOG.warning("Keystone does not let ec2proxy read EC2 secrets, so every request is validated by "
+                        "Keystone. Let the proxy's user read credentials (for example the reader role with "
+                        "system scope) to verify signatures locally.")
+        return ""
 
 
 def keystone_blob(signature: Signature) -> dict:

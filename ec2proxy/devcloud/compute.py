@@ -274,6 +274,9 @@ async def create_servers(request: web.Request) -> web.Response:
         if allowed < min_count:
             raise HTTPError(403, f"Quota exceeded for instances: Requested {min_count}, but already used "
                                  f"{used} of {quota['instances']} instances")
+    if request["version"] >= (2, 37) and "networks" not in spec:
+        raise HTTPError(400, f"Invalid input for field/attribute server. Value: {spec}. "
+                             "'networks' is a required property")
     networks = network.choose_networks(store, token.project_id, spec.get("networks"))
     reservation = _reservation_id()
     fail = cloud.fail_builds > 0

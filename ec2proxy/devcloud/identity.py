@@ -172,7 +172,9 @@ def _credential_body(request: web.Request, credential: dict) -> dict:
 
 
 def _own(token, user_id: str) -> None:
-    if not token.admin and token.user_id != user_id:
+    # Like Keystone: only the owner or an admin, and never with a token that an EC2
+    # credential bought (it could otherwise mint and read further credentials).
+    if not token.admin and (token.user_id != user_id or "ec2credential" in token.methods):
         raise HTTPError(403, "You are not authorized to perform the requested action.")
 
 
@@ -235,6 +237,11 @@ def verify_ec2(credentials: dict[str, Any], secret: str) -> bool:
     headers = CIMultiDict(credentials.get("headers") or {})
     params = {str(k): str(v) for k, v in (credentials.get("params") or {}).items()}
     version4 = "Authorization" in headers or "X-Amz-Algorithm" in params
+    # The signature travels beside the parameters, as Keystone's Ec2Signer expects.
+    if "X-Amz-Algorithm" in params:
+        params.setdefault("X-Amz-Signature", str(credentials.get("signature", "")))
+    elif not version4:
+        params.setdefault("Signature", str(credentials.get("signature", "")))
     request = signatures.HttpRequest(
         method=credentials.get("verb", "POST"), host=credentials.get("host", ""),
         path=credentials.get("path", "/"), raw_query=urlencode(params) if version4 else "",

@@ -114,6 +114,8 @@ def choose_networks(store, project_id: str, requested: Any) -> list[tuple[str, s
     """(network id, fixed IP) for each NIC; Nova's 'auto' picks the project's only network."""
     if requested == "none":
         return []
+    if isinstance(requested, str) and requested != "auto":
+        raise HTTPError(400, f"Invalid input for field/attribute networks. Value: {requested}.")
     if isinstance(requested, list) and requested:
         out = []
         for nic in requested:

@@ -355,7 +355,7 @@ def _nova_failure(exc: BackendError, ami: str) -> errors.EC2Error:
                                f"{exc.message[:200]}", code="InstanceLimitExceeded")
     if exc.status == 400 and "key_name" in message:
         return errors.EC2Error("The key pair does not exist", code="InvalidKeyPair.NotFound")
-    if exc.status == 400 and "image" in message:
+    if exc.status == 400 and re.search(r"image \S+ (could not be found|is not active)|invalid imageref", message):
         return errors.EC2Error(f"The image id '[{ami}]' does not exist", code="InvalidAMIID.NotFound")
     if exc.status == 400 and "availability zone" in message:
         return errors.InvalidParameterValue(f"Invalid availability zone: {exc.message[:200]}")
@@ -448,6 +448,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         spec["user_data"] = user_data
     if zone:
         spec["availability_zone"] = zone
+    spec["networks"] = "auto"  # required since microversion 2.37: the project's own network
     if subnet is not None:
         nic = {"uuid": subnet["network_id"]}
         if params.get("PrivateIpAddress"):

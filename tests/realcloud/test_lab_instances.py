@@ -1,0 +1,96 @@
+"""The proxy against a real OpenStack (../shared/openstack-lab, via run-with-lab.sh): real Nova is the judge.
+
+Skips, saying why, when the lab's environment (LAB_KEYSTONE_URL...) is absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import aiohttp
+import pytest
+from botocore.exceptions import ClientError
+
+from ec2proxy import ids
+from ec2proxy.cloud import Cloud
+from ec2proxy.cloud.auth import Authenticator
+from tests.support import Server
+
+LAB = os.environ.get("LAB_KEYSTONE_URL")
+pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh")
+WAIT = {"Delay": 1, "MaxAttempts": 90}
+
+
+def _demo_credential() -> dict:
+    async def make() -> dict:
+        async with aiohttp.ClientSession() as session:
+            cloud = Cloud(session, Authenticator({
+                "auth_url": LAB, "auth_type": "password", "username": os.environ["LAB_DEMO_USER"],
+                "password": os.environ["LAB_DEMO_PASSWORD"], "project_name": os.environ["LAB_DEMO_PROJECT"],
+                "user_domain_name": "Default", "project_domain_name": "Default"}))
+            view = await cloud.view()
+            return await view.keystone.create_ec2_credential(view.scoped.user_id, view.project_id)
+
+    return asyncio.run(make())
+
+
+@pytest.fixture(scope="module")
+def lab_proxy(tmp_path_factory):
+    data = tmp_path_factory.mktemp("lab-proxy")
+    config = data / "ec2proxy.conf"
+    config.write_text("\n".join([
+        "[openstack]", f"auth_url = {LAB}", f"username = {os.environ['LAB_EC2_SERVICE_USER']}",
+        f"password = {os.environ['LAB_EC2_SERVICE_PASSWORD']}", f"project_name = {os.environ['LAB_EC2_SERVICE_PROJECT']}",
+        "[auth]", "credential_source = keystone"]) + "\n")
+    server = Server(data, config=config)
+    server.credentials_path.parent.mkdir(parents=True, exist_ok=True)
+    server.credentials_path.write_text("")
+    server.start()
+    credential = _demo_credential()
+    yield server, server.client(credential["access"], credential["secret"]), credential
+    server.stop()
+
+
+def test_keystone_signed_requests_and_zones(lab_proxy):
+    server, ec2, credential = lab_proxy
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]]
+    assert os.environ.get("LAB_AVAILABILITY_ZONE", "nova") in zones
+    with pytest.raises(ClientError) as caught:
+        server.client(credential["access"], credential["secret"] + "x").describe_regions()
+    assert caught.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+
+
+def test_instance_lifecycle_and_client_token_on_real_nova(lab_proxy):
+    _, ec2, _ = lab_proxy
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    flavor = os.environ.get("LAB_FLAVOR", "m1.tiny")
+    reservation = ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2, InstanceType=flavor,
+                                    ClientToken="lab-lifecycle",
+                                    TagSpecifications=[{"ResourceType": "instance",
+                                                        "Tags": [{"Key": "suite", "Value": "realcloud"}]}])
+    wanted = [i["InstanceId"] for i in reservation["Instances"]]
+    try:
+        assert [i["AmiLaunchIndex"] for i in reservation["Instances"]] == [0, 1]
+        again = ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2, InstanceType=flavor,
+                                  ClientToken="lab-lifecycle",
+                                  TagSpecifications=[{"ResourceType": "instance",
+                                                      "Tags": [{"Key": "suite", "Value": "realcloud"}]}])
+        assert again["ReservationId"] == reservation["ReservationId"]
+        with pytest.raises(ClientError) as caught:
+            ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, ClientToken="lab-lifecycle")
+        assert caught.value.response["Error"]["Code"] == "IdempotentParameterMismatch"
+        ec2.get_waiter("instance_running").wait(InstanceIds=wanted, WaiterConfig=WAIT)
+        tagged = ec2.describe_instances(Filters=[{"Name": "tag:suite", "Values": ["realcloud"]},
+                                                 {"Name": "instance-state-name", "Values": ["running"]}])
+        running = [i for r in tagged["Reservations"] for i in r["Instances"]]
+        assert sorted(i["InstanceId"] for i in running) == sorted(wanted)
+        assert all(i["PrivateIpAddress"] for i in running)
+        ec2.stop_instances(InstanceIds=wanted[:1])
+        ec2.get_waiter("instance_stopped").wait(InstanceIds=wanted[:1], WaiterConfig=WAIT)
+        ec2.start_instances(InstanceIds=wanted[:1])
+        ec2.get_waiter("instance_running").wait(InstanceIds=wanted[:1], WaiterConfig=WAIT)
+        ec2.reboot_instances(InstanceIds=wanted[1:])
+    finally:
+        ec2.terminate_instances(InstanceIds=wanted)
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=wanted, WaiterConfig=WAIT)
