@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import time
 import uuid
@@ -64,8 +65,12 @@ def now() -> float:
     return time.time()
 
 
+@functools.lru_cache(maxsize=65536)
 def iso(stamp: float | None, micro: bool = False) -> str | None:
-    """OpenStack's timestamps: ``2026-11-23T09:30:34Z`` (or with microseconds, no zone)."""
+    """OpenStack's timestamps: ``2026-11-23T09:30:34Z`` (or with microseconds, no zone).
+
+    Memoized: listing thousands of servers made together formats the same stamps.
+    """
     if stamp is None:
         return None
     moment = datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import random
 import re
@@ -123,6 +124,12 @@ def _flavor(flavor_id: str) -> dict | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _host_id(project_id: str) -> str:
+    """Nova's hostId: a per-project hash of the host (one host here)."""
+    return hashlib.sha224((project_id + "lab-compute").encode()).hexdigest()
+
+
 def render(request: web.Request, cloud, server: dict, floating: dict[str, dict] | None = None) -> dict:
     version_ = request["version"]
     token = request["token"]
@@ -143,7 +150,7 @@ def render(request: web.Request, cloud, server: dict, floating: dict[str, dict] 
     body: dict[str, Any] = {
         "id": server["id"], "name": server["name"], "status": server["status"],
         "tenant_id": server["project_id"], "user_id": server["user_id"], "metadata": server["metadata"],
-        "hostId": hashlib.sha224((server["project_id"] + "lab-compute").encode()).hexdigest(),
+        "hostId": _host_id(server["project_id"]),
         "image": "" if not server["image_id"] else {
             "id": server["image_id"], "links": [{"href": f"{base}/images/{server['image_id']}", "rel": "bookmark"}]},
         "created": iso(server["created"]), "updated": iso(server["updated"]),
