@@ -140,6 +140,7 @@ def build_instance(server: dict, row: Instance | None, tags: list[dict], project
         "KeyName": server.get("key_name") or None,
         "MetadataOptions": _metadata_options(row.metadata_options if row else None),
         "StateReason": states.state_reason(server),
+        "_os_id": server["id"],
         "_reservation": row.reservation_id if row else ids.from_uuid("r", server["id"]),
         "_owner": project_id, "_tags": {t["Key"]: t["Value"] for t in tags},
         "_launch_time": launched.strftime("%Y-%m-%dT%H:%M:%S.000Z") if launched else "",
@@ -525,26 +526,8 @@ async def _targets(ctx: RequestContext, instance_ids: list[str]) -> list[dict]:
     return [instances[i] for i in dict.fromkeys(wanted)]
 
 
-async def _nova_ids(ctx: RequestContext, instances: list[dict]) -> dict[str, str]:
-    async with ctx.services.sessions() as session:
-        rows = (await session.scalars(select(Instance).where(
-            Instance.project_id == ctx.project_id,
-            Instance.ec2_id.in_([i["InstanceId"] for i in instances])))).all()
-    known = {row.ec2_id: row.os_id for row in rows}
-    missing = [i["InstanceId"] for i in instances if i["InstanceId"] not in known]
-    if missing:  # created outside the proxy: the id is derived from the Nova id
-        view = await ctx.cloud()
-        since = (utcnow() - TERMINATED_VISIBLE).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for server in await view.nova.list_servers({"changes-since": since}):
-            ec2_id = ids.from_uuid("i", server["id"])
-            if ec2_id in missing:
-                known[ec2_id] = server["id"]
-    return known
-
-
-async def _change_state(ctx: RequestContext, params: dict, call, allowed: set[str], current: tuple[int, str],
-                        idle: set[str] = frozenset()) -> dict:
-    instances = await _targets(ctx, params["InstanceIds"])
+async def _change_state(ctx: RequestContext, instances: list[dict], call, allowed: set[str],
+                        current: tuple[int, str], idle: set[str] = frozenset()) -> list[dict]:
     for instance in instances:
         name = instance["State"]["Name"]
         if name not in allowed and name not in idle:
@@ -552,7 +535,6 @@ async def _change_state(ctx: RequestContext, params: dict, call, allowed: set[st
                                   f"{ctx.action} can act (it is {name}).", code="IncorrectInstanceState")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    nova_ids = await _nova_ids(ctx, instances)
     operation_id = await _record_operation(ctx, [i["InstanceId"] for i in instances])
     view = await ctx.cloud()
     acting = [i for i in instances if i["State"]["Name"] in allowed]
@@ -561,7 +543,7 @@ async def _change_state(ctx: RequestContext, params: dict, call, allowed: set[st
     async def act(instance: dict) -> None:
         async with semaphore:
             try:
-                await call(view.nova, nova_ids[instance["InstanceId"]])
+                await call(view.nova, instance["_os_id"])
             except BackendNotFound:
                 pass  # already gone: the state change has happened
 
@@ -590,7 +572,7 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
         raise errors.EC2Error(f"The instance '{protected[0]}' may not be terminated. Modify its "
                               "'disableApiTermination' instance attribute and try again.",
                               code="OperationNotPermitted")
-    changes = await _change_state(ctx, params, lambda nova, os_id: nova.delete_server(os_id),
+    changes = await _change_state(ctx, instances, lambda nova, os_id: nova.delete_server(os_id),
                                   {"pending", "running", "stopping", "stopped"}, states.SHUTTING_DOWN,
                                   idle={"shutting-down", "terminated"})
     return {"TerminatingInstances": changes}
@@ -598,19 +580,22 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
 
 @action("StopInstances", checks_dry_run=True)
 async def stop_instances(ctx: RequestContext, params: dict) -> dict:
-    changes = await _change_state(ctx, params, lambda nova, os_id: nova.stop(os_id), {"running"},
+    changes = await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
+                                  lambda nova, os_id: nova.stop(os_id), {"running"},
                                   states.STOPPING, idle={"stopping", "stopped"})
     return {"StoppingInstances": changes}
 
 
 @action("StartInstances", checks_dry_run=True)
 async def start_instances(ctx: RequestContext, params: dict) -> dict:
-    changes = await _change_state(ctx, params, lambda nova, os_id: nova.start(os_id), {"stopped"},
+    changes = await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
+                                  lambda nova, os_id: nova.start(os_id), {"stopped"},
                                   states.PENDING, idle={"pending", "running"})
     return {"StartingInstances": changes}
 
 
 @action("RebootInstances", checks_dry_run=True)
 async def reboot_instances(ctx: RequestContext, params: dict) -> dict:
-    await _change_state(ctx, params, lambda nova, os_id: nova.reboot(os_id), {"running"}, states.RUNNING)
+    await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
+                        lambda nova, os_id: nova.reboot(os_id), {"running"}, states.RUNNING)
     return {}
