@@ -61,9 +61,34 @@ OPTIONS: tuple[Option, ...] = (
     Option("api", "client_token_lease", 60.0,
            "Seconds a pending ClientToken stays with the worker that claimed it; a retry after that takes it "
            "over and adopts what a crashed worker left in the cloud."),
+    Option("api", "terminated_visible", 3600,
+           "Seconds a terminated instance stays visible in DescribeInstances."),
+    Option("api", "client_token_retention", 86400,
+           "Seconds a ClientToken is kept after the last instance it launched terminated (at least a day: "
+           "AWS keeps them that long); `ec2proxy db purge` removes older ones."),
+    Option("api", "client_token_replay_terminated", "reservation",
+           "What a RunInstances retry with the token of an all-terminated reservation gets: 'reservation' "
+           "(the terminated reservation, as AWS does) or 'error' (IdempotentInstanceTerminated)."),
     Option("admin", "listen", "127.0.0.1:8790",
            "HOST:PORT of the admin listener (/healthz, /metrics); empty to disable."),
-    Option("metadata", "listen", "127.0.0.1:8789", "HOST:PORT of the metadata service listener."),
+    Option("metadata", "listen", "127.0.0.1:8789", "HOST:PORT of the metadata service listener (empty: none)."),
+    Option("metadata", "shared_secret", "",
+           "The secret the Neutron metadata agent signs X-Instance-ID with (HMAC-SHA256). Empty: a random "
+           "one kept in DATA_DIR/metadata/shared_secret (fine for the embedded default only)."),
+    Option("metadata", "ip_lookup", False,
+           "Without Neutron proxy headers, identify the caller by its source IP among Neutron ports. Only "
+           "safe when the network path to this listener cannot be spoofed; off in production."),
+    Option("metadata", "cache_ttl", 5.0,
+           "Seconds an instance's metadata is kept in memory; our own writes invalidate it at once."),
+    Option("metadata", "identity_key", "",
+           "PEM private key that signs the instance identity document. Empty: one generated on first start "
+           "in DATA_DIR/metadata/ (with its certificate identity.crt)."),
+    Option("metadata", "identity_certificate", "",
+           "PEM certificate published for identity_key (empty: the generated one)."),
+    Option("metadata", "token_key", "",
+           "Secret that signs IMDSv2 session tokens, the same on every worker. Empty: the shared secret."),
+    Option("metadata", "proxy_listen", "127.0.0.1:8791",
+           "HOST:PORT of `ec2proxy metadata-proxy`, the embedded stand-in for Neutron's metadata proxy."),
     Option("auth", "credential_source", "local",
            "Where access keys live: 'local' (this proxy's database) or 'keystone' (EC2 credentials in Keystone)."),
     Option("auth", "max_skew", 900, "Largest accepted clock difference of a signed request, in seconds."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -28,6 +29,13 @@ class Services:
     cloud: Cloud | None
     request_ids: RequestIds = dataclasses.field(default_factory=RequestIds)
     _zones: tuple[float, list[str]] | None = None
+    # Called with a Nova server id whenever our own write changes what that instance shows
+    # (the metadata service drops its cache entry); other workers' caches expire by TTL.
+    change_listeners: list[Callable[[str], None]] = dataclasses.field(default_factory=list)
+
+    def instance_changed(self, os_id: str) -> None:
+        for listener in self.change_listeners:
+            listener(os_id)
 
     async def availability_zones(self) -> list[str]:
         """Zone names from Nova (cached for a minute); from the configuration without a cloud."""

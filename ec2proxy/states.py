@@ -24,8 +24,13 @@ BY_STATUS = {"BUILD": PENDING, "ACTIVE": RUNNING, "SHUTOFF": STOPPED, "DELETED":
              "RESIZE": STOPPING}
 
 
+RESIZE_TASKS = frozenset({"resize_prep", "resize_migrating", "resize_migrated", "resize_finish"})
+
+
 def ec2_state(server: dict) -> tuple[int, str]:
     task = server.get("OS-EXT-STS:task_state")
+    if task in RESIZE_TASKS and server.get("OS-EXT-STS:vm_state") == "stopped":
+        return STOPPED  # ModifyInstanceAttribute instanceType: EC2 keeps the instance stopped throughout
     if task in BY_TASK:
         return BY_TASK[task]
     vm_state = server.get("OS-EXT-STS:vm_state")

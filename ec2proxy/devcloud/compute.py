@@ -257,6 +257,7 @@ async def create_servers(request: web.Request) -> web.Response:
         raise HTTPError(400, "The requested availability zone is not available")
     groups = [g.get("name") for g in spec.get("security_groups") or [{"name": "default"}]]
     group_ids = network.resolve_security_groups(store, token.project_id, groups)
+    groups = [store.get("security_group", gid)["name"] for gid in group_ids]  # Nova shows names, as Neutron has them
     user_data = spec.get("user_data")
     if user_data is not None:
         try:
@@ -467,6 +468,24 @@ async def server_action(request: web.Request) -> web.Response:
         if length is not None:
             lines = lines[-int(length):]
         return reply({"output": "\n".join(lines) + "\n"})
+    elif action in ("addSecurityGroup", "removeSecurityGroup"):
+        wanted = (value or {}).get("name")
+        if not isinstance(wanted, str) or not wanted:
+            raise HTTPError(400, "Security group name must be a non-empty string")
+        group_id, = network.resolve_security_groups(cloud.store, server["project_id"], [wanted])
+        ports = network.ports_of(cloud.store, server)
+        if not ports:
+            raise HTTPError(400, f"Instance {server['id']} has no network port for security groups")
+        adding = action == "addSecurityGroup"
+        if adding == all(group_id in p["security_groups"] for p in ports):
+            raise HTTPError(400, f"Security group {wanted} is {'already' if adding else 'not'} associated "
+                                 f"with the instance {server['id']}")
+        for port in ports:
+            chosen = [g for g in port["security_groups"] if g != group_id] + ([group_id] if adding else [])
+            cloud.store.put("port", {**port, "security_groups": chosen})
+        names = sorted({cloud.store.get("security_group", g)["name"]
+                        for p in network.ports_of(cloud.store, server) for g in p["security_groups"]})
+        cloud.store.put("server", {**server, "security_groups": names})
     elif action == "resize":
         flavor = _flavor(str((value or {}).get("flavorRef", "")))
         if flavor is None:

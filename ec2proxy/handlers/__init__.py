@@ -45,4 +45,5 @@ def implemented() -> frozenset[str]:
     return frozenset(_REGISTRY)
 
 
-from ec2proxy.handlers import instances, regions  # noqa: E402,F401  (they register their actions)
+from ec2proxy.handlers import (  # noqa: E402,F401  (they register their actions)
+    instance_attributes, instance_status, instance_types, instances, regions)

@@ -6,23 +6,21 @@ import asyncio
 import base64
 import binascii
 import datetime
-import hashlib
-import json
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
-from ec2proxy import errors, filters, ids, ledger, states
+from ec2proxy import errors, filters, ids, ledger, paging, states
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Operation, Reservation, Tag, utcnow
 from ec2proxy.handlers import action
 
-TERMINATED_VISIBLE = datetime.timedelta(hours=1)
 MAX_COUNT = 1000
 USER_DATA_LIMIT = 16 * 1024
 # Inputs that need the volume and network work of later issues: refused loudly until then.
-NOT_YET = ("BlockDeviceMappings", "KernelId", "RamdiskId", "NetworkInterfaces", "LaunchTemplate",
+NOT_YET = ("BlockDeviceMappings", "NetworkInterfaces", "LaunchTemplate",
            "ElasticGpuSpecification", "CpuOptions", "CapacityReservationSpecification", "HibernationOptions",
            "LicenseSpecifications", "EnclaveOptions", "IamInstanceProfile", "InstanceMarketOptions")
 
@@ -101,7 +99,7 @@ def _hostname(ip: str | None) -> str:
     return f"ip-{ip.replace('.', '-')}.ec2.internal" if ip else ""
 
 
-def _metadata_options(options: dict | None) -> dict:
+def metadata_options(options: dict | None) -> dict:
     options = options or {}
     return {"State": "applied", "HttpTokens": options.get("HttpTokens", "optional"),
             "HttpPutResponseHopLimit": options.get("HttpPutResponseHopLimit", 1),
@@ -126,7 +124,7 @@ def build_instance(server: dict, row: Instance | None, tags: list[dict], project
         "State": {"Code": code, "Name": name},
         "PrivateDnsName": _hostname(private_ip), "PublicDnsName": _hostname(public_ip) if public_ip else "",
         "StateTransitionReason": "", "AmiLaunchIndex": row.launch_index if row else 0,
-        "ProductCodes": [], "InstanceType": row.instance_type if row else flavor.get("original_name", ""),
+        "ProductCodes": [], "InstanceType": flavor.get("original_name") or (row.instance_type if row else ""),
         "LaunchTime": launched,
         "Placement": {"AvailabilityZone": server.get("OS-EXT-AZ:availability_zone") or "", "GroupName": "",
                       "Tenancy": "default"},
@@ -138,9 +136,10 @@ def build_instance(server: dict, row: Instance | None, tags: list[dict], project
         "SecurityGroups": [{"GroupName": n, "GroupId": groups.get(n, "")} for n in group_names],
         "Tags": tags, "ClientToken": (row.client_token if row else None) or "",
         "KeyName": server.get("key_name") or None,
-        "MetadataOptions": _metadata_options(row.metadata_options if row else None),
+        "MetadataOptions": metadata_options(row.metadata_options if row else None),
         "StateReason": states.state_reason(server),
-        "_os_id": server["id"],
+        "KernelId": row.kernel_id if row else None, "RamdiskId": row.ramdisk_id if row else None,
+        "_os_id": server["id"], "_nova_status": server.get("status"), "_generation": row.generation if row else None,
         "_reservation": row.reservation_id if row else ids.from_uuid("r", server["id"]),
         "_owner": project_id, "_tags": {t["Key"]: t["Value"] for t in tags},
         "_launch_time": launched.strftime("%Y-%m-%dT%H:%M:%S.000Z") if launched else "",
@@ -175,6 +174,41 @@ async def _rows(ctx: RequestContext, os_ids: list[str]) -> dict[str, Instance]:
     return out
 
 
+async def update_row(ctx: RequestContext, instance: dict, **values) -> None:
+    """Change our row of ``instance`` conditionally on the generation it was read at.
+
+    A server created directly in Nova gets its row now, from what Describe
+    showed. A lost race is ``IncorrectInstanceState`` (someone else changed
+    the instance in between): the caller retries with fresh eyes.
+    """
+    seen = instance["_generation"]
+    async with ctx.services.sessions() as session, session.begin():
+        if seen is None:
+            session.add(Instance(
+                ec2_id=instance["InstanceId"], os_id=instance["_os_id"], project_id=ctx.project_id,
+                reservation_id=instance["_reservation"], launch_index=instance["AmiLaunchIndex"],
+                image_id=instance["ImageId"], instance_type=instance["InstanceType"],
+                key_name=instance.get("KeyName"), root_device_name=instance["RootDeviceName"],
+                block_device_mappings=[], metadata_options=instance["MetadataOptions"],
+                launched_at=instance["LaunchTime"] or utcnow(), generation=1, **values))
+            try:
+                await session.flush()
+            except IntegrityError:
+                raise _lost_race(instance) from None
+        else:
+            done = await session.execute(update(Instance).where(
+                Instance.ec2_id == instance["InstanceId"], Instance.project_id == ctx.project_id,
+                Instance.generation == seen).values(generation=seen + 1, **values))
+            if done.rowcount != 1:
+                raise _lost_race(instance)
+    ctx.services.instance_changed(instance["_os_id"])
+
+
+def _lost_race(instance: dict) -> errors.EC2Error:
+    return errors.EC2Error(f"The instance '{instance['InstanceId']}' was changed by another request; retry.",
+                           code="IncorrectInstanceState")
+
+
 async def _tags(ctx: RequestContext, resource_ids: list[str]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     async with ctx.services.sessions() as session:
@@ -200,12 +234,40 @@ async def _group_ids(view) -> dict[str, str]:
     return {g["name"]: ids.from_uuid("sg", g["id"]) for g in groups}
 
 
+def _since(ctx: RequestContext) -> str:
+    visible = datetime.timedelta(seconds=ctx.services.config.api.terminated_visible)
+    return (utcnow() - visible).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# EC2 filters Nova can answer itself (non-admin since microversion 2.83): one exact value, no wildcards.
+# Nova's answer is only narrowed further by ours, so pushing a filter down never changes the result.
+PUSH_DOWN = {"key-name": ("key_name", (2, 83), str), "availability-zone": ("availability_zone", (2, 83), str),
+             "private-ip-address": ("ip", (2, 1), lambda v: f"^{re.escape(v)}$")}
+
+
+def nova_filters(view, params: dict) -> dict:
+    query: dict = {}
+    version = tuple(int(part) for part in view.nova.headers.get("X-OpenStack-Nova-API-Version", "2.1").split("."))
+    for item in params.get("Filters") or []:
+        rule = PUSH_DOWN.get(item.get("Name"))
+        values = item.get("Values") or []
+        if rule is None or len(values) != 1 or version < rule[1] or any(c in values[0] for c in "*?\\"):
+            continue
+        query[rule[0]] = rule[2](values[0])
+    return query
+
+
 async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None) -> list[dict]:
-    """Every instance of the project (terminated ones for an hour), as EC2 Instance dicts."""
+    """Every instance of the project (terminated ones for a while), as EC2 Instance dicts.
+
+    One paginated Nova listing (narrowed by the filters Nova understands), the
+    security groups, and our rows and tags for what it returned: a constant
+    number of backend calls whatever the instance count.
+    """
     view = await ctx.cloud()
-    since = (utcnow() - TERMINATED_VISIBLE).strftime("%Y-%m-%dT%H:%M:%SZ")
     if servers is None:
-        servers, groups = await asyncio.gather(view.nova.list_servers({"changes-since": since}), _group_ids(view))
+        query = {"changes-since": _since(ctx), **nova_filters(view, params or {})}
+        servers, groups = await asyncio.gather(view.nova.list_servers(query), _group_ids(view))
     else:
         groups = await _group_ids(view)
     rows = await _rows(ctx, [s["id"] for s in servers])
@@ -222,47 +284,14 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
     return instances
 
 
-def _page_token(offset: int, digest: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset, "h": digest}).encode()).decode()
-
-
-def _read_token(token: str, digest: str) -> int:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset = int(data["o"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise errors.EC2Error("The NextToken is not valid.", code="InvalidNextToken") from None
-    if data.get("h") != digest or offset < 0:
-        raise errors.EC2Error("The NextToken does not belong to these filters.", code="InvalidNextToken")
-    return offset
-
-
 @action("DescribeInstances")
 async def describe_instances(ctx: RequestContext, params: dict) -> dict:
     wanted = [ids.check("i", i) for i in params.get("InstanceIds") or []]
-    max_results = params.get("MaxResults")
-    if wanted and max_results is not None:
-        raise errors.InvalidParameterCombination("The parameter instancesSet cannot be used with the parameter maxResults")
-    if max_results is not None and not 5 <= max_results <= 1000:
-        raise errors.InvalidParameterValue("Value for parameter MaxResults must be between 5 and 1000")
+    paging.check_max_results(params, ids_member="InstanceIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS)
-    instances = await describe(ctx)
-    if wanted:
-        known = {i["InstanceId"] for i in instances}
-        missing = [i for i in wanted if i not in known]
-        if missing:
-            raise errors.not_found("InstanceID", ", ".join(missing))
-        instances = [i for i in instances if i["InstanceId"] in set(wanted)]
-    instances = filters.apply(instances, compiled)
-    digest = hashlib.sha256(json.dumps(params.get("Filters") or [], sort_keys=True).encode()).hexdigest()[:16]
-    start = _read_token(params["NextToken"], digest) if params.get("NextToken") else 0
-    result: dict = {}
-    if max_results is not None:
-        if start + max_results < len(instances):
-            result["NextToken"] = _page_token(start + max_results, digest)
-        instances = instances[start:start + max_results]
-    elif start:
-        instances = instances[start:]
+    instances = await lookup(ctx, wanted) if wanted else await describe(ctx, params)
+    instances, next_token = paging.page(filters.apply(instances, compiled), params)
+    result: dict = {"NextToken": next_token} if next_token else {}
     reservation_ids = sorted({i["_reservation"] for i in instances})
     groups = await _reservation_groups(ctx, reservation_ids) if reservation_ids else {}
     result["Reservations"] = group_reservations(instances, ctx.project_id, groups)
@@ -317,6 +346,23 @@ async def _resolve_subnet(view, subnet_id: str | None) -> dict | None:
         if ids.from_uuid("subnet", subnet["id"]) == subnet_id:
             return subnet
     raise errors.EC2Error(f"The subnet ID '{subnet_id}' does not exist", code="InvalidSubnetID.NotFound")
+
+
+def _boot_files(image: dict, params: dict) -> tuple[str | None, str | None]:
+    """(aki-, ari-) ids the instance boots with: Glance's kernel_id/ramdisk_id of the image.
+
+    Nova boots an image with the kernel and ramdisk registered on it and has
+    no per-server override, so asking for another one is refused, not ignored.
+    """
+    chosen = []
+    for member, prefix, prop in (("KernelId", "aki", "kernel_id"), ("RamdiskId", "ari", "ramdisk_id")):
+        own = ids.from_uuid(prefix, image[prop]) if image.get(prop) else None
+        asked = params.get(member)
+        if asked and ids.check(prefix, asked) != own:
+            raise errors.UnsupportedOperation(f"{member} {asked} differs from the one registered on the image "
+                                              f"({own or 'none'}); this cloud cannot boot an image with another.")
+        chosen.append(own)
+    return chosen[0], chosen[1]
 
 
 def _user_data(params: dict) -> str | None:
@@ -374,8 +420,6 @@ async def _record_operation(ctx: RequestContext, resource_ids: list[str]) -> int
 
 
 async def _close_operation(session_or_sessions, operation_id: int, error: str | None = None) -> None:
-    from sqlalchemy import update
-
     statement = update(Operation).where(Operation.id == operation_id).values(
         state="failed" if error else "succeeded", error=error, updated_at=utcnow())
     if hasattr(session_or_sessions, "execute"):
@@ -386,6 +430,41 @@ async def _close_operation(session_or_sessions, operation_id: int, error: str | 
 
 
 _INDEX = re.compile(r"-(\d+)$")
+
+
+async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[dict]:
+    """The named instances, in the order asked; unknown ones are ``InvalidInstanceID.NotFound``.
+
+    Instances we launched are read one by one from Nova (the question is about
+    these ids, not the tenant); only an id we have no row for, i.e. a server
+    created directly in Nova, needs the listing.
+    """
+    wanted = list(dict.fromkeys(ids.check("i", i) for i in instance_ids))
+    async with ctx.services.sessions() as session:
+        known = {row.ec2_id: row.os_id for row in (await session.scalars(select(Instance).where(
+            Instance.project_id == ctx.project_id, Instance.ec2_id.in_(wanted[:900])))).all()}
+    if len(wanted) > 50 or any(i not in known for i in wanted):
+        found = {i["InstanceId"]: i for i in await describe(ctx)}
+    else:
+        view = await ctx.cloud()
+        semaphore = asyncio.Semaphore(16)
+
+        async def server(os_id: str) -> dict | None:
+            async with semaphore:
+                try:
+                    return await view.nova.get_server(os_id)
+                except BackendNotFound:
+                    return None
+
+        servers = await asyncio.gather(*(server(known[i]) for i in wanted))
+        if any(s is None for s in servers):  # deleted servers are only listed (changes-since), never shown
+            found = {i["InstanceId"]: i for i in await describe(ctx)}
+        else:
+            found = {i["InstanceId"]: i for i in await describe(ctx, servers=servers)}
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise errors.not_found("InstanceID", ", ".join(missing))
+    return [found[i] for i in wanted]
 
 
 async def _servers_of(view, reservation_id: str) -> list[dict]:
@@ -422,6 +501,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         _find_image(view, ami), _find_flavor(view, params.get("InstanceType") or "m1.small"),
         _resolve_groups(view, params.get("SecurityGroups") or [], params.get("SecurityGroupIds") or []),
         _resolve_subnet(view, params.get("SubnetId")))
+    kernel, ramdisk = _boot_files(image, params)
     if zone and zone not in await ctx.services.availability_zones():
         raise errors.InvalidParameterValue(f"Invalid availability zone: [{zone[:64]}]")
     if params.get("PrivateIpAddress") and subnet is None:
@@ -457,9 +537,11 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         spec["networks"] = [nic]
     try:
         servers = await _servers_of(view, reservation_id) if claim is not None and claim.adopting else []
+        nova_reservation = servers[0].get("OS-EXT-SRV-ATTR:reservation_id") if servers else None
         if not servers:
             created = await view.nova.create_servers(spec, min_count, max_count)
-            servers = await view.nova.list_servers({"reservation_id": created["reservation_id"]})
+            nova_reservation = created["reservation_id"]
+            servers = await view.nova.list_servers({"reservation_id": nova_reservation})
     except BackendError as exc:
         failure = _nova_failure(exc, ami)
         await ledger.finish(ctx.services.sessions, claim, failure)
@@ -471,7 +553,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     group_set = [{"GroupName": g["GroupName"], "GroupId": g["GroupId"]} for g in groups]
     async with ctx.services.sessions() as session, session.begin():
         session.add(Reservation(reservation_id=reservation_id, project_id=ctx.project_id, user_id=ctx.user_id,
-                                groups=group_set, created_at=utcnow()))
+                                groups=group_set, created_at=utcnow(), nova_reservation_id=nova_reservation))
         for server in servers:
             match = _INDEX.search(server["name"])
             index = int(match.group(1)) - 1 if match and len(servers) > 1 else 0
@@ -480,7 +562,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
                 ec2_id=ec2_id, os_id=server["id"], project_id=ctx.project_id, reservation_id=reservation_id,
                 launch_index=index, image_id=ami, instance_type=flavor["name"], key_name=params.get("KeyName"),
                 user_data=user_data, client_token=params.get("ClientToken"), root_device_name="/dev/sda1",
-                block_device_mappings=[], metadata_options=_metadata_options(options),
+                block_device_mappings=[], metadata_options=metadata_options(options), kernel_id=kernel, ramdisk_id=ramdisk,
                 disable_api_termination=bool(params.get("DisableApiTermination")), shutdown_behavior=behavior,
                 launched_at=utcnow(), generation=1))
             for tag in tags:
@@ -492,7 +574,12 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
 
 
 async def _replay(ctx: RequestContext, reservation_id: str, servers: list[dict] | None = None) -> dict:
-    """The reservation as DescribeInstances shows it now (tags and state included)."""
+    """The reservation as DescribeInstances shows it now (tags and state included).
+
+    Servers Nova has forgotten are shown ``terminated``; with
+    ``client_token_replay_terminated = error`` a reservation whose instances
+    all terminated answers ``IdempotentInstanceTerminated`` instead.
+    """
     async with ctx.services.sessions() as session:
         reservation = await session.get(Reservation, reservation_id)
         os_ids = (await session.scalars(select(Instance.os_id).where(
@@ -501,9 +588,19 @@ async def _replay(ctx: RequestContext, reservation_id: str, servers: list[dict] 
         raise errors.InternalError()
     if servers is None:
         view = await ctx.cloud()
-        since = (utcnow() - datetime.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        servers = [s for s in await view.nova.list_servers({"changes-since": since}) if s["id"] in set(os_ids)]
+        retention = datetime.timedelta(seconds=ctx.services.config.api.client_token_retention)
+        query = {"changes-since": (utcnow() - retention).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 "reservation_id": reservation.nova_reservation_id} if reservation.nova_reservation_id else \
+            {"changes-since": _since(ctx), "name": f"^{reservation_id}(-[0-9]+)?$"}
+        servers = [s for s in await view.nova.list_servers(query) if s["id"] in set(os_ids)]
+        seen = {s["id"] for s in servers}
+        servers += [{"id": os_id, "status": "DELETED", "OS-EXT-STS:vm_state": "deleted", "tenant_id": ctx.project_id}
+                    for os_id in os_ids if os_id not in seen]
     instances = await describe(ctx, servers=servers)
+    if ctx.services.config.api.client_token_replay_terminated == "error" and instances and \
+            all(i["State"]["Name"] == "terminated" for i in instances):
+        raise errors.EC2Error("The client token you have provided is associated with a reservation whose "
+                              "instances have all terminated.", code="IdempotentInstanceTerminated")
     instances.sort(key=lambda i: i["AmiLaunchIndex"])
     grouped = group_reservations(instances, ctx.project_id, {reservation_id: reservation.groups})
     body = grouped[0] if grouped else {"ReservationId": reservation_id, "OwnerId": ctx.project_id,
@@ -516,14 +613,9 @@ async def _replay(ctx: RequestContext, reservation_id: str, servers: list[dict] 
 
 async def _targets(ctx: RequestContext, instance_ids: list[str]) -> list[dict]:
     """The named instances (each must exist in this project), as EC2 dicts with their Nova id."""
-    wanted = [ids.check("i", i) for i in instance_ids]
-    if not wanted:
+    if not instance_ids:
         raise errors.MissingParameter("The request must contain the parameter InstanceId")
-    instances = {i["InstanceId"]: i for i in await describe(ctx)}
-    missing = [i for i in wanted if i not in instances]
-    if missing:
-        raise errors.not_found("InstanceID", ", ".join(missing))
-    return [instances[i] for i in dict.fromkeys(wanted)]
+    return await lookup(ctx, instance_ids)
 
 
 async def _change_state(ctx: RequestContext, instances: list[dict], call, allowed: set[str],
@@ -543,7 +635,7 @@ async def _change_state(ctx: RequestContext, instances: list[dict], call, allowe
     async def act(instance: dict) -> None:
         async with semaphore:
             try:
-                await call(view.nova, instance["_os_id"])
+                await call(view.nova, instance)
             except BackendNotFound:
                 pass  # already gone: the state change has happened
 
@@ -572,24 +664,55 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
         raise errors.EC2Error(f"The instance '{protected[0]}' may not be terminated. Modify its "
                               "'disableApiTermination' instance attribute and try again.",
                               code="OperationNotPermitted")
-    changes = await _change_state(ctx, instances, lambda nova, os_id: nova.delete_server(os_id),
+    changes = await _change_state(ctx, instances, lambda nova, i: nova.delete_server(i["_os_id"]),
                                   {"pending", "running", "stopping", "stopped"}, states.SHUTTING_DOWN,
                                   idle={"shutting-down", "terminated"})
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(update(Instance).where(
+            Instance.project_id == ctx.project_id, Instance.terminated_at.is_(None),
+            Instance.ec2_id.in_([i["InstanceId"] for i in instances])).values(
+            terminated_at=utcnow(), generation=Instance.generation + 1))
     return {"TerminatingInstances": changes}
 
 
 @action("StopInstances", checks_dry_run=True)
 async def stop_instances(ctx: RequestContext, params: dict) -> dict:
     changes = await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
-                                  lambda nova, os_id: nova.stop(os_id), {"running"},
+                                  lambda nova, i: nova.stop(i["_os_id"]), {"running"},
                                   states.STOPPING, idle={"stopping", "stopped"})
     return {"StoppingInstances": changes}
+
+
+async def _start(nova, instance: dict) -> None:
+    """Start; a server resized while stopped (ModifyInstanceAttribute) has its resize confirmed first.
+
+    EC2 shows such an instance ``stopped`` throughout and lets it start at
+    once; Nova needs the resize finished and confirmed, which it does within
+    moments, so this follows it for a bounded time.
+    """
+    status = instance["_nova_status"]
+    for _ in range(40):
+        if status == "VERIFY_RESIZE":
+            await nova.confirm_resize(instance["_os_id"])
+        elif status == "SHUTOFF":
+            try:
+                await nova.start(instance["_os_id"])
+                return
+            except BackendError as exc:
+                if exc.status != 409:
+                    raise
+        elif status != "RESIZE":
+            break
+        await asyncio.sleep(0.25)
+        server = await nova.get_server(instance["_os_id"])
+        status = "RESIZE" if server.get("OS-EXT-STS:task_state") else server.get("status")
+    await nova.start(instance["_os_id"])
 
 
 @action("StartInstances", checks_dry_run=True)
 async def start_instances(ctx: RequestContext, params: dict) -> dict:
     changes = await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
-                                  lambda nova, os_id: nova.start(os_id), {"stopped"},
+                                  _start, {"stopped"},
                                   states.PENDING, idle={"pending", "running"})
     return {"StartingInstances": changes}
 
@@ -597,5 +720,5 @@ async def start_instances(ctx: RequestContext, params: dict) -> dict:
 @action("RebootInstances", checks_dry_run=True)
 async def reboot_instances(ctx: RequestContext, params: dict) -> dict:
     await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
-                        lambda nova, os_id: nova.reboot(os_id), {"running"}, states.RUNNING)
+                        lambda nova, i: nova.reboot(i["_os_id"]), {"running"}, states.RUNNING)
     return {}

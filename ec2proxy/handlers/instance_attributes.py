@@ -1,0 +1,227 @@
+"""Describe/ModifyInstanceAttribute, ModifyInstanceMetadataOptions, GetConsoleOutput.
+
+What Nova keeps (flavor, security groups, console) is read from and changed
+in Nova; what it does not keep for EC2 (user data, termination protection,
+shutdown behaviour, metadata options) lives in our row, changed conditionally
+on its generation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from sqlalchemy import select
+
+from ec2proxy import errors
+from ec2proxy.cloud import BackendError
+from ec2proxy.context import RequestContext
+from ec2proxy.db.models import Instance, utcnow
+from ec2proxy.handlers import action
+from ec2proxy.handlers.instances import (USER_DATA_LIMIT, _find_flavor, _resolve_groups, lookup, metadata_options,
+                                         update_row)
+
+# Attribute name (as in Attribute=...) -> the output member carrying it.
+ATTRIBUTES = {
+    "instanceType": "InstanceType", "kernel": "KernelId", "ramdisk": "RamdiskId", "userData": "UserData",
+    "disableApiTermination": "DisableApiTermination", "disableApiStop": "DisableApiStop",
+    "instanceInitiatedShutdownBehavior": "InstanceInitiatedShutdownBehavior", "rootDeviceName": "RootDeviceName",
+    "blockDeviceMapping": "BlockDeviceMappings", "productCodes": "ProductCodes", "sourceDestCheck": "SourceDestCheck",
+    "groupSet": "Groups", "ebsOptimized": "EbsOptimized", "sriovNetSupport": "SriovNetSupport",
+    "enaSupport": "EnaSupport", "enclaveOptions": "EnclaveOptions",
+}
+# Hardware and network knobs OpenStack has no per-server switch for.
+CANNOT_MODIFY = ("sourceDestCheck", "ebsOptimized", "sriovNetSupport", "enaSupport", "kernel", "ramdisk",
+                 "disableApiStop")
+MODIFY_MEMBERS = {"SourceDestCheck": "sourceDestCheck", "DisableApiStop": "disableApiStop",
+                  "BlockDeviceMappings": "blockDeviceMapping", "DisableApiTermination": "disableApiTermination",
+                  "InstanceType": "instanceType", "Kernel": "kernel", "Ramdisk": "ramdisk", "UserData": "userData",
+                  "InstanceInitiatedShutdownBehavior": "instanceInitiatedShutdownBehavior", "Groups": "groupSet",
+                  "EbsOptimized": "ebsOptimized", "SriovNetSupport": "sriovNetSupport", "EnaSupport": "enaSupport"}
+
+
+async def _row(ctx: RequestContext, ec2_id: str) -> Instance | None:
+    async with ctx.services.sessions() as session:
+        return (await session.scalars(select(Instance).where(
+            Instance.ec2_id == ec2_id, Instance.project_id == ctx.project_id))).first()
+
+
+@action("DescribeInstanceAttribute")
+async def describe_instance_attribute(ctx: RequestContext, params: dict) -> dict:
+    attribute = params["Attribute"]
+    member = ATTRIBUTES.get(attribute)
+    if member is None:
+        raise errors.InvalidParameterValue(f"Value ({attribute[:64]}) for parameter attribute is invalid. "
+                                           "Unknown attribute.")
+    instance, = await lookup(ctx, [params["InstanceId"]])
+    row = await _row(ctx, instance["InstanceId"])
+    values = {
+        "InstanceType": {"Value": instance["InstanceType"]},
+        "KernelId": {"Value": instance["KernelId"]} if instance.get("KernelId") else {},
+        "RamdiskId": {"Value": instance["RamdiskId"]} if instance.get("RamdiskId") else {},
+        "UserData": {"Value": row.user_data} if row is not None and row.user_data else {},
+        "DisableApiTermination": {"Value": bool(row and row.disable_api_termination)},
+        "DisableApiStop": {"Value": False},
+        "InstanceInitiatedShutdownBehavior": {"Value": row.shutdown_behavior if row else "stop"},
+        "RootDeviceName": {"Value": instance["RootDeviceName"]},
+        "BlockDeviceMappings": instance["BlockDeviceMappings"], "ProductCodes": [],
+        "SourceDestCheck": {"Value": True}, "EbsOptimized": {"Value": False}, "SriovNetSupport": {},
+        "EnaSupport": {"Value": True}, "EnclaveOptions": {"Enabled": False},
+        "Groups": instance["SecurityGroups"],
+    }
+    return {"InstanceId": instance["InstanceId"], member: values[member]}
+
+
+def _modification(params: dict) -> tuple[str, object]:
+    """The one (attribute, value) a ModifyInstanceAttribute asks for, in either of its two spellings."""
+    given = [(MODIFY_MEMBERS[k], v) for k, v in params.items() if k in MODIFY_MEMBERS and v not in (None, [])]
+    if params.get("Attribute"):
+        if params["Attribute"] not in ATTRIBUTES:
+            raise errors.InvalidParameterValue(f"Value ({params['Attribute'][:64]}) for parameter attribute is "
+                                               "invalid. Unknown attribute.")
+        given.append((params["Attribute"], params.get("Value")))
+    if len(given) != 1:
+        raise errors.InvalidParameterCombination("Exactly one attribute must be modified per request")
+    name, value = given[0]
+    if isinstance(value, dict) and set(value) <= {"Value"}:
+        value = value.get("Value")
+    if value is None and name != "blockDeviceMapping":
+        raise errors.MissingParameter(f"The request must contain a value for the attribute {name}")
+    return name, value
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise errors.InvalidParameterValue(f"Value ({str(value)[:32]}) for parameter value is invalid. Expected a boolean.")
+
+
+def _require_stopped(instance: dict, attribute: str) -> None:
+    if instance["State"]["Name"] != "stopped":
+        raise errors.EC2Error(f"The instance '{instance['InstanceId']}' is not in the 'stopped' state; "
+                              f"{attribute} can only be changed while it is stopped.", code="IncorrectInstanceState")
+
+
+@action("ModifyInstanceAttribute", checks_dry_run=True)
+async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
+    name, value = _modification(params)
+    if name in CANNOT_MODIFY:
+        raise errors.UnsupportedOperation(f"The attribute {name} cannot be changed on this cloud: OpenStack has no "
+                                          "per-server setting for it.")
+    if name in ("productCodes", "rootDeviceName", "enclaveOptions"):
+        raise errors.InvalidParameterValue(f"The attribute {name} is read-only.")
+    instance, = await lookup(ctx, [params["InstanceId"]])
+    view = await ctx.cloud()
+    if name == "disableApiTermination":
+        changes = {"disable_api_termination": _boolean(value)}
+    elif name == "instanceInitiatedShutdownBehavior":
+        if value not in ("stop", "terminate"):
+            raise errors.InvalidParameterValue("instanceInitiatedShutdownBehavior must be stop or terminate")
+        changes = {"shutdown_behavior": value}
+    elif name == "userData":
+        _require_stopped(instance, name)
+        changes = {"user_data": _user_data_value(value)}
+    elif name == "instanceType":
+        _require_stopped(instance, name)
+        flavor = await _find_flavor(view, str(value))
+        if ctx.dry_run:
+            raise errors.DryRunOperation()
+        if flavor["name"] != instance["InstanceType"]:
+            await _backend(view.nova.resize(instance["_os_id"], flavor["id"]))
+        changes = {"instance_type": flavor["name"]}
+    elif name == "groupSet":
+        await _modify_groups(ctx, view, instance, value if isinstance(value, list) else [value])
+        return {}
+    else:  # blockDeviceMapping
+        changes = {"block_device_mappings": _delete_on_termination(instance, params.get("BlockDeviceMappings") or [])}
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    await update_row(ctx, instance, **changes)
+    return {}
+
+
+def _user_data_value(value: object) -> str:
+    """Our row keeps user data base64-encoded, as RunInstances received it."""
+    raw = value if isinstance(value, bytes) else str(value).encode()
+    if not isinstance(value, bytes):
+        try:  # the Attribute/Value spelling carries base64 text
+            raw = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.InvalidParameterValue("Invalid BASE64 encoding of user data.") from None
+    if len(raw) > USER_DATA_LIMIT:
+        raise errors.InvalidParameterValue(f"User data is limited to {USER_DATA_LIMIT} bytes")
+    return base64.b64encode(raw).decode()
+
+
+def _delete_on_termination(instance: dict, mappings: list[dict]) -> list[dict]:
+    current = {m["DeviceName"]: m for m in instance["BlockDeviceMappings"]}
+    for mapping in mappings:
+        device = mapping.get("DeviceName")
+        if device not in current:
+            raise errors.InvalidParameterValue(f"The device '{str(device)[:64]}' is not attached to "
+                                               f"{instance['InstanceId']}")
+        flag = (mapping.get("Ebs") or {}).get("DeleteOnTermination")
+        if flag is not None:
+            current[device] = {**current[device], "Ebs": {**current[device].get("Ebs", {}),
+                                                          "DeleteOnTermination": bool(flag)}}
+    return list(current.values())
+
+
+async def _modify_groups(ctx: RequestContext, view, instance: dict, group_ids: list[str]) -> None:
+    """Make the instance's groups exactly ``group_ids``: Nova add/remove for the difference."""
+    if not group_ids:
+        raise errors.MissingParameter("The request must name at least one security group")
+    wanted = await _resolve_groups(view, [], group_ids)
+    current = {g["GroupName"] for g in instance["SecurityGroups"]}
+    names = {g["GroupName"]: g["_os"] for g in wanted}
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    for name in names.keys() - current:
+        await _backend(view.nova.action(instance["_os_id"], "addSecurityGroup", {"name": names[name]}))
+    for name in current - names.keys():
+        await _backend(view.nova.action(instance["_os_id"], "removeSecurityGroup", {"name": name}))
+
+
+async def _backend(call):
+    try:
+        return await call
+    except BackendError as exc:
+        raise exc.ec2() from None
+
+
+@action("ModifyInstanceMetadataOptions", checks_dry_run=True)
+async def modify_instance_metadata_options(ctx: RequestContext, params: dict) -> dict:
+    choices = {"HttpTokens": ("optional", "required"), "HttpEndpoint": ("enabled", "disabled"),
+               "HttpProtocolIpv6": ("enabled", "disabled"), "InstanceMetadataTags": ("enabled", "disabled")}
+    for member, allowed in choices.items():
+        if params.get(member) is not None and params[member] not in allowed:
+            raise errors.InvalidParameterValue(f"Value ({str(params[member])[:32]}) for parameter {member} is "
+                                               f"invalid. Allowed: {', '.join(allowed)}")
+    hops = params.get("HttpPutResponseHopLimit")
+    if hops is not None and not 1 <= hops <= 64:
+        raise errors.InvalidParameterValue("HttpPutResponseHopLimit must be between 1 and 64")
+    instance, = await lookup(ctx, [params["InstanceId"]])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    current = {k: v for k, v in instance["MetadataOptions"].items() if k != "State"}
+    options = metadata_options({**current, **{k: params[k] for k in (*choices, "HttpPutResponseHopLimit")
+                                              if params.get(k) is not None}})
+    await update_row(ctx, instance, metadata_options=options)
+    return {"InstanceId": instance["InstanceId"], "InstanceMetadataOptions": options}
+
+
+@action("GetConsoleOutput")
+async def get_console_output(ctx: RequestContext, params: dict) -> dict:
+    instance, = await lookup(ctx, [params["InstanceId"]])
+    view = await ctx.cloud()
+    output = ""
+    if instance["State"]["Name"] in ("running", "stopped", "stopping"):
+        try:
+            output = await view.nova.console_output(instance["_os_id"], 64 * 1024 // 80 if params.get("Latest") else None)
+        except BackendError as exc:
+            if exc.status != 409:  # a server between states has no console yet: EC2 answers empty output
+                raise exc.ec2() from None
+    encoded = base64.b64encode(output.encode()[-64 * 1024:]).decode()
+    return {"InstanceId": instance["InstanceId"], "Timestamp": utcnow(), "Output": encoded}

@@ -1,0 +1,62 @@
+"""DescribeInstanceStatus: the status checks EC2 reports, from the state Nova reports.
+
+OpenStack has no separate system/instance reachability checks; a running
+server counts as passing both, anything else as not applicable. No scheduled
+events are known, so ``Events`` is always empty.
+"""
+
+from __future__ import annotations
+
+from ec2proxy import filters, ids, paging
+from ec2proxy.context import RequestContext
+from ec2proxy.handlers import action
+from ec2proxy.handlers.instances import describe, lookup
+
+
+def _summary(ok: bool) -> dict:
+    return {"Status": "ok" if ok else "not-applicable",
+            "Details": [{"Name": "reachability", "Status": "passed" if ok else "not-applicable"}]}
+
+
+def status_of(instance: dict) -> dict:
+    running = instance["State"]["Name"] == "running"
+    return {"InstanceId": instance["InstanceId"],
+            "AvailabilityZone": instance["Placement"]["AvailabilityZone"],
+            "InstanceState": instance["State"], "InstanceStatus": _summary(running),
+            "SystemStatus": _summary(running), "Events": []}
+
+
+def _get(*path: str):
+    def get(status: dict):
+        value = status
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+    return get
+
+
+FILTERS = {
+    "availability-zone": _get("AvailabilityZone"), "instance-state-name": _get("InstanceState", "Name"),
+    "instance-state-code": _get("InstanceState", "Code"),
+    "instance-status.status": _get("InstanceStatus", "Status"),
+    "instance-status.reachability": lambda s: [d["Status"] for d in s["InstanceStatus"]["Details"]],
+    "system-status.status": _get("SystemStatus", "Status"),
+    "system-status.reachability": lambda s: [d["Status"] for d in s["SystemStatus"]["Details"]],
+    "event.code": lambda s: [], "event.description": lambda s: [], "event.instance-event-id": lambda s: [],
+    "event.not-after": lambda s: [], "event.not-before": lambda s: [], "event.not-before-deadline": lambda s: [],
+}
+
+
+@action("DescribeInstanceStatus")
+async def describe_instance_status(ctx: RequestContext, params: dict) -> dict:
+    wanted = [ids.check("i", i) for i in params.get("InstanceIds") or []]
+    paging.check_max_results(params, ids_member="InstanceIds")
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    instances = await lookup(ctx, wanted) if wanted else await describe(ctx)
+    if not params.get("IncludeAllInstances"):
+        instances = [i for i in instances if i["State"]["Name"] == "running"]
+    statuses, next_token = paging.page(filters.apply([status_of(i) for i in instances], compiled), params)
+    result: dict = {"InstanceStatuses": list(statuses)}
+    if next_token:
+        result["NextToken"] = next_token
+    return result

@@ -1,0 +1,80 @@
+"""DescribeInstanceTypes: Nova flavors described as EC2 instance types."""
+
+from __future__ import annotations
+
+from ec2proxy import errors, filters, paging
+from ec2proxy.context import RequestContext
+from ec2proxy.handlers import action
+
+
+def instance_type(flavor: dict) -> dict:
+    disk = (flavor.get("disk") or 0) + (flavor.get("OS-FLV-EXT-DATA:ephemeral") or 0)
+    described = {
+        "InstanceType": flavor["name"], "CurrentGeneration": True, "FreeTierEligible": False,
+        "SupportedUsageClasses": ["on-demand"], "SupportedRootDeviceTypes": ["ebs", "instance-store"],
+        "SupportedVirtualizationTypes": ["hvm"], "BareMetal": False, "Hypervisor": "xen",
+        "ProcessorInfo": {"SupportedArchitectures": ["x86_64"]},
+        "VCpuInfo": {"DefaultVCpus": flavor.get("vcpus") or 1, "DefaultCores": flavor.get("vcpus") or 1,
+                     "DefaultThreadsPerCore": 1},
+        "MemoryInfo": {"SizeInMiB": flavor.get("ram") or 0},
+        "InstanceStorageSupported": disk > 0,
+        "EbsInfo": {"EbsOptimizedSupport": "unsupported", "EncryptionSupport": "unsupported",
+                    "NvmeSupport": "unsupported"},
+        "NetworkInfo": {"NetworkPerformance": "Moderate", "MaximumNetworkInterfaces": 1, "Ipv4AddressesPerInterface": 1,
+                        "Ipv6AddressesPerInterface": 0, "Ipv6Supported": False, "EnaSupport": "supported"},
+        "PlacementGroupInfo": {"SupportedStrategies": []}, "HibernationSupported": False,
+        "BurstablePerformanceSupported": False, "DedicatedHostsSupported": False, "AutoRecoverySupported": False,
+        "SupportedBootModes": ["legacy-bios"],
+    }
+    if disk > 0:
+        described["InstanceStorageInfo"] = {"TotalSizeInGB": disk,
+                                            "Disks": [{"SizeInGB": disk, "Count": 1, "Type": "ssd"}]}
+    return described
+
+
+def _path(*keys: str):
+    def get(item: dict):
+        for key in keys:
+            item = item.get(key) if isinstance(item, dict) else None
+        return item
+    return get
+
+
+FILTERS = {
+    "instance-type": _path("InstanceType"), "current-generation": _path("CurrentGeneration"),
+    "free-tier-eligible": _path("FreeTierEligible"), "bare-metal": _path("BareMetal"),
+    "hypervisor": _path("Hypervisor"), "vcpu-info.default-vcpus": _path("VCpuInfo", "DefaultVCpus"),
+    "vcpu-info.default-cores": _path("VCpuInfo", "DefaultCores"),
+    "memory-info.size-in-mib": _path("MemoryInfo", "SizeInMiB"),
+    "instance-storage-supported": _path("InstanceStorageSupported"),
+    "instance-storage-info.total-size-in-gb": _path("InstanceStorageInfo", "TotalSizeInGB"),
+    "processor-info.supported-architecture": _path("ProcessorInfo", "SupportedArchitectures"),
+    "supported-usage-class": _path("SupportedUsageClasses"),
+    "supported-root-device-type": _path("SupportedRootDeviceTypes"),
+    "supported-virtualization-type": _path("SupportedVirtualizationTypes"),
+    "hibernation-supported": _path("HibernationSupported"),
+    "burstable-performance-supported": _path("BurstablePerformanceSupported"),
+    "dedicated-hosts-supported": _path("DedicatedHostsSupported"),
+    "auto-recovery-supported": _path("AutoRecoverySupported"),
+}
+
+
+@action("DescribeInstanceTypes")
+async def describe_instance_types(ctx: RequestContext, params: dict) -> dict:
+    paging.check_max_results(params, low=5, high=100)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    flavors = await (await ctx.cloud()).nova.flavors()
+    types = sorted((instance_type(f) for f in flavors), key=lambda t: t["InstanceType"])
+    wanted = params.get("InstanceTypes") or []
+    if wanted:
+        known = {t["InstanceType"] for t in types}
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise errors.EC2Error(f"The following supplied instance types do not exist: "
+                                  f"[{', '.join(n[:64] for n in unknown)}]", code="InvalidInstanceType")
+        types = [t for t in types if t["InstanceType"] in set(wanted)]
+    page, next_token = paging.page(filters.apply(types, compiled), params)
+    result: dict = {"InstanceTypes": list(page)}
+    if next_token:
+        result["NextToken"] = next_token
+    return result

@@ -1,0 +1,208 @@
+"""Instance attributes, metadata options, status, console and types, through boto3 and the AWS CLI."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ec2proxy import ids
+from tests.support import Server
+from tests.test_devcloud import DevCloudProcess
+
+WAIT = {"Delay": 1, "MaxAttempts": 60}
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("attributes"), env={"EC2PROXY_DEVCLOUD_DELAY": "0.3"}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def ec2(proxy):
+    return proxy.client()
+
+
+@pytest.fixture(scope="module")
+def ami(proxy):
+    accounts = json.loads((proxy.data_dir / "devcloud" / "accounts.json").read_text())
+    return ids.from_uuid("ami", accounts["image_id"])
+
+
+@pytest.fixture(scope="module")
+def running(ec2, ami):
+    """One running instance with user data, shared by the read-only tests."""
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t2.micro",
+                                    UserData="#cloud-config\n")["Instances"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+    yield instance["InstanceId"]
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+
+
+def code_of(call, **kwargs) -> str:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    return caught.value.response["Error"]["Code"]
+
+
+def attribute(ec2, iid: str, name: str) -> dict:
+    return ec2.describe_instance_attribute(InstanceId=iid, Attribute=name)
+
+
+def test_describe_instance_attribute_reads_each_attribute(ec2, running):
+    assert attribute(ec2, running, "instanceType")["InstanceType"] == {"Value": "t2.micro"}
+    user_data = attribute(ec2, running, "userData")["UserData"]["Value"]
+    assert base64.b64decode(user_data) == b"#cloud-config\n"
+    assert attribute(ec2, running, "disableApiTermination")["DisableApiTermination"] == {"Value": False}
+    assert attribute(ec2, running, "instanceInitiatedShutdownBehavior")[
+        "InstanceInitiatedShutdownBehavior"] == {"Value": "stop"}
+    assert attribute(ec2, running, "rootDeviceName")["RootDeviceName"] == {"Value": "/dev/sda1"}
+    assert [g["GroupName"] for g in attribute(ec2, running, "groupSet")["Groups"]] == ["default"]
+    assert code_of(ec2.describe_instance_attribute, InstanceId=running, Attribute="colour") == \
+        "InvalidParameterValue"
+    assert code_of(ec2.describe_instance_attribute, InstanceId="i-0000000000000000a",
+                   Attribute="instanceType") == "InvalidInstanceID.NotFound"
+
+
+def test_termination_protection_is_honoured_and_lifted(ec2, ami):
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, DisableApiTermination=True)["Instances"]
+    iid = instance["InstanceId"]
+    assert attribute(ec2, iid, "disableApiTermination")["DisableApiTermination"] == {"Value": True}
+    assert code_of(ec2.terminate_instances, InstanceIds=[iid]) == "OperationNotPermitted"
+    assert code_of(ec2.modify_instance_attribute, InstanceId=iid, DisableApiTermination={"Value": False},
+                   DryRun=True) == "DryRunOperation"
+    ec2.modify_instance_attribute(InstanceId=iid, DisableApiTermination={"Value": False})
+    ec2.terminate_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+
+
+def test_user_data_and_type_change_only_while_stopped(ec2, ami):
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    assert code_of(ec2.modify_instance_attribute, InstanceId=iid,
+                   UserData={"Value": b"new"}) == "IncorrectInstanceState"
+    assert code_of(ec2.modify_instance_attribute, InstanceId=iid,
+                   InstanceType={"Value": "t2.small"}) == "IncorrectInstanceState"
+    ec2.stop_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    ec2.modify_instance_attribute(InstanceId=iid, UserData={"Value": b"#!/bin/sh\necho changed\n"})
+    assert base64.b64decode(attribute(ec2, iid, "userData")["UserData"]["Value"]) == b"#!/bin/sh\necho changed\n"
+    assert code_of(ec2.modify_instance_attribute, InstanceId=iid,
+                   InstanceType={"Value": "no.such.type"}) == "InvalidParameterValue"
+    ec2.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": "t2.small"})
+    described = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert described["State"]["Name"] == "stopped"  # a resize of a stopped instance keeps it stopped
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    ec2.start_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    described = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert described["InstanceType"] == "t2.small"
+    assert attribute(ec2, iid, "instanceType")["InstanceType"] == {"Value": "t2.small"}
+    ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_unmodifiable_attributes_fail_loudly(ec2, running):
+    assert code_of(ec2.modify_instance_attribute, InstanceId=running,
+                   SourceDestCheck={"Value": False}) == "UnsupportedOperation"
+    assert code_of(ec2.modify_instance_attribute, InstanceId=running, Attribute="kernel",
+                   Value="aki-00000001") == "UnsupportedOperation"
+    assert code_of(ec2.modify_instance_attribute, InstanceId=running) == "InvalidParameterCombination"
+    assert code_of(ec2.modify_instance_attribute, InstanceId=running, Attribute="instanceInitiatedShutdownBehavior",
+                   Value="explode") == "InvalidParameterValue"
+
+
+def test_shutdown_behaviour_through_the_attribute_value_spelling(ec2, running):
+    ec2.modify_instance_attribute(InstanceId=running, Attribute="instanceInitiatedShutdownBehavior",
+                                  Value="terminate")
+    assert attribute(ec2, running, "instanceInitiatedShutdownBehavior")[
+        "InstanceInitiatedShutdownBehavior"] == {"Value": "terminate"}
+
+
+def test_group_set_follows_neutron(proxy, ec2, running):
+    devcloud = DevCloudProcess(proxy.data_dir)
+    sdk = devcloud.sdk()
+    group = sdk.network.create_security_group(name="web-attr")
+    web = ids.from_uuid("sg", group.id)
+    default = attribute(ec2, running, "groupSet")["Groups"][0]["GroupId"]
+    ec2.modify_instance_attribute(InstanceId=running, Groups=[default, web])
+    assert sorted(g["GroupName"] for g in attribute(ec2, running, "groupSet")["Groups"]) == ["default", "web-attr"]
+    ec2.modify_instance_attribute(InstanceId=running, Groups=[web])
+    described = ec2.describe_instances(InstanceIds=[running])["Reservations"][0]["Instances"][0]
+    assert [(g["GroupName"], g["GroupId"]) for g in described["SecurityGroups"]] == [("web-attr", web)]
+    assert code_of(ec2.modify_instance_attribute, InstanceId=running,
+                   Groups=["sg-0000000000000000a"]) == "InvalidGroup.NotFound"
+    ec2.modify_instance_attribute(InstanceId=running, Groups=[default])
+
+
+def test_metadata_options_are_kept_and_filterable(ec2, proxy, running):
+    answer = ec2.modify_instance_metadata_options(InstanceId=running, HttpTokens="required",
+                                                  InstanceMetadataTags="enabled")
+    assert answer["InstanceMetadataOptions"]["HttpTokens"] == "required"
+    assert answer["InstanceMetadataOptions"]["InstanceMetadataTags"] == "enabled"
+    assert answer["InstanceMetadataOptions"]["HttpEndpoint"] == "enabled"  # untouched members keep their value
+    found = ec2.describe_instances(Filters=[{"Name": "metadata-options.http-tokens", "Values": ["required"]}])
+    assert running in [i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]]
+    assert code_of(ec2.modify_instance_metadata_options, InstanceId=running,
+                   HttpTokens="sometimes") == "InvalidParameterValue"
+    assert code_of(ec2.modify_instance_metadata_options, InstanceId=running,
+                   HttpPutResponseHopLimit=65) == "InvalidParameterValue"
+    out = json.loads(proxy.aws("ec2", "modify-instance-metadata-options", "--instance-id", running,
+                               "--http-tokens", "optional").stdout)
+    assert out["InstanceMetadataOptions"]["HttpTokens"] == "optional"
+
+
+def test_console_output_is_base64_of_novas_console(ec2, proxy, running):
+    output = ec2.get_console_output(InstanceId=running)  # botocore decodes Output itself
+    assert output["InstanceId"] == running and "Linux version" in output["Output"]
+    cli = json.loads(proxy.aws("ec2", "get-console-output", "--instance-id", running).stdout)
+    assert "Linux version" in cli["Output"]
+
+
+def test_instance_status_lists_running_and_optionally_all(ec2, ami, running):
+    (stopped,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    sid = stopped["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[sid], WaiterConfig=WAIT)
+    ec2.stop_instances(InstanceIds=[sid])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[sid], WaiterConfig=WAIT)
+    statuses = {s["InstanceId"]: s for s in ec2.describe_instance_status()["InstanceStatuses"]}
+    assert running in statuses and sid not in statuses
+    assert statuses[running]["InstanceStatus"]["Status"] == "ok"
+    assert statuses[running]["SystemStatus"]["Details"] == [{"Name": "reachability", "Status": "passed"}]
+    everything = ec2.describe_instance_status(IncludeAllInstances=True,
+                                              Filters=[{"Name": "instance-state-name", "Values": ["stopped"]}])
+    assert sid in [s["InstanceId"] for s in everything["InstanceStatuses"]]
+    ec2.get_waiter("instance_status_ok").wait(InstanceIds=[running], WaiterConfig=WAIT)
+    assert code_of(ec2.describe_instance_status, Filters=[{"Name": "mood", "Values": ["x"]}]) == \
+        "InvalidParameterValue"
+    ec2.terminate_instances(InstanceIds=[sid])
+
+
+def test_instance_types_come_from_flavors(ec2, proxy):
+    micro = ec2.describe_instance_types(InstanceTypes=["t2.micro"])["InstanceTypes"]
+    assert len(micro) == 1 and micro[0]["VCpuInfo"]["DefaultVCpus"] >= 1 and micro[0]["MemoryInfo"]["SizeInMiB"] > 0
+    names = [t["InstanceType"] for page in ec2.get_paginator("describe_instance_types").paginate(
+        PaginationConfig={"PageSize": 5}) for t in page["InstanceTypes"]]
+    assert len(names) == len(set(names)) > 5 and "m1.small" in names
+    one_cpu = ec2.describe_instance_types(Filters=[{"Name": "vcpu-info.default-vcpus", "Values": ["1"]}])
+    assert one_cpu["InstanceTypes"] and all(t["VCpuInfo"]["DefaultVCpus"] == 1 for t in one_cpu["InstanceTypes"])
+    assert code_of(ec2.describe_instance_types, InstanceTypes=["x9.huge"]) == "InvalidInstanceType"
+    cli = json.loads(proxy.aws("ec2", "describe-instance-types", "--instance-types", "t2.micro").stdout)
+    assert cli["InstanceTypes"][0]["InstanceType"] == "t2.micro"
+
+
+def test_describe_paging_token_is_bound_to_the_filters(ec2, ami):
+    reservation = ec2.run_instances(ImageId=ami, MinCount=7, MaxCount=7)
+    page = ec2.describe_instances(MaxResults=5, Filters=[{"Name": "reservation-id",
+                                                          "Values": [reservation["ReservationId"]]}])
+    assert sum(len(r["Instances"]) for r in page["Reservations"]) == 5 and page["NextToken"]
+    rest = ec2.describe_instances(MaxResults=5, NextToken=page["NextToken"],
+                                  Filters=[{"Name": "reservation-id", "Values": [reservation["ReservationId"]]}])
+    assert sum(len(r["Instances"]) for r in rest["Reservations"]) == 2 and "NextToken" not in rest
+    assert code_of(ec2.describe_instances, MaxResults=5, NextToken=page["NextToken"]) == "InvalidNextToken"
+    assert code_of(ec2.describe_instances, NextToken="garbage!") == "InvalidNextToken"
+    ec2.terminate_instances(InstanceIds=[i["InstanceId"] for i in reservation["Instances"]])
