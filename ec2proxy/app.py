@@ -94,9 +94,27 @@ def create_app(config: Config, services: Services | None = None) -> web.Applicat
     return app
 
 
+async def list_operations(request: web.Request) -> web.Response:
+    """``GET /operations?state=failed&resource_id=i-...&project_id=...&limit=N`` (admin listener only)."""
+    from ec2proxy import operator
+
+    query = request.query
+    try:
+        limit = min(int(query.get("limit", "100")), 1000)
+    except ValueError:
+        return web.json_response({"error": "limit must be an integer"}, status=400)
+    if query.get("state") not in (None, "pending", "succeeded", "failed"):
+        return web.json_response({"error": "state must be pending, succeeded or failed"}, status=400)
+    records = await operator.operations(request.app[dispatch.SERVICES], state=query.get("state"),
+                                        resource_id=query.get("resource_id"), project_id=query.get("project_id"),
+                                        limit=limit)
+    return web.json_response({"operations": records})
+
+
 def create_admin_app(services: Services) -> web.Application:
     app = web.Application()
     app[dispatch.SERVICES] = services
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/operations", list_operations)
     return app

@@ -169,6 +169,42 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     return asyncio.run(_credentials(args, config))
 
 
+async def _operator(args: argparse.Namespace, config: configuration.Config) -> int:
+    from ec2proxy import operator
+
+    async with open_services(config) as services:
+        if args.command == "instances":
+            record = await operator.instance_record(services, args.instance_id)
+            if record is None:
+                print(f"ec2proxy: {args.instance_id} is not in this proxy's database", file=sys.stderr)
+                return 1
+            if args.json:
+                print(json.dumps(record, sort_keys=True))
+            else:
+                for key, value in record.items():
+                    print(f"{key:16} {value}")
+        elif args.command == "operations":
+            for record in await operator.operations(services, state=args.state, resource_id=args.resource_id,
+                                                    project_id=args.project, limit=args.limit):
+                print(json.dumps(record, sort_keys=True) if args.json else
+                      f"{record['created_at']} {record['state']:9} {record['action']:20} "
+                      f"{','.join(record['resource_ids'])} {record['error'] or ''}")
+        else:
+            print(json.dumps(await operator.purge(services)))
+    return 0
+
+
+def cmd_operator(args: argparse.Namespace) -> int:
+    from ec2proxy import operator
+
+    config = _load(args)
+    db.upgrade(config.database.url)
+    if getattr(args, "needs_cloud", False) and not operator.use_running_devcloud(config):
+        print("ec2proxy: no cloud configured and no embedded dev cloud files in the data dir; "
+              "live state will be missing", file=sys.stderr)
+    return asyncio.run(_operator(args, config))
+
+
 def cmd_config_sample(args: argparse.Namespace) -> int:
     print(configuration.sample(), end="")
     return 0
@@ -204,6 +240,27 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("access_key")
     for command in (create, listing, delete):
         command.set_defaults(func=cmd_credentials)
+
+    purge = database_sub.add_parser("purge", parents=[common],
+                                    help="forget ClientTokens and operations past [api] client_token_retention")
+    purge.set_defaults(func=cmd_operator)
+
+    instances = sub.add_parser("instances", help="what the proxy knows of an instance")
+    instances_sub = instances.add_subparsers(dest="instances_command", required=True)
+    show = instances_sub.add_parser("show", parents=[common], help="ec2 id -> Nova server, project, IP, state")
+    show.add_argument("instance_id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_operator, needs_cloud=True)
+
+    operations = sub.add_parser("operations", help="the operations log")
+    operations_sub = operations.add_subparsers(dest="operations_command", required=True)
+    listing_ops = operations_sub.add_parser("list", parents=[common], help="newest first")
+    listing_ops.add_argument("--state", choices=("pending", "succeeded", "failed"))
+    listing_ops.add_argument("--resource-id")
+    listing_ops.add_argument("--project")
+    listing_ops.add_argument("--limit", type=int, default=100)
+    listing_ops.add_argument("--json", action="store_true")
+    listing_ops.set_defaults(func=cmd_operator)
 
     devcloud = sub.add_parser("devcloud", parents=[common], help="run the embedded dev cloud alone")
     devcloud.add_argument("--listen", help="HOST:PORT of the dev cloud (default [devcloud] listen)")

@@ -42,7 +42,7 @@ class Claim:
     row_id: int
     resource_id: str
     owner: bool  # True: do the work; False: replay ``resource_id``
-    adopting: bool = False  # True: a crashed owner may have left backend resources behind
+    adopting: bool = False  # True: an earlier owner (crashed or failed) may have left backend resources
 
 
 async def claim(sessions, *, project_id: str, region: str, zone: str, action: str, token: str,
@@ -78,7 +78,9 @@ async def claim(sessions, *, project_id: str, region: str, zone: str, action: st
                                               ClientToken.updated_at == row.updated_at)
                     .values(state="pending", updated_at=utcnow(), error_code=None, error_message=None))
             if taken.rowcount == 1:
-                return Claim(row.id, row.resource_id, owner=True, adopting=row.state == "pending")
+                # A failure may have been only ours (a timeout, a dropped answer) while the backend did
+                # the work: the new owner always looks for what the marker finds before acting again.
+                return Claim(row.id, row.resource_id, owner=True, adopting=True)
             continue
         if asyncio.get_running_loop().time() > deadline and not stale:
             raise errors.Unavailable("A request with this client token is still in progress; retry later.")

@@ -80,7 +80,7 @@ def _stamp(text: str | None) -> datetime.datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)
 
 
-def _addresses(server: dict) -> tuple[str | None, str | None, str | None]:
+def addresses(server: dict) -> tuple[str | None, str | None, str | None]:
     """(private IP, public IP, MAC) from Nova's addresses."""
     private = public = mac = None
     for entries in (server.get("addresses") or {}).values():
@@ -112,7 +112,7 @@ def build_instance(server: dict, row: Instance | None, tags: list[dict], project
                    groups: dict[str, str]) -> dict:
     """The EC2 Instance shape of one Nova server plus what our database keeps for it."""
     code, name = states.ec2_state(server)
-    private_ip, public_ip, _ = _addresses(server)
+    private_ip, public_ip, _ = addresses(server)
     ec2_id = row.ec2_id if row else ids.from_uuid("i", server["id"])
     image = server.get("image") or {}
     flavor = server.get("flavor") or {}

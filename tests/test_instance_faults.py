@@ -1,0 +1,159 @@
+"""Every dev-cloud fault kind during Run/Describe/Terminate: the right EC2 error, an honest ledger,
+no second boot on retry, and the operators' view of what failed."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ec2proxy import ids
+from tests.support import Server
+from tests.test_devcloud import DevCloudProcess
+
+WAIT = {"Delay": 1, "MaxAttempts": 60}
+# kind -> (fault spec, EC2 codes that describe it honestly)
+FAULTS = {
+    "status-500": ({"kind": "status", "status": 500}, {"InternalError"}),
+    "status-503": ({"kind": "status", "status": 503}, {"Unavailable"}),
+    "status-429": ({"kind": "status", "status": 429}, {"RequestLimitExceeded"}),
+    "hang": ({"kind": "hang", "seconds": 4}, {"Unavailable"}),
+    "drop": ({"kind": "drop"}, {"Unavailable", "InternalError"}),
+    "late": ({"kind": "late", "seconds": 4}, {"Unavailable"}),
+}
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("faults"), env={
+        "EC2PROXY_DEVCLOUD_DELAY": "0.2", "EC2PROXY_OPENSTACK_TIMEOUT": "1.5", "EC2PROXY_OPENSTACK_RETRIES": "1"}
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def ec2(proxy):
+    return proxy.client()
+
+
+@pytest.fixture(scope="module")
+def cloud(proxy):
+    """The embedded dev cloud's admin side: fault injection and an openstacksdk view."""
+    devcloud = DevCloudProcess(proxy.data_dir)
+    admin = devcloud.sdk("devcloud-admin")
+    url = admin.session.get_endpoint(service_type="identity").split("/identity")[0]
+    token = admin.session.get_token()
+
+    def inject(spec: dict) -> None:
+        request = urllib.request.Request(f"{url}/_devcloud/faults", method="POST", data=json.dumps(spec).encode(),
+                                         headers={"X-Auth-Token": token, "Content-Type": "application/json"})
+        urllib.request.urlopen(request).close()
+
+    def clear() -> None:
+        request = urllib.request.Request(f"{url}/_devcloud/faults", method="DELETE", headers={"X-Auth-Token": token})
+        urllib.request.urlopen(request).close()
+
+    demo = devcloud.sdk("devcloud-demo")
+    return inject, clear, demo
+
+
+@pytest.fixture(scope="module")
+def ami(proxy):
+    accounts = json.loads((proxy.data_dir / "devcloud" / "accounts.json").read_text())
+    return ids.from_uuid("ami", accounts["image_id"])
+
+
+def error_of(call, **kwargs) -> tuple[str, int, str]:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    response = caught.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
+
+
+def servers_named(demo, prefix: str) -> list:
+    return [s for s in demo.compute.servers() if s.name.startswith(prefix)]
+
+
+@pytest.mark.parametrize("kind", sorted(FAULTS))
+def test_run_instances_fault_then_retry_boots_once(proxy, ec2, cloud, ami, kind):
+    inject, clear, demo = cloud
+    spec, codes = FAULTS[kind]
+    token = f"fault-run-{kind}"
+    inject({"service": "compute", "method": "POST", "path": r"/servers$", "count": 1, **spec})
+    try:
+        code, status, message = error_of(ec2.run_instances, ImageId=ami, MinCount=2, MaxCount=2, ClientToken=token)
+    finally:
+        clear()
+    assert code in codes and status >= 500 and "Traceback" not in message
+    failed = json.loads(proxy.ec2proxy("operations", "list", "--state", "failed", "--json").stdout.splitlines()[0])
+    assert failed["action"] == "RunInstances" and failed["state"] == "failed" and failed["error"]
+    with urllib.request.urlopen(f"{proxy.admin}/operations?state=failed&resource_id={failed['resource_ids'][0]}") as r:
+        assert [o["id"] for o in json.load(r)["operations"]] == [failed["id"]]
+    # The ledger did not record success: the retry does the work, or adopts what a 'late' create left.
+    answer = ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2, ClientToken=token)
+    assert answer["ReservationId"] == failed["resource_ids"][0]
+    assert len(servers_named(demo, answer["ReservationId"])) == 2  # never a second boot
+    again = ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2, ClientToken=token)
+    assert [i["InstanceId"] for i in again["Instances"]] == [i["InstanceId"] for i in answer["Instances"]]
+    ec2.terminate_instances(InstanceIds=[i["InstanceId"] for i in answer["Instances"]])
+
+
+@pytest.mark.parametrize("kind", sorted(FAULTS))
+def test_describe_instances_fault_is_an_ec2_error(ec2, cloud, kind):
+    inject, clear, _ = cloud
+    spec, codes = FAULTS[kind]
+    if kind == "late":
+        spec = {**spec, "kind": "hang"}  # a read is retried: 'late' and 'hang' look the same to it
+    inject({"service": "compute", "method": "GET", "path": r"/servers/detail$", "count": 5, **spec})
+    try:
+        code, status, _ = error_of(ec2.describe_instances)
+    finally:
+        clear()
+    assert code in codes and status >= 500
+    assert isinstance(ec2.describe_instances()["Reservations"], list)  # and the next call is fine
+
+
+@pytest.mark.parametrize("kind", sorted(FAULTS))
+def test_terminate_fault_leaves_the_instance_and_a_failed_operation(proxy, ec2, cloud, ami, kind):
+    inject, clear, _ = cloud
+    spec, codes = FAULTS[kind]
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    inject({"service": "compute", "method": "DELETE", "path": r"/servers/", "count": 1, **spec})
+    try:
+        if kind == "drop":
+            # aiohttp resends an idempotent DELETE once when a reused connection drops: that is success.
+            changes = ec2.terminate_instances(InstanceIds=[iid])["TerminatingInstances"]
+            assert changes[0]["CurrentState"]["Name"] == "shutting-down"
+            ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+            return
+        code, status, _ = error_of(ec2.terminate_instances, InstanceIds=[iid])
+    finally:
+        clear()
+    assert code in codes and status >= 500
+    failed = json.loads(proxy.ec2proxy("operations", "list", "--state", "failed", "--resource-id", iid,
+                                       "--json").stdout.splitlines()[0])
+    assert failed["action"] == "TerminateInstances"
+    ec2.terminate_instances(InstanceIds=[iid])  # a retry after the fault goes through
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+
+
+def test_instances_show_maps_ec2_ids_to_nova(proxy, ec2, cloud, ami):
+    _, _, demo = cloud
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    described = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]
+    shown = json.loads(proxy.ec2proxy("instances", "show", iid, "--json").stdout)
+    server = demo.compute.get_server(shown["os_id"])
+    assert shown["ec2_id"] == iid and shown["state"] == "running"
+    assert shown["project_id"] == server.project_id == described["OwnerId"]
+    assert shown["reservation_id"] == described["ReservationId"]
+    assert shown["private_ip"] == described["Instances"][0]["PrivateIpAddress"]
+    missing = proxy.ec2proxy("instances", "show", "i-0000000000000000a", "--json", check=False)
+    assert missing.returncode == 1 and "not in this proxy's database" in missing.stderr
+    ec2.terminate_instances(InstanceIds=[iid])
