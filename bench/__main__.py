@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 
-from bench import devcloud, front_door
+from bench import devcloud, front_door, instances, metadata
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         rows += front_door.run(pathlib.Path(tmp) / "front_door", args.rounds, args.seconds)
         rows += devcloud.run(pathlib.Path(tmp) / "devcloud", args.rounds)
+        rows += metadata.run(pathlib.Path(tmp) / "metadata", args.rounds, args.seconds)
+        rows += instances.run(pathlib.Path(tmp) / "instances", args.rounds)
     width = max(len(row[0]) for row in rows)
     table = [f"| {'benchmark'.ljust(width)} | figure | note |", f"|{'-' * (width + 2)}|---|---|"]
     table += [f"| {name.ljust(width)} | {figure} | {note} |" for name, figure, note in rows]

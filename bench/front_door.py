@@ -17,15 +17,16 @@ from bench.load import have_wrk, wrk
 from tests.support import Server, free_port
 
 
-def _signed(endpoint: str, access_key: str, secret: str) -> tuple[bytes, dict]:
-    body = b"Action=DescribeRegions&Version=2016-11-15"
+def signed(endpoint: str, access_key: str, secret: str,
+           body: bytes = b"Action=DescribeRegions&Version=2016-11-15") -> tuple[bytes, dict]:
+    """A SigV4-signed EC2 POST (body and headers) as botocore would send it."""
     request = AWSRequest(method="POST", url=f"{endpoint}/", data=body,
                          headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
     SigV4Auth(Credentials(access_key, secret), "ec2", "RegionOne").add_auth(request)
     return body, dict(request.prepare().headers)
 
 
-def _wait(url: str) -> None:
+def wait_until_up(url: str) -> None:
     for _ in range(200):
         try:
             urllib.request.urlopen(url, timeout=1).close()
@@ -41,16 +42,16 @@ def run(tmp: pathlib.Path, rounds: int, seconds: int) -> list[tuple[str, str, st
     server = Server(tmp / "proxy", env={"EC2PROXY_API_ACCESS_LOG": "true"}).start()
     bare = None
     try:
-        body, headers = _signed(server.endpoint, *server.demo_keys())
+        body, headers = signed(server.endpoint, *server.demo_keys())
         payload = urllib.request.urlopen(urllib.request.Request(f"{server.endpoint}/", data=body, headers=headers)).read()
         (tmp / "payload.xml").write_bytes(payload)
         bare_port = free_port()
         bare = subprocess.Popen([sys.executable, "-m", "bench.bare", str(bare_port), str(tmp / "payload.xml")])
-        _wait(f"http://127.0.0.1:{bare_port}/")
+        wait_until_up(f"http://127.0.0.1:{bare_port}/")
         proxy_rps, bare_rps, proxy_p99 = [], [], []
         for _ in range(rounds):
             # Re-sign each round: the signature must stay inside the 15-minute window.
-            body, headers = _signed(server.endpoint, *server.demo_keys())
+            body, headers = signed(server.endpoint, *server.demo_keys())
             figures = wrk(f"{server.endpoint}/", "POST", body, headers, seconds=seconds)
             if figures["non2xx"] or figures["errors"]:
                 raise RuntimeError(f"the proxy answered errors under load: {figures}")

@@ -30,12 +30,25 @@ def have_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
+_ROTATE = """
+local sets = {{{sets}}}
+local n = 0
+request = function()
+  n = n % #sets + 1
+  return wrk.format(nil, nil, sets[n])
+end
+"""
+
+
 def wrk(url: str, method: str, body: bytes, headers: dict, connections: int = 16, seconds: int = 5,
-        threads: int = 1) -> dict:
-    """Requests/s and latency percentiles (ms) of one fixed request."""
+        threads: int = 1, rotate: list[dict] | None = None) -> dict:
+    """Requests/s and latency percentiles (ms) of one request; ``rotate``: header sets taken in turn."""
     lines = "\n".join(f"wrk.headers[{_lua(k)}] = {_lua(v)}" for k, v in headers.items()
                       if k.lower() not in ("content-length",))
     script = _SCRIPT.format(method=_lua(method), body=_lua(body.decode()), headers=lines)
+    if rotate:
+        sets = ", ".join("{" + ", ".join(f"[{_lua(k)}] = {_lua(v)}" for k, v in one.items()) + "}" for one in rotate)
+        script += _ROTATE.format(sets=sets)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:

@@ -53,7 +53,7 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
                 sessions=sessions,
                 credentials=credentials,
                 limiter=RateLimiter(config.api.rate_limit, config.api.rate_burst),
-                metrics=Metrics.create(),
+                metrics=Metrics.create(cloud),
                 access_log=access_log,
                 cloud=cloud,
             )

@@ -22,7 +22,8 @@ def _load(args: argparse.Namespace) -> configuration.Config:
     overrides = {}
     if getattr(args, "data_dir", None):
         overrides[("DEFAULT", "data_dir")] = args.data_dir
-    for flag, key in (("listen", ("api", "listen")), ("admin_listen", ("admin", "listen"))):
+    for flag, key in (("listen", ("api", "listen")), ("admin_listen", ("admin", "listen")),
+                      ("metadata_listen", ("metadata", "listen"))):
         if getattr(args, flag, None) is not None:
             overrides[key] = getattr(args, flag)
     return configuration.load(args.config, overrides)
@@ -81,9 +82,12 @@ async def _serve(config: configuration.Config) -> None:
             identity = await embedded.ensure_demo_credential(
                 services.credentials, config.data_dir, demo["project_id"], demo["user_id"])
             embedded.write_aws_files(config.data_dir, identity, config.api.region, endpoint)
+        import metadata
+
         for app, listen in (
             (create_app(config, services), config.api.listen),
             (create_admin_app(services), config.admin.listen),
+            (metadata.create_app(services), config.metadata.listen),
         ):
             if not listen:
                 continue
@@ -205,6 +209,47 @@ def cmd_operator(args: argparse.Namespace) -> int:
     return asyncio.run(_operator(args, config))
 
 
+def cmd_metadata_proxy(args: argparse.Namespace) -> int:
+    """Forward one instance's metadata requests with the signed headers Neutron's proxy would add."""
+    from ec2proxy import operator
+    from metadata import forwarder, signing
+
+    config = _load(args)
+    db.upgrade(config.database.url)
+    operator.use_running_devcloud(config)
+
+    async def run() -> int:
+        async with open_services(config) as services:
+            record = await operator.instance_record(services, args.instance_id)
+        if record is None:
+            print(f"ec2proxy: {args.instance_id} is not in this proxy's database", file=sys.stderr)
+            return 1
+        if not record.get("private_ip"):
+            print(f"ec2proxy: no address known for {args.instance_id} ({record.get('state_error') or record['state']})",
+                  file=sys.stderr)
+            return 1
+        secret = signing.shared_secret(config.metadata.shared_secret, config.data_dir)
+        upstream = args.metadata_url or _endpoint(config.metadata.listen)
+        app = forwarder.create_app(upstream.rstrip("/"), secret, record["os_id"], record["project_id"],
+                                   record["private_ip"])
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        host, port = configuration.split_hostport(args.listen or config.metadata.proxy_listen)
+        await web.TCPSite(runner, host, port, reuse_address=True).start()
+        bound = runner.addresses[0][1]
+        print(f"metadata proxy for {args.instance_id} ({record['os_id']}, {record['private_ip']}) at "
+              f"http://{host}:{bound} -> {upstream}", flush=True)
+        await stop.wait()
+        await runner.cleanup()
+        return 0
+
+    return asyncio.run(run())
+
+
 def cmd_config_sample(args: argparse.Namespace) -> int:
     print(configuration.sample(), end="")
     return 0
@@ -220,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="run the EC2 API")
     serve.add_argument("--listen", help="HOST:PORT of the EC2 API")
     serve.add_argument("--admin-listen", help="HOST:PORT of the admin listener ('' to disable)")
+    serve.add_argument("--metadata-listen", help="HOST:PORT of the metadata service ('' to disable)")
     serve.set_defaults(func=cmd_serve)
 
     database = sub.add_parser("db", help="database administration")
@@ -266,6 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     devcloud.add_argument("--listen", help="HOST:PORT of the dev cloud (default [devcloud] listen)")
     devcloud.add_argument("--delay", type=float, help="seconds each asynchronous transition takes")
     devcloud.set_defaults(func=cmd_devcloud)
+
+    proxy = sub.add_parser("metadata-proxy", parents=[common],
+                           help="play Neutron's metadata proxy for one instance on loopback")
+    proxy.add_argument("instance_id", help="the i- id whose metadata this listener serves")
+    proxy.add_argument("--listen", help="HOST:PORT (default [metadata] proxy_listen; port 0: any)")
+    proxy.add_argument("--metadata-url", help="the metadata service (default: [metadata] listen)")
+    proxy.set_defaults(func=cmd_metadata_proxy)
 
     sample = sub.add_parser("config-sample", help="print the documented sample configuration")
     sample.set_defaults(func=cmd_config_sample)

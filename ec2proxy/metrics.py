@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 @dataclasses.dataclass
@@ -25,8 +25,11 @@ class Metrics:
         children[1].observe(seconds)
 
     @classmethod
-    def create(cls) -> "Metrics":
+    def create(cls, cloud=None) -> "Metrics":
         registry = CollectorRegistry()
+        if cloud is not None:  # backend calls made: what "no call per instance" is checked against
+            Gauge("ec2proxy_backend_calls", "OpenStack API calls made by this worker",
+                  registry=registry).set_function(lambda: cloud.transport.calls)
         return cls(
             registry,
             Counter("ec2proxy_requests", "EC2 API requests", ["action", "code"], registry=registry),

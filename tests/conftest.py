@@ -1,4 +1,8 @@
+import json
+
 import pytest
+
+from ec2proxy import ids
 
 from tests.support import Server
 
@@ -14,3 +18,19 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def ec2(server):
     return server.client()
+
+
+@pytest.fixture(scope="module")
+def proxy(request, tmp_path_factory):
+    """A module's own ``ec2proxy serve`` on the embedded dev cloud; ``PROXY_ENV`` in the module tunes it."""
+    env = getattr(request.module, "PROXY_ENV", {"EC2PROXY_DEVCLOUD_DELAY": "0.3"})
+    proc = Server(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]), env=env).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def ami(proxy):
+    """The dev cloud's seeded image, as an ami- id."""
+    accounts = json.loads((proxy.data_dir / "devcloud" / "accounts.json").read_text())
+    return ids.from_uuid("ami", accounts["image_id"])

@@ -33,6 +33,8 @@ class Server:
         self.config = config
         self.port = free_port()
         self.admin_port = free_port()
+        self.metadata_port = free_port()
+        self.metadata = f"http://127.0.0.1:{self.metadata_port}"
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.admin = f"http://127.0.0.1:{self.admin_port}"
         self.env = {**os.environ, **(env or {})}
@@ -42,7 +44,8 @@ class Server:
     def start(self, timeout: float = 60) -> "Server":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "ec2proxy", "serve", "--data-dir", str(self.data_dir),
-                   "--listen", f"127.0.0.1:{self.port}", "--admin-listen", f"127.0.0.1:{self.admin_port}"]
+                   "--listen", f"127.0.0.1:{self.port}", "--admin-listen", f"127.0.0.1:{self.admin_port}",
+                   "--metadata-listen", f"127.0.0.1:{self.metadata_port}"]
         if self.config is not None:
             command += ["--config", str(self.config)]
         self._log_handle = open(self.log, "ab")

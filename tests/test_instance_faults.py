@@ -9,8 +9,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from ec2proxy import ids
-from tests.support import Server
+
 from tests.test_devcloud import DevCloudProcess
 
 WAIT = {"Delay": 1, "MaxAttempts": 60}
@@ -25,13 +24,7 @@ FAULTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("faults"), env={
-        "EC2PROXY_DEVCLOUD_DELAY": "0.2", "EC2PROXY_OPENSTACK_TIMEOUT": "1.5", "EC2PROXY_OPENSTACK_RETRIES": "1"}
-    ).start()
-    yield server
-    server.stop()
+PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2", "EC2PROXY_OPENSTACK_TIMEOUT": "1.5", "EC2PROXY_OPENSTACK_RETRIES": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +51,6 @@ def cloud(proxy):
 
     demo = devcloud.sdk("devcloud-demo")
     return inject, clear, demo
-
-
-@pytest.fixture(scope="module")
-def ami(proxy):
-    accounts = json.loads((proxy.data_dir / "devcloud" / "accounts.json").read_text())
-    return ids.from_uuid("ami", accounts["image_id"])
 
 
 def error_of(call, **kwargs) -> tuple[str, int, str]:

@@ -8,28 +8,17 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from ec2proxy import ids
-from tests.support import Server
+
 
 WAIT = {"Delay": 1, "MaxAttempts": 60}
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("instances"), env={"EC2PROXY_DEVCLOUD_DELAY": "0.3"}).start()
-    yield server
-    server.stop()
+PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}
 
 
 @pytest.fixture(scope="module")
 def ec2(proxy):
     return proxy.client()
-
-
-@pytest.fixture(scope="module")
-def ami(proxy):
-    accounts = json.loads((proxy.data_dir / "devcloud" / "accounts.json").read_text())
-    return ids.from_uuid("ami", accounts["image_id"])
 
 
 def code_of(call, **kwargs) -> str:

@@ -8,6 +8,7 @@ negotiated once per cloud (see :meth:`Cloud.nova_version`).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from ec2proxy.cloud.http import ServiceClient
 
@@ -95,14 +96,14 @@ class Nova(ServiceClient):
         return [item["keypair"] for item in (await self.get("os-keypairs"))["keypairs"]]
 
     async def get_keypair(self, name: str) -> dict:
-        return (await self.get(f"os-keypairs/{name}"))["keypair"]
+        return (await self.get(f"os-keypairs/{quote(name, safe='')}"))["keypair"]
 
     async def create_keypair(self, name: str, public_key: str, key_type: str = "ssh") -> dict:
         body = {"keypair": {"name": name, "public_key": public_key, "type": key_type}}
         return (await self.post("os-keypairs", body))["keypair"]
 
     async def delete_keypair(self, name: str) -> None:
-        await self.delete(f"os-keypairs/{name}")
+        await self.delete(f"os-keypairs/{quote(name, safe='')}")
 
     async def availability_zones(self) -> list[dict]:
         return (await self.get("os-availability-zone"))["availabilityZoneInfo"]

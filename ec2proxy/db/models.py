@@ -75,6 +75,8 @@ class Instance(Base):
     image_id: Mapped[str] = mapped_column(String(32))
     instance_type: Mapped[str] = mapped_column(String(64))
     key_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Nova keeps key pairs per user, out of the metadata service's reach: the key as it was at launch.
+    public_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     user_data: Mapped[str | None] = mapped_column(Text, nullable=True)
     client_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
     root_device_name: Mapped[str] = mapped_column(String(64), default="/dev/sda1")

@@ -318,6 +318,15 @@ async def _find_flavor(view, instance_type: str) -> dict:
     raise errors.InvalidParameterValue(f"Invalid value '{instance_type[:64]}' for InstanceType.")
 
 
+async def _public_key(view, name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return (await view.nova.get_keypair(name))["public_key"]
+    except BackendNotFound:
+        raise errors.EC2Error(f"The key pair '{name[:255]}' does not exist", code="InvalidKeyPair.NotFound") from None
+
+
 async def _resolve_groups(view, names: list[str], group_ids: list[str]) -> list[dict]:
     """Security groups named by name or by sg- id, as (name, id) pairs."""
     if not names and not group_ids:
@@ -497,10 +506,10 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
             options.get("HttpEndpoint") not in (None, "enabled", "disabled"):
         raise errors.InvalidParameterValue("Invalid MetadataOptions")
     view = await ctx.cloud()
-    image, flavor, groups, subnet = await asyncio.gather(
+    image, flavor, groups, subnet, public_key = await asyncio.gather(
         _find_image(view, ami), _find_flavor(view, params.get("InstanceType") or "m1.small"),
         _resolve_groups(view, params.get("SecurityGroups") or [], params.get("SecurityGroupIds") or []),
-        _resolve_subnet(view, params.get("SubnetId")))
+        _resolve_subnet(view, params.get("SubnetId")), _public_key(view, params.get("KeyName")))
     kernel, ramdisk = _boot_files(image, params)
     if zone and zone not in await ctx.services.availability_zones():
         raise errors.InvalidParameterValue(f"Invalid availability zone: [{zone[:64]}]")
@@ -561,6 +570,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
             session.add(Instance(
                 ec2_id=ec2_id, os_id=server["id"], project_id=ctx.project_id, reservation_id=reservation_id,
                 launch_index=index, image_id=ami, instance_type=flavor["name"], key_name=params.get("KeyName"),
+                public_key=public_key,
                 user_data=user_data, client_token=params.get("ClientToken"), root_device_name="/dev/sda1",
                 block_device_mappings=[], metadata_options=metadata_options(options), kernel_id=kernel, ramdisk_id=ramdisk,
                 disable_api_termination=bool(params.get("DisableApiTermination")), shutdown_behavior=behavior,

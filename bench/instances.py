@@ -1,0 +1,164 @@
+"""DescribeInstances at 1,000 and 10,000 instances vs. the backend's own listing and vs. moto_server;
+RunInstances MaxCount=100 vs. the one Nova create it makes; backend calls per request; proxy RSS."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import shutil
+import statistics
+import subprocess
+import time
+import urllib.request
+
+import boto3
+
+from bench.front_door import signed, wait_until_up
+from ec2proxy import ids
+from tests.support import Server, free_port
+
+DESCRIBE = b"Action=DescribeInstances&Version=2016-11-15"
+
+
+def _timed_post(endpoint: str, keys: tuple[str, str], body: bytes) -> tuple[float, int]:
+    """Seconds for one signed POST, the whole body read (no client parsing), and the body size."""
+    payload, headers = signed(endpoint, *keys, body=body)
+    started = time.perf_counter()
+    with urllib.request.urlopen(urllib.request.Request(f"{endpoint}/", data=payload, headers=headers),
+                                timeout=600) as response:
+        size = len(response.read())
+    return time.perf_counter() - started, size
+
+
+def _backend_listing(compute: str, token: str) -> float:
+    """The dev cloud's own paged GET /servers/detail of every server (as the proxy pages it), bytes only."""
+    started, marker = time.perf_counter(), None
+    while True:
+        query = "?limit=1000" + (f"&marker={marker}" if marker else "")
+        request = urllib.request.Request(f"{compute}/servers/detail{query}", headers={
+            "X-Auth-Token": token, "OpenStack-API-Version": "compute 2.100"})
+        with urllib.request.urlopen(request, timeout=600) as response:
+            page = json.loads(response.read())
+        if not page.get("servers_links") or not page["servers"]:
+            return time.perf_counter() - started
+        marker = page["servers"][-1]["id"]
+
+
+def _demo_token(server: Server) -> tuple[str, str]:
+    """A demo-project token and the compute endpoint of the embedded dev cloud."""
+    import yaml
+
+    auth = yaml.safe_load((server.data_dir / "devcloud" / "clouds.yaml").read_text())["clouds"]["devcloud-demo"]["auth"]
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": auth["username"], "password": auth["password"], "domain": {"name": "Default"}}}},
+        "scope": {"project": {"name": auth["project_name"], "domain": {"name": "Default"}}}}}
+    request = urllib.request.Request(f"{auth['auth_url']}/auth/tokens", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        token, catalog = response.headers["X-Subject-Token"], json.loads(response.read())["token"]["catalog"]
+    compute = next(e["url"] for s in catalog if s["type"] == "compute" for e in s["endpoints"]
+                   if e["interface"] == "public")
+    return token, compute
+
+
+def _backend_calls(server: Server) -> int:
+    with urllib.request.urlopen(f"{server.admin}/metrics") as response:
+        match = re.search(rb"^ec2proxy_backend_calls (\S+)$", response.read(), re.M)
+    return int(float(match.group(1))) if match else -1
+
+
+def _rss_mb(pid: int) -> float:
+    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+
+def _run(server: Server, ami: str, count: int) -> float:
+    started = time.perf_counter()
+    _timed_post(server.endpoint, server.demo_keys(),
+                f"Action=RunInstances&Version=2016-11-15&ImageId={ami}&MinCount={count}&MaxCount={count}".encode())
+    return time.perf_counter() - started
+
+
+def _nova_create(compute: str, token: str, image: str, count: int) -> float:
+    body = {"server": {"name": "bench", "imageRef": image, "flavorRef": "2", "networks": "auto",
+                       "min_count": count, "max_count": count, "return_reservation_id": True}}
+    request = urllib.request.Request(f"{compute}/servers", data=json.dumps(body).encode(), headers={
+        "X-Auth-Token": token, "Content-Type": "application/json", "OpenStack-API-Version": "compute 2.100"})
+    started = time.perf_counter()
+    urllib.request.urlopen(request, timeout=600).read()
+    return time.perf_counter() - started
+
+
+def _moto(rounds: int, count: int) -> list[float] | str:
+    if shutil.which("moto_server") is None:
+        return "moto_server is not installed (pip install 'moto[server]')"
+    port = free_port()
+    process = subprocess.Popen(["moto_server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{endpoint}/moto-api/")
+        client = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+                              aws_secret_access_key="bench")
+        image = client.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        for start in range(0, count, 500):
+            client.run_instances(ImageId=image, MinCount=min(500, count - start), MaxCount=min(500, count - start))
+        return [_timed_post(endpoint, ("bench", "bench"), DESCRIBE)[0] for _ in range(rounds)]
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def run(tmp: pathlib.Path, rounds: int) -> list[tuple[str, str, str]]:
+    from bench.__main__ import summarize
+
+    rows: list[tuple[str, str, str]] = []
+    server = Server(tmp / "proxy", env={"EC2PROXY_DEVCLOUD_DELAY": "0", "EC2PROXY_API_ACCESS_LOG": "false"}).start()
+    try:
+        accounts = json.loads((server.data_dir / "devcloud" / "accounts.json").read_text())
+        ami = ids.from_uuid("ami", accounts["image_id"])
+        token, compute = _demo_token(server)
+        keys = server.demo_keys()
+        proxy_run, nova_run = [], []
+        for _ in range(rounds):
+            proxy_run.append(_run(server, ami, 100))
+            nova_run.append(_nova_create(compute, token, accounts["image_id"], 100))
+        overhead = (statistics.median(proxy_run) - statistics.median(nova_run)) * 1000
+        rows += [("RunInstances MaxCount=100 through the proxy (ms)", summarize([s * 1000 for s in proxy_run]),
+                  "one Nova create per request"),
+                 ("the same Nova create alone (ms)", summarize([s * 1000 for s in nova_run]), "backend baseline"),
+                 ("RunInstances overhead over the backend (ms)", f"{overhead:,.0f}", "target <= 100")]
+        total = 2 * rounds * 100
+        for target in (1000, 10000):
+            while total < target:
+                step = min(1000, target - total)
+                _run(server, ami, step)
+                total += step
+            proxy, backend = [], []
+            calls_before = _backend_calls(server)
+            for _ in range(rounds):
+                seconds, size = _timed_post(server.endpoint, keys, DESCRIBE)
+                proxy.append(seconds)
+                backend.append(_backend_listing(compute, token))
+            calls = (_backend_calls(server) - calls_before) / rounds
+            ratio = statistics.median(proxy) / statistics.median(backend)
+            rows += [(f"DescribeInstances, {total:,} instances, proxy (ms)", summarize([s * 1000 for s in proxy]),
+                      f"{size / 1e6:.1f} MB of XML; {calls:.0f} backend calls per request"),
+                     (f"GET /servers/detail, {total:,} servers, backend alone (ms)",
+                      summarize([s * 1000 for s in backend]), "same dev cloud, 1,000 per page"),
+                     (f"DescribeInstances / backend ratio at {total:,}", f"{ratio:.2f}",
+                      "target <= 2 at 1,000" if total == 1000 else "report")]
+            if total == 1000:
+                moto = _moto(rounds, 1000)
+                if isinstance(moto, str):
+                    rows.append(("moto_server DescribeInstances, 1,000 instances", "skipped", moto))
+                else:
+                    rows += [("moto_server DescribeInstances, 1,000 instances (ms)",
+                              summarize([s * 1000 for s in moto]), "same client, same run"),
+                             ("moto / proxy speed ratio at 1,000", f"{statistics.median(moto) / statistics.median(proxy):.1f}",
+                              "target >= 10")]
+        rows.append(("proxy RSS after describing 10,000 instances (MB)", f"{_rss_mb(server.process.pid):.0f}",
+                     "target < 250; the embedded dev cloud runs in the same process"))
+    finally:
+        server.stop()
+    return rows

@@ -1,0 +1,45 @@
+"""Who is calling: the Neutron metadata proxy's signed headers (as Nova's metadata API reads them)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+
+HEADERS = ("X-Instance-ID", "X-Tenant-ID", "X-Instance-ID-Signature")
+
+
+class CallerError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Caller:
+    instance_id: str  # Nova UUID
+    tenant_id: str
+    forwarded_for: tuple[str, ...]  # X-Forwarded-For, client first
+
+
+def sign(secret: bytes, instance_id: str) -> str:
+    return hmac.new(secret, instance_id.encode(), hashlib.sha256).hexdigest()
+
+
+def forwarded(headers) -> tuple[str, ...]:
+    return tuple(part.strip() for part in headers.get("X-Forwarded-For", "").split(",") if part.strip())
+
+
+def from_headers(headers, secret: bytes) -> Caller | None:
+    """The caller the proxy headers name; None when there are none at all (the IP fallback may apply)."""
+    present = [h for h in HEADERS if headers.get(h)]
+    if not present and not headers.get("X-Forwarded-For"):
+        return None
+    if len(present) != len(HEADERS):
+        missing = ", ".join(h for h in HEADERS if not headers.get(h))
+        raise CallerError(400, f"Missing metadata proxy header(s): {missing}")
+    instance_id = headers["X-Instance-ID"]
+    if not hmac.compare_digest(sign(secret, instance_id).encode(), headers["X-Instance-ID-Signature"].encode()):
+        raise CallerError(403, "Invalid proxy request signature.")
+    return Caller(instance_id, headers["X-Tenant-ID"], forwarded(headers))
