@@ -18,11 +18,11 @@ from tests.support import Server, free_port
 
 
 def signed(endpoint: str, access_key: str, secret: str,
-           body: bytes = b"Action=DescribeRegions&Version=2016-11-15") -> tuple[bytes, dict]:
+           body: bytes = b"Action=DescribeRegions&Version=2016-11-15", region: str = "RegionOne") -> tuple[bytes, dict]:
     """A SigV4-signed EC2 POST (body and headers) as botocore would send it."""
     request = AWSRequest(method="POST", url=f"{endpoint}/", data=body,
                          headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
-    SigV4Auth(Credentials(access_key, secret), "ec2", "RegionOne").add_auth(request)
+    SigV4Auth(Credentials(access_key, secret), "ec2", region).add_auth(request)
     return body, dict(request.prepare().headers)
 
 

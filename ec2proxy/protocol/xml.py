@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import re
 from typing import Any, Callable
 
 import botocore.model
@@ -26,7 +27,12 @@ _CONTROL.update({0x0D: "&#13;", 0xFFFE: None, 0xFFFF: None})
 _CONTROL.update({c: None for c in range(0xD800, 0xE000)})
 
 
+_NEEDS_ESCAPE = re.compile("[&<>\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def escape(text: str) -> str:
+    if _NEEDS_ESCAPE.search(text) is None:  # nearly every value: ids, names, states, addresses
+        return text
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").translate(_CONTROL)
 
 
