@@ -387,8 +387,16 @@ async def list_collection(request: web.Request) -> web.Response:
     store = request.app[STATE].store
     collection, kind = _kind(request)
     ensure_default_group(store, token.project_id)
-    reserved = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"}
+    reserved = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse", "fixed_ips"}
     matchers = field_filters(request, [k for k in request.query.keys() if k not in reserved])
+    for wanted in request.query.getall("fixed_ips", []):  # Neutron's fixed_ips=ip_address=X / subnet_id=Y
+        key, _, value = wanted.partition("=")
+        if key not in ("ip_address", "subnet_id", "ip_address_substr"):
+            raise HTTPError(400, f"Invalid fixed_ips filter {wanted}")
+        if key == "ip_address_substr":
+            matchers.append(lambda o, v=value: any(v in f["ip_address"] for f in o.get("fixed_ips") or []))
+        else:
+            matchers.append(lambda o, k=key, v=value: any(f.get(k) == v for f in o.get("fixed_ips") or []))
     items = [o for o in store.all(kind).values()
              if _visible(kind, o, token, store) and all(m(o) for m in matchers)]
     return paged_reply(request, items, collection.replace("-", "_"),
