@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 
+from keystoneauth1 import exceptions as ks_exceptions
 from sqlalchemy import Text, delete, func, select
 
 from ec2proxy import states
@@ -51,13 +52,13 @@ async def instance_record(services: Services, ec2_id: str) -> dict | None:
         record["state_error"] = "no cloud configured or reachable"
         return record
     try:
-        view = await services.cloud.view(row.project_id)
+        view = await services.cloud.reader_view(row.project_id)
         server = await view.nova.get_server(row.os_id)
     except BackendNotFound:
         record["state"], record["nova_status"] = "terminated", "gone"
         return record
-    except BackendError as exc:
-        record["state_error"] = str(exc)
+    except (BackendError, ks_exceptions.ClientException) as exc:
+        record["state_error"] = f"{type(exc).__name__}: {exc}"
         return record
     private_ip, public_ip, _ = addresses(server)
     record.update(private_ip=private_ip, public_ip=public_ip, state=states.ec2_state(server)[1],

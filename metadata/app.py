@@ -7,7 +7,6 @@ import logging
 import time
 
 from aiohttp import web
-from keystoneauth1 import exceptions as ks_exceptions
 from sqlalchemy import select
 
 from ec2proxy.cloud import BackendError, BackendNotFound
@@ -38,7 +37,6 @@ class MetadataState:
         self.ip_lookup = config.metadata.ip_lookup
         self.cache: dict[str, tuple[float, dict]] = {}
         self.filling: dict[str, asyncio.Future] = {}
-        self.unscoped: set[str] = set()
         services.change_listeners.append(self.forget)
 
     def forget(self, os_id: str) -> None:
@@ -60,25 +58,8 @@ class MetadataState:
             raise Unknown()
         return data
 
-    async def _view(self, tenant_id: str):
-        """The proxy's view of the instance's project; its own (admin-capable) view when it has no role there.
-
-        The second needs a service user allowed to read servers and ports of
-        every project (``admin``, or a reader role system-wide); which one
-        worked is remembered per project so a miss does not log in twice.
-        """
-        cloud = self.services.cloud
-        if tenant_id not in self.unscoped:
-            try:
-                return await cloud.view(tenant_id)
-            except (ks_exceptions.ClientException, BackendError) as exc:
-                LOG.info("metadata: cannot scope to project %s (%s); reading as the proxy's own project",
-                         tenant_id, type(exc).__name__)
-                self.unscoped.add(tenant_id)
-        return await cloud.view()
-
     async def _read(self, os_id: str, tenant_id: str) -> dict:
-        view = await self._view(tenant_id)
+        view = await self.services.cloud.reader_view(tenant_id)
 
         async def server() -> dict:
             try:

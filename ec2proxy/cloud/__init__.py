@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 
 import aiohttp
+from keystoneauth1 import exceptions as ks_exceptions
 
 from ec2proxy.cloud.auth import Authenticator, Scoped
 from ec2proxy.cloud.errors import BackendError, BackendNotFound, BackendUnavailable
 from ec2proxy.cloud.http import Transport
 from ec2proxy.cloud.services import NOVA_MAX, NOVA_MIN, Cinder, Glance, Keystone, Neutron, Nova, parse_version
 
+LOG = logging.getLogger(__name__)
 __all__ = ["BackendError", "BackendNotFound", "BackendUnavailable", "Cloud", "CloudView"]
 
 
@@ -43,6 +46,7 @@ class Cloud:
         self.auth = authenticator
         self._nova_version: str | None = None
         self._version_lock = asyncio.Lock()
+        self._unscoped: set[str] = set()
 
     async def nova_version(self, scoped: Scoped) -> str:
         if self._nova_version is None:
@@ -61,6 +65,22 @@ class Cloud:
         if chosen < NOVA_MIN:
             raise BackendError("compute", 0, f"Nova {newest} is older than the {NOVA_MIN} ec2proxy needs")
         return f"{chosen[0]}.{chosen[1]}"
+
+    async def reader_view(self, project_id: str) -> CloudView:
+        """A view that can read ``project_id``'s servers and ports: scoped to it when the proxy has a role
+        there, else the proxy's own project (its user then needs admin or a system-wide reader role).
+
+        For the metadata service and operators, who read instances of any project; which of the two
+        worked is remembered per project so no request logs in twice.
+        """
+        if project_id not in self._unscoped:
+            try:
+                return await self.view(project_id)
+            except (ks_exceptions.ClientException, BackendError) as exc:
+                LOG.info("cannot scope to project %s (%s); reading as the proxy's own project",
+                         project_id, type(exc).__name__)
+                self._unscoped.add(project_id)
+        return await self.view()
 
     async def view(self, project_id: str | None = None, scoped: Scoped | None = None) -> CloudView:
         """Clients for ``project_id`` as the proxy's own user, or for a token already scoped."""

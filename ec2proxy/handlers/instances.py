@@ -8,7 +8,7 @@ import binascii
 import datetime
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ec2proxy import errors, filters, ids, ledger, paging, states
@@ -563,21 +563,26 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     async with ctx.services.sessions() as session, session.begin():
         session.add(Reservation(reservation_id=reservation_id, project_id=ctx.project_id, user_id=ctx.user_id,
                                 groups=group_set, created_at=utcnow(), nova_reservation_id=nova_reservation))
-        for server in servers:
+        launched, shared = utcnow(), metadata_options(options)
+        rows, tag_rows = [], []
+        for server in servers:  # one executemany per table, whatever MaxCount was
             match = _INDEX.search(server["name"])
-            index = int(match.group(1)) - 1 if match and len(servers) > 1 else 0
             ec2_id = ids.from_uuid("i", server["id"])
-            session.add(Instance(
+            rows.append(dict(
                 ec2_id=ec2_id, os_id=server["id"], project_id=ctx.project_id, reservation_id=reservation_id,
-                launch_index=index, image_id=ami, instance_type=flavor["name"], key_name=params.get("KeyName"),
-                public_key=public_key,
+                launch_index=int(match.group(1)) - 1 if match and len(servers) > 1 else 0, image_id=ami,
+                instance_type=flavor["name"], key_name=params.get("KeyName"), public_key=public_key,
                 user_data=user_data, client_token=params.get("ClientToken"), root_device_name="/dev/sda1",
-                block_device_mappings=[], metadata_options=metadata_options(options), kernel_id=kernel, ramdisk_id=ramdisk,
+                block_device_mappings=[], metadata_options=shared, kernel_id=kernel, ramdisk_id=ramdisk,
                 disable_api_termination=bool(params.get("DisableApiTermination")), shutdown_behavior=behavior,
-                launched_at=utcnow(), generation=1))
-            for tag in tags:
-                session.add(Tag(resource_id=ec2_id, key=tag["Key"], value=tag["Value"], project_id=ctx.project_id,
-                                resource_type="instance"))
+                launched_at=launched, terminated_at=None, generation=1))
+            tag_rows += [dict(resource_id=ec2_id, key=tag["Key"], value=tag["Value"], project_id=ctx.project_id,
+                              resource_type="instance") for tag in tags]
+        await session.flush()
+        if rows:
+            await session.execute(insert(Instance), rows)
+        if tag_rows:
+            await session.execute(insert(Tag), tag_rows)
         await ledger.finish(ctx.services.sessions, claim, session=session)
         await _close_operation(session, operation_id)
     return await _replay(ctx, reservation_id, servers)
