@@ -29,7 +29,7 @@ CLOUD_INIT = pathlib.Path("/usr/lib/python3/dist-packages/cloudinit")
 USER_DATA = b"#cloud-config\nruncmd:\n - [echo, hello]\n\x00binary\xff"
 
 
-PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2"}
+PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2", "EC2PROXY_METADATA_CACHE_TTL": "2"}
 
 
 @pytest.fixture(scope="module")
@@ -296,3 +296,26 @@ def test_cloud_init_crawls_the_whole_tree(proxy, instances, forwarder, public_ke
     assert meta["network"]["interfaces"]["macs"][meta["mac"]]["local-ipv4s"] == a["private_ip"]
     assert base64.b64decode(answer["user_data"]) == USER_DATA
     assert crawled["dynamic"]["instance-identity"]["document"]["instanceId"] == a["ec2_id"]
+
+
+def test_public_address_appears_when_a_floating_ip_is_associated(proxy, instances):
+    b = instances[1]
+    sdk = DevCloudProcess(proxy.data_dir).sdk("devcloud-demo")
+    public = next(n for n in sdk.network.networks() if n.is_router_external)
+    port = next(sdk.network.ports(device_id=b["os_id"]))
+    floating = sdk.network.create_ip(floating_network_id=public.id, port_id=port.id)
+    try:
+        headers = signed(proxy, b)
+        deadline = time.monotonic() + 15  # made behind the proxy's back: seen once the cache entry expires
+        while fetch(f"{proxy.metadata}/latest/meta-data/public-ipv4", headers)[0] != 200:
+            assert time.monotonic() < deadline, "public-ipv4 never appeared"
+            time.sleep(0.5)
+        address = floating.floating_ip_address
+        assert fetch(f"{proxy.metadata}/latest/meta-data/public-ipv4", headers)[1].decode() == address
+        assert fetch(f"{proxy.metadata}/latest/meta-data/public-hostname", headers)[1].decode() == \
+            f"ip-{address.replace('.', '-')}.ec2.internal"
+        mac = fetch(f"{proxy.metadata}/latest/meta-data/mac", headers)[1].decode()
+        assert fetch(f"{proxy.metadata}/latest/meta-data/network/interfaces/macs/{mac}/public-ipv4s",
+                     headers)[1].decode() == address
+    finally:
+        sdk.network.delete_ip(floating)
