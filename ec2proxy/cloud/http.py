@@ -15,6 +15,7 @@ import random
 from typing import Any, AsyncIterator
 
 import aiohttp
+import orjson
 
 from ec2proxy.cloud.errors import BackendUnavailable, from_status
 
@@ -100,8 +101,8 @@ def _decode(raw: bytes, content_type: str) -> Any:
         return None
     if "json" in content_type:
         try:
-            return json.loads(raw)
-        except ValueError:
+            return orjson.loads(raw)  # a 1,000-server Nova page is megabytes: parsing it is a hot spot
+        except orjson.JSONDecodeError:
             return raw
     return raw
 

@@ -147,10 +147,6 @@ def build_instance(server: dict, row: Instance | None, tags: list[dict], project
     return instance
 
 
-def _public(instance: dict) -> dict:
-    return {k: v for k, v in instance.items() if not k.startswith("_")}
-
-
 def group_reservations(instances: list[dict], project_id: str, reservation_groups: dict[str, list]) -> list[dict]:
     by_id: dict[str, dict] = {}
     for instance in instances:
@@ -159,7 +155,7 @@ def group_reservations(instances: list[dict], project_id: str, reservation_group
         if reservation is None:
             reservation = by_id[rid] = {"ReservationId": rid, "OwnerId": project_id,
                                         "Groups": reservation_groups.get(rid, []), "Instances": []}
-        reservation["Instances"].append(_public(instance))
+        reservation["Instances"].append(instance)  # '_' keys are not in the output shape: never serialized
     return list(by_id.values())
 
 
