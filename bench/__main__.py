@@ -31,14 +31,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--only", action="append", choices=("front_door", "devcloud", "metadata", "instances"),
+                        help="run only this benchmark (repeatable)")
     parser.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
     args = parser.parse_args(argv)
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        rows += front_door.run(pathlib.Path(tmp) / "front_door", args.rounds, args.seconds)
-        rows += devcloud.run(pathlib.Path(tmp) / "devcloud", args.rounds)
-        rows += metadata.run(pathlib.Path(tmp) / "metadata", args.rounds, args.seconds)
-        rows += instances.run(pathlib.Path(tmp) / "instances", args.rounds)
+        suites = {
+            "front_door": lambda: front_door.run(pathlib.Path(tmp) / "front_door", args.rounds, args.seconds),
+            "devcloud": lambda: devcloud.run(pathlib.Path(tmp) / "devcloud", args.rounds),
+            "metadata": lambda: metadata.run(pathlib.Path(tmp) / "metadata", args.rounds, args.seconds),
+            "instances": lambda: instances.run(pathlib.Path(tmp) / "instances", args.rounds),
+        }
+        for name, suite in suites.items():
+            if not args.only or name in args.only:
+                rows += suite()
     width = max(len(row[0]) for row in rows)
     table = [f"| {'benchmark'.ljust(width)} | figure | note |", f"|{'-' * (width + 2)}|---|---|"]
     table += [f"| {name.ljust(width)} | {figure} | {note} |" for name, figure, note in rows]

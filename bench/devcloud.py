@@ -13,7 +13,7 @@ import urllib.request
 from tests.support import free_port
 
 
-def _call(url: str, token: str | None = None, body: dict | None = None, method: str = "GET"):
+def call(url: str, token: str | None = None, body: dict | None = None, method: str = "GET"):
     headers = {"Content-Type": "application/json", "OpenStack-API-Version": "compute 2.100"}
     if token:
         headers["X-Auth-Token"] = token
@@ -31,7 +31,7 @@ def start(tmp: pathlib.Path) -> tuple[subprocess.Popen, str]:
     url = f"http://127.0.0.1:{port}"
     for _ in range(400):
         try:
-            _call(f"{url}/identity/v3")
+            call(f"{url}/identity/v3")
             return process, url
         except OSError:
             time.sleep(0.05)
@@ -40,7 +40,7 @@ def start(tmp: pathlib.Path) -> tuple[subprocess.Popen, str]:
 
 def login(url: str, tmp: pathlib.Path, account: str = "demo") -> tuple[str, str]:
     entry = json.loads((tmp / "devcloud" / "accounts.json").read_text())[account]
-    headers, _ = _call(f"{url}/identity/v3/auth/tokens", body={"auth": {
+    headers, _ = call(f"{url}/identity/v3/auth/tokens", body={"auth": {
         "identity": {"methods": ["password"], "password": {"user": {
             "name": entry["username"], "password": entry["password"], "domain": {"name": "Default"}}}},
         "scope": {"project": {"id": entry["project_id"]}}}}, method="POST")
@@ -48,12 +48,12 @@ def login(url: str, tmp: pathlib.Path, account: str = "demo") -> tuple[str, str]
 
 
 def fill(url: str, token: str, count: int) -> None:
-    _, body = _call(f"{url}/image/v2/images", token)
+    _, body = call(f"{url}/image/v2/images", token)
     image = json.loads(body)["images"][0]["id"]
     made = 0
     while made < count:
         batch = min(100, count - made)
-        _call(f"{url}/compute/v2.1/servers", token, {"server": {
+        call(f"{url}/compute/v2.1/servers", token, {"server": {
             "name": f"bench-{made}", "imageRef": image, "flavorRef": "1", "min_count": batch, "max_count": batch, "networks": "auto",
             "return_reservation_id": True}}, "POST")
         made += batch
@@ -65,7 +65,7 @@ def list_all(url: str, token: str) -> tuple[float, int, int]:
     marker, servers, pages = None, 0, 0
     while True:
         query = "?limit=1000" + (f"&marker={marker}" if marker else "")
-        _, body = _call(f"{url}/compute/v2.1/servers/detail{query}", token)
+        _, body = call(f"{url}/compute/v2.1/servers/detail{query}", token)
         page = json.loads(body)
         pages += 1
         servers += len(page["servers"])

@@ -14,7 +14,9 @@ import urllib.request
 
 import boto3
 
-from bench.front_door import signed, wait_until_up
+from bench import devcloud
+from bench.front_door import signed
+from bench.load import wait_until_up
 from ec2proxy import ids
 from tests.support import Server, free_port
 
@@ -29,37 +31,6 @@ def _timed_post(endpoint: str, keys: tuple[str, str], body: bytes, region: str =
                                 timeout=600) as response:
         size = len(response.read())
     return time.perf_counter() - started, size
-
-
-def _backend_listing(compute: str, token: str) -> float:
-    """The dev cloud's own paged GET /servers/detail of every server (as the proxy pages it), bytes only."""
-    started, marker = time.perf_counter(), None
-    while True:
-        query = "?limit=1000" + (f"&marker={marker}" if marker else "")
-        request = urllib.request.Request(f"{compute}/servers/detail{query}", headers={
-            "X-Auth-Token": token, "OpenStack-API-Version": "compute 2.100"})
-        with urllib.request.urlopen(request, timeout=600) as response:
-            page = json.loads(response.read())
-        if not page.get("servers_links") or not page["servers"]:
-            return time.perf_counter() - started
-        marker = page["servers"][-1]["id"]
-
-
-def _demo_token(server: Server) -> tuple[str, str]:
-    """A demo-project token and the compute endpoint of the embedded dev cloud."""
-    import yaml
-
-    auth = yaml.safe_load((server.data_dir / "devcloud" / "clouds.yaml").read_text())["clouds"]["devcloud-demo"]["auth"]
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": auth["username"], "password": auth["password"], "domain": {"name": "Default"}}}},
-        "scope": {"project": {"name": auth["project_name"], "domain": {"name": "Default"}}}}}
-    request = urllib.request.Request(f"{auth['auth_url']}/auth/tokens", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        token, catalog = response.headers["X-Subject-Token"], json.loads(response.read())["token"]["catalog"]
-    compute = next(e["url"] for s in catalog if s["type"] == "compute" for e in s["endpoints"]
-                   if e["interface"] == "public")
-    return token, compute
 
 
 def _backend_calls(server: Server) -> int:
@@ -80,13 +51,19 @@ def _run(server: Server, ami: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-def _nova_create(compute: str, token: str, image: str, count: int) -> float:
-    body = {"server": {"name": "bench", "imageRef": image, "flavorRef": "2", "networks": "auto",
-                       "min_count": count, "max_count": count, "return_reservation_id": True}}
-    request = urllib.request.Request(f"{compute}/servers", data=json.dumps(body).encode(), headers={
-        "X-Auth-Token": token, "Content-Type": "application/json", "OpenStack-API-Version": "compute 2.100"})
+def _devcloud_of(server: Server) -> str:
+    """The embedded dev cloud's base URL, from the clouds.yaml the proxy wrote."""
+    import yaml
+
+    clouds = yaml.safe_load((server.data_dir / "devcloud" / "clouds.yaml").read_text())["clouds"]
+    return clouds["devcloud-demo"]["auth"]["auth_url"].removesuffix("/identity/v3")
+
+
+def _nova_create(url: str, token: str, image: str, count: int) -> float:
     started = time.perf_counter()
-    urllib.request.urlopen(request, timeout=600).read()
+    devcloud.call(f"{url}/compute/v2.1/servers", token, {"server": {
+        "name": "bench", "imageRef": image, "flavorRef": "2", "networks": "auto", "min_count": count,
+        "max_count": count, "return_reservation_id": True}}, "POST")
     return time.perf_counter() - started
 
 
@@ -117,12 +94,13 @@ def run(tmp: pathlib.Path, rounds: int) -> list[tuple[str, str, str]]:
     try:
         accounts = json.loads((server.data_dir / "devcloud" / "accounts.json").read_text())
         ami = ids.from_uuid("ami", accounts["image_id"])
-        token, compute = _demo_token(server)
+        url = _devcloud_of(server)
+        token, _ = devcloud.login(url, server.data_dir)
         keys = server.demo_keys()
         proxy_run, nova_run = [], []
         for _ in range(rounds):
             proxy_run.append(_run(server, ami, 100))
-            nova_run.append(_nova_create(compute, token, accounts["image_id"], 100))
+            nova_run.append(_nova_create(url, token, accounts["image_id"], 100))
         overhead = (statistics.median(proxy_run) - statistics.median(nova_run)) * 1000
         rows += [("RunInstances MaxCount=100 through the proxy (ms)", summarize([s * 1000 for s in proxy_run]),
                   "one Nova create per request"),
@@ -139,7 +117,7 @@ def run(tmp: pathlib.Path, rounds: int) -> list[tuple[str, str, str]]:
             for _ in range(rounds):
                 seconds, size = _timed_post(server.endpoint, keys, DESCRIBE)
                 proxy.append(seconds)
-                backend.append(_backend_listing(compute, token))
+                backend.append(devcloud.list_all(url, token)[0])
             calls = (_backend_calls(server) - calls_before) / rounds
             ratio = statistics.median(proxy) / statistics.median(backend)
             rows += [(f"DescribeInstances, {total:,} instances, proxy (ms)", summarize([s * 1000 for s in proxy]),

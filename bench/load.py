@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
+from typing import Callable, Iterator
 
 _SCRIPT = """
 wrk.method = {method}
@@ -64,3 +69,42 @@ def wrk(url: str, method: str, body: bytes, headers: dict, connections: int = 16
     figures = json.loads(match.group(1))
     figures["rps"] = figures["requests"] / figures["seconds"]
     return figures
+
+
+def wait_until_up(url: str) -> None:
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer")
+
+
+@contextlib.contextmanager
+def bare_handler(payload: bytes, tmp: pathlib.Path) -> Iterator[str]:
+    """The baseline, ``python -m bench.bare`` answering ``payload`` to anything; yields its URL."""
+    from tests.support import free_port
+
+    (tmp / "bare-payload").write_bytes(payload)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.bare", str(port), str(tmp / "bare-payload")])
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def alternate(rounds: int, proxy: Callable[[], dict], bare: Callable[[], dict]) -> dict[str, list[float]]:
+    """Proxy and baseline measured in turn each round (the machine is noisy); errors under load abort."""
+    out: dict[str, list[float]] = {"proxy": [], "bare": [], "p99": []}
+    for _ in range(rounds):
+        figures = proxy()
+        if figures["non2xx"] or figures["errors"]:
+            raise RuntimeError(f"errors under load: {figures}")
+        out["proxy"].append(figures["rps"])
+        out["p99"].append(figures["p99"])
+        out["bare"].append(bare()["rps"])
+    return out

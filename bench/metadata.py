@@ -7,14 +7,11 @@ import json
 import pathlib
 import sqlite3
 import statistics
-import subprocess
-import sys
 
-from bench.front_door import wait_until_up
-from bench.load import have_wrk, wrk
+from bench.load import alternate, bare_handler, have_wrk, wrk
 from ec2proxy import ids
 from metadata import callers
-from tests.support import Server, free_port
+from tests.support import Server
 
 INSTANCES = 200
 
@@ -39,34 +36,20 @@ def run(tmp: pathlib.Path, rounds: int, seconds: int) -> list[tuple[str, str, st
     from bench.__main__ import summarize
 
     server = Server(tmp / "proxy", env={"EC2PROXY_DEVCLOUD_DELAY": "0.05", "EC2PROXY_METADATA_CACHE_TTL": "30"}).start()
-    bare = None
     try:
         headers = _launch(server)
         url = f"{server.metadata}/latest/meta-data/instance-id"
-        (tmp / "payload.txt").write_bytes(b"i-0123456789abcdef0")
-        bare_port = free_port()
-        bare = subprocess.Popen([sys.executable, "-m", "bench.bare", str(bare_port), str(tmp / "payload.txt")])
-        wait_until_up(f"http://127.0.0.1:{bare_port}/")
         cold = wrk(url, "GET", b"", {}, connections=64, seconds=3, rotate=headers)  # fills the caches
-        proxy_rps, bare_rps, p99 = [], [], []
-        for _ in range(rounds):
-            figures = wrk(url, "GET", b"", {}, connections=64, seconds=seconds, rotate=headers)
-            if figures["non2xx"] or figures["errors"]:
-                raise RuntimeError(f"the metadata service answered errors under load: {figures}")
-            proxy_rps.append(figures["rps"])
-            p99.append(figures["p99"])
-            bare_rps.append(wrk(f"http://127.0.0.1:{bare_port}/", "GET", b"", {}, connections=64,
-                                seconds=seconds)["rps"])
-        ratio = statistics.median(proxy_rps) / statistics.median(bare_rps)
+        with bare_handler(b"i-0123456789abcdef0", tmp) as bare_url:
+            figures = alternate(rounds, lambda: wrk(url, "GET", b"", {}, connections=64, seconds=seconds, rotate=headers),
+                                lambda: wrk(bare_url, "GET", b"", {}, connections=64, seconds=seconds))
+        ratio = statistics.median(figures["proxy"]) / statistics.median(figures["bare"])
         return [
-            ("bare aiohttp handler, 64 connections (req/s)", summarize(bare_rps), "wrk -t1 -c64, baseline"),
-            (f"metadata instance-id, {len(headers)} instances, signed (req/s)", summarize(proxy_rps),
-             f"p99 {statistics.median(p99):.1f} ms (target < 20); first 3 s incl. cache fills: "
+            ("bare aiohttp handler, 64 connections (req/s)", summarize(figures["bare"]), "wrk -t1 -c64, baseline"),
+            (f"metadata instance-id, {len(headers)} instances, signed (req/s)", summarize(figures["proxy"]),
+             f"p99 {statistics.median(figures['p99']):.1f} ms (target < 20); first 3 s incl. cache fills: "
              f"{cold['rps']:,.0f} req/s, {cold['non2xx']} errors"),
             ("metadata / bare ratio", f"{ratio:.2f}", "target >= 0.5"),
         ]
     finally:
-        if bare is not None:
-            bare.terminate()
-            bare.wait()
         server.stop()

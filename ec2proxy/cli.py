@@ -56,14 +56,6 @@ async def _start_devcloud(stack: contextlib.AsyncExitStack, config: configuratio
     return url, devcloud.accounts(store)
 
 
-def _use_devcloud(config: configuration.Config, url: str, accounts: dict) -> None:
-    service = accounts["ec2proxy"]
-    openstack = config.openstack
-    openstack.auth_url, openstack.auth_type = f"{url}/identity/v3", "password"
-    openstack.username, openstack.password = service["username"], service["password"]
-    openstack.project_name, openstack.user_domain_name, openstack.project_domain_name = "service", "Default", "Default"
-
-
 async def _serve(config: configuration.Config) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -73,7 +65,7 @@ async def _serve(config: configuration.Config) -> None:
         accounts = None
         if config.embedded:
             url, accounts = await _start_devcloud(stack, config)
-            _use_devcloud(config, url, accounts)
+            embedded.use_devcloud(config, url, accounts)
         services = await stack.enter_async_context(open_services(config))
         endpoint = _endpoint(config.api.listen)
         identity = None
@@ -198,15 +190,18 @@ async def _operator(args: argparse.Namespace, config: configuration.Config) -> i
     return 0
 
 
-def cmd_operator(args: argparse.Namespace) -> int:
-    from ec2proxy import operator
-
+def _beside_serve(args: argparse.Namespace, needs_cloud: bool) -> configuration.Config:
+    """The configuration of a command run next to ``serve``: its database, and its cloud when needed."""
     config = _load(args)
     db.upgrade(config.database.url)
-    if getattr(args, "needs_cloud", False) and not operator.use_running_devcloud(config):
+    if needs_cloud and not embedded.use_running_devcloud(config):
         print("ec2proxy: no cloud configured and no embedded dev cloud files in the data dir; "
               "live state will be missing", file=sys.stderr)
-    return asyncio.run(_operator(args, config))
+    return config
+
+
+def cmd_operator(args: argparse.Namespace) -> int:
+    return asyncio.run(_operator(args, _beside_serve(args, getattr(args, "needs_cloud", False))))
 
 
 def cmd_metadata_proxy(args: argparse.Namespace) -> int:
@@ -214,9 +209,7 @@ def cmd_metadata_proxy(args: argparse.Namespace) -> int:
     from ec2proxy import operator
     from metadata import forwarder, signing
 
-    config = _load(args)
-    db.upgrade(config.database.url)
-    operator.use_running_devcloud(config)
+    config = _beside_serve(args, needs_cloud=True)
 
     async def run() -> int:
         async with open_services(config) as services:

@@ -10,6 +10,7 @@ rewritten when the listener moves.
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import pathlib
 
@@ -76,3 +77,27 @@ def usage_lines(data_dir: pathlib.Path, identity: Identity, region: str, endpoin
         f"  aws configure set region {region}",
         f"  aws --endpoint-url {endpoint} ec2 describe-regions",
     ]
+
+
+def use_devcloud(config, url: str, accounts: dict) -> None:
+    """Point ``config`` at the dev cloud at ``url`` as its ``ec2proxy`` service user."""
+    service = accounts["ec2proxy"]
+    openstack = config.openstack
+    openstack.auth_url, openstack.auth_type = f"{url}/identity/v3", "password"
+    openstack.username, openstack.password = service["username"], service["password"]
+    openstack.project_name, openstack.user_domain_name, openstack.project_domain_name = "service", "Default", "Default"
+
+
+def use_running_devcloud(config) -> bool:
+    """For commands beside a running embedded ``serve``: find its dev cloud by the files it wrote."""
+    if not config.embedded:
+        return True
+    clouds = config.data_dir / "devcloud" / "clouds.yaml"
+    accounts = config.data_dir / "devcloud" / "accounts.json"
+    if not (clouds.exists() and accounts.exists()):
+        return False
+    import yaml
+
+    auth_url = yaml.safe_load(clouds.read_text())["clouds"]["devcloud-demo"]["auth"]["auth_url"]
+    use_devcloud(config, auth_url.removesuffix("/identity/v3"), json.loads(accounts.read_text()))
+    return True

@@ -55,6 +55,26 @@ def matches(values: Sequence[str], actual: Any) -> bool:
     return False
 
 
+def path(dotted: str) -> Getter:
+    """A getter for a dotted member path into an output dict; lists on the way are searched."""
+    keys = dotted.split(".")
+
+    def get(item):
+        values = [item]
+        for key in keys:
+            found = []
+            for value in values:
+                value = value.get(key) if isinstance(value, dict) else None
+                if isinstance(value, list):
+                    found.extend(value)
+                elif value is not None:
+                    found.append(value)
+            values = found
+        return values
+
+    return get
+
+
 def compile_filters(
     filters: Iterable[Mapping[str, Any]] | None, spec: Mapping[str, Getter]
 ) -> list[tuple[Getter, list[str]]]:

@@ -10,29 +10,9 @@ from sqlalchemy import Text, delete, func, select
 
 from ec2proxy import states
 from ec2proxy.cloud import BackendError, BackendNotFound
-from ec2proxy.config import Config
 from ec2proxy.db.models import ClientToken, Instance, Operation, utcnow
-from ec2proxy.handlers.instances import addresses
+from ec2proxy.servers import addresses
 from ec2proxy.services import Services
-
-
-def use_running_devcloud(config: Config) -> bool:
-    """Point an embedded-default config at the dev cloud a running ``serve`` started (its files say where)."""
-    if not config.embedded:
-        return True
-    clouds = config.data_dir / "devcloud" / "clouds.yaml"
-    accounts = config.data_dir / "devcloud" / "accounts.json"
-    if not (clouds.exists() and accounts.exists()):
-        return False
-    import yaml
-
-    auth = yaml.safe_load(clouds.read_text())["clouds"]["devcloud-demo"]["auth"]
-    service = json.loads(accounts.read_text())["ec2proxy"]
-    openstack = config.openstack
-    openstack.auth_url, openstack.auth_type = auth["auth_url"], "password"
-    openstack.username, openstack.password = service["username"], service["password"]
-    openstack.project_name, openstack.user_domain_name, openstack.project_domain_name = "service", "Default", "Default"
-    return True
 
 
 async def instance_record(services: Services, ec2_id: str) -> dict | None:

@@ -40,7 +40,9 @@ class MetadataState:
         services.change_listeners.append(self.forget)
 
     def forget(self, os_id: str) -> None:
+        """Our write changed the instance: drop what is cached and what is being read right now."""
         self.cache.pop(os_id, None)
+        self.filling.pop(os_id, None)
 
     async def instance(self, caller: callers.Caller) -> dict:
         """The instance's tree, from the cache or one concurrent round of backend reads (one per instance)."""
@@ -52,7 +54,9 @@ class MetadataState:
             if pending is None:
                 pending = asyncio.ensure_future(self._read(caller.instance_id, caller.tenant_id))
                 self.filling[caller.instance_id] = pending
-                pending.add_done_callback(lambda _: self.filling.pop(caller.instance_id, None))
+                pending.add_done_callback(
+                    lambda done, key=caller.instance_id: self.filling.pop(key, None)
+                    if self.filling.get(key) is done else None)
             data = await asyncio.shield(pending)
         if data["tenant_id"] != caller.tenant_id:
             raise Unknown()
@@ -91,7 +95,8 @@ class MetadataState:
         data = tree.build(found, row, tags, port_list, subnet_map, self.region)
         if found.get("tenant_id") is None:
             data["tenant_id"] = tenant_id  # Nova shows tenant_id at every microversion we use; belt and braces
-        self.cache[os_id] = (time.monotonic() + self.ttl, data)
+        if self.filling.get(os_id) is asyncio.current_task():  # not forgotten while it was being read
+            self.cache[os_id] = (time.monotonic() + self.ttl, data)
         if len(self.cache) > 50000:
             now = time.monotonic()
             self.cache = {k: v for k, v in self.cache.items() if v[0] > now}
@@ -100,12 +105,11 @@ class MetadataState:
     async def caller_by_ip(self, ip: str) -> callers.Caller:
         """The IP fallback: the port that has ``ip`` names the instance and its project."""
         view = await self.services.cloud.view()
-        ports = await view.neutron.list("port", {"fixed_ips": [f"ip_address={ip}"],
-                                                 "device_owner": "compute:nova"}) if view.neutron else []
-        ports = [p for p in ports if (p.get("device_owner") or "").startswith("compute:")]
+        ports = await view.neutron.list("port", {"fixed_ips": [f"ip_address={ip}"]}) if view.neutron else []
+        ports = [p for p in ports if (p.get("device_owner") or "").startswith("compute:")]  # compute:<zone>
         if len(ports) != 1:
             raise callers.CallerError(404, "No instance has this address.")
-        return callers.Caller(ports[0]["device_id"], ports[0].get("project_id") or ports[0]["tenant_id"], (ip,))
+        return callers.Caller(ports[0]["device_id"], ports[0].get("project_id") or ports[0]["tenant_id"])
 
 
 def _text(body: str | bytes, status: int = 200, content_type: str = TEXT, headers=None) -> web.Response:
@@ -154,8 +158,7 @@ async def handle(request: web.Request) -> web.Response:
     if is_token:
         # Behind Neutron the proxy appends the one client address; more means the client sent its own
         # X-Forwarded-For, which EC2 refuses for token requests (an SSRF through a proxy, not the instance).
-        hops = [part for value in request.headers.getall("X-Forwarded-For", [])
-                for part in value.split(",") if part.strip()]
+        hops = callers.forwarded(request.headers)
         if len(hops) > 1 or (len(hops) == 1 and "X-Instance-ID" not in request.headers):
             return _error(403, "Forbidden")
         ttl = tokens.parse_ttl(request.headers.get("X-aws-ec2-metadata-token-ttl-seconds"))

@@ -20,15 +20,16 @@ class CallerError(Exception):
 class Caller:
     instance_id: str  # Nova UUID
     tenant_id: str
-    forwarded_for: tuple[str, ...]  # X-Forwarded-For, client first
 
 
 def sign(secret: bytes, instance_id: str) -> str:
     return hmac.new(secret, instance_id.encode(), hashlib.sha256).hexdigest()
 
 
-def forwarded(headers) -> tuple[str, ...]:
-    return tuple(part.strip() for part in headers.get("X-Forwarded-For", "").split(",") if part.strip())
+def forwarded(headers) -> list[str]:
+    """Every X-Forwarded-For address, over all header lines (haproxy adds a line, others append)."""
+    return [part.strip() for value in headers.getall("X-Forwarded-For", []) for part in value.split(",")
+            if part.strip()]
 
 
 def from_headers(headers, secret: bytes) -> Caller | None:
@@ -42,4 +43,4 @@ def from_headers(headers, secret: bytes) -> Caller | None:
     instance_id = headers["X-Instance-ID"]
     if not hmac.compare_digest(sign(secret, instance_id).encode(), headers["X-Instance-ID-Signature"].encode()):
         raise CallerError(403, "Invalid proxy request signature.")
-    return Caller(instance_id, headers["X-Tenant-ID"], forwarded(headers))
+    return Caller(instance_id, headers["X-Tenant-ID"])

@@ -14,6 +14,7 @@ import json
 import re
 
 from ec2proxy import ids
+from ec2proxy.servers import addresses, hostname
 
 VERSIONS = ("1.0", "2007-01-19", "2007-03-01", "2007-08-29", "2007-10-10", "2007-12-15", "2008-02-01",
             "2008-09-01", "2009-04-04", "2011-01-01", "2011-05-01", "2012-01-12", "2014-02-25", "2014-11-05",
@@ -32,27 +33,6 @@ def versions_listing() -> str:
     return "\n".join(VERSIONS)
 
 
-def hostname(ip: str | None, region: str) -> str:
-    if not ip:
-        return ""
-    suffix = "ec2.internal" if region == "us-east-1" or region == "RegionOne" else f"{region}.compute.internal"
-    return f"ip-{ip.replace('.', '-')}.{suffix}"
-
-
-def _addresses(server: dict) -> tuple[list[tuple[str, str]], list[str]]:
-    """([(mac, fixed ip)], [floating ips]) in Nova's order."""
-    fixed, floating = [], []
-    for entries in (server.get("addresses") or {}).values():
-        for entry in entries:
-            if entry.get("version") != 4:
-                continue
-            if entry.get("OS-EXT-IPS:type") == "floating":
-                floating.append(entry["addr"])
-            else:
-                fixed.append((entry.get("OS-EXT-IPS-MAC:mac_addr") or "", entry["addr"]))
-    return fixed, floating
-
-
 def _user_data(row, server: dict) -> bytes | None:
     encoded = row.user_data if row is not None else server.get("OS-EXT-SRV-ATTR:user_data")
     if not encoded:
@@ -66,9 +46,8 @@ def _user_data(row, server: dict) -> bytes | None:
 def build(server: dict, row, tags: list[tuple[str, str]], ports: list[dict], subnets: dict[str, dict],
           region: str) -> dict:
     """Everything one instance's metadata requests can ask for, as a tree plus its options."""
-    fixed, floating = _addresses(server)
-    mac, private_ip = fixed[0] if fixed else ("", None)
-    public_ip = floating[0] if floating else None
+    private_ip, public_ip, mac = addresses(server)
+    mac = mac or ""
     image = server.get("image") or {}
     ec2_id = row.ec2_id if row is not None else ids.from_uuid("i", server["id"])
     ami = row.image_id if row is not None else (ids.from_uuid("ami", image["id"]) if image else "")
@@ -83,7 +62,7 @@ def build(server: dict, row, tags: list[tuple[str, str]], ports: list[dict], sub
     for index, port in enumerate(ports):
         port_ips = [f["ip_address"] for f in port.get("fixed_ips") or [] if ":" not in f["ip_address"]]
         subnet = subnets.get((port.get("fixed_ips") or [{}])[0].get("subnet_id", ""), {})
-        port_public = [ip for ip in floating if port_ips and ip == public_ip and index == 0]
+        port_public = [public_ip] if public_ip and port_ips and index == 0 else []
         entry = {
             "device-number": str(index), "interface-id": ids.from_uuid("eni", port["id"]),
             "local-hostname": hostname(port_ips[0] if port_ips else None, region),

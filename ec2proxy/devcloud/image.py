@@ -72,6 +72,13 @@ def _get(request: web.Request) -> dict:
     return settle(store, image)
 
 
+def _owned(request: web.Request):
+    """The store and the image the request names, which its project must own."""
+    image = _get(request)
+    _own(request, image)
+    return request.app[STATE].store, image
+
+
 def _own(request: web.Request, image: dict) -> None:
     token = request["token"]
     if not token.admin and image["owner"] != token.project_id:
@@ -181,9 +188,7 @@ async def show_image(request: web.Request) -> web.Response:
 
 @routes.patch(PREFIX + "/images/{image_id}")
 async def update_image(request: web.Request) -> web.Response:
-    store = request.app[STATE].store
-    image = _get(request)
-    _own(request, image)
+    store, image = _owned(request)
     if request.content_type != "application/openstack-images-v2.1-json-patch":
         raise HTTPError(415, f"Unsupported Content-Type {request.content_type}")
     patch = await body_json(request)
@@ -214,9 +219,7 @@ async def update_image(request: web.Request) -> web.Response:
 
 @routes.delete(PREFIX + "/images/{image_id}")
 async def delete_image(request: web.Request) -> web.Response:
-    store = request.app[STATE].store
-    image = _get(request)
-    _own(request, image)
+    store, image = _owned(request)
     if image["protected"]:
         raise HTTPError(403, f"Image {image['id']} is protected and cannot be deleted.")
     store.delete("image", image["id"])
@@ -225,9 +228,7 @@ async def delete_image(request: web.Request) -> web.Response:
 
 @routes.put(PREFIX + "/images/{image_id}/file")
 async def upload(request: web.Request) -> web.Response:
-    store = request.app[STATE].store
-    image = _get(request)
-    _own(request, image)
+    store, image = _owned(request)
     if image["status"] != "queued":
         raise HTTPError(409, f"Image status transition from {image['status']} to saving is not allowed")
     data = await request.read()
@@ -249,9 +250,7 @@ async def download(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/images/{image_id}/actions/{action}")
 async def image_action(request: web.Request) -> web.Response:
-    store = request.app[STATE].store
-    image = _get(request)
-    _own(request, image)
+    store, image = _owned(request)
     action = request.match_info["action"]
     if action == "deactivate" and image["status"] in ("active", "deactivated"):
         store.put("image", {**image, "status": "deactivated", "updated_at": now()})
@@ -277,9 +276,7 @@ async def list_members(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/images/{image_id}/members")
 async def add_member(request: web.Request) -> web.Response:
-    store = request.app[STATE].store
-    image = _get(request)
-    _own(request, image)
+    store, image = _owned(request)
     if image["visibility"] != "shared":
         raise HTTPError(403, "Only shared images have members.")
     member = str(((await body_json(request)) or {}).get("member", ""))
@@ -308,9 +305,7 @@ async def update_member(request: web.Request) -> web.Response:
 
 @routes.delete(PREFIX + "/images/{image_id}/members/{member}")
 async def remove_member(request: web.Request) -> web.Response:
-    store = request.app[STATE].store
-    image = _get(request)
-    _own(request, image)
+    store, image = _owned(request)
     member = request.match_info["member"]
     if member not in image["members"]:
         raise HTTPError(404, f"Member {member} not found")

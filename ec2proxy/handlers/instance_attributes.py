@@ -11,12 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 
-from sqlalchemy import select
-
 from ec2proxy import errors
 from ec2proxy.cloud import BackendError
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import Instance, utcnow
+from ec2proxy.db.models import utcnow
 from ec2proxy.handlers import action
 from ec2proxy.handlers.instances import (USER_DATA_LIMIT, _find_flavor, _resolve_groups, lookup, metadata_options,
                                          update_row)
@@ -40,12 +38,6 @@ MODIFY_MEMBERS = {"SourceDestCheck": "sourceDestCheck", "DisableApiStop": "disab
                   "EbsOptimized": "ebsOptimized", "SriovNetSupport": "sriovNetSupport", "EnaSupport": "enaSupport"}
 
 
-async def _row(ctx: RequestContext, ec2_id: str) -> Instance | None:
-    async with ctx.services.sessions() as session:
-        return (await session.scalars(select(Instance).where(
-            Instance.ec2_id == ec2_id, Instance.project_id == ctx.project_id))).first()
-
-
 @action("DescribeInstanceAttribute")
 async def describe_instance_attribute(ctx: RequestContext, params: dict) -> dict:
     attribute = params["Attribute"]
@@ -54,7 +46,7 @@ async def describe_instance_attribute(ctx: RequestContext, params: dict) -> dict
         raise errors.InvalidParameterValue(f"Value ({attribute[:64]}) for parameter attribute is invalid. "
                                            "Unknown attribute.")
     instance, = await lookup(ctx, [params["InstanceId"]])
-    row = await _row(ctx, instance["InstanceId"])
+    row = instance["_row"]
     values = {
         "InstanceType": {"Value": instance["InstanceType"]},
         "KernelId": {"Value": instance["KernelId"]} if instance.get("KernelId") else {},
@@ -129,7 +121,7 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
         if ctx.dry_run:
             raise errors.DryRunOperation()
         if flavor["name"] != instance["InstanceType"]:
-            await _backend(view.nova.resize(instance["_os_id"], flavor["id"]))
+            await view.nova.resize(instance["_os_id"], flavor["id"])
         changes = {"instance_type": flavor["name"]}
     elif name == "groupSet":
         await _modify_groups(ctx, view, instance, value if isinstance(value, list) else [value])
@@ -179,16 +171,9 @@ async def _modify_groups(ctx: RequestContext, view, instance: dict, group_ids: l
     if ctx.dry_run:
         raise errors.DryRunOperation()
     for name in names.keys() - current:
-        await _backend(view.nova.action(instance["_os_id"], "addSecurityGroup", {"name": names[name]}))
+        await view.nova.action(instance["_os_id"], "addSecurityGroup", {"name": names[name]})
     for name in current - names.keys():
-        await _backend(view.nova.action(instance["_os_id"], "removeSecurityGroup", {"name": name}))
-
-
-async def _backend(call):
-    try:
-        return await call
-    except BackendError as exc:
-        raise exc.ec2() from None
+        await view.nova.action(instance["_os_id"], "removeSecurityGroup", {"name": name})
 
 
 @action("ModifyInstanceMetadataOptions", checks_dry_run=True)
@@ -222,6 +207,6 @@ async def get_console_output(ctx: RequestContext, params: dict) -> dict:
             output = await view.nova.console_output(instance["_os_id"], 64 * 1024 // 80 if params.get("Latest") else None)
         except BackendError as exc:
             if exc.status != 409:  # a server between states has no console yet: EC2 answers empty output
-                raise exc.ec2() from None
+                raise
     encoded = base64.b64encode(output.encode()[-64 * 1024:]).decode()
     return {"InstanceId": instance["InstanceId"], "Timestamp": utcnow(), "Output": encoded}

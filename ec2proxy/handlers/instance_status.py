@@ -26,24 +26,16 @@ def status_of(instance: dict) -> dict:
             "SystemStatus": _summary(running), "Events": []}
 
 
-def _get(*path: str):
-    def get(status: dict):
-        value = status
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        return value
-    return get
-
-
+_get = filters.path
 FILTERS = {
-    "availability-zone": _get("AvailabilityZone"), "instance-state-name": _get("InstanceState", "Name"),
-    "instance-state-code": _get("InstanceState", "Code"),
-    "instance-status.status": _get("InstanceStatus", "Status"),
-    "instance-status.reachability": lambda s: [d["Status"] for d in s["InstanceStatus"]["Details"]],
-    "system-status.status": _get("SystemStatus", "Status"),
-    "system-status.reachability": lambda s: [d["Status"] for d in s["SystemStatus"]["Details"]],
-    "event.code": lambda s: [], "event.description": lambda s: [], "event.instance-event-id": lambda s: [],
-    "event.not-after": lambda s: [], "event.not-before": lambda s: [], "event.not-before-deadline": lambda s: [],
+    "availability-zone": _get("AvailabilityZone"), "instance-state-name": _get("InstanceState.Name"),
+    "instance-state-code": _get("InstanceState.Code"), "instance-status.status": _get("InstanceStatus.Status"),
+    "instance-status.reachability": _get("InstanceStatus.Details.Status"),
+    "system-status.status": _get("SystemStatus.Status"),
+    "system-status.reachability": _get("SystemStatus.Details.Status"),
+    "event.code": _get("Events.Code"), "event.description": _get("Events.Description"),
+    "event.instance-event-id": _get("Events.InstanceEventId"), "event.not-after": _get("Events.NotAfter"),
+    "event.not-before": _get("Events.NotBefore"), "event.not-before-deadline": _get("Events.NotBeforeDeadline"),
 }
 
 

@@ -32,23 +32,16 @@ def instance_type(flavor: dict) -> dict:
     return described
 
 
-def _path(*keys: str):
-    def get(item: dict):
-        for key in keys:
-            item = item.get(key) if isinstance(item, dict) else None
-        return item
-    return get
-
-
+_path = filters.path
 FILTERS = {
     "instance-type": _path("InstanceType"), "current-generation": _path("CurrentGeneration"),
     "free-tier-eligible": _path("FreeTierEligible"), "bare-metal": _path("BareMetal"),
-    "hypervisor": _path("Hypervisor"), "vcpu-info.default-vcpus": _path("VCpuInfo", "DefaultVCpus"),
-    "vcpu-info.default-cores": _path("VCpuInfo", "DefaultCores"),
-    "memory-info.size-in-mib": _path("MemoryInfo", "SizeInMiB"),
+    "hypervisor": _path("Hypervisor"), "vcpu-info.default-vcpus": _path("VCpuInfo.DefaultVCpus"),
+    "vcpu-info.default-cores": _path("VCpuInfo.DefaultCores"),
+    "memory-info.size-in-mib": _path("MemoryInfo.SizeInMiB"),
     "instance-storage-supported": _path("InstanceStorageSupported"),
-    "instance-storage-info.total-size-in-gb": _path("InstanceStorageInfo", "TotalSizeInGB"),
-    "processor-info.supported-architecture": _path("ProcessorInfo", "SupportedArchitectures"),
+    "instance-storage-info.total-size-in-gb": _path("InstanceStorageInfo.TotalSizeInGB"),
+    "processor-info.supported-architecture": _path("ProcessorInfo.SupportedArchitectures"),
     "supported-usage-class": _path("SupportedUsageClasses"),
     "supported-root-device-type": _path("SupportedRootDeviceTypes"),
     "supported-virtualization-type": _path("SupportedVirtualizationTypes"),

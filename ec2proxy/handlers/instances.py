@@ -16,6 +16,7 @@ from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Operation, Reservation, Tag, utcnow
 from ec2proxy.handlers import action
+from ec2proxy.servers import addresses, hostname
 
 MAX_COUNT = 1000
 USER_DATA_LIMIT = 16 * 1024
@@ -25,25 +26,7 @@ NOT_YET = ("BlockDeviceMappings", "NetworkInterfaces", "LaunchTemplate",
            "LicenseSpecifications", "EnclaveOptions", "IamInstanceProfile", "InstanceMarketOptions")
 
 
-def _get(path: str):
-    """A getter for a dotted path into an EC2 Instance dict (lists are searched)."""
-    keys = path.split(".")
-
-    def get(item):
-        values = [item]
-        for key in keys:
-            nxt = []
-            for value in values:
-                value = value.get(key) if isinstance(value, dict) else None
-                if isinstance(value, list):
-                    nxt.extend(value)
-                elif value is not None:
-                    nxt.append(value)
-            values = nxt
-        return values
-
-    return get
-
+_get = filters.path
 
 FILTERS = {
     "instance-id": _get("InstanceId"), "instance-state-name": _get("State.Name"),
@@ -80,25 +63,6 @@ def _stamp(text: str | None) -> datetime.datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)
 
 
-def addresses(server: dict) -> tuple[str | None, str | None, str | None]:
-    """(private IP, public IP, MAC) from Nova's addresses."""
-    private = public = mac = None
-    for entries in (server.get("addresses") or {}).values():
-        for entry in entries:
-            if entry.get("version") != 4:
-                continue
-            if entry.get("OS-EXT-IPS:type") == "floating":
-                public = public or entry["addr"]
-            else:
-                private = private or entry["addr"]
-                mac = mac or entry.get("OS-EXT-IPS-MAC:mac_addr")
-    return private, public, mac
-
-
-def _hostname(ip: str | None) -> str:
-    return f"ip-{ip.replace('.', '-')}.ec2.internal" if ip else ""
-
-
 def metadata_options(options: dict | None) -> dict:
     options = options or {}
     return {"State": "applied", "HttpTokens": options.get("HttpTokens", "optional"),
@@ -109,7 +73,7 @@ def metadata_options(options: dict | None) -> dict:
 
 
 def build_instance(server: dict, row: Instance | None, tags: list[dict], project_id: str,
-                   groups: dict[str, str]) -> dict:
+                   groups: dict[str, str], region: str) -> dict:
     """The EC2 Instance shape of one Nova server plus what our database keeps for it."""
     code, name = states.ec2_state(server)
     private_ip, public_ip, _ = addresses(server)
@@ -122,7 +86,7 @@ def build_instance(server: dict, row: Instance | None, tags: list[dict], project
         "InstanceId": ec2_id,
         "ImageId": row.image_id if row else (ids.from_uuid("ami", image["id"]) if image else ""),
         "State": {"Code": code, "Name": name},
-        "PrivateDnsName": _hostname(private_ip), "PublicDnsName": _hostname(public_ip) if public_ip else "",
+        "PrivateDnsName": hostname(private_ip, region), "PublicDnsName": hostname(public_ip, region),
         "StateTransitionReason": "", "AmiLaunchIndex": row.launch_index if row else 0,
         "ProductCodes": [], "InstanceType": flavor.get("original_name") or (row.instance_type if row else ""),
         "LaunchTime": launched,
@@ -139,7 +103,7 @@ def build_instance(server: dict, row: Instance | None, tags: list[dict], project
         "MetadataOptions": metadata_options(row.metadata_options if row else None),
         "StateReason": states.state_reason(server),
         "KernelId": row.kernel_id if row else None, "RamdiskId": row.ramdisk_id if row else None,
-        "_os_id": server["id"], "_nova_status": server.get("status"), "_generation": row.generation if row else None,
+        "_os_id": server["id"], "_nova_status": server.get("status"), "_row": row,
         "_reservation": row.reservation_id if row else ids.from_uuid("r", server["id"]),
         "_owner": project_id, "_tags": {t["Key"]: t["Value"] for t in tags},
         "_launch_time": launched.strftime("%Y-%m-%dT%H:%M:%S.000Z") if launched else "",
@@ -177,9 +141,9 @@ async def update_row(ctx: RequestContext, instance: dict, **values) -> None:
     showed. A lost race is ``IncorrectInstanceState`` (someone else changed
     the instance in between): the caller retries with fresh eyes.
     """
-    seen = instance["_generation"]
+    row = instance["_row"]
     async with ctx.services.sessions() as session, session.begin():
-        if seen is None:
+        if row is None:
             session.add(Instance(
                 ec2_id=instance["InstanceId"], os_id=instance["_os_id"], project_id=ctx.project_id,
                 reservation_id=instance["_reservation"], launch_index=instance["AmiLaunchIndex"],
@@ -194,7 +158,7 @@ async def update_row(ctx: RequestContext, instance: dict, **values) -> None:
         else:
             done = await session.execute(update(Instance).where(
                 Instance.ec2_id == instance["InstanceId"], Instance.project_id == ctx.project_id,
-                Instance.generation == seen).values(generation=seen + 1, **values))
+                Instance.generation == row.generation).values(generation=row.generation + 1, **values))
             if done.rowcount != 1:
                 raise _lost_race(instance)
     ctx.services.instance_changed(instance["_os_id"])
@@ -272,7 +236,7 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
         if server.get("tenant_id") not in (None, ctx.project_id):
             continue  # never another project's server, whatever the token could see
         row = rows.get(server["id"])
-        instances.append(build_instance(server, row, [], ctx.project_id, groups))
+        instances.append(build_instance(server, row, [], ctx.project_id, groups, ctx.region))
     tags = await _tags(ctx, [i["InstanceId"] for i in instances])
     for instance in instances:
         instance["Tags"] = tags.get(instance["InstanceId"], [])
@@ -654,7 +618,7 @@ async def _change_state(ctx: RequestContext, instances: list[dict], call, allowe
         await asyncio.gather(*(act(i) for i in acting))
     except BackendError as exc:
         await _close_operation(ctx.services.sessions, operation_id, str(exc))
-        raise exc.ec2() from None
+        raise
     await _close_operation(ctx.services.sessions, operation_id)
     changes = []
     for instance in instances:
@@ -667,10 +631,7 @@ async def _change_state(ctx: RequestContext, instances: list[dict], call, allowe
 @action("TerminateInstances", checks_dry_run=True)
 async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
     instances = await _targets(ctx, params["InstanceIds"])
-    async with ctx.services.sessions() as session:
-        protected = (await session.scalars(select(Instance.ec2_id).where(
-            Instance.project_id == ctx.project_id, Instance.disable_api_termination.is_(True),
-            Instance.ec2_id.in_([i["InstanceId"] for i in instances])))).all()
+    protected = [i["InstanceId"] for i in instances if i["_row"] is not None and i["_row"].disable_api_termination]
     if protected:
         raise errors.EC2Error(f"The instance '{protected[0]}' may not be terminated. Modify its "
                               "'disableApiTermination' instance attribute and try again.",

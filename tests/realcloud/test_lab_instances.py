@@ -22,31 +22,39 @@ pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through .
 WAIT = {"Delay": 1, "MaxAttempts": 90}
 
 
-def _demo_credential() -> dict:
-    async def make() -> dict:
+def as_demo(work):
+    """Run ``await work(view)`` with the lab's demo user's own clients (what the user does outside EC2)."""
+    async def run():
         async with aiohttp.ClientSession() as session:
             cloud = Cloud(session, Authenticator({
                 "auth_url": LAB, "auth_type": "password", "username": os.environ["LAB_DEMO_USER"],
                 "password": os.environ["LAB_DEMO_PASSWORD"], "project_name": os.environ["LAB_DEMO_PROJECT"],
                 "user_domain_name": "Default", "project_domain_name": "Default"}))
-            view = await cloud.view()
-            return await view.keystone.create_ec2_credential(view.scoped.user_id, view.project_id)
+            return await work(await cloud.view())
 
-    return asyncio.run(make())
+    return asyncio.run(run())
+
+
+def _demo_credential() -> dict:
+    return as_demo(lambda view: view.keystone.create_ec2_credential(view.scoped.user_id, view.project_id))
+
+
+def lab_server(data, account: str, *extra: str) -> Server:
+    """``ec2proxy serve`` on the lab with the ``<account>_USER/PASSWORD/PROJECT`` service user, keystone keys."""
+    config = data / "ec2proxy.conf"
+    config.write_text("\n".join([
+        "[openstack]", f"auth_url = {LAB}", f"username = {os.environ[account + '_USER']}",
+        f"password = {os.environ[account + '_PASSWORD']}", f"project_name = {os.environ[account + '_PROJECT']}",
+        "[auth]", "credential_source = keystone", *extra]) + "\n")
+    server = Server(data, config=config)
+    server.credentials_path.parent.mkdir(parents=True, exist_ok=True)
+    server.credentials_path.write_text("")  # a real cloud writes no demo files; start() waits for one
+    return server.start()
 
 
 @pytest.fixture(scope="module")
 def lab_proxy(tmp_path_factory):
-    data = tmp_path_factory.mktemp("lab-proxy")
-    config = data / "ec2proxy.conf"
-    config.write_text("\n".join([
-        "[openstack]", f"auth_url = {LAB}", f"username = {os.environ['LAB_EC2_SERVICE_USER']}",
-        f"password = {os.environ['LAB_EC2_SERVICE_PASSWORD']}", f"project_name = {os.environ['LAB_EC2_SERVICE_PROJECT']}",
-        "[auth]", "credential_source = keystone"]) + "\n")
-    server = Server(data, config=config)
-    server.credentials_path.parent.mkdir(parents=True, exist_ok=True)
-    server.credentials_path.write_text("")
-    server.start()
+    server = lab_server(tmp_path_factory.mktemp("lab-proxy"), "LAB_EC2_SERVICE")
     credential = _demo_credential()
     yield server, server.client(credential["access"], credential["secret"]), credential
     server.stop()

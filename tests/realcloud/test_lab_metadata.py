@@ -6,23 +6,20 @@ server; where both serve a path with the same meaning they must agree.
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import json
 import os
 import urllib.error
 import urllib.request
 
-import aiohttp
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ec2proxy import ids
-from ec2proxy.cloud import Cloud
-from ec2proxy.cloud.auth import Authenticator
+from ec2proxy.cloud import BackendNotFound
 from metadata import callers
-from tests.realcloud.test_lab_instances import LAB, _demo_credential
-from tests.support import Server
+from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server
 
 pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh")
 WAIT = {"Delay": 1, "MaxAttempts": 90}
@@ -36,37 +33,22 @@ def _demo_keypair(name: str) -> str:
     public = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
 
-    async def make() -> None:
-        async with aiohttp.ClientSession() as session:
-            cloud = Cloud(session, Authenticator({
-                "auth_url": LAB, "auth_type": "password", "username": os.environ["LAB_DEMO_USER"],
-                "password": os.environ["LAB_DEMO_PASSWORD"], "project_name": os.environ["LAB_DEMO_PROJECT"],
-                "user_domain_name": "Default", "project_domain_name": "Default"}))
-            view = await cloud.view()
-            try:
-                await view.nova.delete_keypair(name)
-            except Exception:  # noqa: BLE001  not there yet
-                pass
-            await view.nova.create_keypair(name, public)
+    async def replace(view) -> None:
+        try:
+            await view.nova.delete_keypair(name)
+        except BackendNotFound:
+            pass  # not there yet
+        await view.nova.create_keypair(name, public)
 
-    asyncio.run(make())
+    as_demo(replace)
     return public
 
 
 @pytest.fixture(scope="module")
 def lab_metadata(tmp_path_factory):
     """A proxy whose service user may read every project's servers (the lab's admin), metadata on."""
-    data = tmp_path_factory.mktemp("lab-metadata")
-    config = data / "ec2proxy.conf"
-    config.write_text("\n".join([
-        "[openstack]", f"auth_url = {LAB}", f"username = {os.environ['LAB_ADMIN_USER']}",
-        f"password = {os.environ['LAB_ADMIN_PASSWORD']}", f"project_name = {os.environ['LAB_ADMIN_PROJECT']}",
-        "[auth]", "credential_source = keystone",
-        "[metadata]", f"shared_secret = {os.environ['LAB_METADATA_SECRET']}"]) + "\n")
-    server = Server(data, config=config)
-    server.credentials_path.parent.mkdir(parents=True, exist_ok=True)
-    server.credentials_path.write_text("")
-    server.start()
+    server = lab_server(tmp_path_factory.mktemp("lab-metadata"), "LAB_ADMIN",
+                        "[metadata]", f"shared_secret = {os.environ['LAB_METADATA_SECRET']}")
     credential = _demo_credential()
     yield server, server.client(credential["access"], credential["secret"])
     server.stop()
@@ -90,8 +72,6 @@ def test_metadata_agrees_with_novas_own(lab_metadata):
     try:
         ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
         instance = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
-        import json
-
         shown = json.loads(server.ec2proxy("instances", "show", iid, "--json").stdout)
         headers = {"X-Instance-ID": shown["os_id"], "X-Tenant-ID": shown["project_id"],
                    "X-Forwarded-For": instance["PrivateIpAddress"],
