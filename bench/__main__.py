@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 
-from bench import devcloud, front_door, instances, metadata
+from bench import devcloud, front_door, instances, metadata, resources, workers
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--only", action="append", choices=("front_door", "devcloud", "metadata", "instances"),
+    parser.add_argument("--only", action="append", choices=("front_door", "devcloud", "metadata", "instances", "resources", "workers"),
                         help="run only this benchmark (repeatable)")
     parser.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
             "devcloud": lambda: devcloud.run(pathlib.Path(tmp) / "devcloud", args.rounds),
             "metadata": lambda: metadata.run(pathlib.Path(tmp) / "metadata", args.rounds, args.seconds),
             "instances": lambda: instances.run(pathlib.Path(tmp) / "instances", args.rounds),
+            "resources": lambda: resources.run(pathlib.Path(tmp) / "resources", args.rounds),
+            "workers": lambda: workers.run(pathlib.Path(tmp) / "workers", args.rounds, args.seconds),
         }
         for name, suite in suites.items():
             if not args.only or name in args.only:

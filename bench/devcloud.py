@@ -95,3 +95,25 @@ def run(tmp: pathlib.Path, rounds: int, count: int = 10000) -> list[tuple[str, s
     finally:
         process.terminate()
         process.wait()
+
+
+def separate(tmp: pathlib.Path) -> tuple[subprocess.Popen, str, object, tuple[str, str]]:
+    """A dev cloud in its own process and a proxy pointed at it, as a deployment runs them (the backend's
+    work then runs beside the proxy's, not on its event loop); the demo project's access keys."""
+    from tests.support import Server
+
+    process, url = start(tmp / "cloud")
+    accounts = json.loads((tmp / "cloud" / "devcloud" / "accounts.json").read_text())
+    service = accounts["ec2proxy"]
+    config = tmp / "ec2proxy.conf"
+    config.write_text("\n".join([
+        "[openstack]", f"auth_url = {url}/identity/v3", f"username = {service['username']}",
+        f"password = {service['password']}", f"project_name = {service['project_name']}",
+        "[api]", "access_log = false"]) + "\n")
+    server = Server(tmp / "proxy", config=config)
+    server.credentials_path.parent.mkdir(parents=True, exist_ok=True)
+    server.credentials_path.write_text("")
+    server.start()
+    created = json.loads(server.ec2proxy("credentials", "create", "--project", accounts["demo"]["project_id"],
+                                         "--user", accounts["demo"]["user_id"]).stdout)
+    return process, url, server, (created["access_key"], created["secret"])

@@ -44,19 +44,11 @@ def _rss_mb(pid: int) -> float:
     return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
 
 
-def _run(server: Server, ami: str, count: int) -> float:
+def _run(server: Server, keys: tuple[str, str], ami: str, count: int) -> float:
     started = time.perf_counter()
-    _timed_post(server.endpoint, server.demo_keys(),
+    _timed_post(server.endpoint, keys,
                 f"Action=RunInstances&Version=2016-11-15&ImageId={ami}&MinCount={count}&MaxCount={count}".encode())
     return time.perf_counter() - started
-
-
-def _devcloud_of(server: Server) -> str:
-    """The embedded dev cloud's base URL, from the clouds.yaml the proxy wrote."""
-    import yaml
-
-    clouds = yaml.safe_load((server.data_dir / "devcloud" / "clouds.yaml").read_text())["clouds"]
-    return clouds["devcloud-demo"]["auth"]["auth_url"].removesuffix("/identity/v3")
 
 
 def _nova_create(url: str, token: str, image: str, count: int) -> float:
@@ -90,16 +82,14 @@ def run(tmp: pathlib.Path, rounds: int) -> list[tuple[str, str, str]]:
     from bench.__main__ import summarize
 
     rows: list[tuple[str, str, str]] = []
-    server = Server(tmp / "proxy", env={"EC2PROXY_DEVCLOUD_DELAY": "0", "EC2PROXY_API_ACCESS_LOG": "false"}).start()
+    cloud, url, server, keys = devcloud.separate(tmp)
     try:
-        accounts = json.loads((server.data_dir / "devcloud" / "accounts.json").read_text())
+        accounts = json.loads((tmp / "cloud" / "devcloud" / "accounts.json").read_text())
         ami = ids.from_uuid("ami", accounts["image_id"])
-        url = _devcloud_of(server)
-        token, _ = devcloud.login(url, server.data_dir)
-        keys = server.demo_keys()
+        token, _ = devcloud.login(url, tmp / "cloud")
         proxy_run, nova_run = [], []
         for _ in range(rounds):
-            proxy_run.append(_run(server, ami, 100))
+            proxy_run.append(_run(server, keys, ami, 100))
             nova_run.append(_nova_create(url, token, accounts["image_id"], 100))
         overhead = (statistics.median(proxy_run) - statistics.median(nova_run)) * 1000
         rows += [("RunInstances MaxCount=100 through the proxy (ms)", summarize([s * 1000 for s in proxy_run]),
@@ -110,7 +100,7 @@ def run(tmp: pathlib.Path, rounds: int) -> list[tuple[str, str, str]]:
         for target in (1000, 10000):
             while total < target:
                 step = min(1000, target - total)
-                _run(server, ami, step)
+                _run(server, keys, ami, step)
                 total += step
             proxy, backend = [], []
             calls_before = _backend_calls(server)
@@ -136,7 +126,9 @@ def run(tmp: pathlib.Path, rounds: int) -> list[tuple[str, str, str]]:
                              ("moto / proxy speed ratio at 1,000", f"{statistics.median(moto) / statistics.median(proxy):.1f}",
                               "target >= 10")]
         rows.append(("proxy RSS after describing 10,000 instances (MB)", f"{_rss_mb(server.process.pid):.0f}",
-                     "target < 250; the embedded dev cloud runs in the same process"))
+                     "target < 250; the dev cloud runs in its own process"))
     finally:
         server.stop()
+        cloud.terminate()
+        cloud.wait()
     return rows

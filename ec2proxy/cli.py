@@ -14,7 +14,7 @@ from typing import Sequence
 from aiohttp import web
 
 from ec2proxy import config as configuration
-from ec2proxy import db, embedded
+from ec2proxy import db, embedded, jobs
 from ec2proxy.app import create_admin_app, create_app, open_services
 
 
@@ -67,6 +67,7 @@ async def _serve(config: configuration.Config) -> None:
             url, accounts = await _start_devcloud(stack, config)
             embedded.use_devcloud(config, url, accounts)
         services = await stack.enter_async_context(open_services(config))
+        await stack.enter_async_context(jobs.running(services))
         endpoint = _endpoint(config.api.listen)
         identity = None
         if accounts is not None and config.auth.credential_source == "local":
@@ -179,6 +180,11 @@ async def _operator(args: argparse.Namespace, config: configuration.Config) -> i
             else:
                 for key, value in record.items():
                     print(f"{key:16} {value}")
+        elif args.command == "images":
+            for record in await operator.stuck_images(services, args.project, remove=args.delete):
+                print(json.dumps(record, sort_keys=True) if args.json else
+                      f"{record['image_id']} {record['os_id']} {record['status']:9} since {record['since']} "
+                      f"{'deleted' if record['deleted'] else ''}")
         elif args.command == "operations":
             for record in await operator.operations(services, state=args.state, resource_id=args.resource_id,
                                                     project_id=args.project, limit=args.limit):
@@ -290,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("instance_id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_operator, needs_cloud=True)
+
+    images = sub.add_parser("images", help="images in Glance as the proxy sees them")
+    images_sub = images.add_subparsers(dest="images_command", required=True)
+    stuck = images_sub.add_parser("stuck", parents=[common],
+                                  help="images queued/saving longer than [api] image_stuck_after")
+    stuck.add_argument("--project", help="look in this project (default: the proxy's own view)")
+    stuck.add_argument("--delete", action="store_true", help="delete them")
+    stuck.add_argument("--json", action="store_true")
+    stuck.set_defaults(func=cmd_operator, needs_cloud=True)
 
     operations = sub.add_parser("operations", help="the operations log")
     operations_sub = operations.add_subparsers(dest="operations_command", required=True)

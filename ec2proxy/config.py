@@ -69,6 +69,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("api", "client_token_replay_terminated", "reservation",
            "What a RunInstances retry with the token of an all-terminated reservation gets: 'reservation' "
            "(the terminated reservation, as AWS does) or 'error' (IdempotentInstanceTerminated)."),
+    Option("api", "image_stuck_after", 3600,
+           "Seconds an image may stay queued or saving in Glance; older ones show 'failed' with a stateReason "
+           "and `ec2proxy images stuck --delete` removes them."),
+    Option("api", "job_lease", 60,
+           "Seconds a background job (CopyImage's data copy) stays with the worker running it; after that "
+           "another worker, or this one restarted, takes it over."),
+    Option("api", "volume_types", "standard=__DEFAULT__ gp2=__DEFAULT__ gp3=__DEFAULT__",
+           "EC2 volume types and the Cinder type each one creates, as EC2=cinder pairs; __DEFAULT__ is the "
+           "cloud's default type. A type not listed is refused."),
+    Option("api", "external_network", "",
+           "Name or id of the Neutron external network elastic IPs come from (default: the only external "
+           "network there is)."),
     Option("admin", "listen", "127.0.0.1:8790",
            "HOST:PORT of the admin listener (/healthz, /metrics); empty to disable."),
     Option("metadata", "listen", "127.0.0.1:8789", "HOST:PORT of the metadata service listener (empty: none)."),

@@ -102,3 +102,16 @@ def apply(items: Iterable[Any], compiled: list[tuple[Getter, list[str]]]) -> lis
     if not compiled:
         return list(items)
     return [item for item in items if all(matches(values, get(item)) for get, values in compiled)]
+
+
+def by_ids(items: list[dict], member: str, wanted: Sequence[str], missing: Callable[[str], Exception]) -> list[dict]:
+    """The items whose ``member`` is among ``wanted`` (all items when nothing is asked for);
+    the first id asked for and not there raises ``missing(id)``."""
+    if not wanted:
+        return items
+    known = {item[member] for item in items}
+    for value in wanted:
+        if value not in known:
+            raise missing(value)
+    chosen = set(wanted)
+    return [item for item in items if item[member] in chosen]

@@ -8,6 +8,7 @@ time it is seen and a Describe never writes. New EC2-only objects
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -18,11 +19,13 @@ from ec2proxy import errors
 KINDS = {
     "i": "InstanceID", "r": "ReservationID", "ami": "AMIID", "vol": "VolumeID", "snap": "SnapshotID",
     "sg": "GroupId", "eipalloc": "AllocationID", "key": "KeyPair", "vpc": "VpcID", "subnet": "SubnetID",
-    "eni": "NetworkInterfaceID",
+    "eni": "NetworkInterfaceID", "sgr": "SecurityGroupRuleId", "eipassoc": "AssociationID", "aki": "AMIID",
+    "ari": "AMIID",
 }
 _SHAPE = re.compile(r"([a-z]+)-([0-9a-f]{8}|[0-9a-f]{17})")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def from_uuid(prefix: str, os_id: str) -> str:
     return f"{prefix}-{hashlib.sha256(f'{prefix}:{os_id}'.encode()).hexdigest()[:17]}"
 

@@ -8,7 +8,7 @@ import json
 from keystoneauth1 import exceptions as ks_exceptions
 from sqlalchemy import Text, delete, func, select
 
-from ec2proxy import states
+from ec2proxy import ids, states, timestamps
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.db.models import ClientToken, Instance, Operation, utcnow
 from ec2proxy.servers import addresses
@@ -84,3 +84,29 @@ async def purge(services: Services, now: datetime.datetime | None = None) -> dic
         done = await session.execute(delete(Operation).where(
             Operation.state == "succeeded", Operation.updated_at <= cutoff))
     return {"client_tokens": tokens.rowcount + failed.rowcount, "operations": done.rowcount}
+
+
+async def stuck_images(services: Services, project_id: str | None = None, remove: bool = False) -> list[dict]:
+    """Images queued or saving in Glance for longer than ``[api] image_stuck_after`` (DescribeImages shows
+    them ``failed``), as the proxy's own project sees them (an admin sees all) or ``project_id``; ``remove``
+    deletes them."""
+    view = await (services.cloud.reader_view(project_id) if project_id else services.cloud.view())
+    limit = datetime.timedelta(seconds=float(services.config.api.image_stuck_after))
+    now = utcnow()
+    out = []
+    for image in await view.glance.list_images({"member_status": "all"}):
+        stamp = image.get("updated_at") or image.get("created_at")
+        if image.get("status") not in ("queued", "saving", "importing", "uploading") or not stamp:
+            continue
+        if now - timestamps.parse(stamp) <= limit:
+            continue
+        record = {"image_id": ids.from_uuid("ami", image["id"]), "os_id": image["id"], "name": image.get("name"),
+                  "status": image["status"], "owner": image.get("owner"), "since": stamp, "deleted": False}
+        if remove:
+            try:
+                await view.glance.delete_image(image["id"])
+            except BackendNotFound:
+                pass
+            record["deleted"] = True
+        out.append(record)
+    return out

@@ -51,3 +51,9 @@ def page(items: Sequence[T], params: dict) -> tuple[Sequence[T], str | None]:
         return items[start:], None
     end = start + size
     return items[start:end], (_token(end, digest) if end < len(items) else None)
+
+
+def answer(member: str, items: Sequence[T], params: dict) -> dict:
+    """The output of a paged Describe: the page under ``member``, and the NextToken while more follow."""
+    chosen, next_token = page(items, params)
+    return {member: chosen, **({"NextToken": next_token} if next_token else {})}

@@ -32,6 +32,7 @@ class Services:
     # Called with a Nova server id whenever our own write changes what that instance shows
     # (the metadata service drops its cache entry); other workers' caches expire by TTL.
     change_listeners: list[Callable[[str], None]] = dataclasses.field(default_factory=list)
+    background: set = dataclasses.field(default_factory=set)  # running asyncio tasks of ec2proxy.jobs
 
     def instance_changed(self, os_id: str) -> None:
         for listener in self.change_listeners:

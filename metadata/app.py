@@ -138,7 +138,7 @@ async def handle(request: web.Request) -> web.Response:
         return _error(405, "Method Not Allowed")
     if is_token and request.method != "PUT":
         return _error(405, "Method Not Allowed")
-    if path in ("/", ""):
+    if not path.strip("/"):  # "/", "//"...: the version list, which needs no identity
         return _text(tree.versions_listing())
     try:
         caller = await _caller(state, request)

@@ -34,3 +34,17 @@ def ami(proxy):
     """The dev cloud's seeded image, as an ami- id."""
     accounts = json.loads((proxy.data_dir / "devcloud" / "accounts.json").read_text())
     return ids.from_uuid("ami", accounts["image_id"])
+
+
+@pytest.fixture(scope="module")
+def accounts(proxy) -> dict:
+    """The dev cloud's seeded accounts (users, projects, ids) of the module's proxy."""
+    return json.loads((proxy.data_dir / "devcloud" / "accounts.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def alt(proxy, accounts):
+    """A boto3 client of the dev cloud's other project, ``alt``."""
+    created = json.loads(proxy.ec2proxy("credentials", "create", "--project", accounts["alt"]["project_id"],
+                                        "--user", accounts["alt"]["user_id"]).stdout)
+    return proxy.client(created["access_key"], created["secret"])

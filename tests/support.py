@@ -14,7 +14,9 @@ import time
 import urllib.request
 
 import boto3
+import pytest
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -128,3 +130,10 @@ class Server:
         if check and result.returncode != 0:
             raise AssertionError(f"ec2proxy {' '.join(args)} failed: {result.stderr}")
         return result
+
+
+def code_of(call, **kwargs) -> str:
+    """The EC2 error code a boto3 call fails with (it must fail)."""
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    return caught.value.response["Error"]["Code"]

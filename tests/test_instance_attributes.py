@@ -6,11 +6,11 @@ import base64
 import json
 
 import pytest
-from botocore.exceptions import ClientError
 
 from ec2proxy import ids
 
 from tests.test_devcloud import DevCloudProcess
+from tests.support import code_of
 
 WAIT = {"Delay": 1, "MaxAttempts": 60}
 
@@ -31,12 +31,6 @@ def running(ec2, ami):
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
     yield instance["InstanceId"]
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
-
-
-def code_of(call, **kwargs) -> str:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"]
 
 
 def attribute(ec2, iid: str, name: str) -> dict:

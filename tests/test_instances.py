@@ -6,7 +6,8 @@ import concurrent.futures
 import json
 
 import pytest
-from botocore.exceptions import ClientError
+
+from tests.support import code_of
 
 
 
@@ -19,12 +20,6 @@ PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}
 @pytest.fixture(scope="module")
 def ec2(proxy):
     return proxy.client()
-
-
-def code_of(call, **kwargs) -> str:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"]
 
 
 def instance_ids(reservation: dict) -> list[str]:

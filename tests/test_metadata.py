@@ -38,11 +38,10 @@ def ec2(proxy):
 
 
 @pytest.fixture(scope="module")
-def public_key(proxy) -> str:
-    """A key pair the proxy's Nova user owns (key pairs through the API come with the key pair issue)."""
+def public_key(ec2) -> str:
     key = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
-    DevCloudProcess(proxy.data_dir).sdk("devcloud-ec2proxy").compute.create_keypair(name="md-key", public_key=key)
+    ec2.import_key_pair(KeyName="md-key", PublicKeyMaterial=key.encode())
     return key
 
 

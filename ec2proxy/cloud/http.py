@@ -141,6 +141,23 @@ class ServiceClient:
         return await self.transport.request(self.service, method, self.url(path), self.token,
                                             headers=headers, **kwargs)
 
+    async def stream_copy(self, source: str, target: str, timeout: float = 3600.0) -> None:
+        """GET ``source`` and PUT its body to ``target`` chunk by chunk: large data never sits in memory."""
+        headers = {**self.headers, "X-Auth-Token": self.token}
+        limit = aiohttp.ClientTimeout(total=timeout, sock_read=self.transport.timeout)
+        session = self.transport.session
+        self.transport.calls += 2
+        try:
+            async with session.get(self.url(source), headers=headers, timeout=limit) as down:
+                if down.status >= 400:
+                    raise from_status(self.service, down.status, (await down.text())[:300], "GET", _path(source))
+                async with session.put(self.url(target), data=down.content.iter_chunked(1 << 20), timeout=limit,
+                                       headers={**headers, "Content-Type": "application/octet-stream"}) as up:
+                    if up.status >= 400:
+                        raise from_status(self.service, up.status, (await up.text())[:300], "PUT", _path(target))
+        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
+            raise BackendUnavailable(self.service, 0, type(exc).__name__, "PUT", _path(target)) from None
+
     async def get(self, path: str, **kwargs) -> Any:
         return (await self.call("GET", path, **kwargs)).body
 

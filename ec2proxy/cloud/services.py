@@ -148,6 +148,13 @@ class Glance(ServiceClient):
         await self.call("PUT", f"v2/images/{image_id}/file", data=data,
                         headers={"Content-Type": "application/octet-stream"})
 
+    async def copy_data(self, source_id: str, target_id: str) -> None:
+        await self.stream_copy(f"v2/images/{source_id}/file", f"v2/images/{target_id}/file")
+
+    async def import_image(self, image_id: str, method: str, **fields: Any) -> None:
+        """Glance's interoperable import (``web-download`` takes ``uri``)."""
+        await self.post(f"v2/images/{image_id}/import", {"method": {"name": method, **fields}})
+
     async def update_image(self, image_id: str, patch: list[dict]) -> dict:
         return (await self.call("PATCH", f"v2/images/{image_id}", json_body=patch,
                                 headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})).body
@@ -184,6 +191,12 @@ class Neutron(ServiceClient):
     async def create(self, kind: str, fields: dict) -> dict:
         return (await self.post(f"v2.0/{self.RESOURCES[kind]}", {kind: fields}))[kind]
 
+    async def create_many(self, kind: str, bodies: list[dict]) -> list[dict]:
+        """Neutron's bulk create: all of them or none."""
+        collection = self.RESOURCES[kind]
+        plural = collection.replace("-", "_")
+        return (await self.post(f"v2.0/{collection}", {plural: bodies}))[plural]
+
     async def update(self, kind: str, resource_id: str, fields: dict) -> dict:
         return (await self.put(f"v2.0/{self.RESOURCES[kind]}/{resource_id}", {kind: fields}))[kind]
 
@@ -207,7 +220,12 @@ class Cinder(ServiceClient):
         await self.delete(f"volumes/{volume_id}")
 
     async def extend_volume(self, volume_id: str, new_size: int) -> None:
-        await self.post(f"volumes/{volume_id}/action", {"os-extend": {"new_size": new_size}})
+        """Extending an attached volume needs microversion 3.42."""
+        await self.post(f"volumes/{volume_id}/action", {"os-extend": {"new_size": new_size}},
+                        headers={"OpenStack-API-Version": "volume 3.42"})
+
+    async def update_volume(self, volume_id: str, **fields: Any) -> dict:
+        return (await self.put(f"volumes/{volume_id}", {"volume": fields}))["volume"]
 
     async def list_snapshots(self, params: dict | None = None, limit: int = 1000) -> list[dict]:
         return await self.list_all("snapshots/detail", "snapshots", params, limit)

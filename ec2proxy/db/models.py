@@ -127,6 +127,8 @@ class Operation(Base):
     resource_ids: Mapped[list] = mapped_column(JSON, default=list)
     state: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # what a background job (ec2proxy.jobs) needs to carry the operation on after a restart
+    details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -140,3 +142,24 @@ class Tag(Base):
     value: Mapped[str] = mapped_column(String(256))
     project_id: Mapped[str] = mapped_column(String(64))
     resource_type: Mapped[str] = mapped_column(String(32))
+
+
+class KeyPair(Base):
+    """What Nova's os-keypairs does not keep for EC2: the fingerprint AWS shows and the creation time.
+
+    A key created by CreateKeyPair is fingerprinted from its private key,
+    which only exists during that request. ``public_key_sha256`` tells our
+    row from a same-named key made again outside the proxy.
+    """
+
+    __tablename__ = "key_pairs"
+    __table_args__ = (UniqueConstraint("user_id", "project_id", "name", name="uq_key_pairs_user_project_name"),)
+
+    key_pair_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    key_type: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    public_key_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -43,6 +43,7 @@ class DevCloud:
     fail_builds: int = 0
     fail_snapshots: int = 0
     token_ttl: float = 3600.0
+    tasks: set = dataclasses.field(default_factory=set)  # background work (image imports), kept referenced
 
     def issue(self, user_id: str, project_id: str, roles: Iterable[str], methods=("password",)) -> Token:
         token = Token(uuid.uuid4().hex, user_id, project_id, tuple(roles), time.time() + self.token_ttl,

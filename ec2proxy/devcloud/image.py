@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 from aiohttp import web
 
 from ec2proxy.devcloud.common import STATE, HTTPError, auth, body_json, iso, new_id, now, reply
@@ -52,14 +54,15 @@ def body(image: dict) -> dict:
     return out
 
 
-def _visible(image: dict, token, listing: bool = False) -> bool:
+def _visible(image: dict, token, listing: bool = False, member_status: str = "accepted") -> bool:
+    """Listings show images shared with the project once it accepted them, or in ``member_status``."""
     if token.admin or image["owner"] == token.project_id or image["visibility"] == "public":
         return True
     if image["visibility"] == "community":
         return not listing
     if image["visibility"] == "shared":
         status = image["members"].get(token.project_id)
-        return status is not None and (not listing or status == "accepted")
+        return status is not None and (not listing or member_status in ("all", status))
     return False
 
 
@@ -129,13 +132,11 @@ async def list_images(request: web.Request) -> web.Response:
         image = settle(store, image)
         if visibility == "all" and token.admin:
             pass
-        elif not _visible(image, token, listing=True):
+        elif not _visible(image, token, listing=True, member_status=query.get("member_status", "accepted")):
             continue
         if any(key in query and key != "visibility" and str(image.get(key)) != query[key] for key in FILTERS):
             continue
         if visibility not in (None, "all") and image["visibility"] != visibility:
-            continue
-        if query.get("member_status") and image["members"].get(token.project_id) != query["member_status"]:
             continue
         tags = query.getall("tag", [])
         if tags and not set(tags) <= set(image["tags"]):
@@ -231,12 +232,47 @@ async def upload(request: web.Request) -> web.Response:
     store, image = _owned(request)
     if image["status"] != "queued":
         raise HTTPError(409, f"Image status transition from {image['status']} to saving is not allowed")
-    data = await request.read()
+    _store_data(store, image, await request.read())
+    return reply(None, 204)
+
+
+@routes.post(PREFIX + "/images/{image_id}/import")
+async def import_image(request: web.Request) -> web.Response:
+    """Interoperable import, ``web-download`` only: the data is fetched in the background, as Glance does."""
+    store, image = _owned(request)
+    method = ((await body_json(request)) or {}).get("method") or {}
+    if method.get("name") != "web-download" or not str(method.get("uri", "")).startswith(("http://", "https://")):
+        raise HTTPError(400, f"Import method {method.get('name')} is not supported; use web-download with a uri")
+    if image["status"] != "queued" or not image["disk_format"] or not image["container_format"]:
+        raise HTTPError(409, f"Image status {image['status']} is not valid for import")
+    store.put("image", {**image, "status": "importing", "updated_at": now()})
+
+    async def fetch() -> None:
+        try:
+            async with aiohttp.ClientSession() as session, session.get(method["uri"]) as response:
+                response.raise_for_status()
+                data = await response.read()
+        except (aiohttp.ClientError, OSError):
+            current = store.get("image", image["id"])
+            if current is not None:
+                store.put("image", {**current, "status": "queued", "updated_at": now()})
+            return
+        current = store.get("image", image["id"])
+        if current is not None:
+            _store_data(store, current, data)
+
+    tasks = request.app[STATE].tasks
+    task = asyncio.get_running_loop().create_task(fetch())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return reply(None, 202)
+
+
+def _store_data(store, image: dict, data: bytes) -> None:
     store.put("image", {**image, "status": "active", "size": len(data), "virtual_size": len(data),
                         "checksum": hashlib.md5(data).hexdigest(), "os_hash_algo": "sha512",
                         "os_hash_value": hashlib.sha512(data).hexdigest(), "updated_at": now()})
     store.put("image_data", {"id": image["id"], "data": data.hex()})
-    return reply(None, 204)
 
 
 @routes.get(PREFIX + "/images/{image_id}/file")

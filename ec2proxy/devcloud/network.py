@@ -232,6 +232,13 @@ def _add_rule(store, spec: dict, project_id: str) -> dict:
     if spec.get("direction") not in ("ingress", "egress"):
         raise HTTPError(400, "Invalid input for direction.")
     protocol = spec.get("protocol")
+    low, high = spec.get("port_range_min"), spec.get("port_range_max")
+    if protocol in ("tcp", "udp", "6", "17") and low is not None:
+        if low == 0 or (high is not None and (high == 0 or low > high)) or max(low, high or 0) > 65535:
+            raise HTTPError(400, f"Invalid value for port {0 if 0 in (low, high) else low}")
+    if spec.get("ethertype", "IPv4") == "IPv6" and spec.get("remote_ip_prefix") and \
+            ":" not in spec["remote_ip_prefix"]:
+        raise HTTPError(400, "Conflicting value ethertype IPv6 for CIDR " + spec["remote_ip_prefix"])
     rule = _stamp({"id": new_id(), "security_group_id": group["id"], "direction": spec["direction"],
                    "ethertype": spec.get("ethertype", "IPv4"), "protocol": protocol,
                    "port_range_min": spec.get("port_range_min"), "port_range_max": spec.get("port_range_max"),
@@ -381,6 +388,18 @@ async def versions(request: web.Request) -> web.Response:
                                 "links": [{"href": f"{base_url(request)}{PREFIX}/", "rel": "self"}]}]})
 
 
+QUOTA = {"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50, "security_group": 10,
+         "security_group_rule": 100}
+
+
+@routes.get(PREFIX + "/quotas/{project_id}")
+async def show_quota(request: web.Request) -> web.Response:
+    token = auth(request)
+    if request.match_info["project_id"] != token.project_id and not token.admin:
+        raise HTTPError(403, "Not authorized.")
+    return reply({"quota": dict(QUOTA)})
+
+
 @routes.get(PREFIX + "/{collection}")
 async def list_collection(request: web.Request) -> web.Response:
     token = auth(request)
@@ -423,7 +442,22 @@ async def create(request: web.Request) -> web.Response:
     token = auth(request)
     store = request.app[STATE].store
     collection, kind = _kind(request)
-    spec = ((await body_json(request)) or {}).get(kind)
+    body = (await body_json(request)) or {}
+    plural = collection.replace("-", "_")
+    if isinstance(body.get(plural), list):  # bulk create: all or nothing, like Neutron
+        made: list[dict] = []
+        try:
+            with store.batch():
+                for spec in body[plural]:
+                    if not isinstance(spec, dict):
+                        raise HTTPError(400, f"Resource body required: {kind}")
+                    made.append(store.put(kind, KINDS[collection][1](store, spec, token)))
+        except BaseException:
+            for obj in made:
+                store.all(kind).pop(obj["id"], None)
+            raise
+        return reply({plural: [_public(kind, obj, store) for obj in made]}, 201)
+    spec = body.get(kind)
     if not isinstance(spec, dict):
         raise HTTPError(400, f"Resource body required: {kind}")
     with store.batch():

@@ -66,8 +66,4 @@ async def describe_instance_types(ctx: RequestContext, params: dict) -> dict:
             raise errors.EC2Error(f"The following supplied instance types do not exist: "
                                   f"[{', '.join(n[:64] for n in unknown)}]", code="InvalidInstanceType")
         types = [t for t in types if t["InstanceType"] in set(wanted)]
-    page, next_token = paging.page(filters.apply(types, compiled), params)
-    result: dict = {"InstanceTypes": list(page)}
-    if next_token:
-        result["NextToken"] = next_token
-    return result
+    return paging.answer("InstanceTypes", filters.apply(types, compiled), params)

@@ -11,17 +11,17 @@ import re
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ec2proxy import errors, filters, ids, ledger, paging, states
+from ec2proxy import devices, errors, filters, ids, ledger, oplog, paging, states, tagging, timestamps, vpcs
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import Instance, Operation, Reservation, Tag, utcnow
-from ec2proxy.handlers import action
+from ec2proxy.db.models import Instance, Reservation, utcnow
+from ec2proxy.handlers import action, keypairs
 from ec2proxy.servers import addresses, hostname
 
 MAX_COUNT = 1000
 USER_DATA_LIMIT = 16 * 1024
 # Inputs that need the volume and network work of later issues: refused loudly until then.
-NOT_YET = ("BlockDeviceMappings", "NetworkInterfaces", "LaunchTemplate",
+NOT_YET = ("LaunchTemplate",
            "ElasticGpuSpecification", "CpuOptions", "CapacityReservationSpecification", "HibernationOptions",
            "LicenseSpecifications", "EnclaveOptions", "IamInstanceProfile", "InstanceMarketOptions")
 
@@ -38,7 +38,7 @@ FILTERS = {
     "dns-name": _get("PublicDnsName"), "group-id": _get("SecurityGroups.GroupId"),
     "group-name": _get("SecurityGroups.GroupName"), "instance.group-id": _get("SecurityGroups.GroupId"),
     "instance.group-name": _get("SecurityGroups.GroupName"), "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"),
-    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": lambda i: i["_tags"],
+    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
     "launch-time": lambda i: i["_launch_time"], "root-device-type": _get("RootDeviceType"),
     "root-device-name": _get("RootDeviceName"), "owner-id": lambda i: i["_owner"],
     "requester-id": lambda i: [], "architecture": _get("Architecture"), "hypervisor": _get("Hypervisor"),
@@ -56,13 +56,6 @@ FILTERS = {
 # -- translation helpers -------------------------------------------------------------
 
 
-def _stamp(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
-    stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)
-
-
 def metadata_options(options: dict | None) -> dict:
     options = options or {}
     return {"State": "applied", "HttpTokens": options.get("HttpTokens", "optional"),
@@ -72,15 +65,63 @@ def metadata_options(options: dict | None) -> dict:
             "InstanceMetadataTags": options.get("InstanceMetadataTags", "disabled")}
 
 
+def network_interfaces(server: dict, ports: list[dict], project_id: str, region: str) -> list[dict]:
+    """The instance's Neutron ports as EC2 network interfaces.
+
+    The public IP is Neutron's floating IP of the port (``_public`` on the
+    port), not Nova's addresses: Nova's network cache learns of a new
+    floating IP only later.
+    """
+    out = []
+    for index, port in enumerate(sorted(ports, key=lambda p: (p.get("created_at") or "", p["id"]))):
+        fixed = [f for f in port.get("fixed_ips") or [] if ":" not in f["ip_address"]]
+        primary = fixed[0] if fixed else None
+        public = port.get("_public")
+        association = {"PublicIp": public, "PublicDnsName": hostname(public, region), "IpOwnerId": project_id} \
+            if public else None
+        out.append({
+            "NetworkInterfaceId": ids.from_uuid("eni", port["id"]),
+            "SubnetId": ids.from_uuid("subnet", primary["subnet_id"]) if primary else None,
+            "VpcId": ids.from_uuid("vpc", port["network_id"]), "MacAddress": port.get("mac_address"),
+            "OwnerId": project_id, "Status": "in-use", "SourceDestCheck": True, "InterfaceType": "interface",
+            "PrivateIpAddress": primary["ip_address"] if primary else None,
+            "PrivateDnsName": hostname(primary["ip_address"], region) if primary else None,
+            "Groups": [{"GroupId": ids.from_uuid("sg", g)} for g in port.get("security_groups") or []],
+            "PrivateIpAddresses": [{"PrivateIpAddress": f["ip_address"], "Primary": f is primary,
+                                    "PrivateDnsName": hostname(f["ip_address"], region),
+                                    **({"Association": association} if association and f is primary else {})}
+                                   for f in fixed],
+            "Attachment": {"AttachmentId": ids.from_uuid("eni-attach", port["id"]), "DeviceIndex": index,
+                           "Status": "attached", "DeleteOnTermination": True},
+            **({"Association": association} if association else {}),
+        })
+    return out
+
+
+def block_device_mappings(server: dict, row: Instance | None) -> list[dict]:
+    """Volumes Nova has attached, under the device names and with the attach times we recorded."""
+    if row is None or not row.block_device_mappings:
+        return []
+    return devices.from_nova(server, row.block_device_mappings or [],
+                             lambda m: timestamps.parse(m.get("AttachTime")) or row.launched_at)
+
+
+def _ebs_root(server: dict, row: Instance | None) -> bool:
+    """Booted from a volume: Nova shows no image, or RunInstances mapped the root device to Ebs."""
+    if not server.get("image"):
+        return True
+    return bool(row is not None and row.block_device_mappings and any(m.get("Root") for m in row.block_device_mappings))
+
+
 def build_instance(server: dict, row: Instance | None, tags: list[dict], project_id: str,
-                   groups: dict[str, str], region: str) -> dict:
+                   groups: dict[str, str], region: str, ports: list[dict] | None = None) -> dict:
     """The EC2 Instance shape of one Nova server plus what our database keeps for it."""
     code, name = states.ec2_state(server)
     private_ip, public_ip, _ = addresses(server)
     ec2_id = row.ec2_id if row else ids.from_uuid("i", server["id"])
     image = server.get("image") or {}
     flavor = server.get("flavor") or {}
-    launched = row.launched_at if row else _stamp(server.get("created"))
+    launched = row.launched_at if row else timestamps.parse(server.get("created"))
     group_names = [g["name"] for g in server.get("security_groups") or []]
     instance = {
         "InstanceId": ec2_id,
@@ -93,21 +134,31 @@ def build_instance(server: dict, row: Instance | None, tags: list[dict], project
         "Placement": {"AvailabilityZone": server.get("OS-EXT-AZ:availability_zone") or "", "GroupName": "",
                       "Tenancy": "default"},
         "Monitoring": {"State": "disabled"}, "PrivateIpAddress": private_ip, "PublicIpAddress": public_ip,
-        "Architecture": "x86_64", "RootDeviceType": "instance-store",
+        "Architecture": "x86_64", "RootDeviceType": "ebs" if _ebs_root(server, row) else "instance-store",
         "RootDeviceName": row.root_device_name if row else "/dev/sda1",
-        "BlockDeviceMappings": [], "VirtualizationType": "hvm", "Hypervisor": "xen", "EbsOptimized": False,
+        "BlockDeviceMappings": block_device_mappings(server, row), "VirtualizationType": "hvm", "Hypervisor": "xen", "EbsOptimized": False,
         "EnaSupport": True, "SourceDestCheck": True,
         "SecurityGroups": [{"GroupName": n, "GroupId": groups.get(n, "")} for n in group_names],
         "Tags": tags, "ClientToken": (row.client_token if row else None) or "",
-        "KeyName": server.get("key_name") or None,
+        "KeyName": (row.key_name if row else None) or server.get("key_name") or None,
         "MetadataOptions": metadata_options(row.metadata_options if row else None),
         "StateReason": states.state_reason(server),
         "KernelId": row.kernel_id if row else None, "RamdiskId": row.ramdisk_id if row else None,
         "_os_id": server["id"], "_nova_status": server.get("status"), "_row": row,
         "_reservation": row.reservation_id if row else ids.from_uuid("r", server["id"]),
         "_owner": project_id, "_tags": {t["Key"]: t["Value"] for t in tags},
-        "_launch_time": launched.strftime("%Y-%m-%dT%H:%M:%S.000Z") if launched else "",
+        "_launch_time": timestamps.ec2_text(launched),
     }
+    interfaces = network_interfaces(server, ports or [], project_id, region)
+    if interfaces:
+        instance.update(NetworkInterfaces=interfaces, VpcId=interfaces[0]["VpcId"], SubnetId=interfaces[0]["SubnetId"])
+        public = next((i["Association"]["PublicIp"] for i in interfaces if i.get("Association")), None)
+        if ports is not None and public != public_ip:
+            instance.update(PublicIpAddress=public, PublicDnsName=hostname(public, region))
+        for interface in interfaces:
+            names = {g["GroupId"]: g["GroupName"] for g in instance["SecurityGroups"]}
+            for group in interface["Groups"]:
+                group["GroupName"] = names.get(group["GroupId"], "")
     return instance
 
 
@@ -124,12 +175,15 @@ def group_reservations(instances: list[dict], project_id: str, reservation_group
 
 
 async def _rows(ctx: RequestContext, os_ids: list[str]) -> dict[str, Instance]:
+    """Our rows of these servers, read-only: plain rows (attribute access like the model) without the
+    ORM's identity map, which costs more than the query at thousands of instances."""
     out: dict[str, Instance] = {}
+    table = Instance.__table__
     async with ctx.services.sessions() as session:
         for start in range(0, len(os_ids), 900):
             chunk = os_ids[start:start + 900]
-            query = select(Instance).where(Instance.project_id == ctx.project_id, Instance.os_id.in_(chunk))
-            for row in (await session.scalars(query)).all():
+            query = select(table).where(table.c.project_id == ctx.project_id, table.c.os_id.in_(chunk))
+            for row in (await session.execute(query)).all():
                 out[row.os_id] = row
     return out
 
@@ -169,17 +223,6 @@ def _lost_race(instance: dict) -> errors.EC2Error:
                            code="IncorrectInstanceState")
 
 
-async def _tags(ctx: RequestContext, resource_ids: list[str]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    async with ctx.services.sessions() as session:
-        for start in range(0, len(resource_ids), 900):
-            chunk = resource_ids[start:start + 900]
-            query = select(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(chunk))
-            for tag in (await session.scalars(query)).all():
-                out.setdefault(tag.resource_id, []).append({"Key": tag.key, "Value": tag.value})
-    return out
-
-
 async def _reservation_groups(ctx: RequestContext, reservation_ids: list[str]) -> dict[str, list]:
     async with ctx.services.sessions() as session:
         query = select(Reservation).where(Reservation.project_id == ctx.project_id,
@@ -192,6 +235,35 @@ async def _group_ids(view) -> dict[str, str]:
         return {}
     groups = await view.neutron.list("security_group", {"fields": ["id", "name"]})
     return {g["name"]: ids.from_uuid("sg", g["id"]) for g in groups}
+
+
+PORT_FIELDS = ["id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at"]
+
+
+async def _ports(view, server_ids: list[str] | None) -> dict[str, list[dict]]:
+    """The project's ports by server: one listing, or for named servers (a reservation, a lookup) only theirs,
+    asked 50 at a time, so a new reservation never lists the ports of a big project."""
+    if view.neutron is None:
+        return {}
+    queries: list[dict] = [{"fields": PORT_FIELDS}]
+    if server_ids is not None:
+        if not server_ids:
+            return {}
+        if len(server_ids) <= 1000:
+            queries = [{"fields": PORT_FIELDS, "device_id": server_ids[start:start + 50]}
+                       for start in range(0, len(server_ids), 50)]
+    found = await asyncio.gather(
+        view.neutron.list("floatingip", {"fields": ["id", "port_id", "floating_ip_address"]}),
+        *(view.neutron.list("port", query) for query in queries))
+    fips, ports = found[0], [port for listing in found[1:] for port in listing]
+    public = {f["port_id"]: f["floating_ip_address"] for f in fips if f.get("port_id")}
+    out: dict[str, list[dict]] = {}
+    for port in ports:
+        if port.get("device_id"):
+            if port["id"] in public:
+                port["_public"] = public[port["id"]]
+            out.setdefault(port["device_id"], []).append(port)
+    return out
 
 
 def _since(ctx: RequestContext) -> str:
@@ -227,21 +299,19 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
     view = await ctx.cloud()
     if servers is None:
         query = {"changes-since": _since(ctx), **nova_filters(view, params or {})}
-        servers, groups = await asyncio.gather(view.nova.list_servers(query), _group_ids(view))
+        servers, groups, ports = await asyncio.gather(view.nova.list_servers(query), _group_ids(view),
+                                                      _ports(view, None))
     else:
-        groups = await _group_ids(view)
+        groups, ports = await asyncio.gather(_group_ids(view), _ports(view, [s["id"] for s in servers]))
     rows = await _rows(ctx, [s["id"] for s in servers])
     instances = []
     for server in servers:
         if server.get("tenant_id") not in (None, ctx.project_id):
             continue  # never another project's server, whatever the token could see
         row = rows.get(server["id"])
-        instances.append(build_instance(server, row, [], ctx.project_id, groups, ctx.region))
-    tags = await _tags(ctx, [i["InstanceId"] for i in instances])
-    for instance in instances:
-        instance["Tags"] = tags.get(instance["InstanceId"], [])
-        instance["_tags"] = {t["Key"]: t["Value"] for t in instance["Tags"]}
-    return instances
+        instances.append(build_instance(server, row, [], ctx.project_id, groups, ctx.region,
+                                        ports.get(server["id"])))
+    return await tagging.with_tags(ctx, instances, "InstanceId")
 
 
 @action("DescribeInstances")
@@ -262,7 +332,7 @@ async def describe_instances(ctx: RequestContext, params: dict) -> dict:
 
 
 async def _find_image(view, ami: str) -> dict:
-    for image in await view.glance.list_images():
+    for image in await view.glance.list_images({"member_status": "all"}):  # shared with us counts at once
         if ids.from_uuid("ami", image["id"]) == ami:
             if image["status"] != "active":
                 raise errors.EC2Error(f"Image {ami} is not available (state {image['status']})",
@@ -317,6 +387,63 @@ async def _resolve_subnet(view, subnet_id: str | None) -> dict | None:
     raise errors.EC2Error(f"The subnet ID '{subnet_id}' does not exist", code="InvalidSubnetID.NotFound")
 
 
+async def _block_devices(ctx: RequestContext, view, params: dict, image: dict) -> tuple[list[dict], list[dict]]:
+    mappings = params.get("BlockDeviceMappings") or []
+    if not mappings:
+        return [], []
+    snapshots = await devices.snapshots(view.cinder, devices.snapshot_ids(mappings))
+    return devices.to_nova(mappings, image, devices.type_map(ctx.services.config), snapshots)
+
+
+NIC_UNSUPPORTED = ("AssociatePublicIpAddress", "SecondaryPrivateIpAddressCount", "Ipv6AddressCount", "Ipv6Addresses",
+                   "AssociateCarrierIpAddress", "NetworkCardIndex", "Ipv4Prefixes", "Ipv6Prefixes", "InterfaceType")
+
+
+async def _network_interfaces(ctx: RequestContext, view, params: dict, max_count: int) -> tuple[list, list]:
+    """Nova ``networks`` for RunInstances' NetworkInterfaces, and the security group ids they name."""
+    nics = sorted(params.get("NetworkInterfaces") or [], key=lambda n: n.get("DeviceIndex") or 0)
+    if not nics:
+        return [], []
+    if any(params.get(k) for k in ("SubnetId", "PrivateIpAddress", "SecurityGroupIds", "SecurityGroups")):
+        raise errors.InvalidParameterCombination("Network interfaces and an instance-level subnet, private IP or "
+                                                 "security groups may not be specified on the same request")
+    if [n.get("DeviceIndex", 0) for n in nics] != list(range(len(nics))):
+        raise errors.InvalidParameterValue("Network interfaces need the device indexes 0, 1, ... once each")
+    networks, group_sets = [], []
+    ports = None
+    for nic in nics:
+        for member in NIC_UNSUPPORTED:
+            if nic.get(member) not in (None, False, 0, [], "interface"):
+                raise errors.UnsupportedOperation(f"NetworkInterfaces with {member} is not supported by this cloud.")
+        if nic.get("DeleteOnTermination") is False and not nic.get("NetworkInterfaceId"):
+            raise errors.UnsupportedOperation("A new network interface is deleted with its instance in this cloud.")
+        primary = [p["PrivateIpAddress"] for p in nic.get("PrivateIpAddresses") or [] if p.get("Primary")]
+        fixed_ip = nic.get("PrivateIpAddress") or (primary[0] if primary else None)
+        if nic.get("NetworkInterfaceId"):
+            if max_count > 1:
+                raise errors.InvalidParameterCombination("An existing network interface can go to one instance only")
+            port, ports = await vpcs.port_of(view, ctx.project_id, nic["NetworkInterfaceId"], ports)
+            if port.get("device_id"):
+                raise errors.EC2Error(f"Interface {nic['NetworkInterfaceId']} is in use.",
+                                      code="InvalidNetworkInterface.InUse")
+            networks.append({"port": port["id"]})
+            continue
+        if not nic.get("SubnetId"):
+            raise errors.MissingParameter("A new network interface needs a SubnetId")
+        if fixed_ip and max_count > 1:
+            raise errors.InvalidParameterCombination("A private IP address can go to one instance only")
+        subnet = await _resolve_subnet(view, nic["SubnetId"])
+        entry = {"uuid": subnet["network_id"]}
+        if fixed_ip:
+            entry["fixed_ip"] = fixed_ip
+        networks.append(entry)
+        if nic.get("Groups"):
+            group_sets.append(sorted(nic["Groups"]))
+    if len({tuple(g) for g in group_sets}) > 1:
+        raise errors.UnsupportedOperation("Nova gives all of an instance's interfaces the same security groups.")
+    return networks, group_sets[0] if group_sets else []
+
+
 def _boot_files(image: dict, params: dict) -> tuple[str | None, str | None]:
     """(aki-, ari-) ids the instance boots with: Glance's kernel_id/ramdisk_id of the image.
 
@@ -347,23 +474,6 @@ def _user_data(params: dict) -> str | None:
     return value
 
 
-def _tag_specs(params: dict, allowed: tuple[str, ...] = ("instance",)) -> list[dict]:
-    tags = []
-    for spec in params.get("TagSpecifications") or []:
-        kind = spec.get("ResourceType")
-        if kind not in allowed:
-            raise errors.InvalidParameterValue(f"'{str(kind)[:32]}' is not a valid taggable resource type for this "
-                                               "operation.")
-        for tag in spec.get("Tags") or []:
-            key, value = tag.get("Key", ""), tag.get("Value", "")
-            if not key or len(key) > 128 or len(value) > 256 or key.lower().startswith("aws:"):
-                raise errors.InvalidParameterValue(f"Invalid tag: key '{key[:128]}'")
-            tags.append({"Key": key, "Value": value})
-    if len(tags) > 50:
-        raise errors.EC2Error("Tag limit exceeded", code="TagLimitExceeded")
-    return tags
-
-
 def _nova_failure(exc: BackendError, ami: str) -> errors.EC2Error:
     message = exc.message.lower()
     if exc.status == 403 and "quota" in message:
@@ -378,24 +488,6 @@ def _nova_failure(exc: BackendError, ami: str) -> errors.EC2Error:
     if exc.status == 409 and ("ip" in message or "network" in message):
         return errors.EC2Error(exc.message[:200], code="InsufficientFreeAddressesInSubnet")
     return exc.ec2()
-
-
-async def _record_operation(ctx: RequestContext, resource_ids: list[str]) -> int:
-    async with ctx.services.sessions() as session, session.begin():
-        operation = Operation(request_id=ctx.request_id, action=ctx.action, project_id=ctx.project_id,
-                              resource_ids=resource_ids, state="pending", created_at=utcnow(), updated_at=utcnow())
-        session.add(operation)
-    return operation.id
-
-
-async def _close_operation(session_or_sessions, operation_id: int, error: str | None = None) -> None:
-    statement = update(Operation).where(Operation.id == operation_id).values(
-        state="failed" if error else "succeeded", error=error, updated_at=utcnow())
-    if hasattr(session_or_sessions, "execute"):
-        await session_or_sessions.execute(statement)
-        return
-    async with session_or_sessions() as session, session.begin():
-        await session.execute(statement)
 
 
 _INDEX = re.compile(r"-(\d+)$")
@@ -456,7 +548,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     if max_count > MAX_COUNT:
         raise errors.InvalidParameterValue(f"MaxCount cannot exceed {MAX_COUNT}")
     user_data = _user_data(params)
-    tags = _tag_specs(params)
+    tags = tagging.from_specs(params, ("instance",)).get("instance", [])
     zone = (params.get("Placement") or {}).get("AvailabilityZone") or ""
     behavior = params.get("InstanceInitiatedShutdownBehavior") or "stop"
     if behavior not in ("stop", "terminate"):
@@ -469,12 +561,17 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     image, flavor, groups, subnet, public_key = await asyncio.gather(
         _find_image(view, ami), _find_flavor(view, params.get("InstanceType") or "m1.small"),
         _resolve_groups(view, params.get("SecurityGroups") or [], params.get("SecurityGroupIds") or []),
-        _resolve_subnet(view, params.get("SubnetId")), _public_key(view, params.get("KeyName")))
+        _resolve_subnet(view, params.get("SubnetId")),
+        _public_key(view, keypairs.nova_name(ctx, view, params["KeyName"]) if params.get("KeyName") else None))
     kernel, ramdisk = _boot_files(image, params)
     if zone and zone not in await ctx.services.availability_zones():
         raise errors.InvalidParameterValue(f"Invalid availability zone: [{zone[:64]}]")
     if params.get("PrivateIpAddress") and subnet is None:
         raise errors.InvalidParameterCombination("PrivateIpAddress needs a SubnetId")
+    nics, nic_groups = await _network_interfaces(ctx, view, params, max_count)
+    if nic_groups:
+        groups = await _resolve_groups(view, [], nic_groups)
+    bdms, recorded = await _block_devices(ctx, view, params, image)
     if ctx.dry_run:
         raise errors.DryRunOperation()
 
@@ -488,12 +585,12 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         if not claim.owner:
             return await _replay(ctx, claim.resource_id)
         reservation_id = claim.resource_id
-    operation_id = await _record_operation(ctx, [reservation_id])
+    operation_id = await oplog.record(ctx, [reservation_id])
     spec: dict = {"name": reservation_id, "imageRef": image["id"], "flavorRef": flavor["id"],
                   "security_groups": [{"name": g["_os"]} for g in groups],
                   "metadata": {"ec2_reservation_id": reservation_id}}
     if params.get("KeyName"):
-        spec["key_name"] = params["KeyName"]
+        spec["key_name"] = keypairs.nova_name(ctx, view, params["KeyName"])
     if user_data is not None:
         spec["user_data"] = user_data
     if zone:
@@ -504,6 +601,12 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         if params.get("PrivateIpAddress"):
             nic["fixed_ip"] = params["PrivateIpAddress"]
         spec["networks"] = [nic]
+    if nics:
+        spec["networks"] = nics
+    if bdms:
+        spec["block_device_mapping_v2"] = bdms
+        if any(b.get("boot_index") == 0 for b in bdms):
+            del spec["imageRef"]  # the boot volume is made of the image
     try:
         servers = await _servers_of(view, reservation_id) if claim is not None and claim.adopting else []
         nova_reservation = servers[0].get("OS-EXT-SRV-ATTR:reservation_id") if servers else None
@@ -514,17 +617,17 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     except BackendError as exc:
         failure = _nova_failure(exc, ami)
         await ledger.finish(ctx.services.sessions, claim, failure)
-        await _close_operation(ctx.services.sessions, operation_id, f"{failure.code}: {exc}")
+        await oplog.close(ctx.services.sessions, operation_id, f"{failure.code}: {exc}")
         raise failure from None
     except BaseException:
-        await _close_operation(ctx.services.sessions, operation_id, "interrupted")
+        await oplog.close(ctx.services.sessions, operation_id, "interrupted")
         raise
     group_set = [{"GroupName": g["GroupName"], "GroupId": g["GroupId"]} for g in groups]
     async with ctx.services.sessions() as session, session.begin():
         session.add(Reservation(reservation_id=reservation_id, project_id=ctx.project_id, user_id=ctx.user_id,
                                 groups=group_set, created_at=utcnow(), nova_reservation_id=nova_reservation))
         launched, shared = utcnow(), metadata_options(options)
-        rows, tag_rows = [], []
+        rows, tagged = [], {}
         for server in servers:  # one executemany per table, whatever MaxCount was
             match = _INDEX.search(server["name"])
             ec2_id = ids.from_uuid("i", server["id"])
@@ -532,19 +635,17 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
                 ec2_id=ec2_id, os_id=server["id"], project_id=ctx.project_id, reservation_id=reservation_id,
                 launch_index=int(match.group(1)) - 1 if match and len(servers) > 1 else 0, image_id=ami,
                 instance_type=flavor["name"], key_name=params.get("KeyName"), public_key=public_key,
-                user_data=user_data, client_token=params.get("ClientToken"), root_device_name="/dev/sda1",
-                block_device_mappings=[], metadata_options=shared, kernel_id=kernel, ramdisk_id=ramdisk,
+                user_data=user_data, client_token=params.get("ClientToken"),
+                root_device_name=devices.root_device(image), block_device_mappings=recorded, metadata_options=shared, kernel_id=kernel, ramdisk_id=ramdisk,
                 disable_api_termination=bool(params.get("DisableApiTermination")), shutdown_behavior=behavior,
                 launched_at=launched, terminated_at=None, generation=1))
-            tag_rows += [dict(resource_id=ec2_id, key=tag["Key"], value=tag["Value"], project_id=ctx.project_id,
-                              resource_type="instance") for tag in tags]
+            tagged[ec2_id] = tags
         await session.flush()
         if rows:
             await session.execute(insert(Instance), rows)
-        if tag_rows:
-            await session.execute(insert(Tag), tag_rows)
+        await tagging.write(session, ctx.project_id, tagged)
         await ledger.finish(ctx.services.sessions, claim, session=session)
-        await _close_operation(session, operation_id)
+        await oplog.close(session, operation_id)
     return await _replay(ctx, reservation_id, servers)
 
 
@@ -602,7 +703,7 @@ async def _change_state(ctx: RequestContext, instances: list[dict], call, allowe
                                   f"{ctx.action} can act (it is {name}).", code="IncorrectInstanceState")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    operation_id = await _record_operation(ctx, [i["InstanceId"] for i in instances])
+    operation_id = await oplog.record(ctx, [i["InstanceId"] for i in instances])
     view = await ctx.cloud()
     acting = [i for i in instances if i["State"]["Name"] in allowed]
     semaphore = asyncio.Semaphore(16)
@@ -617,9 +718,9 @@ async def _change_state(ctx: RequestContext, instances: list[dict], call, allowe
     try:
         await asyncio.gather(*(act(i) for i in acting))
     except BackendError as exc:
-        await _close_operation(ctx.services.sessions, operation_id, str(exc))
+        await oplog.close(ctx.services.sessions, operation_id, str(exc))
         raise
-    await _close_operation(ctx.services.sessions, operation_id)
+    await oplog.close(ctx.services.sessions, operation_id)
     changes = []
     for instance in instances:
         previous = instance["State"]
@@ -694,3 +795,13 @@ async def reboot_instances(ctx: RequestContext, params: dict) -> dict:
     await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
                         lambda nova, i: nova.reboot(i["_os_id"]), {"running"}, states.RUNNING)
     return {}
+
+
+@tagging.exists("i")
+async def _existing(ctx: RequestContext, instance_ids: list[str]) -> set[str]:
+    try:
+        return {i["InstanceId"] for i in await lookup(ctx, instance_ids)}
+    except errors.EC2Error as exc:
+        if exc.code != "InvalidInstanceID.NotFound":
+            raise
+    return {i["InstanceId"] for i in await describe(ctx)} & set(instance_ids)

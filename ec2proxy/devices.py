@@ -1,0 +1,175 @@
+"""Block devices: EC2 BlockDeviceMappings <-> Nova's block_device_mapping_v2, and the EC2 volume types.
+
+An ``Ebs`` mapping on the image's root device boots from a volume made of
+the image; other ``Ebs`` mappings are extra volumes (blank or from a
+snapshot); ``ephemeralN`` is a local ephemeral disk of the flavor;
+``NoDevice`` suppresses a device (nothing to suppress on images without
+mappings). What was asked is recorded in the instance's row under the EC2
+device names, matched to the Nova volumes in order of boot index.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ec2proxy import errors, ids
+
+GIB = 1024 ** 3
+EPHEMERAL = re.compile(r"ephemeral\d+")
+
+
+def type_map(config) -> dict[str, str]:
+    """``[api] volume_types``: EC2 volume type -> Cinder type."""
+    pairs = [p.partition("=") for p in re.split(r"[\s,]+", str(config.api.volume_types)) if p]
+    return {ec2: cinder for ec2, _, cinder in pairs if ec2 and cinder}
+
+
+def cinder_type(types: dict[str, str], asked: str | None) -> tuple[str, str | None]:
+    """(the EC2 type, the Cinder type to ask for; None: the cloud's default)."""
+    asked = asked or next(iter(types), "standard")
+    if asked not in types:
+        raise errors.InvalidParameterValue(f"Volume type {asked[:32]} is not offered by this cloud; it offers "
+                                           f"{', '.join(types)}.")
+    mapped = types[asked]
+    return asked, None if mapped == "__DEFAULT__" else mapped
+
+
+def unsupported_ebs(spec: dict) -> None:
+    """EBS options Cinder has no counterpart for are refused by name, never ignored."""
+    if spec.get("Encrypted") or spec.get("KmsKeyId"):
+        raise errors.UnsupportedOperation("Encrypted volumes are not offered by this cloud.")
+    for member in ("Iops", "Throughput", "OutpostArn"):
+        if spec.get(member):
+            raise errors.UnsupportedOperation(f"{member} is not supported: Cinder volume types carry the "
+                                              "performance of a volume.")
+    if spec.get("MultiAttachEnabled"):
+        raise errors.UnsupportedOperation("Multi-attach volumes are not offered by this cloud.")
+
+
+def root_device(image: dict) -> str:
+    return image.get("root_device_name") or "/dev/sda1"
+
+
+def image_size_gib(image: dict) -> int:
+    return max(1, int(image.get("min_disk") or 0), math.ceil((image.get("size") or 0) / GIB))
+
+
+async def snapshots(cinder, wanted) -> dict[str, dict]:
+    """Cinder's snapshots under their snap- ids (one listing); an id not among them is InvalidSnapshot.NotFound."""
+    wanted = list(wanted)
+    if not wanted:
+        return {}
+    if cinder is None:
+        raise errors.UnsupportedOperation("This cloud has no volume service (Cinder).")
+    known = {ids.from_uuid("snap", s["id"]): s for s in await cinder.list_snapshots()}
+    for snapshot_id in wanted:
+        if snapshot_id not in known:
+            raise errors.EC2Error(f"The snapshot '{snapshot_id}' does not exist.", code="InvalidSnapshot.NotFound")
+    return known
+
+
+def snapshot_ids(mappings: list[dict]) -> list[str]:
+    return [ids.check("snap", m["Ebs"]["SnapshotId"]) for m in mappings or []
+            if (m.get("Ebs") or {}).get("SnapshotId")]
+
+
+def to_nova(mappings: list[dict], image: dict, types: dict[str, str],
+            snapshots: dict[str, dict]) -> tuple[list[dict], list[dict]]:
+    """(Nova's block_device_mapping_v2, the mappings to record); ``snapshots`` maps snap- ids to Cinder's."""
+    root = root_device(image)
+    nova: list[dict] = []
+    recorded: list[dict] = []
+    seen: set[str] = set()
+    for mapping in mappings or []:
+        device = mapping.get("DeviceName")
+        if not device:
+            raise errors.MissingParameter("Every block device mapping needs a DeviceName")
+        if device in seen:
+            raise errors.InvalidParameterValue(f"The device {device} is mapped more than once")
+        seen.add(device)
+        kinds = [k for k in ("Ebs", "VirtualName", "NoDevice") if mapping.get(k) is not None]
+        if len(kinds) != 1:
+            raise errors.InvalidParameterCombination(f"The mapping of {device} needs exactly one of Ebs, "
+                                                     "VirtualName and NoDevice")
+        if "NoDevice" in kinds:
+            recorded.append({"DeviceName": device, "NoDevice": True})
+            continue
+        if "VirtualName" in kinds:
+            if not EPHEMERAL.fullmatch(mapping["VirtualName"]) or device == root:
+                raise errors.InvalidParameterValue(f"Invalid virtual name {mapping['VirtualName'][:32]} for "
+                                                   f"{device}: use ephemeralN on a non-root device")
+            nova.append({"source_type": "blank", "destination_type": "local", "boot_index": -1,
+                         "delete_on_termination": True})
+            recorded.append({"DeviceName": device, "VirtualName": mapping["VirtualName"]})
+            continue
+        ebs = mapping["Ebs"]
+        unsupported_ebs(ebs)
+        asked_type, volume_type = cinder_type(types, ebs.get("VolumeType"))
+        delete = ebs.get("DeleteOnTermination", True)
+        entry: dict = {"destination_type": "volume", "delete_on_termination": bool(delete)}
+        size = ebs.get("VolumeSize")
+        if size is not None and not 1 <= size <= 16384:
+            raise errors.InvalidParameterValue(f"Volume size {size} for {device} must be between 1 and 16384 GiB")
+        if device == root:
+            if ebs.get("SnapshotId"):
+                raise errors.UnsupportedOperation("The root volume is made from the image; a root SnapshotId needs "
+                                                  "an image registered from that snapshot (RegisterImage).")
+            needed = image_size_gib(image)
+            if size is not None and size < needed:
+                raise errors.InvalidParameterValue(f"Volume of {size} GiB is smaller than the image ({needed} GiB)")
+            entry.update(source_type="image", uuid=image["id"], boot_index=0, volume_size=size or needed)
+        elif ebs.get("SnapshotId"):
+            snapshot = snapshots[ebs["SnapshotId"]]
+            if size is not None and size < snapshot["size"]:
+                raise errors.InvalidParameterValue(f"Volume of {size} GiB is smaller than snapshot "
+                                                   f"{ebs['SnapshotId']}")
+            entry.update(source_type="snapshot", uuid=snapshot["id"], boot_index=-1,
+                         volume_size=size or snapshot["size"])
+        else:
+            if size is None:
+                raise errors.MissingParameter(f"The mapping of {device} needs a VolumeSize or a SnapshotId")
+            entry.update(source_type="blank", boot_index=-1, volume_size=size)
+        if volume_type:
+            entry["volume_type"] = volume_type
+        nova.append(entry)
+        recorded.append({"DeviceName": device, "VolumeType": asked_type, "DeleteOnTermination": bool(delete),
+                         "Ebs": True, "Root": device == root})
+    nova.sort(key=lambda e: e["boot_index"] != 0)  # the boot volume first, as Nova numbers devices
+    recorded.sort(key=lambda r: not r.get("Root"))
+    return nova, recorded
+
+
+def match(recorded: list[dict], attached: list[str]) -> list[tuple[dict, str]]:
+    """(recorded mapping, Cinder volume id) pairs for the volumes attached to one instance, in ``attached``'s
+    order (boot order): volumes we attached (AttachVolume) carry their Cinder id; the others, made by Nova at
+    boot, are the Ebs mappings RunInstances asked for, in order."""
+    known = {m["_os_volume"] for m in recorded if m.get("_os_volume")}
+    booted = iter([v for v in attached if v not in known])
+    present = set(attached)
+    pairs = []
+    for mapping in recorded:
+        if mapping.get("_os_volume"):
+            if mapping["_os_volume"] in present:
+                pairs.append((mapping, mapping["_os_volume"]))
+        elif mapping.get("Ebs"):
+            volume_id = next(booted, None)
+            if volume_id is not None:
+                pairs.append((mapping, volume_id))
+    return pairs
+
+
+def from_nova(server: dict, recorded: list[dict], attached_at) -> list[dict]:
+    """The instance's BlockDeviceMappings: Nova's attached volumes under our recorded device names."""
+    by_id = {v["id"]: v for v in server.get("os-extended-volumes:volumes_attached") or []}
+    out = []
+    for mapping, volume_id in match(recorded, list(by_id)):
+        volume = by_id[volume_id]
+        ebs = {"VolumeId": ids.from_uuid("vol", volume["id"]), "Status": "attached",
+               "DeleteOnTermination": bool(volume.get("delete_on_termination",
+                                                      mapping.get("DeleteOnTermination", False)))}
+        stamp = attached_at(mapping)
+        if stamp is not None:
+            ebs["AttachTime"] = stamp
+        out.append({"DeviceName": mapping["DeviceName"], "Ebs": ebs})
+    return out

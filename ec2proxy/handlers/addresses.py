@@ -1,0 +1,242 @@
+"""Elastic IPs: Neutron floating IPs, always in the VPC domain.
+
+An association id names one (floating IP, port) pairing, so associating the
+address again elsewhere gives a new ``eipassoc-`` id, as in EC2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ec2proxy import errors, filters, ids, tagging, vpcs
+from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.context import RequestContext
+from ec2proxy.handlers import action
+from ec2proxy.handlers.instances import lookup
+
+_get = filters.path
+FILTERS = {
+    "allocation-id": _get("AllocationId"), "association-id": _get("AssociationId"), "domain": _get("Domain"),
+    "instance-id": _get("InstanceId"), "network-interface-id": _get("NetworkInterfaceId"),
+    "network-interface-owner-id": _get("NetworkInterfaceOwnerId"), "private-ip-address": _get("PrivateIpAddress"),
+    "public-ip": _get("PublicIp"), "network-border-group": _get("NetworkBorderGroup"),
+    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+}
+
+
+def association_id(fip: dict) -> str | None:
+    return ids.from_uuid("eipassoc", f"{fip['id']}/{fip['port_id']}") if fip.get("port_id") else None
+
+
+def build_address(fip: dict, ports: dict[str, dict], networks: dict[str, str], region: str) -> dict:
+    port = ports.get(fip.get("port_id") or "")
+    shape = {"PublicIp": fip["floating_ip_address"], "AllocationId": ids.from_uuid("eipalloc", fip["id"]),
+             "Domain": "vpc", "PublicIpv4Pool": networks.get(fip.get("floating_network_id"), ""),
+             "NetworkBorderGroup": region, "_os": fip}
+    if fip.get("port_id"):
+        shape.update(AssociationId=association_id(fip), NetworkInterfaceId=ids.from_uuid("eni", fip["port_id"]),
+                     PrivateIpAddress=fip.get("fixed_ip_address"),
+                     NetworkInterfaceOwnerId=(port or {}).get("project_id") or fip.get("project_id"))
+        if port and (port.get("device_owner") or "").startswith("compute:") and port.get("device_id"):
+            shape["InstanceId"] = ids.from_uuid("i", port["device_id"])
+    return shape
+
+
+async def describe(ctx: RequestContext) -> list[dict]:
+    view = await ctx.cloud()
+    if view.neutron is None:
+        raise errors.UnsupportedOperation("This cloud has no network service (Neutron).")
+    fips = [f for f in await view.neutron.list("floatingip")
+            if f.get("project_id", f.get("tenant_id")) in (None, ctx.project_id)]
+    port_ids = sorted({f["port_id"] for f in fips if f.get("port_id")})
+    ports = {p["id"]: p for p in await view.neutron.list("port", {"id": port_ids})} if port_ids else {}
+    networks = {n["id"]: n.get("name") or n["id"] for n in await view.neutron.list("network",
+                                                                                 {"router:external": "true"})}
+    shapes = [build_address(f, ports, networks, ctx.region) for f in fips]
+    return await tagging.with_tags(ctx, shapes, "AllocationId")
+
+
+@tagging.exists("eipalloc")
+async def _existing(ctx: RequestContext, allocation_ids: list[str]) -> set[str]:
+    return {a["AllocationId"] for a in await describe(ctx)} & set(allocation_ids)
+
+
+def _find(addresses: list[dict], allocation_id: str | None, public_ip: str | None) -> dict:
+    if allocation_id:
+        ids.check("eipalloc", allocation_id)
+        found = [a for a in addresses if a["AllocationId"] == allocation_id]
+        if not found:
+            raise errors.EC2Error(f"The allocation ID '{allocation_id}' does not exist",
+                                  code="InvalidAllocationID.NotFound")
+        return found[0]
+    if public_ip:
+        found = [a for a in addresses if a["PublicIp"] == public_ip]
+        if not found:
+            raise errors.EC2Error(f"The address '{public_ip[:64]}' does not belong to you.",
+                                  code="InvalidAddress.NotFound")
+        return found[0]
+    raise errors.MissingParameter("The request must contain the parameter AllocationId or PublicIp")
+
+
+@action("DescribeAddresses")
+async def describe_addresses(ctx: RequestContext, params: dict) -> dict:
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    addresses = await describe(ctx)
+    chosen = [_find(addresses, allocation_id, None) for allocation_id in params.get("AllocationIds") or []]
+    chosen += [_find(addresses, None, ip) for ip in params.get("PublicIps") or []]
+    if params.get("AllocationIds") or params.get("PublicIps"):
+        addresses = list({a["AllocationId"]: a for a in chosen}.values())
+    return {"Addresses": filters.apply(addresses, compiled)}
+
+
+async def _external_network(ctx: RequestContext, view) -> dict:
+    wanted = str(ctx.services.config.api.external_network or "")
+    externals = await view.neutron.list("network", {"router:external": "true"})
+    if wanted:
+        externals = [n for n in externals if wanted in (n["id"], n.get("name"))]
+    if len(externals) != 1:
+        raise errors.InternalError() if not externals else errors.UnsupportedOperation(
+            "This cloud has several external networks; the operator must choose one ([api] external_network).")
+    return externals[0]
+
+
+@action("AllocateAddress", checks_dry_run=True)
+async def allocate_address(ctx: RequestContext, params: dict) -> dict:
+    if params.get("Domain") not in (None, "vpc", "standard"):
+        raise errors.InvalidParameterValue(f"Invalid domain: {str(params['Domain'])[:32]}")
+    for member in ("PublicIpv4Pool", "CustomerOwnedIpv4Pool", "IpamPoolId"):
+        if params.get(member):
+            raise errors.UnsupportedOperation(f"{member} is not supported: addresses come from the cloud's external "
+                                              "network.")
+    tags = tagging.from_specs(params, ("elastic-ip",)).get("elastic-ip", [])
+    address = params.get("Address")
+    if address:
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            raise errors.InvalidParameterValue(f"Invalid address: {address[:64]}") from None
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    network = await _external_network(ctx, view)
+    fields = {"floating_network_id": network["id"]}
+    if address:
+        fields["floating_ip_address"] = address
+    try:
+        fip = await view.neutron.create("floatingip", fields)
+    except BackendError as exc:
+        message = exc.message.lower()
+        if exc.status in (403, 409) and "quota" in message:
+            raise errors.EC2Error("The maximum number of addresses has been reached.",
+                                  code="AddressLimitExceeded") from None
+        if exc.status in (400, 409) and address:
+            raise errors.EC2Error(f"The address {address} is not available: {exc.message[:200]}",
+                                  code="InvalidAddress.NotFound") from None
+        raise
+    shape = build_address(fip, {}, {network["id"]: network.get("name") or network["id"]}, ctx.region)
+    try:
+        async with ctx.services.sessions() as session, session.begin():
+            await tagging.write(session, ctx.project_id, {shape["AllocationId"]: tags})
+    except BaseException:
+        await view.neutron.remove("floatingip", fip["id"])
+        raise
+    return {k: v for k, v in shape.items() if not k.startswith("_")}
+
+
+async def _port_of(ctx: RequestContext, view, params: dict) -> tuple[dict, str | None]:
+    """The Neutron port (and instance os id) the address goes to: the instance's first port or the eni."""
+    if params.get("NetworkInterfaceId"):
+        port, _ = await vpcs.port_of(view, ctx.project_id, params["NetworkInterfaceId"])
+        return port, port.get("device_id") or None
+    if not params.get("InstanceId"):
+        raise errors.MissingParameter("The request must contain the parameter InstanceId or NetworkInterfaceId")
+    (instance,) = await lookup(ctx, [params["InstanceId"]])
+    if instance["State"]["Name"] in ("shutting-down", "terminated"):
+        raise errors.EC2Error(f"The instance '{instance['InstanceId']}' is not in a valid state for this operation.",
+                              code="IncorrectInstanceState")
+    ports = sorted(await view.neutron.list("port", {"device_id": instance["_os_id"]}),
+                   key=lambda p: (p.get("created_at") or "", p["id"]))
+    if not ports:
+        raise errors.EC2Error(f"The instance '{instance['InstanceId']}' has no network interface yet",
+                              code="IncorrectInstanceState")
+    return ports[0], instance["_os_id"]
+
+
+@action("AssociateAddress", checks_dry_run=True)
+async def associate_address(ctx: RequestContext, params: dict) -> dict:
+    """An address already associated moves only with AllowReassociation; the instance's previous address
+    (on the same private IP) is disassociated, as EC2 replaces it."""
+    addresses = await describe(ctx)
+    address = _find(addresses, params.get("AllocationId"), params.get("PublicIp"))
+    view = await ctx.cloud()
+    port, _ = await _port_of(ctx, view, params)
+    fixed_ips = [f["ip_address"] for f in port.get("fixed_ips") or [] if ":" not in f["ip_address"]]
+    private_ip = params.get("PrivateIpAddress") or (fixed_ips[0] if fixed_ips else None)
+    if private_ip not in fixed_ips:
+        raise errors.InvalidParameterValue(f"The private IP address {str(private_ip)[:64]} is not on the interface")
+    fip = address["_os"]
+    if fip.get("port_id") and (fip["port_id"], fip.get("fixed_ip_address")) != (port["id"], private_ip) and \
+            not params.get("AllowReassociation"):
+        raise errors.EC2Error(f"The address {address['PublicIp']} is already associated", code="Resource.AlreadyAssociated")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    for other in addresses:  # what the interface had on that address before
+        os_other = other["_os"]
+        if os_other["id"] != fip["id"] and os_other.get("port_id") == port["id"] and \
+                os_other.get("fixed_ip_address") == private_ip:
+            await view.neutron.update("floatingip", os_other["id"], {"port_id": None})
+    try:
+        updated = await view.neutron.update("floatingip", fip["id"], {"port_id": port["id"],
+                                                                       "fixed_ip_address": private_ip})
+    except BackendError as exc:
+        if exc.status in (400, 404, 409):
+            raise errors.EC2Error(f"The address cannot reach this interface: {exc.message[:200]}",
+                                  code="Gateway.NotAttached" if "router" in exc.message.lower()
+                                  else "InvalidParameterValue") from None
+        raise
+    if port.get("device_id"):
+        ctx.services.instance_changed(port["device_id"])
+    return {"AssociationId": association_id(updated)}
+
+
+@action("DisassociateAddress", checks_dry_run=True)
+async def disassociate_address(ctx: RequestContext, params: dict) -> dict:
+    addresses = await describe(ctx)
+    if params.get("AssociationId"):
+        ids.check("eipassoc", params["AssociationId"])
+        found = [a for a in addresses if a.get("AssociationId") == params["AssociationId"]]
+        if not found:
+            raise errors.EC2Error(f"The association ID '{params['AssociationId']}' does not exist",
+                                  code="InvalidAssociationID.NotFound")
+        address = found[0]
+    else:
+        address = _find(addresses, None, params.get("PublicIp"))
+        if not address.get("AssociationId"):
+            raise errors.EC2Error(f"The address {address['PublicIp']} is not associated",
+                                  code="InvalidAssociationID.NotFound")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    await view.neutron.update("floatingip", address["_os"]["id"], {"port_id": None})
+    if address.get("InstanceId"):
+        port = await view.neutron.show("port", address["_os"]["port_id"])
+        ctx.services.instance_changed(port.get("device_id") or "")
+    return {}
+
+
+@action("ReleaseAddress", checks_dry_run=True)
+async def release_address(ctx: RequestContext, params: dict) -> dict:
+    address = _find(await describe(ctx), params.get("AllocationId"), params.get("PublicIp"))
+    if address.get("AssociationId"):
+        raise errors.EC2Error(f"The address {address['PublicIp']} is in use (associated).",
+                              code="InvalidIPAddress.InUse")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    try:
+        await view.neutron.remove("floatingip", address["_os"]["id"])
+    except BackendNotFound:
+        pass
+    async with ctx.services.sessions() as session, session.begin():
+        await tagging.forget(session, ctx.project_id, address["AllocationId"])
+    return {}

@@ -1,0 +1,627 @@
+"""Images: Glance images as AMIs (kernels and ramdisks as AKIs and ARIs).
+
+Glance holds everything an image is, so nothing about an image waits in a
+request or in our memory: CreateImage asks Nova for a snapshot and answers
+with the new id at once; the state follows Glance's status (``STATES``).
+An image stuck in queued/saving longer than ``[api] image_stuck_after``
+shows ``failed`` with a stateReason; ``ec2proxy images stuck --delete``
+removes such images. Glance's ``deactivated`` also shows ``failed``: the
+image cannot be launched until an operator reactivates it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import re
+import uuid
+
+from sqlalchemy import select
+
+from ec2proxy import devices, errors, filters, ids, jobs, ledger, oplog, paging, tagging, timestamps
+from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.context import RequestContext
+from ec2proxy.db.models import Operation
+from ec2proxy.handlers import action
+from ec2proxy.handlers.instances import lookup
+
+STATES = {"queued": "pending", "saving": "pending", "uploading": "pending", "importing": "pending",
+          "active": "available", "killed": "failed", "deactivated": "failed"}
+GONE = {"deleted", "pending_delete"}
+PREFIXES = {"aki": "aki", "ari": "ari"}  # container/disk format -> id prefix; anything else is an ami
+TYPES = {"ami": "machine", "aki": "kernel", "ari": "ramdisk"}
+ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "i686": "i386", "i386": "i386", "aarch64": "arm64",
+                 "arm64": "arm64"}
+OWNER_ALIASES = {"amazon", "aws-marketplace", "aws-backup-vault"}  # the cloud's public images
+NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
+
+_get = filters.path
+FILTERS = {
+    "image-id": _get("ImageId"), "name": _get("Name"), "state": _get("State"), "image-type": _get("ImageType"),
+    "is-public": _get("Public"), "owner-id": _get("OwnerId"), "owner-alias": _get("ImageOwnerAlias"),
+    "architecture": _get("Architecture"), "root-device-type": _get("RootDeviceType"),
+    "root-device-name": _get("RootDeviceName"), "description": _get("Description"),
+    "kernel-id": _get("KernelId"), "ramdisk-id": _get("RamdiskId"), "platform": _get("Platform"),
+    "virtualization-type": _get("VirtualizationType"), "hypervisor": _get("Hypervisor"),
+    "creation-date": _get("CreationDate"), "manifest-location": _get("ImageLocation"),
+    "block-device-mapping.device-name": _get("BlockDeviceMappings.DeviceName"),
+    "block-device-mapping.snapshot-id": _get("BlockDeviceMappings.Ebs.SnapshotId"),
+    "block-device-mapping.volume-size": _get("BlockDeviceMappings.Ebs.VolumeSize"),
+    "block-device-mapping.volume-type": _get("BlockDeviceMappings.Ebs.VolumeType"),
+    "block-device-mapping.delete-on-termination": _get("BlockDeviceMappings.Ebs.DeleteOnTermination"),
+    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+}
+
+
+def image_id(image: dict) -> str:
+    kind = PREFIXES.get(image.get("container_format") or "") or PREFIXES.get(image.get("disk_format") or "") or "ami"
+    return ids.from_uuid(kind, image["id"])
+
+
+def block_devices(image: dict) -> list[dict]:
+    """Nova's ``block_device_mapping`` image property (what a volume-backed snapshot carries) as EC2 mappings."""
+    raw = image.get("block_device_mapping")
+    try:
+        mappings = json.loads(raw) if isinstance(raw, str) else (raw or [])
+    except ValueError:
+        mappings = []
+    out = []
+    for bdm in mappings if isinstance(mappings, list) else []:
+        if not isinstance(bdm, dict):
+            continue
+        device = bdm.get("device_name") or (image.get("root_device_name") if bdm.get("boot_index") == 0 else None)
+        if bdm.get("no_device"):
+            out.append({"DeviceName": device, "NoDevice": ""})
+        elif bdm.get("destination_type") == "volume":
+            ebs: dict = {"DeleteOnTermination": bool(bdm.get("delete_on_termination")), "VolumeType": "standard",
+                         "Encrypted": False}
+            if bdm.get("snapshot_id"):
+                ebs["SnapshotId"] = ids.from_uuid("snap", bdm["snapshot_id"])
+            if bdm.get("volume_size"):
+                ebs["VolumeSize"] = int(bdm["volume_size"])
+            out.append({"DeviceName": device, "Ebs": ebs})
+        elif bdm.get("source_type") == "blank" and bdm.get("guest_format") != "swap":
+            out.append({"DeviceName": device, "VirtualName": f"ephemeral{len([m for m in out if 'VirtualName' in m])}"})
+    return out
+
+
+def build_image(image: dict, project_id: str, stuck_after: float, now: datetime.datetime,
+                copying: frozenset[str] = frozenset()) -> dict:
+    """The EC2 Image shape of one Glance image (``copying``: images a CopyImage job is still filling)."""
+    ami = image_id(image)
+    state = STATES.get(image.get("status"), "failed")
+    reason = None
+    updated = timestamps.parse(image.get("updated_at")) or timestamps.parse(image.get("created_at"))
+    if state == "pending" and updated and (now - updated).total_seconds() > stuck_after and ami not in copying:
+        state = "failed"
+        reason = {"Code": "Server.InternalError",
+                  "Message": f"The image stayed {image['status']} in Glance for more than {int(stuck_after)} s"}
+    elif state == "failed":
+        reason = {"Code": "Server.InternalError", "Message": f"Glance status: {image.get('status')}"}
+    mappings = block_devices(image)
+    root = image.get("root_device_name") or "/dev/sda1"
+    ebs_root = any(m.get("DeviceName") == root and "Ebs" in m for m in mappings)
+    created = timestamps.parse(image.get("created_at"))
+    kind = ami.partition("-")[0]
+    shape = {
+        "ImageId": ami, "ImageLocation": f"{image.get('owner')}/{image.get('name') or image['id']}",
+        "State": state, "OwnerId": image.get("owner") or "", "Public": image.get("visibility") == "public",
+        "Architecture": ARCHITECTURES.get(str(image.get("architecture") or "x86_64").lower(), "x86_64"),
+        "ImageType": TYPES[kind], "Name": image.get("name") or "", "Description": image.get("description"),
+        "RootDeviceType": "ebs" if ebs_root else "instance-store", "RootDeviceName": root,
+        "BlockDeviceMappings": mappings, "VirtualizationType": "hvm", "Hypervisor": "xen",
+        "CreationDate": timestamps.ec2_text(created) or None,
+        "PlatformDetails": "Windows" if image.get("os_type") == "windows" else "Linux/UNIX",
+        "UsageOperation": "RunInstances:0002" if image.get("os_type") == "windows" else "RunInstances",
+        "EnaSupport": True, "ProductCodes": [],
+        "_os": image,
+    }
+    if image.get("os_type") == "windows":
+        shape["Platform"] = "windows"
+    if kind == "ami":
+        for member, prefix, prop in (("KernelId", "aki", "kernel_id"), ("RamdiskId", "ari", "ramdisk_id")):
+            if image.get(prop):
+                shape[member] = ids.from_uuid(prefix, image[prop])
+    if reason:
+        shape["StateReason"] = reason
+    return shape
+
+
+async def _glance_images(ctx: RequestContext) -> list[dict]:
+    """Every image the project can see, including those shared with it and not yet accepted: one listing."""
+    view = await ctx.cloud()
+    if view.glance is None:
+        raise errors.Unavailable("This cloud has no image service.")
+    images = await view.glance.list_images({"member_status": "all"})
+    return [i for i in images if i.get("status") not in GONE]
+
+
+async def _copying(ctx: RequestContext) -> frozenset[str]:
+    """Images a pending CopyImage job is filling: a long copy is not stuck."""
+    async with ctx.services.sessions() as session:
+        jobs_left = (await session.scalars(select(Operation.resource_ids).where(
+            Operation.project_id == ctx.project_id, Operation.action == "CopyImage",
+            Operation.state == "pending"))).all()
+    return frozenset(ids_[-1] for ids_ in jobs_left if ids_)
+
+
+async def describe(ctx: RequestContext) -> list[dict]:
+    stuck_after = float(ctx.services.config.api.image_stuck_after)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    images, copying = await asyncio.gather(_glance_images(ctx), _copying(ctx))
+    shapes = [build_image(i, ctx.project_id, stuck_after, now, copying) for i in images]
+    return await tagging.with_tags(ctx, shapes, "ImageId")
+
+
+@tagging.exists("ami", "aki", "ari")
+async def _existing(ctx: RequestContext, image_ids: list[str]) -> set[str]:
+    return {image_id(i) for i in await _glance_images(ctx)} & set(image_ids)
+
+
+def _check_image_id(value: str) -> str:
+    prefix = value.partition("-")[0] if isinstance(value, str) else ""
+    return ids.check(prefix if prefix in TYPES else "ami", value)
+
+
+def image_not_found(image: str) -> errors.EC2Error:
+    return errors.EC2Error(f"The image id '[{image}]' does not exist", code="InvalidAMIID.NotFound")
+
+
+async def find(ctx: RequestContext, wanted: str, own: bool = False) -> dict:
+    """One image by its ami-/aki-/ari- id (``own``: the caller must own it)."""
+    _check_image_id(wanted)
+    shapes = filters.by_ids(await describe(ctx), "ImageId", [wanted], image_not_found)
+    if own and shapes[0]["OwnerId"] != ctx.project_id:
+        raise errors.UnauthorizedOperation(f"You do not own the image {wanted}.")
+    return shapes[0]
+
+
+async def _executable_by(ctx: RequestContext, images: list[dict], users: list[str]) -> list[dict]:
+    """Images the named accounts may launch: ``all`` means public; the caller's own id or ``self``
+    everything it sees; another account the public images and the caller's images shared with it."""
+    view = await ctx.cloud()
+    others = [u for u in users if u not in ("all", "self", ctx.project_id)]
+    members: dict[str, set[str]] = {}
+    if others:
+        shared = [i for i in images if i["OwnerId"] == ctx.project_id and i["_os"].get("visibility") == "shared"]
+        listed = await asyncio.gather(*(view.glance.members(i["_os"]["id"]) for i in shared))
+        members = {i["ImageId"]: {m["member_id"] for m in found} for i, found in zip(shared, listed)}
+    out = []
+    for image in images:
+        if ("all" in users and image["Public"]) or any(u in ("self", ctx.project_id) for u in users) or \
+                (others and (image["Public"] or members.get(image["ImageId"], set()) & set(others))):
+            out.append(image)
+    return out
+
+
+@action("DescribeImages")
+async def describe_images(ctx: RequestContext, params: dict) -> dict:
+    paging.check_max_results(params, ids_member="ImageIds")
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    wanted = [_check_image_id(i) for i in params.get("ImageIds") or []]
+    images = filters.by_ids(await describe(ctx), "ImageId", wanted, image_not_found)
+    owners = params.get("Owners") or []
+    if owners:
+        images = [i for i in images if ("self" in owners and i["OwnerId"] == ctx.project_id) or
+                  i["OwnerId"] in owners or
+                  (set(owners) & OWNER_ALIASES and i["Public"] and i["OwnerId"] != ctx.project_id)]
+    if params.get("ExecutableUsers"):
+        images = await _executable_by(ctx, images, params["ExecutableUsers"])
+    images.sort(key=lambda i: (i["CreationDate"] or "", i["ImageId"]))
+    return paging.answer("Images", filters.apply(images, compiled), params)
+
+
+def _check_name(name: str | None, description: str | None) -> None:
+    if not name or not NAME.fullmatch(name):
+        raise errors.InvalidParameterValue(f"AMI names must be between 3 and 128 characters long, and may contain "
+                                           f"letters, numbers, '(', ')', '.', '-', '/', '_', ' ', '[', ']', '@' and "
+                                           f"\"'\": {str(name)[:128]}")
+    if description is not None and len(description) > 255:
+        raise errors.InvalidParameterValue("AMI descriptions are at most 255 characters long")
+
+
+async def _check_unique_name(ctx: RequestContext, name: str) -> None:
+    view = await ctx.cloud()
+    same = await view.glance.list_images({"name": name, "owner": ctx.project_id})
+    if any(i.get("status") not in GONE for i in same):
+        raise errors.EC2Error(f"AMI name {name} is already in use by AMI "
+                              f"{image_id(same[0])}", code="InvalidAMIName.Duplicate")
+
+
+def _image_tags(params: dict) -> list[dict]:
+    tagged = tagging.from_specs(params, ("image", "snapshot"))
+    if tagged.get("snapshot"):
+        raise errors.UnsupportedOperation("Tagging the snapshots of a new image is not supported; tag them with "
+                                          "CreateTags once they exist.")
+    return tagged.get("image", [])
+
+
+async def _tag_new(ctx: RequestContext, operation_id: int, ami: str, tags: list[dict]) -> None:
+    async with ctx.services.sessions() as session, session.begin():
+        await tagging.forget(session, ctx.project_id, ami)
+        await tagging.write(session, ctx.project_id, {ami: tags})
+        await oplog.close(session, operation_id)
+
+
+@action("CreateImage", checks_dry_run=True)
+async def create_image(ctx: RequestContext, params: dict) -> dict:
+    """A snapshot of the instance through Nova's createImage, answered at once in ``pending``.
+
+    Nova snapshots a running server without rebooting it (quiescing the
+    guest where it can), so NoReboot changes nothing here.
+    """
+    name, description = params.get("Name"), params.get("Description")
+    _check_name(name, description)
+    if params.get("BlockDeviceMappings"):
+        raise errors.UnsupportedOperation("CreateImage with BlockDeviceMappings is not supported: the image maps "
+                                          "the instance's devices as they are.")
+    tags = _image_tags(params)
+    (instance,) = await lookup(ctx, [params["InstanceId"]])
+    if instance["State"]["Name"] not in ("running", "stopped"):
+        raise errors.EC2Error(f"Instance '{instance['InstanceId']}' is not in a state to be imaged "
+                              f"({instance['State']['Name']})", code="IncorrectInstanceState")
+    await _check_unique_name(ctx, name)
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    operation_id = await oplog.record(ctx, [instance["InstanceId"]])
+    view = await ctx.cloud()
+    metadata = {"description": description} if description else {}
+    try:
+        os_image = await view.nova.create_image(instance["_os_id"], name, metadata)
+    except BackendError as exc:
+        await oplog.close(ctx.services.sessions, operation_id, str(exc))
+        if exc.status == 409:
+            raise errors.EC2Error(f"Instance '{instance['InstanceId']}' cannot be imaged now: {exc.message[:200]}",
+                                  code="IncorrectInstanceState") from None
+        if exc.status == 403 and "quota" in exc.message.lower():
+            raise errors.EC2Error("The maximum number of images has been reached", code="ResourceLimitExceeded") \
+                from None
+        raise
+    ami = ids.from_uuid("ami", os_image)
+    await _tag_new(ctx, operation_id, ami, tags)
+    return {"ImageId": ami}
+
+
+def _snapshot_root(params: dict) -> tuple[dict, str]:
+    """Glance properties of an image booting from a volume made of an EBS snapshot (as Nova's own
+    snapshots of volume-backed servers are)."""
+    root = params.get("RootDeviceName") or "/dev/sda1"
+    mappings = []
+    for mapping in params.get("BlockDeviceMappings") or []:
+        device = mapping.get("DeviceName")
+        if not device:
+            raise errors.MissingParameter("Every block device mapping needs a DeviceName")
+        if "NoDevice" in mapping:
+            mappings.append({"device_name": device, "no_device": True, "source_type": "blank",
+                             "destination_type": "local"})
+        elif mapping.get("Ebs"):
+            ebs = mapping["Ebs"]
+            if ebs.get("Encrypted") or ebs.get("KmsKeyId") or ebs.get("Iops"):
+                raise errors.UnsupportedOperation("Encrypted volumes and provisioned IOPS are not supported")
+            entry = {"device_name": device, "destination_type": "volume",
+                     "delete_on_termination": ebs.get("DeleteOnTermination", True),
+                     "boot_index": 0 if device == root else -1}
+            if ebs.get("SnapshotId"):
+                entry.update(source_type="snapshot", snapshot_id=ids.check("snap", ebs["SnapshotId"]))
+            else:
+                entry.update(source_type="blank")
+            if ebs.get("VolumeSize"):
+                entry["volume_size"] = ebs["VolumeSize"]
+            mappings.append(entry)
+        elif mapping.get("VirtualName"):
+            mappings.append({"device_name": device, "source_type": "blank", "destination_type": "local",
+                             "boot_index": -1})
+    if not any(m.get("boot_index") == 0 and m.get("snapshot_id") for m in mappings):
+        raise errors.InvalidParameterValue(f"The root device {root} needs an Ebs SnapshotId in BlockDeviceMappings "
+                                           "(or give ImageLocation)")
+    return {"root_device_name": root, "bdm_v2": "True"}, json.dumps(mappings)
+
+
+async def _snapshot_uuids(ctx: RequestContext, bdm_json: str) -> str:
+    """The snap- ids in the mappings as Cinder snapshot UUIDs; an unknown one is InvalidSnapshot.NotFound."""
+    mappings = json.loads(bdm_json)
+    view = await ctx.cloud()
+    known = await devices.snapshots(view.cinder, {m["snapshot_id"] for m in mappings if m.get("snapshot_id")})
+    for mapping in mappings:
+        if mapping.get("snapshot_id"):
+            mapping["snapshot_id"] = known[mapping["snapshot_id"]]["id"]
+    return json.dumps(mappings)
+
+
+@action("RegisterImage", checks_dry_run=True)
+async def register_image(ctx: RequestContext, params: dict) -> dict:
+    """From an image file at ``ImageLocation`` (an http(s) URL Glance imports with web-download), or with
+    a root device made from an EBS snapshot (BlockDeviceMappings)."""
+    name, description = params.get("Name"), params.get("Description")
+    _check_name(name, description)
+    tags = _image_tags(params)
+    location = params.get("ImageLocation")
+    fields: dict = {"name": name, "visibility": "private", "container_format": "bare"}
+    if description:
+        fields["description"] = description
+    arch = params.get("Architecture")
+    if arch:
+        if arch not in ("x86_64", "i386", "arm64"):
+            raise errors.InvalidParameterValue(f"Invalid Architecture: {arch[:32]}")
+        fields["architecture"] = {"arm64": "aarch64", "i386": "i686"}.get(arch, arch)
+    for member, prop in (("KernelId", "kernel_id"), ("RamdiskId", "ramdisk_id")):
+        if params.get(member):
+            fields[prop] = (await find(ctx, params[member]))["_os"]["id"]
+    bdm_json = None
+    if location:
+        if not re.match(r"https?://", location) or params.get("BlockDeviceMappings"):
+            raise errors.InvalidParameterValue("ImageLocation must be an http(s) URL of an image file (Glance "
+                                               "imports it with web-download), without BlockDeviceMappings")
+        fields["disk_format"] = "qcow2" if location.endswith(".qcow2") else "raw"
+    else:
+        properties, bdm_json = _snapshot_root(params)
+        fields.update(properties, disk_format="raw")
+        bdm_json = await _snapshot_uuids(ctx, bdm_json)
+        fields["block_device_mapping"] = bdm_json
+    await _check_unique_name(ctx, name)
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    operation_id = await oplog.record(ctx, [])
+    image = None
+    try:
+        image = await view.glance.create_image(**fields)
+        if location:
+            await view.glance.import_image(image["id"], "web-download", uri=location)
+        else:
+            await view.glance.upload(image["id"], b"")  # no data: the root is the snapshot; active at once
+    except BackendError as exc:
+        await oplog.close(ctx.services.sessions, operation_id, str(exc))
+        if image is not None:  # never leave a queued image behind a refused import
+            await view.glance.delete_image(image["id"])
+        if location and exc.status in (400, 404, 409, 415):
+            raise errors.UnsupportedOperation(f"This cloud's image service did not take the image from "
+                                              f"{location[:200]}: {exc.message[:200]}") from None
+        raise
+    ami = ids.from_uuid("ami", image["id"])
+    await _tag_new(ctx, operation_id, ami, tags)
+    return {"ImageId": ami}
+
+
+@action("DeregisterImage", checks_dry_run=True)
+async def deregister_image(ctx: RequestContext, params: dict) -> dict:
+    image = await find(ctx, params["ImageId"], own=True)
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    try:
+        await view.glance.delete_image(image["_os"]["id"])
+    except BackendNotFound:
+        pass
+    except BackendError as exc:
+        if exc.status == 403:
+            raise errors.EC2Error(f"The image {image['ImageId']} is protected in this cloud and cannot be "
+                                  "deregistered", code="OperationNotPermitted") from None
+        raise
+    async with ctx.services.sessions() as session, session.begin():
+        await tagging.forget(session, ctx.project_id, image["ImageId"])
+    return {"Return": True}
+
+
+# -- attributes ----------------------------------------------------------------------------------
+
+
+async def _launch_permissions(ctx: RequestContext, image: dict) -> list[dict]:
+    os_image = image["_os"]
+    if os_image.get("visibility") == "public":
+        return [{"Group": "all"}]
+    if os_image.get("visibility") != "shared" or image["OwnerId"] != ctx.project_id:
+        return []
+    view = await ctx.cloud()
+    return [{"UserId": m["member_id"]} for m in await view.glance.members(os_image["id"])]
+
+
+@action("DescribeImageAttribute")
+async def describe_image_attribute(ctx: RequestContext, params: dict) -> dict:
+    image = await find(ctx, params["ImageId"])
+    attribute = params["Attribute"]
+    out: dict = {"ImageId": image["ImageId"]}
+    if attribute == "description":
+        out["Description"] = {"Value": image["Description"]} if image["Description"] else {}
+    elif attribute == "kernel":
+        out["KernelId"] = {"Value": image["KernelId"]} if image.get("KernelId") else {}
+    elif attribute == "ramdisk":
+        out["RamdiskId"] = {"Value": image["RamdiskId"]} if image.get("RamdiskId") else {}
+    elif attribute == "launchPermission":
+        out["LaunchPermissions"] = await _launch_permissions(ctx, image)
+    elif attribute == "blockDeviceMapping":
+        out["BlockDeviceMappings"] = image["BlockDeviceMappings"]
+    elif attribute == "productCodes":
+        out["ProductCodes"] = []
+    elif attribute == "imdsSupport":
+        out["ImdsSupport"] = {}
+    elif attribute in ("sriovNetSupport", "bootMode", "tpmSupport", "uefiData", "lastLaunchedTime",
+                       "deregistrationProtection"):
+        raise errors.UnsupportedOperation(f"The image attribute {attribute} is not kept by this cloud.")
+    else:
+        raise errors.InvalidParameterValue(f"Value ({attribute[:64]}) for parameter attribute is invalid. Unknown "
+                                           "attribute.")
+    return out
+
+
+def _permission_changes(params: dict) -> tuple[list[dict], list[dict]]:
+    launch = params.get("LaunchPermission") or {}
+    adds, removes = list(launch.get("Add") or []), list(launch.get("Remove") or [])
+    operation = params.get("OperationType")
+    flat = [{"UserId": u} for u in params.get("UserIds") or []] + [{"Group": g} for g in params.get("UserGroups") or []]
+    if flat:
+        if operation not in ("add", "remove"):
+            raise errors.MissingParameter("OperationType (add or remove) is required with UserId/UserGroup")
+        (adds if operation == "add" else removes).extend(flat)
+    for permission in adds + removes:
+        if permission.get("OrganizationArn") or permission.get("OrganizationalUnitArn"):
+            raise errors.UnsupportedOperation("Organizations do not exist in this cloud")
+        if permission.get("Group") not in (None, "all"):
+            raise errors.InvalidParameterValue(f"Invalid launch permission group: {permission['Group']}")
+    return adds, removes
+
+
+async def _set_visibility(view, os_image: dict, visibility: str) -> None:
+    if os_image.get("visibility") == visibility:
+        return
+    try:
+        await view.glance.update_image(os_image["id"], [{"op": "replace", "path": "/visibility",
+                                                         "value": visibility}])
+    except BackendError as exc:
+        if exc.status == 403:
+            raise errors.UnauthorizedOperation("This cloud lets only its administrators make images public.") \
+                from None
+        raise
+    os_image["visibility"] = visibility
+
+
+@action("ModifyImageAttribute", checks_dry_run=True)
+async def modify_image_attribute(ctx: RequestContext, params: dict) -> dict:
+    """Description, and launch permission as Glance visibility (``all`` -> public) and image members."""
+    image = await find(ctx, params["ImageId"], own=True)
+    attribute = params.get("Attribute")
+    description = (params.get("Description") or {}).get("Value")
+    if attribute == "description" and description is None:
+        description = params.get("Value")
+    adds, removes = _permission_changes(params)
+    if attribute not in (None, "description", "launchPermission"):
+        raise errors.UnsupportedOperation(f"The image attribute {attribute[:64]} cannot be modified here.")
+    if params.get("ProductCodes") or params.get("ImdsSupport"):
+        raise errors.UnsupportedOperation("Product codes and IMDS support flags are not kept by this cloud.")
+    if description is None and not adds and not removes:
+        raise errors.MissingParameter("Nothing to modify: give Description or LaunchPermission")
+    if description is not None and len(description) > 255:
+        raise errors.InvalidParameterValue("AMI descriptions are at most 255 characters long")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    os_image = image["_os"]
+    if description is not None:
+        await view.glance.update_image(os_image["id"], [{"op": "add", "path": "/description",
+                                                         "value": description}])
+    if any(p.get("Group") == "all" for p in adds):
+        await _set_visibility(view, os_image, "public")
+    users_added = [p["UserId"] for p in adds if p.get("UserId")]
+    if users_added and os_image.get("visibility") != "public":
+        await _set_visibility(view, os_image, "shared")
+    for user in users_added:
+        try:
+            await view.glance.add_member(os_image["id"], user)
+        except BackendError as exc:
+            if exc.status != 409:  # already a member
+                raise
+    for user in [p["UserId"] for p in removes if p.get("UserId")]:
+        try:
+            await view.glance.remove_member(os_image["id"], user)
+        except BackendNotFound:
+            pass
+    if any(p.get("Group") == "all" for p in removes) and os_image.get("visibility") == "public":
+        await _set_visibility(view, os_image, "shared")
+    return {}
+
+
+@action("ResetImageAttribute", checks_dry_run=True)
+async def reset_image_attribute(ctx: RequestContext, params: dict) -> dict:
+    """launchPermission back to private: no longer public, no members."""
+    if params["Attribute"] != "launchPermission":
+        raise errors.InvalidParameterValue("Only launchPermission can be reset")
+    image = await find(ctx, params["ImageId"], own=True)
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    os_image = image["_os"]
+    if os_image.get("visibility") == "shared":
+        for member in await view.glance.members(os_image["id"]):
+            await view.glance.remove_member(os_image["id"], member["member_id"])
+    await _set_visibility(view, os_image, "private")
+    return {}
+
+
+# -- CopyImage ---------------------------------------------------------------------------------------
+
+COPIED_PROPERTIES = ("architecture", "os_type", "os_distro", "kernel_id", "ramdisk_id", "root_device_name",
+                     "block_device_mapping", "bdm_v2", "hw_disk_bus", "hw_scsi_model", "hw_firmware_type",
+                     "min_disk", "min_ram", "container_format", "disk_format")
+
+
+@action("CopyImage", checks_dry_run=True)
+async def copy_image(ctx: RequestContext, params: dict) -> dict:
+    """A new image in this cloud with the source's data and properties, answered at once in ``pending``.
+
+    The new Glance id is chosen before anything is created (Glance takes it),
+    so a ClientToken retry after a crash finds the image instead of making a
+    second; the data is streamed by a background job (``ec2proxy.jobs``)
+    that any worker finishes if this one stops.
+    """
+    if params["SourceRegion"] != ctx.region:
+        raise errors.UnsupportedOperation(f"Images are copied within this cloud's region {ctx.region} only.")
+    if params.get("Encrypted") or params.get("KmsKeyId") or params.get("DestinationOutpostArn"):
+        raise errors.UnsupportedOperation("Encrypted copies and outposts are not offered by this cloud.")
+    name, description = params.get("Name"), params.get("Description")
+    _check_name(name, description)
+    tags = _image_tags(params)
+    source = await find(ctx, params["SourceImageId"])
+    if source["State"] != "available":
+        raise errors.EC2Error(f"Image {source['ImageId']} is not available", code="InvalidAMIID.Unavailable")
+    if params.get("CopyImageTags"):
+        tags = list({t["Key"]: t for t in source["Tags"] + tags}.values())
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    target = str(uuid.uuid4())
+    claim = None
+    if params.get("ClientToken"):  # a replay answers before the name is checked: the name is its own copy's
+        claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region, zone="",
+                                   action=ctx.action, token=params["ClientToken"], params=params, resource_id=target,
+                                   lease=ctx.services.config.api.client_token_lease)
+        target = claim.resource_id
+        if not claim.owner:
+            return {"ImageId": ids.from_uuid(source["ImageId"].partition("-")[0], target)}
+    try:
+        if claim is None or not claim.adopting:
+            await _check_unique_name(ctx, name)
+    except errors.EC2Error as failure:
+        await ledger.finish(ctx.services.sessions, claim, failure)
+        raise
+    os_source = source["_os"]
+    fields = {k: os_source[k] for k in COPIED_PROPERTIES if os_source.get(k) not in (None, "")}
+    fields.update(id=target, name=name, visibility="private")
+    if description or os_source.get("description"):
+        fields["description"] = description or os_source["description"]
+    view = await ctx.cloud()
+    new_id = ids.from_uuid(source["ImageId"].partition("-")[0], target)
+    try:
+        try:
+            await view.glance.create_image(**fields)
+        except BackendError as exc:
+            if not (exc.status == 409 and claim is not None and claim.adopting):  # adopting: made before a crash
+                raise
+        has_data = bool(os_source.get("size"))
+        details = {"source": os_source["id"], "target": target, "project": ctx.project_id}
+        async with ctx.services.sessions() as session, session.begin():
+            operation_id = await oplog.record(ctx, [source["ImageId"], new_id], details=details, session=session,
+                                              state="pending" if has_data else "succeeded")
+            await tagging.forget(session, ctx.project_id, new_id)
+            await tagging.write(session, ctx.project_id, {new_id: tags})
+            await ledger.finish(ctx.services.sessions, claim, session=session)
+        if not has_data:  # a snapshot-backed image: its properties are all there is
+            await view.glance.upload(target, b"")
+    except BackendError as exc:
+        await ledger.finish(ctx.services.sessions, claim, exc.ec2())
+        raise
+    if has_data:
+        jobs.kick(ctx.services, operation_id, view)
+    return {"ImageId": new_id}
+
+
+@jobs.runner("CopyImage")
+async def _copy_data(services, operation, view=None) -> None:
+    """Stream the source's data into the new image, unless an earlier run got it there already."""
+    details = operation.details or {}
+    view = view or await services.cloud.reader_view(details["project"])
+    target = await view.glance.get_image(details["target"])
+    if target.get("status") == "active":
+        return
+    if target.get("status") != "queued":  # another worker's upload is under way: look again after the lease
+        raise BackendError("image", 409, f"image {details['target']} is {target.get('status')}")
+    await view.glance.copy_data(details["source"], details["target"])

@@ -1,0 +1,271 @@
+"""Security groups: Neutron security groups and rules, as EC2 VPC security groups."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ec2proxy import errors, filters, ids, paging, permissions, tagging, vpcs
+from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.context import RequestContext
+from ec2proxy.handlers import action
+
+_get = filters.path
+
+
+def _permission_filters(prefix: str, member: str) -> dict:
+    return {
+        f"{prefix}.cidr": _get(f"{member}.IpRanges.CidrIp"), f"{prefix}.ipv6-cidr": _get(f"{member}.Ipv6Ranges.CidrIpv6"),
+        f"{prefix}.from-port": _get(f"{member}.FromPort"), f"{prefix}.to-port": _get(f"{member}.ToPort"),
+        f"{prefix}.protocol": _get(f"{member}.IpProtocol"),
+        f"{prefix}.group-id": _get(f"{member}.UserIdGroupPairs.GroupId"),
+        f"{prefix}.group-name": _get(f"{member}.UserIdGroupPairs.GroupName"),
+        f"{prefix}.user-id": _get(f"{member}.UserIdGroupPairs.UserId"),
+        f"{prefix}.prefix-list-id": _get(f"{member}.PrefixListIds.PrefixListId"),
+    }
+
+
+FILTERS = {
+    "description": _get("Description"), "group-id": _get("GroupId"), "group-name": _get("GroupName"),
+    "owner-id": _get("OwnerId"), "vpc-id": _get("VpcId"), "tag-key": _get("Tags.Key"),
+    "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+    **_permission_filters("ip-permission", "IpPermissions"),
+    **_permission_filters("egress.ip-permission", "IpPermissionsEgress"),
+}
+RULE_FILTERS = {"group-id": _get("GroupId"), "security-group-rule-id": _get("SecurityGroupRuleId"),
+                "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter}
+
+
+async def _groups(ctx: RequestContext) -> list[dict]:
+    """The project's Neutron groups with their rules: one listing."""
+    view = await ctx.cloud()
+    groups = await view.neutron.list("security_group")
+    return [g for g in groups if g.get("project_id", g.get("tenant_id")) in (None, ctx.project_id)]
+
+
+def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, str]) -> dict:
+    rules = group.get("security_group_rules") or []
+    return {"GroupId": ids.from_uuid("sg", group["id"]), "GroupName": group["name"],
+            "Description": group.get("description") or "", "OwnerId": project_id, "VpcId": vpc_id,
+            "IpPermissions": permissions.permissions(rules, False, project_id, names),
+            "IpPermissionsEgress": permissions.permissions(rules, True, project_id, names),
+            "_os": group}
+
+
+async def describe(ctx: RequestContext) -> list[dict]:
+    view = await ctx.cloud()
+    groups, vpc_id = await asyncio.gather(_groups(ctx), vpcs.default_vpc_id(view, ctx.project_id))
+    names = {g["id"]: g["name"] for g in groups}
+    return await tagging.with_tags(ctx, [_shape(g, ctx.project_id, vpc_id, names) for g in groups], "GroupId")
+
+
+@tagging.exists("sg")
+async def _existing(ctx: RequestContext, group_ids: list[str]) -> set[str]:
+    return {ids.from_uuid("sg", g["id"]) for g in await _groups(ctx)} & set(group_ids)
+
+
+def _find(groups: list[dict], group_id: str | None = None, name: str | None = None) -> dict:
+    if group_id:
+        ids.check("sg", group_id)
+        found = [g for g in groups if ids.from_uuid("sg", g["id"]) == group_id]
+        if not found:
+            raise errors.EC2Error(f"The security group '{group_id}' does not exist", code="InvalidGroup.NotFound")
+        return found[0]
+    found = [g for g in groups if g["name"] == name]
+    if not found:
+        raise errors.EC2Error(f"The security group '{str(name)[:255]}' does not exist in default VPC",
+                              code="InvalidGroup.NotFound")
+    if len(found) > 1:
+        raise errors.InvalidParameterValue(f"More than one security group is named '{name}'; use its GroupId.")
+    return found[0]
+
+
+@action("DescribeSecurityGroups")
+async def describe_security_groups(ctx: RequestContext, params: dict) -> dict:
+    paging.check_max_results(params, ids_member="GroupIds")
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    groups = await describe(ctx)
+    os_groups = [g["_os"] for g in groups]
+    wanted = [_find(os_groups, group_id=i)["id"] for i in params.get("GroupIds") or []]
+    wanted += [_find(os_groups, name=n)["id"] for n in params.get("GroupNames") or []]
+    if wanted:
+        groups = [g for g in groups if g["_os"]["id"] in wanted]
+    return paging.answer("SecurityGroups", filters.apply(groups, compiled), params)
+
+
+@action("DescribeSecurityGroupRules")
+async def describe_security_group_rules(ctx: RequestContext, params: dict) -> dict:
+    paging.check_max_results(params, ids_member="SecurityGroupRuleIds")
+    compiled = filters.compile_filters(params.get("Filters"), RULE_FILTERS)
+    rules = [permissions.rule_shape(rule, ctx.project_id)
+             for group in await _groups(ctx) for rule in group.get("security_group_rules") or []]
+    wanted = [ids.check("sgr", i) for i in params.get("SecurityGroupRuleIds") or []]
+    rules = filters.by_ids(rules, "SecurityGroupRuleId", wanted, lambda missing: errors.EC2Error(
+        f"The security group rule ID '{missing}' does not exist", code="InvalidSecurityGroupRuleId.NotFound"))
+    rules = await tagging.with_tags(ctx, rules, "SecurityGroupRuleId")
+    return paging.answer("SecurityGroupRules", filters.apply(rules, compiled), params)
+
+
+def _check_text(value: str, what: str) -> str:
+    if not value or len(value) > 255 or not value.isascii():
+        raise errors.InvalidParameterValue(f"{what} must be 1 to 255 ASCII characters")
+    return value
+
+
+@action("CreateSecurityGroup")
+async def create_security_group(ctx: RequestContext, params: dict) -> dict:
+    name = _check_text(params["GroupName"], "GroupName")
+    description = _check_text(params["Description"], "GroupDescription")
+    if name.lower().startswith("sg-"):
+        raise errors.InvalidParameterValue("Group names may not be in the format sg-*")
+    if name == "default":
+        raise errors.InvalidParameterValue("Cannot use reserved security group name: default")
+    tags = tagging.from_specs(params, ("security-group",)).get("security-group", [])
+    view = await ctx.cloud()
+    networks = await view.neutron.list("network")
+    if params.get("VpcId"):
+        vpc = ids.check("vpc", params["VpcId"])
+        if vpc not in {vpcs.vpc_id(n) for n in vpcs.usable(networks, ctx.project_id)}:
+            raise errors.EC2Error(f"The vpc ID '{vpc}' does not exist", code="InvalidVpcID.NotFound")
+    if any(g["name"] == name for g in await _groups(ctx)):
+        raise errors.EC2Error(f"The security group '{name}' already exists for VPC", code="InvalidGroup.Duplicate")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    group = await view.neutron.create("security_group", {"name": name, "description": description})
+    group_id = ids.from_uuid("sg", group["id"])
+    try:
+        async with ctx.services.sessions() as session, session.begin():
+            await tagging.write(session, ctx.project_id, {group_id: tags})
+    except BaseException:
+        await view.neutron.remove("security_group", group["id"])
+        raise
+    return {"GroupId": group_id, "Tags": tags}
+
+
+@action("DeleteSecurityGroup", checks_dry_run=True)
+async def delete_security_group(ctx: RequestContext, params: dict) -> dict:
+    if not params.get("GroupId") and not params.get("GroupName"):
+        raise errors.MissingParameter("The request must contain the parameter GroupId or GroupName")
+    group = _find(await _groups(ctx), params.get("GroupId"), params.get("GroupName"))
+    group_id = ids.from_uuid("sg", group["id"])
+    if group["name"] == "default":
+        raise errors.EC2Error("The default security group cannot be deleted", code="CannotDelete")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    try:
+        await view.neutron.remove("security_group", group["id"])
+    except BackendNotFound:
+        pass
+    except BackendError as exc:
+        if exc.status == 409:
+            raise errors.EC2Error(f"resource {group_id} has a dependent object", code="DependencyViolation") from None
+        raise
+    async with ctx.services.sessions() as session, session.begin():
+        await tagging.forget(session, ctx.project_id, group_id)
+    return {"Return": True, "GroupId": group_id}
+
+
+def _legacy_permission(params: dict, egress: bool) -> list[dict]:
+    """The flat parameters (IpProtocol, FromPort, ToPort, CidrIp, SourceSecurityGroupName) as one permission."""
+    flat = {k: params.get(k) for k in ("IpProtocol", "FromPort", "ToPort", "CidrIp", "SourceSecurityGroupName",
+                                       "SourceSecurityGroupOwnerId")}
+    if not any(v is not None for v in flat.values()):
+        return []
+    if params.get("IpPermissions"):
+        raise errors.InvalidParameterCombination("Use either IpPermissions or the flat rule parameters, not both")
+    if egress:
+        raise errors.InvalidParameterCombination("Egress rules take IpPermissions only")
+    permission: dict = {"IpProtocol": flat["IpProtocol"] if flat["IpProtocol"] is not None else "-1",
+                        "FromPort": flat["FromPort"], "ToPort": flat["ToPort"]}
+    if flat["CidrIp"] is not None:
+        permission["IpRanges"] = [{"CidrIp": flat["CidrIp"]}]
+    if flat["SourceSecurityGroupName"] is not None:
+        permission["UserIdGroupPairs"] = [{"GroupName": flat["SourceSecurityGroupName"],
+                                           "UserId": flat["SourceSecurityGroupOwnerId"]}]
+    if "IpRanges" not in permission and "UserIdGroupPairs" not in permission:
+        permission["IpRanges"] = [{"CidrIp": permissions.ALL_V4}]
+    return [permission]
+
+
+async def _rule_change(ctx: RequestContext, params: dict, egress: bool):
+    """(the group, the Neutron rules it has, the (key, description) pairs the request names)."""
+    groups = await _groups(ctx)
+    group = _find(groups, params.get("GroupId"), params.get("GroupName"))
+    asked = (params.get("IpPermissions") or []) + _legacy_permission(params, egress)
+    if not asked:
+        raise errors.MissingParameter("The request must contain the parameter IpPermissions")
+
+    def group_uuid(pair: dict) -> str:
+        if pair.get("UserId") not in (None, "", ctx.project_id):
+            raise errors.UnsupportedOperation("Rules referring to another account's groups are not supported.")
+        return _find(groups, pair.get("GroupId"), pair.get("GroupName"))["id"]
+
+    wanted = permissions.requested(asked, egress, group_uuid)
+    return group, group.get("security_group_rules") or [], wanted
+
+
+async def _authorize(ctx: RequestContext, params: dict, egress: bool) -> dict:
+    group, rules, wanted = await _rule_change(ctx, params, egress)
+    have = {permissions.from_rule(r) for r in rules}
+    duplicate = next((key for key, _ in wanted if key in have), None)
+    if duplicate is not None:
+        raise errors.EC2Error(f"the specified rule \"peer: {duplicate[4][1]}, {duplicate[1]}, from port: "
+                              f"{duplicate[2]}, to port: {duplicate[3]}, ALLOW\" already exists",
+                              code="InvalidPermission.Duplicate")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    bodies = [body for key, description in dict(wanted).items()
+              for body in permissions.to_rules(key, description, group["id"])]
+    view = await ctx.cloud()
+    try:  # one bulk create: Neutron makes all the rules or none
+        created = await view.neutron.create_many("security_group_rule", bodies)
+    except BackendError as exc:
+        if exc.status == 409:
+            raise errors.EC2Error(f"A rule already exists: {exc.message[:200]}",
+                                  code="InvalidPermission.Duplicate") from None
+        raise
+    return {"Return": True, "SecurityGroupRules": [permissions.rule_shape(r, ctx.project_id) for r in created]}
+
+
+async def _revoke(ctx: RequestContext, params: dict, egress: bool) -> dict:
+    group, rules, wanted = await _rule_change(ctx, params, egress)
+    by_key: dict[tuple, list[str]] = {}
+    for rule in rules:
+        by_key.setdefault(permissions.from_rule(rule), []).append(rule["id"])
+    missing = next((key for key, _ in wanted if key not in by_key), None)
+    if missing is not None:
+        raise errors.EC2Error(f"The specified rule does not exist in this security group: {missing[1]} "
+                              f"{missing[2]}-{missing[3]} {missing[4][1]}", code="InvalidPermission.NotFound")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    doomed = {rule_id for key, _ in wanted for rule_id in by_key[key]}
+
+    async def remove(rule_id: str) -> None:
+        try:
+            await view.neutron.remove("security_group_rule", rule_id)
+        except BackendNotFound:
+            pass
+
+    await asyncio.gather(*(remove(r) for r in sorted(doomed)))
+    return {"Return": True}
+
+
+@action("AuthorizeSecurityGroupIngress", checks_dry_run=True)
+async def authorize_security_group_ingress(ctx: RequestContext, params: dict) -> dict:
+    return await _authorize(ctx, params, egress=False)
+
+
+@action("AuthorizeSecurityGroupEgress", checks_dry_run=True)
+async def authorize_security_group_egress(ctx: RequestContext, params: dict) -> dict:
+    return await _authorize(ctx, params, egress=True)
+
+
+@action("RevokeSecurityGroupIngress", checks_dry_run=True)
+async def revoke_security_group_ingress(ctx: RequestContext, params: dict) -> dict:
+    return await _revoke(ctx, params, egress=False)
+
+
+@action("RevokeSecurityGroupEgress", checks_dry_run=True)
+async def revoke_security_group_egress(ctx: RequestContext, params: dict) -> dict:
+    return await _revoke(ctx, params, egress=True)

@@ -1,0 +1,151 @@
+"""Snapshots: Cinder volume snapshots as EBS snapshots.
+
+Cinder keeps a snapshot inside its project: nobody else can create a volume
+from it, so createVolumePermission can only be read (empty), never granted,
+and CopySnapshot (which Cinder has no operation for) is refused by name.
+"""
+
+from __future__ import annotations
+
+from ec2proxy import errors, filters, ids, paging, tagging, timestamps
+from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.context import RequestContext
+from ec2proxy.handlers import action
+from ec2proxy.handlers.volumes import check_settled, cinder, find as find_volume
+
+STATES = {"creating": "pending", "available": "completed", "backing-up": "completed", "restoring": "completed",
+          "unmanaging": "completed", "deleting": "completed", "error": "error", "error_deleting": "error"}
+
+_get = filters.path
+FILTERS = {
+    "snapshot-id": _get("SnapshotId"), "volume-id": _get("VolumeId"), "status": _get("State"),
+    "owner-id": _get("OwnerId"), "description": _get("Description"), "progress": _get("Progress"),
+    "volume-size": _get("VolumeSize"), "encrypted": _get("Encrypted"),
+    "start-time": lambda s: s["_start_time"], "owner-alias": lambda s: [],
+    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+}
+
+
+def build_snapshot(snapshot: dict, project_id: str) -> dict:
+    started = timestamps.parse(snapshot.get("created_at"))
+    progress = snapshot.get("os-extended-snapshot-attributes:progress") or \
+        ("100%" if snapshot.get("status") == "available" else "0%")
+    return {
+        "SnapshotId": ids.from_uuid("snap", snapshot["id"]), "VolumeId": ids.from_uuid("vol", snapshot["volume_id"]),
+        "State": STATES.get(snapshot.get("status"), "error"), "StartTime": started, "Progress": progress,
+        "OwnerId": snapshot.get("os-extended-snapshot-attributes:project_id") or project_id,
+        "Description": snapshot.get("description") or "", "VolumeSize": snapshot.get("size"), "Encrypted": False,
+        "StorageTier": "standard",
+        "_start_time": timestamps.ec2_text(started), "_os": snapshot,
+    }
+
+
+async def describe(ctx: RequestContext) -> list[dict]:
+    snapshots = await (await cinder(ctx)).list_snapshots()
+    shapes = [build_snapshot(s, ctx.project_id) for s in snapshots if s.get("status") != "deleted"]
+    return await tagging.with_tags(ctx, shapes, "SnapshotId")
+
+
+def snapshot_not_found(snapshot_id: str) -> errors.EC2Error:
+    return errors.EC2Error(f"The snapshot '{snapshot_id}' does not exist.", code="InvalidSnapshot.NotFound")
+
+
+async def find(ctx: RequestContext, snapshot_id: str) -> dict:
+    ids.check("snap", snapshot_id)
+    return filters.by_ids(await describe(ctx), "SnapshotId", [snapshot_id], snapshot_not_found)[0]
+
+
+@tagging.exists("snap")
+async def _existing(ctx: RequestContext, snapshot_ids: list[str]) -> set[str]:
+    return {ids.from_uuid("snap", s["id"]) for s in await (await cinder(ctx)).list_snapshots()} & set(snapshot_ids)
+
+
+@action("DescribeSnapshots")
+async def describe_snapshots(ctx: RequestContext, params: dict) -> dict:
+    paging.check_max_results(params, low=5, high=1000, ids_member="SnapshotIds")
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    wanted = [ids.check("snap", s) for s in params.get("SnapshotIds") or []]
+    snapshots = filters.by_ids(await describe(ctx), "SnapshotId", wanted, snapshot_not_found)
+    mine = {"self", ctx.project_id}
+    for member in ("OwnerIds", "RestorableByUserIds"):  # only the project itself can see or restore them
+        if params.get(member) and not set(params[member]) & mine:
+            snapshots = []
+    snapshots.sort(key=lambda s: (s["_start_time"], s["SnapshotId"]))
+    return paging.answer("Snapshots", filters.apply(snapshots, compiled), params)
+
+
+@action("CreateSnapshot", checks_dry_run=True)
+async def create_snapshot(ctx: RequestContext, params: dict) -> dict:
+    description = params.get("Description") or ""
+    if len(description) > 255:
+        raise errors.InvalidParameterValue("Snapshot descriptions are at most 255 characters")
+    if params.get("OutpostArn") or params.get("Location"):
+        raise errors.UnsupportedOperation("Outposts do not exist in this cloud")
+    tags = tagging.from_specs(params, ("snapshot",)).get("snapshot", [])
+    volume = await find_volume(ctx, params["VolumeId"])
+    check_settled(volume)
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    client = await cinder(ctx)
+    try:  # force: a snapshot of an attached volume, as EC2 takes them (Cinder before 3.66 wants it said)
+        snapshot = await client.create_snapshot(volume["_os"]["id"], description=description, force=True)
+    except BackendError as exc:
+        if exc.status == 413 or "quota" in exc.message.lower():
+            raise errors.EC2Error(f"Snapshot limit exceeded: {exc.message[:200]}",
+                                  code="SnapshotLimitExceeded") from None
+        raise
+    shape = build_snapshot(snapshot, ctx.project_id)
+    async with ctx.services.sessions() as session, session.begin():
+        await tagging.write(session, ctx.project_id, {shape["SnapshotId"]: tags})
+    return {**{k: v for k, v in shape.items() if not k.startswith("_")}, "Tags": tags}
+
+
+@action("DeleteSnapshot", checks_dry_run=True)
+async def delete_snapshot(ctx: RequestContext, params: dict) -> dict:
+    snapshot = await find(ctx, params["SnapshotId"])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    try:
+        await (await cinder(ctx)).delete_snapshot(snapshot["_os"]["id"])
+    except BackendNotFound:
+        pass
+    except BackendError as exc:
+        if exc.status in (400, 409):
+            raise errors.EC2Error(f"The snapshot {snapshot['SnapshotId']} is in use: {exc.message[:200]}",
+                                  code="InvalidSnapshot.InUse") from None
+        raise
+    async with ctx.services.sessions() as session, session.begin():
+        await tagging.forget(session, ctx.project_id, snapshot["SnapshotId"])
+    return {}
+
+
+@action("CopySnapshot")
+async def copy_snapshot(ctx: RequestContext, params: dict) -> dict:
+    raise errors.UnsupportedOperation("Cinder cannot copy a snapshot; create a volume from it "
+                                      "(CreateVolume with SnapshotId) and snapshot that volume.")
+
+
+@action("DescribeSnapshotAttribute")
+async def describe_snapshot_attribute(ctx: RequestContext, params: dict) -> dict:
+    snapshot = await find(ctx, params["SnapshotId"])
+    attribute = params["Attribute"]
+    if attribute == "createVolumePermission":
+        return {"SnapshotId": snapshot["SnapshotId"], "CreateVolumePermissions": []}
+    if attribute == "productCodes":
+        return {"SnapshotId": snapshot["SnapshotId"], "ProductCodes": []}
+    raise errors.InvalidParameterValue(f"Value ({attribute[:64]}) for parameter attribute is invalid.")
+
+
+@action("ModifySnapshotAttribute")
+async def modify_snapshot_attribute(ctx: RequestContext, params: dict) -> dict:
+    await find(ctx, params["SnapshotId"])
+    raise errors.UnsupportedOperation("Cinder snapshots stay inside their project: createVolumePermission cannot "
+                                      "be granted in this cloud.")
+
+
+@action("ResetSnapshotAttribute")
+async def reset_snapshot_attribute(ctx: RequestContext, params: dict) -> dict:
+    await find(ctx, params["SnapshotId"])
+    if params["Attribute"] != "createVolumePermission":
+        raise errors.InvalidParameterValue("Only createVolumePermission can be reset")
+    return {}  # there is never a permission to take back

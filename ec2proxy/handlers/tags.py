@@ -1,0 +1,112 @@
+"""CreateTags, DeleteTags, DescribeTags: one table, every resource type."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, delete, or_, select
+
+from ec2proxy import errors, filters, ids, paging, tagging
+from ec2proxy.context import RequestContext
+from ec2proxy.db.models import Instance, Tag
+from ec2proxy.handlers import action
+
+FILTERS = {"key": filters.path("Key"), "value": filters.path("Value"), "resource-id": filters.path("ResourceId"),
+           "resource-type": filters.path("ResourceType"), "tag:": tagging.tags_getter}
+# filters the database answers itself when their values are exact (no wildcards)
+COLUMNS = {"key": Tag.key, "value": Tag.value, "resource-id": Tag.resource_id, "resource-type": Tag.resource_type}
+
+
+def _resource_ids(params: dict) -> list[str]:
+    resources = params.get("Resources") or []
+    if not resources:
+        raise errors.MissingParameter("The request must contain the parameter ResourceId")
+    if len(resources) > 1000:
+        raise errors.InvalidParameterValue("At most 1000 resources can be tagged in one request")
+    for resource_id in resources:
+        prefix = tagging.prefix_of(resource_id)
+        if prefix not in tagging.RESOURCE_TYPES:
+            raise errors.EC2Error(f"The ID '{resource_id[:64]}' is not valid", code="InvalidID")
+        ids.check(prefix, resource_id)
+    return list(dict.fromkeys(resources))
+
+
+@action("CreateTags", checks_dry_run=True)
+async def create_tags(ctx: RequestContext, params: dict) -> dict:
+    resources = _resource_ids(params)
+    tags = dict(tagging.check_tag(t.get("Key"), t.get("Value")) for t in params.get("Tags") or [])
+    if not tags:
+        raise errors.MissingParameter("The request must contain the parameter Tag")
+    found = await tagging.existing(ctx, resources)
+    missing = [r for r in resources if r not in found]
+    if missing:
+        raise errors.not_found(ids.KINDS[tagging.prefix_of(missing[0])], missing[0])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    async with ctx.services.sessions() as session, session.begin():
+        query = select(Tag.resource_id, Tag.key).where(Tag.project_id == ctx.project_id,
+                                                      Tag.resource_id.in_(resources))
+        keys: dict[str, set[str]] = {}
+        for resource_id, key in (await session.execute(query)).all():
+            keys.setdefault(resource_id, set()).add(key)
+        for resource_id in resources:
+            if len(keys.get(resource_id, set()) | set(tags)) > tagging.MAX_PER_RESOURCE:
+                raise errors.EC2Error(f"The maximum number of tags ({tagging.MAX_PER_RESOURCE}) for resource "
+                                      f"{resource_id} has been exceeded", code="TagLimitExceeded")
+        await session.execute(delete(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(resources),
+                                                Tag.key.in_(list(tags))))
+        await tagging.write(session, ctx.project_id,
+                            {r: [{"Key": k, "Value": v} for k, v in tags.items()] for r in resources})
+    await _changed(ctx, resources)
+    return {}
+
+
+async def _changed(ctx: RequestContext, resources: list[str]) -> None:
+    """Instance tags show in the metadata service: drop what it cached of those instances."""
+    instance_ids = [r for r in resources if r.startswith("i-")]
+    if not instance_ids or not ctx.services.change_listeners:
+        return
+    async with ctx.services.sessions() as session:
+        os_ids = (await session.scalars(select(Instance.os_id).where(
+            Instance.project_id == ctx.project_id, Instance.ec2_id.in_(instance_ids)))).all()
+    for os_id in os_ids:
+        ctx.services.instance_changed(os_id)
+
+
+@action("DeleteTags", checks_dry_run=True)
+async def delete_tags(ctx: RequestContext, params: dict) -> dict:
+    """A Tag with no Value deletes the key whatever its value; with a Value (even empty), only that value."""
+    resources = _resource_ids(params)
+    conditions = []
+    for tag in params.get("Tags") or []:
+        key = tag.get("Key")
+        if not key:
+            raise errors.MissingParameter("The request must contain the parameter Tag.Key")
+        if key.lower().startswith("aws:"):
+            raise errors.InvalidParameterValue("Tags starting with 'aws:' are reserved for internal use")
+        conditions.append(Tag.key == key if tag.get("Value") is None else and_(Tag.key == key,
+                                                                              Tag.value == tag["Value"]))
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    statement = delete(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(resources))
+    if conditions:
+        statement = statement.where(or_(*conditions))
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(statement)
+    await _changed(ctx, resources)
+    return {}
+
+
+@action("DescribeTags")
+async def describe_tags(ctx: RequestContext, params: dict) -> dict:
+    paging.check_max_results(params, low=5, high=1000)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    query = select(Tag).where(Tag.project_id == ctx.project_id)
+    for item in params.get("Filters") or []:
+        column, values = COLUMNS.get(item["Name"]), item.get("Values") or []
+        if column is not None and not any(c in v for v in values for c in "*?\\"):
+            query = query.where(column.in_(values))
+    async with ctx.services.sessions() as session:
+        rows = (await session.scalars(query.order_by(Tag.resource_id, Tag.key))).all()
+    tags = [{"ResourceId": row.resource_id, "ResourceType": row.resource_type, "Key": row.key, "Value": row.value,
+             "_tags": {row.key: row.value}} for row in rows]
+    return paging.answer("Tags", filters.apply(tags, compiled), params)
+

@@ -1,0 +1,422 @@
+"""Volumes: Cinder volumes as EBS volumes, attached through Nova.
+
+EC2 device names (``/dev/sdf``) are what the caller asked for; Nova picks
+its own (``/dev/vdb``), so the requested name is kept in the instance's row
+(``block_device_mappings``) and shown; a volume attached outside the proxy
+shows Nova's name. The EC2 volume type a volume was created with is kept in
+its Cinder metadata (``ec2_volume_type``); ``[api] volume_types`` maps each
+EC2 type to a Cinder type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import re
+
+from sqlalchemy import select
+
+from ec2proxy import devices, errors, filters, ids, ledger, oplog, paging, tagging, timestamps
+from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.context import RequestContext
+from ec2proxy.db.models import Instance
+from ec2proxy.handlers import action
+from ec2proxy.handlers.instances import lookup, update_row
+
+# Cinder status -> EC2 volume state; the attachment state comes from the status too
+STATES = {"creating": "creating", "downloading": "creating", "available": "available", "reserved": "in-use",
+          "attaching": "in-use", "detaching": "in-use", "in-use": "in-use", "maintenance": "in-use",
+          "deleting": "deleting", "error": "error", "error_deleting": "error", "error_extending": "error",
+          "error_restoring": "error", "error_backing-up": "error", "error_managing": "error",
+          "backing-up": "available", "restoring-backup": "creating", "awaiting-transfer": "available",
+          "uploading": "in-use", "retyping": "available", "extending": "available"}
+ATTACHMENT_STATES = {"reserved": "attaching", "attaching": "attaching", "detaching": "detaching"}
+DEVICE = re.compile(r"/dev/(sd|xvd|vd|hd)[a-z]{1,2}[0-9]?|xvd[a-z]{1,2}")
+MAX_SIZE = 16384
+
+_get = filters.path
+FILTERS = {
+    "volume-id": _get("VolumeId"), "status": _get("State"), "size": _get("Size"),
+    "volume-type": _get("VolumeType"), "availability-zone": _get("AvailabilityZone"),
+    "snapshot-id": _get("SnapshotId"), "create-time": lambda v: v["_create_time"], "encrypted": _get("Encrypted"),
+    "attachment.instance-id": _get("Attachments.InstanceId"), "attachment.device": _get("Attachments.Device"),
+    "attachment.status": _get("Attachments.State"),
+    "attachment.delete-on-termination": _get("Attachments.DeleteOnTermination"),
+    "attachment.attach-time": lambda v: [a["_attach_time"] for a in v["Attachments"]],
+    "multi-attach-enabled": _get("MultiAttachEnabled"), "fast-restored": lambda v: False,
+    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+}
+
+
+def ec2_type(volume: dict, types: dict[str, str]) -> str:
+    asked = (volume.get("metadata") or {}).get("ec2_volume_type")
+    cinder = volume.get("volume_type") or "__DEFAULT__"
+    if asked in types and types[asked] == cinder:
+        return asked
+    return next((ec2 for ec2, mapped in types.items() if mapped == cinder), cinder)
+
+
+def build_volume(volume: dict, types: dict[str, str], devices: dict[tuple[str, str], dict]) -> dict:
+    """The EC2 Volume shape of one Cinder volume; ``devices`` is (server, volume) -> our recorded mapping."""
+    state = STATES.get(volume.get("status"), "error")
+    attachments = []
+    for attachment in volume.get("attachments") or []:
+        server = attachment.get("server_id") or attachment.get("instance_uuid")
+        if not server:
+            continue
+        mapping = devices.get((server, volume["id"]), {})
+        attached = timestamps.parse(attachment.get("attached_at"))
+        entry = {"VolumeId": ids.from_uuid("vol", volume["id"]), "InstanceId": ids.from_uuid("i", server),
+                 "Device": mapping.get("DeviceName") or attachment.get("device"),
+                 "State": ATTACHMENT_STATES.get(volume.get("status"), "attached"),
+                 "DeleteOnTermination": bool(mapping.get("DeleteOnTermination", False)),
+                 "_attach_time": timestamps.ec2_text(attached)}
+        if attached:
+            entry["AttachTime"] = attached
+        attachments.append(entry)
+    created = timestamps.parse(volume.get("created_at"))
+    return {
+        "VolumeId": ids.from_uuid("vol", volume["id"]), "Size": volume.get("size"),
+        "SnapshotId": ids.from_uuid("snap", volume["snapshot_id"]) if volume.get("snapshot_id") else "",
+        "AvailabilityZone": volume.get("availability_zone") or "", "State": state, "CreateTime": created,
+        "Attachments": attachments, "VolumeType": ec2_type(volume, types), "Encrypted": bool(volume.get("encrypted")),
+        "MultiAttachEnabled": bool(volume.get("multiattach")),
+        "_create_time": timestamps.ec2_text(created), "_os": volume,
+    }
+
+
+async def _devices(ctx: RequestContext, volumes: list[dict]) -> dict[tuple[str, str], dict]:
+    """Our recorded EC2 device names, from the rows of the instances the volumes are attached to: one query."""
+    servers = {a.get("server_id") for v in volumes for a in v.get("attachments") or [] if a.get("server_id")}
+    if not servers:
+        return {}
+    async with ctx.services.sessions() as session:
+        rows = (await session.execute(select(Instance.os_id, Instance.block_device_mappings).where(
+            Instance.project_id == ctx.project_id, Instance.os_id.in_(sorted(servers)[:900])))).all()
+    attached: dict[str, list[tuple[str, str]]] = {}
+    for volume in volumes:
+        for attachment in volume.get("attachments") or []:
+            if attachment.get("server_id"):
+                attached.setdefault(attachment["server_id"], []).append((attachment.get("device") or "", volume["id"]))
+    out = {}
+    for row in rows:  # Cinder's device names give the boot order
+        in_order = [volume_id for _, volume_id in sorted(attached.get(row.os_id, []))]
+        for mapping, volume_id in devices.match(row.block_device_mappings or [], in_order):
+            out[(row.os_id, volume_id)] = mapping
+    return out
+
+
+async def cinder(ctx: RequestContext):
+    view = await ctx.cloud()
+    if view.cinder is None:
+        raise errors.UnsupportedOperation("This cloud has no volume service (Cinder).")
+    return view.cinder
+
+
+async def describe(ctx: RequestContext, os_volumes: list[dict] | None = None) -> list[dict]:
+    if os_volumes is None:
+        os_volumes = await (await cinder(ctx)).list_volumes()
+    types, known = devices.type_map(ctx.services.config), await _devices(ctx, os_volumes)
+    shapes = [build_volume(v, types, known) for v in os_volumes if v.get("status") != "deleted"]
+    return await tagging.with_tags(ctx, shapes, "VolumeId")
+
+
+def volume_not_found(volume_id: str) -> errors.EC2Error:
+    return errors.EC2Error(f"The volume '{volume_id}' does not exist.", code="InvalidVolume.NotFound")
+
+
+async def find(ctx: RequestContext, volume_id: str) -> dict:
+    """One volume by its vol- id (Cinder cannot be asked by our id: one listing)."""
+    ids.check("vol", volume_id)
+    return filters.by_ids(await describe(ctx), "VolumeId", [volume_id], volume_not_found)[0]
+
+
+@tagging.exists("vol")
+async def _existing(ctx: RequestContext, volume_ids: list[str]) -> set[str]:
+    return {ids.from_uuid("vol", v["id"]) for v in await (await cinder(ctx)).list_volumes()} & set(volume_ids)
+
+
+@action("DescribeVolumes")
+async def describe_volumes(ctx: RequestContext, params: dict) -> dict:
+    paging.check_max_results(params, low=5, high=500, ids_member="VolumeIds")
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    wanted = [ids.check("vol", v) for v in params.get("VolumeIds") or []]
+    volumes = filters.by_ids(await describe(ctx), "VolumeId", wanted, volume_not_found)
+    volumes.sort(key=lambda v: (v["_create_time"], v["VolumeId"]))
+    return paging.answer("Volumes", filters.apply(volumes, compiled), params)
+
+
+def _cinder_failure(exc: BackendError) -> errors.EC2Error:
+    message = exc.message.lower()
+    if exc.status == 413 or (exc.status in (400, 403) and "quota" in message):
+        return errors.EC2Error(f"Volume limit exceeded: {exc.message[:200]}", code="VolumeLimitExceeded")
+    if exc.status == 400 and "availability zone" in message:
+        return errors.InvalidParameterValue(f"Invalid availability zone: {exc.message[:200]}")
+    return exc.ec2()
+
+
+@action("CreateVolume", checks_dry_run=True)
+async def create_volume(ctx: RequestContext, params: dict) -> dict:
+    devices.unsupported_ebs(params)
+    size, snapshot_id = params.get("Size"), params.get("SnapshotId")
+    if size is None and not snapshot_id:
+        raise errors.MissingParameter("The request must contain the parameter size or snapshotId")
+    if size is not None and not 1 <= size <= MAX_SIZE:
+        raise errors.InvalidParameterValue(f"Volume size must be between 1 and {MAX_SIZE} GiB")
+    zone = params.get("AvailabilityZone") or ""
+    if not zone and not params.get("AvailabilityZoneId"):
+        raise errors.MissingParameter("The request must contain the parameter AvailabilityZone")
+    if params.get("AvailabilityZoneId"):
+        raise errors.UnsupportedOperation("Give AvailabilityZone by name")
+    asked_type, cinder_type = devices.cinder_type(devices.type_map(ctx.services.config), params.get("VolumeType"))
+    tags = tagging.from_specs(params, ("volume",)).get("volume", [])
+    snapshot = (await devices.snapshots(await cinder(ctx), [ids.check("snap", snapshot_id)]))[snapshot_id] \
+        if snapshot_id else None
+    if snapshot is not None and size is not None and size < snapshot["size"]:
+        raise errors.InvalidParameterValue(f"Volume of {size} GiB is smaller than snapshot {snapshot_id}, "
+                                           f"{snapshot['size']} GiB")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    client = await cinder(ctx)
+    marker = f"ec2-{ids.new('r')[2:]}"
+    claim = None
+    if params.get("ClientToken"):
+        claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region, zone=zone,
+                                   action=ctx.action, token=params["ClientToken"], params=params,
+                                   resource_id=marker, lease=ctx.services.config.api.client_token_lease)
+        marker = claim.resource_id
+        if not claim.owner:
+            return await _by_marker(ctx, marker)
+    operation_id = await oplog.record(ctx, [marker])
+    fields: dict = {"availability_zone": zone, "metadata": {"ec2_volume_type": asked_type, "ec2_marker": marker},
+                    "name": marker if claim is not None else None}
+    if size is not None:
+        fields["size"] = size
+    if snapshot is not None:
+        fields.update(snapshot_id=snapshot["id"], size=size or snapshot["size"])
+    if cinder_type:
+        fields["volume_type"] = cinder_type
+    try:
+        adopted = await client.list_volumes({"name": marker}) if claim is not None and claim.adopting else []
+        volume = adopted[0] if adopted else await client.create_volume(**fields)
+    except BackendError as exc:
+        failure = _cinder_failure(exc)
+        await ledger.finish(ctx.services.sessions, claim, failure)
+        await oplog.close(ctx.services.sessions, operation_id, f"{failure.code}: {exc}")
+        raise failure from None
+    volume_id = ids.from_uuid("vol", volume["id"])
+    async with ctx.services.sessions() as session, session.begin():
+        await tagging.forget(session, ctx.project_id, volume_id)
+        await tagging.write(session, ctx.project_id, {volume_id: tags})
+        await ledger.finish(ctx.services.sessions, claim, session=session)
+        await oplog.close(session, operation_id)
+    return _volume_answer((await describe(ctx, [volume]))[0])
+
+
+def _volume_answer(volume: dict) -> dict:
+    return {k: v for k, v in volume.items() if not k.startswith("_")}
+
+
+async def _by_marker(ctx: RequestContext, marker: str) -> dict:
+    """A ClientToken replay: the volume the first request created, as it is now."""
+    found = await (await cinder(ctx)).list_volumes({"name": marker})
+    if not found:
+        raise errors.EC2Error("The volume created with this client token no longer exists.",
+                              code="IdempotentParameterMismatch")
+    return _volume_answer((await describe(ctx, found))[0])
+
+
+@action("DeleteVolume", checks_dry_run=True)
+async def delete_volume(ctx: RequestContext, params: dict) -> dict:
+    volume = await find(ctx, params["VolumeId"])
+    if volume["Attachments"] or volume["State"] == "in-use":
+        raise errors.EC2Error(f"Volume {volume['VolumeId']} is currently attached to "
+                              f"{volume['Attachments'][0]['InstanceId'] if volume['Attachments'] else 'an instance'}",
+                              code="VolumeInUse")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    try:
+        await (await cinder(ctx)).delete_volume(volume["_os"]["id"])
+    except BackendNotFound:
+        pass
+    except BackendError as exc:
+        if exc.status == 400 and "snapshot" in exc.message.lower():
+            raise errors.EC2Error(f"Volume {volume['VolumeId']} has snapshots; this cloud deletes a volume only "
+                                  "after its snapshots.", code="VolumeInUse") from None
+        if exc.status == 400:
+            raise errors.EC2Error(f"Volume {volume['VolumeId']} is {volume['State']}: {exc.message[:200]}",
+                                  code="IncorrectState") from None
+        raise
+    async with ctx.services.sessions() as session, session.begin():
+        await tagging.forget(session, ctx.project_id, volume["VolumeId"])
+    return {}
+
+
+def check_settled(volume: dict) -> None:
+    """Cinder acts on a volume only while it is available or in-use, not while it attaches or detaches."""
+    if volume["_os"].get("status") not in ("available", "in-use"):
+        raise errors.EC2Error(f"{volume['VolumeId']} is {volume['_os'].get('status')}; retry when it has settled",
+                              code="IncorrectState")
+
+
+def _check_device(device: str) -> str:
+    if not device or not DEVICE.fullmatch(device):
+        raise errors.InvalidParameterValue(f"Value ({str(device)[:64]}) for parameter device is invalid. "
+                                           "It is not a valid device name (e.g. /dev/sdf).")
+    return device
+
+
+@action("AttachVolume", checks_dry_run=True)
+async def attach_volume(ctx: RequestContext, params: dict) -> dict:
+    device = _check_device(params["Device"])
+    volume, (instance,) = await asyncio.gather(find(ctx, params["VolumeId"]), lookup(ctx, [params["InstanceId"]]))
+    if volume["State"] != "available":
+        raise errors.EC2Error(f"{volume['VolumeId']} is {volume['State']}", code="IncorrectState")
+    if instance["State"]["Name"] not in ("running", "stopped"):
+        raise errors.EC2Error(f"Instance '{instance['InstanceId']}' is not 'running' or 'stopped'.",
+                              code="IncorrectInstanceState")
+    if volume["AvailabilityZone"] != instance["Placement"]["AvailabilityZone"]:
+        raise errors.EC2Error(f"The volume '{volume['VolumeId']}' is not in the same availability zone as instance "
+                              f"'{instance['InstanceId']}'", code="InvalidVolume.ZoneMismatch")
+    row = instance["_row"]
+    mappings = list(row.block_device_mappings or []) if row is not None else []
+    if device == instance["RootDeviceName"] or any(m.get("DeviceName") == device for m in mappings):
+        raise errors.InvalidParameterValue(f"Invalid value '{device}' for unixDevice. Attachment point {device} is "
+                                           "already in use")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    operation_id = await oplog.record(ctx, [volume["VolumeId"], instance["InstanceId"]])
+    try:
+        await view.nova.attach_volume(instance["_os_id"], volume["_os"]["id"])
+    except BackendError as exc:
+        await oplog.close(ctx.services.sessions, operation_id, str(exc))
+        if exc.status in (400, 409):
+            raise errors.EC2Error(f"{volume['VolumeId']} cannot be attached now: {exc.message[:200]}",
+                                  code="IncorrectState") from None
+        raise
+    attached_at = datetime.datetime.now(datetime.timezone.utc)
+    mappings.append({"DeviceName": device, "VolumeId": volume["VolumeId"], "_os_volume": volume["_os"]["id"],
+                     "DeleteOnTermination": False, "AttachTime": attached_at.isoformat()})
+    await update_row(ctx, instance, block_device_mappings=mappings)
+    await oplog.close(ctx.services.sessions, operation_id)
+    return {"AttachTime": attached_at, "Device": device,
+            "InstanceId": instance["InstanceId"], "State": "attaching", "VolumeId": volume["VolumeId"],
+            "DeleteOnTermination": False}
+
+
+@action("DetachVolume", checks_dry_run=True)
+async def detach_volume(ctx: RequestContext, params: dict) -> dict:
+    """Force detaches like a plain detach: Nova has no forced detach for a project's users."""
+    volume = await find(ctx, params["VolumeId"])
+    attachments = volume["Attachments"]
+    if params.get("InstanceId"):
+        attachments = [a for a in attachments if a["InstanceId"] == params["InstanceId"]]
+    if params.get("Device"):
+        attachments = [a for a in attachments if a["Device"] == params["Device"]]
+    if not attachments:
+        raise errors.EC2Error(f"Volume '{volume['VolumeId']}' is in the '{volume['State']}' state and not attached "
+                              "as asked.", code="IncorrectState")
+    attachment = attachments[0]
+    (instance,) = await lookup(ctx, [attachment["InstanceId"]])
+    if attachment["Device"] == instance["RootDeviceName"]:
+        raise errors.EC2Error(f"Unable to detach root volume '{volume['VolumeId']}' from instance "
+                              f"'{instance['InstanceId']}'", code="OperationNotPermitted")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    try:
+        await view.nova.detach_volume(instance["_os_id"], volume["_os"]["id"])
+    except BackendNotFound:
+        pass
+    except BackendError as exc:
+        if exc.status == 400 and "root" in exc.message.lower():
+            raise errors.EC2Error(f"Unable to detach root volume '{volume['VolumeId']}'",
+                                  code="OperationNotPermitted") from None
+        if exc.status in (400, 409):
+            raise errors.EC2Error(f"{volume['VolumeId']} cannot be detached now: {exc.message[:200]}",
+                                  code="IncorrectState") from None
+        raise
+    row = instance["_row"]
+    if row is not None:
+        kept = [m for m in row.block_device_mappings or [] if m.get("VolumeId") != volume["VolumeId"]]
+        await update_row(ctx, instance, block_device_mappings=kept)
+    return {**{k: v for k, v in attachment.items() if not k.startswith("_")}, "State": "detaching"}
+
+
+@action("DescribeVolumeStatus")
+async def describe_volume_status(ctx: RequestContext, params: dict) -> dict:
+    paging.check_max_results(params, low=5, high=1000, ids_member="VolumeIds")
+    wanted = [ids.check("vol", v) for v in params.get("VolumeIds") or []]
+    volumes = filters.by_ids(await describe(ctx), "VolumeId", wanted, volume_not_found)
+    statuses = []
+    for volume in volumes:
+        ok = volume["State"] != "error"
+        statuses.append({
+            "VolumeId": volume["VolumeId"], "AvailabilityZone": volume["AvailabilityZone"], "Actions": [],
+            "Events": [], "VolumeStatus": {"Status": "ok" if ok else "impaired", "Details": [
+                {"Name": "io-enabled", "Status": "passed" if ok else "failed"},
+                {"Name": "io-performance", "Status": "not-applicable"}]},
+            "_status": "ok" if ok else "impaired"})
+    status_filters = {"volume-status.status": lambda s: s["_status"], "availability-zone": _get("AvailabilityZone"),
+                      "volume-status.details-name": _get("VolumeStatus.Details.Name"),
+                      "volume-status.details-status": _get("VolumeStatus.Details.Status")}
+    statuses = filters.apply(statuses, filters.compile_filters(params.get("Filters"), status_filters))
+    return paging.answer("VolumeStatuses", statuses, params)
+
+
+@action("DescribeVolumeAttribute")
+async def describe_volume_attribute(ctx: RequestContext, params: dict) -> dict:
+    """I/O is never suspended on a Cinder volume; autoEnableIO reports what was set."""
+    volume = await find(ctx, params["VolumeId"])
+    attribute = params["Attribute"]
+    out: dict = {"VolumeId": volume["VolumeId"]}
+    if attribute == "autoEnableIO":
+        out["AutoEnableIO"] = {"Value": (volume["_os"].get("metadata") or {}).get("ec2_auto_enable_io") == "true"}
+    elif attribute == "productCodes":
+        out["ProductCodes"] = []
+    else:
+        raise errors.InvalidParameterValue(f"Value ({attribute[:64]}) for parameter attribute is invalid.")
+    return out
+
+
+@action("ModifyVolumeAttribute", checks_dry_run=True)
+async def modify_volume_attribute(ctx: RequestContext, params: dict) -> dict:
+    volume = await find(ctx, params["VolumeId"])
+    value = (params.get("AutoEnableIO") or {}).get("Value")
+    if value is None:
+        raise errors.MissingParameter("The request must contain the parameter AutoEnableIO")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    client = await cinder(ctx)
+    metadata = {**(volume["_os"].get("metadata") or {}), "ec2_auto_enable_io": "true" if value else "false"}
+    await client.update_volume(volume["_os"]["id"], metadata=metadata)
+    return {}
+
+
+@action("ModifyVolume", checks_dry_run=True)
+async def modify_volume(ctx: RequestContext, params: dict) -> dict:
+    """A bigger Size is Cinder's extend (in-use volumes too, microversion 3.42); other changes are refused."""
+    devices.unsupported_ebs(params)
+    volume = await find(ctx, params["VolumeId"])
+    if params.get("VolumeType") and params["VolumeType"] != volume["VolumeType"]:
+        raise errors.UnsupportedOperation("Changing a volume's type is not supported by this proxy yet.")
+    size = params.get("Size")
+    if size is None:
+        raise errors.MissingParameter("The request must contain the parameter Size")
+    if size <= volume["Size"] or size > MAX_SIZE:
+        raise errors.InvalidParameterValue(f"New size {size} must be larger than the current {volume['Size']} GiB "
+                                           f"and at most {MAX_SIZE}")
+    check_settled(volume)
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    client = await cinder(ctx)
+    try:
+        await client.extend_volume(volume["_os"]["id"], size)
+    except BackendError as exc:
+        raise _cinder_failure(exc) from None
+    return {"VolumeModification": {
+        "VolumeId": volume["VolumeId"], "ModificationState": "modifying", "TargetSize": size,
+        "OriginalSize": volume["Size"], "TargetVolumeType": volume["VolumeType"],
+        "OriginalVolumeType": volume["VolumeType"], "Progress": 0,
+        "StartTime": datetime.datetime.now(datetime.timezone.utc)}}

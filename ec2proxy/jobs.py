@@ -1,0 +1,116 @@
+"""Background jobs: operations that go on after the request answered (CopyImage's data copy).
+
+The job is an ``operations`` row (``state = pending``, its ``details``
+saying what to do), written before the request answers; every worker runs
+this loop and takes a pending job over conditionally once nobody touched it
+for ``[api] job_lease`` seconds, so a restart or a dead worker loses nothing and no
+two workers run the same job at once. Each step is safe to run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from typing import AsyncIterator, Awaitable, Callable
+
+from sqlalchemy import select, update
+
+from ec2proxy import oplog
+from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.db.models import Operation, utcnow
+
+LOG = logging.getLogger(__name__)
+INTERVAL = 2.0
+
+Runner = Callable[..., Awaitable[None]]
+RUNNERS: dict[str, Runner] = {}
+
+
+def runner(action: str) -> Callable[[Runner], Runner]:
+    def register(fn: Runner) -> Runner:
+        RUNNERS[action] = fn
+        return fn
+
+    return register
+
+
+async def _take(services, operation: Operation) -> bool:
+    async with services.sessions() as session, session.begin():
+        taken = await session.execute(update(Operation).where(
+            Operation.id == operation.id, Operation.state == "pending",
+            Operation.updated_at == operation.updated_at).values(updated_at=utcnow()))
+    return taken.rowcount == 1
+
+
+async def run_once(services, *, now: datetime.datetime | None = None, fresh_ids: tuple[int, ...] = (),
+                   view=None) -> int:
+    """Take and run the jobs that are due; how many ran.
+
+    ``fresh_ids`` were just written by this worker's request, whose cloud
+    ``view`` (the signer's own token) runs them; a job taken over later runs
+    with the proxy's own access to the project (``Cloud.reader_view``).
+    """
+    stale = (now or utcnow()) - datetime.timedelta(seconds=float(services.config.api.job_lease))
+    async with services.sessions() as session:
+        due = (await session.scalars(select(Operation).where(
+            Operation.state == "pending", Operation.action.in_(list(RUNNERS)),
+            (Operation.updated_at < stale) | Operation.id.in_(list(fresh_ids))).limit(20))).all()
+    ran = 0
+    for operation in due:
+        if not await _take(services, operation):
+            continue
+        ran += 1
+        beat = asyncio.get_running_loop().create_task(_heartbeat(services, operation.id))
+        try:
+            await RUNNERS[operation.action](services, operation, view if operation.id in fresh_ids else None)
+        except BackendNotFound as exc:
+            await oplog.close(services.sessions, operation.id, f"gone: {exc}")
+        except BackendError as exc:  # the backend failed now; the next round tries again after the lease
+            LOG.warning("job %s (%s) failed for now: %s", operation.id, operation.action, exc)
+        except Exception:  # noqa: BLE001  a job must never take the loop down
+            LOG.exception("job %s (%s) failed", operation.id, operation.action)
+            await oplog.close(services.sessions, operation.id, "internal error")
+        else:
+            await oplog.close(services.sessions, operation.id, None)
+        finally:
+            beat.cancel()
+    return ran
+
+
+async def _heartbeat(services, operation_id: int) -> None:
+    """Keep the lease of a running job: only a worker that stopped loses its jobs to the others."""
+    interval = float(services.config.api.job_lease) / 3
+    while True:
+        await asyncio.sleep(interval)
+        async with services.sessions() as session, session.begin():
+            await session.execute(update(Operation).where(
+                Operation.id == operation_id, Operation.state == "pending").values(updated_at=utcnow()))
+
+
+def kick(services, operation_id: int, view=None) -> None:
+    """Run a job this worker just wrote without waiting for the next round."""
+    task = asyncio.get_running_loop().create_task(run_once(services, fresh_ids=(operation_id,), view=view))
+    services.background.add(task)
+    task.add_done_callback(services.background.discard)
+
+
+@contextlib.asynccontextmanager
+async def running(services) -> AsyncIterator[None]:
+    async def loop() -> None:
+        while True:
+            try:
+                await run_once(services)
+            except Exception:  # noqa: BLE001  the database may be away for a while
+                LOG.exception("background jobs round failed")
+            await asyncio.sleep(INTERVAL)
+
+    task = asyncio.get_running_loop().create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        for pending in list(services.background) + [task]:
+            pending.cancel()
+        await asyncio.gather(task, *services.background, return_exceptions=True)

@@ -1,0 +1,132 @@
+"""Tags: kept in our database for every resource type, checked the way EC2 checks them.
+
+A resource family registers how to tell which of its ids exist in the
+caller's project (``@exists("vol")``); CreateTags asks it before writing, so a
+tag never lands on someone else's resource or on nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable, Iterable
+
+from sqlalchemy import delete, insert, select
+
+from ec2proxy import errors
+from ec2proxy.db.models import Tag
+
+MAX_PER_RESOURCE = 50
+
+# id prefix -> the EC2 resource type (as DescribeTags and TagSpecifications name it)
+RESOURCE_TYPES = {
+    "i": "instance", "ami": "image", "aki": "image", "ari": "image", "vol": "volume", "snap": "snapshot",
+    "sg": "security-group", "key": "key-pair", "eipalloc": "elastic-ip", "vpc": "vpc", "subnet": "subnet",
+    "eni": "network-interface",
+}
+
+Exists = Callable[..., Awaitable[set[str]]]
+_EXISTS: dict[str, Exists] = {}
+
+
+def exists(*prefixes: str) -> Callable[[Exists], Exists]:
+    """Register ``async fn(ctx, ids) -> the ids among them that exist in the caller's project``."""
+    def register(fn: Exists) -> Exists:
+        for prefix in prefixes:
+            _EXISTS[prefix] = fn
+        return fn
+
+    return register
+
+
+def prefix_of(resource_id: str) -> str:
+    return resource_id.partition("-")[0]
+
+
+async def existing(ctx, resource_ids: list[str]) -> set[str]:
+    """Which of ``resource_ids`` exist and are the caller's; unknown kinds are ``InvalidID``."""
+    by_prefix: dict[str, list[str]] = {}
+    for resource_id in resource_ids:
+        prefix = prefix_of(resource_id)
+        if prefix not in _EXISTS:
+            raise errors.EC2Error(f"The ID '{resource_id[:64]}' is not valid", code="InvalidID")
+        by_prefix.setdefault(prefix, []).append(resource_id)
+    found: set[str] = set()
+    for prefix, wanted in by_prefix.items():
+        found |= await _EXISTS[prefix](ctx, wanted)
+    return found
+
+
+def check_tag(key: object, value: object, *, value_required: bool = True) -> tuple[str, str]:
+    if not isinstance(key, str) or not key or len(key) > 128:
+        raise errors.InvalidParameterValue("Tag keys must be 1 to 128 characters long")
+    if key.lower().startswith("aws:"):
+        raise errors.InvalidParameterValue(f"Tag keys starting with 'aws:' are reserved for internal use: {key}")
+    value = "" if value is None else value
+    if not isinstance(value, str) or len(value) > 256:
+        raise errors.InvalidParameterValue(f"Tag value for key '{key}' must be at most 256 characters long")
+    return key, value
+
+
+def from_specs(params: dict, allowed: Iterable[str]) -> dict[str, list[dict]]:
+    """TagSpecifications by resource type; a type the action cannot tag is refused, not ignored."""
+    allowed = tuple(allowed)
+    out: dict[str, list[dict]] = {}
+    for spec in params.get("TagSpecifications") or []:
+        kind = spec.get("ResourceType")
+        if kind not in allowed:
+            raise errors.InvalidParameterValue(f"'{str(kind)[:32]}' is not a valid taggable resource type for this "
+                                               "operation.")
+        tags = out.setdefault(kind, [])
+        for tag in spec.get("Tags") or []:
+            key, value = check_tag(tag.get("Key"), tag.get("Value"))
+            tags.append({"Key": key, "Value": value})
+    for tags in out.values():
+        if len({t["Key"] for t in tags}) > MAX_PER_RESOURCE:
+            raise errors.EC2Error(f"A resource can have at most {MAX_PER_RESOURCE} tags", code="TagLimitExceeded")
+    return out
+
+
+def rows(resource_id: str, tags: list[dict], project_id: str) -> list[dict]:
+    kind = RESOURCE_TYPES.get(prefix_of(resource_id), "")
+    latest = {t["Key"]: t["Value"] for t in tags}
+    return [dict(resource_id=resource_id, key=key, value=value, project_id=project_id, resource_type=kind)
+            for key, value in latest.items()]
+
+
+async def write(session, project_id: str, tagged: dict[str, list[dict]]) -> None:
+    """Insert the tags of freshly created resources (in the caller's transaction)."""
+    values = [row for resource_id, tags in tagged.items() for row in rows(resource_id, tags, project_id)]
+    if values:
+        await session.execute(insert(Tag), values)
+
+
+async def load(ctx, resource_ids: list[str]) -> dict[str, list[dict]]:
+    """Tags of ``resource_ids`` in the caller's project, as EC2 ``Tags`` lists."""
+    out: dict[str, list[dict]] = {}
+    async with ctx.services.sessions() as session:
+        for start in range(0, len(resource_ids), 900):
+            chunk = resource_ids[start:start + 900]
+            query = select(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(chunk))
+            for tag in (await session.scalars(query)).all():
+                out.setdefault(tag.resource_id, []).append({"Key": tag.key, "Value": tag.value})
+    return out
+
+
+def attach(items: list[dict], id_member: str, tags: dict[str, list[dict]]) -> list[dict]:
+    """Put each item's ``Tags`` (and the ``_tags`` dict the ``tag:`` filters read) in place."""
+    for item in items:
+        item["Tags"] = tags.get(item[id_member], [])
+        item["_tags"] = {t["Key"]: t["Value"] for t in item["Tags"]}
+    return items
+
+
+async def with_tags(ctx, items: list[dict], id_member: str) -> list[dict]:
+    return attach(items, id_member, await load(ctx, [item[id_member] for item in items]))
+
+
+def tags_getter(item: dict) -> dict:
+    return item["_tags"]
+
+
+async def forget(session, project_id: str, resource_id: str) -> None:
+    """Drop a resource's tags (it is gone, or its tags are being written anew), in the caller's transaction."""
+    await session.execute(delete(Tag).where(Tag.project_id == project_id, Tag.resource_id == resource_id))

@@ -1,0 +1,47 @@
+"""The default-VPC view of Neutron: a network is a VPC, a subnet a subnet, a port a network interface.
+
+Neutron security groups belong to a project, not to a network; EC2 shows
+each in the project's default VPC, the network an instance gets when it is
+booted without a subnet (Nova's ``networks: auto``: the project's own
+network, else the shared one).
+"""
+
+from __future__ import annotations
+
+from ec2proxy import errors, ids
+
+
+def usable(networks: list[dict], project_id: str) -> list[dict]:
+    """Networks a project can put instances on: its own and shared ones, never the external ones."""
+    return [n for n in networks if not n.get("router:external")
+            and (n.get("project_id", n.get("tenant_id")) == project_id or n.get("shared"))]
+
+
+def default_network(networks: list[dict], project_id: str) -> dict | None:
+    candidates = usable(networks, project_id)
+    own = [n for n in candidates if n.get("project_id", n.get("tenant_id")) == project_id]
+    chosen = sorted(own or candidates, key=lambda n: (n.get("created_at") or "", n["id"]))
+    return chosen[0] if chosen else None
+
+
+def vpc_id(network: dict | None) -> str | None:
+    return ids.from_uuid("vpc", network["id"]) if network else None
+
+
+async def port_of(view, project_id: str, eni: str, ports: dict[str, dict] | None = None) -> tuple[dict, dict]:
+    """The project's Neutron port behind ``eni-...`` (ids are hashes: one listing, which ``ports`` reuses when
+    several interfaces are asked for), and the eni -> port table for the next question."""
+    ids.check("eni", eni)
+    if ports is None:
+        ports = {ids.from_uuid("eni", p["id"]): p for p in await view.neutron.list("port")
+                 if p.get("project_id", p.get("tenant_id")) == project_id}
+    if eni not in ports:
+        raise errors.EC2Error(f"The networkInterface ID '{eni}' does not exist",
+                              code="InvalidNetworkInterfaceID.NotFound")
+    return ports[eni], ports
+
+
+async def default_vpc_id(view, project_id: str) -> str | None:
+    if view.neutron is None:
+        return None
+    return vpc_id(default_network(await view.neutron.list("network"), project_id))

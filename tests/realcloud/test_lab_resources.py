@@ -1,0 +1,171 @@
+"""Key pairs, security groups, images, tags, volumes, elastic IPs and the VPC view against real OpenStack."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
+
+from ec2proxy import ids
+from tests.realcloud.test_lab_instances import LAB, _demo_credential, lab_server
+
+pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh")
+WAIT = {"Delay": 1, "MaxAttempts": 90}
+STAMP = str(int(time.time()))
+
+
+def code_of(call, **kwargs) -> str:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    return caught.value.response["Error"]["Code"]
+
+
+STUCK_AFTER = 20
+
+
+@pytest.fixture(scope="module")
+def ec2(tmp_path_factory):
+    """The demo user's client of a proxy on the lab whose images count as stuck after STUCK_AFTER seconds."""
+    server = lab_server(tmp_path_factory.mktemp("lab-resources"), "LAB_EC2_SERVICE", "[api]",
+                        f"image_stuck_after = {STUCK_AFTER}")
+    credential = _demo_credential()
+    yield server.client(credential["access"], credential["secret"])
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def running(ec2):
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                                    InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+    yield ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+
+
+def test_key_pairs_on_real_nova(ec2):
+    name = f"lab-key-{STAMP}"
+    created = ec2.create_key_pair(KeyName=name)
+    private = serialization.load_pem_private_key(created["KeyMaterial"].encode(), password=None)
+    der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    assert created["KeyFingerprint"] == ":".join(f"{b:02x}" for b in hashlib.sha1(der).digest())
+    (shown,) = ec2.describe_key_pairs(KeyNames=[name], IncludePublicKey=True)["KeyPairs"]
+    assert shown["KeyFingerprint"] == created["KeyFingerprint"] and shown["KeyType"] == "rsa"
+    assert code_of(ec2.create_key_pair, KeyName=name) == "InvalidKeyPair.Duplicate"
+    ed = ec2.create_key_pair(KeyName=f"{name}-ed", KeyType="ed25519")
+    assert ec2.describe_key_pairs(KeyPairIds=[ed["KeyPairId"]])["KeyPairs"][0]["KeyType"] == "ed25519"
+    for key in (name, f"{name}-ed"):
+        ec2.delete_key_pair(KeyName=key)
+    assert code_of(ec2.describe_key_pairs, KeyNames=[name]) == "InvalidKeyPair.NotFound"
+
+
+def test_security_group_rules_round_trip_on_real_neutron(ec2):
+    gid = ec2.create_security_group(GroupName=f"lab-sg-{STAMP}", Description="lab")["GroupId"]
+    ingress = [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8",
+                                                                          "Description": "ssh"}]},
+        {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]},
+        {"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": gid}]},
+    ]
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=ingress)
+    shown = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
+
+    def flat(permissions):
+        return sorted(
+            [(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), r.get("CidrIp") or r.get("CidrIpv6")
+              or r.get("GroupId"), r.get("Description"))
+             for p in permissions for r in p.get("IpRanges", []) + p.get("Ipv6Ranges", []) +
+             p.get("UserIdGroupPairs", [])], key=str)
+
+    assert flat(shown["IpPermissions"]) == flat(ingress)
+    assert flat(shown["IpPermissionsEgress"]) == [("-1", None, None, "0.0.0.0/0", None), ("-1", None, None, "::/0",
+                                                                                         None)]
+    assert code_of(ec2.authorize_security_group_ingress, GroupId=gid, IpPermissions=[ingress[1]]) == \
+        "InvalidPermission.Duplicate"
+    ec2.revoke_security_group_ingress(GroupId=gid, IpPermissions=ingress[:2])
+    assert flat(ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]["IpPermissions"]) == \
+        flat(ingress[2:])
+    (default,) = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"]
+    assert default["VpcId"].startswith("vpc-")
+    ec2.delete_security_group(GroupId=gid)
+
+
+def test_images_and_tags_on_real_glance(ec2, running):
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    (image,) = ec2.describe_images(ImageIds=[ami])["Images"]
+    assert image["State"] == "available" and image["Public"] is True
+    created = ec2.create_image(InstanceId=running["InstanceId"], Name=f"lab-image-{STAMP}", NoReboot=True,
+                               TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "lab", "Value": "1"}]}])
+    (mine,) = ec2.describe_images(ImageIds=[created["ImageId"]])["Images"]
+    assert mine["State"] == "pending" and mine["Tags"] == [{"Key": "lab", "Value": "1"}]
+    # Nova's fake hypervisor never uploads the snapshot's data: Glance keeps the image queued, which the
+    # proxy shows as failed, with its reason, once image_stuck_after has passed
+    time.sleep(STUCK_AFTER + 2)
+    (mine,) = ec2.describe_images(ImageIds=[created["ImageId"]])["Images"]
+    assert mine["State"] == "failed" and "queued" in mine["StateReason"]["Message"]
+    ec2.create_tags(Resources=[created["ImageId"], running["InstanceId"]], Tags=[{"Key": "suite", "Value": "lab"}])
+    tagged = {t["ResourceId"] for t in ec2.describe_tags(Filters=[{"Name": "key", "Values": ["suite"]}])["Tags"]}
+    assert {created["ImageId"], running["InstanceId"]} <= tagged
+    ec2.deregister_image(ImageId=created["ImageId"])
+    assert code_of(ec2.describe_images, ImageIds=[created["ImageId"]]) == "InvalidAMIID.NotFound"
+
+
+def test_volumes_and_snapshots_on_real_cinder(ec2, running):
+    if os.environ.get("LAB_CINDER", "1") != "1":
+        pytest.skip("the lab runs without Cinder (LAB_CINDER=0)")
+    zone = running["Placement"]["AvailabilityZone"]
+    vid = ec2.create_volume(Size=1, AvailabilityZone=zone, ClientToken=f"lab-vol-{STAMP}")["VolumeId"]
+    assert ec2.create_volume(Size=1, AvailabilityZone=zone, ClientToken=f"lab-vol-{STAMP}")["VolumeId"] == vid
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+    ec2.attach_volume(VolumeId=vid, InstanceId=running["InstanceId"], Device="/dev/sdf")
+    ec2.get_waiter("volume_in_use").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+    for _ in range(60):
+        attachments = ec2.describe_volumes(VolumeIds=[vid])["Volumes"][0]["Attachments"]
+        if attachments and attachments[0]["State"] == "attached":
+            break
+        time.sleep(1)
+    assert attachments[0]["Device"] == "/dev/sdf" and attachments[0]["InstanceId"] == running["InstanceId"]
+    mappings = ec2.describe_instances(InstanceIds=[running["InstanceId"]])["Reservations"][0]["Instances"][0][
+        "BlockDeviceMappings"]
+    assert [(m["DeviceName"], m["Ebs"]["VolumeId"]) for m in mappings] == [("/dev/sdf", vid)]
+    sid = ec2.create_snapshot(VolumeId=vid, Description="lab")["SnapshotId"]
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[sid], WaiterConfig=WAIT)
+    ec2.detach_volume(VolumeId=vid)
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+    restored = ec2.create_volume(SnapshotId=sid, AvailabilityZone=zone)["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[restored], WaiterConfig=WAIT)
+    ec2.delete_volume(VolumeId=restored)
+    ec2.get_waiter("volume_deleted").wait(VolumeIds=[restored], WaiterConfig=WAIT)
+    ec2.delete_snapshot(SnapshotId=sid)
+    for _ in range(60):
+        if sid not in [s["SnapshotId"] for s in ec2.describe_snapshots()["Snapshots"]]:
+            break
+        time.sleep(1)
+    ec2.delete_volume(VolumeId=vid)
+
+
+def test_elastic_ip_and_vpc_view_on_real_neutron(ec2, running):
+    allocated = ec2.allocate_address(Domain="vpc")
+    assert allocated["PublicIp"].startswith("198.51.100.")
+    ec2.associate_address(AllocationId=allocated["AllocationId"], InstanceId=running["InstanceId"])
+    shown = ec2.describe_instances(InstanceIds=[running["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert shown["PublicIpAddress"] == allocated["PublicIp"]  # from Neutron, before Nova's cache knows
+    (address,) = ec2.describe_addresses(AllocationIds=[allocated["AllocationId"]])["Addresses"]
+    assert address["InstanceId"] == running["InstanceId"]
+    (vpc,) = ec2.describe_vpcs(VpcIds=[shown["VpcId"]])["Vpcs"]
+    assert vpc["CidrBlock"] == "10.0.0.0/24" and vpc["IsDefault"] is True
+    (subnet,) = ec2.describe_subnets(SubnetIds=[shown["SubnetId"]])["Subnets"]
+    assert subnet["VpcId"] == vpc["VpcId"]
+    (eni,) = ec2.describe_network_interfaces(
+        NetworkInterfaceIds=[shown["NetworkInterfaces"][0]["NetworkInterfaceId"]])["NetworkInterfaces"]
+    assert eni["Attachment"]["InstanceId"] == running["InstanceId"]
+    assert eni["Association"]["PublicIp"] == allocated["PublicIp"]
+    ec2.disassociate_address(AssociationId=address["AssociationId"])
+    ec2.release_address(AllocationId=allocated["AllocationId"])

@@ -1,0 +1,123 @@
+"""RunInstances with BlockDeviceMappings and NetworkInterfaces: what survives termination, what EC2 shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import code_of
+
+PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}
+WAIT = {"Delay": 1, "MaxAttempts": 60}
+
+
+@pytest.fixture(scope="module")
+def ec2(proxy):
+    return proxy.client()
+
+
+def described(ec2, instance_id: str) -> dict:
+    return ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+
+
+def test_extra_volumes_and_delete_on_termination(ec2, ami):
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, BlockDeviceMappings=[
+        {"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 2, "DeleteOnTermination": True, "VolumeType": "gp3"}},
+        {"DeviceName": "/dev/sdg", "Ebs": {"VolumeSize": 3, "DeleteOnTermination": False}},
+        {"DeviceName": "/dev/sdh", "NoDevice": ""},
+    ])["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    shown = described(ec2, iid)
+    assert shown["RootDeviceType"] == "instance-store"
+    mappings = {m["DeviceName"]: m["Ebs"] for m in shown["BlockDeviceMappings"]}
+    assert set(mappings) == {"/dev/sdf", "/dev/sdg"}
+    assert mappings["/dev/sdf"]["DeleteOnTermination"] is True and mappings["/dev/sdg"]["DeleteOnTermination"] is False
+    assert all(m["AttachTime"] and m["Status"] == "attached" for m in mappings.values())
+    volumes = {v["VolumeId"]: v for v in ec2.describe_volumes(
+        VolumeIds=[m["VolumeId"] for m in mappings.values()])["Volumes"]}
+    assert volumes[mappings["/dev/sdf"]["VolumeId"]]["Size"] == 2
+    assert volumes[mappings["/dev/sdg"]["VolumeId"]]["Size"] == 3
+    assert {a["Device"] for v in volumes.values() for a in v["Attachments"]} == {"/dev/sdf", "/dev/sdg"}
+    ec2.terminate_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    left = {v["VolumeId"]: v for v in ec2.describe_volumes()["Volumes"]}
+    assert mappings["/dev/sdf"]["VolumeId"] not in left  # deleted with the instance
+    kept = left[mappings["/dev/sdg"]["VolumeId"]]  # survived it, detached
+    assert kept["Attachments"] == []
+    ec2.get_waiter("volume_available").wait(VolumeIds=[kept["VolumeId"]], WaiterConfig=WAIT)
+    ec2.delete_volume(VolumeId=kept["VolumeId"])
+
+
+def test_boot_from_volume(ec2, ami):
+    root = ec2.describe_images(ImageIds=[ami])["Images"][0]["RootDeviceName"]
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, BlockDeviceMappings=[
+        {"DeviceName": root, "Ebs": {"VolumeSize": 4}}])["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    shown = described(ec2, iid)
+    assert shown["RootDeviceType"] == "ebs" and shown["RootDeviceName"] == root and shown["ImageId"] == ami
+    (mapping,) = shown["BlockDeviceMappings"]
+    assert mapping["DeviceName"] == root and mapping["Ebs"]["DeleteOnTermination"] is True
+    assert ec2.describe_volumes(VolumeIds=[mapping["Ebs"]["VolumeId"]])["Volumes"][0]["Size"] == 4
+    assert code_of(ec2.detach_volume, VolumeId=mapping["Ebs"]["VolumeId"]) == "OperationNotPermitted"
+    ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_a_snapshot_becomes_an_extra_volume(ec2, ami):
+    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+    source = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[source], WaiterConfig=WAIT)
+    snapshot = ec2.create_snapshot(VolumeId=source)["SnapshotId"]
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot], WaiterConfig=WAIT)
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, Placement={"AvailabilityZone": zone},
+                                    BlockDeviceMappings=[{"DeviceName": "/dev/sdf",
+                                                          "Ebs": {"SnapshotId": snapshot}}])["Instances"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+    (mapping,) = described(ec2, instance["InstanceId"])["BlockDeviceMappings"]
+    volume = ec2.describe_volumes(VolumeIds=[mapping["Ebs"]["VolumeId"]])["Volumes"][0]
+    assert volume["SnapshotId"] == snapshot
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+
+
+@pytest.mark.parametrize("mappings, code", [
+    ([{"DeviceName": "/dev/sdf", "Ebs": {"DeleteOnTermination": True}}], "MissingParameter"),
+    ([{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1, "Iops": 3000}}], "UnsupportedOperation"),
+    ([{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1, "Encrypted": True}}], "UnsupportedOperation"),
+    ([{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1, "VolumeType": "floppy"}}], "InvalidParameterValue"),
+    ([{"DeviceName": "/dev/sdf", "Ebs": {"SnapshotId": "snap-0123456789abcdef0"}}], "InvalidSnapshot.NotFound"),
+    ([{"DeviceName": "/dev/sdf", "VirtualName": "swap"}], "InvalidParameterValue"),
+    ([{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1}}, {"DeviceName": "/dev/sdf", "NoDevice": ""}],
+     "InvalidParameterValue"),
+    ([{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 99999}}], "InvalidParameterValue"),
+])
+def test_bad_block_device_mappings(ec2, ami, mappings, code):
+    before = len(ec2.describe_volumes()["Volumes"])
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, BlockDeviceMappings=mappings) == code
+    assert len(ec2.describe_volumes()["Volumes"]) == before
+
+
+def test_network_interfaces(ec2, ami):
+    subnet = ec2.describe_subnets()["Subnets"][0]
+    group = ec2.create_security_group(GroupName="nic-group", Description="for the interface")["GroupId"]
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, NetworkInterfaces=[
+        {"DeviceIndex": 0, "SubnetId": subnet["SubnetId"], "PrivateIpAddress": "10.0.201.5",
+         "Groups": [group]}])["Instances"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+    shown = described(ec2, instance["InstanceId"])
+    (interface,) = shown["NetworkInterfaces"]
+    assert interface["PrivateIpAddress"] == "10.0.201.5" and interface["SubnetId"] == subnet["SubnetId"]
+    assert [g["GroupId"] for g in interface["Groups"]] == [group]
+    assert [g["GroupId"] for g in shown["SecurityGroups"]] == [group]
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnet["SubnetId"],
+                   NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet["SubnetId"]}]) == \
+        "InvalidParameterCombination"
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=2, MaxCount=2, NetworkInterfaces=[
+        {"DeviceIndex": 0, "SubnetId": subnet["SubnetId"], "PrivateIpAddress": "10.0.201.6"}]) == \
+        "InvalidParameterCombination"
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, NetworkInterfaces=[
+        {"DeviceIndex": 0, "SubnetId": subnet["SubnetId"], "AssociatePublicIpAddress": True}]) == \
+        "UnsupportedOperation"
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, NetworkInterfaces=[
+        {"DeviceIndex": 0, "NetworkInterfaceId": interface["NetworkInterfaceId"]}]) == \
+        "InvalidNetworkInterface.InUse"
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])

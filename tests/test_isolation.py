@@ -1,0 +1,210 @@
+"""Project isolation, table-driven over every implemented action: project B can never see, change, tag or
+terminate project A's resources. A new action without a row here fails the coverage test."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ec2proxy.handlers import implemented
+
+PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2"}
+WAIT = {"Delay": 1, "MaxAttempts": 60}
+NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidVolume.NotFound", "InvalidSnapshot.NotFound",
+             "InvalidAMIID.NotFound", "InvalidGroup.NotFound", "InvalidKeyPair.NotFound",
+             "InvalidAllocationID.NotFound", "InvalidAssociationID.NotFound", "InvalidGroupId.NotFound",
+             "InvalidNetworkInterfaceID.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
+             "InvalidAddress.NotFound", "UnauthorizedOperation"}
+
+
+@pytest.fixture(scope="module")
+def ec2(proxy):
+    return proxy.client()
+
+
+@pytest.fixture(scope="module")
+def a(ec2, ami):
+    """Project A's resources, one of each kind."""
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, UserData=base64.b64encode(b"a").decode(),
+                                    TagSpecifications=[{"ResourceType": "instance",
+                                                        "Tags": [{"Key": "owner", "Value": "a"}]}])["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    zone = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["Placement"][
+        "AvailabilityZone"]
+    volume = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig=WAIT)
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    image = ec2.create_image(InstanceId=iid, Name="a-private-image")["ImageId"]
+    group = ec2.create_security_group(GroupName="a-group", Description="A's")["GroupId"]
+    key = ec2.create_key_pair(KeyName="a-key")["KeyPairId"]
+    address = ec2.allocate_address(Domain="vpc")
+    association = ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=iid)["AssociationId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[image], WaiterConfig=WAIT)
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot], WaiterConfig=WAIT)
+    described = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    return {"instance": iid, "zone": zone, "volume": volume, "snapshot": snapshot, "image": image, "group": group,
+            "key": key, "allocation": address["AllocationId"], "ip": address["PublicIp"], "association": association,
+            "eni": described["NetworkInterfaces"][0]["NetworkInterfaceId"], "subnet": described["SubnetId"],
+            "vpc": described["VpcId"]}
+
+
+# action -> (boto3 method, kwargs from A's resources); each must fail for B with a not-found (or not-yours)
+CHANGES = {
+    "AssociateAddress": ("associate_address", lambda r: {"AllocationId": r["allocation"], "InstanceId": r["instance"],
+                                                         "AllowReassociation": True}),
+    "AttachVolume": ("attach_volume", lambda r: {"VolumeId": r["volume"], "InstanceId": r["instance"],
+                                                 "Device": "/dev/sdk"}),
+    "AuthorizeSecurityGroupEgress": ("authorize_security_group_egress", lambda r: {
+        "GroupId": r["group"], "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 1, "ToPort": 2,
+                                                  "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]}),
+    "AuthorizeSecurityGroupIngress": ("authorize_security_group_ingress", lambda r: {
+        "GroupId": r["group"], "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 1, "ToPort": 2,
+                                                  "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]}),
+    "CopyImage": ("copy_image", lambda r: {"SourceImageId": r["image"], "SourceRegion": "RegionOne",
+                                           "Name": "stolen-copy"}),
+    "CopySnapshot": ("copy_snapshot", lambda r: {"SourceSnapshotId": r["snapshot"], "SourceRegion": "RegionOne"}),
+    "CreateImage": ("create_image", lambda r: {"InstanceId": r["instance"], "Name": "stolen-image"}),
+    "CreateSnapshot": ("create_snapshot", lambda r: {"VolumeId": r["volume"]}),
+    "CreateTags": ("create_tags", lambda r: {"Resources": [r["instance"]], "Tags": [{"Key": "b", "Value": "was here"}]}),
+    "CreateVolume": ("create_volume", lambda r: {"SnapshotId": r["snapshot"], "AvailabilityZone": r["zone"]}),
+    "DeleteSecurityGroup": ("delete_security_group", lambda r: {"GroupId": r["group"]}),
+    "DeleteSnapshot": ("delete_snapshot", lambda r: {"SnapshotId": r["snapshot"]}),
+    "DeleteVolume": ("delete_volume", lambda r: {"VolumeId": r["volume"]}),
+    "DeregisterImage": ("deregister_image", lambda r: {"ImageId": r["image"]}),
+    "DescribeImageAttribute": ("describe_image_attribute", lambda r: {"ImageId": r["image"],
+                                                                      "Attribute": "description"}),
+    "DescribeInstanceAttribute": ("describe_instance_attribute", lambda r: {"InstanceId": r["instance"],
+                                                                            "Attribute": "userData"}),
+    "DescribeSnapshotAttribute": ("describe_snapshot_attribute", lambda r: {"SnapshotId": r["snapshot"],
+                                                                            "Attribute": "createVolumePermission"}),
+    "DescribeVolumeAttribute": ("describe_volume_attribute", lambda r: {"VolumeId": r["volume"],
+                                                                        "Attribute": "autoEnableIO"}),
+    "DetachVolume": ("detach_volume", lambda r: {"VolumeId": r["volume"]}),
+    "DisassociateAddress": ("disassociate_address", lambda r: {"AssociationId": r["association"]}),
+    "GetConsoleOutput": ("get_console_output", lambda r: {"InstanceId": r["instance"]}),
+    "ModifyImageAttribute": ("modify_image_attribute", lambda r: {"ImageId": r["image"],
+                                                                  "Description": {"Value": "b's now"}}),
+    "ModifyInstanceAttribute": ("modify_instance_attribute", lambda r: {"InstanceId": r["instance"],
+                                                                        "DisableApiTermination": {"Value": True}}),
+    "ModifyInstanceMetadataOptions": ("modify_instance_metadata_options", lambda r: {"InstanceId": r["instance"],
+                                                                                      "HttpTokens": "required"}),
+    "ModifySnapshotAttribute": ("modify_snapshot_attribute", lambda r: {
+        "SnapshotId": r["snapshot"], "Attribute": "createVolumePermission", "OperationType": "add",
+        "UserIds": ["x"]}),
+    "ModifyVolume": ("modify_volume", lambda r: {"VolumeId": r["volume"], "Size": 5}),
+    "ModifyVolumeAttribute": ("modify_volume_attribute", lambda r: {"VolumeId": r["volume"],
+                                                                    "AutoEnableIO": {"Value": True}}),
+    "RebootInstances": ("reboot_instances", lambda r: {"InstanceIds": [r["instance"]]}),
+    "ReleaseAddress": ("release_address", lambda r: {"AllocationId": r["allocation"]}),
+    "ResetImageAttribute": ("reset_image_attribute", lambda r: {"ImageId": r["image"],
+                                                                "Attribute": "launchPermission"}),
+    "ResetSnapshotAttribute": ("reset_snapshot_attribute", lambda r: {"SnapshotId": r["snapshot"],
+                                                                      "Attribute": "createVolumePermission"}),
+    "RevokeSecurityGroupEgress": ("revoke_security_group_egress", lambda r: {
+        "GroupId": r["group"], "IpPermissions": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}),
+    "RevokeSecurityGroupIngress": ("revoke_security_group_ingress", lambda r: {
+        "GroupId": r["group"], "IpPermissions": [{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": r["group"]}]}]}),
+    "RunInstances": ("run_instances", lambda r: {"ImageId": r["image"], "MinCount": 1, "MaxCount": 1}),
+    "StartInstances": ("start_instances", lambda r: {"InstanceIds": [r["instance"]]}),
+    "StopInstances": ("stop_instances", lambda r: {"InstanceIds": [r["instance"]]}),
+    "TerminateInstances": ("terminate_instances", lambda r: {"InstanceIds": [r["instance"]]}),
+}
+# action -> (boto3 method, kwargs naming A's resources); B gets a not-found, never A's data
+DESCRIBE_BY_ID = {
+    "DescribeAddresses": ("describe_addresses", lambda r: {"AllocationIds": [r["allocation"]]}),
+    "DescribeImages": ("describe_images", lambda r: {"ImageIds": [r["image"]]}),
+    "DescribeInstanceStatus": ("describe_instance_status", lambda r: {"InstanceIds": [r["instance"]]}),
+    "DescribeInstances": ("describe_instances", lambda r: {"InstanceIds": [r["instance"]]}),
+    "DescribeKeyPairs": ("describe_key_pairs", lambda r: {"KeyPairIds": [r["key"]]}),
+    "DescribeNetworkInterfaces": ("describe_network_interfaces", lambda r: {"NetworkInterfaceIds": [r["eni"]]}),
+    "DescribeSecurityGroups": ("describe_security_groups", lambda r: {"GroupIds": [r["group"]]}),
+    "DescribeSnapshots": ("describe_snapshots", lambda r: {"SnapshotIds": [r["snapshot"]]}),
+    "DescribeSubnets": ("describe_subnets", lambda r: {"SubnetIds": [r["subnet"]]}),
+    "DescribeVolumeStatus": ("describe_volume_status", lambda r: {"VolumeIds": [r["volume"]]}),
+    "DescribeVolumes": ("describe_volumes", lambda r: {"VolumeIds": [r["volume"]]}),
+    "DescribeVpcs": ("describe_vpcs", lambda r: {"VpcIds": [r["vpc"]]}),
+}
+# listings: B's answer must not contain any of A's ids or addresses
+LISTINGS = {
+    "DescribeSecurityGroupRules": "describe_security_group_rules", "DescribeTags": "describe_tags",
+    "DescribeAddresses": "describe_addresses", "DescribeImages": "describe_images",
+    "DescribeInstances": "describe_instances", "DescribeKeyPairs": "describe_key_pairs",
+    "DescribeNetworkInterfaces": "describe_network_interfaces", "DescribeSecurityGroups": "describe_security_groups",
+    "DescribeSnapshots": "describe_snapshots", "DescribeSubnets": "describe_subnets",
+    "DescribeVolumes": "describe_volumes", "DescribeVpcs": "describe_vpcs", "DescribeVolumeStatus":
+    "describe_volume_status", "DescribeInstanceStatus": "describe_instance_status",
+}
+# actions that name no other project's resource: they create B's own or describe the region
+OWN_ONLY = {"AllocateAddress", "CreateKeyPair", "CreateSecurityGroup", "DeleteKeyPair", "DeleteTags",
+            "DescribeAccountAttributes", "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeRegions",
+            "ImportKeyPair", "RegisterImage"}
+
+
+def test_every_implemented_action_has_an_isolation_row():
+    covered = set(CHANGES) | set(DESCRIBE_BY_ID) | set(LISTINGS) | OWN_ONLY
+    assert sorted(implemented() - covered) == []
+
+
+@pytest.mark.parametrize("action", sorted(CHANGES))
+def test_b_cannot_act_on_as_resources(alt, a, action):
+    method, kwargs = CHANGES[action]
+    with pytest.raises(ClientError) as caught:
+        getattr(alt, method)(**kwargs(a))
+    code = caught.value.response["Error"]["Code"]
+    assert code in NOT_FOUND or (code == "UnsupportedOperation" and action in ("CopySnapshot",)), code
+
+
+@pytest.mark.parametrize("action", sorted(DESCRIBE_BY_ID))
+def test_b_cannot_describe_as_resources_by_id(alt, a, action):
+    method, kwargs = DESCRIBE_BY_ID[action]
+    try:
+        answer = getattr(alt, method)(**kwargs(a))
+    except ClientError as caught:
+        assert caught.response["Error"]["Code"] in NOT_FOUND | {"InvalidGroup.NotFound"}
+        return
+    flat = repr(answer)
+    assert not any(value in flat for key, value in a.items() if key not in ("zone", "vpc", "subnet")), flat
+
+
+@pytest.mark.parametrize("action", sorted(LISTINGS))
+def test_b_never_lists_as_resources(alt, a, action):
+    answer = repr(getattr(alt, LISTINGS[action])())
+    leaked = [key for key, value in a.items() if key not in ("zone",) and value in answer]
+    assert leaked == []
+
+
+def test_b_cannot_delete_as_tags_or_key_pair(ec2, alt, a):
+    alt.delete_tags(Resources=[a["instance"]])  # succeeds, and touches only B's own (absent) tags
+    alt.delete_key_pair(KeyName="a-key")  # B's namespace: A's key of that name stays
+    tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [a["instance"]]}])["Tags"]
+    assert [(t["Key"], t["Value"]) for t in tags] == [("owner", "a")]
+    assert ec2.describe_key_pairs(KeyPairIds=[a["key"]])["KeyPairs"]
+
+
+def test_as_resources_are_untouched(ec2, a):
+    instance = ec2.describe_instances(InstanceIds=[a["instance"]])["Reservations"][0]["Instances"][0]
+    assert instance["State"]["Name"] == "running" and instance["PublicIpAddress"] == a["ip"]
+    assert ec2.describe_instance_attribute(InstanceId=a["instance"], Attribute="disableApiTermination")[
+        "DisableApiTermination"] == {"Value": False}
+    assert ec2.describe_volumes(VolumeIds=[a["volume"]])["Volumes"][0]["State"] == "available"
+    assert ec2.describe_images(ImageIds=[a["image"]])["Images"][0].get("Description") is None
+    assert ec2.describe_snapshots(SnapshotIds=[a["snapshot"]])["Snapshots"][0]["State"] == "completed"
+    assert ec2.describe_security_groups(GroupIds=[a["group"]])["SecurityGroups"][0]["IpPermissions"] == []
+
+
+def test_no_secret_reaches_the_log(proxy, ec2, alt, a):
+    """Secret keys, private keys, the metadata secret and cloud passwords never appear in a log line."""
+    material = ec2.create_key_pair(KeyName="secret-key")["KeyMaterial"]
+    with pytest.raises(ClientError):
+        proxy.client(proxy.demo_keys()[0], "wrong" + proxy.demo_keys()[1]).describe_regions()
+    log = proxy.log.read_text()
+    accounts_secrets = [v["password"] for v in
+                        json.loads((proxy.data_dir / "devcloud" / "accounts.json").read_text()).values()
+                        if isinstance(v, dict) and v.get("password")]
+    secrets = [proxy.demo_keys()[1], material.splitlines()[1],
+               (proxy.data_dir / "metadata" / "shared_secret").read_text().strip(), *accounts_secrets]
+    assert log and [s[:6] + "..." for s in secrets if s and s in log] == []

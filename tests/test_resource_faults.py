@@ -1,0 +1,98 @@
+"""Every dev-cloud fault kind on Cinder and Neutron calls: the right EC2 error, nothing half-recorded, and a
+ClientToken retry that makes the volume once."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_instance_faults import FAULTS, cloud, error_of  # noqa: F401  (the dev cloud's fault injection)
+
+PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2", "EC2PROXY_OPENSTACK_TIMEOUT": "1.5", "EC2PROXY_OPENSTACK_RETRIES": "1"}
+WAIT = {"Delay": 1, "MaxAttempts": 60}
+
+
+@pytest.fixture(scope="module")
+def ec2(proxy):
+    return proxy.client()
+
+
+@pytest.fixture(scope="module")
+def zone(ec2):
+    return ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+
+
+def faulted(inject, clear, rule: dict, call, **kwargs) -> tuple[str, int, str]:
+    inject(rule)
+    try:
+        return error_of(call, **kwargs)
+    finally:
+        clear()
+
+
+@pytest.mark.parametrize("kind", sorted(FAULTS))
+def test_create_volume_fault_then_retry_makes_one_volume(ec2, cloud, zone, kind):  # noqa: F811
+    inject, clear, _ = cloud
+    spec, codes = FAULTS[kind]
+    token = f"fault-volume-{kind}"
+    before = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    code, status, message = faulted(inject, clear, {"service": "volume", "method": "POST", "path": r"/volumes$",
+                                                    "count": 1, **spec},
+                                    ec2.create_volume, Size=1, AvailabilityZone=zone, ClientToken=token,
+                                    TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "k", "Value": kind}]}])
+    assert code in codes and status >= 500 and "Traceback" not in message
+    tagged = ec2.describe_tags(Filters=[{"Name": "value", "Values": [kind]}])["Tags"]
+    assert tagged == []  # no tags for a volume the caller was told failed
+    made = ec2.create_volume(Size=1, AvailabilityZone=zone, ClientToken=token,
+                             TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "k", "Value": kind}]}])
+    after = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    assert after - before == {made["VolumeId"]}  # one volume, even when the first create happened ('late')
+    assert ec2.describe_volumes(VolumeIds=[made["VolumeId"]])["Volumes"][0]["Tags"] == [{"Key": "k", "Value": kind}]
+
+
+@pytest.mark.parametrize("kind", sorted(FAULTS))
+def test_allocate_address_fault_is_an_ec2_error_and_leaves_nothing_hidden(ec2, cloud, kind):  # noqa: F811
+    inject, clear, _ = cloud
+    spec, codes = FAULTS[kind]
+    before = {a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]}
+    code, status, _ = faulted(inject, clear, {"service": "network", "method": "POST", "path": r"/floatingips$",
+                                              "count": 1, **spec}, ec2.allocate_address, Domain="vpc")
+    assert code in codes and status >= 500
+    after = {a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]}
+    # a 'late' answer means Neutron allocated it: it is the caller's, visible and releasable, never hidden
+    assert len(after - before) == (1 if kind == "late" else 0)
+    for allocation in after - before:
+        ec2.release_address(AllocationId=allocation)
+
+
+@pytest.mark.parametrize("kind", sorted(FAULTS))
+def test_authorize_fault_adds_all_rules_or_none(ec2, cloud, kind):  # noqa: F811
+    inject, clear, _ = cloud
+    spec, codes = FAULTS[kind]
+    gid = ec2.create_security_group(GroupName=f"fault-{kind}", Description="faults")["GroupId"]
+    permissions = [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
+                   for port in (22, 80, 443)]
+    code, status, _ = faulted(inject, clear, {"service": "network", "method": "POST",
+                                              "path": r"/security-group-rules$", "count": 1, **spec},
+                              ec2.authorize_security_group_ingress, GroupId=gid, IpPermissions=permissions)
+    assert code in codes and status >= 500
+    ports = sorted(p["FromPort"] for p in ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0][
+        "IpPermissions"])
+    assert ports == ([22, 80, 443] if kind == "late" else [])
+
+
+@pytest.mark.parametrize("service, path, call", [
+    ("volume", r"/volumes/detail$", "describe_volumes"),
+    ("volume", r"/snapshots/detail$", "describe_snapshots"),
+    ("network", r"/floatingips$", "describe_addresses"),
+    ("network", r"/security-groups$", "describe_security_groups"),
+    ("network", r"/networks$", "describe_vpcs"),
+    ("image", r"/images$", "describe_images"),
+])
+@pytest.mark.parametrize("kind", ["status-500", "status-503", "hang"])
+def test_describe_faults_are_ec2_errors(ec2, cloud, service, path, call, kind):  # noqa: F811
+    inject, clear, _ = cloud
+    spec, codes = FAULTS[kind]
+    code, status, _ = faulted(inject, clear, {"service": service, "method": "GET", "path": path, "count": 5, **spec},
+                              getattr(ec2, call))
+    assert code in codes and status >= 500
+    assert isinstance(getattr(ec2, call)(), dict)  # and the next call is fine
