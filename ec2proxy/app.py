@@ -34,7 +34,8 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
                     aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, limit_per_host=50))
                 )
                 authenticator = Authenticator(config.auth_options(), region=config.openstack.region_name
-                                              or config.api.region, interface=config.openstack.interface)
+                                              or config.api.region, interface=config.openstack.interface,
+                                              timeout=float(config.openstack.timeout))
                 cloud = Cloud(session, authenticator, config.openstack.timeout, config.openstack.retries)
             source = config.auth.credential_source
             if source == "local":

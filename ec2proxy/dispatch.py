@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ec2proxy import errors, protocol
+from ec2proxy import db, errors, protocol
 from ec2proxy.auth.signatures import HttpRequest, read_signature
 from ec2proxy.cloud import BackendError
 from ec2proxy.context import RequestContext
@@ -121,10 +121,15 @@ async def handle(request: web.Request) -> web.Response:
         failure = exc.ec2()
         code = failure.code
         response = _error_response(failure, request_id)
-    except Exception:  # noqa: BLE001  the boundary: no Python detail leaves the process
-        LOG.exception("request %s (%s) failed", request_id, action)
-        code = "InternalError"
-        response = _error_response(errors.InternalError(), request_id)
+    except Exception as exc:  # noqa: BLE001  the boundary: no Python detail leaves the process
+        if db.unavailable(exc):
+            LOG.warning("request %s (%s): database unavailable: %s", request_id, action, type(exc).__name__)
+            failure: errors.EC2Error = errors.Unavailable("The service is unavailable. Please try again shortly.")
+        else:
+            LOG.exception("request %s (%s) failed", request_id, action)
+            failure = errors.InternalError()
+        code = failure.code
+        response = _error_response(failure, request_id)
     elapsed = time.perf_counter() - started
     known = action in protocol.operation_names()
     services.metrics.observe(action if known else "-", code, elapsed)

@@ -7,7 +7,8 @@ tag never lands on someone else's resource or on nothing.
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable, Iterable
+import contextlib
+from typing import AsyncIterator, Awaitable, Callable, Iterable
 
 from sqlalchemy import delete, insert, select
 
@@ -130,3 +131,16 @@ def tags_getter(item: dict) -> dict:
 async def forget(session, project_id: str, resource_id: str) -> None:
     """Drop a resource's tags (it is gone, or its tags are being written anew), in the caller's transaction."""
     await session.execute(delete(Tag).where(Tag.project_id == project_id, Tag.resource_id == resource_id))
+
+
+@contextlib.asynccontextmanager
+async def forgotten_if_gone(ctx, resource_id: str) -> AsyncIterator[None]:
+    """Around a delete's lookup: a resource already gone (an earlier delete whose answer was lost on the
+    way) takes its tags with it when the caller retries, so our tags and the cloud agree again."""
+    try:
+        yield
+    except errors.EC2Error as exc:
+        if exc.code.endswith(".NotFound") and isinstance(resource_id, str):
+            async with ctx.services.sessions() as session, session.begin():
+                await forget(session, ctx.project_id, resource_id)
+        raise

@@ -9,6 +9,7 @@ import time
 from aiohttp import web
 from sqlalchemy import select
 
+from ec2proxy import db
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.db.models import Instance, Tag
 from ec2proxy.services import Services
@@ -151,6 +152,11 @@ async def handle(request: web.Request) -> web.Response:
         LOG.warning("metadata: backend failure for %s: %s", request.headers.get("X-Instance-ID", "?"), exc)
         return _error(503 if exc.status in (0, 429) or exc.status >= 500 else 404,
                       "Service Unavailable" if exc.status in (0, 429) or exc.status >= 500 else "Not Found")
+    except Exception as exc:
+        if not db.unavailable(exc):
+            raise
+        LOG.warning("metadata: database unavailable: %s", type(exc).__name__)
+        return _error(503, "Service Unavailable")
     options = data["options"]
     if options.get("HttpEndpoint") == "disabled":
         return _error(403, "Forbidden")

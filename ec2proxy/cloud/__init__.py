@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 
 import aiohttp
-from keystoneauth1 import exceptions as ks_exceptions
 
 from ec2proxy.cloud.auth import Authenticator, Scoped
 from ec2proxy.cloud.errors import BackendError, BackendNotFound, BackendUnavailable
@@ -76,16 +76,25 @@ class Cloud:
         if project_id not in self._unscoped:
             try:
                 return await self.view(project_id)
-            except (ks_exceptions.ClientException, BackendError) as exc:
+            except BackendError as exc:
+                if exc.status not in (401, 403, 404):  # Keystone away for now: no conclusion to remember
+                    raise
                 LOG.info("cannot scope to project %s (%s); reading as the proxy's own project",
-                         project_id, type(exc).__name__)
+                         project_id, exc.status)
                 self._unscoped.add(project_id)
         return await self.view()
 
+    async def _renewed_token(self, project_id: str | None, refused: str) -> str:
+        return (await self.auth.renew(project_id, refused)).token
+
     async def view(self, project_id: str | None = None, scoped: Scoped | None = None) -> CloudView:
-        """Clients for ``project_id`` as the proxy's own user, or for a token already scoped."""
+        """Clients for ``project_id`` as the proxy's own user, or for a token already scoped (a signer's,
+        which the proxy cannot renew)."""
+        renew = None
         if scoped is None:
             scoped = await self.auth.scoped(project_id)
+            renew = functools.partial(self._renewed_token, project_id)
+
         version = await self.nova_version(scoped)
         nova_headers = {"OpenStack-API-Version": f"compute {version}", "X-OpenStack-Nova-API-Version": version}
         endpoints = scoped.endpoints
@@ -95,12 +104,12 @@ class Cloud:
 
         def bound(kind, service_type, headers=None):
             url = endpoints.get(service_type)
-            return kind(self.transport, url, scoped.token, headers) if url else None
+            return kind(self.transport, url, scoped.token, headers, renew) if url else None
 
         return CloudView(
             scoped=scoped,
-            keystone=Keystone(self.transport, identity, scoped.token),
-            nova=Nova(self.transport, endpoints["compute"], scoped.token, nova_headers),
+            keystone=Keystone(self.transport, identity, scoped.token, None, renew),
+            nova=Nova(self.transport, endpoints["compute"], scoped.token, nova_headers, renew),
             glance=bound(Glance, "image"),
             neutron=bound(Neutron, "network"),
             cinder=bound(Cinder, "volumev3"),

@@ -14,8 +14,11 @@ import datetime
 import pathlib
 from typing import Any
 
+from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import loading
 from keystoneauth1 import session as ks_session
+
+from ec2proxy.cloud.errors import BackendError, BackendUnavailable
 
 REFRESH_MARGIN = datetime.timedelta(minutes=5)
 SERVICE_TYPES = ("identity", "compute", "image", "network", "volumev3")
@@ -93,13 +96,13 @@ class Authenticator:
     """Logs the proxy in and re-scopes it to projects, caching every scoped token."""
 
     def __init__(self, options: dict[str, Any], region: str | None = None, interface: str = "public",
-                 verify: bool | str = True):
+                 verify: bool | str = True, timeout: float | None = None):
         options = dict(options)
         self.auth_type = options.pop("auth_type", None) or "password"
         self.region = options.pop("region_name", None) or region
         self.interface = options.pop("interface", None) or interface
         self.options = {k: v for k, v in options.items() if v not in (None, "")}
-        self._session = ks_session.Session(verify=verify)
+        self._session = ks_session.Session(verify=verify, timeout=timeout)
         self._scoped: dict[str | None, Scoped] = {}
         self._locks: dict[str | None, asyncio.Lock] = {}
 
@@ -122,15 +125,26 @@ class Authenticator:
         cached = self._scoped.get(project_id)
         if cached is not None and cached.fresh:
             return cached
+        return await self.renew(project_id)
+
+    async def renew(self, project_id: str | None = None, refused: str | None = None) -> Scoped:
+        """Log in for ``project_id`` unless a fresh token is cached; a ``refused`` token never counts as one.
+
+        Concurrent callers share one login. Keystone's failures become
+        :class:`BackendError` so a request answers them like any backend's.
+        """
         lock = self._locks.setdefault(project_id, asyncio.Lock())
         async with lock:
             cached = self._scoped.get(project_id)
-            if cached is not None and cached.fresh:
+            if cached is not None and cached.fresh and cached.token != refused:
                 return cached
-            scoped = await asyncio.to_thread(self._login, project_id)
+            self._scoped.pop(project_id, None)
+            try:
+                scoped = await asyncio.to_thread(self._login, project_id)
+            except ks_exceptions.HttpError as exc:
+                raise BackendError("identity", exc.http_status or 500, str(exc.message or exc)[:300],
+                                   "POST", "auth/tokens") from None
+            except ks_exceptions.ClientException as exc:  # no answer: refused, dropped, timed out
+                raise BackendUnavailable("identity", 0, type(exc).__name__, "POST", "auth/tokens") from None
             self._scoped[project_id] = scoped
             return scoped
-
-    def forget(self, project_id: str | None = None) -> None:
-        """Drop a token the cloud refused (401), so the next call logs in again."""
-        self._scoped.pop(project_id, None)

@@ -12,12 +12,12 @@ import dataclasses
 import json
 import logging
 import random
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import orjson
 
-from ec2proxy.cloud.errors import BackendUnavailable, from_status
+from ec2proxy.cloud.errors import BackendError, BackendUnavailable, from_status
 
 LOG = logging.getLogger("ec2proxy.cloud")
 _SAFE = frozenset({"GET", "HEAD"})
@@ -127,22 +127,37 @@ class ServiceClient:
 
     service = "service"
 
-    def __init__(self, transport: Transport, endpoint: str, token: str, headers: dict[str, str] | None = None):
+    def __init__(self, transport: Transport, endpoint: str, token: str, headers: dict[str, str] | None = None,
+                 renew: Callable[[str], Awaitable[str]] | None = None):
         self.transport = transport
         self.endpoint = endpoint.rstrip("/")
         self.token = token
         self.headers = headers or {}
+        self.renew = renew  # the proxy's own tokens: a refused one (401) is renewed once and the call repeated
+
+    async def _renewing(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        """A 401 means the service did nothing with the call, so it is safe to repeat with a new token."""
+        try:
+            return await attempt()
+        except BackendError as exc:
+            if exc.status != 401 or self.renew is None:
+                raise
+        self.token = await self.renew(self.token)
+        return await attempt()
 
     def url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.endpoint}/{path.lstrip('/')}"
 
     async def call(self, method: str, path: str, **kwargs) -> Response:
         headers = {**self.headers, **(kwargs.pop("headers", None) or {})}
-        return await self.transport.request(self.service, method, self.url(path), self.token,
-                                            headers=headers, **kwargs)
+        return await self._renewing(lambda: self.transport.request(self.service, method, self.url(path), self.token,
+                                                                   headers=headers, **kwargs))
 
     async def stream_copy(self, source: str, target: str, timeout: float = 3600.0) -> None:
         """GET ``source`` and PUT its body to ``target`` chunk by chunk: large data never sits in memory."""
+        await self._renewing(lambda: self._stream_copy(source, target, timeout))
+
+    async def _stream_copy(self, source: str, target: str, timeout: float) -> None:
         headers = {**self.headers, "X-Auth-Token": self.token}
         limit = aiohttp.ClientTimeout(total=timeout, sock_read=self.transport.timeout)
         session = self.transport.session

@@ -25,8 +25,13 @@ class Keystone(ServiceClient):
     service = "identity"
 
     async def ec2tokens(self, credentials: dict) -> tuple[str, dict]:
-        """Validate an EC2 signature; the token and body of the signer's scoped token."""
-        response = await self.call("POST", "ec2tokens", json_body={"credentials": credentials})
+        """Validate an EC2 signature; the token and body of the signer's scoped token.
+
+        Its 401 means a bad signature, not a stale token of ours: never renewed, so a flood of forged
+        requests cannot make the proxy log in again and again.
+        """
+        response = await self.transport.request(self.service, "POST", self.url("ec2tokens"), self.token,
+                                                headers=self.headers, json_body={"credentials": credentials})
         return response.headers.get("X-Subject-Token", ""), response.body["token"]
 
     async def ec2_credential(self, user_id: str, access: str) -> dict:

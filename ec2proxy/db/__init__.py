@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 MIGRATIONS = pathlib.Path(__file__).parent / "migrations"
@@ -24,6 +25,26 @@ def create_engine(url: str) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+# SQLSTATE classes of a database that is away rather than wrong: connection exception, insufficient
+# resources (too many connections), operator intervention (shutting down, starting up).
+_AWAY_CLASSES = ("08", "53", "57")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database is away (down, restarting, unreachable, out of connections): an outage the caller may
+    retry through, answered 503 ``Unavailable``, not an ``InternalError``."""
+    if isinstance(exc, (ConnectionError, TimeoutError, sa_exc.TimeoutError)):
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or ""
+    if str(state)[:2] in _AWAY_CLASSES:
+        return True
+    return isinstance(exc, sa_exc.OperationalError) and "database is locked" in str(exc.orig)  # SQLite, busy
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

@@ -386,7 +386,8 @@ async def register_image(ctx: RequestContext, params: dict) -> dict:
 
 @action("DeregisterImage", checks_dry_run=True)
 async def deregister_image(ctx: RequestContext, params: dict) -> dict:
-    image = await find(ctx, params["ImageId"], own=True)
+    async with tagging.forgotten_if_gone(ctx, params["ImageId"]):
+        image = await find(ctx, params["ImageId"], own=True)
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()

@@ -102,7 +102,8 @@ async def create_snapshot(ctx: RequestContext, params: dict) -> dict:
 
 @action("DeleteSnapshot", checks_dry_run=True)
 async def delete_snapshot(ctx: RequestContext, params: dict) -> dict:
-    snapshot = await find(ctx, params["SnapshotId"])
+    async with tagging.forgotten_if_gone(ctx, params["SnapshotId"]):
+        snapshot = await find(ctx, params["SnapshotId"])
     if ctx.dry_run:
         raise errors.DryRunOperation()
     try:

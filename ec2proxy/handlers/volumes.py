@@ -228,7 +228,8 @@ async def _by_marker(ctx: RequestContext, marker: str) -> dict:
 
 @action("DeleteVolume", checks_dry_run=True)
 async def delete_volume(ctx: RequestContext, params: dict) -> dict:
-    volume = await find(ctx, params["VolumeId"])
+    async with tagging.forgotten_if_gone(ctx, params["VolumeId"]):
+        volume = await find(ctx, params["VolumeId"])
     if volume["Attachments"] or volume["State"] == "in-use":
         raise errors.EC2Error(f"Volume {volume['VolumeId']} is currently attached to "
                               f"{volume['Attachments'][0]['InstanceId'] if volume['Attachments'] else 'an instance'}",
