@@ -25,6 +25,11 @@ LOG = logging.getLogger(__name__)
 INTERVAL = 2.0
 
 Runner = Callable[..., Awaitable[None]]
+
+
+class JobFailed(Exception):
+    """The job cannot finish, ever: its operation closes with this message."""
+
 RUNNERS: dict[str, Runner] = {}
 
 
@@ -67,6 +72,9 @@ async def run_once(services, *, now: datetime.datetime | None = None, fresh_ids:
             await RUNNERS[operation.action](services, operation, view if operation.id in fresh_ids else None)
         except BackendNotFound as exc:
             await oplog.close(services.sessions, operation.id, f"gone: {exc}")
+        except JobFailed as exc:
+            LOG.warning("job %s (%s) gave up: %s", operation.id, operation.action, exc)
+            await oplog.close(services.sessions, operation.id, str(exc))
         except BackendError as exc:  # the backend failed now; the next round tries again after the lease
             LOG.warning("job %s (%s) failed for now: %s", operation.id, operation.action, exc)
         except Exception:  # noqa: BLE001  a job must never take the loop down

@@ -44,6 +44,17 @@ class Server:
         self.log = data_dir / "serve.log"
 
     def start(self, timeout: float = 60) -> "Server":
+        """Start and wait for /healthz; a port the previous run of this server still held is waited out."""
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except RuntimeError as exc:
+                if attempt == 2 or "address already in use" not in str(exc).lower():
+                    raise
+                time.sleep(2)
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> "Server":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "ec2proxy", "serve", "--data-dir", str(self.data_dir),
                    "--listen", f"127.0.0.1:{self.port}", "--admin-listen", f"127.0.0.1:{self.admin_port}",
@@ -79,11 +90,19 @@ class Server:
         self.process = None
 
     def kill(self) -> None:
+        """kill -9, then wait until nothing answers on its ports, so a start() after it binds them anew."""
         if self.process is not None:
             self.process.kill()
             self.process.wait()
             self._log_handle.close()
             self.process = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            except OSError:
+                return
+            time.sleep(0.1)
 
     @property
     def credentials_path(self) -> pathlib.Path:

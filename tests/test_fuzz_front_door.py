@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import pathlib
 import re
 import urllib.parse
 
@@ -64,8 +65,18 @@ class Client:
         return self.request("POST", "/", prepared.body, dict(prepared.headers))
 
 
+def rss_mb(server) -> float:
+    status = pathlib.Path(f"/proc/{server.process.pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+
 @pytest.fixture(scope="module")
-def client(server):
+def rss_before(server) -> float:
+    return rss_mb(server)
+
+
+@pytest.fixture(scope="module")
+def client(server, rss_before):
     return Client(server)
 
 
@@ -108,3 +119,10 @@ def test_unsigned_garbage(client, query, body, authorization, method):
         headers["Authorization"] = authorization
     path = "/?" + urllib.parse.quote(query, safe="=&.%+")
     check(*client.request(method, path, body if method in ("POST", "PUT") else None, headers))
+
+
+def test_memory_stayed_bounded(server, client, rss_before):
+    """After the whole campaign the proxy holds no more than a bounded amount more memory."""
+    grown = rss_mb(server) - rss_before
+    print(f"fuzz: proxy RSS {rss_before:.0f} MB before, grew {grown:.1f} MB over {3 * EXAMPLES} cases")
+    assert grown < 64

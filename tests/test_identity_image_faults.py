@@ -206,3 +206,33 @@ def test_deregister_fault_then_retry_leaves_no_image_and_no_tags(ec2, cloud, sou
             ec2.deregister_image(ImageId=image)
     assert error_of(ec2.describe_images, ImageIds=[image])[0] == "InvalidAMIID.NotFound"
     assert ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [image]}])["Tags"] == []
+
+
+def test_a_copy_whose_upload_was_cut_off_inside_glance_gives_up_after_image_stuck_after():
+    """Glance left the target 'saving' (its own upload died with it): the job retries while that could be
+    another worker's upload, then closes failed so DescribeImages says failed instead of pending forever.
+    Glance is the edge we do not own, so it is stood in for here."""
+    import asyncio
+    import datetime
+    import types
+
+    from ec2proxy import jobs
+    from ec2proxy.cloud import BackendError
+    from ec2proxy.handlers.images import _copy_data
+
+    class Glance:
+        async def get_image(self, image_id):
+            return {"id": image_id, "status": "saving"}
+
+    services = types.SimpleNamespace(config=types.SimpleNamespace(api=types.SimpleNamespace(image_stuck_after=60)))
+    view = types.SimpleNamespace(glance=Glance())
+
+    def operation(minutes_ago: float):
+        started = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=minutes_ago)
+        return types.SimpleNamespace(details={"source": "s", "target": "t", "project": "p"},
+                                     created_at=started.replace(tzinfo=None))  # as SQLite gives it back
+
+    with pytest.raises(BackendError):  # young: perhaps another worker's upload, look again later
+        asyncio.run(_copy_data(services, operation(0.5), view))
+    with pytest.raises(jobs.JobFailed, match="stayed saving"):
+        asyncio.run(_copy_data(services, operation(2), view))

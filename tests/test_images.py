@@ -222,7 +222,10 @@ def test_a_copy_cut_off_by_a_crash_is_finished_after_a_restart(proxy, ec2, runni
     proxy.kill()
     proxy.start()
     fresh = proxy.client()
-    fresh.get_waiter("image_available").wait(ImageIds=[copied], WaiterConfig=WAIT)
+    try:
+        fresh.get_waiter("image_available").wait(ImageIds=[copied], WaiterConfig=WAIT)
+    except Exception as exc:  # what the restarted proxy did, for whoever reads a CI log
+        raise AssertionError(f"{exc}\n--- serve.log (end) ---\n{proxy.log.read_text()[-4000:]}") from None
     listed = proxy.ec2proxy("operations", "list", "--resource-id", copied, "--json").stdout.splitlines()
     assert [json.loads(line)["state"] for line in listed] == ["succeeded"]
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from ec2proxy import devices, errors, filters, ids, jobs, ledger, oplog, paging, tagging, timestamps
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import Operation
+from ec2proxy.db.models import Operation, utcnow
 from ec2proxy.handlers import action
 from ec2proxy.handlers.instances import lookup
 
@@ -624,5 +624,12 @@ async def _copy_data(services, operation, view=None) -> None:
     if target.get("status") == "active":
         return
     if target.get("status") != "queued":  # another worker's upload is under way: look again after the lease
+        started = operation.created_at
+        if started.tzinfo is None:  # SQLite keeps no zone; ours are all UTC
+            started = started.replace(tzinfo=datetime.timezone.utc)
+        age = (utcnow() - started).total_seconds()
+        if age > float(services.config.api.image_stuck_after):  # an upload cut off inside Glance: give up
+            raise jobs.JobFailed(f"the copy stayed {target.get('status')} in Glance for more than "
+                            f"{int(services.config.api.image_stuck_after)} s")
         raise BackendError("image", 409, f"image {details['target']} is {target.get('status')}")
     await view.glance.copy_data(details["source"], details["target"])
