@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import datetime
 import re
+import types
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +42,7 @@ FILTERS = {
     "group-name": _get("SecurityGroups.GroupName"), "instance.group-id": _get("SecurityGroups.GroupId"),
     "instance.group-name": _get("SecurityGroups.GroupName"), "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"),
     "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
-    "launch-time": lambda i: i["_launch_time"], "root-device-type": _get("RootDeviceType"),
+    "launch-time": lambda i: timestamps.ec2_text(i["LaunchTime"]), "root-device-type": _get("RootDeviceType"),
     "root-device-name": _get("RootDeviceName"), "owner-id": lambda i: i["_owner"],
     "requester-id": lambda i: [], "architecture": _get("Architecture"), "hypervisor": _get("Hypervisor"),
     "virtualization-type": _get("VirtualizationType"), "platform": _get("Platform"),
@@ -89,7 +92,7 @@ def network_interfaces(server: dict, ports: list[dict], project_id: str, region:
             "Groups": [{"GroupId": ids.from_uuid("sg", g)} for g in port.get("security_groups") or []],
             "PrivateIpAddresses": [{"PrivateIpAddress": f["ip_address"], "Primary": f is primary,
                                     "PrivateDnsName": hostname(f["ip_address"], region),
-                                    **({"Association": association} if association and f is primary else {})}
+                                    "Association": association if f is primary else None}
                                    for f in fixed],
             "Attachment": {"AttachmentId": ids.from_uuid("eni-attach", port["id"]), "DeviceIndex": index,
                            "Status": "attached", "DeleteOnTermination": True},
@@ -147,7 +150,6 @@ def build_instance(server: dict, row: Instance | None, tags: list[dict], project
         "_os_id": server["id"], "_nova_status": server.get("status"), "_row": row,
         "_reservation": row.reservation_id if row else ids.from_uuid("r", server["id"]),
         "_owner": project_id, "_tags": {t["Key"]: t["Value"] for t in tags},
-        "_launch_time": timestamps.ec2_text(launched),
     }
     interfaces = network_interfaces(server, ports or [], project_id, region)
     if interfaces:
@@ -266,9 +268,13 @@ async def _ports(view, server_ids: list[str] | None) -> dict[str, list[dict]]:
     return out
 
 
-def _since(ctx: RequestContext) -> str:
-    visible = datetime.timedelta(seconds=ctx.services.config.api.terminated_visible)
-    return (utcnow() - visible).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _since(ctx: RequestContext) -> datetime.datetime:
+    """How far back terminated instances stay visible."""
+    return utcnow() - datetime.timedelta(seconds=ctx.services.config.api.terminated_visible)
+
+
+def nova_time(stamp: datetime.datetime) -> str:
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # EC2 filters Nova can answer itself (non-admin since microversion 2.83): one exact value, no wildcards.
@@ -289,21 +295,53 @@ def nova_filters(view, params: dict) -> dict:
     return query
 
 
-async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None) -> list[dict]:
+async def _known(ctx: RequestContext, since: datetime.datetime) -> tuple[dict, dict[str, list[dict]]]:
+    """Our rows of the servers a listing since ``since`` can show (all but those we saw terminated
+    before), and their tags: read while Nova answers, not after it."""
+    table = Instance.__table__
+    async with ctx.services.sessions() as session:
+        query = select(table).where(table.c.project_id == ctx.project_id,
+                                    (table.c.terminated_at.is_(None)) | (table.c.terminated_at >= since))
+        rows = {row.os_id: row for row in (await session.execute(query)).all()}
+    return rows, await tagging.load(ctx, [row.ec2_id for row in rows.values()])
+
+
+@dataclasses.dataclass
+class Made:
+    """What RunInstances just wrote and asked for: its answer needs no second read of any of it."""
+
+    rows: dict[str, Any]  # by Nova id, as our rows read
+    tags: dict[str, list[dict]]
+    groups: dict[str, str]  # name -> sg- id of the groups the servers were booted with
+
+
+async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None,
+                   made: Made | None = None) -> list[dict]:
     """Every instance of the project (terminated ones for a while), as EC2 Instance dicts.
 
     One paginated Nova listing (narrowed by the filters Nova understands), the
-    security groups, and our rows and tags for what it returned: a constant
-    number of backend calls whatever the instance count.
+    security groups and ports, and, at the same time, our rows and tags: a
+    constant number of backend calls whatever the instance count.
     """
     view = await ctx.cloud()
-    if servers is None:
-        query = {"changes-since": _since(ctx), **nova_filters(view, params or {})}
-        servers, groups, ports = await asyncio.gather(view.nova.list_servers(query), _group_ids(view),
-                                                      _ports(view, None))
+    tags: dict[str, list[dict]] = {}
+    covered: set[str] = set()
+    if made is not None:
+        ports = await _ports(view, [s["id"] for s in servers or []])
+        rows, tags, groups = made.rows, made.tags, made.groups
+        covered = {row.ec2_id for row in rows.values()}
+    elif servers is None:
+        since = _since(ctx)
+        query = {"changes-since": nova_time(since), **nova_filters(view, params or {})}
+        servers, groups, ports, (rows, tags) = await asyncio.gather(
+            view.nova.list_servers(query), _group_ids(view), _ports(view, None), _known(ctx, since))
+        covered = {row.ec2_id for row in rows.values()}
     else:
-        groups, ports = await asyncio.gather(_group_ids(view), _ports(view, [s["id"] for s in servers]))
-    rows = await _rows(ctx, [s["id"] for s in servers])
+        os_ids = [s["id"] for s in servers]
+        wanted = [ids.from_uuid("i", os_id) for os_id in os_ids]  # an instance's id is its server's, always
+        groups, ports, rows, tags = await asyncio.gather(_group_ids(view), _ports(view, os_ids), _rows(ctx, os_ids),
+                                                         tagging.load(ctx, wanted))
+        covered = set(wanted)
     instances = []
     for server in servers:
         if server.get("tenant_id") not in (None, ctx.project_id):
@@ -311,7 +349,10 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
         row = rows.get(server["id"])
         instances.append(build_instance(server, row, [], ctx.project_id, groups, ctx.region,
                                         ports.get(server["id"])))
-    return await tagging.with_tags(ctx, instances, "InstanceId")
+    unread = [i["InstanceId"] for i in instances if i["InstanceId"] not in covered]
+    if unread:  # servers we have no row of (made in Nova directly)
+        tags.update(await tagging.load(ctx, unread))
+    return tagging.attach(instances, "InstanceId", tags)
 
 
 @action("DescribeInstances")
@@ -642,45 +683,52 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
             tagged[ec2_id] = tags
         await session.flush()
         if rows:
-            await session.execute(insert(Instance), rows)
+            await session.execute(insert(Instance.__table__), rows)  # Core: no ORM bookkeeping per row
         await tagging.write(session, ctx.project_id, tagged)
         await ledger.finish(ctx.services.sessions, claim, session=session)
         await oplog.close(session, operation_id)
-    return await _replay(ctx, reservation_id, servers)
+    made = Made(rows={row["os_id"]: types.SimpleNamespace(**row) for row in rows}, tags=tagged,
+                groups={g["GroupName"]: g["GroupId"] for g in group_set})
+    return await _replay(ctx, reservation_id, (servers, group_set, made))
 
 
-async def _replay(ctx: RequestContext, reservation_id: str, servers: list[dict] | None = None) -> dict:
+async def _replay(ctx: RequestContext, reservation_id: str,
+                  just_made: tuple[list[dict], list[dict], Made] | None = None) -> dict:
     """The reservation as DescribeInstances shows it now (tags and state included).
 
     Servers Nova has forgotten are shown ``terminated``; with
     ``client_token_replay_terminated = error`` a reservation whose instances
     all terminated answers ``IdempotentInstanceTerminated`` instead.
     """
-    async with ctx.services.sessions() as session:
-        reservation = await session.get(Reservation, reservation_id)
-        os_ids = (await session.scalars(select(Instance.os_id).where(
-            Instance.reservation_id == reservation_id, Instance.project_id == ctx.project_id))).all()
-    if reservation is None or reservation.project_id != ctx.project_id:
-        raise errors.InternalError()
-    if servers is None:
+    made = None
+    if just_made is not None:  # the servers Nova listed, the groups asked for, what we wrote
+        servers, groups, made = just_made
+    else:  # a replay: the reservation as our database and Nova know it now
+        async with ctx.services.sessions() as session:
+            reservation = await session.get(Reservation, reservation_id)
+            os_ids = (await session.scalars(select(Instance.os_id).where(
+                Instance.reservation_id == reservation_id, Instance.project_id == ctx.project_id))).all()
+        if reservation is None or reservation.project_id != ctx.project_id:
+            raise errors.InternalError()
         view = await ctx.cloud()
         retention = datetime.timedelta(seconds=ctx.services.config.api.client_token_retention)
-        query = {"changes-since": (utcnow() - retention).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        query = {"changes-since": nova_time(utcnow() - retention),
                  "reservation_id": reservation.nova_reservation_id} if reservation.nova_reservation_id else \
-            {"changes-since": _since(ctx), "name": f"^{reservation_id}(-[0-9]+)?$"}
+            {"changes-since": nova_time(_since(ctx)), "name": f"^{reservation_id}(-[0-9]+)?$"}
         servers = [s for s in await view.nova.list_servers(query) if s["id"] in set(os_ids)]
         seen = {s["id"] for s in servers}
         servers += [{"id": os_id, "status": "DELETED", "OS-EXT-STS:vm_state": "deleted", "tenant_id": ctx.project_id}
                     for os_id in os_ids if os_id not in seen]
-    instances = await describe(ctx, servers=servers)
+        groups = reservation.groups
+    instances = await describe(ctx, servers=servers, made=made)
     if ctx.services.config.api.client_token_replay_terminated == "error" and instances and \
             all(i["State"]["Name"] == "terminated" for i in instances):
         raise errors.EC2Error("The client token you have provided is associated with a reservation whose "
                               "instances have all terminated.", code="IdempotentInstanceTerminated")
     instances.sort(key=lambda i: i["AmiLaunchIndex"])
-    grouped = group_reservations(instances, ctx.project_id, {reservation_id: reservation.groups})
+    grouped = group_reservations(instances, ctx.project_id, {reservation_id: groups})
     body = grouped[0] if grouped else {"ReservationId": reservation_id, "OwnerId": ctx.project_id,
-                                       "Groups": reservation.groups, "Instances": []}
+                                       "Groups": groups, "Instances": []}
     return body
 
 
