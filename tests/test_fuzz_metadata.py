@@ -87,7 +87,8 @@ def test_forged_identity_headers(connection, instance, path, instance_id, tenant
         headers.pop(name)
     status, body = connection.request("GET", path, headers)
     check(status, body, others=(record["os_id"], record["ec2_id"], record["private_ip"]))
-    assert status != 200 or path.strip("/") == ""  # only the version list needs no identity
+    # only the version list needs no identity; '/%2F' is '//' once decoded, the version list too
+    assert status != 200 or urllib.parse.unquote(path.split("?", 1)[0]).strip("/") == ""
 
 
 @fuzz

@@ -346,12 +346,12 @@ async def list_servers(request: web.Request) -> web.Response:
     project = query.get("project_id") or query.get("tenant_id") if token.admin else None
     since = query.get("changes-since")
     since_ts = _parse_time(since) if since else None
-    checks = []
+    checks, settled_checks = [], []  # what a lifecycle step cannot change is checked before settling
     for key in LIST_FILTERS:
         wanted = query.get(key)
         if wanted is None:
             continue
-        checks.append(_server_filter(cloud.store, key, wanted))
+        (settled_checks if key in ("status", "ip") else checks).append(_server_filter(cloud.store, key, wanted))
     if token.admin and query.get("uuid"):
         wanted_uuid = query["uuid"]
         checks.append(lambda s: s["id"] == wanted_uuid)
@@ -361,13 +361,15 @@ async def list_servers(request: web.Request) -> web.Response:
             continue
         if not all_projects and project is None and server["project_id"] != token.project_id:
             continue
+        if not all(check(server) for check in checks):
+            continue
         server = settle(cloud, server)
         if server["status"] == "DELETED":
             if since_ts is None or server["updated"] + DELETED_VISIBLE < now():
                 continue
         if since_ts is not None and server["updated"] < since_ts:
             continue
-        if all(check(server) for check in checks):
+        if all(check(server) for check in settled_checks):
             servers.append(server)
     if request.path.endswith("/detail"):
         floating = network.floating_by_port(cloud.store)
