@@ -270,3 +270,61 @@ def test_healthz_and_metrics(server, ec2):
     assert b'ec2proxy_requests_total{action="DescribeRegions",code="OK"}' in body
     assert send(f"{server.endpoint}/healthz", "GET")[0] == 200
     assert send(f"{server.admin}/healthz", "GET")[0] == 200
+
+
+def _signed_parts(server, body: bytes = b"Action=DescribeRegions&Version=2016-11-15"):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="POST", url=f"{server.endpoint}/", data=body,
+                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials(*server.demo_keys()), "ec2", "RegionOne").add_auth(request)
+    prepared = request.prepare()
+    headers = [(k, v) for k, v in prepared.headers.items() if k.lower() not in ("content-length", "host")]
+    return prepared.body, [("Host", f"127.0.0.1:{server.port}")] + headers  # the host botocore signed
+
+
+def _raw(server, target: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, bytes]:
+    """One HTTP/1.1 request written byte for byte: repeated headers and odd hosts as an attacker sends them."""
+    import socket
+
+    lines = [f"POST {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers] + \
+        [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall("\r\n".join(lines).encode() + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), payload
+
+
+@pytest.mark.parametrize("tamper", ["host", "second-date", "second-authorization", "body-appended",
+                                    "query-added", "unsigned-action-header"])
+def test_a_tampered_or_injected_signed_request_is_refused(server, tamper):
+    """What a man in the middle or a confused proxy can add to a signed request never gets it through with
+    a changed meaning: the signature covers it, or the request is refused as ambiguous."""
+    body, headers = _signed_parts(server)
+    status, _ = _raw(server, "/", headers, body)
+    assert status == 200  # untouched, it goes through
+    target, sent = "/", list(headers)
+    if tamper == "host":
+        sent = [(k, "evil.example:80" if k.lower() == "host" else v) for k, v in sent]
+    elif tamper == "second-date":
+        sent.append(("X-Amz-Date", "20300101T000000Z"))
+    elif tamper == "second-authorization":
+        sent.append(("Authorization", "AWS4-HMAC-SHA256 Credential=x/20300101/RegionOne/ec2/aws4_request, "
+                                      "SignedHeaders=host, Signature=00"))
+    elif tamper == "body-appended":
+        body += b"&Action=TerminateInstances&InstanceId.1=i-0123456789abcdef0"
+    elif tamper == "query-added":
+        target = "/?Action=TerminateInstances&InstanceId.1=i-0123456789abcdef0"
+    elif tamper == "unsigned-action-header":
+        sent.append(("X-Amz-Target", "TerminateInstances"))  # not an EC2 input: must change nothing
+    status, payload = _raw(server, target, sent, body)
+    if tamper == "unsigned-action-header":
+        assert status == 200 and b"DescribeRegionsResponse" in payload
+        return
+    assert status in (400, 401, 403), payload
+    assert error_code(payload) in ("SignatureDoesNotMatch", "IncompleteSignature", "AuthFailure")

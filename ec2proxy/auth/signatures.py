@@ -76,6 +76,9 @@ def read_signature(
 ) -> Signature:
     """Parse and pre-check the request's signature (format, scope, time); no secret yet."""
     authorization = request.headers.get("Authorization")
+    if authorization is not None and hasattr(request.headers, "getall") and \
+            len(request.headers.getall("Authorization")) > 1:  # which one counts would be a guess
+        raise errors.IncompleteSignature("The request carries more than one Authorization header")
     if authorization is not None:
         if not authorization.startswith(V4_ALGORITHM + " "):
             raise errors.IncompleteSignature(

@@ -116,9 +116,9 @@ def _ebs_root(server: dict, row: Instance | None) -> bool:
     return bool(row is not None and row.block_device_mappings and any(m.get("Root") for m in row.block_device_mappings))
 
 
-def build_instance(server: dict, row: Instance | None, tags: list[dict], project_id: str,
-                   groups: dict[str, str], region: str, ports: list[dict] | None = None) -> dict:
-    """The EC2 Instance shape of one Nova server plus what our database keeps for it."""
+def build_instance(server: dict, row: Instance | None, project_id: str, groups: dict[str, str], region: str,
+                   ports: list[dict] | None = None) -> dict:
+    """The EC2 Instance shape of one Nova server plus what our database keeps for it (tags: ``tagging.attach``)."""
     code, name = states.ec2_state(server)
     private_ip, public_ip, _ = addresses(server)
     ec2_id = row.ec2_id if row else ids.from_uuid("i", server["id"])
@@ -142,14 +142,14 @@ def build_instance(server: dict, row: Instance | None, tags: list[dict], project
         "BlockDeviceMappings": block_device_mappings(server, row), "VirtualizationType": "hvm", "Hypervisor": "xen", "EbsOptimized": False,
         "EnaSupport": True, "SourceDestCheck": True,
         "SecurityGroups": [{"GroupName": n, "GroupId": groups.get(n, "")} for n in group_names],
-        "Tags": tags, "ClientToken": (row.client_token if row else None) or "",
+        "ClientToken": (row.client_token if row else None) or "",
         "KeyName": (row.key_name if row else None) or server.get("key_name") or None,
         "MetadataOptions": metadata_options(row.metadata_options if row else None),
         "StateReason": states.state_reason(server),
         "KernelId": row.kernel_id if row else None, "RamdiskId": row.ramdisk_id if row else None,
         "_os_id": server["id"], "_nova_status": server.get("status"), "_row": row,
         "_reservation": row.reservation_id if row else ids.from_uuid("r", server["id"]),
-        "_owner": project_id, "_tags": {t["Key"]: t["Value"] for t in tags},
+        "_owner": project_id,
     }
     interfaces = network_interfaces(server, ports or [], project_id, region)
     if interfaces:
@@ -347,8 +347,7 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
         if server.get("tenant_id") not in (None, ctx.project_id):
             continue  # never another project's server, whatever the token could see
         row = rows.get(server["id"])
-        instances.append(build_instance(server, row, [], ctx.project_id, groups, ctx.region,
-                                        ports.get(server["id"])))
+        instances.append(build_instance(server, row, ctx.project_id, groups, ctx.region, ports.get(server["id"])))
     unread = [i["InstanceId"] for i in instances if i["InstanceId"] not in covered]
     if unread:  # servers we have no row of (made in Nova directly)
         tags.update(await tagging.load(ctx, unread))
