@@ -206,3 +206,29 @@ def test_failed_build_shows_terminated_with_a_reason(proxy, ec2, ami):
         time.sleep(0.2)
     assert dead["State"]["Name"] == "terminated"
     assert dead["StateReason"]["Code"] == "Server.InternalError"
+
+
+def test_describe_written_from_kept_fragments_is_never_stale(ec2, ami):
+    """An unfiltered DescribeInstances reuses each instance's XML while nothing it is made of changed: it
+    parses exactly like the freshly built answer of a filtered one, and every change shows at once."""
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    every_state = [{"Name": "instance-state-name",
+                    "Values": ["pending", "running", "stopping", "stopped", "shutting-down", "terminated"]}]
+
+    def shown(**kwargs) -> dict:
+        return {i["InstanceId"]: i for r in ec2.describe_instances(**kwargs)["Reservations"] for i in r["Instances"]}
+
+    for _ in range(2):  # the second one comes from kept fragments
+        assert shown() == shown(Filters=every_state)
+    ec2.create_tags(Resources=[iid], Tags=[{"Key": "fresh", "Value": "1"}])
+    assert shown()[iid]["Tags"] == [{"Key": "fresh", "Value": "1"}]
+    ec2.delete_tags(Resources=[iid], Tags=[{"Key": "fresh"}])
+    assert shown()[iid].get("Tags", []) == []
+    ec2.stop_instances(InstanceIds=[iid])
+    assert shown()[iid]["State"]["Name"] in ("stopping", "stopped")
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    assert shown() == shown(Filters=every_state)
+    ec2.terminate_instances(InstanceIds=[iid])
+    assert shown()[iid]["State"]["Name"] in ("shutting-down", "terminated")

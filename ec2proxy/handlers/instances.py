@@ -7,6 +7,7 @@ import base64
 import binascii
 import dataclasses
 import datetime
+import functools
 import re
 import types
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ec2proxy import devices, errors, filters, ids, ledger, oplog, paging, states, tagging, timestamps, vpcs
+from ec2proxy import (devices, errors, filters, fragments, ids, ledger, oplog, paging, protocol, states, tagging,
+                      timestamps, vpcs)
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Reservation, utcnow
@@ -316,12 +318,14 @@ class Made:
 
 
 async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None,
-                   made: Made | None = None) -> list[dict]:
+                   made: Made | None = None, render: bool = False) -> list[dict]:
     """Every instance of the project (terminated ones for a while), as EC2 Instance dicts.
 
     One paginated Nova listing (narrowed by the filters Nova understands), the
     security groups and ports, and, at the same time, our rows and tags: a
-    constant number of backend calls whatever the instance count.
+    constant number of backend calls whatever the instance count. ``render``:
+    the instances come as ``Prerendered`` XML (from ``fragments`` when nothing
+    they are made of changed), for an answer that only shows them.
     """
     view = await ctx.cloud()
     tags: dict[str, list[dict]] = {}
@@ -342,16 +346,42 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
         groups, ports, rows, tags = await asyncio.gather(_group_ids(view), _ports(view, os_ids), _rows(ctx, os_ids),
                                                          tagging.load(ctx, wanted))
         covered = set(wanted)
-    instances = []
-    for server in servers:
-        if server.get("tenant_id") not in (None, ctx.project_id):
-            continue  # never another project's server, whatever the token could see
-        row = rows.get(server["id"])
-        instances.append(build_instance(server, row, ctx.project_id, groups, ctx.region, ports.get(server["id"])))
-    unread = [i["InstanceId"] for i in instances if i["InstanceId"] not in covered]
+    mine = [s for s in servers if s.get("tenant_id") in (None, ctx.project_id)]  # never another project's
+    unread = [i for i in (ids.from_uuid("i", s["id"]) for s in mine) if i not in covered]
     if unread:  # servers we have no row of (made in Nova directly)
         tags.update(await tagging.load(ctx, unread))
-    return tagging.attach(instances, "InstanceId", tags)
+    instances = []
+    for server in mine:
+        row = rows.get(server["id"])
+        own_ports = ports.get(server["id"])
+        if render:
+            ec2_id = ids.from_uuid("i", server["id"])
+            key = fragments.digest(server, _row_values(row), own_ports, tags.get(ec2_id),
+                                   [groups.get(g["name"]) for g in server.get("security_groups") or []],
+                                   ctx.project_id, ctx.region)
+            xml = fragments.INSTANCES.get(key)
+            if xml is None:
+                instance = tagging.attach([build_instance(server, row, ctx.project_id, groups, ctx.region,
+                                                          own_ports)], "InstanceId", tags)[0]
+                xml = protocol.render(_instance_shape(), instance)
+                fragments.INSTANCES.put(key, xml)
+            reservation = row.reservation_id if row else ids.from_uuid("r", server["id"])
+            instances.append(protocol.Prerendered(xml, InstanceId=ec2_id, _reservation=reservation))
+            continue
+        instances.append(build_instance(server, row, ctx.project_id, groups, ctx.region, own_ports))
+    return instances if render else tagging.attach(instances, "InstanceId", tags)
+
+
+def _row_values(row) -> Any:
+    """What a row holds, for a digest (a read row, or what RunInstances just wrote)."""
+    if row is None:
+        return None
+    return tuple(row) if hasattr(row, "_mapping") else sorted(vars(row).items())
+
+
+@functools.cache
+def _instance_shape():
+    return protocol.service_model().shape_for("Instance")
 
 
 @action("DescribeInstances")
@@ -359,7 +389,7 @@ async def describe_instances(ctx: RequestContext, params: dict) -> dict:
     wanted = [ids.check("i", i) for i in params.get("InstanceIds") or []]
     paging.check_max_results(params, ids_member="InstanceIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS)
-    instances = await lookup(ctx, wanted) if wanted else await describe(ctx, params)
+    instances = await lookup(ctx, wanted) if wanted else await describe(ctx, params, render=not compiled)
     instances, next_token = paging.page(filters.apply(instances, compiled), params)
     result: dict = {"NextToken": next_token} if next_token else {}
     reservation_ids = sorted({i["_reservation"] for i in instances})

@@ -7,14 +7,16 @@ knows anything about instances or volumes.
 
 from ec2proxy.protocol.model import API_VERSION, operation, operation_names, service_model
 from ec2proxy.protocol.query import parse_input
-from ec2proxy.protocol.xml import error_body, serialize_output
+from ec2proxy.protocol.xml import Prerendered, error_body, render, serialize_output
 
 __all__ = [
     "API_VERSION",
+    "Prerendered",
     "error_body",
     "operation",
     "operation_names",
     "parse_input",
+    "render",
     "serialize_output",
     "service_model",
 ]

@@ -112,6 +112,24 @@ def _build_structure(shape: botocore.model.StructureShape) -> Writer:
     return write
 
 
+class Prerendered(dict):
+    """A list element whose XML was written before (``render``): the writer copies ``xml`` as it is; the
+    dict holds what the handler still reads (ids for grouping and paging)."""
+
+    __slots__ = ("xml",)
+
+    def __init__(self, xml: str, **known: Any):
+        super().__init__(known)
+        self.xml = xml
+
+
+def render(shape: botocore.model.Shape, value: Any) -> str:
+    """The XML of one value of ``shape`` (without its element), for ``Prerendered``."""
+    out: list[str] = []
+    _writer(shape)(value, out)
+    return "".join(out)
+
+
 def _build_list(shape: botocore.model.ListShape) -> Writer:
     tag = shape.member.serialization.get("name", "item")
     open_tag, close_tag = f"<{tag}>", f"</{tag}>"
@@ -122,7 +140,10 @@ def _build_list(shape: botocore.model.ListShape) -> Writer:
             if element is None:
                 continue
             out.append(open_tag)
-            member(element, out)
+            if type(element) is Prerendered:
+                out.append(element.xml)
+            else:
+                member(element, out)
             out.append(close_tag)
 
     write.member = member  # type: ignore[attr-defined]  # used for flattened lists
