@@ -94,7 +94,6 @@ class Cloud:
         if scoped is None:
             scoped = await self.auth.scoped(project_id)
             renew = functools.partial(self._renewed_token, project_id)
-
         version = await self.nova_version(scoped)
         nova_headers = {"OpenStack-API-Version": f"compute {version}", "X-OpenStack-Nova-API-Version": version}
         endpoints = scoped.endpoints
