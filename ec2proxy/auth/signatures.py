@@ -151,6 +151,7 @@ def _check_scope(access_key: str, date: str, region: str, service: str, amz_date
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
 
 
+@functools.lru_cache(maxsize=256)  # every request signed in the same second carries the same value
 def _parse_amz_date(value: str | None) -> datetime.datetime:
     match = _AMZ_DATE.fullmatch(value or "")
     try:
