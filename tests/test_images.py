@@ -220,7 +220,7 @@ def test_a_copy_cut_off_by_a_crash_is_finished_after_a_restart(proxy, ec2, runni
     time.sleep(7)  # the copy is hanging in its download, longer than image_stuck_after: a live job is not stuck
     assert ec2.describe_images(ImageIds=[copied])["Images"][0]["State"] == "pending"
     proxy.kill()
-    proxy.start()
+    proxy.start(timeout=120)  # a loaded CI machine may be slow to bring it back
     fresh = proxy.client()
     try:
         fresh.get_waiter("image_available").wait(ImageIds=[copied], WaiterConfig=WAIT)
