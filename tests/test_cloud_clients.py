@@ -54,6 +54,21 @@ async def demo_view(target):
     return cloud, await cloud.view(project)
 
 
+async def test_a_revoked_token_is_renewed_and_the_call_repeated(target):
+    """Keystone revoked the proxy's token (a revocation, new signing keys after a restart): the next call
+    is refused once (401), the client logs in again and repeats it; its caller sees only the answer."""
+    cloud, view = await demo_view(target)
+    old = view.scoped.token
+    async with target.session.delete(f"{view.keystone.endpoint}/auth/tokens",
+                                      headers={"X-Auth-Token": old, "X-Subject-Token": old}) as revoked:
+        assert revoked.status == 204
+    assert isinstance(await view.nova.list_servers({"name": "^no-such-server$"}), list)
+    assert view.nova.token != old
+    project = None if target.real else target.accounts["demo"]["project_id"]
+    assert (await cloud.auth.scoped(project)).token == view.nova.token  # the next view uses the new one
+    assert isinstance(await view.neutron.list("network", {"fields": ["id"]}), list)  # shared, not renewed again
+
+
 async def test_keystone_login_catalog_and_rescope(target):
     cloud = target.cloud()
     own = await cloud.auth.scoped()

@@ -144,6 +144,20 @@ async def validate_token(request: web.Request) -> web.Response:
     return reply(token_body(request, subject, cloud.store), 200, {"X-Subject-Token": subject.id})
 
 
+@routes.delete(PREFIX + "/v3/auth/tokens")
+async def revoke_token(request: web.Request) -> web.Response:
+    """Keystone's revocation: a token may revoke itself, an admin any token."""
+    caller = auth(request)
+    cloud = request.app[STATE]
+    subject = cloud.token(request.headers.get("X-Subject-Token"))
+    if subject is None:
+        raise HTTPError(404, "Could not find token")
+    if subject.id != caller.id and not caller.admin:
+        raise HTTPError(403, "You are not authorized to perform the requested action.")
+    cloud.tokens.pop(subject.id, None)
+    return web.Response(status=204)
+
+
 @routes.get(PREFIX + "/v3/projects")
 async def list_projects(request: web.Request) -> web.Response:
     token = auth(request)
