@@ -8,7 +8,6 @@ time it is seen and a Describe never writes. New EC2-only objects
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import secrets
@@ -25,9 +24,28 @@ KINDS = {
 _SHAPE = re.compile(r"([a-z]+)-([0-9a-f]{8}|[0-9a-f]{17})")
 
 
-@functools.lru_cache(maxsize=1 << 16)
+# Ids this process has computed, both ways: an EC2 id is a digest, so the OpenStack id behind one is
+# known only once seen. Bounded: cleared whole when full (it refills from the next listings).
+_FORWARD: dict[tuple[str, str], str] = {}
+_BACK: dict[str, str] = {}
+_LIMIT = 1 << 17
+
+
 def from_uuid(prefix: str, os_id: str) -> str:
-    return f"{prefix}-{hashlib.sha256(f'{prefix}:{os_id}'.encode()).hexdigest()[:17]}"
+    key = (prefix, os_id)
+    ec2_id = _FORWARD.get(key)
+    if ec2_id is None:
+        if len(_FORWARD) >= _LIMIT:
+            _FORWARD.clear()
+            _BACK.clear()
+        ec2_id = _FORWARD[key] = f"{prefix}-{hashlib.sha256(f'{prefix}:{os_id}'.encode()).hexdigest()[:17]}"
+        _BACK[ec2_id] = os_id
+    return ec2_id
+
+
+def os_id_of(ec2_id: str) -> str | None:
+    """The OpenStack id behind ``ec2_id`` if this process has seen it (None: ask a listing)."""
+    return _BACK.get(ec2_id)
 
 
 def new(prefix: str) -> str:

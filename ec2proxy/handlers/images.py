@@ -146,10 +146,14 @@ async def _copying(ctx: RequestContext) -> frozenset[str]:
     return frozenset(ids_[-1] for ids_ in jobs_left if ids_)
 
 
-async def describe(ctx: RequestContext) -> list[dict]:
+async def describe(ctx: RequestContext, images: list[dict] | None = None) -> list[dict]:
+    """The project's images (or these Glance images) as EC2 Image shapes, with tags."""
     stuck_after = float(ctx.services.config.api.image_stuck_after)
     now = datetime.datetime.now(datetime.timezone.utc)
-    images, copying = await asyncio.gather(_glance_images(ctx), _copying(ctx))
+    if images is None:
+        images, copying = await asyncio.gather(_glance_images(ctx), _copying(ctx))
+    else:
+        copying = await _copying(ctx)
     shapes = [build_image(i, ctx.project_id, stuck_after, now, copying) for i in images]
     return await tagging.with_tags(ctx, shapes, "ImageId")
 
@@ -168,10 +172,35 @@ def image_not_found(image: str) -> errors.EC2Error:
     return errors.EC2Error(f"The image id '[{image}]' does not exist", code="InvalidAMIID.NotFound")
 
 
+async def glance_image(view, wanted: str) -> dict | None:
+    """The Glance image behind an ami-/aki-/ari- id, as this project sees it (None: none).
+
+    One GET when this process has seen the id (ids are digests of Glance's),
+    else one listing, which teaches it every id there: a lookup never lists
+    the project's images twice.
+    """
+    if view.glance is None:
+        raise errors.Unavailable("This cloud has no image service.")
+    os_id = ids.os_id_of(wanted)
+    if os_id is not None:
+        try:
+            image = await view.glance.get_image(os_id)  # Glance answers 404 for an image this project cannot see
+        except BackendNotFound:
+            return None
+        return image if image.get("status") not in GONE and image_id(image) == wanted else None
+    for image in await view.glance.list_images({"member_status": "all"}):  # shared with us counts at once
+        if image.get("status") not in GONE and image_id(image) == wanted:
+            return image
+    return None
+
+
 async def find(ctx: RequestContext, wanted: str, own: bool = False) -> dict:
     """One image by its ami-/aki-/ari- id (``own``: the caller must own it)."""
     _check_image_id(wanted)
-    shapes = filters.by_ids(await describe(ctx), "ImageId", [wanted], image_not_found)
+    image = await glance_image(await ctx.cloud(), wanted)
+    if image is None:
+        raise image_not_found(wanted)
+    shapes = await describe(ctx, [image])
     if own and shapes[0]["OwnerId"] != ctx.project_id:
         raise errors.UnauthorizedOperation(f"You do not own the image {wanted}.")
     return shapes[0]

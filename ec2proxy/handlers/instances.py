@@ -402,13 +402,15 @@ async def describe_instances(ctx: RequestContext, params: dict) -> dict:
 
 
 async def _find_image(view, ami: str) -> dict:
-    for image in await view.glance.list_images({"member_status": "all"}):  # shared with us counts at once
-        if ids.from_uuid("ami", image["id"]) == ami:
-            if image["status"] != "active":
-                raise errors.EC2Error(f"Image {ami} is not available (state {image['status']})",
-                                      code="InvalidAMIID.Unavailable")
-            return image
-    raise errors.EC2Error(f"The image id '[{ami}]' does not exist", code="InvalidAMIID.NotFound")
+    from ec2proxy.handlers.images import glance_image  # images builds on instances
+
+    image = await glance_image(view, ami)
+    if image is None:
+        raise errors.EC2Error(f"The image id '[{ami}]' does not exist", code="InvalidAMIID.NotFound")
+    if image["status"] != "active":
+        raise errors.EC2Error(f"Image {ami} is not available (state {image['status']})",
+                              code="InvalidAMIID.Unavailable")
+    return image
 
 
 async def _find_flavor(view, instance_type: str) -> dict:
