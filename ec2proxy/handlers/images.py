@@ -25,6 +25,7 @@ from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Operation, utcnow
 from ec2proxy.handlers import action
 from ec2proxy.handlers.instances import lookup
+from ec2proxy.objects import by_ec2_id
 
 STATES = {"queued": "pending", "saving": "pending", "uploading": "pending", "importing": "pending",
           "active": "available", "killed": "failed", "deactivated": "failed"}
@@ -173,25 +174,12 @@ def image_not_found(image: str) -> errors.EC2Error:
 
 
 async def glance_image(view, wanted: str) -> dict | None:
-    """The Glance image behind an ami-/aki-/ari- id, as this project sees it (None: none).
-
-    One GET when this process has seen the id (ids are digests of Glance's),
-    else one listing, which teaches it every id there: a lookup never lists
-    the project's images twice.
-    """
+    """The Glance image behind an ami-/aki-/ari- id, as this project sees it (None: none); see ``ec2proxy.objects``."""
     if view.glance is None:
         raise errors.Unavailable("This cloud has no image service.")
-    os_id = ids.os_id_of(wanted)
-    if os_id is not None:
-        try:
-            image = await view.glance.get_image(os_id)  # Glance answers 404 for an image this project cannot see
-        except BackendNotFound:
-            return None
-        return image if image.get("status") not in GONE and image_id(image) == wanted else None
-    for image in await view.glance.list_images({"member_status": "all"}):  # shared with us counts at once
-        if image.get("status") not in GONE and image_id(image) == wanted:
-            return image
-    return None
+    image = await by_ec2_id(wanted, image_id, view.glance.get_image,
+                             lambda: view.glance.list_images({"member_status": "all"}))  # shared counts at once
+    return image if image is not None and image.get("status") not in GONE else None
 
 
 async def find(ctx: RequestContext, wanted: str, own: bool = False) -> dict:

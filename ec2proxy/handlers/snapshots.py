@@ -12,6 +12,7 @@ from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.handlers.volumes import check_settled, cinder, find as find_volume
+from ec2proxy.objects import shape_by_ec2_id
 
 STATES = {"creating": "pending", "available": "completed", "backing-up": "completed", "restoring": "completed",
           "unmanaging": "completed", "deleting": "completed", "error": "error", "error_deleting": "error"}
@@ -40,8 +41,9 @@ def build_snapshot(snapshot: dict, project_id: str) -> dict:
     }
 
 
-async def describe(ctx: RequestContext) -> list[dict]:
-    snapshots = await (await cinder(ctx)).list_snapshots()
+async def describe(ctx: RequestContext, snapshots: list[dict] | None = None) -> list[dict]:
+    if snapshots is None:
+        snapshots = await (await cinder(ctx)).list_snapshots()
     shapes = [build_snapshot(s, ctx.project_id) for s in snapshots if s.get("status") != "deleted"]
     return await tagging.with_tags(ctx, shapes, "SnapshotId")
 
@@ -51,8 +53,11 @@ def snapshot_not_found(snapshot_id: str) -> errors.EC2Error:
 
 
 async def find(ctx: RequestContext, snapshot_id: str) -> dict:
+    """One snapshot by its snap- id (see ``ec2proxy.objects``)."""
     ids.check("snap", snapshot_id)
-    return filters.by_ids(await describe(ctx), "SnapshotId", [snapshot_id], snapshot_not_found)[0]
+    client = await cinder(ctx)
+    return await shape_by_ec2_id(snapshot_id, "snap", client.get_snapshot, client.list_snapshots,
+                                 lambda found: describe(ctx, found), snapshot_not_found)
 
 
 @tagging.exists("snap")

@@ -22,6 +22,7 @@ from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance
 from ec2proxy.handlers import action
 from ec2proxy.handlers.instances import lookup, update_row
+from ec2proxy.objects import shape_by_ec2_id
 
 # Cinder status -> EC2 volume state; the attachment state comes from the status too
 STATES = {"creating": "creating", "downloading": "creating", "available": "available", "reserved": "in-use",
@@ -126,9 +127,11 @@ def volume_not_found(volume_id: str) -> errors.EC2Error:
 
 
 async def find(ctx: RequestContext, volume_id: str) -> dict:
-    """One volume by its vol- id (Cinder cannot be asked by our id: one listing)."""
+    """One volume by its vol- id (see ``ec2proxy.objects``)."""
     ids.check("vol", volume_id)
-    return filters.by_ids(await describe(ctx), "VolumeId", [volume_id], volume_not_found)[0]
+    client = await cinder(ctx)
+    return await shape_by_ec2_id(volume_id, "vol", client.get_volume, client.list_volumes,
+                                 lambda found: describe(ctx, found), volume_not_found)
 
 
 @tagging.exists("vol")

@@ -1,0 +1,39 @@
+"""One cloud object by its EC2 id, without listing the project's objects each time.
+
+EC2 ids are digests of OpenStack ids, so the way back is known only for ids
+this process has computed (``ids.os_id_of``). A known id is one GET, which the
+service answers 404 for an object the project cannot see; an unknown one is
+one listing, which teaches the process every id in it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from ec2proxy import ids
+from ec2proxy.cloud import BackendNotFound
+
+
+async def by_ec2_id(ec2_id: str, id_of: Callable[[dict], str], get: Callable[[str], Awaitable[dict]],
+                    listing: Callable[[], Awaitable[list[dict]]]) -> dict | None:
+    os_id = ids.os_id_of(ec2_id)
+    if os_id is not None:
+        try:
+            found: Any = await get(os_id)
+        except BackendNotFound:
+            return None
+        return found if id_of(found) == ec2_id else None
+    return next((item for item in await listing() if id_of(item) == ec2_id), None)
+
+
+async def shape_by_ec2_id(ec2_id: str, prefix: str, get: Callable[[str], Awaitable[dict]],
+                          listing: Callable[[], Awaitable[list[dict]]],
+                          describe: Callable[[list[dict]], Awaitable[list[dict]]],
+                          missing: Callable[[str], Exception]) -> dict:
+    """The EC2 shape of one object whose id is ``prefix``-digest of its OpenStack id; ``describe`` makes
+    shapes (leaving out deleted objects), ``missing`` is the caller's NotFound error."""
+    found = await by_ec2_id(ec2_id, lambda item: ids.from_uuid(prefix, item["id"]), get, listing)
+    shapes = await describe([found]) if found is not None else []
+    if not shapes:
+        raise missing(ec2_id)
+    return shapes[0]
