@@ -23,15 +23,11 @@ class Fragments:
     def __init__(self, size: int = SIZE):
         self._items: collections.OrderedDict[bytes, str] = collections.OrderedDict()
         self._size = size
-        self.hits = self.misses = 0
 
     def get(self, key: bytes) -> str | None:
         xml = self._items.get(key)
-        if xml is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        self._items.move_to_end(key)
+        if xml is not None:
+            self._items.move_to_end(key)
         return xml
 
     def put(self, key: bytes, xml: str) -> None:

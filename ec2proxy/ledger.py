@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ec2proxy import errors
+from ec2proxy import errors, timestamps
 from ec2proxy.db.models import ClientToken, utcnow
 
 WAIT = 30.0
@@ -68,8 +68,7 @@ async def claim(sessions, *, project_id: str, region: str, zone: str, action: st
                                   code="IdempotentParameterMismatch")
         if row.state == "succeeded":
             return Claim(row.id, row.resource_id, owner=False)
-        updated = row.updated_at.replace(tzinfo=row.updated_at.tzinfo or datetime.timezone.utc)
-        stale = updated + datetime.timedelta(seconds=lease) < utcnow()
+        stale = timestamps.aware(row.updated_at) + datetime.timedelta(seconds=lease) < utcnow()
         if row.state == "failed" or stale:
             # Take the row over, conditionally: only one of several retries wins.
             async with sessions() as session, session.begin():

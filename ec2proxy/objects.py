@@ -8,10 +8,13 @@ one listing, which teaches the process every id in it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Awaitable, Callable
 
 from ec2proxy import ids
 from ec2proxy.cloud import BackendNotFound
+
+FEW = 20  # up to this many known ids are asked one by one (concurrently) rather than by a listing
 
 
 async def by_ec2_id(ec2_id: str, id_of: Callable[[dict], str], get: Callable[[str], Awaitable[dict]],
@@ -37,3 +40,14 @@ async def shape_by_ec2_id(ec2_id: str, prefix: str, get: Callable[[str], Awaitab
     if not shapes:
         raise missing(ec2_id)
     return shapes[0]
+
+
+async def existing(ec2_ids: list[str], id_of: Callable[[dict], str], get: Callable[[str], Awaitable[dict]],
+                   listing: Callable[[], Awaitable[list[dict]]],
+                   kept: Callable[[dict], bool] = lambda item: True) -> set[str]:
+    """Which of ``ec2_ids`` name objects the project has (``kept``: not deleted): a few known ids are
+    asked by GET, anything else by one listing."""
+    if len(ec2_ids) <= FEW and all(ids.os_id_of(i) for i in ec2_ids):
+        found = await asyncio.gather(*(by_ec2_id(i, id_of, get, listing) for i in ec2_ids))
+        return {id_of(item) for item in found if item is not None and kept(item)}
+    return {id_of(item) for item in await listing() if kept(item)} & set(ec2_ids)

@@ -9,7 +9,11 @@ def parse(text: str | None) -> datetime.datetime | None:
     """An aware datetime from an OpenStack timestamp; naive ones are UTC, as OpenStack means them."""
     if not text:
         return None
-    stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return aware(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def aware(stamp: datetime.datetime) -> datetime.datetime:
+    """A datetime with its zone; a naive one is UTC (OpenStack writes them so, SQLite keeps no zone)."""
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from ec2proxy import ids
 
-from tests.support import Server
+from tests.support import WAIT, Server
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +48,12 @@ def alt(proxy, accounts):
     created = json.loads(proxy.ec2proxy("credentials", "create", "--project", accounts["alt"]["project_id"],
                                         "--user", accounts["alt"]["user_id"]).stdout)
     return proxy.client(created["access_key"], created["secret"])
+
+
+@pytest.fixture(scope="module")
+def running(ec2, ami):
+    """One running instance of the module's proxy (``ec2`` as the module defines it), terminated after."""
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+    yield instance["InstanceId"]
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])

@@ -19,6 +19,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+WAIT = {"Delay": 1, "MaxAttempts": 60}  # botocore waiters: once a second, for a minute
 
 
 def free_port() -> int:

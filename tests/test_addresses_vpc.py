@@ -9,23 +9,14 @@ import json
 import pytest
 
 from tests.test_metadata import fetch, signed
-from tests.support import code_of
+from tests.support import WAIT, code_of
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}
-WAIT = {"Delay": 1, "MaxAttempts": 60}
 
 
 @pytest.fixture(scope="module")
 def ec2(proxy):
     return proxy.client()
-
-
-@pytest.fixture(scope="module")
-def running(ec2, ami):
-    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
-    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
-    yield instance["InstanceId"]
-    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
 
 
 def described(ec2, instance_id: str) -> dict:

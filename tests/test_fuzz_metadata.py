@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from metadata import callers
 from tests.test_fuzz_front_door import HEADER_CHARS, PYTHON_NAMES, fuzz
+from tests.support import WAIT
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.1"}
-WAIT = {"Delay": 1, "MaxAttempts": 60}
 SEGMENTS = ["latest", "2009-04-04", "2021-01-03", "1.0", "meta-data", "user-data", "dynamic", "instance-identity",
             "document", "signature", "pkcs7", "public-keys", "0", "openssh-key", "network", "interfaces", "macs",
             "tags", "instance", "placement", "api", "token", "..", ".", "", "%00", "%2e%2e", "block-device-mapping"]

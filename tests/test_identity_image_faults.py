@@ -11,11 +11,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.test_devcloud import DevCloudProcess, _server_for
-from tests.test_instance_faults import FAULTS, cloud, error_of  # noqa: F401  (the dev cloud's fault injection)
+from tests.test_instance_faults import FAULTS, cloud, error_of, faulted  # noqa: F401  (the dev cloud's fault injection)
+from tests.support import WAIT
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2", "EC2PROXY_OPENSTACK_TIMEOUT": "1.5", "EC2PROXY_OPENSTACK_RETRIES": "1",
              "EC2PROXY_API_JOB_LEASE": "2", "EC2PROXY_API_IMAGE_STUCK_AFTER": "120"}
-WAIT = {"Delay": 1, "MaxAttempts": 60}
 KINDS = sorted(FAULTS)
 
 
@@ -33,14 +33,6 @@ def source(ec2, ami):
     ec2.get_waiter("image_available").wait(ImageIds=[image], WaiterConfig=WAIT)
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
     return image
-
-
-def faulted(inject, clear, rule: dict, call, **kwargs) -> tuple[str, int, str]:
-    inject(rule)
-    try:
-        return error_of(call, **kwargs)
-    finally:
-        clear()
 
 
 def read_kind(kind: str) -> dict:

@@ -11,24 +11,15 @@ import time
 
 import pytest
 
-from tests.support import code_of
+from tests.support import WAIT, code_of
 from tests.test_instance_faults import cloud  # noqa: F401  (fault injection into the module's dev cloud)
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.5", "EC2PROXY_API_IMAGE_STUCK_AFTER": "6", "EC2PROXY_API_JOB_LEASE": "3"}
-WAIT = {"Delay": 1, "MaxAttempts": 60}
 
 
 @pytest.fixture(scope="module")
 def ec2(proxy):
     return proxy.client()
-
-
-@pytest.fixture(scope="module")
-def running(ec2, ami):
-    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
-    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
-    yield instance["InstanceId"]
-    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
 
 
 @pytest.fixture(scope="module")

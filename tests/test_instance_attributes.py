@@ -10,9 +10,7 @@ import pytest
 from ec2proxy import ids
 
 from tests.test_devcloud import DevCloudProcess
-from tests.support import code_of
-
-WAIT = {"Delay": 1, "MaxAttempts": 60}
+from tests.support import WAIT, code_of
 
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}

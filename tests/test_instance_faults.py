@@ -10,9 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 
+from tests.support import WAIT
 from tests.test_devcloud import DevCloudProcess
 
-WAIT = {"Delay": 1, "MaxAttempts": 60}
 # kind -> (fault spec, EC2 codes that describe it honestly)
 FAULTS = {
     "status-500": ({"kind": "status", "status": 500}, {"InternalError"}),
@@ -58,6 +58,14 @@ def error_of(call, **kwargs) -> tuple[str, int, str]:
         call(**kwargs)
     response = caught.value.response
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
+
+
+def faulted(inject, clear, rule: dict, call, **kwargs) -> tuple[str, int, str]:
+    inject(rule)
+    try:
+        return error_of(call, **kwargs)
+    finally:
+        clear()
 
 
 def servers_named(demo, prefix: str) -> list:

@@ -7,11 +7,7 @@ import json
 
 import pytest
 
-from tests.support import code_of
-
-
-
-WAIT = {"Delay": 1, "MaxAttempts": 60}
+from tests.support import WAIT, code_of
 
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}

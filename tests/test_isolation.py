@@ -10,9 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ec2proxy.handlers import implemented
+from tests.support import WAIT
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2"}
-WAIT = {"Delay": 1, "MaxAttempts": 60}
 NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidVolume.NotFound", "InvalidSnapshot.NotFound",
              "InvalidAMIID.NotFound", "InvalidGroup.NotFound", "InvalidKeyPair.NotFound",
              "InvalidAllocationID.NotFound", "InvalidAssociationID.NotFound", "InvalidGroupId.NotFound",

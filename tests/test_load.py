@@ -36,6 +36,15 @@ def _rows(database: str) -> list:
     return asyncio.run(read())
 
 
+def assert_each_token_made_one_server(devcloud, database: str) -> list:
+    """Our rows name each ClientToken once, and the cloud holds exactly the servers our rows name."""
+    rows = _rows(database)
+    assert all(count == 1 for count in collections.Counter(t for _, _, t in rows).values())
+    in_cloud = {s.id for s in devcloud.sdk().compute.servers()}
+    assert in_cloud == {os_id for _, os_id, _ in rows}  # every server is ours, once; nothing lost
+    return rows
+
+
 def _cluster(devcloud, tmp_path, database: str, prefix: str, clients: int, **api):
     """Two workers on one database and the demo project's shared boto3 client of each (thread-safe)."""
     workers = [_worker(devcloud, tmp_path, f"{prefix}{n}", database, access_log="false", **api) for n in range(2)]
@@ -137,10 +146,7 @@ def test_a_worker_killed_under_load_loses_nothing(devcloud, tmp_path, postgres_u
         print(f"kill: {completed} launches, errors {dict(errors)}")
         assert {k: v for k, v in errors.items() if k[0] >= 500} == {}, errors
         assert completed > 0 and all(len(answered) == 1 for answered in launched.values())
-        rows = _rows(postgres_url)
-        assert all(count == 1 for count in collections.Counter(t for _, _, t in rows).values())
-        in_cloud = {s.id for s in devcloud.sdk().compute.servers()}
-        assert in_cloud == {os_id for _, os_id, _ in rows}  # every server is ours, once; nothing lost
+        assert_each_token_made_one_server(devcloud, postgres_url)
     finally:
         for worker in workers:
             worker.stop()

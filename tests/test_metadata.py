@@ -21,10 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
 from ec2proxy import ids
 from metadata import callers
-from tests.support import free_port
+from tests.support import WAIT, free_port
 from tests.test_devcloud import DevCloudProcess
 
-WAIT = {"Delay": 1, "MaxAttempts": 60}
 CLOUD_INIT = pathlib.Path("/usr/lib/python3/dist-packages/cloudinit")
 USER_DATA = b"#cloud-config\nruncmd:\n - [echo, hello]\n\x00binary\xff"
 

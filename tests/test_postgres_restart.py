@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from tests.support import free_port
 from tests.test_instances_postgres import devcloud  # noqa: F401  (the dev cloud process fixture)
-from tests.test_load import _cluster, _rows
+from tests.test_load import _cluster, assert_each_token_made_one_server
 
 
 class PrivatePostgres:
@@ -145,10 +145,7 @@ def test_postgresql_restart_under_load_fails_cleanly_and_recovers(devcloud, tmp_
         assert set(failures) == {(503, "Unavailable")}
         assert after_up["ok"] > 0  # served again after the restart
         assert completed > 0 and all(len(answered) == 1 for answered in launched.values())
-        rows = _rows(private_postgres.url)
-        assert all(count == 1 for count in collections.Counter(t for _, _, t in rows).values())
-        in_cloud = {s.id for s in devcloud.sdk().compute.servers()}
-        assert in_cloud == {os_id for _, os_id, _ in rows}  # every server is ours, once; nothing lost
+        assert_each_token_made_one_server(devcloud, private_postgres.url)
     finally:
         for worker in workers:
             worker.stop()

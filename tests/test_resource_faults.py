@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_instance_faults import FAULTS, cloud, error_of  # noqa: F401  (the dev cloud's fault injection)
+from tests.test_instance_faults import FAULTS, cloud, faulted  # noqa: F401  (the dev cloud's fault injection)
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2", "EC2PROXY_OPENSTACK_TIMEOUT": "1.5", "EC2PROXY_OPENSTACK_RETRIES": "1"}
-WAIT = {"Delay": 1, "MaxAttempts": 60}
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +18,6 @@ def ec2(proxy):
 @pytest.fixture(scope="module")
 def zone(ec2):
     return ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
-
-
-def faulted(inject, clear, rule: dict, call, **kwargs) -> tuple[str, int, str]:
-    inject(rule)
-    try:
-        return error_of(call, **kwargs)
-    finally:
-        clear()
 
 
 @pytest.mark.parametrize("kind", sorted(FAULTS))

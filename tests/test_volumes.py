@@ -7,10 +7,9 @@ import time
 
 import pytest
 
-from tests.support import code_of
+from tests.support import WAIT, code_of
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}
-WAIT = {"Delay": 1, "MaxAttempts": 60}
 
 
 @pytest.fixture(scope="module")

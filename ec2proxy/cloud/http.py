@@ -148,10 +148,14 @@ class ServiceClient:
     def url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.endpoint}/{path.lstrip('/')}"
 
-    async def call(self, method: str, path: str, **kwargs) -> Response:
+    async def call(self, method: str, path: str, renewable: bool = True, **kwargs) -> Response:
+        """``renewable=False``: a 401 is the answer itself (a bad signature at ec2tokens), not a stale token."""
         headers = {**self.headers, **(kwargs.pop("headers", None) or {})}
-        return await self._renewing(lambda: self.transport.request(self.service, method, self.url(path), self.token,
-                                                                   headers=headers, **kwargs))
+
+        def attempt() -> Awaitable[Response]:
+            return self.transport.request(self.service, method, self.url(path), self.token, headers=headers, **kwargs)
+
+        return await (self._renewing(attempt) if renewable else attempt())
 
     async def stream_copy(self, source: str, target: str, timeout: float = 3600.0) -> None:
         """GET ``source`` and PUT its body to ``target`` chunk by chunk: large data never sits in memory."""

@@ -30,8 +30,7 @@ class Keystone(ServiceClient):
         Its 401 means a bad signature, not a stale token of ours: never renewed, so a flood of forged
         requests cannot make the proxy log in again and again.
         """
-        response = await self.transport.request(self.service, "POST", self.url("ec2tokens"), self.token,
-                                                headers=self.headers, json_body={"credentials": credentials})
+        response = await self.call("POST", "ec2tokens", renewable=False, json_body={"credentials": credentials})
         return response.headers.get("X-Subject-Token", ""), response.body["token"]
 
     async def ec2_credential(self, user_id: str, access: str) -> dict:

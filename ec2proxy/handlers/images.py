@@ -25,7 +25,7 @@ from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Operation, utcnow
 from ec2proxy.handlers import action
 from ec2proxy.handlers.instances import lookup
-from ec2proxy.objects import by_ec2_id
+from ec2proxy.objects import by_ec2_id, existing
 
 STATES = {"queued": "pending", "saving": "pending", "uploading": "pending", "importing": "pending",
           "active": "available", "killed": "failed", "deactivated": "failed"}
@@ -129,13 +129,23 @@ def build_image(image: dict, project_id: str, stuck_after: float, now: datetime.
     return shape
 
 
-async def _glance_images(ctx: RequestContext) -> list[dict]:
-    """Every image the project can see, including those shared with it and not yet accepted: one listing."""
-    view = await ctx.cloud()
+def _glance(view):
     if view.glance is None:
         raise errors.Unavailable("This cloud has no image service.")
-    images = await view.glance.list_images({"member_status": "all"})
-    return [i for i in images if i.get("status") not in GONE]
+    return view.glance
+
+
+def _present(image: dict) -> bool:
+    return image.get("status") not in GONE
+
+
+async def _visible_images(glance) -> list[dict]:
+    """Every image the project can see, including those shared with it and not yet accepted: one listing."""
+    return await glance.list_images({"member_status": "all"})
+
+
+async def _glance_images(ctx: RequestContext) -> list[dict]:
+    return [i for i in await _visible_images(_glance(await ctx.cloud())) if _present(i)]
 
 
 async def _copying(ctx: RequestContext) -> frozenset[str]:
@@ -161,7 +171,8 @@ async def describe(ctx: RequestContext, images: list[dict] | None = None) -> lis
 
 @tagging.exists("ami", "aki", "ari")
 async def _existing(ctx: RequestContext, image_ids: list[str]) -> set[str]:
-    return {image_id(i) for i in await _glance_images(ctx)} & set(image_ids)
+    glance = _glance(await ctx.cloud())
+    return await existing(image_ids, image_id, glance.get_image, lambda: _visible_images(glance), _present)
 
 
 def _check_image_id(value: str) -> str:
@@ -175,11 +186,9 @@ def image_not_found(image: str) -> errors.EC2Error:
 
 async def glance_image(view, wanted: str) -> dict | None:
     """The Glance image behind an ami-/aki-/ari- id, as this project sees it (None: none); see ``ec2proxy.objects``."""
-    if view.glance is None:
-        raise errors.Unavailable("This cloud has no image service.")
-    image = await by_ec2_id(wanted, image_id, view.glance.get_image,
-                             lambda: view.glance.list_images({"member_status": "all"}))  # shared counts at once
-    return image if image is not None and image.get("status") not in GONE else None
+    glance = _glance(view)
+    image = await by_ec2_id(wanted, image_id, glance.get_image, lambda: _visible_images(glance))
+    return image if image is not None and _present(image) else None
 
 
 async def find(ctx: RequestContext, wanted: str, own: bool = False) -> dict:
@@ -241,7 +250,7 @@ def _check_name(name: str | None, description: str | None) -> None:
 async def _check_unique_name(ctx: RequestContext, name: str) -> None:
     view = await ctx.cloud()
     same = await view.glance.list_images({"name": name, "owner": ctx.project_id})
-    if any(i.get("status") not in GONE for i in same):
+    if any(_present(i) for i in same):
         raise errors.EC2Error(f"AMI name {name} is already in use by AMI "
                               f"{image_id(same[0])}", code="InvalidAMIName.Duplicate")
 
@@ -641,12 +650,9 @@ async def _copy_data(services, operation, view=None) -> None:
     if target.get("status") == "active":
         return
     if target.get("status") != "queued":  # another worker's upload is under way: look again after the lease
-        started = operation.created_at
-        if started.tzinfo is None:  # SQLite keeps no zone; ours are all UTC
-            started = started.replace(tzinfo=datetime.timezone.utc)
-        age = (utcnow() - started).total_seconds()
+        age = (utcnow() - timestamps.aware(operation.created_at)).total_seconds()
         if age > float(services.config.api.image_stuck_after):  # an upload cut off inside Glance: give up
             raise jobs.JobFailed(f"the copy stayed {target.get('status')} in Glance for more than "
-                            f"{int(services.config.api.image_stuck_after)} s")
+                                 f"{int(services.config.api.image_stuck_after)} s")
         raise BackendError("image", 409, f"image {details['target']} is {target.get('status')}")
     await view.glance.copy_data(details["source"], details["target"])

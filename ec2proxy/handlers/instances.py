@@ -118,6 +118,11 @@ def _ebs_root(server: dict, row: Instance | None) -> bool:
     return bool(row is not None and row.block_device_mappings and any(m.get("Root") for m in row.block_device_mappings))
 
 
+def _reservation_of(server: dict, row: Instance | None) -> str:
+    """Ours, or for a server made in Nova directly one of its own (ids assigned on first sight)."""
+    return row.reservation_id if row else ids.from_uuid("r", server["id"])
+
+
 def build_instance(server: dict, row: Instance | None, project_id: str, groups: dict[str, str], region: str,
                    ports: list[dict] | None = None) -> dict:
     """The EC2 Instance shape of one Nova server plus what our database keeps for it (tags: ``tagging.attach``)."""
@@ -150,7 +155,7 @@ def build_instance(server: dict, row: Instance | None, project_id: str, groups: 
         "StateReason": states.state_reason(server),
         "KernelId": row.kernel_id if row else None, "RamdiskId": row.ramdisk_id if row else None,
         "_os_id": server["id"], "_nova_status": server.get("status"), "_row": row,
-        "_reservation": row.reservation_id if row else ids.from_uuid("r", server["id"]),
+        "_reservation": _reservation_of(server, row),
         "_owner": project_id,
     }
     interfaces = network_interfaces(server, ports or [], project_id, region)
@@ -365,18 +370,15 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
                                                           own_ports)], "InstanceId", tags)[0]
                 xml = protocol.render(_instance_shape(), instance)
                 fragments.INSTANCES.put(key, xml)
-            reservation = row.reservation_id if row else ids.from_uuid("r", server["id"])
-            instances.append(protocol.Prerendered(xml, InstanceId=ec2_id, _reservation=reservation))
+            instances.append(protocol.Prerendered(xml, InstanceId=ec2_id, _reservation=_reservation_of(server, row)))
             continue
         instances.append(build_instance(server, row, ctx.project_id, groups, ctx.region, own_ports))
     return instances if render else tagging.attach(instances, "InstanceId", tags)
 
 
-def _row_values(row) -> Any:
-    """What a row holds, for a digest (a read row, or what RunInstances just wrote)."""
-    if row is None:
-        return None
-    return tuple(row) if hasattr(row, "_mapping") else sorted(vars(row).items())
+def _row_values(row) -> tuple | None:
+    """What a read row holds, for a digest."""
+    return None if row is None else tuple(row)
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.handlers.volumes import check_settled, cinder, find as find_volume
-from ec2proxy.objects import shape_by_ec2_id
+from ec2proxy.objects import existing, shape_by_ec2_id
 
 STATES = {"creating": "pending", "available": "completed", "backing-up": "completed", "restoring": "completed",
           "unmanaging": "completed", "deleting": "completed", "error": "error", "error_deleting": "error"}
@@ -62,7 +62,9 @@ async def find(ctx: RequestContext, snapshot_id: str) -> dict:
 
 @tagging.exists("snap")
 async def _existing(ctx: RequestContext, snapshot_ids: list[str]) -> set[str]:
-    return {ids.from_uuid("snap", s["id"]) for s in await (await cinder(ctx)).list_snapshots()} & set(snapshot_ids)
+    client = await cinder(ctx)
+    return await existing(snapshot_ids, lambda s: ids.from_uuid("snap", s["id"]), client.get_snapshot,
+                          client.list_snapshots, lambda s: s.get("status") != "deleted")
 
 
 @action("DescribeSnapshots")

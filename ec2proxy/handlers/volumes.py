@@ -22,7 +22,7 @@ from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance
 from ec2proxy.handlers import action
 from ec2proxy.handlers.instances import lookup, update_row
-from ec2proxy.objects import shape_by_ec2_id
+from ec2proxy.objects import existing, shape_by_ec2_id
 
 # Cinder status -> EC2 volume state; the attachment state comes from the status too
 STATES = {"creating": "creating", "downloading": "creating", "available": "available", "reserved": "in-use",
@@ -136,7 +136,9 @@ async def find(ctx: RequestContext, volume_id: str) -> dict:
 
 @tagging.exists("vol")
 async def _existing(ctx: RequestContext, volume_ids: list[str]) -> set[str]:
-    return {ids.from_uuid("vol", v["id"]) for v in await (await cinder(ctx)).list_volumes()} & set(volume_ids)
+    client = await cinder(ctx)
+    return await existing(volume_ids, lambda v: ids.from_uuid("vol", v["id"]), client.get_volume, client.list_volumes,
+                          lambda v: v.get("status") != "deleted")
 
 
 @action("DescribeVolumes")

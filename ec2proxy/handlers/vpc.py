@@ -151,11 +151,16 @@ def build_interface(port: dict, fips: list[dict], groups: dict[str, str], zone: 
     return shape
 
 
-def _select(items: list[dict], member: str, wanted: list[str], prefix: str, code: str) -> list[dict]:
+async def _answer(ctx: RequestContext, params: dict, shapes: list[dict], member: str, prefix: str, code: str,
+                  spec: dict) -> list[dict]:
+    """A Describe's shapes with their tags: those named in ``<member>s`` (each must exist), filtered."""
+    wanted = params.get(member + "s") or []
     for value in wanted:
         ids.check(prefix, value)
-    return filters.by_ids(items, member, wanted,
-                          lambda missing: errors.EC2Error(f"The {member[:-2]} ID '{missing}' does not exist", code=code))
+    shapes = filters.by_ids(await tagging.with_tags(ctx, shapes, member), member, wanted,
+                            lambda missing: errors.EC2Error(f"The {member[:-2]} ID '{missing}' does not exist",
+                                                            code=code))
+    return filters.apply(shapes, filters.compile_filters(params.get("Filters"), spec))
 
 
 async def _zone(ctx: RequestContext) -> str:
@@ -166,19 +171,16 @@ async def _zone(ctx: RequestContext) -> str:
 @action("DescribeVpcs")
 async def describe_vpcs(ctx: RequestContext, params: dict) -> dict:
     state = await _network_state(ctx)
-    shapes = await tagging.with_tags(ctx, [build_vpc(n, state["subnets"], state["default"])
-                                           for n in state["networks"]], "VpcId")
-    shapes = _select(shapes, "VpcId", params.get("VpcIds") or [], "vpc", "InvalidVpcID.NotFound")
-    return {"Vpcs": filters.apply(shapes, filters.compile_filters(params.get("Filters"), VPC_FILTERS))}
+    shapes = [build_vpc(n, state["subnets"], state["default"]) for n in state["networks"]]
+    return {"Vpcs": await _answer(ctx, params, shapes, "VpcId", "vpc", "InvalidVpcID.NotFound", VPC_FILTERS)}
 
 
 @action("DescribeSubnets")
 async def describe_subnets(ctx: RequestContext, params: dict) -> dict:
     state, zone = await asyncio.gather(_network_state(ctx, with_ports=True), _zone(ctx))
-    shapes = await tagging.with_tags(ctx, [build_subnet(s, zone, state["default"], state["ports"])
-                                           for s in state["subnets"]], "SubnetId")
-    shapes = _select(shapes, "SubnetId", params.get("SubnetIds") or [], "subnet", "InvalidSubnetID.NotFound")
-    return {"Subnets": filters.apply(shapes, filters.compile_filters(params.get("Filters"), SUBNET_FILTERS))}
+    shapes = [build_subnet(s, zone, state["default"], state["ports"]) for s in state["subnets"]]
+    return {"Subnets": await _answer(ctx, params, shapes, "SubnetId", "subnet", "InvalidSubnetID.NotFound",
+                                     SUBNET_FILTERS)}
 
 
 @action("DescribeNetworkInterfaces")
@@ -186,10 +188,8 @@ async def describe_network_interfaces(ctx: RequestContext, params: dict) -> dict
     state, zone = await asyncio.gather(_network_state(ctx, with_ports=True), _zone(ctx))
     shapes = [build_interface(p, state["fips"], state["groups"], zone, ctx.region) for p in state["ports"]
               if not (p.get("device_owner") or "").startswith(("network:", "neutron:"))]
-    shapes = await tagging.with_tags(ctx, shapes, "NetworkInterfaceId")
-    shapes = _select(shapes, "NetworkInterfaceId", params.get("NetworkInterfaceIds") or [], "eni",
-                     "InvalidNetworkInterfaceID.NotFound")
-    return {"NetworkInterfaces": filters.apply(shapes, filters.compile_filters(params.get("Filters"), ENI_FILTERS))}
+    return {"NetworkInterfaces": await _answer(ctx, params, shapes, "NetworkInterfaceId", "eni",
+                                               "InvalidNetworkInterfaceID.NotFound", ENI_FILTERS)}
 
 
 @tagging.exists("vpc", "subnet", "eni")
