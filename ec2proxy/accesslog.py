@@ -11,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import functools
 import json
 import sys
 import time
 from typing import AsyncIterator, TextIO
+
+
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
 
 
 class AccessLog:
@@ -25,7 +29,8 @@ class AccessLog:
         self._second = -1
         self._stamp = ""
 
-    def _now(self) -> str:
+    def record(self, request_id: str, action: str, project: str, status: int, code: str, seconds: float,
+               known_action: bool) -> None:
         now = time.time()
         second = int(now)
         if second != self._second:
@@ -33,14 +38,10 @@ class AccessLog:
             self._stamp = datetime.datetime.fromtimestamp(second, datetime.timezone.utc).strftime(
                 "%Y-%m-%dT%H:%M:%S"
             )
-        return f"{self._stamp}.{int((now - second) * 1000):03d}Z"
-
-    def record(self, request_id: str, action: str, project: str, status: int, code: str, seconds: float,
-               known_action: bool) -> None:
         shown = f'"{action}"' if known_action else json.dumps(action[:64])
         self._lines.append(
-            f'{{"time": "{self._now()}", "request_id": "{request_id}", "action": {shown}, '
-            f'"project": {json.dumps(project)}, "status": {status}, "code": "{code}", '
+            f'{{"time": "{self._stamp}{_MILLIS[int((now - second) * 1000)]}", "request_id": "{request_id}", '
+            f'"action": {shown}, "project": {_json(project)}, "status": {status}, "code": "{code}", '
             f'"duration_ms": {seconds * 1000:.2f}}}\n'
         )
         if len(self._lines) >= self._max_lines:
@@ -70,3 +71,8 @@ class AccessLog:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             self.flush()
+
+
+@functools.lru_cache(maxsize=4096)  # a worker serves a few projects, many times
+def _json(text: str) -> str:
+    return json.dumps(text)

@@ -9,13 +9,14 @@ without any Python detail.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import re
 import time
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ec2proxy import db, errors, protocol
 from ec2proxy.auth.signatures import HttpRequest, read_signature
@@ -31,25 +32,30 @@ SERVICES = web.AppKey("services", Services)
 
 
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+_XML = "text/xml; charset=UTF-8"
+_REQUEST_ID = "x-amzn-RequestId"
 
 
 async def _read_params(request: web.Request, services: Services) -> tuple[bytes, list[tuple[str, str]]]:
     limit = services.config.api.max_body_size
-    if request.content_length is not None and request.content_length > limit:
+    length = request.content_length
+    if length is not None and length > limit:
         raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes")
     try:
-        body = await request.read()
+        if length is None:  # chunked: aiohttp stops reading at client_max_size
+            body = await request.read()
+        else:  # one read of what the parser already holds, not read()'s loop to EOF
+            body = await request.content.readexactly(length) if length else b""
     except web.HTTPRequestEntityTooLarge:
         raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes") from None
+    except asyncio.IncompleteReadError:
+        raise errors.MalformedQueryString("The request body is shorter than its Content-Length") from None
     max_fields = services.config.api.max_parameters
+    params: list[tuple[str, str]] = []
     try:
-        params = parse_qsl(
-            request.rel_url.raw_query_string, keep_blank_values=True, max_num_fields=max_fields, errors="strict"
-        )
-        if body:
-            params += parse_qsl(
-                body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields, errors="strict"
-            )
+        for text in (request.rel_url.raw_query_string, body.decode("utf-8")):
+            if text:
+                params += parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields, errors="strict")
     except UnicodeDecodeError:
         raise errors.MalformedQueryString("The request is not valid UTF-8") from None
     except ValueError:
@@ -111,7 +117,7 @@ async def handle(request: web.Request) -> web.Response:
             raise errors.DryRunOperation()
         result = await handler.fn(ctx, values)
         payload = protocol.serialize_output(op, result, request_id, version)
-        response = web.Response(body=payload, status=200, content_type="text/xml", charset="UTF-8")
+        response = web.Response(body=payload, headers={hdrs.CONTENT_TYPE: _XML, _REQUEST_ID: request_id})
         code = "OK"
     except errors.EC2Error as exc:
         code = exc.code
@@ -135,14 +141,9 @@ async def handle(request: web.Request) -> web.Response:
     services.metrics.observe(action if known else "-", code, elapsed)
     if services.access_log is not None:
         services.access_log.record(request_id, action, project, response.status, code, elapsed, known)
-    response.headers["x-amzn-RequestId"] = request_id
     return response
 
 
 def _error_response(exc: errors.EC2Error, request_id: str) -> web.Response:
-    return web.Response(
-        body=protocol.error_body(exc.code, exc.message, request_id),
-        status=exc.status,
-        content_type="text/xml",
-        charset="UTF-8",
-    )
+    return web.Response(body=protocol.error_body(exc.code, exc.message, request_id), status=exc.status,
+                        headers={hdrs.CONTENT_TYPE: _XML, _REQUEST_ID: request_id})

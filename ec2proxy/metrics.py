@@ -1,28 +1,49 @@
-"""Prometheus metrics, one registry per application (two apps may share a process)."""
+"""Prometheus metrics, one registry per application (two apps may share a process).
+
+Requests are counted in plain dicts and handed to prometheus-client as
+metric families when scraped: its Counter and Histogram take a lock and
+several calls per observation, which cost as much as parsing the request.
+"""
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # registered with prometheus-client, which hashes it
 class Metrics:
     registry: CollectorRegistry
-    requests: Counter
-    latency: Histogram
-    _children: dict = dataclasses.field(default_factory=dict)
+    _requests: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    _latency: dict[str, list] = dataclasses.field(default_factory=dict)  # action -> [count per bucket..., sum]
 
     def observe(self, action: str, code: str, seconds: float) -> None:
-        """Count one request; label children are looked up once per (action, code)."""
-        children = self._children.get((action, code))
-        if children is None:
-            children = self._children[(action, code)] = (
-                self.requests.labels(action, code), self.latency.labels(action)
-            )
-        children[0].inc()
-        children[1].observe(seconds)
+        """Count one request (the event loop's thread is the only writer)."""
+        key = (action, code)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        counts = self._latency.get(action)
+        if counts is None:
+            counts = self._latency[action] = [0] * (len(BUCKETS) + 2)
+        counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+        counts[-1] += seconds
+
+    def collect(self):
+        requests = CounterMetricFamily("ec2proxy_requests", "EC2 API requests", labels=["action", "code"])
+        for (action, code), count in list(self._requests.items()):
+            requests.add_metric([action, code], count)
+        latency = HistogramMetricFamily("ec2proxy_request_seconds", "EC2 API request duration", labels=["action"])
+        for action, counts in list(self._latency.items()):
+            cumulative, buckets = 0, []
+            for bound, count in zip(BUCKETS + (float("inf"),), counts):
+                cumulative += count
+                buckets.append((str(float(bound)) if bound != float("inf") else "+Inf", cumulative))
+            latency.add_metric([action], buckets, sum_value=counts[-1])
+        return [requests, latency]
 
     @classmethod
     def create(cls, cloud=None) -> "Metrics":
@@ -30,14 +51,6 @@ class Metrics:
         if cloud is not None:  # backend calls made: what "no call per instance" is checked against
             Gauge("ec2proxy_backend_calls", "OpenStack API calls made by this worker",
                   registry=registry).set_function(lambda: cloud.transport.calls)
-        return cls(
-            registry,
-            Counter("ec2proxy_requests", "EC2 API requests", ["action", "code"], registry=registry),
-            Histogram(
-                "ec2proxy_request_seconds",
-                "EC2 API request duration",
-                ["action"],
-                registry=registry,
-                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-            ),
-        )
+        metrics = cls(registry)
+        registry.register(metrics)
+        return metrics

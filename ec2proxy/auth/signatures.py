@@ -16,11 +16,14 @@ import hashlib
 import hmac
 import re
 from typing import Mapping, Sequence
+
+from multidict import MultiMapping
 from urllib.parse import quote, unquote
 
 from ec2proxy import errors
 
 V4_ALGORITHM = "AWS4-HMAC-SHA256"
+_V4_PREFIX = V4_ALGORITHM + " "
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 SERVICE = "ec2"
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
@@ -37,7 +40,7 @@ class HttpRequest:
     host: str
     path: str
     raw_query: str
-    headers: Mapping[str, str]  # case-insensitive
+    headers: MultiMapping[str]  # case-insensitive (a multidict: repeated headers are seen)
     body: bytes
     params: Sequence[tuple[str, str]]  # decoded query + form parameters
     body_sha256: str | None = None  # when only the body's hash is known (Keystone's ec2tokens)
@@ -61,8 +64,9 @@ class Signature:
 
     def expected(self, secret: str) -> str:
         if self.version == 4:
-            key = _v4_signing_key(secret, self.date, self.region, SERVICE)
-            return hmac.digest(key, self.string_to_sign.encode("utf-8"), "sha256").hex()
+            signer = _v4_signer(secret, self.date, self.region, SERVICE).copy()
+            signer.update(self.string_to_sign.encode("utf-8"))
+            return signer.hexdigest()
         digest = "sha256" if self.algorithm == "HmacSHA256" else "sha1"
         raw = hmac.digest(secret.encode("utf-8"), self.string_to_sign.encode("utf-8"), digest)
         return base64.b64encode(raw).decode("ascii")
@@ -75,12 +79,12 @@ def read_signature(
     request: HttpRequest, now: datetime.datetime, max_skew: int, regions: frozenset[str]
 ) -> Signature:
     """Parse and pre-check the request's signature (format, scope, time); no secret yet."""
-    authorization = request.headers.get("Authorization")
-    if authorization is not None and hasattr(request.headers, "getall") and \
-            len(request.headers.getall("Authorization")) > 1:  # which one counts would be a guess
+    authorizations = request.headers.getall("Authorization", ())
+    if len(authorizations) > 1:  # which one counts would be a guess
         raise errors.IncompleteSignature("The request carries more than one Authorization header")
-    if authorization is not None:
-        if not authorization.startswith(V4_ALGORITHM + " "):
+    if authorizations:
+        authorization = authorizations[0]
+        if not authorization.startswith(_V4_PREFIX):
             raise errors.IncompleteSignature(
                 f"Unsupported Authorization header: only {V4_ALGORITHM} is accepted"
             )
@@ -97,11 +101,12 @@ def read_signature(
 
 
 @functools.lru_cache(maxsize=4096)
-def _v4_signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+def _v4_signer(secret: str, date: str, region: str, service: str) -> hmac.HMAC:
+    """An HMAC keyed with the day's signing key; copying it is half the cost of keying a new one."""
     key = ("AWS4" + secret).encode("utf-8")
     for part in (date, region, service, "aws4_request"):
         key = hmac.digest(key, part.encode("utf-8"), "sha256")
-    return key
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def _uri_encode(text: str) -> str:
@@ -128,6 +133,7 @@ def _canonical_path(path: str) -> str:
     return quote(path, safe="/-_.~")
 
 
+@functools.lru_cache(maxsize=1024)  # one credential scope per key and day
 def _parse_scope(credential: str) -> tuple[str, str, str, str]:
     parts = credential.split("/")
     if len(parts) != 5 or parts[4] != "aws4_request":
@@ -138,14 +144,19 @@ def _parse_scope(credential: str) -> tuple[str, str, str, str]:
 
 
 def _check_scope(access_key: str, date: str, region: str, service: str, amz_date: str, regions) -> None:
+    _check_principal(access_key, region, service, regions)
+    if amz_date[:8] != date:
+        raise errors.SignatureDoesNotMatch("Credential should be scoped to the date of the request")
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_principal(access_key: str, region: str, service: str, regions: frozenset[str]) -> None:
     if not _ACCESS_KEY.fullmatch(access_key):
         raise errors.InvalidClientTokenId("The security token included in the request is invalid")
     if service != SERVICE:
         raise errors.SignatureDoesNotMatch(f"Credential should be scoped to correct service: '{SERVICE}'")
     if region not in regions:
         raise errors.SignatureDoesNotMatch("Credential should be scoped to a valid region")
-    if amz_date[:8] != date:
-        raise errors.SignatureDoesNotMatch("Credential should be scoped to the date of the request")
 
 
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
@@ -170,21 +181,23 @@ def _check_skew(when: datetime.datetime, now: datetime.datetime, max_skew: int) 
         )
 
 
-def _canonical_headers(request: HttpRequest, signed_headers: str) -> str:
+@functools.lru_cache(maxsize=256)  # clients sign the same few header sets
+def _signed_header_names(signed_headers: str) -> tuple[str, ...]:
     names = signed_headers.split(";")
     if "host" not in names or names != sorted(names) or not all(names):
         raise errors.IncompleteSignature("SignedHeaders must be sorted, lower case and include host")
+    return tuple(names)
+
+
+def _canonical_headers(request: HttpRequest, signed_headers: str) -> str:
     lines = []
-    for name in names:
+    for name in _signed_header_names(signed_headers):
         if name == "host":
             value = request.host
         else:
-            values = request.headers.getall(name, None) if hasattr(request.headers, "getall") else None
+            values = request.headers.getall(name, None)
             if values is None:
-                single = request.headers.get(name)
-                if single is None:
-                    raise errors.SignatureDoesNotMatch(f"The signed header {name} is missing")
-                values = [single]
+                raise errors.SignatureDoesNotMatch(f"The signed header {name} is missing")
             value = ",".join([" ".join(v.split()) for v in values])
         lines.append(f"{name}:{value}\n")
     return "".join(lines)
@@ -209,13 +222,13 @@ def _v4_string_to_sign(
 
 def _read_v4_header(request, authorization, now, max_skew, regions) -> Signature:
     fields = {}
-    for chunk in authorization[len(V4_ALGORITHM) + 1 :].split(","):
+    for chunk in authorization[len(_V4_PREFIX) :].split(","):
         name, equals, value = chunk.strip().partition("=")
         if not equals or name not in _V4_FIELDS or not value or " " in value:
             raise errors.IncompleteSignature("Authorization header is malformed")
         fields[name] = value
-    missing = {"Credential", "SignedHeaders", "Signature"} - fields.keys()
-    if missing:
+    if len(fields) != len(_V4_FIELDS):
+        missing = _V4_FIELDS - fields.keys()
         raise errors.IncompleteSignature(
             f"Authorization header requires {', '.join(sorted(missing))}"
         )
