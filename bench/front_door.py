@@ -36,14 +36,19 @@ def run(tmp: pathlib.Path, rounds: int, seconds: int) -> list[tuple[str, str, st
         def proxy() -> dict:  # re-signed each round: the signature must stay inside the 15-minute window
             return wrk(f"{server.endpoint}/", "POST", *signed(server.endpoint, *server.demo_keys()), seconds=seconds)
 
-        with bare_handler(payload, tmp) as bare_url:
-            figures = alternate(rounds, proxy, lambda: wrk(bare_url, "POST", body, headers, seconds=seconds))
+        with bare_handler(payload, tmp) as bare_url, bare_handler(payload, tmp, low_level=True) as low_url:
+            figures = alternate(rounds, proxy, lambda: wrk(bare_url, "POST", body, headers, seconds=seconds),
+                                low=lambda: wrk(low_url, "POST", body, headers, seconds=seconds))
         ratio = statistics.median(figures["proxy"]) / statistics.median(figures["bare"])
+        low_ratio = statistics.median(figures["proxy"]) / statistics.median(figures["low"])
         return [
             ("bare aiohttp handler, same bytes (req/s)", summarize(figures["bare"]), "wrk -t1 -c16, baseline"),
+            ("bare handler on aiohttp's low-level server (req/s)", summarize(figures["low"]),
+             "the server the EC2 listener runs on"),
             ("DescribeRegions, full stack with SigV4 (req/s)", summarize(figures["proxy"]),
              f"p99 {statistics.median(figures['p99']):.1f} ms"),
             ("DescribeRegions / bare ratio", f"{ratio:.2f}", "target >= 0.5"),
+            ("DescribeRegions / low-level bare ratio", f"{low_ratio:.2f}", "same server layer on both sides"),
         ]
     finally:
         server.stop()

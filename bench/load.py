@@ -82,13 +82,17 @@ def wait_until_up(url: str) -> None:
 
 
 @contextlib.contextmanager
-def bare_handler(payload: bytes, tmp: pathlib.Path) -> Iterator[str]:
-    """The baseline, ``python -m bench.bare`` answering ``payload`` to anything; yields its URL."""
+def bare_handler(payload: bytes, tmp: pathlib.Path, low_level: bool = False) -> Iterator[str]:
+    """The baseline, ``python -m bench.bare`` answering ``payload`` to anything; yields its URL.
+
+    ``low_level``: on aiohttp's low-level server (no Application, no router), as the EC2 API listener runs.
+    """
     from tests.support import free_port
 
     (tmp / "bare-payload").write_bytes(payload)
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.bare", str(port), str(tmp / "bare-payload")])
+    process = subprocess.Popen([sys.executable, "-m", "bench.bare", str(port), str(tmp / "bare-payload")]
+                               + (["low-level"] if low_level else []))
     try:
         wait_until_up(f"http://127.0.0.1:{port}/")
         yield f"http://127.0.0.1:{port}/"
@@ -97,9 +101,10 @@ def bare_handler(payload: bytes, tmp: pathlib.Path) -> Iterator[str]:
         process.wait()
 
 
-def alternate(rounds: int, proxy: Callable[[], dict], bare: Callable[[], dict]) -> dict[str, list[float]]:
-    """Proxy and baseline measured in turn each round (the machine is noisy); errors under load abort."""
-    out: dict[str, list[float]] = {"proxy": [], "bare": [], "p99": []}
+def alternate(rounds: int, proxy: Callable[[], dict], bare: Callable[[], dict],
+              **others: Callable[[], dict]) -> dict[str, list[float]]:
+    """Proxy and baselines measured in turn each round (the machine is noisy); errors under load abort."""
+    out: dict[str, list[float]] = {"proxy": [], "bare": [], "p99": [], **{name: [] for name in others}}
     for _ in range(rounds):
         figures = proxy()
         if figures["non2xx"] or figures["errors"]:
@@ -107,4 +112,6 @@ def alternate(rounds: int, proxy: Callable[[], dict], bare: Callable[[], dict]) 
         out["proxy"].append(figures["rps"])
         out["p99"].append(figures["p99"])
         out["bare"].append(bare()["rps"])
+        for name, run in others.items():
+            out[name].append(run()["rps"])
     return out

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ec2proxy import config as configuration
 from ec2proxy import db, embedded, jobs
-from ec2proxy.app import create_admin_app, create_app, open_services
+from ec2proxy.app import create_admin_app, create_api_server, open_services
 
 
 def _load(args: argparse.Namespace) -> configuration.Config:
@@ -78,13 +78,14 @@ async def _serve(config: configuration.Config) -> None:
         import metadata
 
         for app, listen in (
-            (create_app(config, services), config.api.listen),
+            (create_api_server(config, services), config.api.listen),
             (create_admin_app(services), config.admin.listen),
             (metadata.create_app(services), config.metadata.listen),
         ):
             if not listen:
                 continue
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = (web.ServerRunner(app, handle_signals=False) if isinstance(app, web.Server)
+                      else web.AppRunner(app, access_log=None, handle_signals=False))
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             host, port = configuration.split_hostport(listen)

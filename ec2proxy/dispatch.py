@@ -36,7 +36,7 @@ _XML = "text/xml; charset=UTF-8"
 _REQUEST_ID = "x-amzn-RequestId"
 
 
-async def _read_params(request: web.Request, services: Services) -> tuple[bytes, list[tuple[str, str]]]:
+async def _read_params(request: web.BaseRequest, services: Services) -> tuple[bytes, list[tuple[str, str]]]:
     limit = services.config.api.max_body_size
     length = request.content_length
     if length is not None and length > limit:
@@ -72,8 +72,7 @@ def _first(params: list[tuple[str, str]], name: str) -> str | None:
     return None
 
 
-async def handle(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
+async def handle(request: web.BaseRequest, services: Services) -> web.Response:
     started = time.perf_counter()
     request_id = services.request_ids.next()
     action, version, project = "-", protocol.API_VERSION, "-"

@@ -328,3 +328,67 @@ def test_a_tampered_or_injected_signed_request_is_refused(server, tamper):
         return
     assert status in (400, 401, 403), payload
     assert error_code(payload) in ("SignatureDoesNotMatch", "IncompleteSignature", "AuthFailure")
+
+
+def _socket_to(server):
+    import socket
+
+    return socket.create_connection(("127.0.0.1", server.port), timeout=30)
+
+
+def _read_all(sock) -> bytes:
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return answer
+
+
+def _head(server, headers: list[tuple[str, str]], extra: list[str]) -> bytes:
+    lines = ["POST / HTTP/1.1"] + [f"{k}: {v}" for k, v in headers] + extra + ["Connection: close", "", ""]
+    return "\r\n".join(lines).encode()
+
+
+def test_a_chunked_signed_body_is_read_and_an_endless_one_refused(server):
+    """A body without Content-Length (Transfer-Encoding: chunked) is read to its end, up to the size limit."""
+    body, headers = _signed_parts(server)
+    with _socket_to(server) as sock:
+        sock.sendall(_head(server, headers, ["Transfer-Encoding: chunked"])
+                     + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 200") and b"DescribeRegionsResponse" in answer
+    chunk = b"A=" + b"x" * (1024 * 1024)
+    with _socket_to(server) as sock:
+        sock.sendall(_head(server, headers, ["Transfer-Encoding: chunked"]))
+        try:
+            for _ in range(3):
+                sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the proxy may answer and close before the whole body is sent
+        answer = _read_all(sock)
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert int(head.split()[1]) == 413 and error_code(payload) == "RequestEntityTooLarge"
+
+
+def test_expect_100_continue_gets_the_interim_answer_before_the_body(server):
+    """curl and some SDKs send Expect: 100-continue and wait for the go-ahead before sending the body."""
+    body, headers = _signed_parts(server)
+    with _socket_to(server) as sock:
+        sock.sendall(_head(server, headers, [f"Content-Length: {len(body)}", "Expect: 100-continue"]))
+        interim = sock.recv(65536)
+        assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
+        sock.sendall(body)
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 200") and b"DescribeRegionsResponse" in answer
+
+
+def test_a_body_cut_short_of_its_content_length_leaves_the_proxy_serving(server, ec2):
+    body, headers = _signed_parts(server)
+    with _socket_to(server) as sock:
+        sock.sendall(_head(server, headers, [f"Content-Length: {len(body) + 100}"]) + body)
+        sock.shutdown(1)  # the client gives up half-way through its body
+        answer = _read_all(sock)
+    if answer:  # an answer, if any, is an EC2 error, never a 500
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert int(head.split()[1]) < 500 and error_code(payload), answer
+    assert ec2.describe_regions()["Regions"]
