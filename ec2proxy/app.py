@@ -22,6 +22,9 @@ from ec2proxy.ratelimit import RateLimiter
 from ec2proxy.services import Services
 
 
+SERVICES = web.AppKey("services", Services)  # the admin listener's Application
+
+
 @contextlib.asynccontextmanager
 async def open_services(config: Config) -> AsyncIterator[Services]:
     protocol.service_model()  # load the EC2 model before the first request, not during it
@@ -73,11 +76,11 @@ async def health(services: Services) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return await health(request.app[dispatch.SERVICES])
+    return await health(request.app[SERVICES])
 
 
 async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[dispatch.SERVICES].metrics.registry
+    registry = request.app[SERVICES].metrics.registry
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -115,7 +118,7 @@ async def list_operations(request: web.Request) -> web.Response:
         return web.json_response({"error": "limit must be an integer"}, status=400)
     if query.get("state") not in (None, "pending", "succeeded", "failed"):
         return web.json_response({"error": "state must be pending, succeeded or failed"}, status=400)
-    records = await operator.operations(request.app[dispatch.SERVICES], state=query.get("state"),
+    records = await operator.operations(request.app[SERVICES], state=query.get("state"),
                                         resource_id=query.get("resource_id"), project_id=query.get("project_id"),
                                         limit=limit)
     return web.json_response({"operations": records})
@@ -123,7 +126,7 @@ async def list_operations(request: web.Request) -> web.Response:
 
 def create_admin_app(services: Services) -> web.Application:
     app = web.Application()
-    app[dispatch.SERVICES] = services
+    app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/operations", list_operations)

@@ -27,9 +27,6 @@ from ec2proxy.services import Services
 
 LOG = logging.getLogger("ec2proxy.api")
 
-SERVICES = web.AppKey("services", Services)
-
-
 
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 _XML = "text/xml; charset=UTF-8"
@@ -116,7 +113,7 @@ async def handle(request: web.BaseRequest, services: Services) -> web.Response:
             raise errors.DryRunOperation()
         result = await handler.fn(ctx, values)
         payload = protocol.serialize_output(op, result, request_id, version)
-        response = web.Response(body=payload, headers={hdrs.CONTENT_TYPE: _XML, _REQUEST_ID: request_id})
+        response = _xml_response(payload, request_id)
         code = "OK"
     except errors.EC2Error as exc:
         code = exc.code
@@ -144,5 +141,8 @@ async def handle(request: web.BaseRequest, services: Services) -> web.Response:
 
 
 def _error_response(exc: errors.EC2Error, request_id: str) -> web.Response:
-    return web.Response(body=protocol.error_body(exc.code, exc.message, request_id), status=exc.status,
-                        headers={hdrs.CONTENT_TYPE: _XML, _REQUEST_ID: request_id})
+    return _xml_response(protocol.error_body(exc.code, exc.message, request_id), request_id, exc.status)
+
+
+def _xml_response(body: bytes, request_id: str, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, headers={hdrs.CONTENT_TYPE: _XML, _REQUEST_ID: request_id})

@@ -16,7 +16,6 @@ from ec2proxy.services import Services
 from metadata import callers, signing, tokens, tree
 
 LOG = logging.getLogger(__name__)
-SERVICES = web.AppKey("services", Services)
 STATE = web.AppKey("state", "MetadataState")
 TEXT = "text/plain"
 
@@ -218,7 +217,6 @@ def _dynamic(state: MetadataState, data: dict) -> dict:
 
 def create_app(services: Services) -> web.Application:
     app = web.Application(client_max_size=4096)
-    app[SERVICES] = services
     app[STATE] = MetadataState(services)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app

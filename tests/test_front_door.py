@@ -287,15 +287,9 @@ def _signed_parts(server, body: bytes = b"Action=DescribeRegions&Version=2016-11
 
 def _raw(server, target: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, bytes]:
     """One HTTP/1.1 request written byte for byte: repeated headers and odd hosts as an attacker sends them."""
-    import socket
-
-    lines = [f"POST {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers] + \
-        [f"Content-Length: {len(body)}", "Connection: close", "", ""]
-    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall("\r\n".join(lines).encode() + body)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+    with _socket_to(server) as sock:
+        sock.sendall(_head(headers, [f"Content-Length: {len(body)}"], target) + body)
+        answer = _read_all(sock)
     head, _, payload = answer.partition(b"\r\n\r\n")
     return int(head.split()[1]), payload
 
@@ -343,8 +337,9 @@ def _read_all(sock) -> bytes:
     return answer
 
 
-def _head(server, headers: list[tuple[str, str]], extra: list[str]) -> bytes:
-    lines = ["POST / HTTP/1.1"] + [f"{k}: {v}" for k, v in headers] + extra + ["Connection: close", "", ""]
+def _head(headers: list[tuple[str, str]], extra: list[str], target: str = "/") -> bytes:
+    """A POST's request line and headers, byte for byte, on a connection closed after the answer."""
+    lines = [f"POST {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers] + extra + ["Connection: close", "", ""]
     return "\r\n".join(lines).encode()
 
 
@@ -352,13 +347,13 @@ def test_a_chunked_signed_body_is_read_and_an_endless_one_refused(server):
     """A body without Content-Length (Transfer-Encoding: chunked) is read to its end, up to the size limit."""
     body, headers = _signed_parts(server)
     with _socket_to(server) as sock:
-        sock.sendall(_head(server, headers, ["Transfer-Encoding: chunked"])
+        sock.sendall(_head(headers, ["Transfer-Encoding: chunked"])
                      + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
         answer = _read_all(sock)
     assert answer.startswith(b"HTTP/1.1 200") and b"DescribeRegionsResponse" in answer
     chunk = b"A=" + b"x" * (1024 * 1024)
     with _socket_to(server) as sock:
-        sock.sendall(_head(server, headers, ["Transfer-Encoding: chunked"]))
+        sock.sendall(_head(headers, ["Transfer-Encoding: chunked"]))
         try:
             for _ in range(3):
                 sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
@@ -374,7 +369,7 @@ def test_expect_100_continue_gets_the_interim_answer_before_the_body(server):
     """curl and some SDKs send Expect: 100-continue and wait for the go-ahead before sending the body."""
     body, headers = _signed_parts(server)
     with _socket_to(server) as sock:
-        sock.sendall(_head(server, headers, [f"Content-Length: {len(body)}", "Expect: 100-continue"]))
+        sock.sendall(_head(headers, [f"Content-Length: {len(body)}", "Expect: 100-continue"]))
         interim = sock.recv(65536)
         assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
         sock.sendall(body)
@@ -385,7 +380,7 @@ def test_expect_100_continue_gets_the_interim_answer_before_the_body(server):
 def test_a_body_cut_short_of_its_content_length_leaves_the_proxy_serving(server, ec2):
     body, headers = _signed_parts(server)
     with _socket_to(server) as sock:
-        sock.sendall(_head(server, headers, [f"Content-Length: {len(body) + 100}"]) + body)
+        sock.sendall(_head(headers, [f"Content-Length: {len(body) + 100}"]) + body)
         sock.shutdown(1)  # the client gives up half-way through its body
         answer = _read_all(sock)
     if answer:  # an answer, if any, is an EC2 error, never a 500

@@ -16,9 +16,9 @@ import hashlib
 import hmac
 import re
 from typing import Mapping, Sequence
+from urllib.parse import quote, unquote
 
 from multidict import MultiMapping
-from urllib.parse import quote, unquote
 
 from ec2proxy import errors
 
