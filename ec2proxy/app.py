@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from typing import AsyncIterator
 
 import aiohttp
@@ -11,7 +12,7 @@ from aiohttp import HttpVersion11, hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from ec2proxy import db, dispatch, protocol
+from ec2proxy import db, dispatch, keys, listeners, protocol
 from ec2proxy.accesslog import AccessLog
 from ec2proxy.auth.credentials import KeystoneCredentialStore, LocalCredentialStore
 from ec2proxy.cloud import Cloud
@@ -61,6 +62,7 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
                 metrics=Metrics.create(cloud),
                 access_log=access_log,
                 cloud=cloud,
+                secret=keys.shared_secret(config.metadata.shared_secret, config.data_dir),
             )
     finally:
         await engine.dispose()
@@ -104,13 +106,23 @@ def create_api_server(config: Config, services: Services) -> web.Server:
     def make_request(message, payload, protocol, writer, task) -> web.BaseRequest:
         return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=limit)
 
-    return web.Server(serve, request_factory=make_request, access_log=None)
+    return web.Server(serve, request_factory=make_request, access_log=None,
+                      **listeners.handler_options(config.api.header_timeout))
+
+
+ADMIN_TOKEN = web.AppKey("admin_token", str)
 
 
 async def list_operations(request: web.Request) -> web.Response:
-    """``GET /operations?state=failed&resource_id=i-...&project_id=...&limit=N`` (admin listener only)."""
+    """``GET /operations?state=failed&resource_id=i-...&project_id=...&limit=N`` with
+    ``Authorization: Bearer <[admin] token>``: every project's operations are there."""
     from ec2proxy import operator
 
+    scheme, _, given = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("utf-8", "replace"),
+                                                              request.app[ADMIN_TOKEN].encode()):
+        return web.json_response({"error": "a bearer token ([admin] token) is required"}, status=401,
+                                 headers={hdrs.WWW_AUTHENTICATE: "Bearer"})
     query = request.query
     try:
         limit = min(int(query.get("limit", "100")), 1000)
@@ -127,6 +139,7 @@ async def list_operations(request: web.Request) -> web.Response:
 def create_admin_app(services: Services) -> web.Application:
     app = web.Application()
     app[SERVICES] = services
+    app[ADMIN_TOKEN] = keys.admin_token(services.config.admin.token, services.config.data_dir)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/operations", list_operations)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from typing import Sequence
@@ -14,7 +15,7 @@ from typing import Sequence
 from aiohttp import web
 
 from ec2proxy import config as configuration
-from ec2proxy import db, embedded, jobs
+from ec2proxy import db, embedded, jobs, keys, listeners
 from ec2proxy.app import create_admin_app, create_api_server, open_services
 
 
@@ -85,8 +86,10 @@ async def _serve(config: configuration.Config) -> None:
             if not listen:
                 continue
             runner = (web.ServerRunner(app, handle_signals=False) if isinstance(app, web.Server)
-                      else web.AppRunner(app, access_log=None, handle_signals=False))
+                      else web.AppRunner(app, access_log=None, handle_signals=False,
+                                         **listeners.handler_options(config.api.header_timeout)))
             await runner.setup()
+            listeners.cap_connections(runner.server, config.api.max_connections_per_address)
             stack.push_async_callback(runner.cleanup)
             host, port = configuration.split_hostport(listen)
             await web.TCPSite(runner, host, port, reuse_address=True).start()
@@ -108,7 +111,7 @@ def cmd_devcloud(args: argparse.Namespace) -> int:
         config.devcloud.listen = args.listen
     if args.delay is not None:
         config.devcloud.delay = args.delay
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.make_data_dir()
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -128,7 +131,7 @@ def cmd_devcloud(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.make_data_dir()
     db.upgrade(config.database.url)
     asyncio.run(_serve(config))
     return 0
@@ -136,7 +139,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     config = _load(args)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.make_data_dir()
     db.upgrade(config.database.url)
     print(f"database at revision {db.current_revision(config.database.url)}")
     return 0
@@ -162,7 +165,7 @@ async def _credentials(args: argparse.Namespace, config: configuration.Config) -
 
 def cmd_credentials(args: argparse.Namespace) -> int:
     config = _load(args)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.make_data_dir()
     db.upgrade(config.database.url)
     return asyncio.run(_credentials(args, config))
 
@@ -228,7 +231,7 @@ def cmd_metadata_proxy(args: argparse.Namespace) -> int:
             print(f"ec2proxy: no address known for {args.instance_id} ({record.get('state_error') or record['state']})",
                   file=sys.stderr)
             return 1
-        secret = signing.shared_secret(config.metadata.shared_secret, config.data_dir)
+        secret = keys.shared_secret(config.metadata.shared_secret, config.data_dir)
         upstream = args.metadata_url or _endpoint(config.metadata.listen)
         app = forwarder.create_app(upstream.rstrip("/"), secret, record["os_id"], record["project_id"],
                                    record["private_ip"])
@@ -335,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(os.umask(0o077) | 0o077)  # what this process writes (databases, keys, credentials) is its own
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)

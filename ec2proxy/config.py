@@ -81,8 +81,24 @@ OPTIONS: tuple[Option, ...] = (
     Option("api", "external_network", "",
            "Name or id of the Neutron external network elastic IPs come from (default: the only external "
            "network there is)."),
+    Option("api", "image_location_allow", "",
+           "Hosts and networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) RegisterImage's ImageLocation may "
+           "name although they are loopback or link-local (an image server in a lab). Never this proxy's "
+           "own listeners."),
+    Option("api", "image_location_deny", "",
+           "More hosts and networks ImageLocation may not name (loopback, link-local and this proxy's "
+           "listeners always are)."),
+    Option("api", "header_timeout", 30.0,
+           "Seconds a connection may stay without sending a complete request (idle keep-alive included), "
+           "on every listener."),
+    Option("api", "max_connections_per_address", 256,
+           "Open connections one client address may hold on each listener (0: no limit). Behind a load "
+           "balancer every client shares its address: raise it there."),
     Option("admin", "listen", "127.0.0.1:8790",
-           "HOST:PORT of the admin listener (/healthz, /metrics); empty to disable."),
+           "HOST:PORT of the admin listener (/healthz, /metrics, /operations); empty to disable."),
+    Option("admin", "token", "",
+           "Bearer token GET /operations asks for (every project's operations are there). Empty: a random "
+           "one kept in DATA_DIR/admin_token."),
     Option("metadata", "listen", "127.0.0.1:8789", "HOST:PORT of the metadata service listener (empty: none)."),
     Option("metadata", "shared_secret", "",
            "The secret the Neutron metadata agent signs X-Instance-ID with (HMAC-SHA256). Empty: a random "
@@ -149,6 +165,18 @@ class Config:
         self.data_dir = pathlib.Path(values[("DEFAULT", "data_dir")] or default_data_dir()).absolute()
         if not self.database.url:
             self.database.url = f"sqlite+aiosqlite:///{self.data_dir / 'ec2proxy.sqlite'}"
+
+    def make_data_dir(self) -> None:
+        """The data dir 0700 and its databases 0600: they hold credential secrets in clear.
+
+        Files an older version left readable to others are closed too.
+        """
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
+        for pattern in ("*.sqlite*", "devcloud/*.sqlite*", "metadata/*", "aws/*"):
+            for path in self.data_dir.glob(pattern):
+                if path.is_file():
+                    os.chmod(path, 0o600)
 
     @property
     def regions(self) -> frozenset[str]:

@@ -39,10 +39,13 @@ async def _read_params(request: web.BaseRequest, services: Services) -> tuple[by
     if length is not None and length > limit:
         raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes")
     try:
-        if length is None:  # chunked: aiohttp stops reading at client_max_size
-            body = await request.read()
-        else:  # one read of what the parser already holds, not read()'s loop to EOF
-            body = await request.content.readexactly(length) if length else b""
+        async with asyncio.timeout(services.config.api.header_timeout):  # a body trickled forever holds a place
+            if length is None:  # chunked: aiohttp stops reading at client_max_size
+                body = await request.read()
+            else:  # one read of what the parser already holds, not read()'s loop to EOF
+                body = await request.content.readexactly(length) if length else b""
+    except TimeoutError:
+        raise errors.EC2Error("The request body did not arrive in time.", code="RequestTimeout") from None
     except web.HTTPRequestEntityTooLarge:
         raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes") from None
     except asyncio.IncompleteReadError:
@@ -59,6 +62,10 @@ async def _read_params(request: web.BaseRequest, services: Services) -> tuple[by
         raise errors.InvalidQueryParameter(f"A request may carry at most {max_fields} parameters") from None
     if len(params) > max_fields:
         raise errors.InvalidQueryParameter(f"A request may carry at most {max_fields} parameters")
+    if len({key for key, _ in params}) != len(params):  # lists are numbered (X.1, X.2): a repeat is never meant
+        seen: set[str] = set()
+        repeated = next(key for key, _ in params if key in seen or seen.add(key))
+        raise errors.InvalidQueryParameter(f"The parameter {repeated[:64]} appears more than once")
     return body, params
 
 

@@ -8,8 +8,8 @@ unknown filter name is ``InvalidParameterValue``, never a 500.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import re
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ec2proxy import errors
@@ -17,20 +17,75 @@ from ec2proxy import errors
 Getter = Callable[[Any], Any]
 
 
+MAX_FILTERS = 50  # per request
+MAX_VALUES = 200  # per filter
+MAX_VALUE_LENGTH = 1024
+
+_ANY = None  # a "?" in a compiled chunk
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Glob:
+    """A wildcard value split at its ``*``s into chunks (``?`` kept as ``_ANY``).
+
+    Matched by placing each chunk at its leftmost fit after the previous one:
+    at most the value's length times the pattern's, never the exponential
+    backtracking a regular expression of ``.*`` runs can take.
+    """
+
+    chunks: tuple[tuple[str | None, ...], ...]
+
+    def fullmatch(self, text: str) -> bool:
+        if len(self.chunks) == 1:
+            (only,) = self.chunks
+            return len(text) == len(only) and _fits(only, text, 0)
+        first, *middle, last = self.chunks
+        if len(first) + len(last) > len(text) or not _fits(first, text, 0) \
+                or not _fits(last, text, len(text) - len(last)):
+            return False
+        at, end = len(first), len(text) - len(last)
+        for chunk in middle:
+            at = _find(chunk, text, at, end)
+            if at < 0:
+                return False
+            at += len(chunk)
+        return True
+
+
+def _fits(chunk: tuple[str | None, ...], text: str, at: int) -> bool:
+    return all(c is _ANY or c == text[at + i] for i, c in enumerate(chunk))
+
+
+def _find(chunk: tuple[str | None, ...], text: str, start: int, end: int) -> int:
+    if _ANY not in chunk:
+        return text.find("".join(chunk), start, end)  # type: ignore[arg-type]
+    for at in range(start, end - len(chunk) + 1):
+        if _fits(chunk, text, at):
+            return at
+    return -1
+
+
 @functools.lru_cache(maxsize=4096)
-def _pattern(value: str) -> re.Pattern | str:
+def _pattern(value: str) -> Glob | str:
     if "*" not in value and "?" not in value:
         return value.replace("\\\\", "\\")
-    out, i = [], 0
+    chunks: list[tuple[str | None, ...]] = []
+    current: list[str | None] = []
+    i = 0
     while i < len(value):
         char = value[i]
         if char == "\\" and i + 1 < len(value):
-            out.append(re.escape(value[i + 1]))
+            current.append(value[i + 1])
             i += 2
             continue
-        out.append(".*" if char == "*" else "." if char == "?" else re.escape(char))
+        if char == "*":
+            chunks.append(tuple(current))
+            current = []
+        else:
+            current.append(_ANY if char == "?" else char)
         i += 1
-    return re.compile("".join(out), re.DOTALL)
+    chunks.append(tuple(current))
+    return Glob(tuple(chunks))
 
 
 def text(value: Any) -> str:
@@ -80,9 +135,16 @@ def compile_filters(
 ) -> list[tuple[Getter, list[str]]]:
     """Check filter names and values against ``spec``; returns (getter, values) pairs."""
     compiled = []
-    for item in filters or ():
+    filters = list(filters or ())
+    if len(filters) > MAX_FILTERS:
+        raise errors.InvalidParameterValue(f"A request may carry at most {MAX_FILTERS} filters")
+    for item in filters:
         name = item.get("Name")
         values = item.get("Values") or []
+        if len(values) > MAX_VALUES:
+            raise errors.InvalidParameterValue(f"A filter may carry at most {MAX_VALUES} values")
+        if any(len(value) > MAX_VALUE_LENGTH for value in values):
+            raise errors.InvalidParameterValue(f"A filter value is at most {MAX_VALUE_LENGTH} characters long")
         if not name:
             raise errors.InvalidParameterValue("A filter must have a Name")
         getter = spec.get(name)

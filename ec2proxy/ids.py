@@ -22,6 +22,7 @@ KINDS = {
     "ari": "AMIID",
 }
 _SHAPE = re.compile(r"([a-z]+)-([0-9a-f]{8}|[0-9a-f]{17})")
+_ACCOUNT = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an owner id is a Keystone project id
 
 
 # Ids this process has computed, both ways: an EC2 id is a digest, so the OpenStack id behind one is
@@ -57,4 +58,11 @@ def check(prefix: str, value: str) -> str:
     match = _SHAPE.fullmatch(value or "")
     if match is None or match.group(1) != prefix:
         raise errors.malformed(KINDS[prefix], value[:64] if value else "")
+    return value
+
+
+def account(value: str) -> str:
+    """An account (owner, user) id as EC2 shows it, a Keystone project id, else ``InvalidUserID.Malformed``."""
+    if not isinstance(value, str) or _ACCOUNT.fullmatch(value) is None:
+        raise errors.EC2Error(f"Invalid user id: \"{str(value)[:64]}\"", code="InvalidUserID.Malformed")
     return value

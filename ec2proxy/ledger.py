@@ -1,7 +1,7 @@
 """The ClientToken ledger: exactly-once, decided by the database.
 
 A request that carries a ClientToken first INSERTs its row under the UNIQUE
-key (project, region, zone, action, token), before any backend call, naming
+key (project, region, action, token), before any backend call, naming
 the resource id it will create. The INSERT that wins owns the work; a
 concurrent duplicate waits for it and replays its result; the same token with
 other parameters is ``IdempotentParameterMismatch``. A row left ``pending``
@@ -45,11 +45,13 @@ class Claim:
     adopting: bool = False  # True: an earlier owner (crashed or failed) may have left backend resources
 
 
-async def claim(sessions, *, project_id: str, region: str, zone: str, action: str, token: str,
+async def claim(sessions, *, project_id: str, region: str, action: str, token: str,
                 params: dict, resource_id: str, lease: float = 60.0) -> Claim:
     check_token(token)
     digest = params_hash(params)
-    key = dict(project_id=project_id, region=region, zone=zone, action=action, token=token)
+    # The zone is a parameter like any other (another zone is IdempotentParameterMismatch), not part of
+    # the key: the table's zone column stays empty.
+    key = dict(project_id=project_id, region=region, zone="", action=action, token=token)
     try:
         async with sessions() as session, session.begin():
             row = ClientToken(**key, params_hash=digest, state="pending", resource_id=resource_id,

@@ -1,35 +1,52 @@
-"""EC2 pagination: MaxResults within a range, an opaque NextToken bound to the question asked."""
+"""EC2 pagination: MaxResults within a range, an opaque NextToken bound to the caller and the question.
+
+A token is ``<payload>.<mac>``: the payload (the offset) is MAC'd with a
+server key together with the caller's project and a digest of the question,
+so a token cannot be forged, altered, or replayed by another project or with
+other filters. Anything else is ``InvalidNextToken``, never a 500.
+"""
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
+import hmac
 import json
-from typing import Sequence, TypeVar
+from typing import TYPE_CHECKING, Sequence, TypeVar
 
 from ec2proxy import errors
 
+if TYPE_CHECKING:
+    from ec2proxy.context import RequestContext
+
 T = TypeVar("T")
+MAX_OFFSET = 1 << 31
+_MAX_TOKEN = 1024
 
 
-def _digest(params: dict) -> str:
+def _binding(ctx: "RequestContext", params: dict) -> bytes:
     question = {k: v for k, v in params.items() if k not in ("NextToken", "MaxResults", "DryRun")}
-    return hashlib.sha256(json.dumps(question, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    text = json.dumps([ctx.project_id, ctx.region, ctx.action, question], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).digest()
 
 
-def _token(offset: int, digest: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset, "h": digest}).encode()).decode()
+def _mac(ctx: "RequestContext", payload: str, binding: bytes) -> str:
+    digest = hmac.new(ctx.services.page_key, payload.encode() + b"|" + binding, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
-def _offset(token: str, digest: str) -> int:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset = int(data["o"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise errors.EC2Error("The NextToken is not valid.", code="InvalidNextToken") from None
-    if data.get("h") != digest or offset < 0:
-        raise errors.EC2Error("The NextToken does not belong to this request's filters.", code="InvalidNextToken")
+def _token(ctx: "RequestContext", offset: int, binding: bytes) -> str:
+    payload = base64.urlsafe_b64encode(str(offset).encode()).decode()
+    return f"{payload}.{_mac(ctx, payload, binding)}"
+
+
+def _offset(ctx: "RequestContext", token: str, binding: bytes) -> int:
+    payload, _, mac = token.partition(".") if len(token) <= _MAX_TOKEN else ("", "", "")
+    if not mac or not hmac.compare_digest(_mac(ctx, payload, binding).encode(), mac.encode("utf-8", "replace")):
+        raise errors.EC2Error("The NextToken is not valid for this request.", code="InvalidNextToken")
+    offset = int(base64.urlsafe_b64decode(payload))  # ours, since the MAC holds
+    if not 0 <= offset < MAX_OFFSET:
+        raise errors.EC2Error("The NextToken is not valid for this request.", code="InvalidNextToken")
     return offset
 
 
@@ -42,18 +59,18 @@ def check_max_results(params: dict, low: int = 5, high: int = 1000, ids_member: 
         raise errors.InvalidParameterValue(f"Value for parameter MaxResults must be between {low} and {high}")
 
 
-def page(items: Sequence[T], params: dict) -> tuple[Sequence[T], str | None]:
+def page(ctx: "RequestContext", items: Sequence[T], params: dict) -> tuple[Sequence[T], str | None]:
     """The page of ``items`` the request asks for, and the token of the next one (None: last page)."""
-    digest = _digest(params)
-    start = _offset(params["NextToken"], digest) if params.get("NextToken") else 0
+    binding = _binding(ctx, params)
+    start = _offset(ctx, params["NextToken"], binding) if params.get("NextToken") else 0
     size = params.get("MaxResults")
     if size is None:
         return items[start:], None
     end = start + size
-    return items[start:end], (_token(end, digest) if end < len(items) else None)
+    return items[start:end], (_token(ctx, end, binding) if end < len(items) else None)
 
 
-def answer(member: str, items: Sequence[T], params: dict) -> dict:
+def answer(ctx: "RequestContext", member: str, items: Sequence[T], params: dict) -> dict:
     """The output of a paged Describe: the page under ``member``, and the NextToken while more follow."""
-    chosen, next_token = page(items, params)
+    chosen, next_token = page(ctx, items, params)
     return {member: chosen, **({"NextToken": next_token} if next_token else {})}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from ec2proxy import keys
 from ec2proxy.accesslog import AccessLog
 from ec2proxy.auth.credentials import CredentialStore
 from ec2proxy.cloud import Cloud
@@ -27,12 +29,17 @@ class Services:
     metrics: Metrics
     access_log: AccessLog | None
     cloud: Cloud | None
+    secret: bytes  # the metadata shared secret; keys for other uses are derived from it (ec2proxy.keys)
     request_ids: RequestIds = dataclasses.field(default_factory=RequestIds)
     _zones: tuple[float, list[str]] | None = None
     # Called with a Nova server id whenever our own write changes what that instance shows
     # (the metadata service drops its cache entry); other workers' caches expire by TTL.
     change_listeners: list[Callable[[str], None]] = dataclasses.field(default_factory=list)
     background: set = dataclasses.field(default_factory=set)  # running asyncio tasks of ec2proxy.jobs
+
+    @functools.cached_property
+    def page_key(self) -> bytes:
+        return keys.derive(self.secret, "NextToken")
 
     def instance_changed(self, os_id: str) -> None:
         for listener in self.change_listeners:

@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 from sqlalchemy import select
 
-from ec2proxy import db
+from ec2proxy import db, keys
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.db.models import Instance, Tag
 from ec2proxy.services import Services
@@ -29,8 +29,10 @@ class MetadataState:
         config = services.config
         self.services = services
         self.region = config.api.region
-        self.secret = signing.shared_secret(config.metadata.shared_secret, config.data_dir)
-        self.token_key = (config.metadata.token_key.encode() if config.metadata.token_key else self.secret)
+        self.secret = services.secret
+        # Never the secret itself: a token's MAC must not be a valid X-Instance-ID-Signature.
+        self.token_key = (config.metadata.token_key.encode() if config.metadata.token_key
+                          else keys.derive(self.secret, "IMDSv2 session token"))
         self.signer = signing.load(config.metadata.identity_key, config.metadata.identity_certificate,
                                    config.data_dir, self.region)
         self.ttl = config.metadata.cache_ttl

@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import re
 
 HEADERS = ("X-Instance-ID", "X-Tenant-ID", "X-Instance-ID-Signature")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+_PROJECT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class CallerError(Exception):
@@ -41,6 +44,10 @@ def from_headers(headers, secret: bytes) -> Caller | None:
         missing = ", ".join(h for h in HEADERS if not headers.get(h))
         raise CallerError(400, f"Missing metadata proxy header(s): {missing}")
     instance_id = headers["X-Instance-ID"]
-    if not hmac.compare_digest(sign(secret, instance_id).encode(), headers["X-Instance-ID-Signature"].encode()):
+    if not hmac.compare_digest(sign(secret, instance_id).encode("utf-8", "replace"),
+                               headers["X-Instance-ID-Signature"].encode("utf-8", "replace")):
         raise CallerError(403, "Invalid proxy request signature.")
+    # Signed is not enough: the id is used to look the instance up, so it is a UUID or nothing at all.
+    if not _UUID.fullmatch(instance_id) or not _PROJECT.fullmatch(headers["X-Tenant-ID"]):
+        raise CallerError(404, "Not Found")
     return Caller(instance_id, headers["X-Tenant-ID"])

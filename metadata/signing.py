@@ -71,19 +71,3 @@ def load(key_file: str, cert_file: str, data_dir: pathlib.Path, region: str) -> 
                 pass  # another worker made it first
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     return Signer(key, x509.load_pem_x509_certificate(cert_path.read_bytes()))
-
-
-def shared_secret(configured: str, data_dir: pathlib.Path) -> bytes:
-    """The Neutron proxy secret: configured, or a random one kept in DATA_DIR/metadata (embedded only)."""
-    if configured:
-        return configured.encode()
-    path = data_dir / "metadata" / "shared_secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(base64.urlsafe_b64encode(os.urandom(32)).decode())
-        except FileExistsError:
-            pass
-    return path.read_text().strip().encode()

@@ -321,7 +321,10 @@ def test_a_tampered_or_injected_signed_request_is_refused(server, tamper):
         assert status == 200 and b"DescribeRegionsResponse" in payload
         return
     assert status in (400, 401, 403), payload
-    assert error_code(payload) in ("SignatureDoesNotMatch", "IncompleteSignature", "AuthFailure")
+    refusals = ("SignatureDoesNotMatch", "IncompleteSignature", "AuthFailure")
+    if tamper in ("body-appended", "query-added"):  # they repeat Action: refused before the signature is read
+        refusals += ("InvalidQueryParameter",)
+    assert error_code(payload) in refusals
 
 
 def _socket_to(server):

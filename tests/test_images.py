@@ -14,7 +14,8 @@ import pytest
 from tests.support import WAIT, code_of
 from tests.test_instance_faults import cloud  # noqa: F401  (fault injection into the module's dev cloud)
 
-PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.5", "EC2PROXY_API_IMAGE_STUCK_AFTER": "6", "EC2PROXY_API_JOB_LEASE": "3"}
+PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.5", "EC2PROXY_API_IMAGE_STUCK_AFTER": "6", "EC2PROXY_API_JOB_LEASE": "3",
+             "EC2PROXY_API_IMAGE_LOCATION_ALLOW": "127.0.0.1"}  # the test image server is on loopback
 
 
 @pytest.fixture(scope="module")

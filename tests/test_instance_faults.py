@@ -4,6 +4,7 @@ no second boot on retry, and the operators' view of what failed."""
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -85,7 +86,12 @@ def test_run_instances_fault_then_retry_boots_once(proxy, ec2, cloud, ami, kind)
     assert code in codes and status >= 500 and "Traceback" not in message
     failed = json.loads(proxy.ec2proxy("operations", "list", "--state", "failed", "--json").stdout.splitlines()[0])
     assert failed["action"] == "RunInstances" and failed["state"] == "failed" and failed["error"]
-    with urllib.request.urlopen(f"{proxy.admin}/operations?state=failed&resource_id={failed['resource_ids'][0]}") as r:
+    url = f"{proxy.admin}/operations?state=failed&resource_id={failed['resource_ids'][0]}"
+    with pytest.raises(urllib.error.HTTPError) as refused:  # every project's operations: not without the token
+        urllib.request.urlopen(url)
+    assert refused.value.code == 401
+    token = (proxy.data_dir / "admin_token").read_text().strip()
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})) as r:
         assert [o["id"] for o in json.load(r)["operations"]] == [failed["id"]]
     # The ledger did not record success: the retry does the work, or adopts what a 'late' create left.
     answer = ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2, ClientToken=token)

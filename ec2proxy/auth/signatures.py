@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import re
 from typing import Mapping, Sequence
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote_plus
 
 from multidict import MultiMapping
 
@@ -119,7 +119,8 @@ def canonical_query(raw_query: str, skip: str | None = None) -> str:
     pairs = []
     for item in raw_query.split("&") if raw_query else ():
         key, _, value = item.partition("=")
-        key, value = _uri_encode(unquote(key)), _uri_encode(unquote(value))
+        # decoded exactly as the handler's parameters are ('+' is a space), so what is signed is what is read
+        key, value = _uri_encode(unquote_plus(key)), _uri_encode(unquote_plus(value))
         if skip is not None and key == skip:
             continue
         pairs.append((key, value))
@@ -220,6 +221,21 @@ def _v4_string_to_sign(
     return f"{V4_ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
 
 
+def _payload_hash(request: HttpRequest) -> str:
+    """The hash of the body as received, in every signing mode: a client's claim of it is checked, never used.
+
+    ``UNSIGNED-PAYLOAD`` is refused: an EC2 request's parameters may travel in
+    the body, and an unsigned body would let anyone on the way rewrite them.
+    """
+    body_hash = request.payload_hash()
+    claimed = request.headers.get("X-Amz-Content-SHA256")
+    if claimed == UNSIGNED_PAYLOAD:
+        raise errors.SignatureDoesNotMatch("EC2 requests must sign their payload (UNSIGNED-PAYLOAD is not accepted)")
+    if claimed is not None and claimed != body_hash:
+        raise errors.SignatureDoesNotMatch("The provided X-Amz-Content-SHA256 does not match the body")
+    return body_hash
+
+
 def _read_v4_header(request, authorization, now, max_skew, regions) -> Signature:
     fields = {}
     for chunk in authorization[len(_V4_PREFIX) :].split(","):
@@ -238,13 +254,10 @@ def _read_v4_header(request, authorization, now, max_skew, regions) -> Signature
         raise errors.IncompleteSignature("Authorization header requires an X-Amz-Date header")
     _check_skew(_parse_amz_date(amz_date), now, max_skew)
     _check_scope(access_key, date, region, service, amz_date, regions)
-    body_hash = request.payload_hash()
-    payload_hash = request.headers.get("X-Amz-Content-SHA256") or body_hash
-    if payload_hash != UNSIGNED_PAYLOAD and payload_hash != body_hash:
-        raise errors.SignatureDoesNotMatch("The provided X-Amz-Content-SHA256 does not match the body")
     scope = f"{date}/{region}/{service}/aws4_request"
     to_sign = _v4_string_to_sign(
-        request, canonical_query(request.raw_query), fields["SignedHeaders"], payload_hash, amz_date, scope
+        request, canonical_query(request.raw_query), fields["SignedHeaders"], _payload_hash(request), amz_date,
+        scope
     )
     return Signature(4, access_key, to_sign, fields["Signature"], region, date, V4_ALGORITHM, request)
 
@@ -269,9 +282,9 @@ def _read_v4_query(request, params, now, max_skew, regions) -> Signature:
     _check_scope(access_key, date, region, service, amz_date, regions)
     scope = f"{date}/{region}/{service}/aws4_request"
     query = canonical_query(request.raw_query, skip="X-Amz-Signature")
-    # Presigned EC2 requests hash the (empty) body like header-signed ones.
-    payload_hash = request.headers.get("X-Amz-Content-SHA256") or request.payload_hash()
-    to_sign = _v4_string_to_sign(request, query, params["X-Amz-SignedHeaders"], payload_hash, amz_date, scope)
+    # Presigned EC2 requests hash the (empty) body like header-signed ones: a body added later fails.
+    to_sign = _v4_string_to_sign(request, query, params["X-Amz-SignedHeaders"], _payload_hash(request), amz_date,
+                                 scope)
     return Signature(4, access_key, to_sign, params["X-Amz-Signature"], region, date, V4_ALGORITHM, request)
 
 
@@ -305,11 +318,16 @@ def _read_v2(request, params, now, max_skew) -> Signature:
     method = params["SignatureMethod"]
     if method not in ("HmacSHA256", "HmacSHA1"):
         raise errors.IncompleteSignature("SignatureMethod must be HmacSHA256 or HmacSHA1")
+    if "Timestamp" in params and "Expires" in params:
+        raise errors.InvalidParameterCombination("A request carries Timestamp or Expires, not both")
     if "Timestamp" in params:
         _check_skew(_parse_iso(params["Timestamp"]), now, max_skew)
     elif "Expires" in params:
-        if now > _parse_iso(params["Expires"]):
+        expires = _parse_iso(params["Expires"])
+        if now > expires:
             raise errors.RequestExpired("Request has expired")
+        if (expires - now).total_seconds() > max_skew:  # else a captured request is good for years
+            raise errors.RequestExpired(f"Expires is more than {max_skew // 60} minutes away from the server time")
     else:
         raise errors.MissingParameter("Request must contain either a Timestamp or an Expires parameter")
     access_key = params["AWSAccessKeyId"]

@@ -44,6 +44,17 @@ class BackendConflict(BackendError):
     pass
 
 
+class UnsafePath(BackendError):
+    """A value that would not stay one path segment of a backend URL (empty, ``.``, ``..``): never sent."""
+
+    def __init__(self, value: str):
+        super().__init__("proxy", 400, "unsafe path segment")
+        self.value = value
+
+    def ec2(self) -> errors.EC2Error:
+        return errors.InvalidParameterValue(f"Value ({self.value[:64]}) is not a valid identifier.")
+
+
 class BackendUnavailable(BackendError):
     """No answer: connection refused or dropped, timeout (status 0)."""
 

@@ -13,14 +13,47 @@ import json
 import logging
 import random
 from typing import Any, AsyncIterator, Awaitable, Callable
+from urllib.parse import quote, unquote
 
 import aiohttp
 import orjson
+import yarl
 
-from ec2proxy.cloud.errors import BackendError, BackendUnavailable, from_status
+from ec2proxy.cloud.errors import BackendError, BackendUnavailable, UnsafePath, from_status
 
 LOG = logging.getLogger("ec2proxy.cloud")
 _SAFE = frozenset({"GET", "HEAD"})
+
+
+_DOT_SEGMENTS = frozenset({"", ".", ".."})
+
+
+def segment(value: object) -> str:
+    """One path segment for ``value``, percent-encoded whole (``/``, ``%``, ``?``, ``#`` included).
+
+    Empty and dot segments are refused: an HTTP client resolves ``..`` (yarl
+    does, even written ``%2e%2e``), which would move the call to another path.
+    """
+    text = str(value)
+    if text in _DOT_SEGMENTS:
+        raise UnsafePath(text)
+    return quote(text, safe="")
+
+
+def route(template: str, *values: object) -> str:
+    """``route("servers/{}/action", server_id)``: the template is ours, each value exactly one segment."""
+    return template.format(*map(segment, values))
+
+
+def _checked(url: str) -> yarl.URL:
+    """The URL exactly as written (never re-quoted or dot-resolved), with no dot or empty segment inside."""
+    target = yarl.URL(url, encoded=True)
+    parts = target.raw_path.split("/")[1:]
+    if parts and not parts[-1]:  # one trailing "/" is the API's own (version documents)
+        parts.pop()
+    if any(unquote(part) in _DOT_SEGMENTS for part in parts):
+        raise UnsafePath(target.raw_path)
+    return target
 
 
 @dataclasses.dataclass
@@ -62,13 +95,14 @@ class Transport:
         if json_body is not None:
             payload = json.dumps(json_body).encode()
             send_headers.setdefault("Content-Type", "application/json")
+        target = _checked(url)
         attempts = 1 + (self.retries if method in _SAFE else 0)
         client_timeout = aiohttp.ClientTimeout(total=timeout or self.timeout)
         for attempt in range(attempts):
             self.calls += 1
             try:
                 async with self.session.request(
-                    method, url, data=payload, params=params, headers=send_headers, timeout=client_timeout
+                    method, target, data=payload, params=params, headers=send_headers, timeout=client_timeout
                 ) as response:
                     raw = await response.read()
                     status = response.status
@@ -167,10 +201,10 @@ class ServiceClient:
         session = self.transport.session
         self.transport.calls += 2
         try:
-            async with session.get(self.url(source), headers=headers, timeout=limit) as down:
+            async with session.get(_checked(self.url(source)), headers=headers, timeout=limit) as down:
                 if down.status >= 400:
                     raise from_status(self.service, down.status, (await down.text())[:300], "GET", _path(source))
-                async with session.put(self.url(target), data=down.content.iter_chunked(1 << 20), timeout=limit,
+                async with session.put(_checked(self.url(target)), data=down.content.iter_chunked(1 << 20), timeout=limit,
                                        headers={**headers, "Content-Type": "application/octet-stream"}) as up:
                     if up.status >= 400:
                         raise from_status(self.service, up.status, (await up.text())[:300], "PUT", _path(target))

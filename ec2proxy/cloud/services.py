@@ -8,9 +8,7 @@ negotiated once per cloud (see :meth:`Cloud.nova_version`).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
-
-from ec2proxy.cloud.http import ServiceClient
+from ec2proxy.cloud.http import ServiceClient, route
 
 NOVA_MIN = (2, 47)  # embedded flavor in server bodies
 NOVA_MAX = (2, 100)  # the newest we have tested against
@@ -34,16 +32,17 @@ class Keystone(ServiceClient):
         return response.headers.get("X-Subject-Token", ""), response.body["token"]
 
     async def ec2_credential(self, user_id: str, access: str) -> dict:
-        return (await self.get(f"users/{user_id}/credentials/OS-EC2/{access}"))["credential"]
+        return (await self.get(route("users/{}/credentials/OS-EC2/{}", user_id, access)))["credential"]
 
     async def create_ec2_credential(self, user_id: str, project_id: str) -> dict:
-        return (await self.post(f"users/{user_id}/credentials/OS-EC2", {"tenant_id": project_id}))["credential"]
+        body = {"tenant_id": project_id}
+        return (await self.post(route("users/{}/credentials/OS-EC2", user_id), body))["credential"]
 
     async def list_ec2_credentials(self, user_id: str) -> list[dict]:
-        return (await self.get(f"users/{user_id}/credentials/OS-EC2"))["credentials"]
+        return (await self.get(route("users/{}/credentials/OS-EC2", user_id)))["credentials"]
 
     async def delete_ec2_credential(self, user_id: str, access: str) -> None:
-        await self.delete(f"users/{user_id}/credentials/OS-EC2/{access}")
+        await self.delete(route("users/{}/credentials/OS-EC2/{}", user_id, access))
 
 
 class Nova(ServiceClient):
@@ -62,13 +61,13 @@ class Nova(ServiceClient):
         return self.pages("servers/detail", "servers", params, limit)
 
     async def get_server(self, server_id: str) -> dict:
-        return (await self.get(f"servers/{server_id}"))["server"]
+        return (await self.get(route("servers/{}", server_id)))["server"]
 
     async def delete_server(self, server_id: str) -> None:
-        await self.delete(f"servers/{server_id}")
+        await self.delete(route("servers/{}", server_id))
 
     async def action(self, server_id: str, name: str, value: Any = None) -> Any:
-        return await self.post(f"servers/{server_id}/action", {name: value})
+        return await self.post(route("servers/{}/action", server_id), {name: value})
 
     async def start(self, server_id: str) -> None:
         await self.action(server_id, "os-start")
@@ -100,33 +99,33 @@ class Nova(ServiceClient):
         return [item["keypair"] for item in (await self.get("os-keypairs"))["keypairs"]]
 
     async def get_keypair(self, name: str) -> dict:
-        return (await self.get(f"os-keypairs/{quote(name, safe='')}"))["keypair"]
+        return (await self.get(route("os-keypairs/{}", name)))["keypair"]
 
     async def create_keypair(self, name: str, public_key: str, key_type: str = "ssh") -> dict:
         body = {"keypair": {"name": name, "public_key": public_key, "type": key_type}}
         return (await self.post("os-keypairs", body))["keypair"]
 
     async def delete_keypair(self, name: str) -> None:
-        await self.delete(f"os-keypairs/{quote(name, safe='')}")
+        await self.delete(route("os-keypairs/{}", name))
 
     async def availability_zones(self) -> list[dict]:
         return (await self.get("os-availability-zone"))["availabilityZoneInfo"]
 
     async def volume_attachments(self, server_id: str) -> list[dict]:
-        return (await self.get(f"servers/{server_id}/os-volume_attachments"))["volumeAttachments"]
+        return (await self.get(route("servers/{}/os-volume_attachments", server_id)))["volumeAttachments"]
 
     async def attach_volume(self, server_id: str, volume_id: str, device: str | None = None) -> Any:
         body = {"volumeAttachment": {"volumeId": volume_id, **({"device": device} if device else {})}}
-        return await self.post(f"servers/{server_id}/os-volume_attachments", body)
+        return await self.post(route("servers/{}/os-volume_attachments", server_id), body)
 
     async def detach_volume(self, server_id: str, volume_id: str) -> None:
-        await self.delete(f"servers/{server_id}/os-volume_attachments/{volume_id}")
+        await self.delete(route("servers/{}/os-volume_attachments/{}", server_id, volume_id))
 
     async def limits(self) -> dict:
         return (await self.get("limits"))["limits"]
 
     async def quota_set(self, project_id: str) -> dict:
-        return (await self.get(f"os-quota-sets/{project_id}"))["quota_set"]
+        return (await self.get(route("os-quota-sets/{}", project_id)))["quota_set"]
 
 
 class Glance(ServiceClient):
@@ -143,37 +142,37 @@ class Glance(ServiceClient):
             path, query = body["next"], None
 
     async def get_image(self, image_id: str) -> dict:
-        return await self.get(f"v2/images/{image_id}")
+        return await self.get(route("v2/images/{}", image_id))
 
     async def create_image(self, **fields: Any) -> dict:
         return await self.post("v2/images", fields)
 
     async def upload(self, image_id: str, data: bytes) -> None:
-        await self.call("PUT", f"v2/images/{image_id}/file", data=data,
+        await self.call("PUT", route("v2/images/{}/file", image_id), data=data,
                         headers={"Content-Type": "application/octet-stream"})
 
     async def copy_data(self, source_id: str, target_id: str) -> None:
-        await self.stream_copy(f"v2/images/{source_id}/file", f"v2/images/{target_id}/file")
+        await self.stream_copy(route("v2/images/{}/file", source_id), route("v2/images/{}/file", target_id))
 
     async def import_image(self, image_id: str, method: str, **fields: Any) -> None:
         """Glance's interoperable import (``web-download`` takes ``uri``)."""
-        await self.post(f"v2/images/{image_id}/import", {"method": {"name": method, **fields}})
+        await self.post(route("v2/images/{}/import", image_id), {"method": {"name": method, **fields}})
 
     async def update_image(self, image_id: str, patch: list[dict]) -> dict:
-        return (await self.call("PATCH", f"v2/images/{image_id}", json_body=patch,
+        return (await self.call("PATCH", route("v2/images/{}", image_id), json_body=patch,
                                 headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})).body
 
     async def delete_image(self, image_id: str) -> None:
-        await self.delete(f"v2/images/{image_id}")
+        await self.delete(route("v2/images/{}", image_id))
 
     async def members(self, image_id: str) -> list[dict]:
-        return (await self.get(f"v2/images/{image_id}/members"))["members"]
+        return (await self.get(route("v2/images/{}/members", image_id)))["members"]
 
     async def add_member(self, image_id: str, member: str) -> dict:
-        return await self.post(f"v2/images/{image_id}/members", {"member": member})
+        return await self.post(route("v2/images/{}/members", image_id), {"member": member})
 
     async def remove_member(self, image_id: str, member: str) -> None:
-        await self.delete(f"v2/images/{image_id}/members/{member}")
+        await self.delete(route("v2/images/{}/members/{}", image_id, member))
 
 
 class Neutron(ServiceClient):
@@ -185,12 +184,18 @@ class Neutron(ServiceClient):
         "security_group_rule": "security-group-rules", "floatingip": "floatingips", "router": "routers",
     }
 
+    def _item(self, kind: str, resource_id: str) -> str:
+        return route("v2.0/{}/{}", self.RESOURCES[kind], resource_id)
+
+    async def quota(self, project_id: str) -> dict:
+        return (await self.get(route("v2.0/quotas/{}", project_id)))["quota"]
+
     async def list(self, kind: str, params: dict | None = None, limit: int = 1000) -> list[dict]:
         collection = self.RESOURCES[kind]
         return await self.list_all(f"v2.0/{collection}", collection.replace("-", "_"), params, limit)
 
     async def show(self, kind: str, resource_id: str) -> dict:
-        return (await self.get(f"v2.0/{self.RESOURCES[kind]}/{resource_id}"))[kind]
+        return (await self.get(self._item(kind, resource_id)))[kind]
 
     async def create(self, kind: str, fields: dict) -> dict:
         return (await self.post(f"v2.0/{self.RESOURCES[kind]}", {kind: fields}))[kind]
@@ -202,10 +207,10 @@ class Neutron(ServiceClient):
         return (await self.post(f"v2.0/{collection}", {plural: bodies}))[plural]
 
     async def update(self, kind: str, resource_id: str, fields: dict) -> dict:
-        return (await self.put(f"v2.0/{self.RESOURCES[kind]}/{resource_id}", {kind: fields}))[kind]
+        return (await self.put(self._item(kind, resource_id), {kind: fields}))[kind]
 
     async def remove(self, kind: str, resource_id: str) -> None:
-        await self.delete(f"v2.0/{self.RESOURCES[kind]}/{resource_id}")
+        await self.delete(self._item(kind, resource_id))
 
 
 class Cinder(ServiceClient):
@@ -215,33 +220,33 @@ class Cinder(ServiceClient):
         return await self.list_all("volumes/detail", "volumes", params, limit)
 
     async def get_volume(self, volume_id: str) -> dict:
-        return (await self.get(f"volumes/{volume_id}"))["volume"]
+        return (await self.get(route("volumes/{}", volume_id)))["volume"]
 
     async def create_volume(self, **fields: Any) -> dict:
         return (await self.post("volumes", {"volume": fields}))["volume"]
 
     async def delete_volume(self, volume_id: str) -> None:
-        await self.delete(f"volumes/{volume_id}")
+        await self.delete(route("volumes/{}", volume_id))
 
     async def extend_volume(self, volume_id: str, new_size: int) -> None:
         """Extending an attached volume needs microversion 3.42."""
-        await self.post(f"volumes/{volume_id}/action", {"os-extend": {"new_size": new_size}},
+        await self.post(route("volumes/{}/action", volume_id), {"os-extend": {"new_size": new_size}},
                         headers={"OpenStack-API-Version": "volume 3.42"})
 
     async def update_volume(self, volume_id: str, **fields: Any) -> dict:
-        return (await self.put(f"volumes/{volume_id}", {"volume": fields}))["volume"]
+        return (await self.put(route("volumes/{}", volume_id), {"volume": fields}))["volume"]
 
     async def list_snapshots(self, params: dict | None = None, limit: int = 1000) -> list[dict]:
         return await self.list_all("snapshots/detail", "snapshots", params, limit)
 
     async def get_snapshot(self, snapshot_id: str) -> dict:
-        return (await self.get(f"snapshots/{snapshot_id}"))["snapshot"]
+        return (await self.get(route("snapshots/{}", snapshot_id)))["snapshot"]
 
     async def create_snapshot(self, volume_id: str, **fields: Any) -> dict:
         return (await self.post("snapshots", {"snapshot": {"volume_id": volume_id, **fields}}))["snapshot"]
 
     async def delete_snapshot(self, snapshot_id: str) -> None:
-        await self.delete(f"snapshots/{snapshot_id}")
+        await self.delete(route("snapshots/{}", snapshot_id))
 
     async def attachments(self, params: dict | None = None) -> list[dict]:
         return (await self.get("attachments", params=params))["attachments"]

@@ -17,7 +17,7 @@ async def _network_quota(view, project_id: str) -> dict:
     if view.neutron is None:
         return {}
     try:
-        return (await view.neutron.get(f"v2.0/quotas/{project_id}"))["quota"]
+        return await view.neutron.quota(project_id)
     except BackendError:
         return {}  # quotas are an optional Neutron extension
 

@@ -19,7 +19,7 @@ import uuid
 
 from sqlalchemy import select
 
-from ec2proxy import devices, errors, filters, ids, jobs, ledger, oplog, paging, tagging, timestamps
+from ec2proxy import devices, errors, filters, ids, image_locations, jobs, ledger, oplog, paging, tagging, timestamps
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Operation, utcnow
@@ -235,7 +235,7 @@ async def describe_images(ctx: RequestContext, params: dict) -> dict:
     if params.get("ExecutableUsers"):
         images = await _executable_by(ctx, images, params["ExecutableUsers"])
     images.sort(key=lambda i: (i["CreationDate"] or "", i["ImageId"]))
-    return paging.answer("Images", filters.apply(images, compiled), params)
+    return paging.answer(ctx, "Images", filters.apply(images, compiled), params)
 
 
 def _check_name(name: str | None, description: str | None) -> None:
@@ -379,6 +379,7 @@ async def register_image(ctx: RequestContext, params: dict) -> dict:
         if not re.match(r"https?://", location) or params.get("BlockDeviceMappings"):
             raise errors.InvalidParameterValue("ImageLocation must be an http(s) URL of an image file (Glance "
                                                "imports it with web-download), without BlockDeviceMappings")
+        await image_locations.check(location, ctx.services.config)
         fields["disk_format"] = "qcow2" if location.endswith(".qcow2") else "raw"
     else:
         properties, bdm_json = _snapshot_root(params)
@@ -485,7 +486,9 @@ def _permission_changes(params: dict) -> tuple[list[dict], list[dict]]:
         if permission.get("OrganizationArn") or permission.get("OrganizationalUnitArn"):
             raise errors.UnsupportedOperation("Organizations do not exist in this cloud")
         if permission.get("Group") not in (None, "all"):
-            raise errors.InvalidParameterValue(f"Invalid launch permission group: {permission['Group']}")
+            raise errors.InvalidParameterValue(f"Invalid launch permission group: {permission['Group'][:64]}")
+        if permission.get("UserId") is not None:
+            ids.account(permission["UserId"])
     return adds, removes
 
 
@@ -598,7 +601,7 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
     target = str(uuid.uuid4())
     claim = None
     if params.get("ClientToken"):  # a replay answers before the name is checked: the name is its own copy's
-        claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region, zone="",
+        claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region,
                                    action=ctx.action, token=params["ClientToken"], params=params, resource_id=target,
                                    lease=ctx.services.config.api.client_token_lease)
         target = claim.resource_id

@@ -47,4 +47,4 @@ async def describe_instance_status(ctx: RequestContext, params: dict) -> dict:
     instances = await lookup(ctx, wanted) if wanted else await describe(ctx)
     if not params.get("IncludeAllInstances"):
         instances = [i for i in instances if i["State"]["Name"] == "running"]
-    return paging.answer("InstanceStatuses", filters.apply([status_of(i) for i in instances], compiled), params)
+    return paging.answer(ctx, "InstanceStatuses", filters.apply([status_of(i) for i in instances], compiled), params)

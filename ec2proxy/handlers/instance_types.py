@@ -66,4 +66,4 @@ async def describe_instance_types(ctx: RequestContext, params: dict) -> dict:
             raise errors.EC2Error(f"The following supplied instance types do not exist: "
                                   f"[{', '.join(n[:64] for n in unknown)}]", code="InvalidInstanceType")
         types = [t for t in types if t["InstanceType"] in set(wanted)]
-    return paging.answer("InstanceTypes", filters.apply(types, compiled), params)
+    return paging.answer(ctx, "InstanceTypes", filters.apply(types, compiled), params)

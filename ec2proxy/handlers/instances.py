@@ -392,7 +392,7 @@ async def describe_instances(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="InstanceIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS)
     instances = await lookup(ctx, wanted) if wanted else await describe(ctx, params, render=not compiled)
-    instances, next_token = paging.page(filters.apply(instances, compiled), params)
+    instances, next_token = paging.page(ctx, filters.apply(instances, compiled), params)
     result: dict = {"NextToken": next_token} if next_token else {}
     reservation_ids = sorted({i["_reservation"] for i in instances})
     groups = await _reservation_groups(ctx, reservation_ids) if reservation_ids else {}
@@ -652,7 +652,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     reservation_id = ids.new("r")
     claim = None
     if params.get("ClientToken"):
-        claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region, zone=zone,
+        claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region,
                                    action=ctx.action, token=params["ClientToken"], params=params,
                                    resource_id=reservation_id,
                                    lease=ctx.services.config.api.client_token_lease)

@@ -89,7 +89,7 @@ async def describe_security_groups(ctx: RequestContext, params: dict) -> dict:
     wanted += [_find(os_groups, name=n)["id"] for n in params.get("GroupNames") or []]
     if wanted:
         groups = [g for g in groups if g["_os"]["id"] in wanted]
-    return paging.answer("SecurityGroups", filters.apply(groups, compiled), params)
+    return paging.answer(ctx, "SecurityGroups", filters.apply(groups, compiled), params)
 
 
 @action("DescribeSecurityGroupRules")
@@ -102,7 +102,7 @@ async def describe_security_group_rules(ctx: RequestContext, params: dict) -> di
     rules = filters.by_ids(rules, "SecurityGroupRuleId", wanted, lambda missing: errors.EC2Error(
         f"The security group rule ID '{missing}' does not exist", code="InvalidSecurityGroupRuleId.NotFound"))
     rules = await tagging.with_tags(ctx, rules, "SecurityGroupRuleId")
-    return paging.answer("SecurityGroupRules", filters.apply(rules, compiled), params)
+    return paging.answer(ctx, "SecurityGroupRules", filters.apply(rules, compiled), params)
 
 
 def _check_text(value: str, what: str) -> str:

@@ -78,7 +78,7 @@ async def describe_snapshots(ctx: RequestContext, params: dict) -> dict:
         if params.get(member) and not set(params[member]) & mine:
             snapshots = []
     snapshots.sort(key=lambda s: (s["_start_time"], s["SnapshotId"]))
-    return paging.answer("Snapshots", filters.apply(snapshots, compiled), params)
+    return paging.answer(ctx, "Snapshots", filters.apply(snapshots, compiled), params)
 
 
 @action("CreateSnapshot", checks_dry_run=True)

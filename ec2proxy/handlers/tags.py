@@ -108,5 +108,5 @@ async def describe_tags(ctx: RequestContext, params: dict) -> dict:
         rows = (await session.scalars(query.order_by(Tag.resource_id, Tag.key))).all()
     tags = [{"ResourceId": row.resource_id, "ResourceType": row.resource_type, "Key": row.key, "Value": row.value,
              "_tags": {row.key: row.value}} for row in rows]
-    return paging.answer("Tags", filters.apply(tags, compiled), params)
+    return paging.answer(ctx, "Tags", filters.apply(tags, compiled), params)
 

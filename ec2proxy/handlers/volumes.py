@@ -148,7 +148,7 @@ async def describe_volumes(ctx: RequestContext, params: dict) -> dict:
     wanted = [ids.check("vol", v) for v in params.get("VolumeIds") or []]
     volumes = filters.by_ids(await describe(ctx), "VolumeId", wanted, volume_not_found)
     volumes.sort(key=lambda v: (v["_create_time"], v["VolumeId"]))
-    return paging.answer("Volumes", filters.apply(volumes, compiled), params)
+    return paging.answer(ctx, "Volumes", filters.apply(volumes, compiled), params)
 
 
 def _cinder_failure(exc: BackendError) -> errors.EC2Error:
@@ -186,7 +186,7 @@ async def create_volume(ctx: RequestContext, params: dict) -> dict:
     marker = f"ec2-{ids.new('r')[2:]}"
     claim = None
     if params.get("ClientToken"):
-        claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region, zone=zone,
+        claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region,
                                    action=ctx.action, token=params["ClientToken"], params=params,
                                    resource_id=marker, lease=ctx.services.config.api.client_token_lease)
         marker = claim.resource_id
@@ -368,7 +368,7 @@ async def describe_volume_status(ctx: RequestContext, params: dict) -> dict:
                       "volume-status.details-name": _get("VolumeStatus.Details.Name"),
                       "volume-status.details-status": _get("VolumeStatus.Details.Status")}
     statuses = filters.apply(statuses, filters.compile_filters(params.get("Filters"), status_filters))
-    return paging.answer("VolumeStatuses", statuses, params)
+    return paging.answer(ctx, "VolumeStatuses", statuses, params)
 
 
 @action("DescribeVolumeAttribute")
