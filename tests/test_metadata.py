@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
 from ec2proxy import ids
-from metadata import callers
+from metadata import callers, tokens
 from tests.support import WAIT, free_port
 from tests.test_devcloud import DevCloudProcess
 
@@ -180,6 +180,8 @@ def test_imdsv2_tokens(proxy, ec2, instances, forwarder):
     assert status == 200 and headers["X-aws-ec2-metadata-token-ttl-seconds"] == "21600"
     with_token = {"X-aws-ec2-metadata-token": token.decode()}
     assert fetch(f"{forwarder}/latest/meta-data/instance-id", with_token)[1].decode() == a["ec2_id"]
+    # Minted with a key derived from the shared secret, never the secret itself (whose MACs sign instance ids).
+    assert not tokens.valid(secret(proxy), a["os_id"], token.decode())
     assert fetch(f"{forwarder}/latest/meta-data/instance-id", {"X-aws-ec2-metadata-token": "v2.9999999999.x.y"})[0] \
         == 401
     assert fetch(f"{forwarder}/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "60",

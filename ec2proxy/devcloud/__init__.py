@@ -48,6 +48,18 @@ async def errors_middleware(request: web.Request, handler):
 
 
 @web.middleware
+async def log_middleware(request: web.Request, handler):
+    """Record each call as it arrived: the raw path, before anything decoded or resolved it."""
+    if not request.path.startswith("/_devcloud"):
+        resource = request.match_info.route.resource
+        request.app[STATE].requests.append(
+            {"method": request.method, "raw_path": request.raw_path.split("?", 1)[0],
+             "route": resource.canonical if resource is not None else None,
+             "match": dict(request.match_info)})
+    return await handler(request)
+
+
+@web.middleware
 async def faults_middleware(request: web.Request, handler):
     cloud = request.app[STATE]
     if cloud.faults and not request.path.startswith("/_devcloud"):
@@ -144,6 +156,20 @@ async def fail_snapshots(request: web.Request) -> web.Response:
     return reply({"fail_snapshots": request.app[STATE].fail_snapshots})
 
 
+@admin_routes.get("/_devcloud/requests")
+async def list_requests(request: web.Request) -> web.Response:
+    """The calls that reached the dev cloud, oldest first: ``{"method", "raw_path", "route", "match"}``."""
+    _admin(request)
+    return reply({"requests": list(request.app[STATE].requests)})
+
+
+@admin_routes.delete("/_devcloud/requests")
+async def clear_requests(request: web.Request) -> web.Response:
+    _admin(request)
+    request.app[STATE].requests.clear()
+    return reply(None, 204)
+
+
 @admin_routes.get("/_devcloud/counts")
 async def counts(request: web.Request) -> web.Response:
     """How many objects of each kind exist (for consistency checks in tests)."""
@@ -222,7 +248,7 @@ def create_app(data_dir: pathlib.Path, delay: float = 0.5, region: str = "Region
     store = Store(data_dir / "devcloud.sqlite")
     state = DevCloud(store=store, region=region, delay=delay)
     accounts(store)
-    app = web.Application(middlewares=[errors_middleware, faults_middleware, auth_middleware,
+    app = web.Application(middlewares=[log_middleware, errors_middleware, faults_middleware, auth_middleware,
                                        compute.version_headers], client_max_size=64 * 1024 * 1024)
     app[STATE] = state
     for table in (identity.routes, compute.routes, image.routes, network.routes, volume.routes, admin_routes):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import functools
@@ -44,6 +45,9 @@ class DevCloud:
     fail_snapshots: int = 0
     token_ttl: float = 3600.0
     tasks: set = dataclasses.field(default_factory=set)  # background work (image imports), kept referenced
+    # Every call as it arrived (method, raw path, the route it matched), for tests that check what reached
+    # the cloud; bounded.
+    requests: collections.deque = dataclasses.field(default_factory=lambda: collections.deque(maxlen=20000))
 
     def issue(self, user_id: str, project_id: str, roles: Iterable[str], methods=("password",)) -> Token:
         token = Token(uuid.uuid4().hex, user_id, project_id, tuple(roles), time.time() + self.token_ttl,

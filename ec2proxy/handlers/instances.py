@@ -613,6 +613,8 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     for name in NOT_YET:
         if params.get(name):
             raise errors.UnsupportedOperation(f"RunInstances with {name} is not supported by this cloud yet.")
+    if not params.get("ImageId"):  # optional in the model only for launch templates
+        raise errors.MissingParameter("The request must contain the parameter ImageId")
     ami = ids.check("ami", params["ImageId"])
     min_count, max_count = params["MinCount"], params["MaxCount"]
     if min_count < 1 or max_count < 1:
