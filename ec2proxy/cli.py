@@ -14,6 +14,7 @@ from typing import Sequence
 
 from aiohttp import web
 
+from ec2proxy import __version__
 from ec2proxy import config as configuration
 from ec2proxy import db, embedded, jobs, keys, listeners
 from ec2proxy.app import create_admin_app, create_api_server, open_services
@@ -260,6 +261,7 @@ def cmd_config_sample(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ec2proxy", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ec2proxy {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="INI configuration file")
     common.add_argument("--data-dir", help="data directory of the embedded default")

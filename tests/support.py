@@ -18,7 +18,14 @@ import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+# The checkout the suite came from (tox copies the tests out of it, so that only the installed package imports).
+ROOT = pathlib.Path(os.environ.get("EC2PROXY_TEST_CHECKOUT") or pathlib.Path(__file__).resolve().parent.parent)
+
+
+def ec2proxy_command() -> list[str]:
+    """The installed console script when there is one (what users run), else the module."""
+    script = pathlib.Path(sys.executable).with_name("ec2proxy")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ec2proxy"]
 WAIT = {"Delay": 1, "MaxAttempts": 60}  # botocore waiters: once a second, for a minute
 
 
@@ -57,7 +64,7 @@ class Server:
 
     def _start(self, timeout: float) -> "Server":
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "ec2proxy", "serve", "--data-dir", str(self.data_dir),
+        command = [*ec2proxy_command(), "serve", "--data-dir", str(self.data_dir),
                    "--listen", f"127.0.0.1:{self.port}", "--admin-listen", f"127.0.0.1:{self.admin_port}",
                    "--metadata-listen", f"127.0.0.1:{self.metadata_port}"]
         if self.config is not None:
@@ -143,7 +150,7 @@ class Server:
         return result
 
     def ec2proxy(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "ec2proxy", *args, "--data-dir", str(self.data_dir)]
+        command = [*ec2proxy_command(), *args, "--data-dir", str(self.data_dir)]
         if self.config is not None:
             command += ["--config", str(self.config)]
         result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=120)
