@@ -90,8 +90,8 @@ def test_run_instances_fault_then_retry_boots_once(proxy, ec2, cloud, ami, kind)
     with pytest.raises(urllib.error.HTTPError) as refused:  # every project's operations: not without the token
         urllib.request.urlopen(url)
     assert refused.value.code == 401
-    token = (proxy.data_dir / "admin_token").read_text().strip()
-    with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})) as r:
+    admin_token = (proxy.data_dir / "admin_token").read_text().strip()
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {admin_token}"})) as r:
         assert [o["id"] for o in json.load(r)["operations"]] == [failed["id"]]
     # The ledger did not record success: the retry does the work, or adopts what a 'late' create left.
     answer = ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2, ClientToken=token)

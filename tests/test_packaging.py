@@ -20,20 +20,20 @@ from tests.support import ROOT, Server, ec2proxy_command
 PACKAGES = ("ec2proxy", "metadata")
 
 
-def _inside(path: pathlib.Path, folder: pathlib.Path) -> bool:
-    return path.resolve().is_relative_to(folder.resolve())
+def _from_source(package) -> bool:
+    """Is ``package`` imported from the checkout's own source folder (not from an installation)?"""
+    return pathlib.Path(package.__file__).parent.resolve() == (ROOT / package.__name__).resolve()
 
 
 def test_the_suite_imports_the_installed_package_when_tox_runs_it():
     if not os.environ.get("EC2PROXY_TEST_CHECKOUT"):
         pytest.skip("run from the checkout (not through tox): the package may be the source tree itself")
     for package in (ec2proxy, metadata):
-        assert not _inside(pathlib.Path(package.__file__), ROOT), package.__file__
+        assert not _from_source(package), package.__file__
 
 
 def test_the_installed_package_holds_every_module_of_the_source():
-    installed = pathlib.Path(ec2proxy.__file__).parent.parent
-    if _inside(installed / "ec2proxy", ROOT):
+    if _from_source(ec2proxy):
         pytest.skip("the package is the checkout itself (an editable install); tox tests the built wheel")
     files = {str(f) for f in importlib.metadata.files("ec2proxy") or ()}
     wanted = sorted(str(p.relative_to(ROOT)) for package in PACKAGES for p in (ROOT / package).rglob("*.py")
