@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import pathlib
 import signal
 import sys
 from typing import Sequence
@@ -16,7 +17,7 @@ from aiohttp import web
 
 from ec2proxy import __version__
 from ec2proxy import config as configuration
-from ec2proxy import db, embedded, jobs, keys, listeners
+from ec2proxy import db, embedded, jobs, keys, listeners, workers
 from ec2proxy.app import create_admin_app, create_api_server, open_services
 
 
@@ -58,51 +59,106 @@ async def _start_devcloud(stack: contextlib.AsyncExitStack, config: configuratio
     return url, devcloud.accounts(store)
 
 
-async def _serve(config: configuration.Config) -> None:
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _demo_identity(config: configuration.Config, services, accounts: dict | None):
+    """The embedded default's demo key and the AWS CLI files for it (None with a real cloud)."""
+    if accounts is None or config.auth.credential_source != "local":
+        return None
+    demo = accounts["demo"]
+    identity = await embedded.ensure_demo_credential(
+        services.credentials, config.data_dir, demo["project_id"], demo["user_id"])
+    embedded.write_aws_files(config.data_dir, identity, config.api.region, _endpoint(config.api.listen))
+    return identity
+
+
+def _announce(config: configuration.Config, identity, workers: int = 1) -> None:
+    endpoint = _endpoint(config.api.listen)
+    if identity is not None:
+        lines = embedded.usage_lines(config.data_dir, identity, config.api.region, endpoint)
+        lines.append(f"Embedded dev cloud: {config.openstack.auth_url} "
+                     f"(OS_CLIENT_CONFIG_FILE={config.data_dir / 'devcloud' / 'clouds.yaml'}, "
+                     "clouds devcloud-demo, devcloud-admin)")
+    else:
+        lines = [f"ec2proxy: EC2 API at {endpoint} (region {config.api.region}, "
+                 f"cloud {config.openstack.auth_url or config.openstack.cloud})"]
+    if workers > 1:
+        lines.append(f"{workers} workers")
+    print("\n".join(lines), flush=True)
+
+
+async def _listen(stack: contextlib.AsyncExitStack, config: configuration.Config, services,
+                  inherited: dict | None) -> None:
+    """The API, admin and metadata listeners: on their own sockets, or on a supervisor's."""
+    import metadata
+
+    for name, app, listen in (
+        ("api", create_api_server(config, services), config.api.listen),
+        ("admin", create_admin_app(services), config.admin.listen),
+        ("metadata", metadata.create_app(services), config.metadata.listen),
+    ):
+        if not listen:
+            continue
+        runner = (web.ServerRunner(app, handle_signals=False) if isinstance(app, web.Server)
+                  else web.AppRunner(app, access_log=None, handle_signals=False,
+                                     **listeners.handler_options(config.api.header_timeout)))
+        await runner.setup()
+        listeners.cap_connections(runner.server, config.api.max_connections_per_address)
+        stack.push_async_callback(runner.cleanup)
+        if inherited is not None:
+            await web.SockSite(runner, inherited[name]).start()
+        else:
+            host, port = configuration.split_hostport(listen)
+            await web.TCPSite(runner, host, port, reuse_address=True).start()
+
+
+async def _serve(config: configuration.Config) -> None:
+    """One process serving everything (``--workers 1``), or one worker of a supervisor's."""
+    stop = _stop_on_signals()
+    inherited = workers.inherited()
+    async with contextlib.AsyncExitStack() as stack:
+        accounts = None
+        if inherited is not None:
+            embedded.use_running_devcloud(config)  # the supervisor runs it
+        elif config.embedded:
+            url, accounts = await _start_devcloud(stack, config)
+            embedded.use_devcloud(config, url, accounts)
+        services = await stack.enter_async_context(open_services(config))
+        await stack.enter_async_context(jobs.running(services))
+        identity = await _demo_identity(config, services, accounts)
+        await _listen(stack, config, services, inherited)
+        if inherited is None:
+            _announce(config, identity)
+        shared = os.environ.get(workers.METRICS_ENV)
+        if shared:
+            services.metrics.shared = pathlib.Path(shared)
+            stack.callback(services.metrics.write_shared)  # the last counts, once in-flight work is done
+            while not stop.is_set():
+                services.metrics.write_shared()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        await stop.wait()
+
+
+async def _supervise(config: configuration.Config, size: int) -> None:
+    """``--workers N``: the dev cloud (embedded default) and the listening sockets here, N workers on them."""
+    stop = _stop_on_signals()
     async with contextlib.AsyncExitStack() as stack:
         accounts = None
         if config.embedded:
             url, accounts = await _start_devcloud(stack, config)
             embedded.use_devcloud(config, url, accounts)
-        services = await stack.enter_async_context(open_services(config))
-        await stack.enter_async_context(jobs.running(services))
-        endpoint = _endpoint(config.api.listen)
-        identity = None
-        if accounts is not None and config.auth.credential_source == "local":
-            demo = accounts["demo"]
-            identity = await embedded.ensure_demo_credential(
-                services.credentials, config.data_dir, demo["project_id"], demo["user_id"])
-            embedded.write_aws_files(config.data_dir, identity, config.api.region, endpoint)
-        import metadata
-
-        for app, listen in (
-            (create_api_server(config, services), config.api.listen),
-            (create_admin_app(services), config.admin.listen),
-            (metadata.create_app(services), config.metadata.listen),
-        ):
-            if not listen:
-                continue
-            runner = (web.ServerRunner(app, handle_signals=False) if isinstance(app, web.Server)
-                      else web.AppRunner(app, access_log=None, handle_signals=False,
-                                         **listeners.handler_options(config.api.header_timeout)))
-            await runner.setup()
-            listeners.cap_connections(runner.server, config.api.max_connections_per_address)
-            stack.push_async_callback(runner.cleanup)
-            host, port = configuration.split_hostport(listen)
-            await web.TCPSite(runner, host, port, reuse_address=True).start()
-        if identity is not None:
-            lines = embedded.usage_lines(config.data_dir, identity, config.api.region, endpoint)
-            lines.append(f"Embedded dev cloud: {config.openstack.auth_url} "
-                         f"(OS_CLIENT_CONFIG_FILE={config.data_dir / 'devcloud' / 'clouds.yaml'}, "
-                         "clouds devcloud-demo, devcloud-admin)")
-            print("\n".join(lines), flush=True)
-        else:
-            print(f"ec2proxy: EC2 API at {endpoint} (region {config.api.region}, cloud {config.openstack.auth_url or config.openstack.cloud})", flush=True)
-        await stop.wait()
+        async with open_services(config) as services:
+            identity = await _demo_identity(config, services, accounts)
+        pool = workers.Pool(config, workers.bind(config), size)
+        _announce(config, identity, size)
+        await pool.run(stop)
 
 
 def cmd_devcloud(args: argparse.Namespace) -> int:
@@ -132,9 +188,13 @@ def cmd_devcloud(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args)
+    if workers.is_worker():  # the supervisor made the data dir and migrated the database
+        asyncio.run(_serve(config))
+        return 0
+    size = workers.count(args.workers)
     config.make_data_dir()
-    db.upgrade(config.database.url)
-    asyncio.run(_serve(config))
+    db.upgrade(config.database.url)  # once, before any worker starts
+    asyncio.run(_serve(config) if size == 1 else _supervise(config, size))
     return 0
 
 
@@ -271,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="HOST:PORT of the EC2 API")
     serve.add_argument("--admin-listen", help="HOST:PORT of the admin listener ('' to disable)")
     serve.add_argument("--metadata-listen", help="HOST:PORT of the metadata service ('' to disable)")
+    serve.add_argument("--workers", default="1",
+                       help="processes serving the same ports (auto: one per core; default 1)")
     serve.set_defaults(func=cmd_serve)
 
     database = sub.add_parser("db", help="database administration")

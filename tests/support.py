@@ -38,8 +38,10 @@ def free_port() -> int:
 class Server:
     """An ``ec2proxy serve`` subprocess on loopback with its own data dir."""
 
-    def __init__(self, data_dir: pathlib.Path, config: pathlib.Path | None = None, env: dict | None = None):
+    def __init__(self, data_dir: pathlib.Path, config: pathlib.Path | None = None, env: dict | None = None,
+                 args: tuple[str, ...] = ()):
         self.data_dir = data_dir
+        self.args = args  # more ``serve`` options (--workers 2)
         self.config = config
         self.port = free_port()
         self.admin_port = free_port()
@@ -69,6 +71,7 @@ class Server:
                    "--metadata-listen", f"127.0.0.1:{self.metadata_port}"]
         if self.config is not None:
             command += ["--config", str(self.config)]
+        command += list(self.args)
         self._log_handle = open(self.log, "ab")
         self.process = subprocess.Popen(command, stdout=self._log_handle, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
