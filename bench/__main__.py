@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 
-from bench import devcloud, front_door, instances, metadata, resources, workers
+from bench import devcloud, front_door, instances, metadata, resources, serve_workers, workers
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--only", action="append", choices=("front_door", "devcloud", "metadata", "instances", "resources", "workers"),
+    parser.add_argument("--only", action="append", choices=("front_door", "devcloud", "metadata", "instances", "resources", "workers",
+                                                        "serve_workers"),
                         help="run only this benchmark (repeatable)")
     parser.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             "instances": lambda: instances.run(pathlib.Path(tmp) / "instances", args.rounds),
             "resources": lambda: resources.run(pathlib.Path(tmp) / "resources", args.rounds),
             "workers": lambda: workers.run(pathlib.Path(tmp) / "workers", args.rounds, args.seconds),
+            "serve_workers": lambda: serve_workers.run(pathlib.Path(tmp) / "serve_workers", args.rounds, args.seconds),
         }
         for name, suite in suites.items():
             if not args.only or name in args.only:
