@@ -278,7 +278,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
 def cmd_metadata_proxy(args: argparse.Namespace) -> int:
     """Forward one instance's metadata requests with the signed headers Neutron's proxy would add."""
     from ec2proxy import operator
-    from metadata import forwarder, signing
+    from metadata import forwarder
 
     config = _beside_serve(args, needs_cloud=True)
 

@@ -204,7 +204,8 @@ class ServiceClient:
             async with session.get(_checked(self.url(source)), headers=headers, timeout=limit) as down:
                 if down.status >= 400:
                     raise from_status(self.service, down.status, (await down.text())[:300], "GET", _path(source))
-                async with session.put(_checked(self.url(target)), data=down.content.iter_chunked(1 << 20), timeout=limit,
+                async with session.put(_checked(self.url(target)), data=down.content.iter_chunked(1 << 20),
+                                       timeout=limit,
                                        headers={**headers, "Content-Type": "application/octet-stream"}) as up:
                     if up.status >= 400:
                         raise from_status(self.service, up.status, (await up.text())[:300], "PUT", _path(target))
