@@ -67,6 +67,15 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+async def _embedded_cloud(stack: contextlib.AsyncExitStack, config: configuration.Config) -> dict | None:
+    """With no cloud configured, the dev cloud in this process; its seeded accounts (None: a real cloud)."""
+    if not config.embedded:
+        return None
+    url, accounts = await _start_devcloud(stack, config)
+    embedded.use_devcloud(config, url, accounts)
+    return accounts
+
+
 async def _demo_identity(config: configuration.Config, services, accounts: dict | None):
     """The embedded default's demo key and the AWS CLI files for it (None with a real cloud)."""
     if accounts is None or config.auth.credential_source != "local":
@@ -126,9 +135,8 @@ async def _serve(config: configuration.Config) -> None:
         accounts = None
         if inherited is not None:
             embedded.use_running_devcloud(config)  # the supervisor runs it
-        elif config.embedded:
-            url, accounts = await _start_devcloud(stack, config)
-            embedded.use_devcloud(config, url, accounts)
+        else:
+            accounts = await _embedded_cloud(stack, config)
         services = await stack.enter_async_context(open_services(config))
         await stack.enter_async_context(jobs.running(services))
         identity = await _demo_identity(config, services, accounts)
@@ -150,10 +158,7 @@ async def _supervise(config: configuration.Config, size: int) -> None:
     """``--workers N``: the dev cloud (embedded default) and the listening sockets here, N workers on them."""
     stop = _stop_on_signals()
     async with contextlib.AsyncExitStack() as stack:
-        accounts = None
-        if config.embedded:
-            url, accounts = await _start_devcloud(stack, config)
-            embedded.use_devcloud(config, url, accounts)
+        accounts = await _embedded_cloud(stack, config)
         async with open_services(config) as services:
             identity = await _demo_identity(config, services, accounts)
         pool = workers.Pool(config, workers.bind(config), size)
@@ -171,10 +176,7 @@ def cmd_devcloud(args: argparse.Namespace) -> int:
     config.make_data_dir()
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         async with contextlib.AsyncExitStack() as stack:
             url, _ = await _start_devcloud(stack, config)
             print(f"dev cloud at {url}/identity/v3; OS_CLIENT_CONFIG_FILE="
@@ -296,10 +298,7 @@ def cmd_metadata_proxy(args: argparse.Namespace) -> int:
         upstream = args.metadata_url or _endpoint(config.metadata.listen)
         app = forwarder.create_app(upstream.rstrip("/"), secret, record["os_id"], record["project_id"],
                                    record["private_ip"])
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         host, port = configuration.split_hostport(args.listen or config.metadata.proxy_listen)

@@ -162,6 +162,18 @@ class Server:
         return result
 
 
+def launch_with_volume(ec2, ami: str, **launch) -> tuple[str, str, str]:
+    """One running instance and an available 1 GiB volume in its zone: (instance id, zone, volume id)."""
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, **launch)["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    zone = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["Placement"][
+        "AvailabilityZone"]
+    volume = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig=WAIT)
+    return iid, zone, volume
+
+
 def code_of(call, **kwargs) -> str:
     """The EC2 error code a boto3 call fails with (it must fail)."""
     with pytest.raises(ClientError) as caught:

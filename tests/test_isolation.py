@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ec2proxy.handlers import implemented
-from tests.support import WAIT
+from tests.support import WAIT, launch_with_volume
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2"}
 NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidVolume.NotFound", "InvalidSnapshot.NotFound",
@@ -28,15 +28,9 @@ def ec2(proxy):
 @pytest.fixture(scope="module")
 def a(ec2, ami):
     """Project A's resources, one of each kind."""
-    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, UserData=base64.b64encode(b"a").decode(),
-                                    TagSpecifications=[{"ResourceType": "instance",
-                                                        "Tags": [{"Key": "owner", "Value": "a"}]}])["Instances"]
-    iid = instance["InstanceId"]
-    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
-    zone = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["Placement"][
-        "AvailabilityZone"]
-    volume = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
-    ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig=WAIT)
+    iid, zone, volume = launch_with_volume(ec2, ami, UserData=base64.b64encode(b"a").decode(),
+                                           TagSpecifications=[{"ResourceType": "instance",
+                                                               "Tags": [{"Key": "owner", "Value": "a"}]}])
     snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
     image = ec2.create_image(InstanceId=iid, Name="a-private-image")["ImageId"]
     group = ec2.create_security_group(GroupName="a-group", Description="A's")["GroupId"]

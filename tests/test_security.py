@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import hmac
 import json
 import os
 import socket
@@ -18,13 +19,16 @@ import urllib.parse
 import urllib.request
 
 import pytest
+import yaml
 from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from ec2proxy import protocol
+from ec2proxy.auth.signatures import v2_string_to_sign
 from ec2proxy.handlers import implemented
-from tests.support import WAIT, code_of
+from metadata import callers
+from tests.support import WAIT, code_of, launch_with_volume
 
 pytestmark = pytest.mark.e2e
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.05", "EC2PROXY_API_HEADER_TIMEOUT": "2",
@@ -40,8 +44,6 @@ def ec2(proxy):
 def devcloud(proxy):
     """The embedded dev cloud's admin API (its request log), as the seeded admin."""
     clouds = (proxy.data_dir / "devcloud" / "clouds.yaml").read_text()
-    import yaml
-
     auth = yaml.safe_load(clouds)["clouds"]["devcloud-admin"]["auth"]
     body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
         "name": auth["username"], "password": auth["password"], "domain": {"name": "Default"}}}},
@@ -62,7 +64,7 @@ def devcloud(proxy):
 
 
 @pytest.fixture(scope="module")
-def victim(proxy, alt, accounts):
+def victim(alt):
     """Project alt's key pair, which the attacks below aim at."""
     alt.create_key_pair(KeyName="victim")
     yield "victim"
@@ -167,13 +169,7 @@ def _dot_or_empty_segment(raw_path: str) -> bool:
 @pytest.fixture(scope="module")
 def good(ec2, ami, own_image):
     """Real objects of the caller's own, so each call gets past its other parameters to the one under test."""
-    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
-    iid = instance["InstanceId"]
-    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
-    zone = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["Placement"][
-        "AvailabilityZone"]
-    volume = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
-    ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig=WAIT)
+    iid, zone, volume = launch_with_volume(ec2, ami)
     snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
     ec2.create_key_pair(KeyName="mine")
     group = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]
@@ -276,9 +272,6 @@ def test_a_plus_is_read_as_it_was_signed(proxy):
 
 
 def _v2(proxy, extra: dict) -> tuple[int, bytes]:
-    from ec2proxy.auth.signatures import v2_string_to_sign
-    import hmac
-
     access, secret = proxy.demo_keys()
     params = {"Action": "DescribeRegions", "Version": "2016-11-15", "AWSAccessKeyId": access,
               "SignatureVersion": "2", "SignatureMethod": "HmacSHA256", **extra}
@@ -348,8 +341,6 @@ def test_secrets_on_disk_are_private(proxy):
 
 
 def _metadata(proxy, instance_header: str, path: str = "/latest/meta-data/instance-id") -> int:
-    from metadata import callers
-
     secret = (proxy.data_dir / "metadata" / "shared_secret").read_text().strip().encode()
     request = urllib.request.Request(proxy.metadata + path, headers={
         "X-Instance-ID": instance_header, "X-Tenant-ID": "x", "X-Forwarded-For": "10.0.0.9",
