@@ -7,7 +7,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import pathlib
-import uuid
 
 from bench import devcloud
 from bench.front_door import signed
@@ -20,12 +19,9 @@ BODY = b"Action=DescribeInstances&Version=2016-11-15"
 
 
 def _database() -> tuple[str, callable]:
-    from tests.test_operations import PG_URL, _postgres_admin
+    from tests import databases
 
-    admin = _postgres_admin()
-    name = f"ec2proxy_bench_{uuid.uuid4().hex[:8]}"
-    admin(f"CREATE DATABASE {name}")
-    return f"{PG_URL.rsplit('/', 1)[0]}/{name}", lambda: admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return databases.fresh("postgresql")
 
 
 def _worker(tmp: pathlib.Path, name: str, url: str, service: dict, database: str) -> Server:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ec2proxy import errors, timestamps
+from ec2proxy import db, errors, timestamps
 from ec2proxy.db.models import ClientToken, utcnow
 
 WAIT = 30.0
@@ -52,12 +52,15 @@ async def claim(sessions, *, project_id: str, region: str, action: str, token: s
     # The zone is a parameter like any other (another zone is IdempotentParameterMismatch), not part of
     # the key: the table's zone column stays empty.
     key = dict(project_id=project_id, region=region, zone="", action=action, token=token)
+    async def insert(session) -> int:
+        row = ClientToken(**key, params_hash=digest, state="pending", resource_id=resource_id,
+                          created_at=utcnow(), updated_at=utcnow())
+        session.add(row)
+        await session.flush()
+        return row.id
+
     try:
-        async with sessions() as session, session.begin():
-            row = ClientToken(**key, params_hash=digest, state="pending", resource_id=resource_id,
-                              created_at=utcnow(), updated_at=utcnow())
-            session.add(row)
-        return Claim(row.id, resource_id, owner=True)
+        return Claim(await db.transaction(sessions, insert), resource_id, owner=True)
     except IntegrityError:
         pass
     deadline = asyncio.get_running_loop().time() + WAIT
@@ -73,11 +76,11 @@ async def claim(sessions, *, project_id: str, region: str, action: str, token: s
         stale = timestamps.aware(row.updated_at) + datetime.timedelta(seconds=lease) < utcnow()
         if row.state == "failed" or stale:
             # Take the row over, conditionally: only one of several retries wins.
-            async with sessions() as session, session.begin():
-                taken = await session.execute(
-                    update(ClientToken).where(ClientToken.id == row.id, ClientToken.state == row.state,
-                                              ClientToken.updated_at == row.updated_at)
-                    .values(state="pending", updated_at=utcnow(), error_code=None, error_message=None))
+            take_over = (update(ClientToken)
+                         .where(ClientToken.id == row.id, ClientToken.state == row.state,
+                                ClientToken.updated_at == row.updated_at)
+                         .values(state="pending", updated_at=utcnow(), error_code=None, error_message=None))
+            taken = await db.transaction(sessions, lambda session: session.execute(take_over))
             if taken.rowcount == 1:
                 # A failure may have been only ours (a timeout, a dropped answer) while the backend did
                 # the work: the new owner always looks for what the marker finds before acting again.
@@ -99,5 +102,4 @@ async def finish(sessions, claimed: Claim | None, failure: errors.EC2Error | Non
     if session is not None:
         await session.execute(statement)
         return
-    async with sessions() as own, own.begin():
-        await own.execute(statement)
+    await db.transaction(sessions, lambda own: own.execute(statement))

@@ -57,3 +57,23 @@ def running(ec2, ami):
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
     yield instance["InstanceId"]
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+
+
+def _database(kind: str):
+    from tests import databases
+
+    url, drop = databases.fresh(kind)
+    yield url
+    drop()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    yield from _database("postgresql")
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def shared_database(request):
+    """A fresh database of each kind that several workers can share (PostgreSQL, MariaDB)."""
+    yield from _database(request.param)

@@ -1,4 +1,5 @@
-"""Exactly-once across workers: several ``ec2proxy serve`` on one PostgreSQL and one dev cloud."""
+"""Exactly-once across workers: several ``ec2proxy serve`` on one database (PostgreSQL, MariaDB) and one dev
+cloud."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import pytest
 from ec2proxy import ids
 from tests.support import Server
 from tests.test_devcloud import DevCloudProcess
-from tests.test_operations import postgres_url  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -50,8 +50,8 @@ def _servers_in_cloud(devcloud) -> list:
     return list(devcloud.sdk().compute.servers())
 
 
-def test_same_client_token_on_four_workers_boots_once(devcloud, tmp_path, postgres_url):  # noqa: F811
-    workers = [_worker(devcloud, tmp_path, f"w{n}", postgres_url) for n in range(4)]
+def test_same_client_token_on_four_workers_boots_once(devcloud, tmp_path, shared_database):
+    workers = [_worker(devcloud, tmp_path, f"w{n}", shared_database) for n in range(4)]
     try:
         demo = devcloud.accounts["demo"]
         created = json.loads(workers[0].ec2proxy("credentials", "create", "--project", demo["project_id"],
@@ -72,9 +72,9 @@ def test_same_client_token_on_four_workers_boots_once(devcloud, tmp_path, postgr
             worker.stop()
 
 
-def test_a_worker_killed_after_the_nova_create_is_adopted_not_rebooted(devcloud, tmp_path, postgres_url):  # noqa: F811
-    first = _worker(devcloud, tmp_path, "first", postgres_url, client_token_lease=2)
-    second = _worker(devcloud, tmp_path, "second", postgres_url, client_token_lease=2)
+def test_a_worker_killed_after_the_nova_create_is_adopted_not_rebooted(devcloud, tmp_path, shared_database):
+    first = _worker(devcloud, tmp_path, "first", shared_database, client_token_lease=2)
+    second = _worker(devcloud, tmp_path, "second", shared_database, client_token_lease=2)
     try:
         demo = devcloud.accounts["demo"]
         created = json.loads(first.ec2proxy("credentials", "create", "--project", demo["project_id"],

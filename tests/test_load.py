@@ -18,7 +18,6 @@ from sqlalchemy import select
 from ec2proxy import db, ids
 from ec2proxy.db.models import Instance
 from tests.test_instances_postgres import _worker, devcloud  # noqa: F401  (the dev cloud process fixture)
-from tests.test_operations import postgres_url  # noqa: F401  (fixture)
 
 CLIENTS = int(os.environ.get("EC2PROXY_LOAD_CLIENTS", "200"))
 SECONDS = float(os.environ.get("EC2PROXY_LOAD_SECONDS", "15"))
@@ -55,7 +54,7 @@ def _cluster(devcloud, tmp_path, database: str, prefix: str, clients: int, **api
     return workers, shared, ids.from_uuid("ami", devcloud.accounts["image_id"])
 
 
-def test_two_hundred_clients_two_workers_nothing_lost_or_doubled(devcloud, tmp_path, postgres_url):  # noqa: F811
+def test_two_hundred_clients_two_workers_nothing_lost_or_doubled(devcloud, tmp_path, postgres_url):
     workers, shared, ami = _cluster(devcloud, tmp_path, postgres_url, "w", CLIENTS, rate_limit=0)
     try:
         deadline = time.monotonic() + SECONDS
@@ -105,7 +104,7 @@ def test_two_hundred_clients_two_workers_nothing_lost_or_doubled(devcloud, tmp_p
             worker.stop()
 
 
-def test_a_worker_killed_under_load_loses_nothing(devcloud, tmp_path, postgres_url):  # noqa: F811
+def test_a_worker_killed_under_load_loses_nothing(devcloud, tmp_path, postgres_url):
     """kill -9 one of two workers while 50 clients load them: the clients move to the other worker with the
     same ClientTokens and each token still makes exactly one instance."""
     workers, shared, ami = _cluster(devcloud, tmp_path, postgres_url, "k", 50, client_token_lease=3)

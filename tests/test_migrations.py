@@ -1,4 +1,5 @@
-"""Schema changes go through Alembic: the migrated database must equal the models, on SQLite and PostgreSQL."""
+"""Schema changes go through Alembic: the migrated database must equal the models, on SQLite, PostgreSQL and
+MariaDB."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from alembic.migration import MigrationContext
 
 from ec2proxy import db
 from ec2proxy.db.models import Base
-from tests.test_operations import postgres_url  # noqa: F401  (fixture)
 
 
 def _diff(url: str) -> list:
@@ -31,6 +31,6 @@ def test_sqlite_migrations_match_the_models(tmp_path):
     assert _diff(url) == []
 
 
-def test_postgresql_migrations_match_the_models(postgres_url):  # noqa: F811
-    db.upgrade(postgres_url)
-    assert _diff(postgres_url) == []
+def test_shared_database_migrations_match_the_models(shared_database):
+    db.upgrade(shared_database)
+    assert _diff(shared_database) == []

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
@@ -95,42 +93,8 @@ def test_db_upgrade_command_is_idempotent(tmp_path):
 
 # -- PostgreSQL ------------------------------------------------------------------
 
-PG_URL = os.environ.get("EC2PROXY_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-
-
-def _postgres_admin():
-    asyncpg = pytest.importorskip("asyncpg")
-    import asyncio
-
-    dsn = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def run(sql: str) -> None:
-        connection = await asyncpg.connect(dsn, timeout=5)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    try:
-        asyncio.run(run("SELECT 1"))
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}: {exc}")
-    return lambda sql: asyncio.run(run(sql))
-
-
-@pytest.fixture
-def postgres_url():
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    admin = _postgres_admin()
-    name = f"ec2proxy_test_{uuid.uuid4().hex[:10]}"
-    admin(f"CREATE DATABASE {name}")
-    base = PG_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def test_two_workers_share_credentials_on_postgresql(tmp_path, postgres_url):
-    env = {"EC2PROXY_DATABASE_URL": postgres_url, "EC2PROXY_AUTH_CACHE_TTL": "0"}
+def test_two_workers_share_credentials_in_one_database(tmp_path, shared_database):
+    env = {"EC2PROXY_DATABASE_URL": shared_database, "EC2PROXY_AUTH_CACHE_TTL": "0"}
     first = Server(tmp_path / "one", env=env).start()
     second = Server(tmp_path / "two", env=env).start()
     try:

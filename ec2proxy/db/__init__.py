@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
+import random
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -24,12 +26,27 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
+    if url.startswith(("mysql", "mariadb")):  # the server closes idle connections after wait_timeout
+        return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
 # SQLSTATE classes of a database that is away rather than wrong: connection exception, insufficient
 # resources (too many connections), operator intervention (shutting down, starting up).
 _AWAY_CLASSES = ("08", "53", "57")
+# MariaDB/MySQL error numbers of the same kind: too many connections, shutdown in progress, connection
+# killed, cannot connect, server gone away, lost during a query, disconnected by the server, and a Galera
+# node not (yet) part of the cluster (WSREP has not yet prepared node for application use).
+_MYSQL_AWAY = frozenset({1040, 1053, 1927, 2002, 2003, 2006, 2013, 4031, 1047})
+# Worth running the whole transaction again: a deadlock (also how Galera reports a certification
+# failure) and a lock wait timeout.
+_MYSQL_RETRY = frozenset({1213, 1205})
+RETRIES = 5
+
+
+def _mysql_code(exc: BaseException) -> int | None:
+    args = getattr(getattr(exc, "orig", None), "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
 
 
 def unavailable(exc: BaseException) -> bool:
@@ -42,9 +59,31 @@ def unavailable(exc: BaseException) -> bool:
     if exc.connection_invalidated:
         return True
     state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or ""
-    if str(state)[:2] in _AWAY_CLASSES:
+    if str(state)[:2] in _AWAY_CLASSES or _mysql_code(exc) in _MYSQL_AWAY:
         return True
     return isinstance(exc, sa_exc.OperationalError) and "database is locked" in str(exc.orig)  # SQLite, busy
+
+
+def conflicted(exc: BaseException) -> bool:
+    """A transaction the database rolled back for running alongside another (MariaDB/Galera deadlock or
+    certification failure, lock wait timeout): running it again is the remedy."""
+    return isinstance(exc, sa_exc.DBAPIError) and _mysql_code(exc) in _MYSQL_RETRY
+
+
+async def transaction(sessions, work):
+    """``await work(session)`` in one transaction, run again (a few times) when :func:`conflicted`.
+
+    Only for work that touches nothing but this database: the retry must be safe to make.
+    """
+    for attempt in range(RETRIES):
+        try:
+            async with sessions() as session, session.begin():
+                return await work(session)
+        except sa_exc.DBAPIError as exc:
+            if not conflicted(exc) or attempt + 1 == RETRIES:
+                raise
+            await asyncio.sleep(0.01 * (2 ** attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# MariaDB/MySQL keep whole seconds unless asked (migration 0006); elsewhere, time zone aware.
+Timestamp = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def utcnow() -> datetime.datetime:
@@ -29,7 +33,7 @@ class Credential(Base):
     secret: Mapped[str] = mapped_column(String(128))
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     user_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class Ec2Id(Base):
@@ -45,7 +49,7 @@ class Ec2Id(Base):
     kind: Mapped[str] = mapped_column(String(16))
     os_id: Mapped[str] = mapped_column(String(64))
     project_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class Reservation(Base):
@@ -58,7 +62,7 @@ class Reservation(Base):
     user_id: Mapped[str] = mapped_column(String(64))
     nova_reservation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     groups: Mapped[list] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class Instance(Base):
@@ -86,8 +90,8 @@ class Instance(Base):
     metadata_options: Mapped[dict] = mapped_column(JSON, default=dict)
     disable_api_termination: Mapped[bool] = mapped_column(Boolean, default=False)
     shutdown_behavior: Mapped[str] = mapped_column(String(16), default="stop")
-    launched_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    terminated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    launched_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+    terminated_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp, nullable=True)
     generation: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -110,8 +114,8 @@ class ClientToken(Base):
     resource_id: Mapped[str] = mapped_column(String(64))  # chosen before the backend call
     error_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class Operation(Base):
@@ -129,8 +133,8 @@ class Operation(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # what a background job (ec2proxy.jobs) needs to carry the operation on after a restart
     details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class Tag(Base):
@@ -162,4 +166,4 @@ class KeyPair(Base):
     key_type: Mapped[str] = mapped_column(String(16))
     fingerprint: Mapped[str] = mapped_column(String(128))
     public_key_sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)

@@ -18,17 +18,25 @@ def _run(connection) -> None:
         context.run_migrations()
 
 
+# Workers starting together must not migrate twice at once: a lock held for the whole run.
+_LOCKS = {
+    "postgresql": ("SELECT pg_advisory_lock(:key)", "SELECT pg_advisory_unlock(:key)"),
+    "mysql": ("SELECT GET_LOCK(CONCAT('ec2proxy-migrate-', :key), 300)",
+              "SELECT RELEASE_LOCK(CONCAT('ec2proxy-migrate-', :key))"),
+}
+
+
 async def _main(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            postgres = connection.dialect.name == "postgresql"
-            if postgres:  # workers starting together must not migrate twice at once
-                await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            lock, unlock = _LOCKS.get(connection.dialect.name, (None, None))
+            if lock:
+                await connection.execute(text(lock), {"key": MIGRATION_LOCK})
             await connection.run_sync(_run)
             await connection.commit()
-            if postgres:
-                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            if unlock:
+                await connection.execute(text(unlock), {"key": MIGRATION_LOCK})
                 await connection.commit()
     finally:
         await engine.dispose()
