@@ -119,7 +119,7 @@ async def _listen(stack: contextlib.AsyncExitStack, config: configuration.Config
                                      **listeners.handler_options(config.api.header_timeout)))
         await runner.setup()
         listeners.cap_connections(runner.server, config.api.max_connections_per_address)
-        stack.push_async_callback(runner.cleanup)
+        stack.push_async_callback(listeners.close, runner, services)
         if inherited is not None:
             await web.SockSite(runner, inherited[name]).start()
         else:

@@ -38,18 +38,25 @@ async def _read_params(request: web.BaseRequest, services: Services) -> tuple[by
     length = request.content_length
     if length is not None and length > limit:
         raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes")
+    # A body trickled forever would hold a place: bounded by header_timeout, cut short when the worker stops.
+    deadline = asyncio.timeout(0.2 if services.stopping else services.config.api.header_timeout)
+    services.body_reads.add(deadline)
     try:
-        async with asyncio.timeout(services.config.api.header_timeout):  # a body trickled forever holds a place
+        async with deadline:
             if length is None:  # chunked: aiohttp stops reading at client_max_size
                 body = await request.read()
             else:  # one read of what the parser already holds, not read()'s loop to EOF
                 body = await request.content.readexactly(length) if length else b""
     except TimeoutError:
+        if services.stopping:  # the rest of the body will not be read: the client may retry elsewhere
+            raise errors.Unavailable("The service is restarting. Please try again.") from None
         raise errors.EC2Error("The request body did not arrive in time.", code="RequestTimeout") from None
     except web.HTTPRequestEntityTooLarge:
         raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes") from None
     except asyncio.IncompleteReadError:
         raise errors.MalformedQueryString("The request body is shorter than its Content-Length") from None
+    finally:
+        services.body_reads.discard(deadline)
     max_fields = services.config.api.max_parameters
     params: list[tuple[str, str]] = []
     try:

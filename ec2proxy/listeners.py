@@ -52,3 +52,17 @@ def cap_connections(server: web.Server, per_address: int) -> None:
 
     server.connection_made = connection_made  # type: ignore[method-assign]
     server.connection_lost = connection_lost  # type: ignore[method-assign]
+
+
+async def close(runner: web.BaseRunner, services) -> None:
+    """Stop accepting, let bodies already on their way arrive, then aiohttp's graceful shutdown.
+
+    aiohttp ignores what a connection sends once shutdown has closed it, so a
+    request whose body was still arriving would wait for it in vain: those
+    are answered ``Unavailable`` at once (``Services.stop_reading``).
+    """
+    for site in list(runner.sites):
+        await site.stop()
+    await asyncio.sleep(0.1)
+    services.stop_reading()
+    await runner.cleanup()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import time
@@ -36,6 +37,18 @@ class Services:
     # (the metadata service drops its cache entry); other workers' caches expire by TTL.
     change_listeners: list[Callable[[str], None]] = dataclasses.field(default_factory=list)
     background: set = dataclasses.field(default_factory=set)  # running asyncio tasks of ec2proxy.jobs
+    # Request bodies being read (their asyncio.timeout), and whether the listeners are closing: aiohttp drops
+    # what arrives on a connection once it closes it, so a body still on the way then is never complete.
+    body_reads: set = dataclasses.field(default_factory=set)
+    stopping: bool = False
+
+    def stop_reading(self, grace: float = 0.2) -> None:
+        """Bodies not complete within ``grace`` are answered Unavailable (retryable) instead of waited for."""
+        self.stopping = True
+        when = asyncio.get_running_loop().time() + grace
+        for deadline in list(self.body_reads):
+            if deadline.when() is None or deadline.when() > when:
+                deadline.reschedule(when)
 
     @functools.cached_property
     def page_key(self) -> bytes:

@@ -127,12 +127,14 @@ def test_sigterm_of_all_finishes_what_is_in_flight(pool):
         futures = [executor.submit(ask) for _ in range(200)]
         time.sleep(0.2)
         pool.process.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
         for future in futures:
             future.result()
     assert pool.process.wait(timeout=90) == 0
+    assert time.monotonic() - stopping < 15  # nothing waited out a timeout
     assert answers and all(status == 200 for status in answers)
-    # Refused cleanly: the connection closed or refused, or an EC2 error (a body still unread when the worker
-    # began to stop waits out [api] header_timeout and is RequestTimeout).
-    assert all(e in ("EndpointConnectionError", "ConnectionClosedError", "RequestTimeout") for e in errors), errors
+    # Refused cleanly: the connection closed or refused, or Unavailable (a body still on its way when the
+    # worker closed the connection), which clients retry.
+    assert all(e in ("EndpointConnectionError", "ConnectionClosedError", "Unavailable") for e in errors), errors
     leftover = subprocess.run(["pgrep", "-f", str(pool.data_dir)], capture_output=True, text=True).stdout
     assert not leftover.strip(), leftover  # no worker outlives its supervisor
