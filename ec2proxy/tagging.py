@@ -12,7 +12,7 @@ from typing import AsyncIterator, Awaitable, Callable, Iterable
 
 from sqlalchemy import delete, insert, select
 
-from ec2proxy import errors
+from ec2proxy import db, errors
 from ec2proxy.db.models import Tag
 
 MAX_PER_RESOURCE = 50
@@ -104,8 +104,7 @@ async def load(ctx, resource_ids: list[str]) -> dict[str, list[dict]]:
     """Tags of ``resource_ids`` in the caller's project, as EC2 ``Tags`` lists."""
     out: dict[str, list[dict]] = {}
     async with ctx.services.sessions() as session:
-        for start in range(0, len(resource_ids), 900):
-            chunk = resource_ids[start:start + 900]
+        for chunk in db.chunks(resource_ids):
             query = select(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(chunk))
             for tag in (await session.scalars(query)).all():
                 out.setdefault(tag.resource_id, []).append({"Key": tag.key, "Value": tag.value})

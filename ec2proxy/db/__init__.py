@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import random
+from typing import Iterator, Sequence, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 MIGRATIONS = pathlib.Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -62,6 +64,15 @@ def unavailable(exc: BaseException) -> bool:
     if str(state)[:2] in _AWAY_CLASSES or _mysql_code(exc) in _MYSQL_AWAY:
         return True
     return isinstance(exc, sa_exc.OperationalError) and "database is locked" in str(exc.orig)  # SQLite, busy
+
+
+IN_LIMIT = 900  # values in one IN (...): SQLite builds before 3.32 take at most 999 bound parameters
+
+
+def chunks(values: Sequence[T], size: int = IN_LIMIT) -> Iterator[Sequence[T]]:
+    """``values`` in slices small enough for one IN list each: every query over an id list goes through it."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def conflicted(exc: BaseException) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ec2proxy import (devices, errors, filters, fragments, ids, ledger, oplog, paging, protocol, states, tagging,
+from ec2proxy import (db, devices, errors, filters, fragments, ids, ledger, oplog, paging, protocol, states, tagging,
                       timestamps, vpcs)
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
@@ -189,8 +189,7 @@ async def _rows(ctx: RequestContext, os_ids: list[str]) -> dict[str, Instance]:
     out: dict[str, Instance] = {}
     table = Instance.__table__
     async with ctx.services.sessions() as session:
-        for start in range(0, len(os_ids), 900):
-            chunk = os_ids[start:start + 900]
+        for chunk in db.chunks(os_ids):
             query = select(table).where(table.c.project_id == ctx.project_id, table.c.os_id.in_(chunk))
             for row in (await session.execute(query)).all():
                 out[row.os_id] = row
@@ -233,10 +232,13 @@ def _lost_race(instance: dict) -> errors.EC2Error:
 
 
 async def _reservation_groups(ctx: RequestContext, reservation_ids: list[str]) -> dict[str, list]:
+    out: dict[str, list] = {}
     async with ctx.services.sessions() as session:
-        query = select(Reservation).where(Reservation.project_id == ctx.project_id,
-                                          Reservation.reservation_id.in_(reservation_ids[:900]))
-        return {r.reservation_id: r.groups for r in (await session.scalars(query)).all()}
+        for chunk in db.chunks(reservation_ids):
+            query = select(Reservation.reservation_id, Reservation.groups).where(
+                Reservation.project_id == ctx.project_id, Reservation.reservation_id.in_(chunk))
+            out.update((await session.execute(query)).tuples().all())
+    return out
 
 
 async def _group_ids(view) -> dict[str, str]:
@@ -575,9 +577,11 @@ async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[dict]:
     created directly in Nova, needs the listing.
     """
     wanted = list(dict.fromkeys(ids.check("i", i) for i in instance_ids))
+    known: dict[str, str] = {}
     async with ctx.services.sessions() as session:
-        known = {row.ec2_id: row.os_id for row in (await session.scalars(select(Instance).where(
-            Instance.project_id == ctx.project_id, Instance.ec2_id.in_(wanted[:900])))).all()}
+        for chunk in db.chunks(wanted):
+            known.update((await session.execute(select(Instance.ec2_id, Instance.os_id).where(
+                Instance.project_id == ctx.project_id, Instance.ec2_id.in_(chunk)))).tuples().all())
     if len(wanted) > 50 or any(i not in known for i in wanted):
         found = {i["InstanceId"]: i for i in await describe(ctx)}
     else:
@@ -824,10 +828,10 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
                                   {"pending", "running", "stopping", "stopped"}, states.SHUTTING_DOWN,
                                   idle={"shutting-down", "terminated"})
     async with ctx.services.sessions() as session, session.begin():
-        await session.execute(update(Instance).where(
-            Instance.project_id == ctx.project_id, Instance.terminated_at.is_(None),
-            Instance.ec2_id.in_([i["InstanceId"] for i in instances])).values(
-            terminated_at=utcnow(), generation=Instance.generation + 1))
+        for chunk in db.chunks([i["InstanceId"] for i in instances]):
+            await session.execute(update(Instance).where(
+                Instance.project_id == ctx.project_id, Instance.terminated_at.is_(None),
+                Instance.ec2_id.in_(chunk)).values(terminated_at=utcnow(), generation=Instance.generation + 1))
     return {"TerminatingInstances": changes}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_, delete, or_, select
 
-from ec2proxy import errors, filters, ids, paging, tagging
+from ec2proxy import db, errors, filters, ids, paging, tagging
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Tag
 from ec2proxy.handlers import action
@@ -42,17 +42,19 @@ async def create_tags(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     async with ctx.services.sessions() as session, session.begin():
-        query = select(Tag.resource_id, Tag.key).where(Tag.project_id == ctx.project_id,
-                                                      Tag.resource_id.in_(resources))
         keys: dict[str, set[str]] = {}
-        for resource_id, key in (await session.execute(query)).all():
-            keys.setdefault(resource_id, set()).add(key)
+        for chunk in db.chunks(resources):
+            query = select(Tag.resource_id, Tag.key).where(Tag.project_id == ctx.project_id,
+                                                          Tag.resource_id.in_(chunk))
+            for resource_id, key in (await session.execute(query)).all():
+                keys.setdefault(resource_id, set()).add(key)
         for resource_id in resources:
             if len(keys.get(resource_id, set()) | set(tags)) > tagging.MAX_PER_RESOURCE:
                 raise errors.EC2Error(f"The maximum number of tags ({tagging.MAX_PER_RESOURCE}) for resource "
                                       f"{resource_id} has been exceeded", code="TagLimitExceeded")
-        await session.execute(delete(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(resources),
-                                                Tag.key.in_(list(tags))))
+        for chunk in db.chunks(resources):
+            await session.execute(delete(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(chunk),
+                                                    Tag.key.in_(list(tags))))
         await tagging.write(session, ctx.project_id,
                             {r: [{"Key": k, "Value": v} for k, v in tags.items()] for r in resources})
     await _changed(ctx, resources)
@@ -64,9 +66,11 @@ async def _changed(ctx: RequestContext, resources: list[str]) -> None:
     instance_ids = [r for r in resources if r.startswith("i-")]
     if not instance_ids or not ctx.services.change_listeners:
         return
+    os_ids: list[str] = []
     async with ctx.services.sessions() as session:
-        os_ids = (await session.scalars(select(Instance.os_id).where(
-            Instance.project_id == ctx.project_id, Instance.ec2_id.in_(instance_ids)))).all()
+        for chunk in db.chunks(instance_ids):
+            os_ids += (await session.scalars(select(Instance.os_id).where(
+                Instance.project_id == ctx.project_id, Instance.ec2_id.in_(chunk)))).all()
     for os_id in os_ids:
         ctx.services.instance_changed(os_id)
 
@@ -86,11 +90,10 @@ async def delete_tags(ctx: RequestContext, params: dict) -> dict:
                                                                               Tag.value == tag["Value"]))
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    statement = delete(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(resources))
-    if conditions:
-        statement = statement.where(or_(*conditions))
     async with ctx.services.sessions() as session, session.begin():
-        await session.execute(statement)
+        for chunk in db.chunks(resources):
+            statement = delete(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(chunk))
+            await session.execute(statement.where(or_(*conditions)) if conditions else statement)
     await _changed(ctx, resources)
     return {}
 

@@ -16,7 +16,7 @@ import re
 
 from sqlalchemy import select
 
-from ec2proxy import devices, errors, filters, ids, ledger, oplog, paging, tagging, timestamps
+from ec2proxy import db, devices, errors, filters, ids, ledger, oplog, paging, tagging, timestamps
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance
@@ -91,9 +91,11 @@ async def _devices(ctx: RequestContext, volumes: list[dict]) -> dict[tuple[str, 
     servers = {a.get("server_id") for v in volumes for a in v.get("attachments") or [] if a.get("server_id")}
     if not servers:
         return {}
+    rows = []
     async with ctx.services.sessions() as session:
-        rows = (await session.execute(select(Instance.os_id, Instance.block_device_mappings).where(
-            Instance.project_id == ctx.project_id, Instance.os_id.in_(sorted(servers)[:900])))).all()
+        for chunk in db.chunks(sorted(servers)):
+            rows += (await session.execute(select(Instance.os_id, Instance.block_device_mappings).where(
+                Instance.project_id == ctx.project_id, Instance.os_id.in_(chunk)))).all()
     attached: dict[str, list[tuple[str, str]]] = {}
     for volume in volumes:
         for attachment in volume.get("attachments") or []:
