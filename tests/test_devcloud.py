@@ -154,6 +154,16 @@ def test_keystone_credential_source_validates_through_keystone(devcloud, tmp_pat
             server.client("0" * 32, "nope").describe_regions()
         assert caught.value.response["Error"]["Code"] == "AuthFailure"
         assert "every request is validated by Keystone" in server.log.read_text()
+        # A presigned URL, checked by Keystone's own (botocore-computed) signature, not the proxy's verifier.
+        from botocore.auth import SigV4QueryAuth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        presigned = AWSRequest(method="GET", url=f"{server.endpoint}/?Action=DescribeRegions&Version=2016-11-15")
+        SigV4QueryAuth(Credentials(credential["access"], credential["secret"]), "ec2", "RegionOne").add_auth(
+            presigned)
+        with urllib.request.urlopen(presigned.prepare().url) as answer:
+            assert b"RegionOne" in answer.read()
         boto2 = pytest.importorskip("boto.ec2.connection")
         from boto.ec2.regioninfo import RegionInfo
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import secrets
-from typing import Any
 
 from aiohttp import web
-from multidict import CIMultiDict
 
-from ec2proxy import errors as ec2_errors
-from ec2proxy.auth import signatures
+from ec2proxy.devcloud import ec2signer
 from ec2proxy.devcloud.common import STATE, HTTPError, auth, base_url, body_json, iso, reply
 
 routes = web.RouteTableDef()
@@ -240,43 +236,6 @@ async def delete_ec2_credential(request: web.Request) -> web.Response:
     return reply(None, 204)
 
 
-def verify_ec2(credentials: dict[str, Any], secret: str) -> bool:
-    """Keystone's check of an EC2 signature, done with the proxy's own verifier.
-
-    SigV4 credentials carry the query parameters, the headers and the body's
-    hash; SigV2 ones carry every parameter.
-    """
-    from urllib.parse import urlencode
-
-    headers = CIMultiDict(credentials.get("headers") or {})
-    params = {str(k): str(v) for k, v in (credentials.get("params") or {}).items()}
-    version4 = "Authorization" in headers or "X-Amz-Algorithm" in params
-    # The signature travels beside the parameters, as Keystone's Ec2Signer expects.
-    if "X-Amz-Algorithm" in params:
-        params.setdefault("X-Amz-Signature", str(credentials.get("signature", "")))
-    elif not version4:
-        params.setdefault("Signature", str(credentials.get("signature", "")))
-    request = signatures.HttpRequest(
-        method=credentials.get("verb", "POST"), host=credentials.get("host", ""),
-        path=credentials.get("path", "/"), raw_query=urlencode(params) if version4 else "",
-        headers=headers, body=b"", params=list(params.items()),
-        body_sha256=credentials.get("body_hash") or None,
-    )
-    now = datetime.datetime.now(datetime.timezone.utc)
-    try:
-        signature = signatures.read_signature(request, now, 900, frozenset([_region_of(headers, params)]))
-    except ec2_errors.EC2Error:
-        return False
-    signature.signature = credentials.get("signature", "")
-    return signature.matches(secret)
-
-
-def _region_of(headers, params) -> str:
-    scope = params.get("X-Amz-Credential") or headers.get("Authorization", "").partition("Credential=")[2]
-    parts = scope.split(",")[0].split("/")
-    return parts[2] if len(parts) > 2 else ""
-
-
 @routes.post(PREFIX + "/v3/ec2tokens")
 async def ec2tokens(request: web.Request) -> web.Response:
     caller = request.get("token")
@@ -286,7 +245,7 @@ async def ec2tokens(request: web.Request) -> web.Response:
     body = await body_json(request)
     credentials = (body or {}).get("credentials") or {}
     credential = cloud.store.get("ec2_credential", str(credentials.get("access", "")))
-    if credential is None or not verify_ec2(credentials, credential["secret"]):
+    if credential is None or not ec2signer.verify(credentials, credential["secret"]):
         raise HTTPError(401, "The request you have made requires authentication.")
     roles = roles_of(cloud.store, credential["user_id"], credential["project_id"])
     token = cloud.issue(credential["user_id"], credential["project_id"], roles, ("ec2credential",))
