@@ -31,8 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--only", action="append", choices=("front_door", "devcloud", "metadata", "instances", "resources", "workers",
-                                                        "serve_workers"),
+    parser.add_argument("--only", action="append",
+                        choices=("front_door", "devcloud", "metadata", "instances", "resources", "workers",
+                                 "serve_workers"),
                         help="run only this benchmark (repeatable)")
     parser.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
     args = parser.parse_args(argv)

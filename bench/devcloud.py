@@ -54,7 +54,8 @@ def fill(url: str, token: str, count: int) -> None:
     while made < count:
         batch = min(100, count - made)
         call(f"{url}/compute/v2.1/servers", token, {"server": {
-            "name": f"bench-{made}", "imageRef": image, "flavorRef": "1", "min_count": batch, "max_count": batch, "networks": "auto",
+            "name": f"bench-{made}", "imageRef": image, "flavorRef": "1", "min_count": batch, "max_count": batch,
+            "networks": "auto",
             "return_reservation_id": True}}, "POST")
         made += batch
 

@@ -31,7 +31,8 @@ def run(tmp: pathlib.Path, rounds: int, seconds: int) -> list[tuple[str, str, st
     server = Server(tmp / "proxy", env={"EC2PROXY_API_ACCESS_LOG": "true"}).start()
     try:
         body, headers = signed(server.endpoint, *server.demo_keys())
-        payload = urllib.request.urlopen(urllib.request.Request(f"{server.endpoint}/", data=body, headers=headers)).read()
+        request = urllib.request.Request(f"{server.endpoint}/", data=body, headers=headers)
+        payload = urllib.request.urlopen(request).read()
 
         def proxy() -> dict:  # re-signed each round: the signature must stay inside the 15-minute window
             return wrk(f"{server.endpoint}/", "POST", *signed(server.endpoint, *server.demo_keys()), seconds=seconds)

@@ -109,7 +109,8 @@ def run(tmp: pathlib.Path, rounds: int) -> list[tuple[str, str, str]]:
                      (f"RunInstances MaxCount={count} overhead over create + listing (ms)",
                       f"{proxy_ms - statistics.median(listed_run) * 1000:,.0f}", "target <= 100"),
                      (f"RunInstances MaxCount={count} overhead over the create alone (ms)",
-                      f"{proxy_ms - statistics.median(create_run) * 1000:,.0f}", "stricter: the listing counted as ours")]
+                      f"{proxy_ms - statistics.median(create_run) * 1000:,.0f}",
+                      "stricter: the listing counted as ours")]
         total = 2 * runs * 101  # the proxy's and the baseline's servers, all in the project
         for target in (1000, 10000):
             while total < target:
@@ -137,7 +138,8 @@ def run(tmp: pathlib.Path, rounds: int) -> list[tuple[str, str, str]]:
                 else:
                     rows += [("moto_server DescribeInstances, 1,000 instances (ms)",
                               summarize([s * 1000 for s in moto]), "same client, same run"),
-                             ("moto / proxy speed ratio at 1,000", f"{statistics.median(moto) / statistics.median(proxy):.1f}",
+                             ("moto / proxy speed ratio at 1,000",
+                              f"{statistics.median(moto) / statistics.median(proxy):.1f}",
                               "target >= 10")]
         rows.append(("proxy RSS after describing 10,000 instances (MB)", f"{_rss_mb(server.process.pid):.0f}",
                      "target < 250; the dev cloud runs in its own process"))

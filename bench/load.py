@@ -20,7 +20,8 @@ wrk.body = {body}
 wrk.headers = {{}}
 {headers}
 done = function(summary, latency, requests)
-  io.write(string.format("JSON{{\\"requests\\": %d, \\"errors\\": %d, \\"non2xx\\": %d, \\"seconds\\": %f, \\"p50\\": %f, \\"p99\\": %f}}\\n",
+  io.write(string.format("JSON{{\\"requests\\": %d, \\"errors\\": %d, \\"non2xx\\": %d, " ..
+                         "\\"seconds\\": %f, \\"p50\\": %f, \\"p99\\": %f}}\\n",
     summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.errors.status, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end

@@ -41,7 +41,8 @@ def run(tmp: pathlib.Path, rounds: int, seconds: int) -> list[tuple[str, str, st
         url = f"{server.metadata}/latest/meta-data/instance-id"
         cold = wrk(url, "GET", b"", {}, connections=64, seconds=3, rotate=headers)  # fills the caches
         with bare_handler(b"i-0123456789abcdef0", tmp) as bare_url:
-            figures = alternate(rounds, lambda: wrk(url, "GET", b"", {}, connections=64, seconds=seconds, rotate=headers),
+            figures = alternate(rounds,
+                                lambda: wrk(url, "GET", b"", {}, connections=64, seconds=seconds, rotate=headers),
                                 lambda: wrk(bare_url, "GET", b"", {}, connections=64, seconds=seconds))
         ratio = statistics.median(figures["proxy"]) / statistics.median(figures["bare"])
         return [

@@ -17,7 +17,6 @@ import sys
 import time
 from typing import AsyncIterator, TextIO
 
-
 _MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
 
 

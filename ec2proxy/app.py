@@ -22,7 +22,6 @@ from ec2proxy.metrics import Metrics
 from ec2proxy.ratelimit import RateLimiter
 from ec2proxy.services import Services
 
-
 SERVICES = web.AppKey("services", Services)  # the admin listener's Application
 
 

@@ -15,9 +15,8 @@ from typing import Sequence
 
 from aiohttp import web
 
-from ec2proxy import __version__
+from ec2proxy import __version__, db, embedded, jobs, keys, listeners, workers
 from ec2proxy import config as configuration
-from ec2proxy import db, embedded, jobs, keys, listeners, workers
 from ec2proxy.app import create_admin_app, create_api_server, open_services
 
 

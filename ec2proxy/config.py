@@ -57,7 +57,8 @@ OPTIONS: tuple[Option, ...] = (
            "Requests per second allowed per project and worker (0: no limit); "
            "beyond it RequestLimitExceeded."),
     Option("api", "rate_burst", 50, "Burst size of the per-project rate limiter."),
-    Option("api", "access_log", True, "Write one JSON line per request (request id, action, project, status, code, duration) to stderr."),
+    Option("api", "access_log", True,
+           "Write one JSON line per request (request id, action, project, status, code, duration) to stderr."),
     Option("api", "client_token_lease", 60.0,
            "Seconds a pending ClientToken stays with the worker that claimed it; a retry after that takes it "
            "over and adopts what a crashed worker left in the cloud."),

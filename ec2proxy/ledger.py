@@ -80,7 +80,7 @@ async def claim(sessions, *, project_id: str, region: str, action: str, token: s
                          .where(ClientToken.id == row.id, ClientToken.state == row.state,
                                 ClientToken.updated_at == row.updated_at)
                          .values(state="pending", updated_at=utcnow(), error_code=None, error_message=None))
-            taken = await db.transaction(sessions, lambda session: session.execute(take_over))
+            taken = await db.transaction(sessions, lambda session, statement=take_over: session.execute(statement))
             if taken.rowcount == 1:
                 # A failure may have been only ours (a timeout, a dropped answer) while the backend did
                 # the work: the new owner always looks for what the marker finds before acting again.

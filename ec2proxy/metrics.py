@@ -59,7 +59,7 @@ class Metrics:
                 requests[(action, code)] = requests.get((action, code), 0) + count
             for action, counts in other["latency"].items():
                 mine = latency.setdefault(action, [0] * len(counts))
-                latency[action] = [a + b for a, b in zip(mine, counts)]
+                latency[action] = [a + b for a, b in zip(mine, counts, strict=True)]
         return requests, latency
 
     def observe(self, action: str, code: str, seconds: float) -> None:
@@ -80,7 +80,7 @@ class Metrics:
         latency = HistogramMetricFamily("ec2proxy_request_seconds", "EC2 API request duration", labels=["action"])
         for action, counts in latencies.items():
             cumulative, buckets = 0, []
-            for bound, count in zip(BUCKETS + (float("inf"),), counts):
+            for bound, count in zip(BUCKETS + (float("inf"),), counts, strict=False):  # counts ends with the sum
                 cumulative += count
                 buckets.append((str(float(bound)) if bound != float("inf") else "+Inf", cumulative))
             latency.add_metric([action], buckets, sum_value=counts[-1])

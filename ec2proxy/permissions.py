@@ -72,7 +72,8 @@ def _cidr(value: object, version: int) -> str:
     except ValueError:
         network = None
     if network is None or network.version != version:
-        raise errors.InvalidParameterValue(f"Value ({str(value)[:64]}) for parameter cidrIp{'v6' if version == 6 else ''}"
+        suffix = "v6" if version == 6 else ""
+        raise errors.InvalidParameterValue(f"Value ({str(value)[:64]}) for parameter cidrIp{suffix}"
                                            " is invalid. This is not a valid CIDR block.")
     return str(network)
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from ec2proxy import ids
-
+from tests.devclouds import DevCloudProcess
 from tests.support import WAIT, Server
 
 
@@ -77,3 +77,20 @@ def postgres_url():
 def shared_database(request):
     """A fresh database of each kind that several workers can share (PostgreSQL, MariaDB)."""
     yield from _database(request.param)
+
+
+@pytest.fixture
+def devcloud(tmp_path):
+    """A dev cloud in a process of its own (``ec2proxy devcloud``), for proxies configured as for a real cloud."""
+    process = DevCloudProcess(tmp_path / "cloud").start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def cloud(proxy):
+    """The module's embedded dev cloud, admin side: ``inject(rule)`` a fault, ``clear()`` answers how many
+    calls the faults hit (tests assert the fault fired), and an openstacksdk view of demo."""
+    devcloud = DevCloudProcess(proxy.data_dir)
+    inject, clear = devcloud.fault_injection()
+    return inject, clear, devcloud.sdk("devcloud-demo")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.test_metadata import fetch, signed
+from tests.metadata_calls import fetch, signed
 from tests.support import WAIT, code_of
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}

@@ -12,6 +12,7 @@ from ec2proxy import errors
 from ec2proxy.cloud import BackendError, BackendNotFound, BackendUnavailable
 from tests import cloudtarget
 
+
 def _ssh_key() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -230,14 +231,15 @@ async def test_ec2_credentials_and_ec2tokens(target):
     credential = await view.keystone.create_ec2_credential(view.scoped.user_id, view.project_id)
     assert credential["access"] in [c["access"] for c in await view.keystone.list_ec2_credentials(view.scoped.user_id)]
     # The proxy's service user validates a signature made with that credential.
+    import datetime
+
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
+    from multidict import CIMultiDict
 
     from ec2proxy.auth.credentials import keystone_blob
     from ec2proxy.auth.signatures import HttpRequest, read_signature
-    import datetime
-    from multidict import CIMultiDict
 
     request = AWSRequest(method="POST", url="http://127.0.0.1:8788/", data=b"Action=DescribeRegions&Version=2016-11-15",
                          headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -321,9 +323,8 @@ async def test_project_isolation_in_the_dev_cloud(target):
 
 async def test_paging_yields_each_item_once_when_the_cloud_repeats_itself(aiohttp_server):
     """Real Nova repeats servers across pages while they leave build requests for a cell."""
-    from aiohttp import web
-
     import aiohttp
+    from aiohttp import web
 
     from ec2proxy.cloud.http import ServiceClient, Transport
 

@@ -3,72 +3,12 @@
 from __future__ import annotations
 
 import json
-import pathlib
-import subprocess
-import sys
-import time
 import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import Server, free_port
-
-
-class DevCloudProcess:
-    def __init__(self, data_dir: pathlib.Path):
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = None
-
-    def start(self) -> "DevCloudProcess":
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log = open(self.data_dir / "devcloud.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ec2proxy", "devcloud", "--data-dir", str(self.data_dir),
-             "--listen", f"127.0.0.1:{self.port}", "--delay", "0.1"], stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{self.url}/identity/v3", timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError((self.data_dir / "devcloud.log").read_text())
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:  # an in-flight request (a 'late' fault) holds the shutdown
-                self.process.kill()
-                self.process.wait()
-            self.log.close()
-            self.process = None
-
-    @property
-    def clouds_yaml(self) -> pathlib.Path:
-        return self.data_dir / "devcloud" / "clouds.yaml"
-
-    @property
-    def accounts(self) -> dict:
-        return json.loads((self.data_dir / "devcloud" / "accounts.json").read_text())
-
-    def sdk(self, cloud: str = "devcloud-demo"):
-        pytest.importorskip("openstack", reason="openstacksdk is not installed")
-        from openstack import connection
-        from openstack.config import loader
-
-        config = loader.OpenStackConfig(config_files=[str(self.clouds_yaml)], load_envvars=False)
-        return connection.Connection(config=config.get_one(cloud))
-
-
-@pytest.fixture
-def devcloud(tmp_path):
-    process = DevCloudProcess(tmp_path).start()
-    yield process
-    process.stop()
+from tests.devclouds import server_for
 
 
 def test_openstacksdk_lists_and_boots_against_the_dev_cloud(devcloud):
@@ -105,20 +45,6 @@ def test_dev_cloud_state_survives_a_restart(devcloud):
     assert [k.name for k in conn.compute.keypairs()] == ["kept"]
 
 
-def _server_for(devcloud, tmp_path, user: str = "ec2proxy", **options) -> Server:
-    config = tmp_path / "ec2proxy.conf"
-    account = devcloud.accounts[user]
-    lines = ["[openstack]", f"auth_url = {devcloud.url}/identity/v3", f"username = {account['username']}",
-             f"password = {account['password']}", f"project_name = {account['project_name']}", "retries = 0",
-             "timeout = 2"]
-    for section, values in options.items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {v}" for k, v in values.items()]
-    config.write_text("\n".join(lines) + "\n")
-    server = Server(tmp_path / "proxy", config=config)
-    server.credentials_path.parent.mkdir(parents=True, exist_ok=True)
-    server.credentials_path.write_text("")  # a real cloud writes no demo files; start() waits for one
-    return server.start()
 
 
 def test_keystone_credential_source_validates_through_keystone(devcloud, tmp_path):
@@ -141,7 +67,7 @@ def test_keystone_credential_source_validates_through_keystone(devcloud, tmp_pat
 
     credential = asyncio.run(make())
     # The proxy's own user has only the 'service' role: Keystone validates every request.
-    server = _server_for(devcloud, tmp_path, auth={"credential_source": "keystone"})
+    server = server_for(devcloud, tmp_path, auth={"credential_source": "keystone"})
     try:
         ec2 = server.client(credential["access"], credential["secret"])
         zones = ec2.describe_availability_zones()["AvailabilityZones"]
@@ -180,9 +106,10 @@ def test_keystone_credential_source_validates_through_keystone(devcloud, tmp_pat
 
 def test_backend_faults_reach_the_client_as_ec2_errors(devcloud, tmp_path):
     admin = devcloud.accounts["admin"]
-    server = _server_for(devcloud, tmp_path)
+    server = server_for(devcloud, tmp_path)
     try:
-        created = json.loads(server.ec2proxy("credentials", "create", "--project", devcloud.accounts["demo"]["project_id"],
+        demo = devcloud.accounts["demo"]
+        created = json.loads(server.ec2proxy("credentials", "create", "--project", demo["project_id"],
                                              "--user", devcloud.accounts["demo"]["user_id"]).stdout)
         ec2 = server.client(created["access_key"], created["secret"])
         conn = devcloud.sdk("devcloud-admin")
@@ -213,7 +140,7 @@ def test_keystone_credential_source_verifies_locally_when_it_may_read_secrets(de
     secret = json.loads(store.execute("SELECT data FROM objects WHERE kind = 'ec2_credential' AND id = ?",
                                       (access,)).fetchone()[0])["secret"]
     store.close()
-    server = _server_for(devcloud, tmp_path, user="admin", auth={"credential_source": "keystone"})
+    server = server_for(devcloud, tmp_path, user="admin", auth={"credential_source": "keystone"})
     try:
         ec2 = server.client(access, secret)
         assert ec2.describe_regions()["Regions"]

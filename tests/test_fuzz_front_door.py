@@ -8,7 +8,6 @@ the handlers). EC2PROXY_FUZZ_EXAMPLES sets the number of cases per test.
 from __future__ import annotations
 
 import http.client
-import os
 import pathlib
 import re
 import urllib.parse
@@ -18,11 +17,10 @@ import xmltodict
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-EXAMPLES = int(os.environ.get("EC2PROXY_FUZZ_EXAMPLES", "3400"))  # x3 tests: over 10,000 cases
-PYTHON_NAMES = re.compile(rb"Traceback|Exception|Error\(|File \"|line \d+|KeyError|TypeError|ValueError|AttributeError")
+from tests.fuzzing import EXAMPLES, HEADER_CHARS, PYTHON_NAMES, fuzz
 
 ACTIONS = ["DescribeRegions", "DescribeAvailabilityZones", "RunInstances", "DescribeInstances",
            "CreateTags", "DescribeImages", "Nope", "", "describeregions"]
@@ -32,7 +30,6 @@ _piece = st.one_of(st.sampled_from(NAMES), st.integers(-2, 100000).map(str), st.
 KEYS = st.lists(_piece, min_size=1, max_size=5).map(".".join)
 VALUES = st.one_of(st.text(max_size=40), st.sampled_from(["true", "false", "1", "-1", "99999999999999999999",
                                                           "2016-11-15", "", "*", "\x00", "%", "é"]))
-HEADER_CHARS = st.characters(min_codepoint=0x20, max_codepoint=0x7E)  # what HTTP can carry in a header
 PARAMS = st.lists(st.tuples(KEYS, VALUES), max_size=12)
 
 
@@ -92,7 +89,6 @@ def check(status: int, body: bytes) -> None:
         assert document["Response"]["RequestID"]
 
 
-fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
 @fuzz

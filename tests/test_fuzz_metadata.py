@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metadata import callers
-from tests.test_fuzz_front_door import HEADER_CHARS, PYTHON_NAMES, fuzz
+from tests.fuzzing import HEADER_CHARS, PYTHON_NAMES, fuzz
 from tests.support import WAIT
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.1"}
@@ -33,7 +33,8 @@ def instance(proxy, ami):
     record = json.loads(proxy.ec2proxy("instances", "show", launched["InstanceId"], "--json").stdout)
     secret = (proxy.data_dir / "metadata" / "shared_secret").read_text().strip().encode()
     headers = {"X-Instance-ID": record["os_id"], "X-Tenant-ID": record["project_id"],
-               "X-Forwarded-For": record["private_ip"], "X-Instance-ID-Signature": callers.sign(secret, record["os_id"])}
+               "X-Forwarded-For": record["private_ip"],
+               "X-Instance-ID-Signature": callers.sign(secret, record["os_id"])}
     yield record, headers
     ec2.terminate_instances(InstanceIds=[launched["InstanceId"]])
 

@@ -10,8 +10,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.test_devcloud import DevCloudProcess, _server_for
-from tests.test_instance_faults import FAULTS, cloud, error_of, faulted  # noqa: F401  (the dev cloud's fault injection)
+from tests.devclouds import DevCloudProcess, server_for
+from tests.faults import FAULTS, error_of, faulted
 from tests.support import WAIT
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2", "EC2PROXY_OPENSTACK_TIMEOUT": "1.5", "EC2PROXY_OPENSTACK_RETRIES": "1",
@@ -44,18 +44,19 @@ def read_kind(kind: str) -> dict:
 # -- Keystone: the proxy's own tokens ---------------------------------------------------------------
 
 
-def test_a_token_the_cloud_refuses_is_renewed_without_the_caller_noticing(ec2, cloud):  # noqa: F811
+def test_a_token_the_cloud_refuses_is_renewed_without_the_caller_noticing(ec2, cloud):
     inject, clear, _ = cloud
     inject({"service": "compute", "method": "GET", "path": r"/servers/detail$", "count": 1, "kind": "status",
             "status": 401})
     try:
         assert isinstance(ec2.describe_instances()["Reservations"], list)
     finally:
-        clear()
+        fired = clear()
+    assert fired > 0  # the injected fault happened
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_keystone_fault_while_renewing_a_token_is_an_ec2_error_and_passes(ec2, cloud, kind):  # noqa: F811
+def test_keystone_fault_while_renewing_a_token_is_an_ec2_error_and_passes(ec2, cloud, kind):
     """The token is refused, and logging in again meets the fault: an honest EC2 error, no traceback, and
     the next request logs in and is served (no proxy restart)."""
     inject, clear, _ = cloud
@@ -81,16 +82,8 @@ def keystone_signed(tmp_path_factory):
     identity = demo.session.get_endpoint(service_type="identity").rstrip("/")
     created = demo.session.post(f"{identity}/users/{demo.current_user_id}/credentials/OS-EC2",
                                 json={"tenant_id": demo.current_project_id}).json()["credential"]
-    server = _server_for(devcloud, tmp_path_factory.mktemp("keystone-proxy"), auth={"credential_source": "keystone"})
-    admin = devcloud.sdk("devcloud-admin")
-    token = admin.session.get_token()
-
-    def inject(rule: dict) -> None:
-        admin.session.post(f"{devcloud.url}/_devcloud/faults", json=rule, headers={"X-Auth-Token": token})
-
-    def clear() -> None:
-        admin.session.delete(f"{devcloud.url}/_devcloud/faults", headers={"X-Auth-Token": token})
-
+    server = server_for(devcloud, tmp_path_factory.mktemp("keystone-proxy"), auth={"credential_source": "keystone"})
+    inject, clear = devcloud.fault_injection()
     yield server.client(created["access"], created["secret"]), inject, clear
     server.stop()
     devcloud.stop()
@@ -112,7 +105,7 @@ def test_keystone_fault_validating_a_signature_is_unavailable_not_auth_failure(k
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_describe_images_fault_is_an_ec2_error(ec2, cloud, kind):  # noqa: F811
+def test_describe_images_fault_is_an_ec2_error(ec2, cloud, kind):
     inject, clear, _ = cloud
     _, codes = FAULTS[kind]
     code, status, _ = faulted(inject, clear, {"service": "image", "method": "GET", "path": r"/v2/images$",
@@ -122,7 +115,7 @@ def test_describe_images_fault_is_an_ec2_error(ec2, cloud, kind):  # noqa: F811
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_copy_image_fault_then_retry_makes_one_copy(proxy, ec2, cloud, source, kind):  # noqa: F811
+def test_copy_image_fault_then_retry_makes_one_copy(proxy, ec2, cloud, source, kind):
     """Glance's create fails (or succeeds with the answer lost): the ClientToken retry makes exactly one
     image, which fills and becomes available."""
     inject, clear, demo = cloud
@@ -144,7 +137,7 @@ def test_copy_image_fault_then_retry_makes_one_copy(proxy, ec2, cloud, source, k
 @pytest.mark.parametrize("kind,direction", [("status-500", "download"), ("status-429", "download"),
                                             ("drop", "download"), ("status-503", "upload"), ("hang", "upload"),
                                             ("late", "upload")])
-def test_a_copy_job_meeting_a_fault_is_taken_up_again_and_finishes(proxy, ec2, cloud, source, kind,  # noqa: F811
+def test_a_copy_job_meeting_a_fault_is_taken_up_again_and_finishes(proxy, ec2, cloud, source, kind,
                                                                    direction):
     """The data copy is a job: a failed round leaves it pending, the next round after the lease finishes
     it, and the operations log says succeeded once."""
@@ -157,7 +150,8 @@ def test_a_copy_job_meeting_a_fault_is_taken_up_again_and_finishes(proxy, ec2, c
                                 Name=f"fault-job-{kind}-{direction}")["ImageId"]
         ec2.get_waiter("image_available").wait(ImageIds=[copied], WaiterConfig=WAIT)
     finally:
-        clear()
+        fired = clear()
+    assert fired > 0  # the injected fault happened
     # a 'late' upload filled the image but lost its answer: the next round sees the data there and closes the job
     deadline = time.monotonic() + 30
     while True:
@@ -170,7 +164,7 @@ def test_a_copy_job_meeting_a_fault_is_taken_up_again_and_finishes(proxy, ec2, c
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_deregister_fault_then_retry_leaves_no_image_and_no_tags(ec2, cloud, source, kind):  # noqa: F811
+def test_deregister_fault_then_retry_leaves_no_image_and_no_tags(ec2, cloud, source, kind):
     """Whether Glance deleted the image or not, the retry ends with the image gone and its tags with it."""
     inject, clear, _ = cloud
     spec, codes = FAULTS[kind]
@@ -184,7 +178,8 @@ def test_deregister_fault_then_retry_leaves_no_image_and_no_tags(ec2, cloud, sou
         if kind == "drop":  # aiohttp resends an idempotent DELETE once when a reused connection drops
             ec2.deregister_image(ImageId=image)
     finally:
-        clear()
+        fired = clear()
+    assert fired > 0  # the injected fault happened
     if first is not None:
         assert first[0] in codes and first[1] >= 500
         if kind == "late":  # Glance deleted it and the answer was lost: the retry says it is gone

@@ -12,7 +12,6 @@ import time
 import pytest
 
 from tests.support import WAIT, code_of
-from tests.test_instance_faults import cloud  # noqa: F401  (fault injection into the module's dev cloud)
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.5", "EC2PROXY_API_IMAGE_STUCK_AFTER": "6", "EC2PROXY_API_JOB_LEASE": "3",
              "EC2PROXY_API_IMAGE_LOCATION_ALLOW": "127.0.0.1"}  # the test image server is on loopback
@@ -216,7 +215,7 @@ def test_a_copy_cut_off_by_a_crash_is_finished_after_a_restart(proxy, ec2, runni
     fresh = proxy.client()
     try:
         fresh.get_waiter("image_available").wait(ImageIds=[copied], WaiterConfig=WAIT)
-    except Exception as exc:  # what the restarted proxy did, for whoever reads a CI log
+    except Exception as exc:  # noqa: BLE001  what the restarted proxy did, for whoever reads a CI log
         raise AssertionError(f"{exc}\n--- serve.log (end) ---\n{proxy.log.read_text()[-4000:]}") from None
     listed = proxy.ec2proxy("operations", "list", "--resource-id", copied, "--json").stdout.splitlines()
     assert [json.loads(line)["state"] for line in listed] == ["succeeded"]

@@ -8,10 +8,8 @@ import json
 import pytest
 
 from ec2proxy import ids
-
-from tests.test_devcloud import DevCloudProcess
+from tests.devclouds import DevCloudProcess
 from tests.support import WAIT, code_of
-
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}
 

@@ -8,21 +8,11 @@ import urllib.error
 import urllib.request
 
 import pytest
-from botocore.exceptions import ClientError
 
-
+from tests.faults import FAULTS, error_of
 from tests.support import WAIT
-from tests.test_devcloud import DevCloudProcess
 
 # kind -> (fault spec, EC2 codes that describe it honestly)
-FAULTS = {
-    "status-500": ({"kind": "status", "status": 500}, {"InternalError"}),
-    "status-503": ({"kind": "status", "status": 503}, {"Unavailable"}),
-    "status-429": ({"kind": "status", "status": 429}, {"RequestLimitExceeded"}),
-    "hang": ({"kind": "hang", "seconds": 4}, {"Unavailable"}),
-    "drop": ({"kind": "drop"}, {"Unavailable", "InternalError"}),
-    "late": ({"kind": "late", "seconds": 4}, {"Unavailable"}),
-}
 
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2", "EC2PROXY_OPENSTACK_TIMEOUT": "1.5", "EC2PROXY_OPENSTACK_RETRIES": "1"}
@@ -33,40 +23,10 @@ def ec2(proxy):
     return proxy.client()
 
 
-@pytest.fixture(scope="module")
-def cloud(proxy):
-    """The embedded dev cloud's admin side: fault injection and an openstacksdk view."""
-    devcloud = DevCloudProcess(proxy.data_dir)
-    admin = devcloud.sdk("devcloud-admin")
-    url = admin.session.get_endpoint(service_type="identity").split("/identity")[0]
-    token = admin.session.get_token()
-
-    def inject(spec: dict) -> None:
-        request = urllib.request.Request(f"{url}/_devcloud/faults", method="POST", data=json.dumps(spec).encode(),
-                                         headers={"X-Auth-Token": token, "Content-Type": "application/json"})
-        urllib.request.urlopen(request).close()
-
-    def clear() -> None:
-        request = urllib.request.Request(f"{url}/_devcloud/faults", method="DELETE", headers={"X-Auth-Token": token})
-        urllib.request.urlopen(request).close()
-
-    demo = devcloud.sdk("devcloud-demo")
-    return inject, clear, demo
 
 
-def error_of(call, **kwargs) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    response = caught.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
 
 
-def faulted(inject, clear, rule: dict, call, **kwargs) -> tuple[str, int, str]:
-    inject(rule)
-    try:
-        return error_of(call, **kwargs)
-    finally:
-        clear()
 
 
 def servers_named(demo, prefix: str) -> list:
@@ -82,7 +42,8 @@ def test_run_instances_fault_then_retry_boots_once(proxy, ec2, cloud, ami, kind)
     try:
         code, status, message = error_of(ec2.run_instances, ImageId=ami, MinCount=2, MaxCount=2, ClientToken=token)
     finally:
-        clear()
+        fired = clear()
+    assert fired > 0  # the injected fault happened
     assert code in codes and status >= 500 and "Traceback" not in message
     failed = json.loads(proxy.ec2proxy("operations", "list", "--state", "failed", "--json").stdout.splitlines()[0])
     assert failed["action"] == "RunInstances" and failed["state"] == "failed" and failed["error"]
@@ -112,7 +73,8 @@ def test_describe_instances_fault_is_an_ec2_error(ec2, cloud, kind):
     try:
         code, status, _ = error_of(ec2.describe_instances)
     finally:
-        clear()
+        fired = clear()
+    assert fired > 0  # the injected fault happened
     assert code in codes and status >= 500
     assert isinstance(ec2.describe_instances()["Reservations"], list)  # and the next call is fine
 
@@ -134,7 +96,8 @@ def test_terminate_fault_leaves_the_instance_and_a_failed_operation(proxy, ec2, 
             return
         code, status, _ = error_of(ec2.terminate_instances, InstanceIds=[iid])
     finally:
-        clear()
+        fired = clear()
+    assert fired > 0  # the injected fault happened
     assert code in codes and status >= 500
     failed = json.loads(proxy.ec2proxy("operations", "list", "--state", "failed", "--resource-id", iid,
                                        "--json").stdout.splitlines()[0])

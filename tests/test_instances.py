@@ -9,7 +9,6 @@ import pytest
 
 from tests.support import WAIT, code_of
 
-
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}
 
 

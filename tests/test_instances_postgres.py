@@ -9,31 +9,8 @@ import threading
 import time
 import urllib.request
 
-import pytest
-
 from ec2proxy import ids
-from tests.support import Server
-from tests.test_devcloud import DevCloudProcess
-
-
-@pytest.fixture
-def devcloud(tmp_path):
-    process = DevCloudProcess(tmp_path / "cloud").start()
-    yield process
-    process.stop()
-
-
-def _worker(devcloud, tmp_path, name: str, database: str, **api) -> Server:
-    account = devcloud.accounts["ec2proxy"]
-    config = tmp_path / f"{name}.conf"
-    lines = ["[openstack]", f"auth_url = {devcloud.url}/identity/v3", f"username = {account['username']}",
-             f"password = {account['password']}", "project_name = service",
-             "[database]", f"url = {database}", "[api]"] + [f"{k} = {v}" for k, v in api.items()]
-    config.write_text("\n".join(lines) + "\n")
-    server = Server(tmp_path / name, config=config)
-    server.credentials_path.parent.mkdir(parents=True, exist_ok=True)
-    server.credentials_path.write_text("")
-    return server.start()
+from tests.devclouds import worker
 
 
 def _admin_token(devcloud) -> str:
@@ -51,7 +28,7 @@ def _servers_in_cloud(devcloud) -> list:
 
 
 def test_same_client_token_on_four_workers_boots_once(devcloud, tmp_path, shared_database):
-    workers = [_worker(devcloud, tmp_path, f"w{n}", shared_database) for n in range(4)]
+    workers = [worker(devcloud, tmp_path, f"w{n}", shared_database) for n in range(4)]
     try:
         demo = devcloud.accounts["demo"]
         created = json.loads(workers[0].ec2proxy("credentials", "create", "--project", demo["project_id"],
@@ -73,8 +50,8 @@ def test_same_client_token_on_four_workers_boots_once(devcloud, tmp_path, shared
 
 
 def test_a_worker_killed_after_the_nova_create_is_adopted_not_rebooted(devcloud, tmp_path, shared_database):
-    first = _worker(devcloud, tmp_path, "first", shared_database, client_token_lease=2)
-    second = _worker(devcloud, tmp_path, "second", shared_database, client_token_lease=2)
+    first = worker(devcloud, tmp_path, "first", shared_database, client_token_lease=2)
+    second = worker(devcloud, tmp_path, "second", shared_database, client_token_lease=2)
     try:
         demo = devcloud.accounts["demo"]
         created = json.loads(first.ec2proxy("credentials", "create", "--project", demo["project_id"],

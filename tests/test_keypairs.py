@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from tests.test_metadata import fetch, signed
+from tests.metadata_calls import fetch, signed
 from tests.support import code_of
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2"}

@@ -4,58 +4,28 @@ every ClientToken holds. ``EC2PROXY_LOAD_CLIENTS`` / ``EC2PROXY_LOAD_SECONDS`` m
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import concurrent.futures
-import json
 import os
 import threading
 import time
 
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
-from sqlalchemy import select
 
-from ec2proxy import db, ids
-from ec2proxy.db.models import Instance
-from tests.test_instances_postgres import _worker, devcloud  # noqa: F401  (the dev cloud process fixture)
+from tests.clusters import assert_each_token_made_one_server, cluster, rows_of
 
 CLIENTS = int(os.environ.get("EC2PROXY_LOAD_CLIENTS", "200"))
 SECONDS = float(os.environ.get("EC2PROXY_LOAD_SECONDS", "15"))
 
 
-def _rows(database: str) -> list:
-    async def read() -> list:
-        engine = db.create_engine(database)
-        try:
-            async with db.sessionmaker(engine)() as session:
-                return (await session.execute(select(Instance.ec2_id, Instance.os_id, Instance.client_token))).all()
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(read())
 
 
-def assert_each_token_made_one_server(devcloud, database: str) -> list:
-    """Our rows name each ClientToken once, and the cloud holds exactly the servers our rows name."""
-    rows = _rows(database)
-    assert all(count == 1 for count in collections.Counter(t for _, _, t in rows).values())
-    in_cloud = {s.id for s in devcloud.sdk().compute.servers()}
-    assert in_cloud == {os_id for _, os_id, _ in rows}  # every server is ours, once; nothing lost
-    return rows
 
 
-def _cluster(devcloud, tmp_path, database: str, prefix: str, clients: int, **api):
-    """Two workers on one database and the demo project's shared boto3 client of each (thread-safe)."""
-    workers = [_worker(devcloud, tmp_path, f"{prefix}{n}", database, access_log="false", **api) for n in range(2)]
-    demo = devcloud.accounts["demo"]
-    created = json.loads(workers[0].ec2proxy("credentials", "create", "--project", demo["project_id"],
-                                             "--user", demo["user_id"]).stdout)
-    shared = [w.client(created["access_key"], created["secret"], max_pool_connections=clients) for w in workers]
-    return workers, shared, ids.from_uuid("ami", devcloud.accounts["image_id"])
 
 
 def test_two_hundred_clients_two_workers_nothing_lost_or_doubled(devcloud, tmp_path, postgres_url):
-    workers, shared, ami = _cluster(devcloud, tmp_path, postgres_url, "w", CLIENTS, rate_limit=0)
+    workers, shared, ami = cluster(devcloud, tmp_path, postgres_url, "w", CLIENTS, rate_limit=0)
     try:
         deadline = time.monotonic() + SECONDS
         errors: collections.Counter = collections.Counter()
@@ -90,7 +60,7 @@ def test_two_hundred_clients_two_workers_nothing_lost_or_doubled(devcloud, tmp_p
         assert server_errors == {}, errors
         assert completed > 0
         assert all(len(answered) == 1 for answered in launched.values())  # every token: one instance
-        rows = _rows(postgres_url)
+        rows = rows_of(postgres_url)
         by_token = collections.Counter(token for _, _, token in rows)
         assert all(count == 1 for count in by_token.values())  # no duplicated row
         in_cloud = {s.id for s in devcloud.sdk().compute.servers(all_projects=False)}
@@ -107,7 +77,7 @@ def test_two_hundred_clients_two_workers_nothing_lost_or_doubled(devcloud, tmp_p
 def test_a_worker_killed_under_load_loses_nothing(devcloud, tmp_path, postgres_url):
     """kill -9 one of two workers while 50 clients load them: the clients move to the other worker with the
     same ClientTokens and each token still makes exactly one instance."""
-    workers, shared, ami = _cluster(devcloud, tmp_path, postgres_url, "k", 50, client_token_lease=3)
+    workers, shared, ami = cluster(devcloud, tmp_path, postgres_url, "k", 50, client_token_lease=3)
     try:
         deadline = time.monotonic() + 12
         launched: dict[str, set[str]] = collections.defaultdict(set)

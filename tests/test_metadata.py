@@ -11,8 +11,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from cryptography import x509
@@ -20,9 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
 from ec2proxy import ids
-from metadata import callers, tokens
+from metadata import tokens
+from tests.devclouds import DevCloudProcess
+from tests.metadata_calls import fetch, secret, signed
 from tests.support import WAIT, free_port
-from tests.test_devcloud import DevCloudProcess
 
 CLOUD_INIT = pathlib.Path("/usr/lib/python3/dist-packages/cloudinit")
 USER_DATA = b"#cloud-config\nruncmd:\n - [echo, hello]\n\x00binary\xff"
@@ -61,24 +60,10 @@ def instances(proxy, ec2, public_key):
     ec2.terminate_instances(InstanceIds=wanted)
 
 
-def secret(proxy) -> bytes:
-    return (proxy.data_dir / "metadata" / "shared_secret").read_text().strip().encode()
 
 
-def signed(proxy, record: dict, **extra) -> dict:
-    return {"X-Instance-ID": record["os_id"], "X-Tenant-ID": record["project_id"],
-            "X-Forwarded-For": record["private_ip"], "X-Instance-ID-Signature": callers.sign(secret(proxy),
-                                                                                             record["os_id"]),
-            **extra}
 
 
-def fetch(url: str, headers: dict | None = None, method: str = "GET") -> tuple[int, bytes, dict]:
-    request = urllib.request.Request(url, headers=headers or {}, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), dict(error.headers)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from ec2proxy import ids
-from tests.test_devcloud import _server_for, devcloud  # noqa: F401  (the fixture)
+from tests.devclouds import server_for
 
 ADDRESS = "10.0.0.250"
 
@@ -40,7 +40,7 @@ def get_from(source: str, port: int, path: str) -> tuple[int, bytes]:
 
 def test_the_callers_address_identifies_the_instance(devcloud, tmp_path, address_on_loopback):
     # The proxy's service user must see every project's ports: the dev cloud's admin here.
-    server = _server_for(devcloud, tmp_path, user="admin", metadata={"ip_lookup": "true"})
+    server = server_for(devcloud, tmp_path, user="admin", metadata={"ip_lookup": "true"})
     try:
         demo = devcloud.accounts["demo"]
         created = json.loads(server.ec2proxy("credentials", "create", "--project", demo["project_id"],

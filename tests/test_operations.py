@@ -15,7 +15,8 @@ from tests.support import ROOT, Server
 
 def test_sample_configuration_documents_every_option():
     sample = (ROOT / "etc" / "ec2proxy" / "ec2proxy.conf.sample").read_text()
-    assert sample == configuration.sample(), "regenerate with: ec2proxy config-sample > etc/ec2proxy/ec2proxy.conf.sample"
+    assert sample == configuration.sample(), \
+        "regenerate with: ec2proxy config-sample > etc/ec2proxy/ec2proxy.conf.sample"
     for option in configuration.OPTIONS:
         assert f"#{option.name} = " in sample
 

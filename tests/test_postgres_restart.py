@@ -23,9 +23,8 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.clusters import assert_each_token_made_one_server, cluster
 from tests.support import free_port
-from tests.test_instances_postgres import devcloud  # noqa: F401  (the dev cloud process fixture)
-from tests.test_load import _cluster, assert_each_token_made_one_server
 
 
 class PrivatePostgres:
@@ -89,9 +88,9 @@ def _health(worker) -> int:
         return exc.code
 
 
-def test_postgresql_restart_under_load_fails_cleanly_and_recovers(devcloud, tmp_path, private_postgres):  # noqa: F811
+def test_postgresql_restart_under_load_fails_cleanly_and_recovers(devcloud, tmp_path, private_postgres):
     clients = 30
-    workers, shared, ami = _cluster(devcloud, tmp_path, private_postgres.url, "pg", clients, rate_limit=0,
+    workers, shared, ami = cluster(devcloud, tmp_path, private_postgres.url, "pg", clients, rate_limit=0,
                                     client_token_lease=3)
     try:
         up = threading.Event()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_instance_faults import FAULTS, cloud, faulted  # noqa: F401  (the dev cloud's fault injection)
+from tests.faults import FAULTS, faulted
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2", "EC2PROXY_OPENSTACK_TIMEOUT": "1.5", "EC2PROXY_OPENSTACK_RETRIES": "1"}
 
@@ -21,7 +21,7 @@ def zone(ec2):
 
 
 @pytest.mark.parametrize("kind", sorted(FAULTS))
-def test_create_volume_fault_then_retry_makes_one_volume(ec2, cloud, zone, kind):  # noqa: F811
+def test_create_volume_fault_then_retry_makes_one_volume(ec2, cloud, zone, kind):
     inject, clear, _ = cloud
     spec, codes = FAULTS[kind]
     token = f"fault-volume-{kind}"
@@ -29,7 +29,8 @@ def test_create_volume_fault_then_retry_makes_one_volume(ec2, cloud, zone, kind)
     code, status, message = faulted(inject, clear, {"service": "volume", "method": "POST", "path": r"/volumes$",
                                                     "count": 1, **spec},
                                     ec2.create_volume, Size=1, AvailabilityZone=zone, ClientToken=token,
-                                    TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "k", "Value": kind}]}])
+                                    TagSpecifications=[{"ResourceType": "volume",
+                                                        "Tags": [{"Key": "k", "Value": kind}]}])
     assert code in codes and status >= 500 and "Traceback" not in message
     tagged = ec2.describe_tags(Filters=[{"Name": "value", "Values": [kind]}])["Tags"]
     assert tagged == []  # no tags for a volume the caller was told failed
@@ -41,7 +42,7 @@ def test_create_volume_fault_then_retry_makes_one_volume(ec2, cloud, zone, kind)
 
 
 @pytest.mark.parametrize("kind", sorted(FAULTS))
-def test_allocate_address_fault_is_an_ec2_error_and_leaves_nothing_hidden(ec2, cloud, kind):  # noqa: F811
+def test_allocate_address_fault_is_an_ec2_error_and_leaves_nothing_hidden(ec2, cloud, kind):
     inject, clear, _ = cloud
     spec, codes = FAULTS[kind]
     before = {a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]}
@@ -56,7 +57,7 @@ def test_allocate_address_fault_is_an_ec2_error_and_leaves_nothing_hidden(ec2, c
 
 
 @pytest.mark.parametrize("kind", sorted(FAULTS))
-def test_authorize_fault_adds_all_rules_or_none(ec2, cloud, kind):  # noqa: F811
+def test_authorize_fault_adds_all_rules_or_none(ec2, cloud, kind):
     inject, clear, _ = cloud
     spec, codes = FAULTS[kind]
     gid = ec2.create_security_group(GroupName=f"fault-{kind}", Description="faults")["GroupId"]
@@ -80,7 +81,7 @@ def test_authorize_fault_adds_all_rules_or_none(ec2, cloud, kind):  # noqa: F811
     ("image", r"/images$", "describe_images"),
 ])
 @pytest.mark.parametrize("kind", ["status-500", "status-503", "hang"])
-def test_describe_faults_are_ec2_errors(ec2, cloud, service, path, call, kind):  # noqa: F811
+def test_describe_faults_are_ec2_errors(ec2, cloud, service, path, call, kind):
     inject, clear, _ = cloud
     spec, codes = FAULTS[kind]
     code, status, _ = faulted(inject, clear, {"service": service, "method": "GET", "path": path, "count": 5, **spec},

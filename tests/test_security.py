@@ -137,7 +137,7 @@ def _filler(shape, name: str, good: dict):
 def _with_leaf(shape, params: dict, path: tuple, value: str, good: dict) -> dict:
     """``params`` with the leaf at ``path`` set to ``value`` (parents made with their required members)."""
     node, node_shape = params, shape
-    for step, nxt in zip(path, path[1:]):
+    for step in path[:-1]:
         child_shape = node_shape.members[step] if isinstance(step, str) else node_shape.member
         if isinstance(step, str):
             if step not in node:

@@ -13,7 +13,8 @@ import time
 import urllib.request
 
 import pytest
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from ec2proxy import ids
 from tests.support import Server

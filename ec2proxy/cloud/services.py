@@ -8,6 +8,7 @@ negotiated once per cloud (see :meth:`Cloud.nova_version`).
 from __future__ import annotations
 
 from typing import Any
+
 from ec2proxy.cloud.http import ServiceClient, route
 
 NOVA_MIN = (2, 47)  # embedded flavor in server bodies

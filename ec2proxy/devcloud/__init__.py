@@ -72,6 +72,7 @@ async def faults_middleware(request: web.Request, handler):
             if rule.get("path") and not re.search(rule["path"], request.path):
                 continue
             rule["remaining"] -= 1
+            cloud.faults_fired += 1
             kind = rule["kind"]
             if kind in ("hang", "slow"):
                 await asyncio.sleep(float(rule.get("seconds", 5)))
@@ -129,7 +130,8 @@ async def add_fault(request: web.Request) -> web.Response:
 @admin_routes.get("/_devcloud/faults")
 async def list_faults(request: web.Request) -> web.Response:
     _admin(request)
-    return reply({"faults": request.app[STATE].faults})
+    state = request.app[STATE]
+    return reply({"faults": state.faults, "fired": state.faults_fired})
 
 
 @admin_routes.delete("/_devcloud/faults")

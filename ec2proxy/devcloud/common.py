@@ -41,6 +41,7 @@ class DevCloud:
     delay: float = 0.5  # seconds an asynchronous transition takes
     tokens: dict[str, Token] = dataclasses.field(default_factory=dict)
     faults: list[dict] = dataclasses.field(default_factory=list)
+    faults_fired: int = 0  # calls an injected fault has hit, for tests that check their fault happened
     fail_builds: int = 0
     fail_snapshots: int = 0
     token_ttl: float = 3600.0

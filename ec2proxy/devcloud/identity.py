@@ -109,7 +109,8 @@ async def issue_token(request: web.Request) -> web.Response:
     scope = body["auth"].get("scope") or {}
     if "password" in methods:
         user = _find_user(store, identity["password"]["user"])
-        if user is None or not secrets.compare_digest(user["password"], str(identity["password"]["user"].get("password", ""))):
+        given = str(identity["password"]["user"].get("password", ""))
+        if user is None or not secrets.compare_digest(user["password"], given):
             raise HTTPError(401, "The request you have made requires authentication.")
         default_project = user.get("default_project_id")
     elif "token" in methods:
@@ -120,7 +121,8 @@ async def issue_token(request: web.Request) -> web.Response:
         default_project = previous.project_id
     else:
         raise HTTPError(401, f"Unsupported authentication method: {methods}")
-    project = _find_project(store, scope["project"]) if "project" in scope else store.get("project", default_project or "")
+    project = (_find_project(store, scope["project"]) if "project" in scope
+               else store.get("project", default_project or ""))
     if project is None:
         raise HTTPError(401, "The request you have made requires authentication.")
     roles = roles_of(store, user["id"], project["id"])

@@ -13,8 +13,19 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from ec2proxy.devcloud.common import (STATE, HTTPError, auth, base_url, body_json, field_filters, iso, new_id, now,
-                                      paged_reply, reply)
+from ec2proxy.devcloud.common import (
+    STATE,
+    HTTPError,
+    auth,
+    base_url,
+    body_json,
+    field_filters,
+    iso,
+    new_id,
+    now,
+    paged_reply,
+    reply,
+)
 
 routes = web.RouteTableDef()
 PREFIX = "/network/v2.0"

@@ -6,8 +6,19 @@ from typing import Any
 
 from aiohttp import web
 
-from ec2proxy.devcloud.common import (STATE, HTTPError, auth, base_url, body_json, field_filters, iso, new_id, now,
-                                      paged_reply, reply)
+from ec2proxy.devcloud.common import (
+    STATE,
+    HTTPError,
+    auth,
+    base_url,
+    body_json,
+    field_filters,
+    iso,
+    new_id,
+    now,
+    paged_reply,
+    reply,
+)
 
 routes = web.RouteTableDef()
 PREFIX = "/volume/v3/{project_id}"
@@ -63,7 +74,8 @@ def volume_body(request: web.Request, volume: dict) -> dict:
 def snapshot_body(snapshot: dict) -> dict:
     return {"id": snapshot["id"], "name": snapshot["name"], "description": snapshot["description"],
             "volume_id": snapshot["volume_id"], "size": snapshot["size"], "status": snapshot["status"],
-            "created_at": iso(snapshot["created_at"], micro=True), "updated_at": iso(snapshot["updated_at"], micro=True),
+            "created_at": iso(snapshot["created_at"], micro=True),
+            "updated_at": iso(snapshot["updated_at"], micro=True),
             "metadata": snapshot["metadata"], "os-extended-snapshot-attributes:project_id": snapshot["project_id"],
             "os-extended-snapshot-attributes:progress": "100%" if snapshot["status"] == "available" else "0%",
             "user_id": snapshot["user_id"], "group_snapshot_id": None, "consumes_quota": True}

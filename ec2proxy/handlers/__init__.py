@@ -46,5 +46,18 @@ def implemented() -> frozenset[str]:
 
 
 from ec2proxy.handlers import (  # noqa: E402,F401  (they register their actions)
-    account, addresses, images, instance_attributes, instance_status, instance_types, instances, keypairs, regions,
-    security_groups, snapshots, tags, volumes, vpc)
+    account,
+    addresses,
+    images,
+    instance_attributes,
+    instance_status,
+    instance_types,
+    instances,
+    keypairs,
+    regions,
+    security_groups,
+    snapshots,
+    tags,
+    volumes,
+    vpc,
+)

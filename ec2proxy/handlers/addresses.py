@@ -177,7 +177,8 @@ async def associate_address(ctx: RequestContext, params: dict) -> dict:
     fip = address["_os"]
     if fip.get("port_id") and (fip["port_id"], fip.get("fixed_ip_address")) != (port["id"], private_ip) and \
             not params.get("AllowReassociation"):
-        raise errors.EC2Error(f"The address {address['PublicIp']} is already associated", code="Resource.AlreadyAssociated")
+        raise errors.EC2Error(f"The address {address['PublicIp']} is already associated",
+                              code="Resource.AlreadyAssociated")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     for other in addresses:  # what the interface had on that address before

@@ -212,7 +212,7 @@ async def _executable_by(ctx: RequestContext, images: list[dict], users: list[st
     if others:
         shared = [i for i in images if i["OwnerId"] == ctx.project_id and i["_os"].get("visibility") == "shared"]
         listed = await asyncio.gather(*(view.glance.members(i["_os"]["id"]) for i in shared))
-        members = {i["ImageId"]: {m["member_id"] for m in found} for i, found in zip(shared, listed)}
+        members = {i["ImageId"]: {m["member_id"] for m in found} for i, found in zip(shared, listed, strict=True)}
     out = []
     for image in images:
         if ("all" in users and image["Public"]) or any(u in ("self", ctx.project_id) for u in users) or \

@@ -16,8 +16,14 @@ from ec2proxy.cloud import BackendError
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
 from ec2proxy.handlers import action
-from ec2proxy.handlers.instances import (USER_DATA_LIMIT, _find_flavor, _resolve_groups, lookup, metadata_options,
-                                         update_row)
+from ec2proxy.handlers.instances import (
+    USER_DATA_LIMIT,
+    _find_flavor,
+    _resolve_groups,
+    lookup,
+    metadata_options,
+    update_row,
+)
 
 # Attribute name (as in Attribute=...) -> the output member carrying it.
 ATTRIBUTES = {
@@ -204,7 +210,8 @@ async def get_console_output(ctx: RequestContext, params: dict) -> dict:
     output = ""
     if instance["State"]["Name"] in ("running", "stopped", "stopping"):
         try:
-            output = await view.nova.console_output(instance["_os_id"], 64 * 1024 // 80 if params.get("Latest") else None)
+            lines = 64 * 1024 // 80 if params.get("Latest") else None
+            output = await view.nova.console_output(instance["_os_id"], lines)
         except BackendError as exc:
             if exc.status != 409:  # a server between states has no console yet: EC2 answers empty output
                 raise

@@ -15,8 +15,22 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ec2proxy import (db, devices, errors, filters, fragments, ids, ledger, oplog, paging, protocol, states, tagging,
-                      timestamps, vpcs)
+from ec2proxy import (
+    db,
+    devices,
+    errors,
+    filters,
+    fragments,
+    ids,
+    ledger,
+    oplog,
+    paging,
+    protocol,
+    states,
+    tagging,
+    timestamps,
+    vpcs,
+)
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Reservation, utcnow
@@ -146,7 +160,8 @@ def build_instance(server: dict, row: Instance | None, project_id: str, groups: 
         "Monitoring": {"State": "disabled"}, "PrivateIpAddress": private_ip, "PublicIpAddress": public_ip,
         "Architecture": "x86_64", "RootDeviceType": "ebs" if _ebs_root(server, row) else "instance-store",
         "RootDeviceName": row.root_device_name if row else "/dev/sda1",
-        "BlockDeviceMappings": block_device_mappings(server, row), "VirtualizationType": "hvm", "Hypervisor": "xen", "EbsOptimized": False,
+        "BlockDeviceMappings": block_device_mappings(server, row), "VirtualizationType": "hvm", "Hypervisor": "xen",
+        "EbsOptimized": False,
         "EnaSupport": True, "SourceDestCheck": True,
         "SecurityGroups": [{"GroupName": n, "GroupId": groups.get(n, "")} for n in group_names],
         "ClientToken": (row.client_token if row else None) or "",
@@ -716,7 +731,8 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
                 launch_index=int(match.group(1)) - 1 if match and len(servers) > 1 else 0, image_id=ami,
                 instance_type=flavor["name"], key_name=params.get("KeyName"), public_key=public_key,
                 user_data=user_data, client_token=params.get("ClientToken"),
-                root_device_name=devices.root_device(image), block_device_mappings=recorded, metadata_options=shared, kernel_id=kernel, ramdisk_id=ramdisk,
+                root_device_name=devices.root_device(image), block_device_mappings=recorded, metadata_options=shared,
+                kernel_id=kernel, ramdisk_id=ramdisk,
                 disable_api_termination=bool(params.get("DisableApiTermination")), shutdown_behavior=behavior,
                 launched_at=launched, terminated_at=None, generation=1))
             tagged[ec2_id] = tags

@@ -14,7 +14,8 @@ _get = filters.path
 
 def _permission_filters(prefix: str, member: str) -> dict:
     return {
-        f"{prefix}.cidr": _get(f"{member}.IpRanges.CidrIp"), f"{prefix}.ipv6-cidr": _get(f"{member}.Ipv6Ranges.CidrIpv6"),
+        f"{prefix}.cidr": _get(f"{member}.IpRanges.CidrIp"),
+        f"{prefix}.ipv6-cidr": _get(f"{member}.Ipv6Ranges.CidrIpv6"),
         f"{prefix}.from-port": _get(f"{member}.FromPort"), f"{prefix}.to-port": _get(f"{member}.ToPort"),
         f"{prefix}.protocol": _get(f"{member}.IpProtocol"),
         f"{prefix}.group-id": _get(f"{member}.UserIdGroupPairs.GroupId"),

@@ -11,7 +11,8 @@ from ec2proxy import errors, filters, ids, paging, tagging, timestamps
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.handlers.volumes import check_settled, cinder, find as find_volume
+from ec2proxy.handlers.volumes import check_settled, cinder
+from ec2proxy.handlers.volumes import find as find_volume
 from ec2proxy.objects import existing, shape_by_ec2_id
 
 STATES = {"creating": "pending", "available": "completed", "backing-up": "completed", "restoring": "completed",
