@@ -144,6 +144,40 @@ class InternalError(EC2Error):
 # -- resources -------------------------------------------------------------------
 
 
+class IncorrectInstanceState(EC2Error):
+    """The instance is not in a state this action can act on (the message says which)."""
+
+    code = "IncorrectInstanceState"
+
+
+class IncorrectState(EC2Error):
+    """A volume, snapshot or image is not in a state this action can act on."""
+
+    code = "IncorrectState"
+
+
+class IdempotentParameterMismatch(EC2Error):
+    code = "IdempotentParameterMismatch"
+
+    def __init__(self, message: str = "The client token you have provided is associated with a resource that is "
+                                      "already deleted or with different parameters."):
+        super().__init__(message)
+
+
+class InvalidNextToken(EC2Error):
+    code = "InvalidNextToken"
+
+    def __init__(self, message: str = "The NextToken is not valid for this request."):
+        super().__init__(message)
+
+
+class KeyPairNotFound(EC2Error):
+    code = "InvalidKeyPair.NotFound"
+
+    def __init__(self, name: str):
+        super().__init__(f"The key pair '{name[:255]}' does not exist")
+
+
 def not_found(kind: str, ident: str) -> EC2Error:
     """``Invalid<Kind>.NotFound`` as EC2 names it, e.g. ``InvalidInstanceID.NotFound``."""
     return EC2Error(f"The {kind} ID '{ident}' does not exist", code=f"Invalid{kind}.NotFound")

@@ -68,9 +68,7 @@ async def claim(sessions, *, project_id: str, region: str, action: str, token: s
         async with sessions() as session:
             row = (await session.scalars(select(ClientToken).filter_by(**key))).one()
         if row.params_hash != digest:
-            raise errors.EC2Error("The client token you have provided is associated with a resource that is "
-                                  "already deleted or with different parameters.",
-                                  code="IdempotentParameterMismatch")
+            raise errors.IdempotentParameterMismatch()
         if row.state == "succeeded":
             return Claim(row.id, row.resource_id, owner=False)
         stale = timestamps.aware(row.updated_at) + datetime.timedelta(seconds=lease) < utcnow()

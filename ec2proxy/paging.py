@@ -43,10 +43,10 @@ def _token(ctx: "RequestContext", offset: int, binding: bytes) -> str:
 def _offset(ctx: "RequestContext", token: str, binding: bytes) -> int:
     payload, _, mac = token.partition(".") if len(token) <= _MAX_TOKEN else ("", "", "")
     if not mac or not hmac.compare_digest(_mac(ctx, payload, binding).encode(), mac.encode("utf-8", "replace")):
-        raise errors.EC2Error("The NextToken is not valid for this request.", code="InvalidNextToken")
+        raise errors.InvalidNextToken()
     offset = int(base64.urlsafe_b64decode(payload))  # ours, since the MAC holds
     if not 0 <= offset < MAX_OFFSET:
-        raise errors.EC2Error("The NextToken is not valid for this request.", code="InvalidNextToken")
+        raise errors.InvalidNextToken()
     return offset
 
 

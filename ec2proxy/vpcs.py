@@ -9,6 +9,7 @@ network, else the shared one).
 from __future__ import annotations
 
 from ec2proxy import errors, ids
+from ec2proxy.cloud import CloudView
 
 
 def usable(networks: list[dict], project_id: str) -> list[dict]:
@@ -28,7 +29,8 @@ def vpc_id(network: dict | None) -> str | None:
     return ids.from_uuid("vpc", network["id"]) if network else None
 
 
-async def port_of(view, project_id: str, eni: str, ports: dict[str, dict] | None = None) -> tuple[dict, dict]:
+async def port_of(view: CloudView, project_id: str, eni: str,
+                  ports: dict[str, dict] | None = None) -> tuple[dict, dict]:
     """The project's Neutron port behind ``eni-...`` (ids are hashes: one listing, which ``ports`` reuses when
     several interfaces are asked for), and the eni -> port table for the next question."""
     ids.check("eni", eni)
@@ -41,7 +43,7 @@ async def port_of(view, project_id: str, eni: str, ports: dict[str, dict] | None
     return ports[eni], ports
 
 
-async def default_vpc_id(view, project_id: str) -> str | None:
+async def default_vpc_id(view: CloudView, project_id: str) -> str | None:
     if view.neutron is None:
         return None
     return vpc_id(default_network(await view.neutron.list("network"), project_id))

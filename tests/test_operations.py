@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 from botocore.exceptions import ClientError
 
 from ec2proxy import config as configuration
-from tests.support import ROOT, Server
+from tests.support import ROOT, Server, ec2proxy_command
 
 
 def test_sample_configuration_documents_every_option():
@@ -85,11 +84,20 @@ def test_rate_limit_answers_request_limit_exceeded(tmp_path):
         server.stop()
 
 
-def test_db_upgrade_command_is_idempotent(tmp_path):
+def test_db_upgrade_command_is_idempotent_and_says_where_the_database_is(tmp_path):
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from ec2proxy import db
+
+    scripts = Config()
+    scripts.set_main_option("script_location", str(db.MIGRATIONS))
+    head = ScriptDirectory.from_config(scripts).get_current_head()
     for _ in range(2):
-        result = subprocess.run([sys.executable, "-m", "ec2proxy", "db", "upgrade", "--data-dir", str(tmp_path)],
+        result = subprocess.run([*ec2proxy_command(), "db", "upgrade", "--data-dir", str(tmp_path)],
                                 capture_output=True, text=True, check=True)
-        assert "database at revision" in result.stdout
+        assert result.stdout.strip() == f"database at revision {head}"  # read from the database itself
+    assert db.current_revision(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite'}") is None
 
 
 # -- PostgreSQL ------------------------------------------------------------------

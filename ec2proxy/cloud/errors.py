@@ -27,8 +27,7 @@ class BackendError(Exception):
         if status == 404:
             return errors.InvalidParameterValue(f"A resource the request names does not exist: {self.message[:200]}")
         if status == 409:
-            return errors.EC2Error(f"The resource is not in a state for this request: {self.message[:200]}",
-                                   code="IncorrectState")
+            return errors.IncorrectState(f"The resource is not in a state for this request: {self.message[:200]}")
         if status in (413, 429):
             return errors.RequestLimitExceeded("Request limit exceeded.")
         if status in (502, 503, 504, 0):

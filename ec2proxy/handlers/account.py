@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from ec2proxy import errors, vpcs
-from ec2proxy.cloud import BackendError
+from ec2proxy.cloud import BackendError, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.handlers import action
 
@@ -13,7 +13,7 @@ NAMES = ("supported-platforms", "default-vpc", "max-instances", "vpc-max-securit
          "max-elastic-ips", "vpc-max-elastic-ips")
 
 
-async def _network_quota(view, project_id: str) -> dict:
+async def _network_quota(view: CloudView, project_id: str) -> dict:
     if view.neutron is None:
         return {}
     try:

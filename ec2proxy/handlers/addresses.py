@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 
 from ec2proxy import errors, filters, ids, tagging, vpcs
-from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.handlers.instances import lookup
@@ -89,7 +89,7 @@ async def describe_addresses(ctx: RequestContext, params: dict) -> dict:
     return {"Addresses": filters.apply(addresses, compiled)}
 
 
-async def _external_network(ctx: RequestContext, view) -> dict:
+async def _external_network(ctx: RequestContext, view: CloudView) -> dict:
     wanted = str(ctx.services.config.api.external_network or "")
     externals = await view.neutron.list("network", {"router:external": "true"})
     if wanted:
@@ -143,7 +143,7 @@ async def allocate_address(ctx: RequestContext, params: dict) -> dict:
     return {k: v for k, v in shape.items() if not k.startswith("_")}
 
 
-async def _port_of(ctx: RequestContext, view, params: dict) -> tuple[dict, str | None]:
+async def _port_of(ctx: RequestContext, view: CloudView, params: dict) -> tuple[dict, str | None]:
     """The Neutron port (and instance os id) the address goes to: the instance's first port or the eni."""
     if params.get("NetworkInterfaceId"):
         port, _ = await vpcs.port_of(view, ctx.project_id, params["NetworkInterfaceId"])
@@ -152,13 +152,12 @@ async def _port_of(ctx: RequestContext, view, params: dict) -> tuple[dict, str |
         raise errors.MissingParameter("The request must contain the parameter InstanceId or NetworkInterfaceId")
     (instance,) = await lookup(ctx, [params["InstanceId"]])
     if instance["State"]["Name"] in ("shutting-down", "terminated"):
-        raise errors.EC2Error(f"The instance '{instance['InstanceId']}' is not in a valid state for this operation.",
-                              code="IncorrectInstanceState")
+        raise errors.IncorrectInstanceState(
+            f"The instance '{instance['InstanceId']}' is not in a valid state for this operation.")
     ports = sorted(await view.neutron.list("port", {"device_id": instance["_os_id"]}),
                    key=lambda p: (p.get("created_at") or "", p["id"]))
     if not ports:
-        raise errors.EC2Error(f"The instance '{instance['InstanceId']}' has no network interface yet",
-                              code="IncorrectInstanceState")
+        raise errors.IncorrectInstanceState(f"The instance '{instance['InstanceId']}' has no network interface yet")
     return ports[0], instance["_os_id"]
 
 

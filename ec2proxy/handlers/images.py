@@ -20,7 +20,7 @@ import uuid
 from sqlalchemy import select
 
 from ec2proxy import devices, errors, filters, ids, image_locations, jobs, ledger, oplog, paging, tagging, timestamps
-from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Operation, utcnow
 from ec2proxy.handlers import action
@@ -129,7 +129,7 @@ def build_image(image: dict, project_id: str, stuck_after: float, now: datetime.
     return shape
 
 
-def _glance(view):
+def _glance(view: CloudView):
     if view.glance is None:
         raise errors.Unavailable("This cloud has no image service.")
     return view.glance
@@ -184,7 +184,7 @@ def image_not_found(image: str) -> errors.EC2Error:
     return errors.EC2Error(f"The image id '[{image}]' does not exist", code="InvalidAMIID.NotFound")
 
 
-async def glance_image(view, wanted: str) -> dict | None:
+async def glance_image(view: CloudView, wanted: str) -> dict | None:
     """The Glance image behind an ami-/aki-/ari- id, as this project sees it (None: none); see ``ec2proxy.objects``."""
     glance = _glance(view)
     image = await by_ec2_id(wanted, image_id, glance.get_image, lambda: _visible_images(glance))
@@ -285,8 +285,8 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
     tags = _image_tags(params)
     (instance,) = await lookup(ctx, [params["InstanceId"]])
     if instance["State"]["Name"] not in ("running", "stopped"):
-        raise errors.EC2Error(f"Instance '{instance['InstanceId']}' is not in a state to be imaged "
-                              f"({instance['State']['Name']})", code="IncorrectInstanceState")
+        raise errors.IncorrectInstanceState(f"Instance '{instance['InstanceId']}' is not in a state to be imaged "
+                                            f"({instance['State']['Name']})")
     await _check_unique_name(ctx, name)
     if ctx.dry_run:
         raise errors.DryRunOperation()
@@ -298,8 +298,8 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
     except BackendError as exc:
         await oplog.close(ctx.services.sessions, operation_id, str(exc))
         if exc.status == 409:
-            raise errors.EC2Error(f"Instance '{instance['InstanceId']}' cannot be imaged now: {exc.message[:200]}",
-                                  code="IncorrectInstanceState") from None
+            raise errors.IncorrectInstanceState(
+                f"Instance '{instance['InstanceId']}' cannot be imaged now: {exc.message[:200]}") from None
         if exc.status == 403 and "quota" in exc.message.lower():
             raise errors.EC2Error("The maximum number of images has been reached", code="ResourceLimitExceeded") \
                 from None
@@ -492,7 +492,7 @@ def _permission_changes(params: dict) -> tuple[list[dict], list[dict]]:
     return adds, removes
 
 
-async def _set_visibility(view, os_image: dict, visibility: str) -> None:
+async def _set_visibility(view: CloudView, os_image: dict, visibility: str) -> None:
     if os_image.get("visibility") == visibility:
         return
     try:

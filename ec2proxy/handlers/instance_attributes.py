@@ -12,7 +12,7 @@ import base64
 import binascii
 
 from ec2proxy import errors
-from ec2proxy.cloud import BackendError
+from ec2proxy.cloud import BackendError, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
 from ec2proxy.handlers import action
@@ -98,8 +98,8 @@ def _boolean(value: object) -> bool:
 
 def _require_stopped(instance: dict, attribute: str) -> None:
     if instance["State"]["Name"] != "stopped":
-        raise errors.EC2Error(f"The instance '{instance['InstanceId']}' is not in the 'stopped' state; "
-                              f"{attribute} can only be changed while it is stopped.", code="IncorrectInstanceState")
+        raise errors.IncorrectInstanceState(f"The instance '{instance['InstanceId']}' is not in the 'stopped' state; "
+                                            f"{attribute} can only be changed while it is stopped.")
 
 
 @action("ModifyInstanceAttribute", checks_dry_run=True)
@@ -167,7 +167,7 @@ def _delete_on_termination(instance: dict, mappings: list[dict]) -> list[dict]:
     return list(current.values())
 
 
-async def _modify_groups(ctx: RequestContext, view, instance: dict, group_ids: list[str]) -> None:
+async def _modify_groups(ctx: RequestContext, view: CloudView, instance: dict, group_ids: list[str]) -> None:
     """Make the instance's groups exactly ``group_ids``: Nova add/remove for the difference."""
     if not group_ids:
         raise errors.MissingParameter("The request must name at least one security group")

@@ -12,7 +12,7 @@ import re
 import types
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ec2proxy import (
@@ -31,7 +31,7 @@ from ec2proxy import (
     timestamps,
     vpcs,
 )
-from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Reservation, utcnow
 from ec2proxy.handlers import action, keypairs
@@ -198,10 +198,10 @@ def group_reservations(instances: list[dict], project_id: str, reservation_group
     return list(by_id.values())
 
 
-async def _rows(ctx: RequestContext, os_ids: list[str]) -> dict[str, Instance]:
-    """Our rows of these servers, read-only: plain rows (attribute access like the model) without the
+async def _rows(ctx: RequestContext, os_ids: list[str]) -> dict[str, Row]:
+    """Our rows of these servers, read-only: Core rows (attribute access like the model) without the
     ORM's identity map, which costs more than the query at thousands of instances."""
-    out: dict[str, Instance] = {}
+    out: dict[str, Row] = {}
     table = Instance.__table__
     async with ctx.services.sessions() as session:
         for chunk in db.chunks(os_ids):
@@ -242,8 +242,8 @@ async def update_row(ctx: RequestContext, instance: dict, **values) -> None:
 
 
 def _lost_race(instance: dict) -> errors.EC2Error:
-    return errors.EC2Error(f"The instance '{instance['InstanceId']}' was changed by another request; retry.",
-                           code="IncorrectInstanceState")
+    return errors.IncorrectInstanceState(
+        f"The instance '{instance['InstanceId']}' was changed by another request; retry.")
 
 
 async def _reservation_groups(ctx: RequestContext, reservation_ids: list[str]) -> dict[str, list]:
@@ -256,7 +256,7 @@ async def _reservation_groups(ctx: RequestContext, reservation_ids: list[str]) -
     return out
 
 
-async def _group_ids(view) -> dict[str, str]:
+async def _group_ids(view: CloudView) -> dict[str, str]:
     if view.neutron is None:
         return {}
     groups = await view.neutron.list("security_group", {"fields": ["id", "name"]})
@@ -266,7 +266,7 @@ async def _group_ids(view) -> dict[str, str]:
 PORT_FIELDS = ["id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at"]
 
 
-async def _ports(view, server_ids: list[str] | None) -> dict[str, list[dict]]:
+async def _ports(view: CloudView, server_ids: list[str] | None) -> dict[str, list[dict]]:
     """The project's ports by server: one listing, or for named servers (a reservation, a lookup) only theirs,
     asked 50 at a time, so a new reservation never lists the ports of a big project."""
     if view.neutron is None:
@@ -307,7 +307,7 @@ PUSH_DOWN = {"key-name": ("key_name", (2, 83), str), "availability-zone": ("avai
              "private-ip-address": ("ip", (2, 1), lambda v: f"^{re.escape(v)}$")}
 
 
-def nova_filters(view, params: dict) -> dict:
+def nova_filters(view: CloudView, params: dict) -> dict:
     query: dict = {}
     version = tuple(int(part) for part in view.nova.headers.get("X-OpenStack-Nova-API-Version", "2.1").split("."))
     for item in params.get("Filters") or []:
@@ -420,7 +420,7 @@ async def describe_instances(ctx: RequestContext, params: dict) -> dict:
 # -- RunInstances -------------------------------------------------------------------------
 
 
-async def _find_image(view, ami: str) -> dict:
+async def _find_image(view: CloudView, ami: str) -> dict:
     from ec2proxy.handlers.images import glance_image  # images builds on instances
 
     image = await glance_image(view, ami)
@@ -432,23 +432,23 @@ async def _find_image(view, ami: str) -> dict:
     return image
 
 
-async def _find_flavor(view, instance_type: str) -> dict:
+async def _find_flavor(view: CloudView, instance_type: str) -> dict:
     for flavor in await view.nova.flavors():
         if flavor["name"] == instance_type:
             return flavor
     raise errors.InvalidParameterValue(f"Invalid value '{instance_type[:64]}' for InstanceType.")
 
 
-async def _public_key(view, name: str | None) -> str | None:
+async def _public_key(view: CloudView, name: str | None) -> str | None:
     if not name:
         return None
     try:
         return (await view.nova.get_keypair(name))["public_key"]
     except BackendNotFound:
-        raise errors.EC2Error(f"The key pair '{name[:255]}' does not exist", code="InvalidKeyPair.NotFound") from None
+        raise errors.KeyPairNotFound(name) from None
 
 
-async def _resolve_groups(view, names: list[str], group_ids: list[str]) -> list[dict]:
+async def _resolve_groups(view: CloudView, names: list[str], group_ids: list[str]) -> list[dict]:
     """Security groups named by name or by sg- id, as (name, id) pairs."""
     if not names and not group_ids:
         names = ["default"]
@@ -468,7 +468,7 @@ async def _resolve_groups(view, names: list[str], group_ids: list[str]) -> list[
     return out
 
 
-async def _resolve_subnet(view, subnet_id: str | None) -> dict | None:
+async def _resolve_subnet(view: CloudView, subnet_id: str | None) -> dict | None:
     if subnet_id is None:
         return None
     ids.check("subnet", subnet_id)
@@ -478,7 +478,8 @@ async def _resolve_subnet(view, subnet_id: str | None) -> dict | None:
     raise errors.EC2Error(f"The subnet ID '{subnet_id}' does not exist", code="InvalidSubnetID.NotFound")
 
 
-async def _block_devices(ctx: RequestContext, view, params: dict, image: dict) -> tuple[list[dict], list[dict]]:
+async def _block_devices(ctx: RequestContext, view: CloudView, params: dict,
+                         image: dict) -> tuple[list[dict], list[dict]]:
     mappings = params.get("BlockDeviceMappings") or []
     if not mappings:
         return [], []
@@ -490,7 +491,7 @@ NIC_UNSUPPORTED = ("AssociatePublicIpAddress", "SecondaryPrivateIpAddressCount",
                    "AssociateCarrierIpAddress", "NetworkCardIndex", "Ipv4Prefixes", "Ipv6Prefixes", "InterfaceType")
 
 
-async def _network_interfaces(ctx: RequestContext, view, params: dict, max_count: int) -> tuple[list, list]:
+async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict, max_count: int) -> tuple[list, list]:
     """Nova ``networks`` for RunInstances' NetworkInterfaces, and the security group ids they name."""
     nics = sorted(params.get("NetworkInterfaces") or [], key=lambda n: n.get("DeviceIndex") or 0)
     if not nics:
@@ -565,13 +566,13 @@ def _user_data(params: dict) -> str | None:
     return value
 
 
-def _nova_failure(exc: BackendError, ami: str) -> errors.EC2Error:
+def _nova_failure(exc: BackendError, ami: str, key_name: str) -> errors.EC2Error:
     message = exc.message.lower()
     if exc.status == 403 and "quota" in message:
         return errors.EC2Error(f"You have requested more instances than your current instance limit allows: "
                                f"{exc.message[:200]}", code="InstanceLimitExceeded")
     if exc.status == 400 and "key_name" in message:
-        return errors.EC2Error("The key pair does not exist", code="InvalidKeyPair.NotFound")
+        return errors.KeyPairNotFound(key_name)
     if exc.status == 400 and re.search(r"image \S+ (could not be found|is not active)|invalid imageref", message):
         return errors.EC2Error(f"The image id '[{ami}]' does not exist", code="InvalidAMIID.NotFound")
     if exc.status == 400 and "availability zone" in message:
@@ -621,7 +622,7 @@ async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[dict]:
     return [found[i] for i in wanted]
 
 
-async def _servers_of(view, reservation_id: str) -> list[dict]:
+async def _servers_of(view: CloudView, reservation_id: str) -> list[dict]:
     """The servers a reservation created: their name is the reservation id (the crash-safety marker)."""
     pattern = f"^{reservation_id}(-[0-9]+)?$"
     return await view.nova.list_servers({"name": pattern})
@@ -710,7 +711,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
             nova_reservation = created["reservation_id"]
             servers = await view.nova.list_servers({"reservation_id": nova_reservation})
     except BackendError as exc:
-        failure = _nova_failure(exc, ami)
+        failure = _nova_failure(exc, ami, params.get("KeyName") or "")
         await ledger.finish(ctx.services.sessions, claim, failure)
         await oplog.close(ctx.services.sessions, operation_id, f"{failure.code}: {exc}")
         raise failure from None
@@ -802,8 +803,8 @@ async def _change_state(ctx: RequestContext, instances: list[dict], call, allowe
     for instance in instances:
         name = instance["State"]["Name"]
         if name not in allowed and name not in idle:
-            raise errors.EC2Error(f"The instance '{instance['InstanceId']}' is not in a state from which "
-                                  f"{ctx.action} can act (it is {name}).", code="IncorrectInstanceState")
+            raise errors.IncorrectInstanceState(f"The instance '{instance['InstanceId']}' is not in a state from which "
+                                                f"{ctx.action} can act (it is {name}).")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     operation_id = await oplog.record(ctx, [i["InstanceId"] for i in instances])

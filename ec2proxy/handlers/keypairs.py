@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlalchemy import delete, select
 
 from ec2proxy import errors, filters, ids, tagging
-from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import KeyPair, utcnow
 from ec2proxy.handlers import action
@@ -94,7 +94,7 @@ def _check_name(name: str) -> str:
     return name
 
 
-def namespace(ctx: RequestContext, view) -> str:
+def namespace(ctx: RequestContext, view: CloudView) -> str:
     """The prefix of this project's key names in Nova: none when Nova sees the signer's own user.
 
     With the ``local`` credential source the proxy calls Nova as its own user
@@ -104,7 +104,7 @@ def namespace(ctx: RequestContext, view) -> str:
     return "" if view.scoped.user_id == ctx.user_id else f"{ctx.project_id}_"
 
 
-def nova_name(ctx: RequestContext, view, name: str) -> str:
+def nova_name(ctx: RequestContext, view: CloudView, name: str) -> str:
     return namespace(ctx, view) + name
 
 
@@ -225,8 +225,7 @@ async def describe_key_pairs(ctx: RequestContext, params: dict) -> dict:
     wanted_names = params.get("KeyNames") or []
     pairs = await _key_pairs(ctx)
     for wanted, member in ((wanted_names, "KeyName"), (wanted_ids, "KeyPairId")):
-        pairs = filters.by_ids(pairs, member, wanted, lambda missing: errors.EC2Error(
-            f"The key pair '{missing[:255]}' does not exist", code="InvalidKeyPair.NotFound"))
+        pairs = filters.by_ids(pairs, member, wanted, errors.KeyPairNotFound)
     pairs = filters.apply(pairs, compiled)
     if not params.get("IncludePublicKey"):
         for pair in pairs:
@@ -246,7 +245,7 @@ async def delete_key_pair(ctx: RequestContext, params: dict) -> dict:
         ids.check("key", pair_id)
         match = [p for p in await _key_pairs(ctx) if p["KeyPairId"] == pair_id]
         if not match:
-            raise errors.EC2Error(f"The key pair '{pair_id}' does not exist", code="InvalidKeyPair.NotFound")
+            raise errors.KeyPairNotFound(pair_id)
         name = match[0]["KeyName"]
     if ctx.dry_run:
         raise errors.DryRunOperation()

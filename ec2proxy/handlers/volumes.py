@@ -228,8 +228,7 @@ async def _by_marker(ctx: RequestContext, marker: str) -> dict:
     """A ClientToken replay: the volume the first request created, as it is now."""
     found = await (await cinder(ctx)).list_volumes({"name": marker})
     if not found:
-        raise errors.EC2Error("The volume created with this client token no longer exists.",
-                              code="IdempotentParameterMismatch")
+        raise errors.IdempotentParameterMismatch("The volume created with this client token no longer exists.")
     return _volume_answer((await describe(ctx, found))[0])
 
 
@@ -252,8 +251,8 @@ async def delete_volume(ctx: RequestContext, params: dict) -> dict:
             raise errors.EC2Error(f"Volume {volume['VolumeId']} has snapshots; this cloud deletes a volume only "
                                   "after its snapshots.", code="VolumeInUse") from None
         if exc.status == 400:
-            raise errors.EC2Error(f"Volume {volume['VolumeId']} is {volume['State']}: {exc.message[:200]}",
-                                  code="IncorrectState") from None
+            raise errors.IncorrectState(
+                f"Volume {volume['VolumeId']} is {volume['State']}: {exc.message[:200]}") from None
         raise
     async with ctx.services.sessions() as session, session.begin():
         await tagging.forget(session, ctx.project_id, volume["VolumeId"])
@@ -263,8 +262,7 @@ async def delete_volume(ctx: RequestContext, params: dict) -> dict:
 def check_settled(volume: dict) -> None:
     """Cinder acts on a volume only while it is available or in-use, not while it attaches or detaches."""
     if volume["_os"].get("status") not in ("available", "in-use"):
-        raise errors.EC2Error(f"{volume['VolumeId']} is {volume['_os'].get('status')}; retry when it has settled",
-                              code="IncorrectState")
+        raise errors.IncorrectState(f"{volume['VolumeId']} is {volume['_os'].get('status')}; retry when it has settled")
 
 
 def _check_device(device: str) -> str:
@@ -279,10 +277,9 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     device = _check_device(params["Device"])
     volume, (instance,) = await asyncio.gather(find(ctx, params["VolumeId"]), lookup(ctx, [params["InstanceId"]]))
     if volume["State"] != "available":
-        raise errors.EC2Error(f"{volume['VolumeId']} is {volume['State']}", code="IncorrectState")
+        raise errors.IncorrectState(f"{volume['VolumeId']} is {volume['State']}")
     if instance["State"]["Name"] not in ("running", "stopped"):
-        raise errors.EC2Error(f"Instance '{instance['InstanceId']}' is not 'running' or 'stopped'.",
-                              code="IncorrectInstanceState")
+        raise errors.IncorrectInstanceState(f"Instance '{instance['InstanceId']}' is not 'running' or 'stopped'.")
     if volume["AvailabilityZone"] != instance["Placement"]["AvailabilityZone"]:
         raise errors.EC2Error(f"The volume '{volume['VolumeId']}' is not in the same availability zone as instance "
                               f"'{instance['InstanceId']}'", code="InvalidVolume.ZoneMismatch")
@@ -300,8 +297,7 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     except BackendError as exc:
         await oplog.close(ctx.services.sessions, operation_id, str(exc))
         if exc.status in (400, 409):
-            raise errors.EC2Error(f"{volume['VolumeId']} cannot be attached now: {exc.message[:200]}",
-                                  code="IncorrectState") from None
+            raise errors.IncorrectState(f"{volume['VolumeId']} cannot be attached now: {exc.message[:200]}") from None
         raise
     attached_at = datetime.datetime.now(datetime.timezone.utc)
     mappings.append({"DeviceName": device, "VolumeId": volume["VolumeId"], "_os_volume": volume["_os"]["id"],
@@ -323,8 +319,8 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
     if params.get("Device"):
         attachments = [a for a in attachments if a["Device"] == params["Device"]]
     if not attachments:
-        raise errors.EC2Error(f"Volume '{volume['VolumeId']}' is in the '{volume['State']}' state and not attached "
-                              "as asked.", code="IncorrectState")
+        raise errors.IncorrectState(
+            f"Volume '{volume['VolumeId']}' is in the '{volume['State']}' state and not attached as asked.")
     attachment = attachments[0]
     (instance,) = await lookup(ctx, [attachment["InstanceId"]])
     if attachment["Device"] == instance["RootDeviceName"]:
@@ -342,8 +338,7 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
             raise errors.EC2Error(f"Unable to detach root volume '{volume['VolumeId']}'",
                                   code="OperationNotPermitted") from None
         if exc.status in (400, 409):
-            raise errors.EC2Error(f"{volume['VolumeId']} cannot be detached now: {exc.message[:200]}",
-                                  code="IncorrectState") from None
+            raise errors.IncorrectState(f"{volume['VolumeId']} cannot be detached now: {exc.message[:200]}") from None
         raise
     row = instance["_row"]
     if row is not None:
