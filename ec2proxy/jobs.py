@@ -71,17 +71,17 @@ async def run_once(services, *, now: datetime.datetime | None = None, fresh_ids:
         try:
             await RUNNERS[operation.action](services, operation, view if operation.id in fresh_ids else None)
         except BackendNotFound as exc:
-            await oplog.close(services.sessions, operation.id, f"gone: {exc}")
+            await oplog.closed(services.sessions, operation.id, f"gone: {exc}")
         except JobFailed as exc:
             LOG.warning("job %s (%s) gave up: %s", operation.id, operation.action, exc)
-            await oplog.close(services.sessions, operation.id, str(exc))
+            await oplog.closed(services.sessions, operation.id, str(exc))
         except BackendError as exc:  # the backend failed now; the next round tries again after the lease
             LOG.warning("job %s (%s) failed for now: %s", operation.id, operation.action, exc)
         except Exception:  # noqa: BLE001  a job must never take the loop down
             LOG.exception("job %s (%s) failed", operation.id, operation.action)
-            await oplog.close(services.sessions, operation.id, "internal error")
+            await oplog.closed(services.sessions, operation.id, "internal error")
         else:
-            await oplog.close(services.sessions, operation.id, None)
+            await oplog.closed(services.sessions, operation.id, None)
         finally:
             beat.cancel()
     return ran

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ec2proxy import db, errors, timestamps
+from ec2proxy import db, errors, oplog, timestamps
 from ec2proxy.db.models import ClientToken, utcnow
 
 WAIT = 30.0
@@ -89,15 +89,74 @@ async def claim(sessions, *, project_id: str, region: str, action: str, token: s
         await asyncio.sleep(0.1)
 
 
-async def finish(sessions, claimed: Claim | None, failure: errors.EC2Error | None = None, session=None) -> None:
-    """Record the outcome; pass ``session`` to commit it with the work itself."""
+async def finish(session, claimed: Claim | None, failure: errors.EC2Error | None = None) -> None:
+    """Record the outcome in ``session`` (the caller's transaction: committed with the work itself)."""
     if claimed is None:
         return
     values: dict[str, Any] = {"state": "failed" if failure else "succeeded", "updated_at": utcnow()}
     if failure is not None:
         values.update(error_code=failure.code, error_message=failure.message[:1000])
-    statement = update(ClientToken).where(ClientToken.id == claimed.row_id).values(**values)
-    if session is not None:
-        await session.execute(statement)
-        return
-    await db.transaction(sessions, lambda own: own.execute(statement))
+    await session.execute(update(ClientToken).where(ClientToken.id == claimed.row_id).values(**values))
+
+
+@dataclasses.dataclass
+class Create:
+    """One create, the way every token-bearing action does it: claim -> operations log -> cloud -> finish.
+
+    ``marker`` is what names the cloud object before it exists (chosen here, or the first request's on a
+    retry); when ``owner`` is false the caller replays what ``marker`` made; when ``adopting`` it first
+    looks for what an earlier attempt left under ``marker``. Without a ClientToken there is no claim and
+    the same steps apply.
+    """
+
+    ctx: Any
+    marker: str
+    claim: Claim | None = None
+    operation_id: int | None = None
+
+    @classmethod
+    async def begin(cls, ctx, params: dict, marker: str) -> "Create":
+        create = cls(ctx, marker)
+        if params.get("ClientToken"):
+            create.claim = await claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region,
+                                       action=ctx.action, token=params["ClientToken"], params=params,
+                                       resource_id=marker, lease=ctx.services.config.api.client_token_lease)
+            create.marker = create.claim.resource_id
+        return create
+
+    @property
+    def owner(self) -> bool:
+        return self.claim is None or self.claim.owner
+
+    @property
+    def adopting(self) -> bool:
+        return self.claim is not None and self.claim.adopting
+
+    async def log(self, resource_ids: list[str], session=None, **details) -> None:
+        """The operations log entry, before the cloud is asked (or with the work, in ``session``)."""
+        if session is not None:
+            self.operation_id = await oplog.record(session, self.ctx, resource_ids, **details)
+            return
+        self.operation_id = await db.transaction(
+            self.ctx.services.sessions, lambda own: oplog.record(own, self.ctx, resource_ids, **details))
+
+    async def failed(self, failure: errors.EC2Error, detail: str = "") -> None:
+        """The cloud refused or failed: the claim and the log say so, together."""
+        async def record(session) -> None:
+            await finish(session, self.claim, failure)
+            if self.operation_id is not None:
+                await oplog.close(session, self.operation_id, detail or f"{failure.code}: {failure.message}")
+        await db.transaction(self.ctx.services.sessions, record)
+
+    async def interrupted(self) -> None:
+        """Cancelled or crashed in our own code: the log says so; the claim stays for a retry to take over."""
+        if self.operation_id is not None:
+            await db.transaction(self.ctx.services.sessions,
+                                 lambda session: oplog.close(session, self.operation_id, "interrupted"))
+
+    async def done(self, session, *, job: bool = False) -> None:
+        """Succeeded, in the transaction that writes what the create made. ``job``: the logged operation
+        stays pending, a background job (``ec2proxy.jobs``) carries it on and closes it."""
+        await finish(session, self.claim)
+        if self.operation_id is not None and not job:
+            await oplog.close(session, self.operation_id)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ec2proxy import db, ids
 from ec2proxy.db.models import Instance
-from tests.devclouds import worker
+from tests.devclouds import start_worker
 
 
 def rows_of(database: str) -> list:
@@ -36,7 +36,7 @@ def assert_each_token_made_one_server(devcloud, database: str) -> list:
 
 def cluster(devcloud, tmp_path, database: str, prefix: str, clients: int, **api):
     """Two workers on one database and the demo project's shared boto3 client of each (thread-safe)."""
-    workers = [worker(devcloud, tmp_path, f"{prefix}{n}", database, access_log="false", **api) for n in range(2)]
+    workers = [start_worker(devcloud, tmp_path, f"{prefix}{n}", database, access_log="false", **api) for n in range(2)]
     demo = devcloud.accounts["demo"]
     created = json.loads(workers[0].ec2proxy("credentials", "create", "--project", demo["project_id"],
                                              "--user", demo["user_id"]).stdout)

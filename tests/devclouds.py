@@ -98,7 +98,7 @@ def server_for(devcloud, tmp_path, user: str = "ec2proxy", **options) -> Server:
     return server.start()
 
 
-def worker(devcloud, tmp_path, name: str, database: str, **api) -> Server:
+def start_worker(devcloud, tmp_path, name: str, database: str, **api) -> Server:
     account = devcloud.accounts["ec2proxy"]
     config = tmp_path / f"{name}.conf"
     lines = ["[openstack]", f"auth_url = {devcloud.url}/identity/v3", f"username = {account['username']}",

@@ -10,7 +10,7 @@ import time
 import urllib.request
 
 from ec2proxy import ids
-from tests.devclouds import worker
+from tests.devclouds import start_worker
 
 
 def _admin_token(devcloud) -> str:
@@ -28,7 +28,7 @@ def _servers_in_cloud(devcloud) -> list:
 
 
 def test_same_client_token_on_four_workers_boots_once(devcloud, tmp_path, shared_database):
-    workers = [worker(devcloud, tmp_path, f"w{n}", shared_database) for n in range(4)]
+    workers = [start_worker(devcloud, tmp_path, f"w{n}", shared_database) for n in range(4)]
     try:
         demo = devcloud.accounts["demo"]
         created = json.loads(workers[0].ec2proxy("credentials", "create", "--project", demo["project_id"],
@@ -50,8 +50,8 @@ def test_same_client_token_on_four_workers_boots_once(devcloud, tmp_path, shared
 
 
 def test_a_worker_killed_after_the_nova_create_is_adopted_not_rebooted(devcloud, tmp_path, shared_database):
-    first = worker(devcloud, tmp_path, "first", shared_database, client_token_lease=2)
-    second = worker(devcloud, tmp_path, "second", shared_database, client_token_lease=2)
+    first = start_worker(devcloud, tmp_path, "first", shared_database, client_token_lease=2)
+    second = start_worker(devcloud, tmp_path, "second", shared_database, client_token_lease=2)
     try:
         demo = devcloud.accounts["demo"]
         created = json.loads(first.ec2proxy("credentials", "create", "--project", demo["project_id"],

@@ -290,13 +290,13 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
     await _check_unique_name(ctx, name)
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    operation_id = await oplog.record(ctx, [instance["InstanceId"]])
+    operation_id = await oplog.logged(ctx, [instance["InstanceId"]])
     view = await ctx.cloud()
     metadata = {"description": description} if description else {}
     try:
         os_image = await view.nova.create_image(instance["_os_id"], name, metadata)
     except BackendError as exc:
-        await oplog.close(ctx.services.sessions, operation_id, str(exc))
+        await oplog.closed(ctx.services.sessions, operation_id, str(exc))
         if exc.status == 409:
             raise errors.IncorrectInstanceState(
                 f"Instance '{instance['InstanceId']}' cannot be imaged now: {exc.message[:200]}") from None
@@ -390,7 +390,7 @@ async def register_image(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    operation_id = await oplog.record(ctx, [])
+    operation_id = await oplog.logged(ctx, [])
     image = None
     try:
         image = await view.glance.create_image(**fields)
@@ -399,7 +399,7 @@ async def register_image(ctx: RequestContext, params: dict) -> dict:
         else:
             await view.glance.upload(image["id"], b"")  # no data: the root is the snapshot; active at once
     except BackendError as exc:
-        await oplog.close(ctx.services.sessions, operation_id, str(exc))
+        await oplog.closed(ctx.services.sessions, operation_id, str(exc))
         if image is not None:  # never leave a queued image behind a refused import
             await view.glance.delete_image(image["id"])
         if location and exc.status in (400, 404, 409, 415):
@@ -598,20 +598,16 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
         tags = list({t["Key"]: t for t in source["Tags"] + tags}.values())
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    target = str(uuid.uuid4())
-    claim = None
-    if params.get("ClientToken"):  # a replay answers before the name is checked: the name is its own copy's
-        claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region,
-                                   action=ctx.action, token=params["ClientToken"], params=params, resource_id=target,
-                                   lease=ctx.services.config.api.client_token_lease)
-        target = claim.resource_id
-        if not claim.owner:
-            return {"ImageId": ids.from_uuid(source["ImageId"].partition("-")[0], target)}
+    # the new image's id is chosen here: Glance creates it under that id, which a retry finds it by
+    create = await ledger.Create.begin(ctx, params, str(uuid.uuid4()))
+    target = create.marker
+    if not create.owner:  # a replay answers before the name is checked: the name is its own copy's
+        return {"ImageId": ids.from_uuid(source["ImageId"].partition("-")[0], target)}
     try:
-        if claim is None or not claim.adopting:
+        if not create.adopting:
             await _check_unique_name(ctx, name)
     except errors.EC2Error as failure:
-        await ledger.finish(ctx.services.sessions, claim, failure)
+        await create.failed(failure)
         raise
     os_source = source["_os"]
     fields = {k: os_source[k] for k in COPIED_PROPERTIES if os_source.get(k) not in (None, "")}
@@ -624,23 +620,22 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
         try:
             await view.glance.create_image(**fields)
         except BackendError as exc:
-            if not (exc.status == 409 and claim is not None and claim.adopting):  # adopting: made before a crash
+            if not (exc.status == 409 and create.adopting):  # adopting: made before a crash
                 raise
         has_data = bool(os_source.get("size"))
         details = {"source": os_source["id"], "target": target, "project": ctx.project_id}
         async with ctx.services.sessions() as session, session.begin():
-            operation_id = await oplog.record(ctx, [source["ImageId"], new_id], details=details, session=session,
-                                              state="pending" if has_data else "succeeded")
+            await create.log([source["ImageId"], new_id], session, details=details)
             await tagging.forget(session, ctx.project_id, new_id)
             await tagging.write(session, ctx.project_id, {new_id: tags})
-            await ledger.finish(ctx.services.sessions, claim, session=session)
+            await create.done(session, job=has_data)  # the data is copied by a job, logged until it is in
         if not has_data:  # a snapshot-backed image: its properties are all there is
             await view.glance.upload(target, b"")
     except BackendError as exc:
-        await ledger.finish(ctx.services.sessions, claim, exc.ec2())
+        await create.failed(exc.ec2(), str(exc))
         raise
     if has_data:
-        jobs.kick(ctx.services, operation_id, view)
+        jobs.kick(ctx.services, create.operation_id, view)
     return {"ImageId": new_id}
 
 

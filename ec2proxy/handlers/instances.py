@@ -671,17 +671,11 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
 
-    reservation_id = ids.new("r")
-    claim = None
-    if params.get("ClientToken"):
-        claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region,
-                                   action=ctx.action, token=params["ClientToken"], params=params,
-                                   resource_id=reservation_id,
-                                   lease=ctx.services.config.api.client_token_lease)
-        if not claim.owner:
-            return await _replay(ctx, claim.resource_id)
-        reservation_id = claim.resource_id
-    operation_id = await oplog.record(ctx, [reservation_id])
+    create = await ledger.Create.begin(ctx, params, ids.new("r"))
+    reservation_id = create.marker  # the servers' name: what a retry after a crash finds them by
+    if not create.owner:
+        return await _replay(ctx, reservation_id)
+    await create.log([reservation_id])
     spec: dict = {"name": reservation_id, "imageRef": image["id"], "flavorRef": flavor["id"],
                   "security_groups": [{"name": g["_os"]} for g in groups],
                   "metadata": {"ec2_reservation_id": reservation_id}}
@@ -704,7 +698,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         if any(b.get("boot_index") == 0 for b in bdms):
             del spec["imageRef"]  # the boot volume is made of the image
     try:
-        servers = await _servers_of(view, reservation_id) if claim is not None and claim.adopting else []
+        servers = await _servers_of(view, reservation_id) if create.adopting else []
         nova_reservation = servers[0].get("OS-EXT-SRV-ATTR:reservation_id") if servers else None
         if not servers:
             created = await view.nova.create_servers(spec, min_count, max_count)
@@ -712,11 +706,10 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
             servers = await view.nova.list_servers({"reservation_id": nova_reservation})
     except BackendError as exc:
         failure = _nova_failure(exc, ami, params.get("KeyName") or "")
-        await ledger.finish(ctx.services.sessions, claim, failure)
-        await oplog.close(ctx.services.sessions, operation_id, f"{failure.code}: {exc}")
+        await create.failed(failure, f"{failure.code}: {exc}")
         raise failure from None
     except BaseException:
-        await oplog.close(ctx.services.sessions, operation_id, "interrupted")
+        await create.interrupted()
         raise
     group_set = [{"GroupName": g["GroupName"], "GroupId": g["GroupId"]} for g in groups]
     async with ctx.services.sessions() as session, session.begin():
@@ -741,8 +734,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         if rows:
             await session.execute(insert(Instance.__table__), rows)  # Core: no ORM bookkeeping per row
         await tagging.write(session, ctx.project_id, tagged)
-        await ledger.finish(ctx.services.sessions, claim, session=session)
-        await oplog.close(session, operation_id)
+        await create.done(session)
     made = Made(rows={row["os_id"]: types.SimpleNamespace(**row) for row in rows}, tags=tagged,
                 groups={g["GroupName"]: g["GroupId"] for g in group_set})
     return await _replay(ctx, reservation_id, (servers, group_set, made))
@@ -807,7 +799,7 @@ async def _change_state(ctx: RequestContext, instances: list[dict], call, allowe
                                                 f"{ctx.action} can act (it is {name}).")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    operation_id = await oplog.record(ctx, [i["InstanceId"] for i in instances])
+    operation_id = await oplog.logged(ctx, [i["InstanceId"] for i in instances])
     view = await ctx.cloud()
     acting = [i for i in instances if i["State"]["Name"] in allowed]
     semaphore = asyncio.Semaphore(16)
@@ -822,9 +814,9 @@ async def _change_state(ctx: RequestContext, instances: list[dict], call, allowe
     try:
         await asyncio.gather(*(act(i) for i in acting))
     except BackendError as exc:
-        await oplog.close(ctx.services.sessions, operation_id, str(exc))
+        await oplog.closed(ctx.services.sessions, operation_id, str(exc))
         raise
-    await oplog.close(ctx.services.sessions, operation_id)
+    await oplog.closed(ctx.services.sessions, operation_id)
     changes = []
     for instance in instances:
         previous = instance["State"]

@@ -185,18 +185,13 @@ async def create_volume(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     client = await cinder(ctx)
-    marker = f"ec2-{ids.new('r')[2:]}"
-    claim = None
-    if params.get("ClientToken"):
-        claim = await ledger.claim(ctx.services.sessions, project_id=ctx.project_id, region=ctx.region,
-                                   action=ctx.action, token=params["ClientToken"], params=params,
-                                   resource_id=marker, lease=ctx.services.config.api.client_token_lease)
-        marker = claim.resource_id
-        if not claim.owner:
-            return await _by_marker(ctx, marker)
-    operation_id = await oplog.record(ctx, [marker])
+    create = await ledger.Create.begin(ctx, params, f"ec2-{ids.new('r')[2:]}")
+    marker = create.marker  # the volume's name with a ClientToken: what a retry after a crash finds it by
+    if not create.owner:
+        return await _by_marker(ctx, marker)
+    await create.log([marker])
     fields: dict = {"availability_zone": zone, "metadata": {"ec2_volume_type": asked_type, "ec2_marker": marker},
-                    "name": marker if claim is not None else None}
+                    "name": marker if params.get("ClientToken") else None}
     if size is not None:
         fields["size"] = size
     if snapshot is not None:
@@ -204,19 +199,17 @@ async def create_volume(ctx: RequestContext, params: dict) -> dict:
     if cinder_type:
         fields["volume_type"] = cinder_type
     try:
-        adopted = await client.list_volumes({"name": marker}) if claim is not None and claim.adopting else []
+        adopted = await client.list_volumes({"name": marker}) if create.adopting else []
         volume = adopted[0] if adopted else await client.create_volume(**fields)
     except BackendError as exc:
         failure = _cinder_failure(exc)
-        await ledger.finish(ctx.services.sessions, claim, failure)
-        await oplog.close(ctx.services.sessions, operation_id, f"{failure.code}: {exc}")
+        await create.failed(failure, f"{failure.code}: {exc}")
         raise failure from None
     volume_id = ids.from_uuid("vol", volume["id"])
     async with ctx.services.sessions() as session, session.begin():
         await tagging.forget(session, ctx.project_id, volume_id)
         await tagging.write(session, ctx.project_id, {volume_id: tags})
-        await ledger.finish(ctx.services.sessions, claim, session=session)
-        await oplog.close(session, operation_id)
+        await create.done(session)
     return _volume_answer((await describe(ctx, [volume]))[0])
 
 
@@ -291,11 +284,11 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    operation_id = await oplog.record(ctx, [volume["VolumeId"], instance["InstanceId"]])
+    operation_id = await oplog.logged(ctx, [volume["VolumeId"], instance["InstanceId"]])
     try:
         await view.nova.attach_volume(instance["_os_id"], volume["_os"]["id"])
     except BackendError as exc:
-        await oplog.close(ctx.services.sessions, operation_id, str(exc))
+        await oplog.closed(ctx.services.sessions, operation_id, str(exc))
         if exc.status in (400, 409):
             raise errors.IncorrectState(f"{volume['VolumeId']} cannot be attached now: {exc.message[:200]}") from None
         raise
@@ -303,7 +296,7 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     mappings.append({"DeviceName": device, "VolumeId": volume["VolumeId"], "_os_volume": volume["_os"]["id"],
                      "DeleteOnTermination": False, "AttachTime": attached_at.isoformat()})
     await update_row(ctx, instance, block_device_mappings=mappings)
-    await oplog.close(ctx.services.sessions, operation_id)
+    await oplog.closed(ctx.services.sessions, operation_id)
     return {"AttachTime": attached_at, "Device": device,
             "InstanceId": instance["InstanceId"], "State": "attaching", "VolumeId": volume["VolumeId"],
             "DeleteOnTermination": False}
