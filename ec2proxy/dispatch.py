@@ -19,10 +19,10 @@ from urllib.parse import parse_qsl
 from aiohttp import hdrs, web
 
 from ec2proxy import db, errors, protocol
+from ec2proxy.actions import handler_for
 from ec2proxy.auth.signatures import HttpRequest, read_signature
 from ec2proxy.cloud import BackendError
 from ec2proxy.context import RequestContext
-from ec2proxy.handlers import handler_for
 from ec2proxy.services import Services
 
 LOG = logging.getLogger("ec2proxy.api")

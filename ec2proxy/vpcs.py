@@ -47,3 +47,7 @@ async def default_vpc_id(view: CloudView, project_id: str) -> str | None:
     if view.neutron is None:
         return None
     return vpc_id(default_network(await view.neutron.list("network"), project_id))
+
+
+def association_id(fip: dict) -> str | None:
+    return ids.from_uuid("eipassoc", f"{fip['id']}/{fip['port_id']}") if fip.get("port_id") else None

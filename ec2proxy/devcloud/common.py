@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ec2proxy.devcloud.store import Store
 
+ZONES = ("nova", "az-2")  # the availability zones of Nova and Cinder alike
 STATE = web.AppKey("devcloud", "DevCloud")
 
 

@@ -19,7 +19,19 @@ from typing import Any
 from aiohttp import web
 
 from ec2proxy.devcloud import network, volume
-from ec2proxy.devcloud.common import STATE, HTTPError, auth, base_url, body_json, iso, new_id, now, paged_reply, reply
+from ec2proxy.devcloud.common import (
+    STATE,
+    ZONES,
+    HTTPError,
+    auth,
+    base_url,
+    body_json,
+    iso,
+    new_id,
+    now,
+    paged_reply,
+    reply,
+)
 
 routes = web.RouteTableDef()
 PREFIX = "/compute/v2.1"
@@ -36,7 +48,6 @@ FLAVORS = [
     ("m5.large", "m5.large", 2, 8192, 8), ("m5.xlarge", "m5.xlarge", 4, 16384, 8),
     ("c5.large", "c5.large", 2, 4096, 8), ("r5.large", "r5.large", 2, 16384, 8),
 ]
-ZONES = ("nova", "az-2")
 
 # (status, vm_state, power_state) of each settled state
 STATES = {

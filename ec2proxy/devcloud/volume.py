@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ec2proxy.devcloud.common import (
     STATE,
+    ZONES,
     HTTPError,
     auth,
     base_url,
@@ -149,8 +150,6 @@ async def create_volume(request: web.Request) -> web.Response:
         raise HTTPError(400, "Invalid input received: 'size' must be an integer") from None
     if size < 1 or (snapshot is not None and size < snapshot["size"]):
         raise HTTPError(400, "Invalid input received: volume size must be at least the snapshot size and >= 1")
-    from ec2proxy.devcloud.compute import ZONES
-
     zone = spec.get("availability_zone") or ZONES[0]
     if zone not in ZONES:
         raise HTTPError(400, f"Availability zone '{zone}' is invalid.")

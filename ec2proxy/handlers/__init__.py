@@ -2,8 +2,9 @@
 
 A handler is ``async def f(ctx, params) -> dict`` where ``params`` is the
 parsed input (botocore member names) and the dict is the action's output
-shape. ``@action("Name")`` registers it. Actions known to EC2 but absent here
-answer ``UnsupportedOperation``.
+shape. ``@action("Name")`` registers it; ``ec2proxy.actions`` imports every
+handler module, so the table is complete. Actions known to EC2 but absent
+here answer ``UnsupportedOperation``.
 """
 
 from __future__ import annotations
@@ -43,21 +44,3 @@ def handler_for(name: str) -> Handler | None:
 
 def implemented() -> frozenset[str]:
     return frozenset(_REGISTRY)
-
-
-from ec2proxy.handlers import (  # noqa: E402,F401  (they register their actions)
-    account,
-    addresses,
-    images,
-    instance_attributes,
-    instance_status,
-    instance_types,
-    instances,
-    keypairs,
-    regions,
-    security_groups,
-    snapshots,
-    tags,
-    volumes,
-    vpc,
-)

@@ -12,7 +12,8 @@ from ec2proxy import errors, filters, ids, tagging, vpcs
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.handlers.instances import lookup
+from ec2proxy.readmodels.instances import lookup
+from ec2proxy.vpcs import association_id
 
 _get = filters.path
 FILTERS = {
@@ -22,10 +23,6 @@ FILTERS = {
     "public-ip": _get("PublicIp"), "network-border-group": _get("NetworkBorderGroup"),
     "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
 }
-
-
-def association_id(fip: dict) -> str | None:
-    return ids.from_uuid("eipassoc", f"{fip['id']}/{fip['port_id']}") if fip.get("port_id") else None
 
 
 def build_address(fip: dict, ports: dict[str, dict], networks: dict[str, str], region: str) -> dict:

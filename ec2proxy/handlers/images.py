@@ -12,195 +12,29 @@ image cannot be launched until an operator reactivates it.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import re
 import uuid
 
-from sqlalchemy import select
-
 from ec2proxy import devices, errors, filters, ids, image_locations, jobs, ledger, oplog, paging, tagging, timestamps
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import Operation, utcnow
+from ec2proxy.db.models import utcnow
 from ec2proxy.handlers import action
-from ec2proxy.handlers.instances import lookup
-from ec2proxy.objects import by_ec2_id, existing
+from ec2proxy.readmodels.images import (
+    FILTERS,
+    OWNER_ALIASES,
+    check_image_id,
+    describe,
+    find,
+    image_id,
+    image_not_found,
+    present,
+)
+from ec2proxy.readmodels.instances import lookup
 
-STATES = {"queued": "pending", "saving": "pending", "uploading": "pending", "importing": "pending",
-          "active": "available", "killed": "failed", "deactivated": "failed"}
-GONE = {"deleted", "pending_delete"}
-PREFIXES = {"aki": "aki", "ari": "ari"}  # container/disk format -> id prefix; anything else is an ami
-TYPES = {"ami": "machine", "aki": "kernel", "ari": "ramdisk"}
-ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "i686": "i386", "i386": "i386", "aarch64": "arm64",
-                 "arm64": "arm64"}
-OWNER_ALIASES = {"amazon", "aws-marketplace", "aws-backup-vault"}  # the cloud's public images
 NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
 
-_get = filters.path
-FILTERS = {
-    "image-id": _get("ImageId"), "name": _get("Name"), "state": _get("State"), "image-type": _get("ImageType"),
-    "is-public": _get("Public"), "owner-id": _get("OwnerId"), "owner-alias": _get("ImageOwnerAlias"),
-    "architecture": _get("Architecture"), "root-device-type": _get("RootDeviceType"),
-    "root-device-name": _get("RootDeviceName"), "description": _get("Description"),
-    "kernel-id": _get("KernelId"), "ramdisk-id": _get("RamdiskId"), "platform": _get("Platform"),
-    "virtualization-type": _get("VirtualizationType"), "hypervisor": _get("Hypervisor"),
-    "creation-date": _get("CreationDate"), "manifest-location": _get("ImageLocation"),
-    "block-device-mapping.device-name": _get("BlockDeviceMappings.DeviceName"),
-    "block-device-mapping.snapshot-id": _get("BlockDeviceMappings.Ebs.SnapshotId"),
-    "block-device-mapping.volume-size": _get("BlockDeviceMappings.Ebs.VolumeSize"),
-    "block-device-mapping.volume-type": _get("BlockDeviceMappings.Ebs.VolumeType"),
-    "block-device-mapping.delete-on-termination": _get("BlockDeviceMappings.Ebs.DeleteOnTermination"),
-    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
-}
-
-
-def image_id(image: dict) -> str:
-    kind = PREFIXES.get(image.get("container_format") or "") or PREFIXES.get(image.get("disk_format") or "") or "ami"
-    return ids.from_uuid(kind, image["id"])
-
-
-def block_devices(image: dict) -> list[dict]:
-    """Nova's ``block_device_mapping`` image property (what a volume-backed snapshot carries) as EC2 mappings."""
-    raw = image.get("block_device_mapping")
-    try:
-        mappings = json.loads(raw) if isinstance(raw, str) else (raw or [])
-    except ValueError:
-        mappings = []
-    out = []
-    for bdm in mappings if isinstance(mappings, list) else []:
-        if not isinstance(bdm, dict):
-            continue
-        device = bdm.get("device_name") or (image.get("root_device_name") if bdm.get("boot_index") == 0 else None)
-        if bdm.get("no_device"):
-            out.append({"DeviceName": device, "NoDevice": ""})
-        elif bdm.get("destination_type") == "volume":
-            ebs: dict = {"DeleteOnTermination": bool(bdm.get("delete_on_termination")), "VolumeType": "standard",
-                         "Encrypted": False}
-            if bdm.get("snapshot_id"):
-                ebs["SnapshotId"] = ids.from_uuid("snap", bdm["snapshot_id"])
-            if bdm.get("volume_size"):
-                ebs["VolumeSize"] = int(bdm["volume_size"])
-            out.append({"DeviceName": device, "Ebs": ebs})
-        elif bdm.get("source_type") == "blank" and bdm.get("guest_format") != "swap":
-            out.append({"DeviceName": device, "VirtualName": f"ephemeral{len([m for m in out if 'VirtualName' in m])}"})
-    return out
-
-
-def build_image(image: dict, project_id: str, stuck_after: float, now: datetime.datetime,
-                copying: frozenset[str] = frozenset()) -> dict:
-    """The EC2 Image shape of one Glance image (``copying``: images a CopyImage job is still filling)."""
-    ami = image_id(image)
-    state = STATES.get(image.get("status"), "failed")
-    reason = None
-    updated = timestamps.parse(image.get("updated_at")) or timestamps.parse(image.get("created_at"))
-    if state == "pending" and updated and (now - updated).total_seconds() > stuck_after and ami not in copying:
-        state = "failed"
-        reason = {"Code": "Server.InternalError",
-                  "Message": f"The image stayed {image['status']} in Glance for more than {int(stuck_after)} s"}
-    elif state == "failed":
-        reason = {"Code": "Server.InternalError", "Message": f"Glance status: {image.get('status')}"}
-    mappings = block_devices(image)
-    root = image.get("root_device_name") or "/dev/sda1"
-    ebs_root = any(m.get("DeviceName") == root and "Ebs" in m for m in mappings)
-    created = timestamps.parse(image.get("created_at"))
-    kind = ami.partition("-")[0]
-    shape = {
-        "ImageId": ami, "ImageLocation": f"{image.get('owner')}/{image.get('name') or image['id']}",
-        "State": state, "OwnerId": image.get("owner") or "", "Public": image.get("visibility") == "public",
-        "Architecture": ARCHITECTURES.get(str(image.get("architecture") or "x86_64").lower(), "x86_64"),
-        "ImageType": TYPES[kind], "Name": image.get("name") or "", "Description": image.get("description"),
-        "RootDeviceType": "ebs" if ebs_root else "instance-store", "RootDeviceName": root,
-        "BlockDeviceMappings": mappings, "VirtualizationType": "hvm", "Hypervisor": "xen",
-        "CreationDate": timestamps.ec2_text(created) or None,
-        "PlatformDetails": "Windows" if image.get("os_type") == "windows" else "Linux/UNIX",
-        "UsageOperation": "RunInstances:0002" if image.get("os_type") == "windows" else "RunInstances",
-        "EnaSupport": True, "ProductCodes": [],
-        "_os": image,
-    }
-    if image.get("os_type") == "windows":
-        shape["Platform"] = "windows"
-    if kind == "ami":
-        for member, prefix, prop in (("KernelId", "aki", "kernel_id"), ("RamdiskId", "ari", "ramdisk_id")):
-            if image.get(prop):
-                shape[member] = ids.from_uuid(prefix, image[prop])
-    if reason:
-        shape["StateReason"] = reason
-    return shape
-
-
-def _glance(view: CloudView):
-    if view.glance is None:
-        raise errors.Unavailable("This cloud has no image service.")
-    return view.glance
-
-
-def _present(image: dict) -> bool:
-    return image.get("status") not in GONE
-
-
-async def _visible_images(glance) -> list[dict]:
-    """Every image the project can see, including those shared with it and not yet accepted: one listing."""
-    return await glance.list_images({"member_status": "all"})
-
-
-async def _glance_images(ctx: RequestContext) -> list[dict]:
-    return [i for i in await _visible_images(_glance(await ctx.cloud())) if _present(i)]
-
-
-async def _copying(ctx: RequestContext) -> frozenset[str]:
-    """Images a pending CopyImage job is filling: a long copy is not stuck."""
-    async with ctx.services.sessions() as session:
-        jobs_left = (await session.scalars(select(Operation.resource_ids).where(
-            Operation.project_id == ctx.project_id, Operation.action == "CopyImage",
-            Operation.state == "pending"))).all()
-    return frozenset(ids_[-1] for ids_ in jobs_left if ids_)
-
-
-async def describe(ctx: RequestContext, images: list[dict] | None = None) -> list[dict]:
-    """The project's images (or these Glance images) as EC2 Image shapes, with tags."""
-    stuck_after = float(ctx.services.config.api.image_stuck_after)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    if images is None:
-        images, copying = await asyncio.gather(_glance_images(ctx), _copying(ctx))
-    else:
-        copying = await _copying(ctx)
-    shapes = [build_image(i, ctx.project_id, stuck_after, now, copying) for i in images]
-    return await tagging.with_tags(ctx, shapes, "ImageId")
-
-
-@tagging.exists("ami", "aki", "ari")
-async def _existing(ctx: RequestContext, image_ids: list[str]) -> set[str]:
-    glance = _glance(await ctx.cloud())
-    return await existing(image_ids, image_id, glance.get_image, lambda: _visible_images(glance), _present)
-
-
-def _check_image_id(value: str) -> str:
-    prefix = value.partition("-")[0] if isinstance(value, str) else ""
-    return ids.check(prefix if prefix in TYPES else "ami", value)
-
-
-def image_not_found(image: str) -> errors.EC2Error:
-    return errors.EC2Error(f"The image id '[{image}]' does not exist", code="InvalidAMIID.NotFound")
-
-
-async def glance_image(view: CloudView, wanted: str) -> dict | None:
-    """The Glance image behind an ami-/aki-/ari- id, as this project sees it (None: none); see ``ec2proxy.objects``."""
-    glance = _glance(view)
-    image = await by_ec2_id(wanted, image_id, glance.get_image, lambda: _visible_images(glance))
-    return image if image is not None and _present(image) else None
-
-
-async def find(ctx: RequestContext, wanted: str, own: bool = False) -> dict:
-    """One image by its ami-/aki-/ari- id (``own``: the caller must own it)."""
-    _check_image_id(wanted)
-    image = await glance_image(await ctx.cloud(), wanted)
-    if image is None:
-        raise image_not_found(wanted)
-    shapes = await describe(ctx, [image])
-    if own and shapes[0]["OwnerId"] != ctx.project_id:
-        raise errors.UnauthorizedOperation(f"You do not own the image {wanted}.")
-    return shapes[0]
 
 
 async def _executable_by(ctx: RequestContext, images: list[dict], users: list[str]) -> list[dict]:
@@ -225,7 +59,7 @@ async def _executable_by(ctx: RequestContext, images: list[dict], users: list[st
 async def describe_images(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="ImageIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS)
-    wanted = [_check_image_id(i) for i in params.get("ImageIds") or []]
+    wanted = [check_image_id(i) for i in params.get("ImageIds") or []]
     images = filters.by_ids(await describe(ctx), "ImageId", wanted, image_not_found)
     owners = params.get("Owners") or []
     if owners:
@@ -250,7 +84,7 @@ def _check_name(name: str | None, description: str | None) -> None:
 async def _check_unique_name(ctx: RequestContext, name: str) -> None:
     view = await ctx.cloud()
     same = await view.glance.list_images({"name": name, "owner": ctx.project_id})
-    if any(_present(i) for i in same):
+    if any(present(i) for i in same):
         raise errors.EC2Error(f"AMI name {name} is already in use by AMI "
                               f"{image_id(same[0])}", code="InvalidAMIName.Duplicate")
 

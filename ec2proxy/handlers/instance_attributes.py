@@ -16,12 +16,12 @@ from ec2proxy.cloud import BackendError, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
 from ec2proxy.handlers import action
-from ec2proxy.handlers.instances import (
+from ec2proxy.readmodels.instances import (
     USER_DATA_LIMIT,
-    _find_flavor,
-    _resolve_groups,
+    find_flavor,
     lookup,
     metadata_options,
+    resolve_groups,
     update_row,
 )
 
@@ -123,7 +123,7 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
         changes = {"user_data": _user_data_value(value)}
     elif name == "instanceType":
         _require_stopped(instance, name)
-        flavor = await _find_flavor(view, str(value))
+        flavor = await find_flavor(view, str(value))
         if ctx.dry_run:
             raise errors.DryRunOperation()
         if flavor["name"] != instance["InstanceType"]:
@@ -171,7 +171,7 @@ async def _modify_groups(ctx: RequestContext, view: CloudView, instance: dict, g
     """Make the instance's groups exactly ``group_ids``: Nova add/remove for the difference."""
     if not group_ids:
         raise errors.MissingParameter("The request must name at least one security group")
-    wanted = await _resolve_groups(view, [], group_ids)
+    wanted = await resolve_groups(view, [], group_ids)
     current = {g["GroupName"] for g in instance["SecurityGroups"]}
     names = {g["GroupName"]: g["_os"] for g in wanted}
     if ctx.dry_run:

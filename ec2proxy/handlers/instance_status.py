@@ -10,7 +10,7 @@ from __future__ import annotations
 from ec2proxy import filters, ids, paging
 from ec2proxy.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.handlers.instances import describe, lookup
+from ec2proxy.readmodels.instances import describe, lookup
 
 
 def _summary(ok: bool) -> dict:

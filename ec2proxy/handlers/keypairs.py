@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlalchemy import delete, select
 
 from ec2proxy import errors, filters, ids, tagging
-from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
+from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import KeyPair, utcnow
 from ec2proxy.handlers import action
+from ec2proxy.readmodels.keypairs import namespace, nova_name
 
 FILTERS = {
     "key-pair-id": filters.path("KeyPairId"), "key-name": filters.path("KeyName"),
@@ -92,20 +93,6 @@ def _check_name(name: str) -> str:
     if not name or len(name) > 255 or not name.isascii() or not name.isprintable():
         raise errors.InvalidParameterValue("Key pair names are 1 to 255 printable ASCII characters")
     return name
-
-
-def namespace(ctx: RequestContext, view: CloudView) -> str:
-    """The prefix of this project's key names in Nova: none when Nova sees the signer's own user.
-
-    With the ``local`` credential source the proxy calls Nova as its own user
-    for every project, and Nova keeps key pairs per user: the project id in
-    front of the name keeps projects from seeing each other's keys.
-    """
-    return "" if view.scoped.user_id == ctx.user_id else f"{ctx.project_id}_"
-
-
-def nova_name(ctx: RequestContext, view: CloudView, name: str) -> str:
-    return namespace(ctx, view) + name
 
 
 def key_pair_id(user_id: str, name: str) -> str:

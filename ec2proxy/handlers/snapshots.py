@@ -11,9 +11,9 @@ from ec2proxy import errors, filters, ids, paging, tagging, timestamps
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.handlers.volumes import check_settled, cinder
-from ec2proxy.handlers.volumes import find as find_volume
 from ec2proxy.objects import existing, shape_by_ec2_id
+from ec2proxy.readmodels.volumes import check_settled, cinder
+from ec2proxy.readmodels.volumes import find as find_volume
 
 STATES = {"creating": "pending", "available": "completed", "backing-up": "completed", "restoring": "completed",
           "unmanaging": "completed", "deleting": "completed", "error": "error", "error_deleting": "error"}

@@ -14,133 +14,18 @@ import asyncio
 import datetime
 import re
 
-from sqlalchemy import select
-
-from ec2proxy import db, devices, errors, filters, ids, ledger, oplog, paging, tagging, timestamps
+from ec2proxy import devices, errors, filters, ids, ledger, oplog, paging, tagging
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import Instance
 from ec2proxy.handlers import action
-from ec2proxy.handlers.instances import lookup, update_row
-from ec2proxy.objects import existing, shape_by_ec2_id
+from ec2proxy.readmodels.instances import lookup, update_row
+from ec2proxy.readmodels.volumes import FILTERS, check_settled, cinder, describe, find, volume_not_found
 
 # Cinder status -> EC2 volume state; the attachment state comes from the status too
-STATES = {"creating": "creating", "downloading": "creating", "available": "available", "reserved": "in-use",
-          "attaching": "in-use", "detaching": "in-use", "in-use": "in-use", "maintenance": "in-use",
-          "deleting": "deleting", "error": "error", "error_deleting": "error", "error_extending": "error",
-          "error_restoring": "error", "error_backing-up": "error", "error_managing": "error",
-          "backing-up": "available", "restoring-backup": "creating", "awaiting-transfer": "available",
-          "uploading": "in-use", "retyping": "available", "extending": "available"}
-ATTACHMENT_STATES = {"reserved": "attaching", "attaching": "attaching", "detaching": "detaching"}
 DEVICE = re.compile(r"/dev/(sd|xvd|vd|hd)[a-z]{1,2}[0-9]?|xvd[a-z]{1,2}")
 MAX_SIZE = 16384
 
 _get = filters.path
-FILTERS = {
-    "volume-id": _get("VolumeId"), "status": _get("State"), "size": _get("Size"),
-    "volume-type": _get("VolumeType"), "availability-zone": _get("AvailabilityZone"),
-    "snapshot-id": _get("SnapshotId"), "create-time": lambda v: v["_create_time"], "encrypted": _get("Encrypted"),
-    "attachment.instance-id": _get("Attachments.InstanceId"), "attachment.device": _get("Attachments.Device"),
-    "attachment.status": _get("Attachments.State"),
-    "attachment.delete-on-termination": _get("Attachments.DeleteOnTermination"),
-    "attachment.attach-time": lambda v: [a["_attach_time"] for a in v["Attachments"]],
-    "multi-attach-enabled": _get("MultiAttachEnabled"), "fast-restored": lambda v: False,
-    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
-}
-
-
-def ec2_type(volume: dict, types: dict[str, str]) -> str:
-    asked = (volume.get("metadata") or {}).get("ec2_volume_type")
-    cinder = volume.get("volume_type") or "__DEFAULT__"
-    if asked in types and types[asked] == cinder:
-        return asked
-    return next((ec2 for ec2, mapped in types.items() if mapped == cinder), cinder)
-
-
-def build_volume(volume: dict, types: dict[str, str], devices: dict[tuple[str, str], dict]) -> dict:
-    """The EC2 Volume shape of one Cinder volume; ``devices`` is (server, volume) -> our recorded mapping."""
-    state = STATES.get(volume.get("status"), "error")
-    attachments = []
-    for attachment in volume.get("attachments") or []:
-        server = attachment.get("server_id") or attachment.get("instance_uuid")
-        if not server:
-            continue
-        mapping = devices.get((server, volume["id"]), {})
-        attached = timestamps.parse(attachment.get("attached_at"))
-        entry = {"VolumeId": ids.from_uuid("vol", volume["id"]), "InstanceId": ids.from_uuid("i", server),
-                 "Device": mapping.get("DeviceName") or attachment.get("device"),
-                 "State": ATTACHMENT_STATES.get(volume.get("status"), "attached"),
-                 "DeleteOnTermination": bool(mapping.get("DeleteOnTermination", False)),
-                 "_attach_time": timestamps.ec2_text(attached)}
-        if attached:
-            entry["AttachTime"] = attached
-        attachments.append(entry)
-    created = timestamps.parse(volume.get("created_at"))
-    return {
-        "VolumeId": ids.from_uuid("vol", volume["id"]), "Size": volume.get("size"),
-        "SnapshotId": ids.from_uuid("snap", volume["snapshot_id"]) if volume.get("snapshot_id") else "",
-        "AvailabilityZone": volume.get("availability_zone") or "", "State": state, "CreateTime": created,
-        "Attachments": attachments, "VolumeType": ec2_type(volume, types), "Encrypted": bool(volume.get("encrypted")),
-        "MultiAttachEnabled": bool(volume.get("multiattach")),
-        "_create_time": timestamps.ec2_text(created), "_os": volume,
-    }
-
-
-async def _devices(ctx: RequestContext, volumes: list[dict]) -> dict[tuple[str, str], dict]:
-    """Our recorded EC2 device names, from the rows of the instances the volumes are attached to: one query."""
-    servers = {a.get("server_id") for v in volumes for a in v.get("attachments") or [] if a.get("server_id")}
-    if not servers:
-        return {}
-    rows = []
-    async with ctx.services.sessions() as session:
-        for chunk in db.chunks(sorted(servers)):
-            rows += (await session.execute(select(Instance.os_id, Instance.block_device_mappings).where(
-                Instance.project_id == ctx.project_id, Instance.os_id.in_(chunk)))).all()
-    attached: dict[str, list[tuple[str, str]]] = {}
-    for volume in volumes:
-        for attachment in volume.get("attachments") or []:
-            if attachment.get("server_id"):
-                attached.setdefault(attachment["server_id"], []).append((attachment.get("device") or "", volume["id"]))
-    out = {}
-    for row in rows:  # Cinder's device names give the boot order
-        in_order = [volume_id for _, volume_id in sorted(attached.get(row.os_id, []))]
-        for mapping, volume_id in devices.match(row.block_device_mappings or [], in_order):
-            out[(row.os_id, volume_id)] = mapping
-    return out
-
-
-async def cinder(ctx: RequestContext):
-    view = await ctx.cloud()
-    if view.cinder is None:
-        raise errors.UnsupportedOperation("This cloud has no volume service (Cinder).")
-    return view.cinder
-
-
-async def describe(ctx: RequestContext, os_volumes: list[dict] | None = None) -> list[dict]:
-    if os_volumes is None:
-        os_volumes = await (await cinder(ctx)).list_volumes()
-    types, known = devices.type_map(ctx.services.config), await _devices(ctx, os_volumes)
-    shapes = [build_volume(v, types, known) for v in os_volumes if v.get("status") != "deleted"]
-    return await tagging.with_tags(ctx, shapes, "VolumeId")
-
-
-def volume_not_found(volume_id: str) -> errors.EC2Error:
-    return errors.EC2Error(f"The volume '{volume_id}' does not exist.", code="InvalidVolume.NotFound")
-
-
-async def find(ctx: RequestContext, volume_id: str) -> dict:
-    """One volume by its vol- id (see ``ec2proxy.objects``)."""
-    ids.check("vol", volume_id)
-    client = await cinder(ctx)
-    return await shape_by_ec2_id(volume_id, "vol", client.get_volume, client.list_volumes,
-                                 lambda found: describe(ctx, found), volume_not_found)
-
-
-@tagging.exists("vol")
-async def _existing(ctx: RequestContext, volume_ids: list[str]) -> set[str]:
-    client = await cinder(ctx)
-    return await existing(volume_ids, lambda v: ids.from_uuid("vol", v["id"]), client.get_volume, client.list_volumes,
-                          lambda v: v.get("status") != "deleted")
 
 
 @action("DescribeVolumes")
@@ -250,12 +135,6 @@ async def delete_volume(ctx: RequestContext, params: dict) -> dict:
     async with ctx.services.sessions() as session, session.begin():
         await tagging.forget(session, ctx.project_id, volume["VolumeId"])
     return {}
-
-
-def check_settled(volume: dict) -> None:
-    """Cinder acts on a volume only while it is available or in-use, not while it attaches or detaches."""
-    if volume["_os"].get("status") not in ("available", "in-use"):
-        raise errors.IncorrectState(f"{volume['VolumeId']} is {volume['_os'].get('status')}; retry when it has settled")
 
 
 def _check_device(device: str) -> str:

@@ -1,0 +1,26 @@
+"""Every EC2 action this proxy implements: the handler modules, imported once so that each registers its actions.
+
+Dispatch asks here, never a handler module: the handlers package itself imports none of its modules, so no
+import runs in a circle.
+"""
+
+from ec2proxy.handlers import (  # noqa: F401  (importing a handler module registers its actions)
+    account,
+    addresses,
+    handler_for,
+    images,
+    implemented,
+    instance_attributes,
+    instance_status,
+    instance_types,
+    instances,
+    keypairs,
+    regions,
+    security_groups,
+    snapshots,
+    tags,
+    volumes,
+    vpc,
+)
+
+__all__ = ["handler_for", "implemented"]

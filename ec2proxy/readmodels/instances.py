@@ -1,0 +1,464 @@
+"""The instance read model: Nova servers, our rows and Neutron ports as EC2 instances.
+
+Describe of a project, of given servers, or of what was just launched; lookup by id; the conditional
+update of our row. Handlers (instances, launch, attributes, status, volumes, addresses) build on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import functools
+import re
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ec2proxy import (
+    db,
+    devices,
+    errors,
+    filters,
+    fragments,
+    ids,
+    protocol,
+    states,
+    tagging,
+    timestamps,
+)
+from ec2proxy.cloud import BackendNotFound, CloudView
+from ec2proxy.context import RequestContext
+from ec2proxy.db.models import Instance, Reservation, utcnow
+from ec2proxy.servers import addresses, hostname
+
+USER_DATA_LIMIT = 16 * 1024  # bytes of user data, as EC2 allows
+_get = filters.path
+
+
+FILTERS = {
+    "instance-id": _get("InstanceId"), "instance-state-name": _get("State.Name"),
+    "instance-state-code": _get("State.Code"), "reservation-id": lambda i: i["_reservation"],
+    "client-token": _get("ClientToken"), "image-id": _get("ImageId"), "instance-type": _get("InstanceType"),
+    "key-name": _get("KeyName"), "availability-zone": _get("Placement.AvailabilityZone"),
+    "launch-index": _get("AmiLaunchIndex"), "private-ip-address": _get("PrivateIpAddress"),
+    "ip-address": _get("PublicIpAddress"), "private-dns-name": _get("PrivateDnsName"),
+    "dns-name": _get("PublicDnsName"), "group-id": _get("SecurityGroups.GroupId"),
+    "group-name": _get("SecurityGroups.GroupName"), "instance.group-id": _get("SecurityGroups.GroupId"),
+    "instance.group-name": _get("SecurityGroups.GroupName"), "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"),
+    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+    "launch-time": lambda i: timestamps.ec2_text(i["LaunchTime"]), "root-device-type": _get("RootDeviceType"),
+    "root-device-name": _get("RootDeviceName"), "owner-id": lambda i: i["_owner"],
+    "requester-id": lambda i: [], "architecture": _get("Architecture"), "hypervisor": _get("Hypervisor"),
+    "virtualization-type": _get("VirtualizationType"), "platform": _get("Platform"),
+    "monitoring-state": _get("Monitoring.State"), "state-reason-code": _get("StateReason.Code"),
+    "state-reason-message": _get("StateReason.Message"), "tenancy": _get("Placement.Tenancy"),
+    "metadata-options.http-tokens": _get("MetadataOptions.HttpTokens"),
+    "metadata-options.http-endpoint": _get("MetadataOptions.HttpEndpoint"),
+    "metadata-options.http-put-response-hop-limit": _get("MetadataOptions.HttpPutResponseHopLimit"),
+    "metadata-options.instance-metadata-tags": _get("MetadataOptions.InstanceMetadataTags"),
+    "metadata-options.http-protocol-ipv6": _get("MetadataOptions.HttpProtocolIpv6"),
+}
+
+
+def metadata_options(options: dict | None) -> dict:
+    options = options or {}
+    return {"State": "applied", "HttpTokens": options.get("HttpTokens", "optional"),
+            "HttpPutResponseHopLimit": options.get("HttpPutResponseHopLimit", 1),
+            "HttpEndpoint": options.get("HttpEndpoint", "enabled"),
+            "HttpProtocolIpv6": options.get("HttpProtocolIpv6", "disabled"),
+            "InstanceMetadataTags": options.get("InstanceMetadataTags", "disabled")}
+
+
+def network_interfaces(server: dict, ports: list[dict], project_id: str, region: str) -> list[dict]:
+    """The instance's Neutron ports as EC2 network interfaces.
+
+    The public IP is Neutron's floating IP of the port (``_public`` on the
+    port), not Nova's addresses: Nova's network cache learns of a new
+    floating IP only later.
+    """
+    out = []
+    for index, port in enumerate(sorted(ports, key=lambda p: (p.get("created_at") or "", p["id"]))):
+        fixed = [f for f in port.get("fixed_ips") or [] if ":" not in f["ip_address"]]
+        primary = fixed[0] if fixed else None
+        public = port.get("_public")
+        association = {"PublicIp": public, "PublicDnsName": hostname(public, region), "IpOwnerId": project_id} \
+            if public else None
+        out.append({
+            "NetworkInterfaceId": ids.from_uuid("eni", port["id"]),
+            "SubnetId": ids.from_uuid("subnet", primary["subnet_id"]) if primary else None,
+            "VpcId": ids.from_uuid("vpc", port["network_id"]), "MacAddress": port.get("mac_address"),
+            "OwnerId": project_id, "Status": "in-use", "SourceDestCheck": True, "InterfaceType": "interface",
+            "PrivateIpAddress": primary["ip_address"] if primary else None,
+            "PrivateDnsName": hostname(primary["ip_address"], region) if primary else None,
+            "Groups": [{"GroupId": ids.from_uuid("sg", g)} for g in port.get("security_groups") or []],
+            "PrivateIpAddresses": [{"PrivateIpAddress": f["ip_address"], "Primary": f is primary,
+                                    "PrivateDnsName": hostname(f["ip_address"], region),
+                                    "Association": association if f is primary else None}
+                                   for f in fixed],
+            "Attachment": {"AttachmentId": ids.from_uuid("eni-attach", port["id"]), "DeviceIndex": index,
+                           "Status": "attached", "DeleteOnTermination": True},
+            **({"Association": association} if association else {}),
+        })
+    return out
+
+
+def block_device_mappings(server: dict, row: Instance | None) -> list[dict]:
+    """Volumes Nova has attached, under the device names and with the attach times we recorded."""
+    if row is None or not row.block_device_mappings:
+        return []
+    return devices.from_nova(server, row.block_device_mappings or [],
+                             lambda m: timestamps.parse(m.get("AttachTime")) or row.launched_at)
+
+
+def _ebs_root(server: dict, row: Instance | None) -> bool:
+    """Booted from a volume: Nova shows no image, or RunInstances mapped the root device to Ebs."""
+    if not server.get("image"):
+        return True
+    return bool(row is not None and row.block_device_mappings and any(m.get("Root") for m in row.block_device_mappings))
+
+
+def _reservation_of(server: dict, row: Instance | None) -> str:
+    """Ours, or for a server made in Nova directly one of its own (ids assigned on first sight)."""
+    return row.reservation_id if row else ids.from_uuid("r", server["id"])
+
+
+def build_instance(server: dict, row: Instance | None, project_id: str, groups: dict[str, str], region: str,
+                   ports: list[dict] | None = None) -> dict:
+    """The EC2 Instance shape of one Nova server plus what our database keeps for it (tags: ``tagging.attach``)."""
+    code, name = states.ec2_state(server)
+    private_ip, public_ip, _ = addresses(server)
+    ec2_id = row.ec2_id if row else ids.from_uuid("i", server["id"])
+    image = server.get("image") or {}
+    flavor = server.get("flavor") or {}
+    launched = row.launched_at if row else timestamps.parse(server.get("created"))
+    group_names = [g["name"] for g in server.get("security_groups") or []]
+    instance = {
+        "InstanceId": ec2_id,
+        "ImageId": row.image_id if row else (ids.from_uuid("ami", image["id"]) if image else ""),
+        "State": {"Code": code, "Name": name},
+        "PrivateDnsName": hostname(private_ip, region), "PublicDnsName": hostname(public_ip, region),
+        "StateTransitionReason": "", "AmiLaunchIndex": row.launch_index if row else 0,
+        "ProductCodes": [], "InstanceType": flavor.get("original_name") or (row.instance_type if row else ""),
+        "LaunchTime": launched,
+        "Placement": {"AvailabilityZone": server.get("OS-EXT-AZ:availability_zone") or "", "GroupName": "",
+                      "Tenancy": "default"},
+        "Monitoring": {"State": "disabled"}, "PrivateIpAddress": private_ip, "PublicIpAddress": public_ip,
+        "Architecture": "x86_64", "RootDeviceType": "ebs" if _ebs_root(server, row) else "instance-store",
+        "RootDeviceName": row.root_device_name if row else "/dev/sda1",
+        "BlockDeviceMappings": block_device_mappings(server, row), "VirtualizationType": "hvm", "Hypervisor": "xen",
+        "EbsOptimized": False,
+        "EnaSupport": True, "SourceDestCheck": True,
+        "SecurityGroups": [{"GroupName": n, "GroupId": groups.get(n, "")} for n in group_names],
+        "ClientToken": (row.client_token if row else None) or "",
+        "KeyName": (row.key_name if row else None) or server.get("key_name") or None,
+        "MetadataOptions": metadata_options(row.metadata_options if row else None),
+        "StateReason": states.state_reason(server),
+        "KernelId": row.kernel_id if row else None, "RamdiskId": row.ramdisk_id if row else None,
+        "_os_id": server["id"], "_nova_status": server.get("status"), "_row": row,
+        "_reservation": _reservation_of(server, row),
+        "_owner": project_id,
+    }
+    interfaces = network_interfaces(server, ports or [], project_id, region)
+    if interfaces:
+        instance.update(NetworkInterfaces=interfaces, VpcId=interfaces[0]["VpcId"], SubnetId=interfaces[0]["SubnetId"])
+        public = next((i["Association"]["PublicIp"] for i in interfaces if i.get("Association")), None)
+        if ports is not None and public != public_ip:
+            instance.update(PublicIpAddress=public, PublicDnsName=hostname(public, region))
+        for interface in interfaces:
+            names = {g["GroupId"]: g["GroupName"] for g in instance["SecurityGroups"]}
+            for group in interface["Groups"]:
+                group["GroupName"] = names.get(group["GroupId"], "")
+    return instance
+
+
+def group_reservations(instances: list[dict], project_id: str, reservation_groups: dict[str, list]) -> list[dict]:
+    by_id: dict[str, dict] = {}
+    for instance in instances:
+        rid = instance["_reservation"]
+        reservation = by_id.get(rid)
+        if reservation is None:
+            reservation = by_id[rid] = {"ReservationId": rid, "OwnerId": project_id,
+                                        "Groups": reservation_groups.get(rid, []), "Instances": []}
+        reservation["Instances"].append(instance)  # '_' keys are not in the output shape: never serialized
+    return list(by_id.values())
+
+
+async def _rows(ctx: RequestContext, os_ids: list[str]) -> dict[str, Row]:
+    """Our rows of these servers, read-only: Core rows (attribute access like the model) without the
+    ORM's identity map, which costs more than the query at thousands of instances."""
+    out: dict[str, Row] = {}
+    table = Instance.__table__
+    async with ctx.services.sessions() as session:
+        for chunk in db.chunks(os_ids):
+            query = select(table).where(table.c.project_id == ctx.project_id, table.c.os_id.in_(chunk))
+            for row in (await session.execute(query)).all():
+                out[row.os_id] = row
+    return out
+
+
+async def update_row(ctx: RequestContext, instance: dict, **values) -> None:
+    """Change our row of ``instance`` conditionally on the generation it was read at.
+
+    A server created directly in Nova gets its row now, from what Describe
+    showed. A lost race is ``IncorrectInstanceState`` (someone else changed
+    the instance in between): the caller retries with fresh eyes.
+    """
+    row = instance["_row"]
+    async with ctx.services.sessions() as session, session.begin():
+        if row is None:
+            session.add(Instance(
+                ec2_id=instance["InstanceId"], os_id=instance["_os_id"], project_id=ctx.project_id,
+                reservation_id=instance["_reservation"], launch_index=instance["AmiLaunchIndex"],
+                image_id=instance["ImageId"], instance_type=instance["InstanceType"],
+                key_name=instance.get("KeyName"), root_device_name=instance["RootDeviceName"],
+                block_device_mappings=[], metadata_options=instance["MetadataOptions"],
+                launched_at=instance["LaunchTime"] or utcnow(), generation=1, **values))
+            try:
+                await session.flush()
+            except IntegrityError:
+                raise _lost_race(instance) from None
+        else:
+            done = await session.execute(update(Instance).where(
+                Instance.ec2_id == instance["InstanceId"], Instance.project_id == ctx.project_id,
+                Instance.generation == row.generation).values(generation=row.generation + 1, **values))
+            if done.rowcount != 1:
+                raise _lost_race(instance)
+    ctx.services.instance_changed(instance["_os_id"])
+
+
+def _lost_race(instance: dict) -> errors.EC2Error:
+    return errors.IncorrectInstanceState(
+        f"The instance '{instance['InstanceId']}' was changed by another request; retry.")
+
+
+async def reservation_groups(ctx: RequestContext, reservation_ids: list[str]) -> dict[str, list]:
+    out: dict[str, list] = {}
+    async with ctx.services.sessions() as session:
+        for chunk in db.chunks(reservation_ids):
+            query = select(Reservation.reservation_id, Reservation.groups).where(
+                Reservation.project_id == ctx.project_id, Reservation.reservation_id.in_(chunk))
+            out.update((await session.execute(query)).tuples().all())
+    return out
+
+
+async def _group_ids(view: CloudView) -> dict[str, str]:
+    if view.neutron is None:
+        return {}
+    groups = await view.neutron.list("security_group", {"fields": ["id", "name"]})
+    return {g["name"]: ids.from_uuid("sg", g["id"]) for g in groups}
+
+
+PORT_FIELDS = ["id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at"]
+
+
+async def _ports(view: CloudView, server_ids: list[str] | None) -> dict[str, list[dict]]:
+    """The project's ports by server: one listing, or for named servers (a reservation, a lookup) only theirs,
+    asked 50 at a time, so a new reservation never lists the ports of a big project."""
+    if view.neutron is None:
+        return {}
+    queries: list[dict] = [{"fields": PORT_FIELDS}]
+    if server_ids is not None:
+        if not server_ids:
+            return {}
+        if len(server_ids) <= 1000:
+            queries = [{"fields": PORT_FIELDS, "device_id": server_ids[start:start + 50]}
+                       for start in range(0, len(server_ids), 50)]
+    found = await asyncio.gather(
+        view.neutron.list("floatingip", {"fields": ["id", "port_id", "floating_ip_address"]}),
+        *(view.neutron.list("port", query) for query in queries))
+    fips, ports = found[0], [port for listing in found[1:] for port in listing]
+    public = {f["port_id"]: f["floating_ip_address"] for f in fips if f.get("port_id")}
+    out: dict[str, list[dict]] = {}
+    for port in ports:
+        if port.get("device_id"):
+            if port["id"] in public:
+                port["_public"] = public[port["id"]]
+            out.setdefault(port["device_id"], []).append(port)
+    return out
+
+
+def changes_since(ctx: RequestContext) -> datetime.datetime:
+    """How far back terminated instances stay visible."""
+    return utcnow() - datetime.timedelta(seconds=ctx.services.config.api.terminated_visible)
+
+
+def nova_time(stamp: datetime.datetime) -> str:
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# EC2 filters Nova can answer itself (non-admin since microversion 2.83): one exact value, no wildcards.
+# Nova's answer is only narrowed further by ours, so pushing a filter down never changes the result.
+PUSH_DOWN = {"key-name": ("key_name", (2, 83), str), "availability-zone": ("availability_zone", (2, 83), str),
+             "private-ip-address": ("ip", (2, 1), lambda v: f"^{re.escape(v)}$")}
+
+
+def nova_filters(view: CloudView, params: dict) -> dict:
+    query: dict = {}
+    version = tuple(int(part) for part in view.nova.headers.get("X-OpenStack-Nova-API-Version", "2.1").split("."))
+    for item in params.get("Filters") or []:
+        rule = PUSH_DOWN.get(item.get("Name"))
+        values = item.get("Values") or []
+        if rule is None or len(values) != 1 or version < rule[1] or any(c in values[0] for c in "*?\\"):
+            continue
+        query[rule[0]] = rule[2](values[0])
+    return query
+
+
+async def _known(ctx: RequestContext, since: datetime.datetime) -> tuple[dict, dict[str, list[dict]]]:
+    """Our rows of the servers a listing since ``since`` can show (all but those we saw terminated
+    before), and their tags: read while Nova answers, not after it."""
+    table = Instance.__table__
+    async with ctx.services.sessions() as session:
+        query = select(table).where(table.c.project_id == ctx.project_id,
+                                    (table.c.terminated_at.is_(None)) | (table.c.terminated_at >= since))
+        rows = {row.os_id: row for row in (await session.execute(query)).all()}
+    return rows, await tagging.load(ctx, [row.ec2_id for row in rows.values()])
+
+
+@dataclasses.dataclass
+class Made:
+    """What RunInstances just wrote and asked for: its answer needs no second read of any of it."""
+
+    rows: dict[str, Any]  # by Nova id, as our rows read
+    tags: dict[str, list[dict]]
+    groups: dict[str, str]  # name -> sg- id of the groups the servers were booted with
+
+
+async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None,
+                   made: Made | None = None, render: bool = False) -> list[dict]:
+    """Every instance of the project (terminated ones for a while), as EC2 Instance dicts.
+
+    One paginated Nova listing (narrowed by the filters Nova understands), the
+    security groups and ports, and, at the same time, our rows and tags: a
+    constant number of backend calls whatever the instance count. ``render``:
+    the instances come as ``Prerendered`` XML (from ``fragments`` when nothing
+    they are made of changed), for an answer that only shows them.
+    """
+    view = await ctx.cloud()
+    tags: dict[str, list[dict]] = {}
+    covered: set[str] = set()
+    if made is not None:
+        ports = await _ports(view, [s["id"] for s in servers or []])
+        rows, tags, groups = made.rows, made.tags, made.groups
+        covered = {row.ec2_id for row in rows.values()}
+    elif servers is None:
+        since = changes_since(ctx)
+        query = {"changes-since": nova_time(since), **nova_filters(view, params or {})}
+        servers, groups, ports, (rows, tags) = await asyncio.gather(
+            view.nova.list_servers(query), _group_ids(view), _ports(view, None), _known(ctx, since))
+        covered = {row.ec2_id for row in rows.values()}
+    else:
+        os_ids = [s["id"] for s in servers]
+        wanted = [ids.from_uuid("i", os_id) for os_id in os_ids]  # an instance's id is its server's, always
+        groups, ports, rows, tags = await asyncio.gather(_group_ids(view), _ports(view, os_ids), _rows(ctx, os_ids),
+                                                         tagging.load(ctx, wanted))
+        covered = set(wanted)
+    mine = [s for s in servers if s.get("tenant_id") in (None, ctx.project_id)]  # never another project's
+    unread = [i for i in (ids.from_uuid("i", s["id"]) for s in mine) if i not in covered]
+    if unread:  # servers we have no row of (made in Nova directly)
+        tags.update(await tagging.load(ctx, unread))
+    instances = []
+    for server in mine:
+        row = rows.get(server["id"])
+        own_ports = ports.get(server["id"])
+        if render:
+            ec2_id = ids.from_uuid("i", server["id"])
+            key = fragments.digest(server, _row_values(row), own_ports, tags.get(ec2_id),
+                                   [groups.get(g["name"]) for g in server.get("security_groups") or []],
+                                   ctx.project_id, ctx.region)
+            xml = fragments.INSTANCES.get(key)
+            if xml is None:
+                instance = tagging.attach([build_instance(server, row, ctx.project_id, groups, ctx.region,
+                                                          own_ports)], "InstanceId", tags)[0]
+                xml = protocol.render(_instance_shape(), instance)
+                fragments.INSTANCES.put(key, xml)
+            instances.append(protocol.Prerendered(xml, InstanceId=ec2_id, _reservation=_reservation_of(server, row)))
+            continue
+        instances.append(build_instance(server, row, ctx.project_id, groups, ctx.region, own_ports))
+    return instances if render else tagging.attach(instances, "InstanceId", tags)
+
+
+def _row_values(row) -> tuple | None:
+    """What a read row holds, for a digest."""
+    return None if row is None else tuple(row)
+
+
+@functools.cache
+def _instance_shape():
+    return protocol.service_model().shape_for("Instance")
+
+
+async def find_flavor(view: CloudView, instance_type: str) -> dict:
+    for flavor in await view.nova.flavors():
+        if flavor["name"] == instance_type:
+            return flavor
+    raise errors.InvalidParameterValue(f"Invalid value '{instance_type[:64]}' for InstanceType.")
+
+
+async def resolve_groups(view: CloudView, names: list[str], group_ids: list[str]) -> list[dict]:
+    """Security groups named by name or by sg- id, as (name, id) pairs."""
+    if not names and not group_ids:
+        names = ["default"]
+    groups = await view.neutron.list("security_group") if view.neutron else []
+    by_id = {ids.from_uuid("sg", g["id"]): g for g in groups}
+    out = []
+    for group_id in group_ids:
+        group = by_id.get(ids.check("sg", group_id))
+        if group is None:
+            raise errors.EC2Error(f"The security group '{group_id}' does not exist", code="InvalidGroup.NotFound")
+        out.append({"GroupName": group["name"], "GroupId": group_id, "_os": group["id"]})
+    for name in names:
+        group = next((g for g in groups if g["name"] == name), None)
+        if group is None:
+            raise errors.EC2Error(f"The security group '{name[:64]}' does not exist", code="InvalidGroup.NotFound")
+        out.append({"GroupName": name, "GroupId": ids.from_uuid("sg", group["id"]), "_os": group["id"]})
+    return out
+
+
+async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[dict]:
+    """The named instances, in the order asked; unknown ones are ``InvalidInstanceID.NotFound``.
+
+    Instances we launched are read one by one from Nova (the question is about
+    these ids, not the tenant); only an id we have no row for, i.e. a server
+    created directly in Nova, needs the listing.
+    """
+    wanted = list(dict.fromkeys(ids.check("i", i) for i in instance_ids))
+    known: dict[str, str] = {}
+    async with ctx.services.sessions() as session:
+        for chunk in db.chunks(wanted):
+            known.update((await session.execute(select(Instance.ec2_id, Instance.os_id).where(
+                Instance.project_id == ctx.project_id, Instance.ec2_id.in_(chunk)))).tuples().all())
+    if len(wanted) > 50 or any(i not in known for i in wanted):
+        found = {i["InstanceId"]: i for i in await describe(ctx)}
+    else:
+        view = await ctx.cloud()
+        semaphore = asyncio.Semaphore(16)
+
+        async def server(os_id: str) -> dict | None:
+            async with semaphore:
+                try:
+                    return await view.nova.get_server(os_id)
+                except BackendNotFound:
+                    return None
+
+        servers = await asyncio.gather(*(server(known[i]) for i in wanted))
+        if any(s is None for s in servers):  # deleted servers are only listed (changes-since), never shown
+            found = {i["InstanceId"]: i for i in await describe(ctx)}
+        else:
+            found = {i["InstanceId"]: i for i in await describe(ctx, servers=servers)}
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise errors.not_found("InstanceID", ", ".join(missing))
+    return [found[i] for i in wanted]
+
+
+@tagging.exists("i")
+async def _existing(ctx: RequestContext, instance_ids: list[str]) -> set[str]:
+    try:
+        return {i["InstanceId"] for i in await lookup(ctx, instance_ids)}
+    except errors.EC2Error as exc:
+        if exc.code != "InvalidInstanceID.NotFound":
+            raise
+    return {i["InstanceId"] for i in await describe(ctx)} & set(instance_ids)

@@ -1,0 +1,86 @@
+"""The shape of the code, as a newcomer reads it: no import circles (imports inside functions included), no
+handler importing another handler, handler modules that fit a few screens, a dev cloud that shares no code
+with the proxy it stands in for."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+from tests.support import ROOT
+
+PACKAGES = ("ec2proxy", "metadata")
+
+
+def _modules() -> dict[str, pathlib.Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts or "__pycache__" in path.parts:
+                continue
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            found[name] = path
+    return found
+
+
+def _imports(name: str, path: pathlib.Path, modules: dict) -> set[str]:
+    """Every module of ours that ``name`` imports, at the top or inside a function."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {alias.name for alias in node.names if alias.name in modules}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            for alias in node.names:
+                target = f"{base}.{alias.name}"
+                out.add(target if target in modules else base)
+    return {m for m in out if m in modules and m != name}
+
+
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    modules = _modules()
+    assert len(modules) > 80, "the source tree is not where the tests expect it"
+    return {name: _imports(name, path, modules) for name, path in modules.items()}
+
+
+def test_no_module_imports_in_a_circle(graph):
+    state: dict[str, str] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                raise AssertionError("import circle: " + " -> ".join(trail[trail.index(target):] + [target]))
+            if target not in state:
+                visit(target, trail + [target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+
+def test_no_handler_imports_another_handler(graph):
+    for module, targets in graph.items():
+        if module.startswith("ec2proxy.handlers."):
+            others = {t for t in targets if t.startswith("ec2proxy.handlers.")}
+            assert not others, f"{module} imports {others}: what they share belongs in ec2proxy.readmodels"
+
+
+def test_handler_modules_fit_a_few_screens():
+    for path in (ROOT / "ec2proxy" / "handlers").glob("*.py"):
+        assert len(path.read_text().splitlines()) < 600, path.name
+
+
+def test_the_dev_cloud_shares_no_code_with_the_proxy(graph):
+    for module, targets in graph.items():
+        if module.startswith("ec2proxy.devcloud"):
+            foreign = {t for t in targets if not t.startswith("ec2proxy.devcloud")}
+            assert not foreign, f"{module} imports {foreign}"
