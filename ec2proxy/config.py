@@ -12,7 +12,6 @@ import configparser
 import dataclasses
 import os
 import pathlib
-import types
 from typing import Any, Mapping
 
 
@@ -42,109 +41,172 @@ class Option:
         return raw.strip()
 
 
-OPTIONS: tuple[Option, ...] = (
-    Option("DEFAULT", "data_dir", "",
-           "Where the embedded default keeps its SQLite database, dev cloud state and AWS CLI files. "
-           "Empty: $XDG_DATA_HOME/ec2proxy (~/.local/share/ec2proxy)."),
-    Option("api", "listen", "127.0.0.1:8788", "HOST:PORT of the EC2 API listener."),
-    Option("api", "region", "RegionOne",
-           "The region this proxy serves; SigV4 scopes must name it."),
-    Option("api", "availability_zones", "nova",
-           "Comma-separated zones answered by DescribeAvailabilityZones when no cloud is reachable."),
-    Option("api", "max_body_size", 1048576, "Largest request body accepted, in bytes (413 beyond)."),
-    Option("api", "max_parameters", 5000, "Most query/form parameters accepted in one request."),
-    Option("api", "rate_limit", 0.0,
-           "Requests per second allowed per project and worker (0: no limit); "
-           "beyond it RequestLimitExceeded."),
-    Option("api", "rate_burst", 50, "Burst size of the per-project rate limiter."),
-    Option("api", "access_log", True,
-           "Write one JSON line per request (request id, action, project, status, code, duration) to stderr."),
-    Option("api", "client_token_lease", 60.0,
-           "Seconds a pending ClientToken stays with the worker that claimed it; a retry after that takes it "
-           "over and adopts what a crashed worker left in the cloud."),
-    Option("api", "terminated_visible", 3600,
-           "Seconds a terminated instance stays visible in DescribeInstances."),
-    Option("api", "client_token_retention", 86400,
-           "Seconds a ClientToken is kept after the last instance it launched terminated (at least a day: "
-           "AWS keeps them that long); `ec2proxy db purge` removes older ones."),
-    Option("api", "client_token_replay_terminated", "reservation",
-           "What a RunInstances retry with the token of an all-terminated reservation gets: 'reservation' "
-           "(the terminated reservation, as AWS does) or 'error' (IdempotentInstanceTerminated)."),
-    Option("api", "image_stuck_after", 3600,
-           "Seconds an image may stay queued or saving in Glance; older ones show 'failed' with a stateReason "
-           "and `ec2proxy images stuck --delete` removes them."),
-    Option("api", "job_lease", 60,
-           "Seconds a background job (CopyImage's data copy) stays with the worker running it; after that "
-           "another worker, or this one restarted, takes it over."),
-    Option("api", "volume_types", "standard=__DEFAULT__ gp2=__DEFAULT__ gp3=__DEFAULT__",
-           "EC2 volume types and the Cinder type each one creates, as EC2=cinder pairs; __DEFAULT__ is the "
-           "cloud's default type. A type not listed is refused."),
-    Option("api", "external_network", "",
-           "Name or id of the Neutron external network elastic IPs come from (default: the only external "
-           "network there is)."),
-    Option("api", "image_location_allow", "",
-           "Hosts and networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) RegisterImage's ImageLocation may "
-           "name although they are loopback or link-local (an image server in a lab). Never this proxy's "
-           "own listeners."),
-    Option("api", "image_location_deny", "",
-           "More hosts and networks ImageLocation may not name (loopback, link-local and this proxy's "
-           "listeners always are)."),
-    Option("api", "header_timeout", 30.0,
-           "Seconds a connection may stay without sending a complete request (idle keep-alive included), "
-           "on every listener."),
-    Option("api", "max_connections_per_address", 256,
-           "Open connections one client address may hold on each listener (0: no limit). Behind a load "
-           "balancer every client shares its address: raise it there."),
-    Option("admin", "listen", "127.0.0.1:8790",
-           "HOST:PORT of the admin listener (/healthz, /metrics, /operations); empty to disable."),
-    Option("admin", "token", "",
-           "Bearer token GET /operations asks for (every project's operations are there). Empty: a random "
-           "one kept in DATA_DIR/admin_token."),
-    Option("metadata", "listen", "127.0.0.1:8789", "HOST:PORT of the metadata service listener (empty: none)."),
-    Option("metadata", "shared_secret", "",
-           "The secret the Neutron metadata agent signs X-Instance-ID with (HMAC-SHA256). Empty: a random "
-           "one kept in DATA_DIR/metadata/shared_secret (fine for the embedded default only)."),
-    Option("metadata", "ip_lookup", False,
-           "Without Neutron proxy headers, identify the caller by its source IP among Neutron ports. Only "
-           "safe when the network path to this listener cannot be spoofed; off in production."),
-    Option("metadata", "cache_ttl", 5.0,
-           "Seconds an instance's metadata is kept in memory; our own writes invalidate it at once."),
-    Option("metadata", "identity_key", "",
-           "PEM private key that signs the instance identity document. Empty: one generated on first start "
-           "in DATA_DIR/metadata/ (with its certificate identity.crt)."),
-    Option("metadata", "identity_certificate", "",
-           "PEM certificate published for identity_key (empty: the generated one)."),
-    Option("metadata", "token_key", "",
-           "Secret that signs IMDSv2 session tokens, the same on every worker. Empty: the shared secret."),
-    Option("metadata", "proxy_listen", "127.0.0.1:8791",
-           "HOST:PORT of `ec2proxy metadata-proxy`, the embedded stand-in for Neutron's metadata proxy."),
-    Option("auth", "credential_source", "local",
-           "Where access keys live: 'local' (this proxy's database) or 'keystone' (EC2 credentials in Keystone)."),
-    Option("auth", "max_skew", 900, "Largest accepted clock difference of a signed request, in seconds."),
-    Option("auth", "cache_ttl", 10.0,
-           "Seconds a verified credential is kept in memory before it is looked up again."),
-    Option("openstack", "cloud", "",
-           "A clouds.yaml cloud name to use instead of the options below. With neither a cloud nor an "
-           "auth_url, ec2proxy starts its embedded dev cloud."),
-    Option("openstack", "auth_url", "", "Keystone URL, e.g. https://keystone.example.com/v3."),
-    Option("openstack", "auth_type", "password", "keystoneauth1 plugin: password, v3applicationcredential, token."),
-    Option("openstack", "username", "", "The proxy's own service user (needs the 'service' role for ec2tokens)."),
-    Option("openstack", "password", "", "Its password."),
-    Option("openstack", "user_domain_name", "Default", "Its domain."),
-    Option("openstack", "project_name", "service", "The project the service user logs in to."),
-    Option("openstack", "project_domain_name", "Default", "That project's domain."),
-    Option("openstack", "application_credential_id", "", "For auth_type v3applicationcredential."),
-    Option("openstack", "application_credential_secret", "", "For auth_type v3applicationcredential."),
-    Option("openstack", "region_name", "", "Catalog region to use (empty: the [api] region)."),
-    Option("openstack", "interface", "public", "Catalog interface: public, internal or admin."),
-    Option("openstack", "timeout", 30.0, "Seconds before a backend call is abandoned."),
-    Option("openstack", "retries", 2, "Extra attempts for idempotent reads that failed (5xx, timeout, reset)."),
-    Option("devcloud", "listen", "127.0.0.1:0",
-           "HOST:PORT of the embedded dev cloud (port 0: any free port); it keeps its state in DATA_DIR/devcloud."),
-    Option("devcloud", "delay", 0.5, "Seconds the embedded dev cloud takes for each asynchronous transition."),
-    Option("database", "url", "",
-           "SQLAlchemy URL (sqlite+aiosqlite:///... or postgresql+asyncpg://...). "
-           "Empty: SQLite in the data dir."),
+def option(default: Any, help: str) -> Any:
+    """One option of a section: its default, and the help the sample configuration shows."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclasses.dataclass
+class DefaultSection:
+    """[DEFAULT]: where the embedded default keeps its files."""
+
+    data_dir: str = option('',
+        'Where the embedded default keeps its SQLite database, dev cloud state and AWS CLI files. Empty: '
+        '$XDG_DATA_HOME/ec2proxy (~/.local/share/ec2proxy).')
+
+
+@dataclasses.dataclass
+class ApiSection:
+    """[api]: the EC2 API listener and how it answers."""
+
+    listen: str = option('127.0.0.1:8788', 'HOST:PORT of the EC2 API listener.')
+    region: str = option('RegionOne', 'The region this proxy serves; SigV4 scopes must name it.')
+    availability_zones: str = option('nova',
+        'Comma-separated zones answered by DescribeAvailabilityZones when no cloud is reachable.')
+    max_body_size: int = option(1048576, 'Largest request body accepted, in bytes (413 beyond).')
+    max_parameters: int = option(5000, 'Most query/form parameters accepted in one request.')
+    rate_limit: float = option(0.0,
+        'Requests per second allowed per project and worker (0: no limit); beyond it RequestLimitExceeded.')
+    rate_burst: int = option(50, 'Burst size of the per-project rate limiter.')
+    access_log: bool = option(True,
+        'Write one JSON line per request (request id, action, project, status, code, duration) to stderr.')
+    client_token_lease: float = option(60.0,
+        'Seconds a pending ClientToken stays with the worker that claimed it; a retry after that takes it '
+        'over and adopts what a crashed worker left in the cloud.')
+    terminated_visible: int = option(3600, 'Seconds a terminated instance stays visible in DescribeInstances.')
+    client_token_retention: int = option(86400,
+        'Seconds a ClientToken is kept after the last instance it launched terminated (at least a day: AWS '
+        'keeps them that long); `ec2proxy db purge` removes older ones.')
+    client_token_replay_terminated: str = option('reservation',
+        "What a RunInstances retry with the token of an all-terminated reservation gets: 'reservation' (the "
+        "terminated reservation, as AWS does) or 'error' (IdempotentInstanceTerminated).")
+    image_stuck_after: int = option(3600,
+        "Seconds an image may stay queued or saving in Glance; older ones show 'failed' with a stateReason "
+        'and `ec2proxy images stuck --delete` removes them.')
+    job_lease: int = option(60,
+        "Seconds a background job (CopyImage's data copy) stays with the worker running it; after that "
+        'another worker, or this one restarted, takes it over.')
+    volume_types: str = option('standard=__DEFAULT__ gp2=__DEFAULT__ gp3=__DEFAULT__',
+        'EC2 volume types and the Cinder type each one creates, as EC2=cinder pairs; __DEFAULT__ is the '
+        "cloud's default type. A type not listed is refused.")
+    external_network: str = option('',
+        'Name or id of the Neutron external network elastic IPs come from (default: the only external '
+        'network there is).')
+    image_location_allow: str = option('',
+        "Hosts and networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) RegisterImage's ImageLocation may "
+        "name although they are loopback or link-local (an image server in a lab). Never this proxy's own "
+        'listeners.')
+    image_location_deny: str = option('',
+        "More hosts and networks ImageLocation may not name (loopback, link-local and this proxy's "
+        'listeners always are).')
+    header_timeout: float = option(30.0,
+        'Seconds a connection may stay without sending a complete request (idle keep-alive included), on '
+        'every listener.')
+    max_connections_per_address: int = option(256,
+        'Open connections one client address may hold on each listener (0: no limit). Behind a load '
+        'balancer every client shares its address: raise it there.')
+
+
+@dataclasses.dataclass
+class AdminSection:
+    """[admin]: the operators' listener."""
+
+    listen: str = option('127.0.0.1:8790',
+        'HOST:PORT of the admin listener (/healthz, /metrics, /operations); empty to disable.')
+    token: str = option('',
+        "Bearer token GET /operations asks for (every project's operations are there). Empty: a random one "
+        'kept in DATA_DIR/admin_token.')
+
+
+@dataclasses.dataclass
+class MetadataSection:
+    """[metadata]: the instance metadata service."""
+
+    listen: str = option('127.0.0.1:8789', 'HOST:PORT of the metadata service listener (empty: none).')
+    shared_secret: str = option('',
+        'The secret the Neutron metadata agent signs X-Instance-ID with (HMAC-SHA256). Empty: a random one '
+        'kept in DATA_DIR/metadata/shared_secret (fine for the embedded default only).')
+    ip_lookup: bool = option(False,
+        'Without Neutron proxy headers, identify the caller by its source IP among Neutron ports. Only safe '
+        'when the network path to this listener cannot be spoofed; off in production.')
+    cache_ttl: float = option(5.0,
+        "Seconds an instance's metadata is kept in memory; our own writes invalidate it at once.")
+    identity_key: str = option('',
+        'PEM private key that signs the instance identity document. Empty: one generated on first start in '
+        'DATA_DIR/metadata/ (with its certificate identity.crt).')
+    identity_certificate: str = option('', 'PEM certificate published for identity_key (empty: the generated one).')
+    token_key: str = option('',
+        'Secret that signs IMDSv2 session tokens, the same on every worker. Empty: the shared secret.')
+    proxy_listen: str = option('127.0.0.1:8791',
+        "HOST:PORT of `ec2proxy metadata-proxy`, the embedded stand-in for Neutron's metadata proxy.")
+
+
+@dataclasses.dataclass
+class AuthSection:
+    """[auth]: where access keys and their secrets come from."""
+
+    credential_source: str = option('local',
+        "Where access keys live: 'local' (this proxy's database) or 'keystone' (EC2 credentials in "
+        'Keystone).')
+    max_skew: int = option(900, 'Largest accepted clock difference of a signed request, in seconds.')
+    cache_ttl: float = option(10.0, 'Seconds a verified credential is kept in memory before it is looked up again.')
+
+
+@dataclasses.dataclass
+class OpenStackSection:
+    """[openstack]: the cloud the proxy speaks for, and how it logs in."""
+
+    cloud: str = option('',
+        'A clouds.yaml cloud name to use instead of the options below. With neither a cloud nor an '
+        'auth_url, ec2proxy starts its embedded dev cloud.')
+    auth_url: str = option('', 'Keystone URL, e.g. https://keystone.example.com/v3.')
+    auth_type: str = option('password', 'keystoneauth1 plugin: password, v3applicationcredential, token.')
+    username: str = option('', "The proxy's own service user (needs the 'service' role for ec2tokens).")
+    password: str = option('', 'Its password.')
+    user_domain_name: str = option('Default', 'Its domain.')
+    project_name: str = option('service', 'The project the service user logs in to.')
+    project_domain_name: str = option('Default', "That project's domain.")
+    application_credential_id: str = option('', 'For auth_type v3applicationcredential.')
+    application_credential_secret: str = option('', 'For auth_type v3applicationcredential.')
+    region_name: str = option('', 'Catalog region to use (empty: the [api] region).')
+    interface: str = option('public', 'Catalog interface: public, internal or admin.')
+    timeout: float = option(30.0, 'Seconds before a backend call is abandoned.')
+    retries: int = option(2, 'Extra attempts for idempotent reads that failed (5xx, timeout, reset).')
+
+
+@dataclasses.dataclass
+class DevCloudSection:
+    """[devcloud]: the embedded dev cloud of the embedded default."""
+
+    listen: str = option('127.0.0.1:0',
+        'HOST:PORT of the embedded dev cloud (port 0: any free port); it keeps its state in '
+        'DATA_DIR/devcloud.')
+    delay: float = option(0.5, 'Seconds the embedded dev cloud takes for each asynchronous transition.')
+
+
+@dataclasses.dataclass
+class DatabaseSection:
+    """[database]: the proxy's own database."""
+
+    url: str = option('',
+        'SQLAlchemy URL (sqlite+aiosqlite:///... or postgresql+asyncpg://...). Empty: SQLite in the data '
+        'dir.')
+
+
+# [section] -> its typed options, in the order the sample configuration shows them
+SECTIONS: dict[str, type] = {
+    "DEFAULT": DefaultSection,
+    "api": ApiSection,
+    "admin": AdminSection,
+    "metadata": MetadataSection,
+    "auth": AuthSection,
+    "openstack": OpenStackSection,
+    "devcloud": DevCloudSection,
+    "database": DatabaseSection,
+}
+OPTIONS: tuple[Option, ...] = tuple(
+    Option(section, field.name, field.default, field.metadata["help"])
+    for section, kind in SECTIONS.items() for field in dataclasses.fields(kind)
 )
 
 
@@ -156,13 +218,20 @@ def default_data_dir() -> pathlib.Path:
 class Config:
     """Typed options as ``config.api.listen``; ``config.data_dir`` is a Path."""
 
+    default: DefaultSection
+    api: ApiSection
+    admin: AdminSection
+    metadata: MetadataSection
+    auth: AuthSection
+    openstack: OpenStackSection
+    devcloud: DevCloudSection
+    database: DatabaseSection
+
     def __init__(self, values: Mapping[tuple[str, str], Any], path: str | None = None):
         self.path = path
-        sections: dict[str, dict[str, Any]] = {}
-        for (section, name), value in values.items():
-            sections.setdefault(section.lower(), {})[name] = value
-        for section, items in sections.items():
-            setattr(self, section, types.SimpleNamespace(**items))
+        for section, kind in SECTIONS.items():
+            setattr(self, section.lower(), kind(**{name: value for (where, name), value in values.items()
+                                                  if where == section}))
         self.data_dir = pathlib.Path(values[("DEFAULT", "data_dir")] or default_data_dir()).absolute()
         if not self.database.url:
             self.database.url = f"sqlite+aiosqlite:///{self.data_dir / 'ec2proxy.sqlite'}"
