@@ -9,7 +9,7 @@ import pytest
 
 from ec2proxy import db
 from ec2proxy.db.models import Reservation
-from ec2proxy.handlers import instances
+from ec2proxy.readmodels import instances
 from tests.support import WAIT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -52,7 +52,7 @@ def test_reservation_groups_over_the_bound(tmp_path):
                 session.add_all(Reservation(reservation_id=f"r-{n:017x}", project_id="p", user_id="u",
                                             groups=[{"GroupId": f"sg-{n:017x}"}]) for n in range(COUNT))
             ctx = types.SimpleNamespace(project_id="p", services=types.SimpleNamespace(sessions=sessions))
-            return await instances._reservation_groups(ctx, [f"r-{n:017x}" for n in range(COUNT)])
+            return await instances.reservation_groups(ctx, [f"r-{n:017x}" for n in range(COUNT)])
         finally:
             await engine.dispose()
 

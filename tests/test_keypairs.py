@@ -80,7 +80,7 @@ def test_import_accepts_ed25519_and_pem_public_keys(ec2):
 def test_bad_key_pair_requests_get_ec2_errors(ec2):
     assert code_of(ec2.import_key_pair, KeyName="junk", PublicKeyMaterial=b"ssh-rsa not-base64!") == \
         "InvalidKey.Format"
-    assert code_of(ec2.import_key_pair, KeyName="junk", PublicKeyMaterial=b"") == "InvalidParameterValue"
+    assert code_of(ec2.import_key_pair, KeyName="junk", PublicKeyMaterial=b"") == "MissingParameter"
     ecdsa = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     assert code_of(ec2.import_key_pair, KeyName="junk", PublicKeyMaterial=ecdsa) == "InvalidKey.Format"

@@ -223,6 +223,8 @@ async def disassociate_address(ctx: RequestContext, params: dict) -> dict:
 
 @action("ReleaseAddress", checks_dry_run=True)
 async def release_address(ctx: RequestContext, params: dict) -> dict:
+    if params.get("AllocationId") and params.get("PublicIp"):
+        raise errors.InvalidParameterCombination("Specify either PublicIp or AllocationId, not both")
     address = _find(await describe(ctx), params.get("AllocationId"), params.get("PublicIp"))
     if address.get("AssociationId"):
         raise errors.EC2Error(f"The address {address['PublicIp']} is in use (associated).",

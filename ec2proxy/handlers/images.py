@@ -279,10 +279,15 @@ async def _launch_permissions(ctx: RequestContext, image: dict) -> list[dict]:
     return [{"UserId": m["member_id"]} for m in await view.glance.members(os_image["id"])]
 
 
+def _attribute(name: str | None) -> str | None:
+    """An image attribute as EC2 spells it; clients (Ansible's ec2_ami) also send ``Description``."""
+    return name[:1].lower() + name[1:] if name else name
+
+
 @action("DescribeImageAttribute")
 async def describe_image_attribute(ctx: RequestContext, params: dict) -> dict:
     image = await find(ctx, params["ImageId"])
-    attribute = params["Attribute"]
+    attribute = _attribute(params["Attribute"])
     out: dict = {"ImageId": image["ImageId"]}
     if attribute == "description":
         out["Description"] = {"Value": image["Description"]} if image["Description"] else {}
@@ -344,7 +349,7 @@ async def _set_visibility(view: CloudView, os_image: dict, visibility: str) -> N
 async def modify_image_attribute(ctx: RequestContext, params: dict) -> dict:
     """Description, and launch permission as Glance visibility (``all`` -> public) and image members."""
     image = await find(ctx, params["ImageId"], own=True)
-    attribute = params.get("Attribute")
+    attribute = _attribute(params.get("Attribute"))
     description = (params.get("Description") or {}).get("Value")
     if attribute == "description" and description is None:
         description = params.get("Value")
@@ -388,7 +393,7 @@ async def modify_image_attribute(ctx: RequestContext, params: dict) -> dict:
 @action("ResetImageAttribute", checks_dry_run=True)
 async def reset_image_attribute(ctx: RequestContext, params: dict) -> dict:
     """launchPermission back to private: no longer public, no members."""
-    if params["Attribute"] != "launchPermission":
+    if _attribute(params["Attribute"]) != "launchPermission":
         raise errors.InvalidParameterValue("Only launchPermission can be reset")
     image = await find(ctx, params["ImageId"], own=True)
     if ctx.dry_run:

@@ -81,11 +81,12 @@ async def _find_image(view: CloudView, ami: str) -> dict:
     return image
 
 
-async def _public_key(view: CloudView, name: str | None) -> str | None:
+async def _public_key(ctx: RequestContext, view: CloudView, name: str | None) -> str | None:
+    """The public key of the caller's key pair ``name`` (its EC2 name: Nova's may carry a prefix)."""
     if not name:
         return None
     try:
-        return (await view.nova.get_keypair(name))["public_key"]
+        return (await view.nova.get_keypair(keypairs.nova_name(ctx, view, name)))["public_key"]
     except BackendNotFound:
         raise errors.KeyPairNotFound(name) from None
 
@@ -243,7 +244,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         _find_image(view, ami), find_flavor(view, params.get("InstanceType") or "m1.small"),
         resolve_groups(view, params.get("SecurityGroups") or [], params.get("SecurityGroupIds") or []),
         _resolve_subnet(view, params.get("SubnetId")),
-        _public_key(view, keypairs.nova_name(ctx, view, params["KeyName"]) if params.get("KeyName") else None))
+        _public_key(ctx, view, params.get("KeyName")))
     kernel, ramdisk = _boot_files(image, params)
     if zone and zone not in await ctx.services.availability_zones():
         raise errors.InvalidParameterValue(f"Invalid availability zone: [{zone[:64]}]")

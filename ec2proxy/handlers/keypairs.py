@@ -64,7 +64,7 @@ def parse_public_key(material: bytes | str | None):
         material = material.encode()
     material = (material or b"").strip()
     if not material:
-        raise errors.InvalidParameterValue("The request must contain the parameter PublicKeyMaterial")
+        raise errors.MissingParameter("The request must contain the parameter PublicKeyMaterial")
     candidates = [material]
     if material.startswith(b"---- BEGIN SSH2 PUBLIC KEY"):
         body = [line for line in material.splitlines()[1:-1] if b":" not in line and not line.startswith(b" ")]

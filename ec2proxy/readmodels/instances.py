@@ -31,6 +31,7 @@ from ec2proxy import (
 from ec2proxy.cloud import BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Reservation, utcnow
+from ec2proxy.readmodels import keypairs
 from ec2proxy.servers import addresses, hostname
 
 USER_DATA_LIMIT = 16 * 1024  # bytes of user data, as EC2 allows
@@ -294,7 +295,7 @@ PUSH_DOWN = {"key-name": ("key_name", (2, 83), str), "availability-zone": ("avai
              "private-ip-address": ("ip", (2, 1), lambda v: f"^{re.escape(v)}$")}
 
 
-def nova_filters(view: CloudView, params: dict) -> dict:
+def nova_filters(ctx: RequestContext, view: CloudView, params: dict) -> dict:
     query: dict = {}
     version = tuple(int(part) for part in view.nova.headers.get("X-OpenStack-Nova-API-Version", "2.1").split("."))
     for item in params.get("Filters") or []:
@@ -302,7 +303,9 @@ def nova_filters(view: CloudView, params: dict) -> dict:
         values = item.get("Values") or []
         if rule is None or len(values) != 1 or version < rule[1] or any(c in values[0] for c in "*?\\"):
             continue
-        query[rule[0]] = rule[2](values[0])
+        value = rule[2](values[0])
+        # Nova knows our key pairs by their prefixed name (readmodels.keypairs); the caller by theirs.
+        query[rule[0]] = keypairs.nova_name(ctx, view, value) if rule[0] == "key_name" else value
     return query
 
 
@@ -345,7 +348,7 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
         covered = {row.ec2_id for row in rows.values()}
     elif servers is None:
         since = changes_since(ctx)
-        query = {"changes-since": nova_time(since), **nova_filters(view, params or {})}
+        query = {"changes-since": nova_time(since), **nova_filters(ctx, view, params or {})}
         servers, groups, ports, (rows, tags) = await asyncio.gather(
             view.nova.list_servers(query), _group_ids(view), _ports(view, None), _known(ctx, since))
         covered = {row.ec2_id for row in rows.values()}

@@ -1,0 +1,50 @@
+"""Small AWS behaviours clients rely on (issues 18 and 20), through boto3 against ``ec2proxy serve``."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.support import WAIT, code_of
+
+pytestmark = pytest.mark.e2e
+PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.05"}
+
+
+@pytest.fixture(scope="module")
+def ec2(proxy):
+    return proxy.client()
+
+
+def test_key_name_filter_finds_instances_launched_with_that_key(ec2, ami, accounts):
+    ec2.create_key_pair(KeyName="filtered")
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, KeyName="filtered")["Instances"]
+    ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)  # another, without the key
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+    found = ec2.describe_instances(Filters=[{"Name": "key-name", "Values": ["filtered"]}])["Reservations"]
+    assert [i["InstanceId"] for r in found for i in r["Instances"]] == [instance["InstanceId"]]
+    assert found[0]["Instances"][0]["KeyName"] == "filtered"
+
+
+def test_a_missing_key_pair_is_named_as_the_caller_named_it(ec2, ami, accounts):
+    with pytest.raises(ClientError) as caught:
+        ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, KeyName="no-such-key")
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidKeyPair.NotFound" and "'no-such-key'" in error["Message"]
+    assert accounts["demo"]["project_id"] not in error["Message"]  # Nova's prefixed name never leaks
+
+
+def test_image_attribute_names_as_ansible_sends_them(ec2, ami):
+    image = ec2.copy_image(SourceImageId=ami, SourceRegion="RegionOne", Name="described")["ImageId"]
+    ec2.modify_image_attribute(ImageId=image, Attribute="Description", Value="from ec2_ami")
+    described = ec2.describe_image_attribute(ImageId=image, Attribute="description")
+    assert described["Description"]["Value"] == "from ec2_ami"
+
+
+def test_empty_and_conflicting_parameters(proxy, ec2):
+    unvalidated = proxy.client(parameter_validation=False)
+    assert code_of(unvalidated.import_key_pair, KeyName="empty", PublicKeyMaterial=b"") == "MissingParameter"
+    address = ec2.allocate_address(Domain="vpc")
+    assert code_of(ec2.release_address, AllocationId=address["AllocationId"], PublicIp=address["PublicIp"]) == \
+        "InvalidParameterCombination"
+    ec2.release_address(AllocationId=address["AllocationId"])
