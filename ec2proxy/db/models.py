@@ -36,22 +36,6 @@ class Credential(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
-class Ec2Id(Base):
-    """One EC2 id (``i-0123...``) per OpenStack UUID, unique both ways."""
-
-    __tablename__ = "ec2_ids"
-    __table_args__ = (
-        UniqueConstraint("kind", "os_id", name="uq_ec2_ids_kind_os_id"),
-        Index("ix_ec2_ids_project", "project_id"),
-    )
-
-    ec2_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    os_id: Mapped[str] = mapped_column(String(64))
-    project_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
-
-
 class Reservation(Base):
     """An EC2 reservation: one RunInstances call, one Nova multi-create."""
 
