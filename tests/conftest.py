@@ -94,3 +94,20 @@ def cloud(proxy):
     devcloud = DevCloudProcess(proxy.data_dir)
     inject, clear = devcloud.fault_injection()
     return inject, clear, devcloud.sdk("devcloud-demo")
+
+
+def pytest_collection_modifyitems(items):
+    """Markers from what a test needs, so none is forgotten: ``-m "not fuzz and not slow"`` is the quick tier."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        database = getattr(getattr(item, "callspec", None), "params", {}).get("shared_database")
+        if "postgres_url" in fixtures or database == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+        if database == "mariadb" or item.path.name == "test_mariadb.py":
+            item.add_marker(pytest.mark.mariadb)
+        if item.path.name.startswith("test_fuzz_"):
+            item.add_marker(pytest.mark.fuzz)
+        if item.path.parent.name == "realcloud":
+            item.add_marker(pytest.mark.realcloud)
+        if {"postgres_url", "shared_database", "devcloud"} & fixtures:
+            item.add_marker(pytest.mark.e2e)

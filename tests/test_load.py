@@ -10,9 +10,12 @@ import os
 import threading
 import time
 
+import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 from tests.clusters import assert_each_token_made_one_server, cluster, rows_of
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]  # tens of seconds of load on PostgreSQL
 
 CLIENTS = int(os.environ.get("EC2PROXY_LOAD_CLIENTS", "200"))
 SECONDS = float(os.environ.get("EC2PROXY_LOAD_SECONDS", "15"))

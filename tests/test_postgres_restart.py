@@ -26,6 +26,8 @@ from botocore.exceptions import ClientError
 from tests.clusters import assert_each_token_made_one_server, cluster
 from tests.support import free_port
 
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]  # tens of seconds of load on PostgreSQL
+
 
 class PrivatePostgres:
     """A throwaway PostgreSQL cluster on a loopback port."""
