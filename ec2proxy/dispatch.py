@@ -38,25 +38,11 @@ async def _read_params(request: web.BaseRequest, services: Services) -> tuple[by
     length = request.content_length
     if length is not None and length > limit:
         raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes")
-    # A body trickled forever would hold a place: bounded by header_timeout, cut short when the worker stops.
-    deadline = asyncio.timeout(0.2 if services.stopping else services.config.api.header_timeout)
-    services.body_reads.add(deadline)
-    try:
-        async with deadline:
-            if length is None:  # chunked: aiohttp stops reading at client_max_size
-                body = await request.read()
-            else:  # one read of what the parser already holds, not read()'s loop to EOF
-                body = await request.content.readexactly(length) if length else b""
-    except TimeoutError:
-        if services.stopping:  # the rest of the body will not be read: the client may retry elsewhere
-            raise errors.Unavailable("The service is restarting. Please try again.") from None
-        raise errors.EC2Error("The request body did not arrive in time.", code="RequestTimeout") from None
-    except web.HTTPRequestEntityTooLarge:
-        raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes") from None
-    except asyncio.IncompleteReadError:
-        raise errors.MalformedQueryString("The request body is shorter than its Content-Length") from None
-    finally:
-        services.body_reads.discard(deadline)
+    # Usually the parser already holds the whole body: taken at once, no timer. Otherwise the wait is
+    # bounded by header_timeout (a body trickled forever would hold a place) and cut short when the worker stops.
+    body = request.content.read_nowait(length) if length else b""
+    if length is None or len(body) < length:
+        body += await _wait_for_body(request, None if length is None else length - len(body), services)
     max_fields = services.config.api.max_parameters
     params: list[tuple[str, str]] = []
     try:
@@ -74,6 +60,28 @@ async def _read_params(request: web.BaseRequest, services: Services) -> tuple[by
         repeated = next(key for key, _ in params if key in seen or seen.add(key))
         raise errors.InvalidQueryParameter(f"The parameter {repeated[:64]} appears more than once")
     return body, params
+
+
+async def _wait_for_body(request: web.BaseRequest, missing: int | None, services: Services) -> bytes:
+    """The ``missing`` bytes of the body (all of it when chunked), waited for within [api] header_timeout."""
+    limit = services.config.api.max_body_size
+    deadline = asyncio.timeout(0.2 if services.stopping else services.config.api.header_timeout)
+    services.body_reads.add(deadline)
+    try:
+        async with deadline:
+            if missing is None:  # chunked: aiohttp stops reading at client_max_size
+                return await request.read()
+            return await request.content.readexactly(missing)
+    except TimeoutError:
+        if services.stopping:  # the rest of the body will not be read: the client may retry elsewhere
+            raise errors.Unavailable("The service is restarting. Please try again.") from None
+        raise errors.EC2Error("The request body did not arrive in time.", code="RequestTimeout") from None
+    except web.HTTPRequestEntityTooLarge:
+        raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes") from None
+    except asyncio.IncompleteReadError:
+        raise errors.MalformedQueryString("The request body is shorter than its Content-Length") from None
+    finally:
+        services.body_reads.discard(deadline)
 
 
 def _first(params: list[tuple[str, str]], name: str) -> str | None:
