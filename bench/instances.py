@@ -17,7 +17,7 @@ import boto3
 from bench import devcloud
 from bench.front_door import signed
 from bench.load import wait_until_up
-from ec2proxy import ids
+from ec2proxy.ec2 import ids
 from tests.support import Server, free_port
 
 DESCRIBE = b"Action=DescribeInstances&Version=2016-11-15"

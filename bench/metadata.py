@@ -9,7 +9,7 @@ import sqlite3
 import statistics
 
 from bench.load import alternate, bare_handler, have_wrk, wrk
-from ec2proxy import ids
+from ec2proxy.ec2 import ids
 from metadata import callers
 from tests.support import Server
 

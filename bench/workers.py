@@ -12,7 +12,7 @@ from bench import devcloud
 from bench.front_door import signed
 from bench.instances import _run
 from bench.load import have_wrk, wrk
-from ec2proxy import ids
+from ec2proxy.ec2 import ids
 from tests.support import Server
 
 BODY = b"Action=DescribeInstances&Version=2016-11-15"

@@ -1,5 +1,5 @@
 import sys
 
-from ec2proxy.cli import main
+from ec2proxy.runtime.cli import main
 
 sys.exit(main())

@@ -13,8 +13,8 @@ import binascii
 import json
 import re
 
-from ec2proxy import ids
-from ec2proxy.servers import addresses, hostname
+from ec2proxy.ec2 import ids
+from ec2proxy.ec2.servers import addresses, hostname
 
 VERSIONS = ("1.0", "2007-01-19", "2007-03-01", "2007-08-29", "2007-10-10", "2007-12-15", "2008-02-01",
             "2008-09-01", "2009-04-04", "2011-01-01", "2011-05-01", "2012-01-12", "2014-02-25", "2014-11-05",

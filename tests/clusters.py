@@ -8,8 +8,9 @@ import json
 
 from sqlalchemy import select
 
-from ec2proxy import db, ids
+from ec2proxy import db
 from ec2proxy.db.models import Instance
+from ec2proxy.ec2 import ids
 from tests.devclouds import start_worker
 
 

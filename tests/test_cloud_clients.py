@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from ec2proxy import errors
 from ec2proxy.cloud import BackendError, BackendNotFound, BackendUnavailable
+from ec2proxy.ec2 import errors
 from tests import cloudtarget
 
 

@@ -203,9 +203,9 @@ def test_a_copy_whose_upload_was_cut_off_inside_glance_gives_up_after_image_stuc
     import datetime
     import types
 
-    from ec2proxy import jobs
     from ec2proxy.cloud import BackendError
     from ec2proxy.handlers.images import _copy_data
+    from ec2proxy.state import jobs
 
     class Glance:
         async def get_image(self, image_id):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ec2proxy import ids
+from ec2proxy.ec2 import ids
 from tests.devclouds import DevCloudProcess
 from tests.support import WAIT, code_of
 

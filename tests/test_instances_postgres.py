@@ -9,7 +9,7 @@ import threading
 import time
 import urllib.request
 
-from ec2proxy import ids
+from ec2proxy.ec2 import ids
 from tests.devclouds import start_worker
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from ec2proxy.actions import implemented
+from ec2proxy.frontdoor.actions import implemented
 from tests.support import WAIT, launch_with_volume
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2"}

@@ -11,7 +11,8 @@ import json
 import pytest
 from sqlalchemy import text
 
-from ec2proxy import db, ids
+from ec2proxy import db
+from ec2proxy.ec2 import ids
 from tests.support import Server
 
 pytestmark = pytest.mark.mariadb

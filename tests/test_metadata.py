@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
-from ec2proxy import ids
+from ec2proxy.ec2 import ids
 from metadata import tokens
 from tests.devclouds import DevCloudProcess
 from tests.metadata_calls import fetch, secret, signed

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from ec2proxy import ids
+from ec2proxy.ec2 import ids
 from tests.devclouds import server_for
 
 ADDRESS = "10.0.0.250"

@@ -25,8 +25,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from ec2proxy import protocol
-from ec2proxy.actions import implemented
 from ec2proxy.auth.signatures import v2_string_to_sign
+from ec2proxy.frontdoor.actions import implemented
 from metadata import callers
 from tests.support import WAIT, code_of, launch_with_volume
 

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from ec2proxy import ids
+from ec2proxy.ec2 import ids
 from tests.support import Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from ec2proxy import errors
 from ec2proxy.auth.signatures import Signature
 from ec2proxy.db.models import Credential
+from ec2proxy.ec2 import errors
 
 LOG = logging.getLogger("ec2proxy.auth")
 

@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote_plus
 
 from multidict import MultiMapping
 
-from ec2proxy import errors
+from ec2proxy.ec2 import errors
 
 V4_ALGORITHM = "AWS4-HMAC-SHA256"
 _V4_PREFIX = V4_ALGORITHM + " "

@@ -15,9 +15,9 @@ import logging
 import aiohttp
 
 from ec2proxy.cloud.auth import Authenticator, Scoped
-from ec2proxy.cloud.errors import BackendError, BackendNotFound, BackendUnavailable
+from ec2proxy.cloud.clients import NOVA_MAX, NOVA_MIN, Cinder, Glance, Keystone, Neutron, Nova, parse_version
+from ec2proxy.cloud.failures import BackendError, BackendNotFound, BackendUnavailable
 from ec2proxy.cloud.http import Transport
-from ec2proxy.cloud.services import NOVA_MAX, NOVA_MIN, Cinder, Glance, Keystone, Neutron, Nova, parse_version
 
 LOG = logging.getLogger(__name__)
 __all__ = ["BackendError", "BackendNotFound", "BackendUnavailable", "Cloud", "CloudView"]

@@ -18,7 +18,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import loading
 from keystoneauth1 import session as ks_session
 
-from ec2proxy.cloud.errors import BackendError, BackendUnavailable
+from ec2proxy.cloud.failures import BackendError, BackendUnavailable
 
 REFRESH_MARGIN = datetime.timedelta(minutes=5)
 SERVICE_TYPES = ("identity", "compute", "image", "network", "volumev3")

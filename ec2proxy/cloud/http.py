@@ -19,7 +19,7 @@ import aiohttp
 import orjson
 import yarl
 
-from ec2proxy.cloud.errors import BackendError, BackendUnavailable, UnsafePath, from_status
+from ec2proxy.cloud.failures import BackendError, BackendUnavailable, UnsafePath, from_status
 
 LOG = logging.getLogger("ec2proxy.cloud")
 _SAFE = frozenset({"GET", "HEAD"})

@@ -115,7 +115,7 @@ class Operation(Base):
     resource_ids: Mapped[list] = mapped_column(JSON, default=list)
     state: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # what a background job (ec2proxy.jobs) needs to carry the operation on after a restart
+    # what a background job (ec2proxy.state.jobs) needs to carry the operation on after a restart
     details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)

@@ -2,7 +2,7 @@
 
 A handler is ``async def f(ctx, params) -> dict`` where ``params`` is the
 parsed input (botocore member names) and the dict is the action's output
-shape. ``@action("Name")`` registers it; ``ec2proxy.actions`` imports every
+shape. ``@action("Name")`` registers it; ``ec2proxy.frontdoor.actions`` imports every
 handler module, so the table is complete. Actions known to EC2 but absent
 here answer ``UnsupportedOperation``.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Awaitable, Callable
 
-from ec2proxy.context import RequestContext
+from ec2proxy.frontdoor.context import RequestContext
 
 HandlerFn = Callable[[RequestContext, dict], Awaitable[dict | None]]
 

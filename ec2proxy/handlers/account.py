@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from ec2proxy import errors, vpcs
 from ec2proxy.cloud import BackendError, CloudView
-from ec2proxy.context import RequestContext
+from ec2proxy.ec2 import errors, vpcs
+from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 
 NAMES = ("supported-platforms", "default-vpc", "max-instances", "vpc-max-security-groups-per-interface",

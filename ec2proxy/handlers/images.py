@@ -16,10 +16,10 @@ import json
 import re
 import uuid
 
-from ec2proxy import devices, errors, filters, ids, image_locations, jobs, ledger, oplog, paging, tagging, timestamps
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
-from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
+from ec2proxy.ec2 import devices, errors, filters, ids, image_locations, paging, tagging, timestamps
+from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.images import (
     FILTERS,
@@ -32,6 +32,7 @@ from ec2proxy.readmodels.images import (
     present,
 )
 from ec2proxy.readmodels.instances import lookup
+from ec2proxy.state import jobs, ledger, oplog
 
 NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
 
@@ -420,7 +421,7 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
 
     The new Glance id is chosen before anything is created (Glance takes it),
     so a ClientToken retry after a crash finds the image instead of making a
-    second; the data is streamed by a background job (``ec2proxy.jobs``)
+    second; the data is streamed by a background job (``ec2proxy.state.jobs``)
     that any worker finishes if this one stops.
     """
     if params["SourceRegion"] != ctx.region:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 
-from ec2proxy import errors
 from ec2proxy.cloud import BackendError, CloudView
-from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
+from ec2proxy.ec2 import errors
+from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import (
     USER_DATA_LIMIT,

@@ -11,22 +11,11 @@ import types
 
 from sqlalchemy import insert, select, update
 
-from ec2proxy import (
-    db,
-    devices,
-    errors,
-    filters,
-    ids,
-    ledger,
-    oplog,
-    paging,
-    states,
-    tagging,
-    vpcs,
-)
+from ec2proxy import db
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
-from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Reservation, utcnow
+from ec2proxy.ec2 import devices, errors, filters, ids, paging, states, tagging, vpcs
+from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import keypairs
 from ec2proxy.readmodels.images import glance_image
@@ -44,6 +33,7 @@ from ec2proxy.readmodels.instances import (
     reservation_groups,
     resolve_groups,
 )
+from ec2proxy.state import ledger, oplog
 
 MAX_COUNT = 1000
 # Inputs that need the volume and network work of later issues: refused loudly until then.

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlalchemy import delete, select
 
-from ec2proxy import errors, filters, ids, tagging
 from ec2proxy.cloud import BackendError, BackendNotFound
-from ec2proxy.context import RequestContext
 from ec2proxy.db.models import KeyPair, utcnow
+from ec2proxy.ec2 import errors, filters, ids, tagging
+from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.keypairs import namespace, nova_name
 

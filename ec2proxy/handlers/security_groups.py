@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from ec2proxy import errors, filters, ids, paging, permissions, tagging, vpcs
 from ec2proxy.cloud import BackendError, BackendNotFound
-from ec2proxy.context import RequestContext
+from ec2proxy.ec2 import errors, filters, ids, paging, permissions, tagging, vpcs
+from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 
 _get = filters.path

@@ -7,11 +7,11 @@ and CopySnapshot (which Cinder has no operation for) is refused by name.
 
 from __future__ import annotations
 
-from ec2proxy import errors, filters, ids, paging, tagging, timestamps
 from ec2proxy.cloud import BackendError, BackendNotFound
-from ec2proxy.context import RequestContext
+from ec2proxy.ec2 import errors, filters, ids, paging, tagging, timestamps
+from ec2proxy.ec2.lookups import existing, shape_by_ec2_id
+from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.objects import existing, shape_by_ec2_id
 from ec2proxy.readmodels.volumes import check_settled, cinder
 from ec2proxy.readmodels.volumes import find as find_volume
 
@@ -54,7 +54,7 @@ def snapshot_not_found(snapshot_id: str) -> errors.EC2Error:
 
 
 async def find(ctx: RequestContext, snapshot_id: str) -> dict:
-    """One snapshot by its snap- id (see ``ec2proxy.objects``)."""
+    """One snapshot by its snap- id (see ``ec2proxy.ec2.lookups``)."""
     ids.check("snap", snapshot_id)
     client = await cinder(ctx)
     return await shape_by_ec2_id(snapshot_id, "snap", client.get_snapshot, client.list_snapshots,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import and_, delete, or_, select
 
-from ec2proxy import db, errors, filters, ids, paging, tagging
-from ec2proxy.context import RequestContext
+from ec2proxy import db
 from ec2proxy.db.models import Instance, Tag
+from ec2proxy.ec2 import errors, filters, ids, paging, tagging
+from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 
 FILTERS = {"key": filters.path("Key"), "value": filters.path("Value"), "resource-id": filters.path("ResourceId"),

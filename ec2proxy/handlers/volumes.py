@@ -14,12 +14,13 @@ import asyncio
 import datetime
 import re
 
-from ec2proxy import devices, errors, filters, ids, ledger, oplog, paging, tagging
 from ec2proxy.cloud import BackendError, BackendNotFound
-from ec2proxy.context import RequestContext
+from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging
+from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import lookup, update_row
 from ec2proxy.readmodels.volumes import FILTERS, check_settled, cinder, describe, find, volume_not_found
+from ec2proxy.state import ledger, oplog
 
 # Cinder status -> EC2 volume state; the attachment state comes from the status too
 DEVICE = re.compile(r"/dev/(sd|xvd|vd|hd)[a-z]{1,2}[0-9]?|xvd[a-z]{1,2}")

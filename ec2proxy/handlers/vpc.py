@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
-from ec2proxy import errors, filters, ids, tagging, vpcs
-from ec2proxy.context import RequestContext
+from ec2proxy.ec2 import errors, filters, ids, tagging, vpcs
+from ec2proxy.ec2.servers import hostname
+from ec2proxy.ec2.vpcs import association_id
+from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.servers import hostname
-from ec2proxy.vpcs import association_id
 
 _get = filters.path
 VPC_FILTERS = {

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 import botocore.model
 
-from ec2proxy import errors
+from ec2proxy.ec2 import errors
 
 # Keys that carry the request envelope or the signature, never action input.
 ENVELOPE_KEYS = frozenset(

@@ -8,11 +8,11 @@ import json
 
 from sqlalchemy import select
 
-from ec2proxy import errors, filters, ids, tagging, timestamps
 from ec2proxy.cloud import CloudView
-from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Operation
-from ec2proxy.objects import by_ec2_id, existing
+from ec2proxy.ec2 import errors, filters, ids, tagging, timestamps
+from ec2proxy.ec2.lookups import by_ec2_id, existing
+from ec2proxy.frontdoor.context import RequestContext
 
 _get = filters.path
 
@@ -184,7 +184,9 @@ def image_not_found(image: str) -> errors.EC2Error:
 
 
 async def glance_image(view: CloudView, wanted: str) -> dict | None:
-    """The Glance image behind an ami-/aki-/ari- id, as this project sees it (None: none); see ``ec2proxy.objects``."""
+    """The Glance image behind an ami-/aki-/ari- id, as this project sees it (None: none).
+
+    See ``ec2proxy.ec2.lookups``."""
     glance = _glance(view)
     image = await by_ec2_id(wanted, image_id, glance.get_image, lambda: _visible_images(glance))
     return image if image is not None and present(image) else None

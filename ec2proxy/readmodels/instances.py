@@ -16,23 +16,13 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ec2proxy import (
-    db,
-    devices,
-    errors,
-    filters,
-    fragments,
-    ids,
-    protocol,
-    states,
-    tagging,
-    timestamps,
-)
+from ec2proxy import db, protocol
 from ec2proxy.cloud import BackendNotFound, CloudView
-from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Reservation, utcnow
+from ec2proxy.ec2 import devices, errors, filters, fragments, ids, states, tagging, timestamps
+from ec2proxy.ec2.servers import addresses, hostname
+from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.readmodels import keypairs
-from ec2proxy.servers import addresses, hostname
 
 USER_DATA_LIMIT = 16 * 1024  # bytes of user data, as EC2 allows
 _get = filters.path

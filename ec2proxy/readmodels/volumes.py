@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ec2proxy import db, devices, errors, filters, ids, tagging, timestamps
-from ec2proxy.context import RequestContext
+from ec2proxy import db
 from ec2proxy.db.models import Instance
-from ec2proxy.objects import existing, shape_by_ec2_id
+from ec2proxy.ec2 import devices, errors, filters, ids, tagging, timestamps
+from ec2proxy.ec2.lookups import existing, shape_by_ec2_id
+from ec2proxy.frontdoor.context import RequestContext
 
 _get = filters.path
 
@@ -116,7 +117,7 @@ def volume_not_found(volume_id: str) -> errors.EC2Error:
 
 
 async def find(ctx: RequestContext, volume_id: str) -> dict:
-    """One volume by its vol- id (see ``ec2proxy.objects``)."""
+    """One volume by its vol- id (see ``ec2proxy.ec2.lookups``)."""
     ids.check("vol", volume_id)
     client = await cinder(ctx)
     return await shape_by_ec2_id(volume_id, "vol", client.get_volume, client.list_volumes,

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from botocore.exceptions import ClientError
 
-from ec2proxy import ids
 from ec2proxy.cloud import Cloud
 from ec2proxy.cloud.auth import Authenticator
+from ec2proxy.ec2 import ids
 from tests.support import Server
 
 LAB = os.environ.get("LAB_KEYSTONE_URL")

@@ -16,8 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ec2proxy import ids
 from ec2proxy.cloud import BackendNotFound
+from ec2proxy.ec2 import ids
 from metadata import callers
 from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server
 

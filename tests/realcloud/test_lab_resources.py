@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 
-from ec2proxy import ids
+from ec2proxy.ec2 import ids
 from tests.realcloud.test_lab_instances import LAB, _demo_credential, lab_server
 
 pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh")

@@ -1,4 +1,4 @@
-"""ec2_ids dropped: EC2 ids are digests of the OpenStack ids (ec2proxy.ids), never stored
+"""ec2_ids dropped: EC2 ids are digests of the OpenStack ids (ec2proxy.ec2.ids), never stored
 
 Revision ID: 0007
 Revises: 0006

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Iterable
 
-from ec2proxy import errors, ids
+from ec2proxy.ec2 import errors, ids
 
 NAMES = {"-1": None, "all": None, "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp",
          "icmpv6": "icmpv6", "58": "icmpv6"}

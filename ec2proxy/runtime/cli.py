@@ -15,9 +15,12 @@ from typing import Sequence
 
 from aiohttp import web
 
-from ec2proxy import __version__, db, embedded, jobs, keys, listeners, workers
-from ec2proxy import config as configuration
-from ec2proxy.app import create_admin_app, create_api_server, open_services
+from ec2proxy import __version__, db
+from ec2proxy.frontdoor import listeners
+from ec2proxy.frontdoor.app import create_admin_app, create_api_server, open_services
+from ec2proxy.runtime import config as configuration
+from ec2proxy.runtime import embedded, keys, workers
+from ec2proxy.state import jobs
 
 
 def _load(args: argparse.Namespace) -> configuration.Config:
@@ -233,7 +236,7 @@ def cmd_credentials(args: argparse.Namespace) -> int:
 
 
 async def _operator(args: argparse.Namespace, config: configuration.Config) -> int:
-    from ec2proxy import operator
+    from ec2proxy.state import maintenance as operator
 
     async with open_services(config) as services:
         if args.command == "instances":
@@ -278,7 +281,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
 
 def cmd_metadata_proxy(args: argparse.Namespace) -> int:
     """Forward one instance's metadata requests with the signed headers Neutron's proxy would add."""
-    from ec2proxy import operator
+    from ec2proxy.state import maintenance as operator
     from metadata import forwarder
 
     config = _beside_serve(args, needs_cloud=True)

@@ -8,8 +8,8 @@ network, else the shared one).
 
 from __future__ import annotations
 
-from ec2proxy import errors, ids
 from ec2proxy.cloud import CloudView
+from ec2proxy.ec2 import errors, ids
 
 
 def usable(networks: list[dict], project_id: str) -> list[dict]:

@@ -14,10 +14,10 @@ import hmac
 import json
 from typing import TYPE_CHECKING, Sequence, TypeVar
 
-from ec2proxy import errors
+from ec2proxy.ec2 import errors
 
 if TYPE_CHECKING:
-    from ec2proxy.context import RequestContext
+    from ec2proxy.frontdoor.context import RequestContext
 
 T = TypeVar("T")
 MAX_OFFSET = 1 << 31

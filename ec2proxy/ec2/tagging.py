@@ -12,8 +12,9 @@ from typing import AsyncIterator, Awaitable, Callable, Iterable
 
 from sqlalchemy import delete, insert, select
 
-from ec2proxy import db, errors
+from ec2proxy import db
 from ec2proxy.db.models import Tag
+from ec2proxy.ec2 import errors
 
 MAX_PER_RESOURCE = 50
 

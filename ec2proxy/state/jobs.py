@@ -17,9 +17,9 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from sqlalchemy import select, update
 
-from ec2proxy import oplog
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.db.models import Operation, utcnow
+from ec2proxy.state import oplog
 
 LOG = logging.getLogger(__name__)
 INTERVAL = 2.0

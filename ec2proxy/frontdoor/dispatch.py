@@ -18,12 +18,13 @@ from urllib.parse import parse_qsl
 
 from aiohttp import hdrs, web
 
-from ec2proxy import db, errors, protocol
-from ec2proxy.actions import handler_for
+from ec2proxy import db, protocol
 from ec2proxy.auth.signatures import HttpRequest, read_signature
 from ec2proxy.cloud import BackendError
-from ec2proxy.context import RequestContext
-from ec2proxy.services import Services
+from ec2proxy.ec2 import errors
+from ec2proxy.frontdoor.actions import handler_for
+from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.runtime.services import Services
 
 LOG = logging.getLogger("ec2proxy.api")
 

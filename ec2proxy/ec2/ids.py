@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 
-from ec2proxy import errors
+from ec2proxy.ec2 import errors
 
 # EC2 id prefix -> the name EC2 uses in its error codes (InvalidInstanceID.Malformed...)
 KINDS = {

@@ -1,7 +1,7 @@
 """The operations log: every mutating call is recorded before it acts and closed when it is done.
 
 Crash recovery and the operators' view (``ec2proxy operations list``) read
-it; background jobs (``ec2proxy.jobs``) are operations that stay pending.
+it; background jobs (``ec2proxy.state.jobs``) are operations that stay pending.
 """
 
 from __future__ import annotations

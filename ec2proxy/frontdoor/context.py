@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ec2proxy.auth.credentials import Identity
     from ec2proxy.cloud import CloudView
-    from ec2proxy.services import Services
+    from ec2proxy.runtime.services import Services
 
 
 @dataclasses.dataclass(slots=True)
@@ -26,7 +26,7 @@ class RequestContext:
         """The cloud as this request's project sees it (the signer's own token when there is one)."""
         if self._cloud is None:
             if self.services.cloud is None:
-                from ec2proxy import errors
+                from ec2proxy.ec2 import errors
 
                 raise errors.Unavailable("No cloud is configured for this proxy.")
             scoped = self.identity.scoped

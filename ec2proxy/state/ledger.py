@@ -21,8 +21,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ec2proxy import db, errors, oplog, timestamps
+from ec2proxy import db
 from ec2proxy.db.models import ClientToken, utcnow
+from ec2proxy.ec2 import errors, timestamps
+from ec2proxy.state import oplog
 
 WAIT = 30.0
 
@@ -156,7 +158,7 @@ class Create:
 
     async def done(self, session, *, job: bool = False) -> None:
         """Succeeded, in the transaction that writes what the create made. ``job``: the logged operation
-        stays pending, a background job (``ec2proxy.jobs``) carries it on and closes it."""
+        stays pending, a background job (``ec2proxy.state.jobs``) carries it on and closes it."""
         await finish(session, self.claim)
         if self.operation_id is not None and not job:
             await oplog.close(session, self.operation_id)

@@ -7,7 +7,7 @@ dispatch, which answers :meth:`BackendError.ec2`.
 
 from __future__ import annotations
 
-from ec2proxy import errors
+from ec2proxy.ec2 import errors
 
 
 class BackendError(Exception):

@@ -8,11 +8,11 @@ import json
 from keystoneauth1 import exceptions as ks_exceptions
 from sqlalchemy import Text, delete, func, select
 
-from ec2proxy import ids, states, timestamps
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.db.models import ClientToken, Instance, Operation, utcnow
-from ec2proxy.servers import addresses
-from ec2proxy.services import Services
+from ec2proxy.ec2 import ids, states, timestamps
+from ec2proxy.ec2.servers import addresses
+from ec2proxy.runtime.services import Services
 
 
 async def instance_record(services: Services, ec2_id: str) -> dict | None:

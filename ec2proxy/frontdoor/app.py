@@ -12,15 +12,17 @@ from aiohttp import HttpVersion11, hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from ec2proxy import db, dispatch, keys, listeners, protocol
-from ec2proxy.accesslog import AccessLog
+from ec2proxy import db, protocol
 from ec2proxy.auth.credentials import KeystoneCredentialStore, LocalCredentialStore
 from ec2proxy.cloud import Cloud
 from ec2proxy.cloud.auth import Authenticator
-from ec2proxy.config import Config
-from ec2proxy.metrics import Metrics
-from ec2proxy.ratelimit import RateLimiter
-from ec2proxy.services import Services
+from ec2proxy.frontdoor import dispatch, listeners
+from ec2proxy.frontdoor.accesslog import AccessLog
+from ec2proxy.frontdoor.metrics import Metrics
+from ec2proxy.frontdoor.ratelimit import RateLimiter
+from ec2proxy.runtime import keys
+from ec2proxy.runtime.config import Config
+from ec2proxy.runtime.services import Services
 
 SERVICES = web.AppKey("services", Services)  # the admin listener's Application
 
@@ -115,7 +117,7 @@ ADMIN_TOKEN = web.AppKey("admin_token", str)
 async def list_operations(request: web.Request) -> web.Response:
     """``GET /operations?state=failed&resource_id=i-...&project_id=...&limit=N`` with
     ``Authorization: Bearer <[admin] token>``: every project's operations are there."""
-    from ec2proxy import operator
+    from ec2proxy.state import maintenance as operator
 
     scheme, _, given = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("utf-8", "replace"),

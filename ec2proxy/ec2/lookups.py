@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable
 
-from ec2proxy import ids
 from ec2proxy.cloud import BackendNotFound
+from ec2proxy.ec2 import ids
 
 FEW = 20  # up to this many known ids are asked one by one (concurrently) rather than by a listing
 

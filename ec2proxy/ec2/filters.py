@@ -12,7 +12,7 @@ import dataclasses
 import functools
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ec2proxy import errors
+from ec2proxy.ec2 import errors
 
 Getter = Callable[[Any], Any]
 

@@ -10,14 +10,14 @@ from typing import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from ec2proxy import keys
-from ec2proxy.accesslog import AccessLog
 from ec2proxy.auth.credentials import CredentialStore
 from ec2proxy.cloud import Cloud
-from ec2proxy.config import Config
-from ec2proxy.metrics import Metrics
-from ec2proxy.ratelimit import RateLimiter
-from ec2proxy.requestids import RequestIds
+from ec2proxy.frontdoor.accesslog import AccessLog
+from ec2proxy.frontdoor.metrics import Metrics
+from ec2proxy.frontdoor.ratelimit import RateLimiter
+from ec2proxy.frontdoor.requestids import RequestIds
+from ec2proxy.runtime import keys
+from ec2proxy.runtime.config import Config
 
 
 @dataclasses.dataclass
@@ -30,13 +30,13 @@ class Services:
     metrics: Metrics
     access_log: AccessLog | None
     cloud: Cloud | None
-    secret: bytes  # the metadata shared secret; keys for other uses are derived from it (ec2proxy.keys)
+    secret: bytes  # the metadata shared secret; keys for other uses are derived from it (ec2proxy.runtime.keys)
     request_ids: RequestIds = dataclasses.field(default_factory=RequestIds)
     _zones: tuple[float, list[str]] | None = None
     # Called with a Nova server id whenever our own write changes what that instance shows
     # (the metadata service drops its cache entry); other workers' caches expire by TTL.
     change_listeners: list[Callable[[str], None]] = dataclasses.field(default_factory=list)
-    background: set = dataclasses.field(default_factory=set)  # running asyncio tasks of ec2proxy.jobs
+    background: set = dataclasses.field(default_factory=set)  # running asyncio tasks of ec2proxy.state.jobs
     # Request bodies being read (their asyncio.timeout), and whether the listeners are closing: aiohttp drops
     # what arrives on a connection once it closes it, so a body still on the way then is never complete.
     body_reads: set = dataclasses.field(default_factory=set)

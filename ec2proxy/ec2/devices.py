@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 
-from ec2proxy import errors, ids
+from ec2proxy.ec2 import errors, ids
 
 GIB = 1024 ** 3
 EPHEMERAL = re.compile(r"ephemeral\d+")
