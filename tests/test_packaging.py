@@ -41,6 +41,9 @@ def test_the_installed_package_holds_every_module_of_the_source():
     assert len(wanted) > 80, wanted
     missing = [name for name in wanted if name not in files]
     assert not missing, f"not in the installed package: {missing}"
+    stale = sorted(name for name in files if name.endswith(".py") and name.split("/")[0] in PACKAGES
+                   and name not in wanted and "/migrations/" not in name)
+    assert not stale, f"modules the source no longer has (a stale build/ folder? remove it): {stale}"
 
 
 def test_every_folder_of_modules_is_a_package():
