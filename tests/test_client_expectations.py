@@ -48,3 +48,12 @@ def test_empty_and_conflicting_parameters(proxy, ec2):
     assert code_of(ec2.release_address, AllocationId=address["AllocationId"], PublicIp=address["PublicIp"]) == \
         "InvalidParameterCombination"
     ec2.release_address(AllocationId=address["AllocationId"])
+
+
+def test_vpc_filters_by_the_names_ansible_sends(ec2):
+    (default,) = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    assert default["IsDefault"] is True
+    by_cidr = ec2.describe_vpcs(Filters=[{"Name": "cidr-block", "Values": [default["CidrBlock"]]}])["Vpcs"]
+    assert [v["VpcId"] for v in by_cidr] == [default["VpcId"]]
+    assert ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"] == [default]
+    assert code_of(ec2.describe_vpcs, Filters=[{"Name": "isNothing", "Values": ["x"]}]) == "InvalidParameterValue"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ec2proxy.ec2 import errors
@@ -22,6 +23,7 @@ MAX_VALUES = 200  # per filter
 MAX_VALUE_LENGTH = 1024
 
 _ANY = None  # a "?" in a compiled chunk
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -152,6 +154,8 @@ def compile_filters(
             key = name[4:]
             tags = spec["tag:"]
             getter = lambda obj, key=key, tags=tags: tags(obj).get(key)  # noqa: E731
+        if getter is None:  # the legacy camel-case spelling some clients still send (isDefault, instanceType)
+            getter = spec.get(_CAMEL.sub(lambda m: "-" + m.group(1).lower(), name))
         if getter is None:
             raise errors.InvalidParameterValue(f"The filter '{name[:64]}' is invalid")
         if not values:

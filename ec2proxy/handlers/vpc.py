@@ -19,7 +19,8 @@ from ec2proxy.handlers import action
 
 _get = filters.path
 VPC_FILTERS = {
-    "vpc-id": _get("VpcId"), "cidr": _get("CidrBlock"), "cidr-block-association.cidr-block":
+    "vpc-id": _get("VpcId"), "cidr": _get("CidrBlock"), "cidr-block": _get("CidrBlock"),
+    "cidr-block-association.cidr-block":
     _get("CidrBlockAssociationSet.CidrBlock"), "is-default": _get("IsDefault"), "owner-id": _get("OwnerId"),
     "state": _get("State"), "dhcp-options-id": _get("DhcpOptionsId"),
     "ipv6-cidr-block-association.ipv6-cidr-block": _get("Ipv6CidrBlockAssociationSet.Ipv6CidrBlock"),
