@@ -151,11 +151,11 @@ async def _port_of(ctx: RequestContext, view: CloudView, params: dict) -> tuple[
     if instance["State"]["Name"] in ("shutting-down", "terminated"):
         raise errors.IncorrectInstanceState(
             f"The instance '{instance['InstanceId']}' is not in a valid state for this operation.")
-    ports = sorted(await view.neutron.list("port", {"device_id": instance["_os_id"]}),
+    ports = sorted(await view.neutron.list("port", {"device_id": instance.os_id}),
                    key=lambda p: (p.get("created_at") or "", p["id"]))
     if not ports:
         raise errors.IncorrectInstanceState(f"The instance '{instance['InstanceId']}' has no network interface yet")
-    return ports[0], instance["_os_id"]
+    return ports[0], instance.os_id
 
 
 @action("AssociateAddress", checks_dry_run=True)

@@ -129,7 +129,7 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
     view = await ctx.cloud()
     metadata = {"description": description} if description else {}
     try:
-        os_image = await view.nova.create_image(instance["_os_id"], name, metadata)
+        os_image = await view.nova.create_image(instance.os_id, name, metadata)
     except BackendError as exc:
         await oplog.closed(ctx.services.sessions, operation_id, str(exc))
         if exc.status == 409:

@@ -52,7 +52,7 @@ async def describe_instance_attribute(ctx: RequestContext, params: dict) -> dict
         raise errors.InvalidParameterValue(f"Value ({attribute[:64]}) for parameter attribute is invalid. "
                                            "Unknown attribute.")
     instance, = await lookup(ctx, [params["InstanceId"]])
-    row = instance["_row"]
+    row = instance.row
     values = {
         "InstanceType": {"Value": instance["InstanceType"]},
         "KernelId": {"Value": instance["KernelId"]} if instance.get("KernelId") else {},
@@ -127,7 +127,7 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
         if ctx.dry_run:
             raise errors.DryRunOperation()
         if flavor["name"] != instance["InstanceType"]:
-            await view.nova.resize(instance["_os_id"], flavor["id"])
+            await view.nova.resize(instance.os_id, flavor["id"])
         changes = {"instance_type": flavor["name"]}
     elif name == "groupSet":
         await _modify_groups(ctx, view, instance, value if isinstance(value, list) else [value])
@@ -177,9 +177,9 @@ async def _modify_groups(ctx: RequestContext, view: CloudView, instance: dict, g
     if ctx.dry_run:
         raise errors.DryRunOperation()
     for name in names.keys() - current:
-        await view.nova.action(instance["_os_id"], "addSecurityGroup", {"name": names[name]})
+        await view.nova.action(instance.os_id, "addSecurityGroup", {"name": names[name]})
     for name in current - names.keys():
-        await view.nova.action(instance["_os_id"], "removeSecurityGroup", {"name": name})
+        await view.nova.action(instance.os_id, "removeSecurityGroup", {"name": name})
 
 
 @action("ModifyInstanceMetadataOptions", checks_dry_run=True)
@@ -211,7 +211,7 @@ async def get_console_output(ctx: RequestContext, params: dict) -> dict:
     if instance["State"]["Name"] in ("running", "stopped", "stopping"):
         try:
             lines = 64 * 1024 // 80 if params.get("Latest") else None
-            output = await view.nova.console_output(instance["_os_id"], lines)
+            output = await view.nova.console_output(instance.os_id, lines)
         except BackendError as exc:
             if exc.status != 409:  # a server between states has no console yet: EC2 answers empty output
                 raise

@@ -7,7 +7,6 @@ import base64
 import binascii
 import datetime
 import re
-import types
 
 from sqlalchemy import insert, select, update
 
@@ -22,6 +21,7 @@ from ec2proxy.readmodels.images import glance_image
 from ec2proxy.readmodels.instances import (
     FILTERS,
     USER_DATA_LIMIT,
+    InstanceRow,
     Made,
     changes_since,
     describe,
@@ -52,7 +52,7 @@ async def describe_instances(ctx: RequestContext, params: dict) -> dict:
     instances = await lookup(ctx, wanted) if wanted else await describe(ctx, params, render=not compiled)
     instances, next_token = paging.page(ctx, filters.apply(instances, compiled), params)
     result: dict = {"NextToken": next_token} if next_token else {}
-    reservation_ids = sorted({i["_reservation"] for i in instances})
+    reservation_ids = sorted({i.reservation_id for i in instances})
     groups = await reservation_groups(ctx, reservation_ids) if reservation_ids else {}
     result["Reservations"] = group_reservations(instances, ctx.project_id, groups)
     return result
@@ -311,7 +311,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
             await session.execute(insert(Instance.__table__), rows)  # Core: no ORM bookkeeping per row
         await tagging.write(session, ctx.project_id, tagged)
         await create.done(session)
-    made = Made(rows={row["os_id"]: types.SimpleNamespace(**row) for row in rows}, tags=tagged,
+    made = Made(rows={row["os_id"]: InstanceRow.of(row) for row in rows}, tags=tagged,
                 groups={g["GroupName"]: g["GroupId"] for g in group_set})
     return await _replay(ctx, reservation_id, (servers, group_set, made))
 
@@ -404,12 +404,12 @@ async def _change_state(ctx: RequestContext, instances: list[dict], call, allowe
 @action("TerminateInstances", checks_dry_run=True)
 async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
     instances = await _targets(ctx, params["InstanceIds"])
-    protected = [i["InstanceId"] for i in instances if i["_row"] is not None and i["_row"].disable_api_termination]
+    protected = [i["InstanceId"] for i in instances if i.row is not None and i.row.disable_api_termination]
     if protected:
         raise errors.EC2Error(f"The instance '{protected[0]}' may not be terminated. Modify its "
                               "'disableApiTermination' instance attribute and try again.",
                               code="OperationNotPermitted")
-    changes = await _change_state(ctx, instances, lambda nova, i: nova.delete_server(i["_os_id"]),
+    changes = await _change_state(ctx, instances, lambda nova, i: nova.delete_server(i.os_id),
                                   {"pending", "running", "stopping", "stopped"}, states.SHUTTING_DOWN,
                                   idle={"shutting-down", "terminated"})
     async with ctx.services.sessions() as session, session.begin():
@@ -423,7 +423,7 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
 @action("StopInstances", checks_dry_run=True)
 async def stop_instances(ctx: RequestContext, params: dict) -> dict:
     changes = await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
-                                  lambda nova, i: nova.stop(i["_os_id"]), {"running"},
+                                  lambda nova, i: nova.stop(i.os_id), {"running"},
                                   states.STOPPING, idle={"stopping", "stopped"})
     return {"StoppingInstances": changes}
 
@@ -435,13 +435,13 @@ async def _start(nova, instance: dict) -> None:
     once; Nova needs the resize finished and confirmed, which it does within
     moments, so this follows it for a bounded time.
     """
-    status = instance["_nova_status"]
+    status = instance.nova_status
     for _ in range(40):
         if status == "VERIFY_RESIZE":
-            await nova.confirm_resize(instance["_os_id"])
+            await nova.confirm_resize(instance.os_id)
         elif status == "SHUTOFF":
             try:
-                await nova.start(instance["_os_id"])
+                await nova.start(instance.os_id)
                 return
             except BackendError as exc:
                 if exc.status != 409:
@@ -449,9 +449,9 @@ async def _start(nova, instance: dict) -> None:
         elif status != "RESIZE":
             break
         await asyncio.sleep(0.25)
-        server = await nova.get_server(instance["_os_id"])
+        server = await nova.get_server(instance.os_id)
         status = "RESIZE" if server.get("OS-EXT-STS:task_state") else server.get("status")
-    await nova.start(instance["_os_id"])
+    await nova.start(instance.os_id)
 
 
 @action("StartInstances", checks_dry_run=True)
@@ -465,7 +465,7 @@ async def start_instances(ctx: RequestContext, params: dict) -> dict:
 @action("RebootInstances", checks_dry_run=True)
 async def reboot_instances(ctx: RequestContext, params: dict) -> dict:
     await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
-                        lambda nova, i: nova.reboot(i["_os_id"]), {"running"}, states.RUNNING)
+                        lambda nova, i: nova.reboot(i.os_id), {"running"}, states.RUNNING)
     return {}
 
 

@@ -156,7 +156,7 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     if volume["AvailabilityZone"] != instance["Placement"]["AvailabilityZone"]:
         raise errors.EC2Error(f"The volume '{volume['VolumeId']}' is not in the same availability zone as instance "
                               f"'{instance['InstanceId']}'", code="InvalidVolume.ZoneMismatch")
-    row = instance["_row"]
+    row = instance.row
     mappings = list(row.block_device_mappings or []) if row is not None else []
     if device == instance["RootDeviceName"] or any(m.get("DeviceName") == device for m in mappings):
         raise errors.InvalidParameterValue(f"Invalid value '{device}' for unixDevice. Attachment point {device} is "
@@ -166,7 +166,7 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     view = await ctx.cloud()
     operation_id = await oplog.logged(ctx, [volume["VolumeId"], instance["InstanceId"]])
     try:
-        await view.nova.attach_volume(instance["_os_id"], volume["_os"]["id"])
+        await view.nova.attach_volume(instance.os_id, volume["_os"]["id"])
     except BackendError as exc:
         await oplog.closed(ctx.services.sessions, operation_id, str(exc))
         if exc.status in (400, 409):
@@ -203,7 +203,7 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
     try:
-        await view.nova.detach_volume(instance["_os_id"], volume["_os"]["id"])
+        await view.nova.detach_volume(instance.os_id, volume["_os"]["id"])
     except BackendNotFound:
         pass
     except BackendError as exc:
@@ -213,7 +213,7 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
         if exc.status in (400, 409):
             raise errors.IncorrectState(f"{volume['VolumeId']} cannot be detached now: {exc.message[:200]}") from None
         raise
-    row = instance["_row"]
+    row = instance.row
     if row is not None:
         kept = [m for m in row.block_device_mappings or [] if m.get("VolumeId") != volume["VolumeId"]]
         await update_row(ctx, instance, block_device_mappings=kept)

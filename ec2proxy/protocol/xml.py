@@ -140,7 +140,7 @@ def _build_list(shape: botocore.model.ListShape) -> Writer:
             if element is None:
                 continue
             out.append(open_tag)
-            if type(element) is Prerendered:
+            if isinstance(element, Prerendered):
                 out.append(element.xml)
             else:
                 member(element, out)

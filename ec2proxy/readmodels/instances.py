@@ -10,10 +10,11 @@ import asyncio
 import dataclasses
 import datetime
 import functools
+import operator
 import re
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ec2proxy import db, protocol
@@ -25,12 +26,70 @@ from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.readmodels import keypairs
 
 USER_DATA_LIMIT = 16 * 1024  # bytes of user data, as EC2 allows
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class InstanceRow:
+    """Our row of an instance as read (what Nova does not keep for EC2), typed; ``generation`` guards updates."""
+
+    ec2_id: str
+    os_id: str
+    project_id: str
+    reservation_id: str
+    launch_index: int
+    image_id: str
+    instance_type: str
+    key_name: str | None
+    public_key: str | None
+    user_data: str | None
+    client_token: str | None
+    root_device_name: str
+    kernel_id: str | None
+    ramdisk_id: str | None
+    block_device_mappings: list
+    metadata_options: dict
+    disable_api_termination: bool
+    shutdown_behavior: str
+    launched_at: datetime.datetime
+    terminated_at: datetime.datetime | None
+    generation: int
+
+    @classmethod
+    def of(cls, row: Any) -> "InstanceRow":
+        """From a Core row of ``instances`` or the values just inserted."""
+        return cls(**(row if isinstance(row, dict) else row._mapping))
+
+
+_ROW_VALUES = operator.attrgetter(*(field.name for field in dataclasses.fields(InstanceRow)))
+
+
+class InstanceRecord(dict):
+    """An instance: its EC2 ``Instance`` shape (the items, all that is ever serialized), and what we know of it
+    behind that shape (typed attributes)."""
+
+    __slots__ = ("os_id", "nova_status", "row", "reservation_id", "owner")
+
+    def __init__(self, shape: dict, *, os_id: str, nova_status: str | None, row: InstanceRow | None,
+                 reservation_id: str, owner: str):
+        super().__init__(shape)
+        self.os_id, self.nova_status, self.row = os_id, nova_status, row
+        self.reservation_id, self.owner = reservation_id, owner
+
+
+class RenderedInstance(protocol.Prerendered):
+    """An instance whose XML was written from kept fragments; the reservation it belongs to, for grouping."""
+
+    __slots__ = ("reservation_id",)
+
+    def __init__(self, xml: str, instance_id: str, reservation_id: str):
+        super().__init__(xml, InstanceId=instance_id)
+        self.reservation_id = reservation_id
+
 _get = filters.path
 
 
 FILTERS = {
     "instance-id": _get("InstanceId"), "instance-state-name": _get("State.Name"),
-    "instance-state-code": _get("State.Code"), "reservation-id": lambda i: i["_reservation"],
+    "instance-state-code": _get("State.Code"), "reservation-id": lambda i: i.reservation_id,
     "client-token": _get("ClientToken"), "image-id": _get("ImageId"), "instance-type": _get("InstanceType"),
     "key-name": _get("KeyName"), "availability-zone": _get("Placement.AvailabilityZone"),
     "launch-index": _get("AmiLaunchIndex"), "private-ip-address": _get("PrivateIpAddress"),
@@ -40,7 +99,7 @@ FILTERS = {
     "instance.group-name": _get("SecurityGroups.GroupName"), "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"),
     "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
     "launch-time": lambda i: timestamps.ec2_text(i["LaunchTime"]), "root-device-type": _get("RootDeviceType"),
-    "root-device-name": _get("RootDeviceName"), "owner-id": lambda i: i["_owner"],
+    "root-device-name": _get("RootDeviceName"), "owner-id": lambda i: i.owner,
     "requester-id": lambda i: [], "architecture": _get("Architecture"), "hypervisor": _get("Hypervisor"),
     "virtualization-type": _get("VirtualizationType"), "platform": _get("Platform"),
     "monitoring-state": _get("Monitoring.State"), "state-reason-code": _get("StateReason.Code"),
@@ -95,7 +154,7 @@ def network_interfaces(server: dict, ports: list[dict], project_id: str, region:
     return out
 
 
-def block_device_mappings(server: dict, row: Instance | None) -> list[dict]:
+def block_device_mappings(server: dict, row: InstanceRow | None) -> list[dict]:
     """Volumes Nova has attached, under the device names and with the attach times we recorded."""
     if row is None or not row.block_device_mappings:
         return []
@@ -103,20 +162,20 @@ def block_device_mappings(server: dict, row: Instance | None) -> list[dict]:
                              lambda m: timestamps.parse(m.get("AttachTime")) or row.launched_at)
 
 
-def _ebs_root(server: dict, row: Instance | None) -> bool:
+def _ebs_root(server: dict, row: InstanceRow | None) -> bool:
     """Booted from a volume: Nova shows no image, or RunInstances mapped the root device to Ebs."""
     if not server.get("image"):
         return True
     return bool(row is not None and row.block_device_mappings and any(m.get("Root") for m in row.block_device_mappings))
 
 
-def _reservation_of(server: dict, row: Instance | None) -> str:
+def _reservation_of(server: dict, row: InstanceRow | None) -> str:
     """Ours, or for a server made in Nova directly one of its own (ids assigned on first sight)."""
     return row.reservation_id if row else ids.from_uuid("r", server["id"])
 
 
-def build_instance(server: dict, row: Instance | None, project_id: str, groups: dict[str, str], region: str,
-                   ports: list[dict] | None = None) -> dict:
+def build_instance(server: dict, row: InstanceRow | None, project_id: str, groups: dict[str, str], region: str,
+                   ports: list[dict] | None = None) -> InstanceRecord:
     """The EC2 Instance shape of one Nova server plus what our database keeps for it (tags: ``tagging.attach``)."""
     code, name = states.ec2_state(server)
     private_ip, public_ip, _ = addresses(server)
@@ -125,7 +184,7 @@ def build_instance(server: dict, row: Instance | None, project_id: str, groups: 
     flavor = server.get("flavor") or {}
     launched = row.launched_at if row else timestamps.parse(server.get("created"))
     group_names = [g["name"] for g in server.get("security_groups") or []]
-    instance = {
+    instance = InstanceRecord({
         "InstanceId": ec2_id,
         "ImageId": row.image_id if row else (ids.from_uuid("ami", image["id"]) if image else ""),
         "State": {"Code": code, "Name": name},
@@ -147,10 +206,8 @@ def build_instance(server: dict, row: Instance | None, project_id: str, groups: 
         "MetadataOptions": metadata_options(row.metadata_options if row else None),
         "StateReason": states.state_reason(server),
         "KernelId": row.kernel_id if row else None, "RamdiskId": row.ramdisk_id if row else None,
-        "_os_id": server["id"], "_nova_status": server.get("status"), "_row": row,
-        "_reservation": _reservation_of(server, row),
-        "_owner": project_id,
-    }
+    }, os_id=server["id"], nova_status=server.get("status"), row=row, reservation_id=_reservation_of(server, row),
+        owner=project_id)
     interfaces = network_interfaces(server, ports or [], project_id, region)
     if interfaces:
         instance.update(NetworkInterfaces=interfaces, VpcId=interfaces[0]["VpcId"], SubnetId=interfaces[0]["SubnetId"])
@@ -164,44 +221,45 @@ def build_instance(server: dict, row: Instance | None, project_id: str, groups: 
     return instance
 
 
-def group_reservations(instances: list[dict], project_id: str, reservation_groups: dict[str, list]) -> list[dict]:
+def group_reservations(instances: list[InstanceRecord] | list[RenderedInstance], project_id: str,
+                       reservation_groups: dict[str, list]) -> list[dict]:
     by_id: dict[str, dict] = {}
     for instance in instances:
-        rid = instance["_reservation"]
+        rid = instance.reservation_id
         reservation = by_id.get(rid)
         if reservation is None:
             reservation = by_id[rid] = {"ReservationId": rid, "OwnerId": project_id,
                                         "Groups": reservation_groups.get(rid, []), "Instances": []}
-        reservation["Instances"].append(instance)  # '_' keys are not in the output shape: never serialized
+        reservation["Instances"].append(instance)
     return list(by_id.values())
 
 
-async def _rows(ctx: RequestContext, os_ids: list[str]) -> dict[str, Row]:
-    """Our rows of these servers, read-only: Core rows (attribute access like the model) without the
-    ORM's identity map, which costs more than the query at thousands of instances."""
-    out: dict[str, Row] = {}
+async def _rows(ctx: RequestContext, os_ids: list[str]) -> dict[str, InstanceRow]:
+    """Our rows of these servers, read through Core (the ORM's identity map costs more than the query at
+    thousands of instances)."""
+    out: dict[str, InstanceRow] = {}
     table = Instance.__table__
     async with ctx.services.sessions() as session:
         for chunk in db.chunks(os_ids):
             query = select(table).where(table.c.project_id == ctx.project_id, table.c.os_id.in_(chunk))
             for row in (await session.execute(query)).all():
-                out[row.os_id] = row
+                out[row.os_id] = InstanceRow.of(row)
     return out
 
 
-async def update_row(ctx: RequestContext, instance: dict, **values) -> None:
+async def update_row(ctx: RequestContext, instance: InstanceRecord, **values) -> None:
     """Change our row of ``instance`` conditionally on the generation it was read at.
 
     A server created directly in Nova gets its row now, from what Describe
     showed. A lost race is ``IncorrectInstanceState`` (someone else changed
     the instance in between): the caller retries with fresh eyes.
     """
-    row = instance["_row"]
+    row = instance.row
     async with ctx.services.sessions() as session, session.begin():
         if row is None:
             session.add(Instance(
-                ec2_id=instance["InstanceId"], os_id=instance["_os_id"], project_id=ctx.project_id,
-                reservation_id=instance["_reservation"], launch_index=instance["AmiLaunchIndex"],
+                ec2_id=instance["InstanceId"], os_id=instance.os_id, project_id=ctx.project_id,
+                reservation_id=instance.reservation_id, launch_index=instance["AmiLaunchIndex"],
                 image_id=instance["ImageId"], instance_type=instance["InstanceType"],
                 key_name=instance.get("KeyName"), root_device_name=instance["RootDeviceName"],
                 block_device_mappings=[], metadata_options=instance["MetadataOptions"],
@@ -216,10 +274,10 @@ async def update_row(ctx: RequestContext, instance: dict, **values) -> None:
                 Instance.generation == row.generation).values(generation=row.generation + 1, **values))
             if done.rowcount != 1:
                 raise _lost_race(instance)
-    ctx.services.instance_changed(instance["_os_id"])
+    ctx.services.instance_changed(instance.os_id)
 
 
-def _lost_race(instance: dict) -> errors.EC2Error:
+def _lost_race(instance: InstanceRecord) -> errors.EC2Error:
     return errors.IncorrectInstanceState(
         f"The instance '{instance['InstanceId']}' was changed by another request; retry.")
 
@@ -299,14 +357,15 @@ def nova_filters(ctx: RequestContext, view: CloudView, params: dict) -> dict:
     return query
 
 
-async def _known(ctx: RequestContext, since: datetime.datetime) -> tuple[dict, dict[str, list[dict]]]:
+async def _known(ctx: RequestContext,
+                 since: datetime.datetime) -> tuple[dict[str, InstanceRow], dict[str, list[dict]]]:
     """Our rows of the servers a listing since ``since`` can show (all but those we saw terminated
     before), and their tags: read while Nova answers, not after it."""
     table = Instance.__table__
     async with ctx.services.sessions() as session:
         query = select(table).where(table.c.project_id == ctx.project_id,
                                     (table.c.terminated_at.is_(None)) | (table.c.terminated_at >= since))
-        rows = {row.os_id: row for row in (await session.execute(query)).all()}
+        rows = {row.os_id: InstanceRow.of(row) for row in (await session.execute(query)).all()}
     return rows, await tagging.load(ctx, [row.ec2_id for row in rows.values()])
 
 
@@ -314,13 +373,13 @@ async def _known(ctx: RequestContext, since: datetime.datetime) -> tuple[dict, d
 class Made:
     """What RunInstances just wrote and asked for: its answer needs no second read of any of it."""
 
-    rows: dict[str, Any]  # by Nova id, as our rows read
+    rows: dict[str, InstanceRow]  # by Nova id
     tags: dict[str, list[dict]]
     groups: dict[str, str]  # name -> sg- id of the groups the servers were booted with
 
 
 async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None,
-                   made: Made | None = None, render: bool = False) -> list[dict]:
+                   made: Made | None = None, render: bool = False) -> list[InstanceRecord] | list[RenderedInstance]:
     """Every instance of the project (terminated ones for a while), as EC2 Instance dicts.
 
     One paginated Nova listing (narrowed by the filters Nova understands), the
@@ -367,15 +426,15 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
                                                           own_ports)], "InstanceId", tags)[0]
                 xml = protocol.render(_instance_shape(), instance)
                 fragments.INSTANCES.put(key, xml)
-            instances.append(protocol.Prerendered(xml, InstanceId=ec2_id, _reservation=_reservation_of(server, row)))
+            instances.append(RenderedInstance(xml, ec2_id, _reservation_of(server, row)))
             continue
         instances.append(build_instance(server, row, ctx.project_id, groups, ctx.region, own_ports))
     return instances if render else tagging.attach(instances, "InstanceId", tags)
 
 
-def _row_values(row) -> tuple | None:
+def _row_values(row: InstanceRow | None) -> tuple | None:
     """What a read row holds, for a digest."""
-    return None if row is None else tuple(row)
+    return None if row is None else _ROW_VALUES(row)
 
 
 @functools.cache
@@ -410,7 +469,7 @@ async def resolve_groups(view: CloudView, names: list[str], group_ids: list[str]
     return out
 
 
-async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[dict]:
+async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceRecord]:
     """The named instances, in the order asked; unknown ones are ``InvalidInstanceID.NotFound``.
 
     Instances we launched are read one by one from Nova (the question is about
