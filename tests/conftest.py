@@ -111,3 +111,11 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.realcloud)
         if {"postgres_url", "shared_database", "devcloud"} & fixtures:
             item.add_marker(pytest.mark.e2e)
+        if database or item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
+# Whole suites of tens of seconds to minutes (fault matrices, several workers on a database): outside the quick
+# tier, inside every full run and CI.
+SLOW_MODULES = {"test_identity_image_faults.py", "test_instance_faults.py", "test_resource_faults.py",
+                "test_instances_postgres.py"}
