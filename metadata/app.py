@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
@@ -17,7 +18,7 @@ from ec2proxy.runtime.services import Services
 from metadata import callers, signing, tokens, tree
 
 LOG = logging.getLogger(__name__)
-STATE = web.AppKey("state", "MetadataState")
+STATE: web.AppKey["MetadataState"] = web.AppKey("state")
 TEXT = "text/plain"
 
 
@@ -57,16 +58,18 @@ class MetadataState:
             if pending is None:
                 pending = asyncio.ensure_future(self._read(caller.instance_id, caller.tenant_id))
                 self.filling[caller.instance_id] = pending
-                pending.add_done_callback(
-                    lambda done, key=caller.instance_id: self.filling.pop(key, None)
-                    if self.filling.get(key) is done else None)
+                pending.add_done_callback(functools.partial(self._filled, caller.instance_id))
             data = await asyncio.shield(pending)
         if data["tenant_id"] != caller.tenant_id:
             raise Unknown()
         return data
 
+    def _filled(self, instance_id: str, done: asyncio.Future) -> None:
+        if self.filling.get(instance_id) is done:
+            del self.filling[instance_id]
+
     async def _read(self, os_id: str, tenant_id: str) -> dict:
-        view = await self.services.cloud.reader_view(tenant_id)
+        view = await self.services.backend.reader_view(tenant_id)
 
         async def server() -> dict:
             try:
@@ -107,7 +110,7 @@ class MetadataState:
 
     async def caller_by_ip(self, ip: str) -> callers.Caller:
         """The IP fallback: the port that has ``ip`` names the instance and its project."""
-        view = await self.services.cloud.view()
+        view = await self.services.backend.view()
         ports = await view.neutron.list("port", {"fixed_ips": [f"ip_address={ip}"]}) if view.neutron else []
         ports = [p for p in ports if (p.get("device_owner") or "").startswith("compute:")]  # compute:<zone>
         if len(ports) != 1:

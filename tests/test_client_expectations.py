@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import WAIT, code_of
+from tests.support import WAIT, Server, code_of
 
 pytestmark = pytest.mark.e2e
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.05"}
@@ -57,3 +57,45 @@ def test_vpc_filters_by_the_names_ansible_sends(ec2):
     assert [v["VpcId"] for v in by_cidr] == [default["VpcId"]]
     assert ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"] == [default]
     assert code_of(ec2.describe_vpcs, Filters=[{"Name": "isNothing", "Values": ["x"]}]) == "InvalidParameterValue"
+
+
+def test_tag_key_and_tag_value_filters_on_describe_tags_and_describe_calls(ec2):
+    first = ec2.create_volume(Size=1, AvailabilityZone="nova")["VolumeId"]
+    second = ec2.create_volume(Size=1, AvailabilityZone="nova")["VolumeId"]
+    ec2.create_tags(Resources=[first], Tags=[{"Key": "team", "Value": "blue"}])
+    ec2.create_tags(Resources=[second], Tags=[{"Key": "team", "Value": "red"}, {"Key": "env", "Value": "blue"}])
+
+    def volumes(*filters):
+        found = ec2.describe_volumes(Filters=[{"Name": n, "Values": v} for n, v in filters])["Volumes"]
+        return sorted(v["VolumeId"] for v in found if v["VolumeId"] in (first, second))
+
+    assert volumes(("tag-key", ["env"])) == [second]
+    assert volumes(("tag-value", ["blue"])) == sorted([first, second])  # any tag's value
+    assert volumes(("tag:team", ["blue"])) == [first]  # that tag's value only
+    assert volumes(("tag:team", ["r*"]), ("tag-key", ["env"])) == [second]
+
+    def tags(*filters):
+        found = ec2.describe_tags(Filters=[{"Name": n, "Values": v} for n, v in filters])["Tags"]
+        return sorted((t["ResourceId"], t["Key"]) for t in found if t["ResourceId"] in (first, second))
+
+    assert tags(("tag-key", ["env"])) == [(second, "env")]
+    assert tags(("tag-value", ["blue"])) == sorted([(first, "team"), (second, "env")])
+    assert tags(("tag:team", ["red"])) == [(second, "team")]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[first, second], WaiterConfig=WAIT)
+    for volume in (first, second):
+        ec2.delete_volume(VolumeId=volume)
+
+
+def test_deleting_a_volume_still_being_created_is_incorrect_state(tmp_path):
+    server = Server(tmp_path / "data", env={"EC2PROXY_DEVCLOUD_DELAY": "3"}).start()
+    try:
+        ec2 = server.client()
+        volume = ec2.create_volume(Size=1, AvailabilityZone="nova")["VolumeId"]
+        with pytest.raises(ClientError) as caught:
+            ec2.delete_volume(VolumeId=volume)
+        code, message = caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+        assert code == "IncorrectState" and "creating" in message and "snapshot" not in message
+        ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig=WAIT)
+        ec2.delete_volume(VolumeId=volume)
+    finally:
+        server.stop()

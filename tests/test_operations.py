@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -16,8 +17,22 @@ def test_sample_configuration_documents_every_option():
     sample = (ROOT / "etc" / "ec2proxy" / "ec2proxy.conf.sample").read_text()
     assert sample == configuration.sample(), \
         "regenerate with: ec2proxy config-sample > etc/ec2proxy/ec2proxy.conf.sample"
+    assert all(option.help.strip() for option in configuration.OPTIONS), "every option says what it does"
+
+
+def test_sample_configuration_with_every_line_uncommented_loads_as_the_defaults(tmp_path):
+    """The sample is valid configuration: each default it shows parses back to the option's default."""
+    uncommented = re.sub(r"^#(\w+ = )", r"\1", configuration.sample(), flags=re.M)
+    path = tmp_path / "ec2proxy.conf"
+    path.write_text(uncommented)
+    loaded = configuration.load(str(path), environ={})
+    checked = 0
     for option in configuration.OPTIONS:
-        assert f"#{option.name} = " in sample
+        if (option.section, option.name) == ("database", "url"):  # empty means: the SQLite file in the data dir
+            continue
+        assert getattr(getattr(loaded, option.section.lower()), option.name) == option.default, option
+        checked += 1
+    assert checked == len(configuration.OPTIONS) - 1
 
 
 def test_configuration_layers_file_then_environment(tmp_path):

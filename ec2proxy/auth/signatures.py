@@ -169,7 +169,8 @@ def _parse_amz_date(value: str | None) -> datetime.datetime:
     try:
         if match is None:
             raise ValueError(value)
-        return datetime.datetime(*map(int, match.groups()), tzinfo=datetime.timezone.utc)
+        year, month, day, hour, minute, second = map(int, match.groups())
+        return datetime.datetime(year, month, day, hour, minute, second, tzinfo=datetime.timezone.utc)
     except ValueError:
         raise errors.IncompleteSignature("X-Amz-Date must be in the form YYYYMMDD'T'HHMMSS'Z'") from None
 

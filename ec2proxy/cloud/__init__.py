@@ -58,7 +58,7 @@ class Cloud:
     async def _negotiate(self, scoped: Scoped) -> str:
         endpoint = scoped.endpoints["compute"]
         document = (await self.transport.request("compute", "GET", endpoint + "/", scoped.token)).body
-        version = document.get("version") or next(
+        version: dict = document.get("version") or next(
             (v for v in document.get("versions", []) if v.get("id") == "v2.1"), {})
         newest = parse_version(version.get("version") or "2.1")
         chosen = min(newest, NOVA_MAX)

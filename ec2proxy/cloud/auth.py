@@ -107,7 +107,7 @@ class Authenticator:
         self._locks: dict[str | None, asyncio.Lock] = {}
 
     def _plugin(self, project_id: str | None):
-        loader = loading.get_plugin_loader(self.auth_type)
+        loader: Any = loading.get_plugin_loader(self.auth_type)
         options = dict(self.options)
         if project_id is not None:
             for key in ("project_name", "project_domain_name", "project_domain_id", "tenant_name"):

@@ -7,6 +7,7 @@ negotiated once per cloud (see :meth:`Cloud.nova_version`).
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from ec2proxy.cloud.http import ServiceClient, route
@@ -133,8 +134,9 @@ class Glance(ServiceClient):
     service = "image"
 
     async def list_images(self, params: dict | None = None, limit: int = 1000) -> list[dict]:
-        query = {**(params or {}), "limit": limit}
-        out, path = [], "v2/images"
+        query: dict | None = {**(params or {}), "limit": limit}
+        out: list[dict] = []
+        path = "v2/images"
         while True:
             body = await self.get(path, params=query)
             out.extend(body["images"])
@@ -201,7 +203,7 @@ class Neutron(ServiceClient):
     async def create(self, kind: str, fields: dict) -> dict:
         return (await self.post(f"v2.0/{self.RESOURCES[kind]}", {kind: fields}))[kind]
 
-    async def create_many(self, kind: str, bodies: list[dict]) -> list[dict]:
+    async def create_many(self, kind: str, bodies: builtins.list[dict]) -> builtins.list[dict]:
         """Neutron's bulk create: all of them or none."""
         collection = self.RESOURCES[kind]
         plural = collection.replace("-", "_")

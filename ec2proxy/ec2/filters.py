@@ -13,7 +13,7 @@ import functools
 import re
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ec2proxy.ec2 import errors
+from ec2proxy.ec2 import errors, timestamps
 
 Getter = Callable[[Any], Any]
 
@@ -132,6 +132,12 @@ def path(dotted: str) -> Getter:
     return get
 
 
+def times(dotted: str) -> Getter:
+    """A getter for timestamps, compared as the text EC2 shows (``2024-01-02T03:04:05.000Z``)."""
+    get = path(dotted)
+    return lambda item: [timestamps.ec2_text(stamp) for stamp in get(item)]
+
+
 def compile_filters(
     filters: Iterable[Mapping[str, Any]] | None, spec: Mapping[str, Getter]
 ) -> list[tuple[Getter, list[str]]]:
@@ -153,7 +159,7 @@ def compile_filters(
         if getter is None and name.startswith("tag:") and "tag:" in spec:
             key = name[4:]
             tags = spec["tag:"]
-            getter = lambda obj, key=key, tags=tags: tags(obj).get(key)  # noqa: E731
+            getter = lambda obj, key=key, tags=tags: tags(obj, key)  # noqa: E731
         if getter is None:  # the legacy camel-case spelling some clients still send (isDefault, instanceType)
             getter = spec.get(_CAMEL.sub(lambda m: "-" + m.group(1).lower(), name))
         if getter is None:

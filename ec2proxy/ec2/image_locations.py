@@ -39,7 +39,7 @@ def _refused(reason: str) -> errors.EC2Error:
     return errors.InvalidParameterValue(f"ImageLocation is not allowed: {reason}")
 
 
-def _own_listener(config: Config, address: ipaddress._BaseAddress, port: int) -> bool:
+def _own_listener(config: Config, address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> bool:
     for listen in (config.api.listen, config.admin.listen, config.metadata.listen):
         if not listen:
             continue
@@ -63,7 +63,7 @@ async def check(location: str, config: Config) -> str:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise _refused(f"the host {host[:64]} does not resolve") from None
-    addresses = {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}
+    addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
     allow_networks, allow_names = _networks(config.api.image_location_allow)
     deny_networks, deny_names = _networks(config.api.image_location_deny)
     for address in addresses:

@@ -9,7 +9,7 @@ one listing, which teaches the process every id in it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 from ec2proxy.cloud import BackendNotFound
 from ec2proxy.ec2 import ids
@@ -29,10 +29,13 @@ async def by_ec2_id(ec2_id: str, id_of: Callable[[dict], str], get: Callable[[st
     return next((item for item in await listing() if id_of(item) == ec2_id), None)
 
 
+Shape = TypeVar("Shape", bound=dict)
+
+
 async def shape_by_ec2_id(ec2_id: str, prefix: str, get: Callable[[str], Awaitable[dict]],
                           listing: Callable[[], Awaitable[list[dict]]],
-                          describe: Callable[[list[dict]], Awaitable[list[dict]]],
-                          missing: Callable[[str], Exception]) -> dict:
+                          describe: Callable[[list[dict]], Awaitable[list[Shape]]],
+                          missing: Callable[[str], Exception]) -> Shape:
     """The EC2 shape of one object whose id is ``prefix``-digest of its OpenStack id; ``describe`` makes
     shapes (leaving out deleted objects), ``missing`` is the caller's NotFound error."""
     found = await by_ec2_id(ec2_id, lambda item: ids.from_uuid(prefix, item["id"]), get, listing)

@@ -41,7 +41,7 @@ def protocol(value: object) -> str:
     """EC2's protocol name for what the caller wrote: ``-1``, tcp, udp, icmp, icmpv6 or a number."""
     text = str(value if value is not None else "").strip().lower()
     if text in NAMES:
-        return "-1" if NAMES[text] is None else NAMES[text]
+        return NAMES[text] or "-1"
     if text.isdigit() and 0 <= int(text) <= 255:
         return str(int(text))
     raise errors.InvalidParameterValue(f"Invalid value '{str(value)[:32]}' for IP protocol. Unknown protocol.")
@@ -178,8 +178,7 @@ def rule_shape(rule: dict, project_id: str) -> dict:
     out = {"SecurityGroupRuleId": ids.from_uuid("sgr", rule["id"]),
            "GroupId": ids.from_uuid("sg", rule["security_group_id"]), "GroupOwnerId": project_id,
            "IsEgress": egress, "IpProtocol": proto, "FromPort": -1 if low is None else low,
-           "ToPort": -1 if high is None else high, "Description": rule.get("description") or None,
-           "_os_id": rule["id"]}
+           "ToPort": -1 if high is None else high, "Description": rule.get("description") or None}
     if kind == "cidr":
         out["CidrIpv4"] = value
     elif kind == "cidr6":

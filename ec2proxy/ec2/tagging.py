@@ -8,15 +8,16 @@ tag never lands on someone else's resource or on nothing.
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator, Awaitable, Callable, Iterable
+from typing import AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
 from sqlalchemy import delete, insert, select
 
 from ec2proxy import db
 from ec2proxy.db.models import Tag
-from ec2proxy.ec2 import errors
+from ec2proxy.ec2 import errors, filters
 
 MAX_PER_RESOURCE = 50
+Item = TypeVar("Item", bound=dict)
 
 # id prefix -> the EC2 resource type (as DescribeTags and TagSpecifications name it)
 RESOURCE_TYPES = {
@@ -112,20 +113,24 @@ async def load(ctx, resource_ids: list[str]) -> dict[str, list[dict]]:
     return out
 
 
-def attach(items: list[dict], id_member: str, tags: dict[str, list[dict]]) -> list[dict]:
-    """Put each item's ``Tags`` (and the ``_tags`` dict the ``tag:`` filters read) in place."""
+def attach(items: list[Item], id_member: str, tags: dict[str, list[dict]]) -> list[Item]:
+    """Put each item's ``Tags`` in place."""
     for item in items:
         item["Tags"] = tags.get(item[id_member], [])
-        item["_tags"] = {t["Key"]: t["Value"] for t in item["Tags"]}
     return items
 
 
-async def with_tags(ctx, items: list[dict], id_member: str) -> list[dict]:
+async def with_tags(ctx, items: list[Item], id_member: str) -> list[Item]:
     return attach(items, id_member, await load(ctx, [item[id_member] for item in items]))
 
 
-def tags_getter(item: dict) -> dict:
-    return item["_tags"]
+def tag_values(item: dict, key: str) -> list[str]:
+    """What a ``tag:<key>`` filter compares: the values of the item's tags named ``key``."""
+    return [tag["Value"] for tag in item.get("Tags") or () if tag["Key"] == key]
+
+
+# the tag filters every Describe* of a taggable resource takes
+FILTERS = {"tag-key": filters.path("Tags.Key"), "tag-value": filters.path("Tags.Value"), "tag:": tag_values}
 
 
 async def forget(session, project_id: str, resource_id: str) -> None:

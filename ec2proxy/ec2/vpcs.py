@@ -9,6 +9,7 @@ network, else the shared one).
 from __future__ import annotations
 
 from ec2proxy.cloud import CloudView
+from ec2proxy.cloud.clients import Neutron
 from ec2proxy.ec2 import errors, ids
 
 
@@ -29,13 +30,20 @@ def vpc_id(network: dict | None) -> str | None:
     return ids.from_uuid("vpc", network["id"]) if network else None
 
 
+def neutron(view: CloudView) -> Neutron:
+    """The cloud's network service; a cloud without one cannot answer for networks, addresses or interfaces."""
+    if view.neutron is None:
+        raise errors.UnsupportedOperation("This cloud has no network service (Neutron).")
+    return view.neutron
+
+
 async def port_of(view: CloudView, project_id: str, eni: str,
                   ports: dict[str, dict] | None = None) -> tuple[dict, dict]:
     """The project's Neutron port behind ``eni-...`` (ids are hashes: one listing, which ``ports`` reuses when
     several interfaces are asked for), and the eni -> port table for the next question."""
     ids.check("eni", eni)
     if ports is None:
-        ports = {ids.from_uuid("eni", p["id"]): p for p in await view.neutron.list("port")
+        ports = {ids.from_uuid("eni", p["id"]): p for p in await neutron(view).list("port")
                  if p.get("project_id", p.get("tenant_id")) == project_id}
     if eni not in ports:
         raise errors.EC2Error(f"The networkInterface ID '{eni}' does not exist",

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from ec2proxy import db, protocol
-from ec2proxy.auth.credentials import KeystoneCredentialStore, LocalCredentialStore
+from ec2proxy.auth.credentials import CredentialStore, KeystoneCredentialStore, LocalCredentialStore
 from ec2proxy.cloud import Cloud
 from ec2proxy.cloud.auth import Authenticator
 from ec2proxy.frontdoor import dispatch, listeners
@@ -44,6 +44,7 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
                                               timeout=float(config.openstack.timeout))
                 cloud = Cloud(session, authenticator, config.openstack.timeout, config.openstack.retries)
             source = config.auth.credential_source
+            credentials: CredentialStore
             if source == "local":
                 credentials = LocalCredentialStore(sessions, config.auth.cache_ttl)
             elif source == "keystone" and cloud is not None:

@@ -58,8 +58,10 @@ async def _read_params(request: web.BaseRequest, services: Services) -> tuple[by
         raise errors.InvalidQueryParameter(f"A request may carry at most {max_fields} parameters")
     if len({key for key, _ in params}) != len(params):  # lists are numbered (X.1, X.2): a repeat is never meant
         seen: set[str] = set()
-        repeated = next(key for key, _ in params if key in seen or seen.add(key))
-        raise errors.InvalidQueryParameter(f"The parameter {repeated[:64]} appears more than once")
+        for key, _ in params:
+            if key in seen:
+                raise errors.InvalidQueryParameter(f"The parameter {key[:64]} appears more than once")
+            seen.add(key)
     return body, params
 
 
@@ -143,9 +145,8 @@ async def handle(request: web.BaseRequest, services: Services) -> web.Response:
         response = _error_response(exc, request_id)
     except BackendError as exc:
         LOG.warning("request %s (%s): %s", request_id, action, exc)
-        failure = exc.ec2()
-        code = failure.code
-        response = _error_response(failure, request_id)
+        code = exc.ec2().code
+        response = _error_response(exc.ec2(), request_id)
     except Exception as exc:  # noqa: BLE001  the boundary: no Python detail leaves the process
         if db.unavailable(exc):
             LOG.warning("request %s (%s): database unavailable: %s", request_id, action, type(exc).__name__)

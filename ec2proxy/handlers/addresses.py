@@ -10,6 +10,7 @@ import ipaddress
 
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.ec2 import errors, filters, ids, tagging, vpcs
+from ec2proxy.ec2.records import Described
 from ec2proxy.ec2.vpcs import association_id
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
@@ -21,22 +22,22 @@ FILTERS = {
     "instance-id": _get("InstanceId"), "network-interface-id": _get("NetworkInterfaceId"),
     "network-interface-owner-id": _get("NetworkInterfaceOwnerId"), "private-ip-address": _get("PrivateIpAddress"),
     "public-ip": _get("PublicIp"), "network-border-group": _get("NetworkBorderGroup"),
-    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+    **tagging.FILTERS,
 }
 
 
-def build_address(fip: dict, ports: dict[str, dict], networks: dict[str, str], region: str) -> dict:
+def build_address(fip: dict, ports: dict[str, dict], networks: dict[str, str], region: str) -> Described:
     port = ports.get(fip.get("port_id") or "")
     shape = {"PublicIp": fip["floating_ip_address"], "AllocationId": ids.from_uuid("eipalloc", fip["id"]),
              "Domain": "vpc", "PublicIpv4Pool": networks.get(fip.get("floating_network_id"), ""),
-             "NetworkBorderGroup": region, "_os": fip}
+             "NetworkBorderGroup": region}
     if fip.get("port_id"):
         shape.update(AssociationId=association_id(fip), NetworkInterfaceId=ids.from_uuid("eni", fip["port_id"]),
                      PrivateIpAddress=fip.get("fixed_ip_address"),
                      NetworkInterfaceOwnerId=(port or {}).get("project_id") or fip.get("project_id"))
         if port and (port.get("device_owner") or "").startswith("compute:") and port.get("device_id"):
             shape["InstanceId"] = ids.from_uuid("i", port["device_id"])
-    return shape
+    return Described(shape, fip)
 
 
 async def describe(ctx: RequestContext) -> list[dict]:
@@ -137,7 +138,7 @@ async def allocate_address(ctx: RequestContext, params: dict) -> dict:
     except BaseException:
         await view.neutron.remove("floatingip", fip["id"])
         raise
-    return {k: v for k, v in shape.items() if not k.startswith("_")}
+    return dict(shape)
 
 
 async def _port_of(ctx: RequestContext, view: CloudView, params: dict) -> tuple[dict, str | None]:
@@ -170,7 +171,7 @@ async def associate_address(ctx: RequestContext, params: dict) -> dict:
     private_ip = params.get("PrivateIpAddress") or (fixed_ips[0] if fixed_ips else None)
     if private_ip not in fixed_ips:
         raise errors.InvalidParameterValue(f"The private IP address {str(private_ip)[:64]} is not on the interface")
-    fip = address["_os"]
+    fip = address.os
     if fip.get("port_id") and (fip["port_id"], fip.get("fixed_ip_address")) != (port["id"], private_ip) and \
             not params.get("AllowReassociation"):
         raise errors.EC2Error(f"The address {address['PublicIp']} is already associated",
@@ -178,7 +179,7 @@ async def associate_address(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     for other in addresses:  # what the interface had on that address before
-        os_other = other["_os"]
+        os_other = other.os
         if os_other["id"] != fip["id"] and os_other.get("port_id") == port["id"] and \
                 os_other.get("fixed_ip_address") == private_ip:
             await view.neutron.update("floatingip", os_other["id"], {"port_id": None})
@@ -214,9 +215,9 @@ async def disassociate_address(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    await view.neutron.update("floatingip", address["_os"]["id"], {"port_id": None})
+    await view.neutron.update("floatingip", address.os["id"], {"port_id": None})
     if address.get("InstanceId"):
-        port = await view.neutron.show("port", address["_os"]["port_id"])
+        port = await view.neutron.show("port", address.os["port_id"])
         ctx.services.instance_changed(port.get("device_id") or "")
     return {}
 
@@ -233,7 +234,7 @@ async def release_address(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
     try:
-        await view.neutron.remove("floatingip", address["_os"]["id"])
+        await view.neutron.remove("floatingip", address.os["id"])
     except BackendNotFound:
         pass
     async with ctx.services.sessions() as session, session.begin():

@@ -45,8 +45,8 @@ async def _executable_by(ctx: RequestContext, images: list[dict], users: list[st
     others = [u for u in users if u not in ("all", "self", ctx.project_id)]
     members: dict[str, set[str]] = {}
     if others:
-        shared = [i for i in images if i["OwnerId"] == ctx.project_id and i["_os"].get("visibility") == "shared"]
-        listed = await asyncio.gather(*(view.glance.members(i["_os"]["id"]) for i in shared))
+        shared = [i for i in images if i["OwnerId"] == ctx.project_id and i.os.get("visibility") == "shared"]
+        listed = await asyncio.gather(*(view.glance.members(i.os["id"]) for i in shared))
         members = {i["ImageId"]: {m["member_id"] for m in found} for i, found in zip(shared, listed, strict=True)}
     out = []
     for image in images:
@@ -208,7 +208,7 @@ async def register_image(ctx: RequestContext, params: dict) -> dict:
         fields["architecture"] = {"arm64": "aarch64", "i386": "i686"}.get(arch, arch)
     for member, prop in (("KernelId", "kernel_id"), ("RamdiskId", "ramdisk_id")):
         if params.get(member):
-            fields[prop] = (await find(ctx, params[member]))["_os"]["id"]
+            fields[prop] = (await find(ctx, params[member])).os["id"]
     bdm_json = None
     if location:
         if not re.match(r"https?://", location) or params.get("BlockDeviceMappings"):
@@ -254,7 +254,7 @@ async def deregister_image(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
     try:
-        await view.glance.delete_image(image["_os"]["id"])
+        await view.glance.delete_image(image.os["id"])
     except BackendNotFound:
         pass
     except BackendError as exc:
@@ -271,7 +271,7 @@ async def deregister_image(ctx: RequestContext, params: dict) -> dict:
 
 
 async def _launch_permissions(ctx: RequestContext, image: dict) -> list[dict]:
-    os_image = image["_os"]
+    os_image = image.os
     if os_image.get("visibility") == "public":
         return [{"Group": "all"}]
     if os_image.get("visibility") != "shared" or image["OwnerId"] != ctx.project_id:
@@ -366,7 +366,7 @@ async def modify_image_attribute(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    os_image = image["_os"]
+    os_image = image.os
     if description is not None:
         await view.glance.update_image(os_image["id"], [{"op": "add", "path": "/description",
                                                          "value": description}])
@@ -400,7 +400,7 @@ async def reset_image_attribute(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    os_image = image["_os"]
+    os_image = image.os
     if os_image.get("visibility") == "shared":
         for member in await view.glance.members(os_image["id"]):
             await view.glance.remove_member(os_image["id"], member["member_id"])
@@ -449,7 +449,7 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
     except errors.EC2Error as failure:
         await create.failed(failure)
         raise
-    os_source = source["_os"]
+    os_source = source.os
     fields = {k: os_source[k] for k in COPIED_PROPERTIES if os_source.get(k) not in (None, "")}
     fields.update(id=target, name=name, visibility="private")
     if description or os_source.get("description"):

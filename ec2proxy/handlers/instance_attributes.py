@@ -173,7 +173,7 @@ async def _modify_groups(ctx: RequestContext, view: CloudView, instance: dict, g
         raise errors.MissingParameter("The request must name at least one security group")
     wanted = await resolve_groups(view, [], group_ids)
     current = {g["GroupName"] for g in instance["SecurityGroups"]}
-    names = {g["GroupName"]: g["_os"] for g in wanted}
+    names = {g["GroupName"]: g.os["id"] for g in wanted}
     if ctx.dry_run:
         raise errors.DryRunOperation()
     for name in names.keys() - current:

@@ -253,7 +253,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         return await _replay(ctx, reservation_id)
     await create.log([reservation_id])
     spec: dict = {"name": reservation_id, "imageRef": image["id"], "flavorRef": flavor["id"],
-                  "security_groups": [{"name": g["_os"]} for g in groups],
+                  "security_groups": [{"name": g.os["id"]} for g in groups],
                   "metadata": {"ec2_reservation_id": reservation_id}}
     if params.get("KeyName"):
         spec["key_name"] = keypairs.nova_name(ctx, view, params["KeyName"])

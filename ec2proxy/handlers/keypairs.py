@@ -29,7 +29,7 @@ from ec2proxy.readmodels.keypairs import namespace, nova_name
 FILTERS = {
     "key-pair-id": filters.path("KeyPairId"), "key-name": filters.path("KeyName"),
     "fingerprint": filters.path("KeyFingerprint"), "key-type": filters.path("KeyType"),
-    "tag-key": filters.path("Tags.Key"), "tag-value": filters.path("Tags.Value"), "tag:": tagging.tags_getter,
+    **tagging.FILTERS,
 }
 SSH_TYPES = {"ssh-rsa": "rsa", "ssh-ed25519": "ed25519"}
 

@@ -6,6 +6,7 @@ import asyncio
 
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.ec2 import errors, filters, ids, paging, permissions, tagging, vpcs
+from ec2proxy.ec2.records import Described
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 
@@ -27,13 +28,12 @@ def _permission_filters(prefix: str, member: str) -> dict:
 
 FILTERS = {
     "description": _get("Description"), "group-id": _get("GroupId"), "group-name": _get("GroupName"),
-    "owner-id": _get("OwnerId"), "vpc-id": _get("VpcId"), "tag-key": _get("Tags.Key"),
-    "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+    "owner-id": _get("OwnerId"), "vpc-id": _get("VpcId"), **tagging.FILTERS,
     **_permission_filters("ip-permission", "IpPermissions"),
     **_permission_filters("egress.ip-permission", "IpPermissionsEgress"),
 }
 RULE_FILTERS = {"group-id": _get("GroupId"), "security-group-rule-id": _get("SecurityGroupRuleId"),
-                "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter}
+                **tagging.FILTERS}
 
 
 async def _groups(ctx: RequestContext) -> list[dict]:
@@ -43,13 +43,12 @@ async def _groups(ctx: RequestContext) -> list[dict]:
     return [g for g in groups if g.get("project_id", g.get("tenant_id")) in (None, ctx.project_id)]
 
 
-def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, str]) -> dict:
+def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, str]) -> Described:
     rules = group.get("security_group_rules") or []
-    return {"GroupId": ids.from_uuid("sg", group["id"]), "GroupName": group["name"],
+    return Described({"GroupId": ids.from_uuid("sg", group["id"]), "GroupName": group["name"],
             "Description": group.get("description") or "", "OwnerId": project_id, "VpcId": vpc_id,
             "IpPermissions": permissions.permissions(rules, False, project_id, names),
-            "IpPermissionsEgress": permissions.permissions(rules, True, project_id, names),
-            "_os": group}
+            "IpPermissionsEgress": permissions.permissions(rules, True, project_id, names)}, group)
 
 
 async def describe(ctx: RequestContext) -> list[dict]:
@@ -85,11 +84,11 @@ async def describe_security_groups(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="GroupIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS)
     groups = await describe(ctx)
-    os_groups = [g["_os"] for g in groups]
+    os_groups = [g.os for g in groups]
     wanted = [_find(os_groups, group_id=i)["id"] for i in params.get("GroupIds") or []]
     wanted += [_find(os_groups, name=n)["id"] for n in params.get("GroupNames") or []]
     if wanted:
-        groups = [g for g in groups if g["_os"]["id"] in wanted]
+        groups = [g for g in groups if g.os["id"] in wanted]
     return paging.answer(ctx, "SecurityGroups", filters.apply(groups, compiled), params)
 
 

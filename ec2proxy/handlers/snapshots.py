@@ -10,6 +10,7 @@ from __future__ import annotations
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging, timestamps
 from ec2proxy.ec2.lookups import existing, shape_by_ec2_id
+from ec2proxy.ec2.records import Described
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.volumes import check_settled, cinder
@@ -23,23 +24,22 @@ FILTERS = {
     "snapshot-id": _get("SnapshotId"), "volume-id": _get("VolumeId"), "status": _get("State"),
     "owner-id": _get("OwnerId"), "description": _get("Description"), "progress": _get("Progress"),
     "volume-size": _get("VolumeSize"), "encrypted": _get("Encrypted"),
-    "start-time": lambda s: s["_start_time"], "owner-alias": lambda s: [],
-    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+    "start-time": filters.times("StartTime"), "owner-alias": lambda s: [],
+    **tagging.FILTERS,
 }
 
 
-def build_snapshot(snapshot: dict, project_id: str) -> dict:
+def build_snapshot(snapshot: dict, project_id: str) -> Described:
     started = timestamps.parse(snapshot.get("created_at"))
     progress = snapshot.get("os-extended-snapshot-attributes:progress") or \
         ("100%" if snapshot.get("status") == "available" else "0%")
-    return {
+    return Described({
         "SnapshotId": ids.from_uuid("snap", snapshot["id"]), "VolumeId": ids.from_uuid("vol", snapshot["volume_id"]),
         "State": STATES.get(snapshot.get("status"), "error"), "StartTime": started, "Progress": progress,
         "OwnerId": snapshot.get("os-extended-snapshot-attributes:project_id") or project_id,
         "Description": snapshot.get("description") or "", "VolumeSize": snapshot.get("size"), "Encrypted": False,
         "StorageTier": "standard",
-        "_start_time": timestamps.ec2_text(started), "_os": snapshot,
-    }
+    }, snapshot)
 
 
 async def describe(ctx: RequestContext, snapshots: list[dict] | None = None) -> list[dict]:
@@ -78,7 +78,7 @@ async def describe_snapshots(ctx: RequestContext, params: dict) -> dict:
     for member in ("OwnerIds", "RestorableByUserIds"):  # only the project itself can see or restore them
         if params.get(member) and not set(params[member]) & mine:
             snapshots = []
-    snapshots.sort(key=lambda s: (s["_start_time"], s["SnapshotId"]))
+    snapshots.sort(key=lambda s: (timestamps.ec2_text(s["StartTime"]), s["SnapshotId"]))
     return paging.answer(ctx, "Snapshots", filters.apply(snapshots, compiled), params)
 
 
@@ -96,7 +96,7 @@ async def create_snapshot(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     client = await cinder(ctx)
     try:  # force: a snapshot of an attached volume, as EC2 takes them (Cinder before 3.66 wants it said)
-        snapshot = await client.create_snapshot(volume["_os"]["id"], description=description, force=True)
+        snapshot = await client.create_snapshot(volume.os["id"], description=description, force=True)
     except BackendError as exc:
         if exc.status == 413 or "quota" in exc.message.lower():
             raise errors.EC2Error(f"Snapshot limit exceeded: {exc.message[:200]}",
@@ -105,7 +105,7 @@ async def create_snapshot(ctx: RequestContext, params: dict) -> dict:
     shape = build_snapshot(snapshot, ctx.project_id)
     async with ctx.services.sessions() as session, session.begin():
         await tagging.write(session, ctx.project_id, {shape["SnapshotId"]: tags})
-    return {**{k: v for k, v in shape.items() if not k.startswith("_")}, "Tags": tags}
+    return {**shape, "Tags": tags}
 
 
 @action("DeleteSnapshot", checks_dry_run=True)
@@ -115,7 +115,7 @@ async def delete_snapshot(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     try:
-        await (await cinder(ctx)).delete_snapshot(snapshot["_os"]["id"])
+        await (await cinder(ctx)).delete_snapshot(snapshot.os["id"])
     except BackendNotFound:
         pass
     except BackendError as exc:

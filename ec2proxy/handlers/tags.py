@@ -11,9 +11,11 @@ from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 
 FILTERS = {"key": filters.path("Key"), "value": filters.path("Value"), "resource-id": filters.path("ResourceId"),
-           "resource-type": filters.path("ResourceType"), "tag:": tagging.tags_getter}
+           "resource-type": filters.path("ResourceType"), "tag-key": filters.path("Key"),
+           "tag-value": filters.path("Value"), "tag:": lambda tag, key: tag["Value"] if tag["Key"] == key else None}
 # filters the database answers itself when their values are exact (no wildcards)
-COLUMNS = {"key": Tag.key, "value": Tag.value, "resource-id": Tag.resource_id, "resource-type": Tag.resource_type}
+COLUMNS = {"key": Tag.key, "value": Tag.value, "tag-key": Tag.key, "tag-value": Tag.value,
+           "resource-id": Tag.resource_id, "resource-type": Tag.resource_type}
 
 
 def _resource_ids(params: dict) -> list[str]:
@@ -110,7 +112,7 @@ async def describe_tags(ctx: RequestContext, params: dict) -> dict:
             query = query.where(column.in_(values))
     async with ctx.services.sessions() as session:
         rows = (await session.scalars(query.order_by(Tag.resource_id, Tag.key))).all()
-    tags = [{"ResourceId": row.resource_id, "ResourceType": row.resource_type, "Key": row.key, "Value": row.value,
-             "_tags": {row.key: row.value}} for row in rows]
+    tags = [{"ResourceId": row.resource_id, "ResourceType": row.resource_type, "Key": row.key, "Value": row.value}
+            for row in rows]
     return paging.answer(ctx, "Tags", filters.apply(tags, compiled), params)
 

@@ -15,7 +15,7 @@ import datetime
 import re
 
 from ec2proxy.cloud import BackendError, BackendNotFound
-from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging
+from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging, timestamps
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import lookup, update_row
@@ -35,7 +35,7 @@ async def describe_volumes(ctx: RequestContext, params: dict) -> dict:
     compiled = filters.compile_filters(params.get("Filters"), FILTERS)
     wanted = [ids.check("vol", v) for v in params.get("VolumeIds") or []]
     volumes = filters.by_ids(await describe(ctx), "VolumeId", wanted, volume_not_found)
-    volumes.sort(key=lambda v: (v["_create_time"], v["VolumeId"]))
+    volumes.sort(key=lambda v: (timestamps.ec2_text(v["CreateTime"]), v["VolumeId"]))
     return paging.answer(ctx, "Volumes", filters.apply(volumes, compiled), params)
 
 
@@ -100,7 +100,7 @@ async def create_volume(ctx: RequestContext, params: dict) -> dict:
 
 
 def _volume_answer(volume: dict) -> dict:
-    return {k: v for k, v in volume.items() if not k.startswith("_")}
+    return dict(volume)
 
 
 async def _by_marker(ctx: RequestContext, marker: str) -> dict:
@@ -119,14 +119,17 @@ async def delete_volume(ctx: RequestContext, params: dict) -> dict:
         raise errors.EC2Error(f"Volume {volume['VolumeId']} is currently attached to "
                               f"{volume['Attachments'][0]['InstanceId'] if volume['Attachments'] else 'an instance'}",
                               code="VolumeInUse")
+    if volume.os.get("status") not in ("available", "error"):  # Cinder's refusal would not say which it is
+        raise errors.IncorrectState(f"Volume {volume['VolumeId']} is {volume.os.get('status')}; it can be deleted "
+                                    "once it is available")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     try:
-        await (await cinder(ctx)).delete_volume(volume["_os"]["id"])
+        await (await cinder(ctx)).delete_volume(volume.os["id"])
     except BackendNotFound:
         pass
     except BackendError as exc:
-        if exc.status == 400 and "snapshot" in exc.message.lower():
+        if exc.status == 400 and "while it has snapshots" in exc.message.lower():
             raise errors.EC2Error(f"Volume {volume['VolumeId']} has snapshots; this cloud deletes a volume only "
                                   "after its snapshots.", code="VolumeInUse") from None
         if exc.status == 400:
@@ -166,14 +169,14 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     view = await ctx.cloud()
     operation_id = await oplog.logged(ctx, [volume["VolumeId"], instance["InstanceId"]])
     try:
-        await view.nova.attach_volume(instance.os_id, volume["_os"]["id"])
+        await view.nova.attach_volume(instance.os_id, volume.os["id"])
     except BackendError as exc:
         await oplog.closed(ctx.services.sessions, operation_id, str(exc))
         if exc.status in (400, 409):
             raise errors.IncorrectState(f"{volume['VolumeId']} cannot be attached now: {exc.message[:200]}") from None
         raise
     attached_at = datetime.datetime.now(datetime.timezone.utc)
-    mappings.append({"DeviceName": device, "VolumeId": volume["VolumeId"], "_os_volume": volume["_os"]["id"],
+    mappings.append({"DeviceName": device, "VolumeId": volume["VolumeId"], "_os_volume": volume.os["id"],
                      "DeleteOnTermination": False, "AttachTime": attached_at.isoformat()})
     await update_row(ctx, instance, block_device_mappings=mappings)
     await oplog.closed(ctx.services.sessions, operation_id)
@@ -203,7 +206,7 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
     try:
-        await view.nova.detach_volume(instance.os_id, volume["_os"]["id"])
+        await view.nova.detach_volume(instance.os_id, volume.os["id"])
     except BackendNotFound:
         pass
     except BackendError as exc:
@@ -217,7 +220,7 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
     if row is not None:
         kept = [m for m in row.block_device_mappings or [] if m.get("VolumeId") != volume["VolumeId"]]
         await update_row(ctx, instance, block_device_mappings=kept)
-    return {**{k: v for k, v in attachment.items() if not k.startswith("_")}, "State": "detaching"}
+    return {**attachment, "State": "detaching"}
 
 
 @action("DescribeVolumeStatus")
@@ -232,9 +235,9 @@ async def describe_volume_status(ctx: RequestContext, params: dict) -> dict:
             "VolumeId": volume["VolumeId"], "AvailabilityZone": volume["AvailabilityZone"], "Actions": [],
             "Events": [], "VolumeStatus": {"Status": "ok" if ok else "impaired", "Details": [
                 {"Name": "io-enabled", "Status": "passed" if ok else "failed"},
-                {"Name": "io-performance", "Status": "not-applicable"}]},
-            "_status": "ok" if ok else "impaired"})
-    status_filters = {"volume-status.status": lambda s: s["_status"], "availability-zone": _get("AvailabilityZone"),
+                {"Name": "io-performance", "Status": "not-applicable"}]}})
+    status_filters = {"volume-status.status": _get("VolumeStatus.Status"),
+                      "availability-zone": _get("AvailabilityZone"),
                       "volume-status.details-name": _get("VolumeStatus.Details.Name"),
                       "volume-status.details-status": _get("VolumeStatus.Details.Status")}
     statuses = filters.apply(statuses, filters.compile_filters(params.get("Filters"), status_filters))
@@ -248,7 +251,7 @@ async def describe_volume_attribute(ctx: RequestContext, params: dict) -> dict:
     attribute = params["Attribute"]
     out: dict = {"VolumeId": volume["VolumeId"]}
     if attribute == "autoEnableIO":
-        out["AutoEnableIO"] = {"Value": (volume["_os"].get("metadata") or {}).get("ec2_auto_enable_io") == "true"}
+        out["AutoEnableIO"] = {"Value": (volume.os.get("metadata") or {}).get("ec2_auto_enable_io") == "true"}
     elif attribute == "productCodes":
         out["ProductCodes"] = []
     else:
@@ -265,8 +268,8 @@ async def modify_volume_attribute(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     client = await cinder(ctx)
-    metadata = {**(volume["_os"].get("metadata") or {}), "ec2_auto_enable_io": "true" if value else "false"}
-    await client.update_volume(volume["_os"]["id"], metadata=metadata)
+    metadata = {**(volume.os.get("metadata") or {}), "ec2_auto_enable_io": "true" if value else "false"}
+    await client.update_volume(volume.os["id"], metadata=metadata)
     return {}
 
 
@@ -288,7 +291,7 @@ async def modify_volume(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     client = await cinder(ctx)
     try:
-        await client.extend_volume(volume["_os"]["id"], size)
+        await client.extend_volume(volume.os["id"], size)
     except BackendError as exc:
         raise _cinder_failure(exc) from None
     return {"VolumeModification": {

@@ -24,7 +24,7 @@ VPC_FILTERS = {
     _get("CidrBlockAssociationSet.CidrBlock"), "is-default": _get("IsDefault"), "owner-id": _get("OwnerId"),
     "state": _get("State"), "dhcp-options-id": _get("DhcpOptionsId"),
     "ipv6-cidr-block-association.ipv6-cidr-block": _get("Ipv6CidrBlockAssociationSet.Ipv6CidrBlock"),
-    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+    **tagging.FILTERS,
 }
 SUBNET_FILTERS = {
     "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"), "cidr-block": _get("CidrBlock"),
@@ -32,7 +32,7 @@ SUBNET_FILTERS = {
     "default-for-az": _get("DefaultForAz"), "state": _get("State"), "owner-id": _get("OwnerId"),
     "available-ip-address-count": _get("AvailableIpAddressCount"),
     "ipv6-cidr-block-association.ipv6-cidr-block": _get("Ipv6CidrBlockAssociationSet.Ipv6CidrBlock"),
-    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+    **tagging.FILTERS,
 }
 ENI_FILTERS = {
     "network-interface-id": _get("NetworkInterfaceId"), "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"),
@@ -43,8 +43,7 @@ ENI_FILTERS = {
     "group-name": _get("Groups.GroupName"), "description": _get("Description"),
     "association.public-ip": _get("Association.PublicIp"),
     "association.allocation-id": _get("Association.AllocationId"),
-    "interface-type": _get("InterfaceType"), "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"),
-    "tag:": tagging.tags_getter,
+    "interface-type": _get("InterfaceType"), **tagging.FILTERS,
 }
 
 

@@ -23,7 +23,7 @@ Writer = Callable[[Any, list], None]
 _XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 # Characters XML 1.0 cannot carry are dropped; CR is kept as a reference so
 # parsers do not fold it into LF.
-_CONTROL = {c: None for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)}
+_CONTROL: dict[int, str | None] = {c: None for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)}
 _CONTROL.update({0x0D: "&#13;", 0xFFFE: None, 0xFFFF: None})
 _CONTROL.update({c: None for c in range(0xD800, 0xE000)})
 

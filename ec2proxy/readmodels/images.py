@@ -12,6 +12,7 @@ from ec2proxy.cloud import CloudView
 from ec2proxy.db.models import Operation
 from ec2proxy.ec2 import errors, filters, ids, tagging, timestamps
 from ec2proxy.ec2.lookups import by_ec2_id, existing
+from ec2proxy.ec2.records import Described
 from ec2proxy.frontdoor.context import RequestContext
 
 _get = filters.path
@@ -50,7 +51,7 @@ FILTERS = {
     "block-device-mapping.volume-size": _get("BlockDeviceMappings.Ebs.VolumeSize"),
     "block-device-mapping.volume-type": _get("BlockDeviceMappings.Ebs.VolumeType"),
     "block-device-mapping.delete-on-termination": _get("BlockDeviceMappings.Ebs.DeleteOnTermination"),
-    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+    **tagging.FILTERS,
 }
 
 
@@ -87,10 +88,10 @@ def block_devices(image: dict) -> list[dict]:
 
 
 def build_image(image: dict, project_id: str, stuck_after: float, now: datetime.datetime,
-                copying: frozenset[str] = frozenset()) -> dict:
+                copying: frozenset[str] = frozenset()) -> Described:
     """The EC2 Image shape of one Glance image (``copying``: images a CopyImage job is still filling)."""
     ami = image_id(image)
-    state = STATES.get(image.get("status"), "failed")
+    state = STATES.get(image.get("status") or "", "failed")
     reason = None
     updated = timestamps.parse(image.get("updated_at")) or timestamps.parse(image.get("created_at"))
     if state == "pending" and updated and (now - updated).total_seconds() > stuck_after and ami not in copying:
@@ -115,7 +116,6 @@ def build_image(image: dict, project_id: str, stuck_after: float, now: datetime.
         "PlatformDetails": "Windows" if image.get("os_type") == "windows" else "Linux/UNIX",
         "UsageOperation": "RunInstances:0002" if image.get("os_type") == "windows" else "RunInstances",
         "EnaSupport": True, "ProductCodes": [],
-        "_os": image,
     }
     if image.get("os_type") == "windows":
         shape["Platform"] = "windows"
@@ -125,7 +125,7 @@ def build_image(image: dict, project_id: str, stuck_after: float, now: datetime.
                 shape[member] = ids.from_uuid(prefix, image[prop])
     if reason:
         shape["StateReason"] = reason
-    return shape
+    return Described(shape, image)
 
 
 def _glance(view: CloudView):
@@ -156,7 +156,7 @@ async def _copying(ctx: RequestContext) -> frozenset[str]:
     return frozenset(ids_[-1] for ids_ in jobs_left if ids_)
 
 
-async def describe(ctx: RequestContext, images: list[dict] | None = None) -> list[dict]:
+async def describe(ctx: RequestContext, images: list[dict] | None = None) -> list[Described]:
     """The project's images (or these Glance images) as EC2 Image shapes, with tags."""
     stuck_after = float(ctx.services.config.api.image_stuck_after)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -192,7 +192,7 @@ async def glance_image(view: CloudView, wanted: str) -> dict | None:
     return image if image is not None and present(image) else None
 
 
-async def find(ctx: RequestContext, wanted: str, own: bool = False) -> dict:
+async def find(ctx: RequestContext, wanted: str, own: bool = False) -> Described:
     """One image by its ami-/aki-/ari- id (``own``: the caller must own it)."""
     check_image_id(wanted)
     image = await glance_image(await ctx.cloud(), wanted)

@@ -12,7 +12,7 @@ import datetime
 import functools
 import operator
 import re
-from typing import Any
+from typing import Any, Callable, Literal, overload
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +21,7 @@ from ec2proxy import db, protocol
 from ec2proxy.cloud import BackendNotFound, CloudView
 from ec2proxy.db.models import Instance, Reservation, utcnow
 from ec2proxy.ec2 import devices, errors, filters, fragments, ids, states, tagging, timestamps
+from ec2proxy.ec2.records import Described
 from ec2proxy.ec2.servers import addresses, hostname
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.readmodels import keypairs
@@ -97,7 +98,7 @@ FILTERS = {
     "dns-name": _get("PublicDnsName"), "group-id": _get("SecurityGroups.GroupId"),
     "group-name": _get("SecurityGroups.GroupName"), "instance.group-id": _get("SecurityGroups.GroupId"),
     "instance.group-name": _get("SecurityGroups.GroupName"), "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"),
-    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+    **tagging.FILTERS,
     "launch-time": lambda i: timestamps.ec2_text(i["LaunchTime"]), "root-device-type": _get("RootDeviceType"),
     "root-device-name": _get("RootDeviceName"), "owner-id": lambda i: i.owner,
     "requester-id": lambda i: [], "architecture": _get("Architecture"), "hypervisor": _get("Hypervisor"),
@@ -121,18 +122,25 @@ def metadata_options(options: dict | None) -> dict:
             "InstanceMetadataTags": options.get("InstanceMetadataTags", "disabled")}
 
 
-def network_interfaces(server: dict, ports: list[dict], project_id: str, region: str) -> list[dict]:
-    """The instance's Neutron ports as EC2 network interfaces.
+@dataclasses.dataclass(frozen=True, slots=True)
+class Port:
+    """A server's Neutron port and the floating IP on it.
 
-    The public IP is Neutron's floating IP of the port (``_public`` on the
-    port), not Nova's addresses: Nova's network cache learns of a new
-    floating IP only later.
+    The public IP is Neutron's, not Nova's addresses: Nova's network cache
+    learns of a new floating IP only later.
     """
+
+    neutron: dict
+    public_ip: str | None
+
+
+def network_interfaces(server: dict, ports: list[Port], project_id: str, region: str) -> list[dict]:
+    """The instance's Neutron ports as EC2 network interfaces."""
     out = []
-    for index, port in enumerate(sorted(ports, key=lambda p: (p.get("created_at") or "", p["id"]))):
+    for index, held in enumerate(sorted(ports, key=lambda p: (p.neutron.get("created_at") or "", p.neutron["id"]))):
+        port, public = held.neutron, held.public_ip
         fixed = [f for f in port.get("fixed_ips") or [] if ":" not in f["ip_address"]]
         primary = fixed[0] if fixed else None
-        public = port.get("_public")
         association = {"PublicIp": public, "PublicDnsName": hostname(public, region), "IpOwnerId": project_id} \
             if public else None
         out.append({
@@ -175,7 +183,7 @@ def _reservation_of(server: dict, row: InstanceRow | None) -> str:
 
 
 def build_instance(server: dict, row: InstanceRow | None, project_id: str, groups: dict[str, str], region: str,
-                   ports: list[dict] | None = None) -> InstanceRecord:
+                   ports: list[Port] | None = None) -> InstanceRecord:
     """The EC2 Instance shape of one Nova server plus what our database keeps for it (tags: ``tagging.attach``)."""
     code, name = states.ec2_state(server)
     private_ip, public_ip, _ = addresses(server)
@@ -302,7 +310,7 @@ async def _group_ids(view: CloudView) -> dict[str, str]:
 PORT_FIELDS = ["id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at"]
 
 
-async def _ports(view: CloudView, server_ids: list[str] | None) -> dict[str, list[dict]]:
+async def _ports(view: CloudView, server_ids: list[str] | None) -> dict[str, list[Port]]:
     """The project's ports by server: one listing, or for named servers (a reservation, a lookup) only theirs,
     asked 50 at a time, so a new reservation never lists the ports of a big project."""
     if view.neutron is None:
@@ -319,12 +327,10 @@ async def _ports(view: CloudView, server_ids: list[str] | None) -> dict[str, lis
         *(view.neutron.list("port", query) for query in queries))
     fips, ports = found[0], [port for listing in found[1:] for port in listing]
     public = {f["port_id"]: f["floating_ip_address"] for f in fips if f.get("port_id")}
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[Port]] = {}
     for port in ports:
         if port.get("device_id"):
-            if port["id"] in public:
-                port["_public"] = public[port["id"]]
-            out.setdefault(port["device_id"], []).append(port)
+            out.setdefault(port["device_id"], []).append(Port(port, public.get(port["id"])))
     return out
 
 
@@ -339,8 +345,9 @@ def nova_time(stamp: datetime.datetime) -> str:
 
 # EC2 filters Nova can answer itself (non-admin since microversion 2.83): one exact value, no wildcards.
 # Nova's answer is only narrowed further by ours, so pushing a filter down never changes the result.
-PUSH_DOWN = {"key-name": ("key_name", (2, 83), str), "availability-zone": ("availability_zone", (2, 83), str),
-             "private-ip-address": ("ip", (2, 1), lambda v: f"^{re.escape(v)}$")}
+PUSH_DOWN: dict[str, tuple[str, tuple[int, int], Callable[[str], str]]] = {
+    "key-name": ("key_name", (2, 83), str), "availability-zone": ("availability_zone", (2, 83), str),
+    "private-ip-address": ("ip", (2, 1), lambda v: f"^{re.escape(v)}$")}
 
 
 def nova_filters(ctx: RequestContext, view: CloudView, params: dict) -> dict:
@@ -378,6 +385,14 @@ class Made:
     groups: dict[str, str]  # name -> sg- id of the groups the servers were booted with
 
 
+@overload
+async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None,
+                   made: Made | None = None, render: Literal[False] = False) -> list[InstanceRecord]: ...
+@overload
+async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None,
+                   made: Made | None = None, *, render: Literal[True]) -> list[RenderedInstance]: ...
+
+
 async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None,
                    made: Made | None = None, render: bool = False) -> list[InstanceRecord] | list[RenderedInstance]:
     """Every instance of the project (terminated ones for a while), as EC2 Instance dicts.
@@ -407,11 +422,11 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
         groups, ports, rows, tags = await asyncio.gather(_group_ids(view), _ports(view, os_ids), _rows(ctx, os_ids),
                                                          tagging.load(ctx, wanted))
         covered = set(wanted)
-    mine = [s for s in servers if s.get("tenant_id") in (None, ctx.project_id)]  # never another project's
+    mine = [s for s in servers or [] if s.get("tenant_id") in (None, ctx.project_id)]  # never another project's
     unread = [i for i in (ids.from_uuid("i", s["id"]) for s in mine) if i not in covered]
     if unread:  # servers we have no row of (made in Nova directly)
         tags.update(await tagging.load(ctx, unread))
-    instances = []
+    instances: list[Any] = []
     for server in mine:
         row = rows.get(server["id"])
         own_ports = ports.get(server["id"])
@@ -449,7 +464,7 @@ async def find_flavor(view: CloudView, instance_type: str) -> dict:
     raise errors.InvalidParameterValue(f"Invalid value '{instance_type[:64]}' for InstanceType.")
 
 
-async def resolve_groups(view: CloudView, names: list[str], group_ids: list[str]) -> list[dict]:
+async def resolve_groups(view: CloudView, names: list[str], group_ids: list[str]) -> list[Described]:
     """Security groups named by name or by sg- id, as (name, id) pairs."""
     if not names and not group_ids:
         names = ["default"]
@@ -460,12 +475,12 @@ async def resolve_groups(view: CloudView, names: list[str], group_ids: list[str]
         group = by_id.get(ids.check("sg", group_id))
         if group is None:
             raise errors.EC2Error(f"The security group '{group_id}' does not exist", code="InvalidGroup.NotFound")
-        out.append({"GroupName": group["name"], "GroupId": group_id, "_os": group["id"]})
+        out.append(Described({"GroupName": group["name"], "GroupId": group_id}, group))
     for name in names:
         group = next((g for g in groups if g["name"] == name), None)
         if group is None:
             raise errors.EC2Error(f"The security group '{name[:64]}' does not exist", code="InvalidGroup.NotFound")
-        out.append({"GroupName": name, "GroupId": ids.from_uuid("sg", group["id"]), "_os": group["id"]})
+        out.append(Described({"GroupName": name, "GroupId": ids.from_uuid("sg", group["id"])}, group))
     return out
 
 
@@ -496,10 +511,11 @@ async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceR
                     return None
 
         servers = await asyncio.gather(*(server(known[i]) for i in wanted))
-        if any(s is None for s in servers):  # deleted servers are only listed (changes-since), never shown
+        shown = [s for s in servers if s is not None]
+        if len(shown) < len(servers):  # deleted servers are only listed (changes-since), never shown
             found = {i["InstanceId"]: i for i in await describe(ctx)}
         else:
-            found = {i["InstanceId"]: i for i in await describe(ctx, servers=servers)}
+            found = {i["InstanceId"]: i for i in await describe(ctx, servers=shown)}
     missing = [i for i in wanted if i not in found]
     if missing:
         raise errors.not_found("InstanceID", ", ".join(missing))

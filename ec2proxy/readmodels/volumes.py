@@ -8,6 +8,7 @@ from ec2proxy import db
 from ec2proxy.db.models import Instance
 from ec2proxy.ec2 import devices, errors, filters, ids, tagging, timestamps
 from ec2proxy.ec2.lookups import existing, shape_by_ec2_id
+from ec2proxy.ec2.records import Described
 from ec2proxy.frontdoor.context import RequestContext
 
 _get = filters.path
@@ -27,13 +28,13 @@ ATTACHMENT_STATES = {"reserved": "attaching", "attaching": "attaching", "detachi
 FILTERS = {
     "volume-id": _get("VolumeId"), "status": _get("State"), "size": _get("Size"),
     "volume-type": _get("VolumeType"), "availability-zone": _get("AvailabilityZone"),
-    "snapshot-id": _get("SnapshotId"), "create-time": lambda v: v["_create_time"], "encrypted": _get("Encrypted"),
+    "snapshot-id": _get("SnapshotId"), "create-time": filters.times("CreateTime"), "encrypted": _get("Encrypted"),
     "attachment.instance-id": _get("Attachments.InstanceId"), "attachment.device": _get("Attachments.Device"),
     "attachment.status": _get("Attachments.State"),
     "attachment.delete-on-termination": _get("Attachments.DeleteOnTermination"),
-    "attachment.attach-time": lambda v: [a["_attach_time"] for a in v["Attachments"]],
+    "attachment.attach-time": filters.times("Attachments.AttachTime"),
     "multi-attach-enabled": _get("MultiAttachEnabled"), "fast-restored": lambda v: False,
-    "tag-key": _get("Tags.Key"), "tag-value": _get("Tags.Value"), "tag:": tagging.tags_getter,
+    **tagging.FILTERS,
 }
 
 
@@ -45,9 +46,9 @@ def ec2_type(volume: dict, types: dict[str, str]) -> str:
     return next((ec2 for ec2, mapped in types.items() if mapped == cinder), cinder)
 
 
-def build_volume(volume: dict, types: dict[str, str], devices: dict[tuple[str, str], dict]) -> dict:
+def build_volume(volume: dict, types: dict[str, str], devices: dict[tuple[str, str], dict]) -> Described:
     """The EC2 Volume shape of one Cinder volume; ``devices`` is (server, volume) -> our recorded mapping."""
-    state = STATES.get(volume.get("status"), "error")
+    state = STATES.get(volume.get("status") or "", "error")
     attachments = []
     for attachment in volume.get("attachments") or []:
         server = attachment.get("server_id") or attachment.get("instance_uuid")
@@ -57,21 +58,19 @@ def build_volume(volume: dict, types: dict[str, str], devices: dict[tuple[str, s
         attached = timestamps.parse(attachment.get("attached_at"))
         entry = {"VolumeId": ids.from_uuid("vol", volume["id"]), "InstanceId": ids.from_uuid("i", server),
                  "Device": mapping.get("DeviceName") or attachment.get("device"),
-                 "State": ATTACHMENT_STATES.get(volume.get("status"), "attached"),
-                 "DeleteOnTermination": bool(mapping.get("DeleteOnTermination", False)),
-                 "_attach_time": timestamps.ec2_text(attached)}
+                 "State": ATTACHMENT_STATES.get(volume.get("status") or "", "attached"),
+                 "DeleteOnTermination": bool(mapping.get("DeleteOnTermination", False))}
         if attached:
             entry["AttachTime"] = attached
         attachments.append(entry)
     created = timestamps.parse(volume.get("created_at"))
-    return {
+    return Described({
         "VolumeId": ids.from_uuid("vol", volume["id"]), "Size": volume.get("size"),
         "SnapshotId": ids.from_uuid("snap", volume["snapshot_id"]) if volume.get("snapshot_id") else "",
         "AvailabilityZone": volume.get("availability_zone") or "", "State": state, "CreateTime": created,
         "Attachments": attachments, "VolumeType": ec2_type(volume, types), "Encrypted": bool(volume.get("encrypted")),
         "MultiAttachEnabled": bool(volume.get("multiattach")),
-        "_create_time": timestamps.ec2_text(created), "_os": volume,
-    }
+    }, volume)
 
 
 async def _devices(ctx: RequestContext, volumes: list[dict]) -> dict[tuple[str, str], dict]:
@@ -104,7 +103,7 @@ async def cinder(ctx: RequestContext):
     return view.cinder
 
 
-async def describe(ctx: RequestContext, os_volumes: list[dict] | None = None) -> list[dict]:
+async def describe(ctx: RequestContext, os_volumes: list[dict] | None = None) -> list[Described]:
     if os_volumes is None:
         os_volumes = await (await cinder(ctx)).list_volumes()
     types, known = devices.type_map(ctx.services.config), await _devices(ctx, os_volumes)
@@ -131,7 +130,7 @@ async def _existing(ctx: RequestContext, volume_ids: list[str]) -> set[str]:
                           lambda v: v.get("status") != "deleted")
 
 
-def check_settled(volume: dict) -> None:
+def check_settled(volume: Described) -> None:
     """Cinder acts on a volume only while it is available or in-use, not while it attaches or detaches."""
-    if volume["_os"].get("status") not in ("available", "in-use"):
-        raise errors.IncorrectState(f"{volume['VolumeId']} is {volume['_os'].get('status')}; retry when it has settled")
+    if volume.os.get("status") not in ("available", "in-use"):
+        raise errors.IncorrectState(f"{volume['VolumeId']} is {volume.os.get('status')}; retry when it has settled")

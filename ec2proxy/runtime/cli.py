@@ -16,6 +16,7 @@ from typing import Sequence
 from aiohttp import web
 
 from ec2proxy import __version__, db
+from ec2proxy.auth.credentials import LocalCredentialStore
 from ec2proxy.frontdoor import listeners
 from ec2proxy.frontdoor.app import create_admin_app, create_api_server, open_services
 from ec2proxy.runtime import config as configuration
@@ -120,6 +121,7 @@ async def _listen(stack: contextlib.AsyncExitStack, config: configuration.Config
                   else web.AppRunner(app, access_log=None, handle_signals=False,
                                      **listeners.handler_options(config.api.header_timeout)))
         await runner.setup()
+        assert runner.server is not None  # set up just above
         listeners.cap_connections(runner.server, config.api.max_connections_per_address)
         stack.push_async_callback(listeners.close, runner, services)
         if inherited is not None:
@@ -213,6 +215,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 async def _credentials(args: argparse.Namespace, config: configuration.Config) -> int:
     async with open_services(config) as services:
         store = services.credentials
+        if not isinstance(store, LocalCredentialStore):
+            print("credentials come from Keystone here ([auth] credential_source = keystone): manage them with "
+                  "'openstack ec2 credentials create/list/delete'", file=sys.stderr)
+            return 2
         if args.credentials_command == "create":
             identity = await store.create(args.project, args.user, args.access_key, args.secret)
             print(json.dumps({"access_key": identity.access_key, "secret": identity.secret,

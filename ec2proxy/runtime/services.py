@@ -54,6 +54,13 @@ class Services:
     def page_key(self) -> bytes:
         return keys.derive(self.secret, "NextToken")
 
+    @property
+    def backend(self) -> Cloud:
+        """The cloud, for work that has no meaning without one (the metadata service, maintenance)."""
+        if self.cloud is None:
+            raise RuntimeError("no cloud is configured")
+        return self.cloud
+
     def instance_changed(self, os_id: str) -> None:
         for listener in self.change_listeners:
             listener(os_id)

@@ -90,7 +90,9 @@ async def stuck_images(services: Services, project_id: str | None = None, remove
     """Images queued or saving in Glance for longer than ``[api] image_stuck_after`` (DescribeImages shows
     them ``failed``), as the proxy's own project sees them (an admin sees all) or ``project_id``; ``remove``
     deletes them."""
-    view = await (services.cloud.reader_view(project_id) if project_id else services.cloud.view())
+    view = await (services.backend.reader_view(project_id) if project_id else services.backend.view())
+    if view.glance is None:
+        return []
     limit = datetime.timedelta(seconds=float(services.config.api.image_stuck_after))
     now = utcnow()
     out = []
@@ -98,7 +100,7 @@ async def stuck_images(services: Services, project_id: str | None = None, remove
         stamp = image.get("updated_at") or image.get("created_at")
         if image.get("status") not in ("queued", "saving", "importing", "uploading") or not stamp:
             continue
-        if now - timestamps.parse(stamp) <= limit:
+        if now - (timestamps.parse(stamp) or now) <= limit:
             continue
         record = {"image_id": ids.from_uuid("ami", image["id"]), "os_id": image["id"], "name": image.get("name"),
                   "status": image["status"], "owner": image.get("owner"), "since": stamp, "deleted": False}

@@ -33,7 +33,7 @@ def _mysql() -> bool:
 def upgrade() -> None:
     if not _mysql():
         return
-    collation = "utf8mb4_nopad_bin" if op.get_bind().dialect.is_mariadb else "utf8mb4_0900_bin"
+    collation = "utf8mb4_nopad_bin" if getattr(op.get_bind().dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
     for table in TABLES:
         op.execute(f"ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}")
     for table, column, nullable in TIMES:
