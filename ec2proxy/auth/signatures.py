@@ -26,6 +26,8 @@ V4_ALGORITHM = "AWS4-HMAC-SHA256"
 _V4_PREFIX = V4_ALGORITHM + " "
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 SERVICE = "ec2"
+# the services a SigV4 scope may name: EC2, and STS for the caller's identity (ec2proxy.protocol.model)
+SERVICES = frozenset({"ec2", "sts"})
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 
 _V4_FIELDS = frozenset({"Credential", "SignedHeaders", "Signature"})
@@ -61,10 +63,11 @@ class Signature:
     date: str | None  # SigV4 scope date (YYYYMMDD)
     algorithm: str  # "HmacSHA256" / "HmacSHA1" for v2, V4_ALGORITHM for v4
     request: HttpRequest
+    service: str = SERVICE  # SigV4 scope service; SigV2 requests are EC2's
 
     def expected(self, secret: str) -> str:
         if self.version == 4:
-            signer = _v4_signer(secret, self.date, self.region, SERVICE).copy()
+            signer = _v4_signer(secret, self.date, self.region, self.service).copy()
             signer.update(self.string_to_sign.encode("utf-8"))
             return signer.hexdigest()
         digest = "sha256" if self.algorithm == "HmacSHA256" else "sha1"
@@ -154,7 +157,7 @@ def _check_scope(access_key: str, date: str, region: str, service: str, amz_date
 def _check_principal(access_key: str, region: str, service: str, regions: frozenset[str]) -> None:
     if not _ACCESS_KEY.fullmatch(access_key):
         raise errors.InvalidClientTokenId("The security token included in the request is invalid")
-    if service != SERVICE:
+    if service not in SERVICES:
         raise errors.SignatureDoesNotMatch(f"Credential should be scoped to correct service: '{SERVICE}'")
     if region not in regions:
         raise errors.SignatureDoesNotMatch("Credential should be scoped to a valid region")
@@ -260,7 +263,7 @@ def _read_v4_header(request, authorization, now, max_skew, regions) -> Signature
         request, canonical_query(request.raw_query), fields["SignedHeaders"], _payload_hash(request), amz_date,
         scope
     )
-    return Signature(4, access_key, to_sign, fields["Signature"], region, date, V4_ALGORITHM, request)
+    return Signature(4, access_key, to_sign, fields["Signature"], region, date, V4_ALGORITHM, request, service)
 
 
 def _read_v4_query(request, params, now, max_skew, regions) -> Signature:
@@ -286,7 +289,8 @@ def _read_v4_query(request, params, now, max_skew, regions) -> Signature:
     # Presigned EC2 requests hash the (empty) body like header-signed ones: a body added later fails.
     to_sign = _v4_string_to_sign(request, query, params["X-Amz-SignedHeaders"], _payload_hash(request), amz_date,
                                  scope)
-    return Signature(4, access_key, to_sign, params["X-Amz-Signature"], region, date, V4_ALGORITHM, request)
+    return Signature(4, access_key, to_sign, params["X-Amz-Signature"], region, date, V4_ALGORITHM, request,
+                     service)
 
 
 # -- SigV2 ----------------------------------------------------------------------

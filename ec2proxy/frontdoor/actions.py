@@ -7,6 +7,7 @@ import runs in a circle.
 from ec2proxy.handlers import (  # noqa: F401  (importing a handler module registers its actions)
     account,
     addresses,
+    caller_identity,
     handler_for,
     images,
     implemented,

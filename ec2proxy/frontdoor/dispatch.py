@@ -97,7 +97,7 @@ def _first(params: list[tuple[str, str]], name: str) -> str | None:
 async def handle(request: web.BaseRequest, services: Services) -> web.Response:
     started = time.perf_counter()
     request_id = services.request_ids.next()
-    action, version, project = "-", protocol.API_VERSION, "-"
+    action, version, project, service = "-", protocol.API_VERSION, "-", "ec2"
     try:
         body, params = await _read_params(request, services)
         action = _first(params, "Action") or "-"
@@ -112,17 +112,18 @@ async def handle(request: web.BaseRequest, services: Services) -> web.Response:
         config = services.config
         now = datetime.datetime.now(datetime.timezone.utc)
         signature = read_signature(http, now, config.auth.max_skew, config.regions)
+        service = signature.service  # ec2, or sts on the same endpoint (ec2proxy.protocol.model)
         identity = await services.credentials.identify(signature)
         project = identity.project_id
         if services.limiter.enabled and not services.limiter.allow(project):
             raise errors.RequestLimitExceeded("Request limit exceeded.")
         if action == "-":
             raise errors.MissingAction("The request must contain the parameter Action")
-        op = protocol.operation(action)
+        op = protocol.operation(action, service)
         if op is None:
             raise errors.InvalidAction(f"The action {action[:64]} is not valid for this web service.")
         values = protocol.parse_input(op, params)
-        handler = handler_for(action)
+        handler = handler_for(action, service)
         if handler is None:
             raise errors.UnsupportedOperation(f"The action {action} is not supported by this cloud.")
         ctx = RequestContext(
@@ -142,11 +143,11 @@ async def handle(request: web.BaseRequest, services: Services) -> web.Response:
         code = "OK"
     except errors.EC2Error as exc:
         code = exc.code
-        response = _error_response(exc, request_id)
+        response = _error_response(exc, request_id, service)
     except BackendError as exc:
         LOG.warning("request %s (%s): %s", request_id, action, exc)
         code = exc.ec2().code
-        response = _error_response(exc.ec2(), request_id)
+        response = _error_response(exc.ec2(), request_id, service)
     except Exception as exc:  # noqa: BLE001  the boundary: no Python detail leaves the process
         if db.unavailable(exc):
             LOG.warning("request %s (%s): database unavailable: %s", request_id, action, type(exc).__name__)
@@ -155,17 +156,17 @@ async def handle(request: web.BaseRequest, services: Services) -> web.Response:
             LOG.exception("request %s (%s) failed", request_id, action)
             failure = errors.InternalError()
         code = failure.code
-        response = _error_response(failure, request_id)
+        response = _error_response(failure, request_id, service)
     elapsed = time.perf_counter() - started
-    known = action in protocol.operation_names()
+    known = action in protocol.operation_names(service)
     services.metrics.observe(action if known else "-", code, elapsed)
     if services.access_log is not None:
         services.access_log.record(request_id, action, project, response.status, code, elapsed, known)
     return response
 
 
-def _error_response(exc: errors.EC2Error, request_id: str) -> web.Response:
-    return _xml_response(protocol.error_body(exc.code, exc.message, request_id), request_id, exc.status)
+def _error_response(exc: errors.EC2Error, request_id: str, service: str = "ec2") -> web.Response:
+    return _xml_response(protocol.error_body(exc.code, exc.message, request_id, service), request_id, exc.status)
 
 
 def _xml_response(body: bytes, request_id: str, status: int = 200) -> web.Response:

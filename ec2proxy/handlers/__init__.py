@@ -25,22 +25,22 @@ class Handler:
     checks_dry_run: bool = False
 
 
-_REGISTRY: dict[str, Handler] = {}
+_REGISTRY: dict[tuple[str, str], Handler] = {}  # (service, action)
 
 
-def action(name: str, *, checks_dry_run: bool = False) -> Callable[[HandlerFn], HandlerFn]:
+def action(name: str, *, checks_dry_run: bool = False, service: str = "ec2") -> Callable[[HandlerFn], HandlerFn]:
     def register(fn: HandlerFn) -> HandlerFn:
-        if name in _REGISTRY:
-            raise RuntimeError(f"{name} registered twice")
-        _REGISTRY[name] = Handler(fn, checks_dry_run)
+        if (service, name) in _REGISTRY:
+            raise RuntimeError(f"{service}:{name} registered twice")
+        _REGISTRY[(service, name)] = Handler(fn, checks_dry_run)
         return fn
 
     return register
 
 
-def handler_for(name: str) -> Handler | None:
-    return _REGISTRY.get(name)
+def handler_for(name: str, service: str = "ec2") -> Handler | None:
+    return _REGISTRY.get((service, name))
 
 
-def implemented() -> frozenset[str]:
-    return frozenset(_REGISTRY)
+def implemented(service: str = "ec2") -> frozenset[str]:
+    return frozenset(name for (where, name) in _REGISTRY if where == service)

@@ -1,4 +1,9 @@
-"""The botocore EC2 service model, loaded once per process."""
+"""The botocore service models the endpoint speaks, loaded once per process.
+
+EC2 is the API; STS answers on the same endpoint because the tools that drive
+EC2 (Ansible, Terraform, scripts) ask it who they are before anything else.
+A SigV4 signature's scope names the service a request is for.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,24 @@ import botocore.loaders
 import botocore.model
 
 API_VERSION = "2016-11-15"
+VERSIONS = {"ec2": API_VERSION, "sts": "2011-06-15"}
+SERVICES = frozenset(VERSIONS)
 
 
 @functools.cache
-def service_model() -> botocore.model.ServiceModel:
+def service_model(service: str = "ec2") -> botocore.model.ServiceModel:
     loader = botocore.loaders.create_loader()
-    data = loader.load_service_model("ec2", "service-2", API_VERSION)
-    return botocore.model.ServiceModel(data, service_name="ec2")
+    data = loader.load_service_model(service, "service-2", VERSIONS[service])
+    return botocore.model.ServiceModel(data, service_name=service)
 
 
 @functools.cache
-def operation_names() -> frozenset[str]:
-    return frozenset(service_model().operation_names)
+def operation_names(service: str = "ec2") -> frozenset[str]:
+    return frozenset(service_model(service).operation_names)
 
 
-def operation(name: str) -> botocore.model.OperationModel | None:
-    """The operation model for an action name, or None when EC2 has no such action."""
-    if name not in operation_names():
+def operation(name: str, service: str = "ec2") -> botocore.model.OperationModel | None:
+    """The operation model for an action name, or None when the service has no such action."""
+    if name not in operation_names(service):
         return None
-    return service_model().operation_model(name)
+    return service_model(service).operation_model(name)

@@ -40,8 +40,10 @@ def escape(text: str) -> str:
 def serialize_output(
     op: botocore.model.OperationModel, data: dict | None, request_id: str, version: str
 ) -> bytes:
-    """The full EC2 response document for ``op``."""
+    """The full response document for ``op``: EC2's, or the query protocol's (STS) when ``op`` is of it."""
     name = op.name
+    if op.metadata["protocol"] == "query":
+        return _query_output(op, data, request_id)
     out = [
         _XML_HEAD,
         f'<{name}Response xmlns="http://ec2.amazonaws.com/doc/{version}/">',
@@ -56,7 +58,33 @@ def serialize_output(
     return "".join(out).encode("utf-8")
 
 
-def error_body(code: str, message: str, request_id: str) -> bytes:
+def _query_output(op: botocore.model.OperationModel, data: dict | None, request_id: str) -> bytes:
+    shape = op.output_shape
+    wrapper = shape.serialization.get("resultWrapper", f"{op.name}Result") if shape is not None else None
+    out = [_XML_HEAD, f'<{op.name}Response xmlns="{_query_namespace(op.metadata)}">']
+    if shape is not None and wrapper:
+        out.append(f"<{wrapper}>")
+        _writer(shape)(data or {}, out)
+        out.append(f"</{wrapper}>")
+    out.append(f"<ResponseMetadata><RequestId>{escape(request_id)}</RequestId></ResponseMetadata>")
+    out.append(f"</{op.name}Response>")
+    return "".join(out).encode("utf-8")
+
+
+def _query_namespace(metadata: dict) -> str:
+    return f"https://{metadata['endpointPrefix']}.amazonaws.com/doc/{metadata['apiVersion']}/"
+
+
+def error_body(code: str, message: str, request_id: str, service: str = "ec2") -> bytes:
+    """The error document: EC2's ``Response/Errors/Error``, or the query protocol's ``ErrorResponse``."""
+    if service != "ec2":
+        kind = "Receiver" if code in ("InternalError", "InternalFailure", "Unavailable", "ServiceUnavailable") \
+            else "Sender"
+        return (
+            f'{_XML_HEAD}<ErrorResponse xmlns="https://{service}.amazonaws.com/doc/"><Error><Type>{kind}</Type>'
+            f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{escape(request_id)}</RequestId></ErrorResponse>"
+        ).encode("utf-8")
     return (
         f"{_XML_HEAD}<Response><Errors><Error><Code>{escape(code)}</Code>"
         f"<Message>{escape(message)}</Message></Error></Errors>"
@@ -64,17 +92,19 @@ def error_body(code: str, message: str, request_id: str) -> bytes:
     ).encode("utf-8")
 
 
-_compiled: dict[str, Writer] = {}
+# by service model and shape name: two services may name different shapes alike
+_compiled: dict[tuple[int, str], Writer] = {}
 
 
 def _writer(shape: botocore.model.Shape) -> Writer:
-    fn = _compiled.get(shape.name)
+    key = (id(shape._shape_resolver), shape.name)  # the model's resolver: one per service, loaded once
+    fn = _compiled.get(key)
     if fn is None:
         slot: list[Writer] = []
-        _compiled[shape.name] = lambda value, out: slot[0](value, out)
+        _compiled[key] = lambda value, out: slot[0](value, out)
         fn = _BUILDERS.get(shape.type_name, _write_string_factory)(shape)
         slot.append(fn)
-        _compiled[shape.name] = fn
+        _compiled[key] = fn
     return fn
 
 
