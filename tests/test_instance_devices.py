@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.support import WAIT, code_of
@@ -120,3 +122,42 @@ def test_network_interfaces(ec2, ami):
         {"DeviceIndex": 0, "NetworkInterfaceId": interface["NetworkInterfaceId"]}]) == \
         "InvalidNetworkInterface.InUse"
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+
+
+def test_tag_specifications_for_the_volumes_and_interfaces_a_launch_creates(ec2, ami):
+    """As Ansible's ec2_instance sends them whenever a name or tags are set."""
+    specs = [{"ResourceType": kind, "Tags": [{"Key": "Name", "Value": "tagged-launch"}, {"Key": "kind", "Value": kind}]}
+             for kind in ("instance", "volume", "network-interface")]
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, TagSpecifications=specs,
+                                    BlockDeviceMappings=[{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1}}])[
+        "Instances"]
+    iid = instance["InstanceId"]
+    assert {"Key": "kind", "Value": "instance"} in instance["Tags"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    shown = described(ec2, iid)
+    volume_ids = [m["Ebs"]["VolumeId"] for m in shown["BlockDeviceMappings"]]
+    eni_ids = [n["NetworkInterfaceId"] for n in shown["NetworkInterfaces"]]
+    assert volume_ids and eni_ids
+    by_name = [{"Name": "tag:Name", "Values": ["tagged-launch"]}]
+
+    def tagged():
+        volumes = ec2.describe_volumes(Filters=by_name)["Volumes"]
+        enis = ec2.describe_network_interfaces(Filters=by_name)["NetworkInterfaces"]
+        return sorted(v["VolumeId"] for v in volumes), sorted(n["NetworkInterfaceId"] for n in enis)
+
+    for _ in range(60):  # tagged by a background job once Nova has built them
+        if tagged() == (sorted(volume_ids), sorted(eni_ids)):
+            break
+        time.sleep(0.5)
+    assert tagged() == (sorted(volume_ids), sorted(eni_ids))
+    (volume,) = ec2.describe_volumes(VolumeIds=volume_ids)["Volumes"]
+    assert {"Key": "kind", "Value": "volume"} in volume["Tags"]
+    (eni,) = ec2.describe_network_interfaces(NetworkInterfaceIds=eni_ids)["NetworkInterfaces"]
+    assert {"Key": "kind", "Value": "network-interface"} in eni["TagSet"]
+    ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_tag_specifications_for_what_a_launch_cannot_create_are_refused(ec2, ami):
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1,
+                   TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "a", "Value": "b"}]}]) == \
+        "InvalidParameterValue"

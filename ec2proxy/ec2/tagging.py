@@ -113,24 +113,27 @@ async def load(ctx, resource_ids: list[str]) -> dict[str, list[dict]]:
     return out
 
 
-def attach(items: list[Item], id_member: str, tags: dict[str, list[dict]]) -> list[Item]:
-    """Put each item's ``Tags`` in place."""
+def attach(items: list[Item], id_member: str, tags: dict[str, list[dict]], member: str = "Tags") -> list[Item]:
+    """Put each item's tags in place (as ``member``: ``Tags``, or ``TagSet`` for a NetworkInterface)."""
     for item in items:
-        item["Tags"] = tags.get(item[id_member], [])
+        item[member] = tags.get(item[id_member], [])
     return items
 
 
-async def with_tags(ctx, items: list[Item], id_member: str) -> list[Item]:
-    return attach(items, id_member, await load(ctx, [item[id_member] for item in items]))
+async def with_tags(ctx, items: list[Item], id_member: str, member: str = "Tags") -> list[Item]:
+    return attach(items, id_member, await load(ctx, [item[id_member] for item in items]), member)
 
 
-def tag_values(item: dict, key: str) -> list[str]:
-    """What a ``tag:<key>`` filter compares: the values of the item's tags named ``key``."""
-    return [tag["Value"] for tag in item.get("Tags") or () if tag["Key"] == key]
+def tag_filters(member: str = "Tags") -> dict[str, Callable]:
+    """The tag filters every Describe* of a taggable resource takes, reading the tags under ``member``."""
+    def tag_values(item: dict, key: str) -> list[str]:  # what tag:<key> compares: the values of tags named key
+        return [tag["Value"] for tag in item.get(member) or () if tag["Key"] == key]
+
+    return {"tag-key": filters.path(f"{member}.Key"), "tag-value": filters.path(f"{member}.Value"),
+            "tag:": tag_values}
 
 
-# the tag filters every Describe* of a taggable resource takes
-FILTERS = {"tag-key": filters.path("Tags.Key"), "tag-value": filters.path("Tags.Value"), "tag:": tag_values}
+FILTERS = tag_filters()
 
 
 async def forget(session, project_id: str, resource_id: str) -> None:

@@ -33,7 +33,7 @@ from ec2proxy.readmodels.instances import (
     reservation_groups,
     resolve_groups,
 )
-from ec2proxy.state import ledger, oplog
+from ec2proxy.state import launch_tags, ledger, oplog
 
 MAX_COUNT = 1000
 # Inputs that need the volume and network work of later issues: refused loudly until then.
@@ -220,7 +220,8 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     if max_count > MAX_COUNT:
         raise errors.InvalidParameterValue(f"MaxCount cannot exceed {MAX_COUNT}")
     user_data = _user_data(params)
-    tags = tagging.from_specs(params, ("instance",)).get("instance", [])
+    specs = tagging.from_specs(params, ("instance", *launch_tags.KINDS))
+    tags, later = specs.pop("instance", []), {kind: given for kind, given in specs.items() if given}
     zone = (params.get("Placement") or {}).get("AvailabilityZone") or ""
     behavior = params.get("InstanceInitiatedShutdownBehavior") or "stop"
     if behavior not in ("stop", "terminate"):
@@ -311,6 +312,8 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
             await session.execute(insert(Instance.__table__), rows)  # Core: no ORM bookkeeping per row
         await tagging.write(session, ctx.project_id, tagged)
         await create.done(session)
+    if later:
+        await launch_tags.schedule(ctx, view, reservation_id, nova_reservation, [s["id"] for s in servers], later)
     made = Made(rows={row["os_id"]: InstanceRow.of(row) for row in rows}, tags=tagged,
                 groups={g["GroupName"]: g["GroupId"] for g in group_set})
     return await _replay(ctx, reservation_id, (servers, group_set, made))

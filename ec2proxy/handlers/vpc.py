@@ -43,7 +43,7 @@ ENI_FILTERS = {
     "group-name": _get("Groups.GroupName"), "description": _get("Description"),
     "association.public-ip": _get("Association.PublicIp"),
     "association.allocation-id": _get("Association.AllocationId"),
-    "interface-type": _get("InterfaceType"), **tagging.FILTERS,
+    "interface-type": _get("InterfaceType"), **tagging.tag_filters("TagSet"),
 }
 
 
@@ -152,12 +152,12 @@ def build_interface(port: dict, fips: list[dict], groups: dict[str, str], zone: 
 
 
 async def _answer(ctx: RequestContext, params: dict, shapes: list[dict], member: str, prefix: str, code: str,
-                  spec: dict) -> list[dict]:
+                  spec: dict, tags_member: str = "Tags") -> list[dict]:
     """A Describe's shapes with their tags: those named in ``<member>s`` (each must exist), filtered."""
     wanted = params.get(member + "s") or []
     for value in wanted:
         ids.check(prefix, value)
-    shapes = filters.by_ids(await tagging.with_tags(ctx, shapes, member), member, wanted,
+    shapes = filters.by_ids(await tagging.with_tags(ctx, shapes, member, tags_member), member, wanted,
                             lambda missing: errors.EC2Error(f"The {member[:-2]} ID '{missing}' does not exist",
                                                             code=code))
     return filters.apply(shapes, filters.compile_filters(params.get("Filters"), spec))
@@ -189,7 +189,7 @@ async def describe_network_interfaces(ctx: RequestContext, params: dict) -> dict
     shapes = [build_interface(p, state["fips"], state["groups"], zone, ctx.region) for p in state["ports"]
               if not (p.get("device_owner") or "").startswith(("network:", "neutron:"))]
     return {"NetworkInterfaces": await _answer(ctx, params, shapes, "NetworkInterfaceId", "eni",
-                                               "InvalidNetworkInterfaceID.NotFound", ENI_FILTERS)}
+                                               "InvalidNetworkInterfaceID.NotFound", ENI_FILTERS, "TagSet")}
 
 
 @tagging.exists("vpc", "subnet", "eni")

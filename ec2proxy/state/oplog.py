@@ -12,9 +12,10 @@ from ec2proxy.db.models import Operation, utcnow
 
 
 async def record(session, ctx, resource_ids: list[str], *, details: dict | None = None,
-                 state: str = "pending") -> int:
-    """A new operation of the request, in ``session`` (the caller's transaction)."""
-    operation = Operation(request_id=ctx.request_id, action=ctx.action, project_id=ctx.project_id,
+                 state: str = "pending", action: str | None = None) -> int:
+    """A new operation of the request, in ``session`` (the caller's transaction); ``action`` names a
+    background job the request leaves (``ec2proxy.state.jobs``), else it is the request's own action."""
+    operation = Operation(request_id=ctx.request_id, action=action or ctx.action, project_id=ctx.project_id,
                           resource_ids=resource_ids, state=state, details=details, created_at=utcnow(),
                           updated_at=utcnow())
     session.add(operation)
