@@ -9,7 +9,8 @@ import pytest
 
 from tests.support import WAIT, code_of
 
-PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}
+PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3",
+             "EC2PROXY_API_VOLUME_TYPES": "standard=__DEFAULT__ gp2=__DEFAULT__ gp3=__DEFAULT__ io1=ssd"}
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +135,26 @@ def test_modify_and_status(ec2, running):
     assert ec2.describe_volume_attribute(VolumeId=vid, Attribute="autoEnableIO")["AutoEnableIO"] == {"Value": True}
     ec2.delete_volume(VolumeId=vid)
     ec2.get_waiter("volume_deleted").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+
+
+def test_modify_volume_type_retypes_in_cinder(ec2, running, proxy):
+    """gp2 -> gp3 share Cinder's default type: only the EC2 type changes; gp3 -> io1 is Cinder's retype."""
+    zone = running["Placement"]["AvailabilityZone"]
+    vid = ec2.create_volume(Size=1, AvailabilityZone=zone, VolumeType="gp2")["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+    changed = ec2.modify_volume(VolumeId=vid, VolumeType="gp3")["VolumeModification"]
+    assert (changed["OriginalVolumeType"], changed["TargetVolumeType"]) == ("gp2", "gp3")
+    assert volume(ec2, vid)["VolumeType"] == "gp3"
+    changed = ec2.modify_volume(VolumeId=vid, VolumeType="io1", Size=2)["VolumeModification"]
+    assert (changed["TargetVolumeType"], changed["TargetSize"]) == ("io1", 2)
+    for _ in range(40):
+        if (volume(ec2, vid)["VolumeType"], volume(ec2, vid)["Size"]) == ("io1", 2):
+            break
+        time.sleep(0.25)
+    assert (volume(ec2, vid)["VolumeType"], volume(ec2, vid)["Size"]) == ("io1", 2)
+    assert code_of(ec2.modify_volume, VolumeId=vid, VolumeType="sc1") == "InvalidParameterValue"  # not offered
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+    ec2.delete_volume(VolumeId=vid)
 
 
 @pytest.mark.parametrize("kwargs, code", [

@@ -231,6 +231,11 @@ class Cinder(ServiceClient):
     async def delete_volume(self, volume_id: str) -> None:
         await self.delete(route("volumes/{}", volume_id))
 
+    async def retype_volume(self, volume_id: str, new_type: str) -> None:
+        """Cinder migrates the data where the new type lives elsewhere (``on-demand``)."""
+        await self.post(route("volumes/{}/action", volume_id),
+                        {"os-retype": {"new_type": new_type, "migration_policy": "on-demand"}})
+
     async def extend_volume(self, volume_id: str, new_size: int) -> None:
         """Extending an attached volume needs microversion 3.42."""
         await self.post(route("volumes/{}/action", volume_id), {"os-extend": {"new_size": new_size}},

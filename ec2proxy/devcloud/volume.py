@@ -36,6 +36,9 @@ def settle(store, kind: str, obj: dict) -> dict | None:
     return obj
 
 
+TYPES = ("__DEFAULT__", "standard", "ssd")  # the cloud's volume types (real Cinder: lvmdriver-1, __DEFAULT__)
+
+
 def _later(store, kind: str, obj: dict, status: str, then: dict, delay: float) -> dict:
     return store.put(kind, {**obj, "status": status, "updated_at": now(),
                             "pending": {"at": now() + delay, "then": then}})
@@ -153,7 +156,7 @@ async def create_volume(request: web.Request) -> web.Response:
     zone = spec.get("availability_zone") or ZONES[0]
     if zone not in ZONES:
         raise HTTPError(400, f"Availability zone '{zone}' is invalid.")
-    if spec.get("volume_type") not in (None, "__DEFAULT__", "standard", "ssd"):
+    if spec.get("volume_type") not in (None, *TYPES):
         raise HTTPError(404, f"Volume type with name {spec['volume_type']} could not be found.")
     volume = _new_volume(token.project_id, token.user_id, size, zone, name=spec.get("name"),
                          description=spec.get("description"), volume_type=spec.get("volume_type"),
@@ -207,6 +210,17 @@ async def volume_action(request: web.Request) -> web.Response:
         if new_size <= volume["size"]:
             raise HTTPError(400, "Invalid input received: New size for extend must be greater than current size.")
         _later(cloud.store, "volume", volume, "extending", {"status": volume["status"], "size": new_size},
+               cloud.delay)
+        return reply(None, 202)
+    if "os-retype" in body:
+        new_type = (body["os-retype"] or {}).get("new_type")
+        if new_type not in TYPES:
+            raise HTTPError(404, f"Volume type with name {new_type} could not be found.")
+        if volume["status"] not in ("available", "in-use"):
+            raise HTTPError(400, "Invalid volume: Volume status must be available or in-use.")
+        if new_type == volume["volume_type"]:
+            raise HTTPError(400, f"Invalid input received: New volume_type same as original: {new_type}.")
+        _later(cloud.store, "volume", volume, "retyping", {"status": volume["status"], "volume_type": new_type},
                cloud.delay)
         return reply(None, 202)
     raise HTTPError(400, f"There is no such action: {next(iter(body), '')}")
@@ -266,7 +280,7 @@ async def list_types(request: web.Request) -> web.Response:
     _scope(request)
     return reply({"volume_types": [
         {"id": name, "name": name, "description": None, "is_public": True, "extra_specs": {}}
-        for name in ("__DEFAULT__", "standard", "ssd")]})
+        for name in TYPES]})
 
 
 # -- the volume side of Nova ------------------------------------------------------------

@@ -275,27 +275,48 @@ async def modify_volume_attribute(ctx: RequestContext, params: dict) -> dict:
 
 @action("ModifyVolume", checks_dry_run=True)
 async def modify_volume(ctx: RequestContext, params: dict) -> dict:
-    """A bigger Size is Cinder's extend (in-use volumes too, microversion 3.42); other changes are refused."""
+    """A bigger Size is Cinder's extend (in-use volumes too, microversion 3.42); a VolumeType is Cinder's retype
+    to the type ``[api] volume_types`` maps it to (only recorded when both map to the same Cinder type)."""
     devices.unsupported_ebs(params)
     volume = await find(ctx, params["VolumeId"])
-    if params.get("VolumeType") and params["VolumeType"] != volume["VolumeType"]:
-        raise errors.UnsupportedOperation("Changing a volume's type is not supported by this proxy yet.")
-    size = params.get("Size")
-    if size is None:
-        raise errors.MissingParameter("The request must contain the parameter Size")
-    if size <= volume["Size"] or size > MAX_SIZE:
+    size, asked = params.get("Size"), params.get("VolumeType")
+    if size is None and asked is None:
+        raise errors.MissingParameter("The request must contain the parameter Size or VolumeType")
+    if size is not None and (size <= volume["Size"] or size > MAX_SIZE):
         raise errors.InvalidParameterValue(f"New size {size} must be larger than the current {volume['Size']} GiB "
                                            f"and at most {MAX_SIZE}")
+    types = devices.type_map(ctx.services.config)
+    target = volume["VolumeType"]
+    if asked is not None:
+        target, _ = devices.cinder_type(types, asked)
+    retype = types.get(target, target) != (volume.os.get("volume_type") or "__DEFAULT__")
     check_settled(volume)
     if ctx.dry_run:
         raise errors.DryRunOperation()
     client = await cinder(ctx)
     try:
-        await client.extend_volume(volume.os["id"], size)
+        if size is not None:
+            await client.extend_volume(volume.os["id"], size)
+            if retype:  # Cinder acts on one change at a time
+                await _settled(client, volume.os["id"])
+        if asked is not None:
+            await client.update_volume(volume.os["id"], metadata={**(volume.os.get("metadata") or {}),
+                                                                  "ec2_volume_type": target})
+        if retype:
+            await client.retype_volume(volume.os["id"], types[target])
     except BackendError as exc:
         raise _cinder_failure(exc) from None
     return {"VolumeModification": {
-        "VolumeId": volume["VolumeId"], "ModificationState": "modifying", "TargetSize": size,
-        "OriginalSize": volume["Size"], "TargetVolumeType": volume["VolumeType"],
+        "VolumeId": volume["VolumeId"], "ModificationState": "modifying", "TargetSize": size or volume["Size"],
+        "OriginalSize": volume["Size"], "TargetVolumeType": target,
         "OriginalVolumeType": volume["VolumeType"], "Progress": 0,
         "StartTime": datetime.datetime.now(datetime.timezone.utc)}}
+
+
+async def _settled(client, volume_id: str, timeout: float = 60.0) -> None:
+    """Wait for an extend to finish before the retype that follows it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (await client.get_volume(volume_id)).get("status") not in ("available", "in-use"):
+        if asyncio.get_running_loop().time() > deadline:
+            raise errors.IncorrectState("The volume is still being extended; retry the type change later.")
+        await asyncio.sleep(0.5)
