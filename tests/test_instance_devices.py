@@ -161,3 +161,39 @@ def test_tag_specifications_for_what_a_launch_cannot_create_are_refused(ec2, ami
     assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1,
                    TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "a", "Value": "b"}]}]) == \
         "InvalidParameterValue"
+
+
+def test_ebs_image_of_a_volume_backed_instance(ec2, ami):
+    """CreateImage of a volume-backed instance: an EBS image mapping the snapshots Nova made (tagged as asked),
+    RunInstances of it boots from new volumes of them, DeregisterImage leaves the snapshots (as on AWS)."""
+    root = ec2.describe_images(ImageIds=[ami])["Images"][0]["RootDeviceName"]
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, BlockDeviceMappings=[
+        {"DeviceName": root, "Ebs": {"VolumeSize": 3, "DeleteOnTermination": True}}])["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    image_id = ec2.create_image(InstanceId=iid, Name="ebs-backed", TagSpecifications=[
+        {"ResourceType": "image", "Tags": [{"Key": "of", "Value": "image"}]},
+        {"ResourceType": "snapshot", "Tags": [{"Key": "of", "Value": "snapshot"}]}])["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[image_id], WaiterConfig=WAIT)
+    (image,) = ec2.describe_images(ImageIds=[image_id])["Images"]
+    assert image["RootDeviceType"] == "ebs" and image["Tags"] == [{"Key": "of", "Value": "image"}]
+    (mapping,) = image["BlockDeviceMappings"]
+    assert mapping["DeviceName"] == image["RootDeviceName"]
+    assert mapping["Ebs"]["VolumeSize"] == 3 and mapping["Ebs"]["DeleteOnTermination"] is True
+    snapshot_id = mapping["Ebs"]["SnapshotId"]
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot_id], WaiterConfig=WAIT)
+    (snapshot,) = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]
+    assert snapshot["Tags"] == [{"Key": "of", "Value": "snapshot"}] and snapshot["VolumeSize"] == 3
+
+    (booted,) = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)["Instances"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[booted["InstanceId"]], WaiterConfig=WAIT)
+    shown = described(ec2, booted["InstanceId"])
+    assert shown["ImageId"] == image_id and shown["RootDeviceType"] == "ebs"
+    (root_mapping,) = shown["BlockDeviceMappings"]
+    (volume,) = ec2.describe_volumes(VolumeIds=[root_mapping["Ebs"]["VolumeId"]])["Volumes"]
+    assert volume["SnapshotId"] == snapshot_id and volume["Size"] == 3
+
+    ec2.terminate_instances(InstanceIds=[iid, booted["InstanceId"]])
+    ec2.deregister_image(ImageId=image_id)
+    assert code_of(ec2.describe_images, ImageIds=[image_id]) == "InvalidAMIID.NotFound"
+    assert [s["SnapshotId"] for s in ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]] == [snapshot_id]

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ec2proxy.devcloud import image as images
 from ec2proxy.devcloud import network, volume
 from ec2proxy.devcloud.common import (
     STATE,
@@ -250,7 +251,6 @@ async def create_servers(request: web.Request) -> web.Response:
     if flavor is None:
         raise HTTPError(400, f"Flavor {spec.get('flavorRef')} could not be found.")
     bdms = spec.get("block_device_mapping_v2") or []
-    boot_volume = any(b.get("boot_index") in (0, "0") and b.get("destination_type") == "volume" for b in bdms)
     image_id = str(spec.get("imageRef") or "").rsplit("/", 1)[-1]
     if image_id:
         image = store.get("image", image_id)
@@ -258,7 +258,10 @@ async def create_servers(request: web.Request) -> web.Response:
             raise HTTPError(400, f"Image {image_id} could not be found.")
         if image["status"] != "active":
             raise HTTPError(400, f"Image {image_id} is not active.")
-    elif not boot_volume:
+        asked = {b.get("device_name") for b in bdms}  # the request's mappings win over the image's
+        bdms = [m for m in images.boot_mappings(image) if m.get("device_name") not in asked] + bdms
+    boot_volume = any(b.get("boot_index") in (0, "0") and b.get("destination_type") == "volume" for b in bdms)
+    if not image_id and not boot_volume:
         raise HTTPError(400, "Missing imageRef attribute")
     key_name = spec.get("key_name")
     if key_name and store.get("keypair", f"{token.user_id}/{key_name}") is None:
@@ -319,7 +322,7 @@ async def create_servers(request: web.Request) -> web.Response:
             server = {
                 "id": server_id, "seq": seq + index + 1, "name": name, "project_id": token.project_id,
                 "user_id": token.user_id, **_state("BUILD"), "task_state": "scheduling",
-                "flavor_id": flavor["id"], "image_id": "" if boot_volume else image_id, "key_name": key_name,
+                "flavor_id": flavor["id"], "image_id": image_id, "volume_backed": boot_volume, "key_name": key_name,
                 "user_data": user_data, "metadata": spec.get("metadata") or {}, "security_groups": groups,
                 "availability_zone": zone.split(":")[0], "zone_requested": bool(spec.get("availability_zone")),
                 "reservation_id": reservation, "launch_index": index,
@@ -467,10 +470,12 @@ async def server_action(request: web.Request) -> web.Response:
     elif action == "createImage":
         if server["status"] not in ("ACTIVE", "SHUTOFF") or busy:
             raise _conflict(server, "createImage")
-        from ec2proxy.devcloud import image
-
-        snapshot = image.snapshot_of(cloud, server, (value or {}).get("name") or "snapshot",
-                                     (value or {}).get("metadata") or {})
+        name, metadata = (value or {}).get("name") or "snapshot", (value or {}).get("metadata") or {}
+        if server.get("volume_backed", not server["image_id"]):  # Cinder snapshots its volumes; the image maps them
+            snapshot = cloud.store.put("image", images.volume_backed_snapshot_of(
+                server, name, metadata, volume.image_mappings(cloud, server, name)))
+        else:
+            snapshot = images.snapshot_of(cloud, server, name, metadata)
         return reply({"image_id": snapshot["id"]}, 202)
     elif action == "os-getConsoleOutput":
         if server["status"] not in ("ACTIVE", "SHUTOFF"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -107,6 +108,31 @@ def snapshot_of(cloud, server: dict, name: str, metadata: dict) -> dict:
     image["pending"] = {"at": now() + cloud.delay, "then": {
         "status": "saving", "pending": {"at": now() + 2 * cloud.delay, "then": final}}}
     return cloud.store.put("image", image)
+
+
+def volume_backed_snapshot_of(server: dict, name: str, metadata: dict, mappings: list[dict]) -> dict:
+    """Nova's image of a volume-backed server: no data, active at once, mapping its volumes' snapshots."""
+    data = b""
+    image = new_image(server["project_id"], name=name, visibility="private", container_format="bare",
+                      disk_format="raw", min_disk=1, min_ram=0, base_image_ref="",
+                      root_device_name=server["root_device_name"], bdm_v2="True",
+                      block_device_mapping=json.dumps(mappings), **metadata)
+    image.update(status="active", size=0, checksum=hashlib.md5(data).hexdigest(), os_hash_algo="sha512",
+                 os_hash_value=hashlib.sha512(data).hexdigest())
+    return image
+
+
+def boot_mappings(image: dict) -> list[dict]:
+    """The block_device_mapping an image carries (Nova boots it from new volumes of its snapshots)."""
+    properties = image.get("properties") or {}
+    if properties.get("bdm_v2") != "True":
+        return []
+    try:
+        mappings = json.loads(properties.get("block_device_mapping") or "[]")
+    except ValueError:
+        return []
+    return [{**m, "uuid": m.get("snapshot_id") or m.get("volume_id") or m.get("image_id")} for m in mappings
+            if isinstance(m, dict)]
 
 
 @routes.get("/image")

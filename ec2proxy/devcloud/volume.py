@@ -219,7 +219,10 @@ async def volume_action(request: web.Request) -> web.Response:
         if volume["status"] not in ("available", "in-use"):
             raise HTTPError(400, "Invalid volume: Volume status must be available or in-use.")
         if new_type == volume["volume_type"]:
-            raise HTTPError(400, f"Invalid input received: New volume_type same as original: {new_type}.")
+            raise HTTPError(400, "Invalid volume: Retype needs volume to be in available or in-use state, not be part "
+                                 "of an active migration or a consistency group, requested type has to be different "
+                                 "that the one from the volume, and for in-use volumes front-end qos specs cannot "
+                                 "change.")
         _later(cloud.store, "volume", volume, "retyping", {"status": volume["status"], "volume_type": new_type},
                cloud.delay)
         return reply(None, 202)
@@ -241,13 +244,38 @@ async def create_snapshot(request: web.Request) -> web.Response:
     volume = _get(request, "volume", str(spec.get("volume_id", "")))
     if volume["status"] not in ("available", "in-use"):  # in-use needs no force since 3.66
         raise HTTPError(400, f"Invalid volume: Volume {volume['id']} status must be available or in-use.")
-    stamp = now()
-    snapshot = {"id": new_id(), "name": spec.get("name"), "description": spec.get("description"),
-                "volume_id": volume["id"], "size": volume["size"], "status": "creating",
-                "project_id": token.project_id, "user_id": token.user_id, "metadata": spec.get("metadata") or {},
-                "created_at": stamp, "updated_at": stamp, "pending": None}
-    snapshot = _later(cloud.store, "snapshot", snapshot, "creating", {"status": "available"}, cloud.delay)
+    snapshot = _new_snapshot(cloud, volume, token.project_id, token.user_id, spec.get("name"),
+                             spec.get("description"), spec.get("metadata") or {})
     return reply({"snapshot": snapshot_body(snapshot)}, 202)
+
+
+def _new_snapshot(cloud, volume: dict, project_id: str, user_id: str, name: str | None, description: str | None,
+                  metadata: dict) -> dict:
+    stamp = now()
+    snapshot = {"id": new_id(), "name": name, "description": description, "volume_id": volume["id"],
+                "size": volume["size"], "status": "creating", "project_id": project_id, "user_id": user_id,
+                "metadata": metadata, "created_at": stamp, "updated_at": stamp, "pending": None}
+    return _later(cloud.store, "snapshot", snapshot, "creating", {"status": "available"}, cloud.delay)
+
+
+def image_mappings(cloud, server: dict, image_name: str) -> list[dict]:
+    """What Nova's createImage of a volume-backed server does in Cinder: a snapshot of each of its volumes
+    ("snapshot for <image>"), mapped as the image's block_device_mapping (as the lab's Nova writes it)."""
+    out = []
+    for volume_id, delete_on_termination in server.get("volumes", []):
+        volume = cloud.store.get("volume", volume_id)
+        if volume is None:
+            continue
+        device = next((a["device"] for a in volume["attachments"] if a["server_id"] == server["id"]), None)
+        snapshot = _new_snapshot(cloud, volume, server["project_id"], server["user_id"],
+                                 f"snapshot for {image_name}", None, {})
+        out.append({"source_type": "snapshot", "destination_type": "volume", "snapshot_id": snapshot["id"],
+                    "volume_id": None, "image_id": None, "volume_size": volume["size"], "device_name": device,
+                    "boot_index": 0 if device == server["root_device_name"] else None, "device_type": None,
+                    "disk_bus": None, "guest_format": None, "volume_type": None, "no_device": None, "tag": None,
+                    "encrypted": None, "encryption_format": None, "encryption_secret_uuid": None,
+                    "encryption_options": None, "delete_on_termination": delete_on_termination})
+    return out
 
 
 @routes.get(PREFIX + "/snapshots/{snapshot_id}")
@@ -373,7 +401,8 @@ def detach(cloud, server: dict, volume_id: str) -> None:
     store = cloud.store
     if volume_id not in [v for v, _ in server.get("volumes", [])]:
         raise HTTPError(404, f"Volume {volume_id} is not attached to server {server['id']}.")
-    if server.get("volumes") and server["volumes"][0][0] == volume_id and not server["image_id"]:
+    if server.get("volumes") and server["volumes"][0][0] == volume_id and \
+            server.get("volume_backed", not server["image_id"]):
         raise HTTPError(400, "Cannot detach a root device volume")
     volume = store.get("volume", volume_id)
     store.put("server", {**server, "volumes": [v for v in server["volumes"] if v[0] != volume_id]})

@@ -10,6 +10,7 @@ device names, matched to the Nova volumes in order of boot index.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -45,6 +46,23 @@ def unsupported_ebs(spec: dict) -> None:
                                               "performance of a volume.")
     if spec.get("MultiAttachEnabled"):
         raise errors.UnsupportedOperation("Multi-attach volumes are not offered by this cloud.")
+
+
+def image_mappings(image: dict) -> list[dict]:
+    """Nova's ``block_device_mapping`` image property (a JSON list): what an EBS image (Nova's image of a
+    volume-backed server) boots from; empty for any other image."""
+    raw = image.get("block_device_mapping")
+    try:
+        mappings = json.loads(raw) if isinstance(raw, str) else (raw or [])
+    except ValueError:
+        return []
+    return [m for m in mappings if isinstance(m, dict)] if isinstance(mappings, list) else []
+
+
+def image_root_snapshot(image: dict) -> dict | None:
+    """The root mapping of an EBS image (a volume made of a snapshot at boot index 0), if it is one."""
+    return next((m for m in image_mappings(image) if m.get("boot_index") in (0, "0")
+                 and m.get("destination_type") == "volume" and m.get("snapshot_id")), None)
 
 
 def root_device(image: dict) -> str:
@@ -111,7 +129,18 @@ def to_nova(mappings: list[dict], image: dict, types: dict[str, str],
         size = ebs.get("VolumeSize")
         if size is not None and not 1 <= size <= 16384:
             raise errors.InvalidParameterValue(f"Volume size {size} for {device} must be between 1 and 16384 GiB")
-        if device == root:
+        ebs_root = image_root_snapshot(image) if device == root else None
+        if ebs_root is not None:  # an EBS image: the root volume is made of its snapshot, as Nova would
+            if ebs.get("SnapshotId"):
+                raise errors.InvalidParameterCombination("The root volume of an EBS image is made of the image's "
+                                                         "own snapshot")
+            needed = int(ebs_root.get("volume_size") or 1)
+            if size is not None and size < needed:
+                raise errors.InvalidParameterValue(f"Volume of {size} GiB is smaller than the image's snapshot "
+                                                   f"({needed} GiB)")
+            entry.update(source_type="snapshot", uuid=ebs_root["snapshot_id"], boot_index=0,
+                         volume_size=size or needed, device_name=ebs_root.get("device_name") or device)
+        elif device == root:
             if ebs.get("SnapshotId"):
                 raise errors.UnsupportedOperation("The root volume is made from the image; a root SnapshotId needs "
                                                   "an image registered from that snapshot (RegisterImage).")
@@ -135,6 +164,15 @@ def to_nova(mappings: list[dict], image: dict, types: dict[str, str],
         nova.append(entry)
         recorded.append({"DeviceName": device, "VolumeType": asked_type, "DeleteOnTermination": bool(delete),
                          "Ebs": True, "Root": device == root})
+    for mapping in image_mappings(image):  # an EBS image's own volumes, where the request does not replace them
+        device = mapping.get("device_name") or ""
+        if mapping.get("destination_type") != "volume" or device in seen or \
+                (mapping.get("boot_index") in (0, "0") and root in seen):
+            continue
+        is_root = mapping.get("boot_index") in (0, "0")
+        recorded.append({"DeviceName": root if is_root else device, "VolumeType": cinder_type(types, None)[0],
+                         "DeleteOnTermination": bool(mapping.get("delete_on_termination")), "Ebs": True,
+                         "Root": is_root})
     nova.sort(key=lambda e: e["boot_index"] != 0)  # the boot volume first, as Nova numbers devices
     recorded.sort(key=lambda r: not r.get("Root"))
     return nova, recorded

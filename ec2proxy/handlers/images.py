@@ -24,6 +24,7 @@ from ec2proxy.handlers import action
 from ec2proxy.readmodels.images import (
     FILTERS,
     OWNER_ALIASES,
+    block_devices,
     check_image_id,
     describe,
     find,
@@ -93,15 +94,18 @@ async def _check_unique_name(ctx: RequestContext, name: str) -> None:
 def _image_tags(params: dict) -> list[dict]:
     tagged = tagging.from_specs(params, ("image", "snapshot"))
     if tagged.get("snapshot"):
-        raise errors.UnsupportedOperation("Tagging the snapshots of a new image is not supported; tag them with "
-                                          "CreateTags once they exist.")
+        raise errors.UnsupportedOperation("Tagging snapshots is for CreateImage, which makes them; tag these with "
+                                          "CreateTags.")
     return tagged.get("image", [])
 
 
-async def _tag_new(ctx: RequestContext, operation_id: int, ami: str, tags: list[dict]) -> None:
+async def _tag_new(ctx: RequestContext, operation_id: int, ami: str, tags: list[dict],
+                   snapshot_tags: dict[str, list[dict]] | None = None) -> None:
+    """The new image's tags, and those of the snapshots it maps (CreateImage of a volume-backed instance)."""
     async with ctx.services.sessions() as session, session.begin():
-        await tagging.forget(session, ctx.project_id, ami)
-        await tagging.write(session, ctx.project_id, {ami: tags})
+        for resource in (ami, *(snapshot_tags or {})):
+            await tagging.forget(session, ctx.project_id, resource)
+        await tagging.write(session, ctx.project_id, {ami: tags, **(snapshot_tags or {})})
         await oplog.close(session, operation_id)
 
 
@@ -117,7 +121,8 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
     if params.get("BlockDeviceMappings"):
         raise errors.UnsupportedOperation("CreateImage with BlockDeviceMappings is not supported: the image maps "
                                           "the instance's devices as they are.")
-    tags = _image_tags(params)
+    specs = tagging.from_specs(params, ("image", "snapshot"))
+    tags = specs.get("image", [])
     (instance,) = await lookup(ctx, [params["InstanceId"]])
     if instance["State"]["Name"] not in ("running", "stopped"):
         raise errors.IncorrectInstanceState(f"Instance '{instance['InstanceId']}' is not in a state to be imaged "
@@ -140,7 +145,12 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
                 from None
         raise
     ami = ids.from_uuid("ami", os_image)
-    await _tag_new(ctx, operation_id, ami, tags)
+    snapshot_tags = {}
+    if specs.get("snapshot"):  # Nova mapped the snapshots it asked Cinder for in the image, already there
+        mapped = block_devices(await view.glance.get_image(os_image))
+        snapshot_tags = {m["Ebs"]["SnapshotId"]: specs["snapshot"] for m in mapped
+                         if m.get("Ebs", {}).get("SnapshotId")}
+    await _tag_new(ctx, operation_id, ami, tags, snapshot_tags)
     return {"ImageId": ami}
 
 

@@ -94,7 +94,7 @@ async def _resolve_subnet(view: CloudView, subnet_id: str | None) -> dict | None
 async def _block_devices(ctx: RequestContext, view: CloudView, params: dict,
                          image: dict) -> tuple[list[dict], list[dict]]:
     mappings = params.get("BlockDeviceMappings") or []
-    if not mappings:
+    if not mappings and not devices.image_mappings(image):
         return [], []
     snapshots = await devices.snapshots(view.cinder, devices.snapshot_ids(mappings))
     return devices.to_nova(mappings, image, devices.type_map(ctx.services.config), snapshots)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 
 from sqlalchemy import select
 
 from ec2proxy.cloud import CloudView
 from ec2proxy.db.models import Operation
-from ec2proxy.ec2 import errors, filters, ids, tagging, timestamps
+from ec2proxy.ec2 import devices, errors, filters, ids, tagging, timestamps
 from ec2proxy.ec2.lookups import by_ec2_id, existing
 from ec2proxy.ec2.records import Described
 from ec2proxy.frontdoor.context import RequestContext
@@ -62,15 +61,8 @@ def image_id(image: dict) -> str:
 
 def block_devices(image: dict) -> list[dict]:
     """Nova's ``block_device_mapping`` image property (what a volume-backed snapshot carries) as EC2 mappings."""
-    raw = image.get("block_device_mapping")
-    try:
-        mappings = json.loads(raw) if isinstance(raw, str) else (raw or [])
-    except ValueError:
-        mappings = []
     out = []
-    for bdm in mappings if isinstance(mappings, list) else []:
-        if not isinstance(bdm, dict):
-            continue
+    for bdm in devices.image_mappings(image):
         device = bdm.get("device_name") or (image.get("root_device_name") if bdm.get("boot_index") == 0 else None)
         if bdm.get("no_device"):
             out.append({"DeviceName": device, "NoDevice": ""})

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 
 from ec2proxy.ec2 import ids
-from tests.realcloud.test_lab_instances import LAB, _demo_credential, lab_server
+from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server
 
 pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh")
 WAIT = {"Delay": 1, "MaxAttempts": 90}
@@ -169,3 +169,59 @@ def test_elastic_ip_and_vpc_view_on_real_neutron(ec2, running):
     assert eni["Association"]["PublicIp"] == allocated["PublicIp"]
     ec2.disassociate_address(AssociationId=address["AssociationId"])
     ec2.release_address(AllocationId=allocated["AllocationId"])
+
+
+def test_ebs_image_flow_on_real_nova_and_cinder(ec2):
+    """A volume-backed instance, CreateImage of it (snapshots tagged as asked), RunInstances of that EBS image
+    (boots from new volumes of the snapshots), DeregisterImage leaving the snapshots: as AWS does."""
+    if os.environ.get("LAB_CINDER", "1") != "1":
+        pytest.skip("the lab runs without Cinder (LAB_CINDER=0)")
+    zone = os.environ.get("LAB_AVAILABILITY_ZONE", "nova")
+    flavor = os.environ.get("LAB_FLAVOR", "m1.tiny")
+    # The lab's no-storage Cinder cannot write an image into a volume: the first boot volume is a blank one the
+    # user marks bootable in Cinder (outside EC2), registered as an image through its snapshot.
+    source = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[source], WaiterConfig=WAIT)
+
+    async def bootable(view):
+        (volume,) = [v for v in await view.cinder.list_volumes() if ids.from_uuid("vol", v["id"]) == source]
+        await view.cinder.post(f"volumes/{volume['id']}/action", {"os-set_bootable": {"bootable": True}})
+
+    as_demo(bootable)
+    seed = ec2.create_snapshot(VolumeId=source)["SnapshotId"]
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[seed], WaiterConfig=WAIT)
+    registered = ec2.register_image(Name=f"lab-seed-{STAMP}", RootDeviceName="/dev/sda", BlockDeviceMappings=[
+        {"DeviceName": "/dev/sda", "Ebs": {"SnapshotId": seed, "DeleteOnTermination": True}}])["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[registered], WaiterConfig=WAIT)
+    (first,) = ec2.run_instances(ImageId=registered, MinCount=1, MaxCount=1, InstanceType=flavor)["Instances"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[first["InstanceId"]], WaiterConfig=WAIT)
+    shown = ec2.describe_instances(InstanceIds=[first["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert shown["RootDeviceType"] == "ebs"
+
+    image = ec2.create_image(InstanceId=first["InstanceId"], Name=f"lab-ebs-{STAMP}", TagSpecifications=[
+        {"ResourceType": "snapshot", "Tags": [{"Key": "made-by", "Value": "CreateImage"}]}])["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[image], WaiterConfig=WAIT)
+    (described,) = ec2.describe_images(ImageIds=[image])["Images"]
+    assert described["RootDeviceType"] == "ebs"
+    (mapping,) = described["BlockDeviceMappings"]
+    snapshot = mapping["Ebs"]["SnapshotId"]
+    assert mapping["DeviceName"] == described["RootDeviceName"] and mapping["Ebs"]["VolumeSize"] == 1
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot], WaiterConfig=WAIT)
+    assert ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]["Tags"] == [
+        {"Key": "made-by", "Value": "CreateImage"}]
+
+    (second,) = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType=flavor)["Instances"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[second["InstanceId"]], WaiterConfig=WAIT)
+    booted = ec2.describe_instances(InstanceIds=[second["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert booted["RootDeviceType"] == "ebs" and booted["ImageId"] == image
+    (root,) = booted["BlockDeviceMappings"]
+    assert ec2.describe_volumes(VolumeIds=[root["Ebs"]["VolumeId"]])["Volumes"][0]["SnapshotId"] == snapshot
+
+    ec2.terminate_instances(InstanceIds=[first["InstanceId"], second["InstanceId"]])
+    ec2.deregister_image(ImageId=image)
+    ec2.deregister_image(ImageId=registered)
+    assert [s["SnapshotId"] for s in ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"]] == [snapshot]
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[first["InstanceId"], second["InstanceId"]],
+                                               WaiterConfig=WAIT)
+    for snap in (snapshot, seed):
+        ec2.delete_snapshot(SnapshotId=snap)
