@@ -73,6 +73,20 @@ class DevCloudProcess:
 
         return inject, clear
 
+    def request_log(self):
+        """``read()`` the backend calls the dev cloud answered since ``clear()`` (method, path, in order)."""
+        admin = self.sdk("devcloud-admin")
+        url = admin.session.get_endpoint(service_type="identity").split("/identity")[0] + "/_devcloud/requests"
+        headers = {"X-Auth-Token": admin.session.get_token()}
+
+        def read() -> list[dict]:
+            return admin.session.get(url, headers=headers).json()["requests"]
+
+        def clear() -> None:
+            admin.session.delete(url, headers=headers)
+
+        return read, clear
+
     def sdk(self, cloud: str = "devcloud-demo"):
         pytest.importorskip("openstack", reason="openstacksdk is not installed")
         from openstack import connection

@@ -34,6 +34,9 @@ def a(ec2, ami):
     snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
     image = ec2.create_image(InstanceId=iid, Name="a-private-image")["ImageId"]
     group = ec2.create_security_group(GroupName="a-group", Description="A's")["GroupId"]
+    (rule,) = ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}])[
+        "SecurityGroupRules"]
     key = ec2.create_key_pair(KeyName="a-key")["KeyPairId"]
     address = ec2.allocate_address(Domain="vpc")
     association = ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=iid)["AssociationId"]
@@ -43,7 +46,7 @@ def a(ec2, ami):
     return {"instance": iid, "zone": zone, "volume": volume, "snapshot": snapshot, "image": image, "group": group,
             "key": key, "allocation": address["AllocationId"], "ip": address["PublicIp"], "association": association,
             "eni": described["NetworkInterfaces"][0]["NetworkInterfaceId"], "subnet": described["SubnetId"],
-            "vpc": described["VpcId"]}
+            "vpc": described["VpcId"], "rule": rule["SecurityGroupRuleId"]}
 
 
 # action -> (boto3 method, kwargs from A's resources); each must fail for B with a not-found (or not-yours)
@@ -67,6 +70,15 @@ CHANGES = {
                                              "Tags": [{"Key": "b", "Value": "was here"}]}),
     "CreateVolume": ("create_volume", lambda r: {"SnapshotId": r["snapshot"], "AvailabilityZone": r["zone"]}),
     "DeleteSecurityGroup": ("delete_security_group", lambda r: {"GroupId": r["group"]}),
+    "ModifySecurityGroupRules": ("modify_security_group_rules", lambda r: {
+        "GroupId": r["group"], "SecurityGroupRules": [
+            {"SecurityGroupRuleId": r["rule"], "SecurityGroupRule": {"IpProtocol": "-1", "CidrIpv4": "0.0.0.0/0"}}]}),
+    "UpdateSecurityGroupRuleDescriptionsEgress": ("update_security_group_rule_descriptions_egress", lambda r: {
+        "GroupId": r["group"], "SecurityGroupRuleDescriptions": [{"SecurityGroupRuleId": r["rule"],
+                                                                  "Description": "b was here"}]}),
+    "UpdateSecurityGroupRuleDescriptionsIngress": ("update_security_group_rule_descriptions_ingress", lambda r: {
+        "GroupId": r["group"], "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                                  "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "b"}]}]}),
     "DeleteSnapshot": ("delete_snapshot", lambda r: {"SnapshotId": r["snapshot"]}),
     "DeleteVolume": ("delete_volume", lambda r: {"VolumeId": r["volume"]}),
     "DeregisterImage": ("deregister_image", lambda r: {"ImageId": r["image"]}),
@@ -188,7 +200,11 @@ def test_as_resources_are_untouched(ec2, a):
     assert ec2.describe_volumes(VolumeIds=[a["volume"]])["Volumes"][0]["State"] == "available"
     assert ec2.describe_images(ImageIds=[a["image"]])["Images"][0].get("Description") is None
     assert ec2.describe_snapshots(SnapshotIds=[a["snapshot"]])["Snapshots"][0]["State"] == "completed"
-    assert ec2.describe_security_groups(GroupIds=[a["group"]])["SecurityGroups"][0]["IpPermissions"] == []
+    assert ec2.describe_security_groups(GroupIds=[a["group"]])["SecurityGroups"][0]["IpPermissions"] == [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.9.0.0/16"}], "Ipv6Ranges": [],
+         "UserIdGroupPairs": [], "PrefixListIds": []}]  # its one rule, as A made it: no description, same traffic
+    (rule,) = ec2.describe_security_group_rules(SecurityGroupRuleIds=[a["rule"]])["SecurityGroupRules"]
+    assert (rule["CidrIpv4"], rule.get("Description")) == ("10.9.0.0/16", None)
 
 
 def test_no_secret_reaches_the_log(proxy, ec2, alt, a):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.devclouds import DevCloudProcess
 from tests.support import code_of
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2"}
@@ -223,3 +224,70 @@ def test_aws_cli_round_trip(proxy):
                        "tcp", "--port", "22", "--cidr", "10.0.0.0/8", check=False)
     assert failed.returncode != 0 and "InvalidPermission.Duplicate" in failed.stderr
     proxy.aws("ec2", "delete-security-group", "--group-id", created["GroupId"])
+
+
+def _rules(ec2, group_id: str) -> dict[str, dict]:
+    found = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])
+    return {r["SecurityGroupRuleId"]: r for r in found["SecurityGroupRules"]}
+
+
+def test_rule_descriptions_change_in_place(ec2):
+    """As Ansible's ec2_security_group does when only descriptions differ: nothing about the traffic changes."""
+    group = ec2.create_security_group(GroupName="described-rules", Description="d")["GroupId"]
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22}
+    created = ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {**ssh, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "old"}]}])["SecurityGroupRules"]
+    (rule_id,) = [r["SecurityGroupRuleId"] for r in created]
+    ec2.update_security_group_rule_descriptions_ingress(GroupId=group, IpPermissions=[
+        {**ssh, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "new"}]}])
+    (shown,) = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+    assert shown["IpRanges"] == [{"CidrIp": "10.0.0.0/8", "Description": "new"}]
+    assert _rules(ec2, group)[rule_id]["Description"] == "new"  # the same rule, under the same id
+    ec2.update_security_group_rule_descriptions_ingress(GroupId=group, SecurityGroupRuleDescriptions=[
+        {"SecurityGroupRuleId": rule_id, "Description": "by id"}])
+    assert _rules(ec2, group)[rule_id]["Description"] == "by id"
+    egress_id = next(r for r in _rules(ec2, group).values() if r["IsEgress"] and "CidrIpv4" in r)[
+        "SecurityGroupRuleId"]
+    ec2.update_security_group_rule_descriptions_egress(GroupId=group, SecurityGroupRuleDescriptions=[
+        {"SecurityGroupRuleId": egress_id, "Description": "out"}])
+    assert _rules(ec2, group)[egress_id]["Description"] == "out"
+    assert code_of(ec2.update_security_group_rule_descriptions_ingress, GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 23, "ToPort": 23, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]) == \
+        "InvalidPermission.NotFound"
+    assert code_of(ec2.update_security_group_rule_descriptions_ingress, GroupId=group,
+                   SecurityGroupRuleDescriptions=[{"SecurityGroupRuleId": egress_id, "Description": "x"}]) == \
+        "InvalidSecurityGroupRuleId.NotFound"  # an egress rule is not an ingress rule
+    ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[{**ssh, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    ec2.delete_security_group(GroupId=group)
+
+
+def test_modify_security_group_rules_keeps_the_rule_id_and_never_opens_a_gap(ec2, proxy):
+    read, clear = DevCloudProcess(proxy.data_dir).request_log()
+    group = ec2.create_security_group(GroupName="modified-rules", Description="d")["GroupId"]
+    (rule,) = ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}])[
+        "SecurityGroupRules"]
+    rule_id = rule["SecurityGroupRuleId"]
+    ec2.create_tags(Resources=[rule_id], Tags=[{"Key": "keep", "Value": "me"}])
+    clear()
+    ec2.modify_security_group_rules(GroupId=group, SecurityGroupRules=[{"SecurityGroupRuleId": rule_id,
+        "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIpv4": "10.2.0.0/16",
+                              "Description": "https now"}}])
+    calls = [(c["method"], c["raw_path"]) for c in read() if "security-group-rules" in c["raw_path"]]
+    assert [m for m, _ in calls] == ["POST", "DELETE"], calls  # the new rule is in place before the old goes
+    shown = _rules(ec2, group)[rule_id]
+    assert (shown["FromPort"], shown["ToPort"], shown["CidrIpv4"], shown["Description"]) == \
+        (443, 443, "10.2.0.0/16", "https now")
+    assert ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [rule_id]}])["Tags"][0]["Value"] == "me"
+    ec2.modify_security_group_rules(GroupId=group, SecurityGroupRules=[{"SecurityGroupRuleId": rule_id,
+        "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIpv4": "10.2.0.0/16",
+                              "Description": "only the words"}}])
+    assert _rules(ec2, group)[rule_id]["Description"] == "only the words"
+    assert code_of(ec2.modify_security_group_rules, GroupId=group, SecurityGroupRules=[
+        {"SecurityGroupRuleId": "sgr-0123456789abcdef0", "SecurityGroupRule": {"IpProtocol": "-1",
+                                                                               "CidrIpv4": "1.2.3.4/32"}}]) == \
+        "InvalidSecurityGroupRuleId.NotFound"
+    ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.2.0.0/16"}]}])
+    assert rule_id not in _rules(ec2, group)
+    ec2.delete_security_group(GroupId=group)

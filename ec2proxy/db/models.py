@@ -151,3 +151,17 @@ class KeyPair(Base):
     fingerprint: Mapped[str] = mapped_column(String(128))
     public_key_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class RuleOverlay(Base):
+    """What Neutron cannot change about a security group rule: its description (Neutron rules cannot be
+    updated, and one differing only in description is a duplicate), and, for a rule that
+    ModifySecurityGroupRules replaced, the sgr- id the caller knows it by."""
+
+    __tablename__ = "rule_overlays"
+    __table_args__ = (Index("ix_rule_overlays_project", "project_id"),)
+
+    os_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the Neutron rule
+    project_id: Mapped[str] = mapped_column(String(64))
+    ec2_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    description: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -172,10 +172,10 @@ def permissions(rules: Iterable[dict], egress: bool, project_id: str, group_name
     return list(grouped.values())
 
 
-def rule_shape(rule: dict, project_id: str) -> dict:
-    """One Neutron rule as an EC2 SecurityGroupRule (DescribeSecurityGroupRules)."""
+def rule_shape(rule: dict, project_id: str, rule_id: str) -> dict:
+    """One Neutron rule as an EC2 SecurityGroupRule (DescribeSecurityGroupRules) whose id is ``rule_id``."""
     egress, proto, low, high, (kind, value) = from_rule(rule)
-    out = {"SecurityGroupRuleId": ids.from_uuid("sgr", rule["id"]),
+    out = {"SecurityGroupRuleId": rule_id,
            "GroupId": ids.from_uuid("sg", rule["security_group_id"]), "GroupOwnerId": project_id,
            "IsEgress": egress, "IpProtocol": proto, "FromPort": -1 if low is None else low,
            "ToPort": -1 if high is None else high, "Description": rule.get("description") or None}

@@ -9,6 +9,7 @@ from ec2proxy.ec2 import errors, filters, ids, paging, permissions, tagging, vpc
 from ec2proxy.ec2.records import Described
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.state import rule_overlays
 
 _get = filters.path
 
@@ -36,11 +37,18 @@ RULE_FILTERS = {"group-id": _get("GroupId"), "security-group-rule-id": _get("Sec
                 **tagging.FILTERS}
 
 
-async def _groups(ctx: RequestContext) -> list[dict]:
-    """The project's Neutron groups with their rules: one listing."""
+async def _groups(ctx: RequestContext, overlays: dict[str, rule_overlays.Overlay] | None = None) -> list[dict]:
+    """The project's Neutron groups with their rules (one listing), with the rule descriptions set through EC2
+    (``overlays``: already read; else one query)."""
     view = await ctx.cloud()
-    groups = await view.neutron.list("security_group")
-    return [g for g in groups if g.get("project_id", g.get("tenant_id")) in (None, ctx.project_id)]
+    if overlays is None:
+        listed, overlays = await asyncio.gather(view.neutron.list("security_group"),
+                                                rule_overlays.load(ctx.services.sessions, ctx.project_id))
+    else:
+        listed = await view.neutron.list("security_group")
+    groups = [g for g in listed if g.get("project_id", g.get("tenant_id")) in (None, ctx.project_id)]
+    rule_overlays.apply(groups, overlays)
+    return groups
 
 
 def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, str]) -> Described:
@@ -61,6 +69,13 @@ async def describe(ctx: RequestContext) -> list[dict]:
 @tagging.exists("sg")
 async def _existing(ctx: RequestContext, group_ids: list[str]) -> set[str]:
     return {ids.from_uuid("sg", g["id"]) for g in await _groups(ctx)} & set(group_ids)
+
+
+@tagging.exists("sgr")
+async def _existing_rules(ctx: RequestContext, rule_ids: list[str]) -> set[str]:
+    overlays = await rule_overlays.load(ctx.services.sessions, ctx.project_id)
+    return {rule_overlays.rule_id(rule, overlays) for group in await _groups(ctx, overlays)
+            for rule in group.get("security_group_rules") or []} & set(rule_ids)
 
 
 def _find(groups: list[dict], group_id: str | None = None, name: str | None = None) -> dict:
@@ -96,8 +111,9 @@ async def describe_security_groups(ctx: RequestContext, params: dict) -> dict:
 async def describe_security_group_rules(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="SecurityGroupRuleIds")
     compiled = filters.compile_filters(params.get("Filters"), RULE_FILTERS)
-    rules = [permissions.rule_shape(rule, ctx.project_id)
-             for group in await _groups(ctx) for rule in group.get("security_group_rules") or []]
+    overlays = await rule_overlays.load(ctx.services.sessions, ctx.project_id)
+    rules = [permissions.rule_shape(rule, ctx.project_id, rule_overlays.rule_id(rule, overlays))
+             for group in await _groups(ctx, overlays) for rule in group.get("security_group_rules") or []]
     wanted = [ids.check("sgr", i) for i in params.get("SecurityGroupRuleIds") or []]
     rules = filters.by_ids(rules, "SecurityGroupRuleId", wanted, lambda missing: errors.EC2Error(
         f"The security group rule ID '{missing}' does not exist", code="InvalidSecurityGroupRuleId.NotFound"))
@@ -224,22 +240,29 @@ async def _authorize(ctx: RequestContext, params: dict, egress: bool) -> dict:
             raise errors.EC2Error(f"A rule already exists: {exc.message[:200]}",
                                   code="InvalidPermission.Duplicate") from None
         raise
-    return {"Return": True, "SecurityGroupRules": [permissions.rule_shape(r, ctx.project_id) for r in created]}
+    return {"Return": True, "SecurityGroupRules": [
+        permissions.rule_shape(r, ctx.project_id, ids.from_uuid("sgr", r["id"])) for r in created]}
 
 
-async def _revoke(ctx: RequestContext, params: dict, egress: bool) -> dict:
-    group, rules, wanted = await _rule_change(ctx, params, egress)
-    by_key: dict[tuple, list[str]] = {}
+def _existing_by_key(rules: list[dict], wanted: list[tuple[tuple, str]]) -> dict[tuple, list[dict]]:
+    """The group's Neutron rules by EC2 key; every key the request names must be among them."""
+    by_key: dict[tuple, list[dict]] = {}
     for rule in rules:
-        by_key.setdefault(permissions.from_rule(rule), []).append(rule["id"])
+        by_key.setdefault(permissions.from_rule(rule), []).append(rule)
     missing = next((key for key, _ in wanted if key not in by_key), None)
     if missing is not None:
         raise errors.EC2Error(f"The specified rule does not exist in this security group: {missing[1]} "
                               f"{missing[2]}-{missing[3]} {missing[4][1]}", code="InvalidPermission.NotFound")
+    return by_key
+
+
+async def _revoke(ctx: RequestContext, params: dict, egress: bool) -> dict:
+    group, rules, wanted = await _rule_change(ctx, params, egress)
+    by_key = _existing_by_key(rules, wanted)
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    doomed = {rule_id for key, _ in wanted for rule_id in by_key[key]}
+    doomed = {rule["id"] for key, _ in wanted for rule in by_key[key]}
 
     async def remove(rule_id: str) -> None:
         try:
@@ -248,6 +271,7 @@ async def _revoke(ctx: RequestContext, params: dict, egress: bool) -> dict:
             pass
 
     await asyncio.gather(*(remove(r) for r in sorted(doomed)))
+    await rule_overlays.put(ctx.services.sessions, ctx.project_id, {}, sorted(doomed))
     return {"Return": True}
 
 
@@ -269,3 +293,117 @@ async def revoke_security_group_ingress(ctx: RequestContext, params: dict) -> di
 @action("RevokeSecurityGroupEgress", checks_dry_run=True)
 async def revoke_security_group_egress(ctx: RequestContext, params: dict) -> dict:
     return await _revoke(ctx, params, egress=True)
+
+
+def _rules_by_id(group: dict, overlays: dict[str, rule_overlays.Overlay], wanted: list[str],
+                 egress: bool | None) -> dict[str, dict]:
+    """The group's Neutron rules behind the sgr- ids asked for (in the direction asked for, if one is)."""
+    known = {rule_overlays.rule_id(r, overlays): r for r in group.get("security_group_rules") or []
+             if egress is None or (r.get("direction") == "egress") == egress}
+    for rule_id in wanted:
+        if ids.check("sgr", rule_id) not in known:
+            raise errors.EC2Error(f"The security group rule ID '{rule_id}' does not exist",
+                                  code="InvalidSecurityGroupRuleId.NotFound")
+    return {rule_id: known[rule_id] for rule_id in wanted}
+
+
+async def _update_descriptions(ctx: RequestContext, params: dict, egress: bool) -> dict:
+    """New descriptions for existing rules, named by their permissions or by their sgr- ids."""
+    overlays = await rule_overlays.load(ctx.services.sessions, ctx.project_id)
+    by_rule_id = params.get("SecurityGroupRuleDescriptions") or []
+    if by_rule_id:
+        if params.get("IpPermissions"):
+            raise errors.InvalidParameterCombination("Name the rules by IpPermissions or by "
+                                                     "SecurityGroupRuleDescriptions, not both")
+        group = _find(await _groups(ctx, overlays), params.get("GroupId"), params.get("GroupName"))
+        found = _rules_by_id(group, overlays, [d.get("SecurityGroupRuleId") or "" for d in by_rule_id], egress)
+        described = [(found[d["SecurityGroupRuleId"]], d.get("Description") or "") for d in by_rule_id]
+    else:
+        group, rules, wanted = await _rule_change(ctx, params, egress)
+        by_key = _existing_by_key(rules, wanted)
+        described = [(rule, description) for key, description in wanted for rule in by_key[key]]
+    for _, description in described:
+        if len(description) > 255:
+            raise errors.InvalidParameterValue("Rule descriptions are at most 255 characters")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    await rule_overlays.put(ctx.services.sessions, ctx.project_id, {
+        rule["id"]: rule_overlays.Overlay(overlays[rule["id"]].ec2_id if rule["id"] in overlays else None,
+                                          description) for rule, description in described})
+    return {"Return": True}
+
+
+@action("UpdateSecurityGroupRuleDescriptionsIngress", checks_dry_run=True)
+async def update_security_group_rule_descriptions_ingress(ctx: RequestContext, params: dict) -> dict:
+    return await _update_descriptions(ctx, params, egress=False)
+
+
+@action("UpdateSecurityGroupRuleDescriptionsEgress", checks_dry_run=True)
+async def update_security_group_rule_descriptions_egress(ctx: RequestContext, params: dict) -> dict:
+    return await _update_descriptions(ctx, params, egress=True)
+
+
+def _requested_rule(request: dict, egress: bool, group_uuid) -> tuple[tuple, str]:
+    """The (key, description) of one SecurityGroupRuleRequest."""
+    if request.get("PrefixListId"):
+        raise errors.UnsupportedOperation("Prefix lists are not supported by this cloud.")
+    sources = [k for k in ("CidrIpv4", "CidrIpv6", "ReferencedGroupId") if request.get(k)]
+    if len(sources) != 1:
+        raise errors.InvalidParameterCombination("A rule needs exactly one of CidrIpv4, CidrIpv6 and "
+                                                 "ReferencedGroupId")
+    described = {"Description": request["Description"]} if request.get("Description") else {}
+    permission: dict = {"IpProtocol": request.get("IpProtocol") or "-1", "FromPort": request.get("FromPort"),
+                        "ToPort": request.get("ToPort")}
+    if request.get("CidrIpv4"):
+        permission["IpRanges"] = [{"CidrIp": request["CidrIpv4"], **described}]
+    elif request.get("CidrIpv6"):
+        permission["Ipv6Ranges"] = [{"CidrIpv6": request["CidrIpv6"], **described}]
+    else:
+        permission["UserIdGroupPairs"] = [{"GroupId": request["ReferencedGroupId"], **described}]
+    (wanted,) = permissions.requested([permission], egress, group_uuid)
+    return wanted
+
+
+@action("ModifySecurityGroupRules", checks_dry_run=True)
+async def modify_security_group_rules(ctx: RequestContext, params: dict) -> dict:
+    """Each rule becomes what the request says, under its own sgr- id. A new description is recorded over the
+    rule; new traffic is a new Neutron rule made before the old one is removed."""
+    overlays = await rule_overlays.load(ctx.services.sessions, ctx.project_id)
+    groups = await _groups(ctx, overlays)
+    group = _find(groups, params.get("GroupId"))
+    changes = params.get("SecurityGroupRules") or []
+    if not changes:
+        raise errors.MissingParameter("The request must contain the parameter SecurityGroupRules")
+    found = _rules_by_id(group, overlays, [c.get("SecurityGroupRuleId") or "" for c in changes], None)
+    have = {permissions.from_rule(r) for r in group.get("security_group_rules") or []}
+    plan = []
+    for change in changes:
+        old = found[change["SecurityGroupRuleId"]]
+        egress = old.get("direction") == "egress"
+        key, description = _requested_rule(change.get("SecurityGroupRule") or {}, egress,
+                                           lambda pair: _find(groups, pair.get("GroupId"))["id"])
+        if key != permissions.from_rule(old) and key in have:
+            raise errors.EC2Error("The rule the request asks for already exists in this security group",
+                                  code="InvalidPermission.Duplicate")
+        plan.append((change["SecurityGroupRuleId"], old, key, description))
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    kept: dict[str, rule_overlays.Overlay] = {}
+    replaced: list[str] = []
+    for rule_id, old, key, description in plan:
+        if key == permissions.from_rule(old):
+            kept[old["id"]] = rule_overlays.Overlay(overlays[old["id"]].ec2_id if old["id"] in overlays else None,
+                                                    description)
+            continue
+        bodies = [b for b in permissions.to_rules(key, description, group["id"])
+                  if b["ethertype"] == old.get("ethertype", b["ethertype"]) or key[4][0] != "group"]
+        (created,) = await view.neutron.create_many("security_group_rule", bodies[:1])
+        kept[created["id"]] = rule_overlays.Overlay(rule_id, None)
+        try:
+            await view.neutron.remove("security_group_rule", old["id"])
+        except BackendNotFound:
+            pass
+        replaced.append(old["id"])
+    await rule_overlays.put(ctx.services.sessions, ctx.project_id, kept, replaced)
+    return {"Return": True}

@@ -225,3 +225,29 @@ def test_ebs_image_flow_on_real_nova_and_cinder(ec2):
                                                WaiterConfig=WAIT)
     for snap in (snapshot, seed):
         ec2.delete_snapshot(SnapshotId=snap)
+
+
+def test_rule_descriptions_and_modified_rules_on_real_neutron(ec2):
+    """Real Neutron cannot update a rule (PUT is a 500) and calls a rule differing only in description a
+    duplicate (409): descriptions change through the proxy's overlay, traffic changes by make-then-remove."""
+    group = ec2.create_security_group(GroupName=f"lab-rules-{STAMP}", Description="lab")["GroupId"]
+    try:
+        (rule,) = ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+             "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "old"}]}])["SecurityGroupRules"]
+        rule_id = rule["SecurityGroupRuleId"]
+        ec2.update_security_group_rule_descriptions_ingress(GroupId=group, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+             "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "new"}]}])
+        (shown,) = ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule_id])["SecurityGroupRules"]
+        assert shown["Description"] == "new"
+        ec2.modify_security_group_rules(GroupId=group, SecurityGroupRules=[{"SecurityGroupRuleId": rule_id,
+            "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 2222, "ToPort": 2222, "CidrIpv4": "10.0.0.0/8",
+                                  "Description": "moved"}}])
+        (shown,) = ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule_id])["SecurityGroupRules"]
+        assert (shown["FromPort"], shown["Description"]) == (2222, "moved")
+        (permission,) = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+        assert (permission["FromPort"], permission["IpRanges"]) == (2222, [{"CidrIp": "10.0.0.0/8",
+                                                                            "Description": "moved"}])
+    finally:
+        ec2.delete_security_group(GroupId=group)
