@@ -99,3 +99,18 @@ def test_deleting_a_volume_still_being_created_is_incorrect_state(tmp_path):
         ec2.delete_volume(VolumeId=volume)
     finally:
         server.stop()
+
+
+def test_a_launch_names_its_zone_at_once(ec2, ami):
+    """Playbooks create a volume in the zone RunInstances answered, before the instance runs."""
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    zone = instance["Placement"]["AvailabilityZone"]
+    assert zone in [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]]
+    pending = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert pending["Placement"]["AvailabilityZone"] == zone
+    volume = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+    ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig=WAIT)
+    ec2.attach_volume(VolumeId=volume, InstanceId=instance["InstanceId"], Device="/dev/sdf")
+    ec2.get_waiter("volume_in_use").wait(VolumeIds=[volume], WaiterConfig=WAIT)
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])

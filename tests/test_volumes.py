@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support import WAIT, code_of
 
@@ -203,3 +204,40 @@ def test_aws_cli_volume_lifecycle(proxy, running):
     listed = json.loads(proxy.aws("ec2", "describe-volumes", "--volume-ids", created["VolumeId"]).stdout)
     assert listed["Volumes"][0]["State"] == "available"
     proxy.aws("ec2", "delete-volume", "--volume-id", created["VolumeId"])
+
+
+def test_snapshot_right_after_the_in_use_waiter(ec2, running):
+    """DescribeVolumes shows an attaching volume in-use (as AWS does): CreateSnapshot then waits for Cinder to
+    finish the attachment instead of refusing the moment it still needs."""
+    zone = running["Placement"]["AvailabilityZone"]
+    vid = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+    ec2.attach_volume(VolumeId=vid, InstanceId=running["InstanceId"], Device="/dev/sdm")
+    shown = volume(ec2, vid)
+    assert shown["State"] == "in-use" and shown["Attachments"][0]["State"] == "attaching"
+    ec2.get_waiter("volume_in_use").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+    snapshot = ec2.create_snapshot(VolumeId=vid)["SnapshotId"]
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot], WaiterConfig=WAIT)
+    ec2.detach_volume(VolumeId=vid)
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+    ec2.delete_snapshot(SnapshotId=snapshot)
+
+
+def test_delete_volume_after_delete_snapshot(ec2, running):
+    """Cinder finishes a snapshot's deletion on its own; then the volume can go (the dev cloud once waited for
+    someone to list snapshots)."""
+    zone = running["Placement"]["AvailabilityZone"]
+    vid = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+    snapshot = ec2.create_snapshot(VolumeId=vid)["SnapshotId"]
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot], WaiterConfig=WAIT)
+    assert code_of(ec2.delete_volume, VolumeId=vid) == "VolumeInUse"  # this cloud: snapshots first (README)
+    ec2.delete_snapshot(SnapshotId=snapshot)
+    for _ in range(40):
+        try:
+            ec2.delete_volume(VolumeId=vid)
+            break
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "VolumeInUse"
+            time.sleep(0.25)
+    ec2.get_waiter("volume_deleted").wait(VolumeIds=[vid], WaiterConfig=WAIT)

@@ -189,7 +189,8 @@ async def delete_volume(request: web.Request) -> web.Response:
         raise HTTPError(400, "Invalid volume: Volume status must be available or error or error_restoring or "
                              "error_extending or error_managing and must not be migrating, attached, belong to a "
                              "group, have snapshots or be disassociated from snapshots after volume transfer.")
-    if any(s["volume_id"] == volume["id"] for s in cloud.store.all("snapshot").values()):
+    snapshots = [settle(cloud.store, "snapshot", s) for s in list(cloud.store.all("snapshot").values())]
+    if any(s is not None and s["volume_id"] == volume["id"] for s in snapshots):  # a deleted one is gone on time
         raise HTTPError(400, "Invalid volume: Volume cannot be deleted while it has snapshots.")
     _later(cloud.store, "volume", volume, "deleting", {"status": "deleted"}, cloud.delay)
     return reply(None, 202)

@@ -237,8 +237,10 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         _resolve_subnet(view, params.get("SubnetId")),
         _public_key(ctx, view, params.get("KeyName")))
     kernel, ramdisk = _boot_files(image, params)
-    if zone and zone not in await ctx.services.availability_zones():
+    offered = await ctx.services.availability_zones()
+    if zone and zone not in offered:
         raise errors.InvalidParameterValue(f"Invalid availability zone: [{zone[:64]}]")
+    zone = zone or ctx.services.default_zone(offered)  # AWS always names the zone; Nova would choose only later
     if params.get("PrivateIpAddress") and subnet is None:
         raise errors.InvalidParameterCombination("PrivateIpAddress needs a SubnetId")
     nics, nic_groups = await _network_interfaces(ctx, view, params, max_count)

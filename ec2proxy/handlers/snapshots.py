@@ -13,7 +13,7 @@ from ec2proxy.ec2.lookups import existing, shape_by_ec2_id
 from ec2proxy.ec2.records import Described
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.volumes import check_settled, cinder
+from ec2proxy.readmodels.volumes import cinder, settled
 from ec2proxy.readmodels.volumes import find as find_volume
 
 STATES = {"creating": "pending", "available": "completed", "backing-up": "completed", "restoring": "completed",
@@ -90,8 +90,7 @@ async def create_snapshot(ctx: RequestContext, params: dict) -> dict:
     if params.get("OutpostArn") or params.get("Location"):
         raise errors.UnsupportedOperation("Outposts do not exist in this cloud")
     tags = tagging.from_specs(params, ("snapshot",)).get("snapshot", [])
-    volume = await find_volume(ctx, params["VolumeId"])
-    check_settled(volume)
+    volume = await settled(ctx, await find_volume(ctx, params["VolumeId"]))
     if ctx.dry_run:
         raise errors.DryRunOperation()
     client = await cinder(ctx)

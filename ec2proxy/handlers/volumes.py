@@ -19,7 +19,7 @@ from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging, timesta
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import lookup, update_row
-from ec2proxy.readmodels.volumes import FILTERS, check_settled, cinder, describe, find, volume_not_found
+from ec2proxy.readmodels.volumes import FILTERS, cinder, describe, find, settled, volume_not_found, wait_settled
 from ec2proxy.state import ledger, oplog
 
 # Cinder status -> EC2 volume state; the attachment state comes from the status too
@@ -290,7 +290,7 @@ async def modify_volume(ctx: RequestContext, params: dict) -> dict:
     if asked is not None:
         target, _ = devices.cinder_type(types, asked)
     retype = types.get(target, target) != (volume.os.get("volume_type") or "__DEFAULT__")
-    check_settled(volume)
+    volume = await settled(ctx, volume)
     if ctx.dry_run:
         raise errors.DryRunOperation()
     client = await cinder(ctx)
@@ -298,7 +298,7 @@ async def modify_volume(ctx: RequestContext, params: dict) -> dict:
         if size is not None:
             await client.extend_volume(volume.os["id"], size)
             if retype:  # Cinder acts on one change at a time
-                await _settled(client, volume.os["id"])
+                await wait_settled(client, volume.os["id"], 60.0)
         if asked is not None:
             await client.update_volume(volume.os["id"], metadata={**(volume.os.get("metadata") or {}),
                                                                   "ec2_volume_type": target})
@@ -312,11 +312,3 @@ async def modify_volume(ctx: RequestContext, params: dict) -> dict:
         "OriginalVolumeType": volume["VolumeType"], "Progress": 0,
         "StartTime": datetime.datetime.now(datetime.timezone.utc)}}
 
-
-async def _settled(client, volume_id: str, timeout: float = 60.0) -> None:
-    """Wait for an extend to finish before the retype that follows it."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while (await client.get_volume(volume_id)).get("status") not in ("available", "in-use"):
-        if asyncio.get_running_loop().time() > deadline:
-            raise errors.IncorrectState("The volume is still being extended; retry the type change later.")
-        await asyncio.sleep(0.5)

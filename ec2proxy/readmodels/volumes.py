@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from ec2proxy import db
@@ -115,7 +117,7 @@ def volume_not_found(volume_id: str) -> errors.EC2Error:
     return errors.EC2Error(f"The volume '{volume_id}' does not exist.", code="InvalidVolume.NotFound")
 
 
-async def find(ctx: RequestContext, volume_id: str) -> dict:
+async def find(ctx: RequestContext, volume_id: str) -> Described:
     """One volume by its vol- id (see ``ec2proxy.ec2.lookups``)."""
     ids.check("vol", volume_id)
     client = await cinder(ctx)
@@ -130,7 +132,29 @@ async def _existing(ctx: RequestContext, volume_ids: list[str]) -> set[str]:
                           lambda v: v.get("status") != "deleted")
 
 
-def check_settled(volume: Described) -> None:
-    """Cinder acts on a volume only while it is available or in-use, not while it attaches or detaches."""
-    if volume.os.get("status") not in ("available", "in-use"):
-        raise errors.IncorrectState(f"{volume['VolumeId']} is {volume.os.get('status')}; retry when it has settled")
+SETTLED = ("available", "in-use")
+SETTLING = ("attaching", "detaching", "reserved", "extending", "retyping")  # shown available or in-use already
+
+
+async def settled(ctx: RequestContext, volume: Described, timeout: float = 30.0) -> Described:
+    """The volume once Cinder will act on it (available or in-use).
+
+    DescribeVolumes shows an attaching volume ``in-use`` (its attachment ``attaching``), as AWS does, and the
+    ``volume_in_use`` waiter passes: what a caller does next must not fail on the moment Cinder still needs.
+    """
+    status = volume.os.get("status")
+    if status in SETTLED:
+        return volume
+    if status not in SETTLING:
+        raise errors.IncorrectState(f"{volume['VolumeId']} is {status}; retry when it has settled")
+    await wait_settled(await cinder(ctx), volume.os["id"], timeout)
+    return await find(ctx, volume["VolumeId"])
+
+
+async def wait_settled(client, os_id: str, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (status := (await client.get_volume(os_id)).get("status")) not in SETTLED:
+        if status not in SETTLING or loop.time() > deadline:
+            raise errors.IncorrectState(f"The volume is {status}; retry when it has settled")
+        await asyncio.sleep(0.25)

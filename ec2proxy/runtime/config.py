@@ -63,6 +63,9 @@ class ApiSection:
     region: str = option('RegionOne', 'The region this proxy serves; SigV4 scopes must name it.')
     availability_zones: str = option('nova',
         'Comma-separated zones answered by DescribeAvailabilityZones when no cloud is reachable.')
+    default_availability_zone: str = option('',
+        'Zone RunInstances asks Nova for when the caller names none: AWS always names the zone, at once, and '
+        "tools create volumes in their instance's zone. Empty: the first available zone Nova offers.")
     max_body_size: int = option(1048576, 'Largest request body accepted, in bytes (413 beyond).')
     max_parameters: int = option(5000, 'Most query/form parameters accepted in one request.')
     rate_limit: float = option(0.0,

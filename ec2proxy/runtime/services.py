@@ -65,6 +65,11 @@ class Services:
         for listener in self.change_listeners:
             listener(os_id)
 
+    def default_zone(self, offered: list[str]) -> str:
+        """The zone a create goes to when the caller names none: ``[api] default_availability_zone``, else the
+        first of ``offered``; "" when there is none (the cloud chooses)."""
+        return self.config.api.default_availability_zone or (offered[0] if offered else "")
+
     async def availability_zones(self) -> list[str]:
         """Zone names from Nova (cached for a minute); from the configuration without a cloud."""
         if self.cloud is None:
