@@ -118,4 +118,4 @@ def pytest_collection_modifyitems(items):
 # Whole suites of tens of seconds to minutes (fault matrices, several workers on a database): outside the quick
 # tier, inside every full run and CI.
 SLOW_MODULES = {"test_identity_image_faults.py", "test_instance_faults.py", "test_resource_faults.py",
-                "test_instances_postgres.py"}
+                "test_instances_postgres.py", "test_ansible.py"}

@@ -239,3 +239,12 @@ def test_register_an_image_whose_root_is_a_snapshot(ec2, running):
         {"Name": "block-device-mapping.snapshot-id", "Values": [snapshot]}])["Images"]] == [ami]
     assert code_of(ec2.register_image, Name="bad-snapshot-root", RootDeviceName="/dev/xvda", BlockDeviceMappings=[
         {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-0123456789abcdef0"}}]) == "InvalidSnapshot.NotFound"
+
+
+def test_a_deregistered_image_is_unavailable_not_unknown(ec2, ami):
+    """Tools (amazon.aws ec2_ami) take InvalidAMIID.Unavailable as "already gone" on a re-run."""
+    image = ec2.copy_image(SourceImageId=ami, SourceRegion="RegionOne", Name="to-be-deregistered")["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[image], WaiterConfig=WAIT)
+    ec2.deregister_image(ImageId=image)
+    assert code_of(ec2.describe_images, ImageIds=[image]) == "InvalidAMIID.Unavailable"
+    assert code_of(ec2.describe_images, ImageIds=["ami-0123456789abcdef0"]) == "InvalidAMIID.NotFound"

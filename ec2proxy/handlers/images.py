@@ -26,10 +26,12 @@ from ec2proxy.readmodels.images import (
     OWNER_ALIASES,
     block_devices,
     check_image_id,
+    deregistered,
     describe,
     find,
     image_id,
     image_not_found,
+    image_unavailable,
     present,
 )
 from ec2proxy.readmodels.instances import lookup
@@ -62,7 +64,10 @@ async def describe_images(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="ImageIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS)
     wanted = [check_image_id(i) for i in params.get("ImageIds") or []]
-    images = filters.by_ids(await describe(ctx), "ImageId", wanted, image_not_found)
+    images = await describe(ctx)
+    gone = await deregistered(ctx, set(wanted) - {i["ImageId"] for i in images})
+    images = filters.by_ids(images, "ImageId", wanted, lambda missing: image_unavailable(missing)
+                            if missing in gone else image_not_found(missing))
     owners = params.get("Owners") or []
     if owners:
         images = [i for i in images if ("self" in owners and i["OwnerId"] == ctx.project_id) or
@@ -274,6 +279,7 @@ async def deregister_image(ctx: RequestContext, params: dict) -> dict:
         raise
     async with ctx.services.sessions() as session, session.begin():
         await tagging.forget(session, ctx.project_id, image["ImageId"])
+        await oplog.record(session, ctx, [image["ImageId"]], state="succeeded")  # DescribeImages: Unavailable
     return {"Return": True}
 
 

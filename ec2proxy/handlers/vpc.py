@@ -198,3 +198,20 @@ async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
     known = {vpcs.vpc_id(n) for n in state["networks"]} | {ids.from_uuid("subnet", s["id"]) for s in state["subnets"]}
     known |= {ids.from_uuid("eni", p["id"]) for p in state.get("ports", [])}
     return known & set(resource_ids)
+
+
+# Neutron's DHCP agents answer DNS on every network, and instances get the private DNS names EC2 shows.
+VPC_ATTRIBUTES = {"enableDnsSupport": ("EnableDnsSupport", True), "enableDnsHostnames": ("EnableDnsHostnames", True),
+                  "enableNetworkAddressUsageMetrics": ("EnableNetworkAddressUsageMetrics", False)}
+
+
+@action("DescribeVpcAttribute")
+async def describe_vpc_attribute(ctx: RequestContext, params: dict) -> dict:
+    vpc_id = ids.check("vpc", params["VpcId"])
+    member, value = VPC_ATTRIBUTES.get(params["Attribute"], (None, None))
+    if member is None:
+        raise errors.InvalidParameterValue(f"Value ({params['Attribute'][:64]}) for parameter attribute is invalid.")
+    state = await _network_state(ctx)
+    if vpc_id not in {vpcs.vpc_id(n) for n in state["networks"]}:
+        raise errors.EC2Error(f"The vpc ID '{vpc_id}' does not exist", code="InvalidVpcID.NotFound")
+    return {"VpcId": vpc_id, member: {"Value": value}}

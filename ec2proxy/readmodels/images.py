@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, or_, select
 
 from ec2proxy.cloud import CloudView
 from ec2proxy.db.models import Operation
@@ -173,6 +174,25 @@ def check_image_id(value: str) -> str:
 
 def image_not_found(image: str) -> errors.EC2Error:
     return errors.EC2Error(f"The image id '[{image}]' does not exist", code="InvalidAMIID.NotFound")
+
+
+def image_unavailable(image: str) -> errors.EC2Error:
+    return errors.EC2Error(f"The image id '[{image}]' has been deregistered and is no longer available",
+                           code="InvalidAMIID.Unavailable")
+
+
+async def deregistered(ctx: RequestContext, image_ids: set[str]) -> set[str]:
+    """Which of ``image_ids`` (not in Glance) this project deregistered recently: AWS tells those apart
+    (``InvalidAMIID.Unavailable``), and tools take them as gone rather than as a mistake. The operations log
+    keeps them until ``ec2proxy db purge`` (``[api] client_token_retention``); only a missing id costs this
+    query."""
+    if not image_ids:
+        return set()
+    named = or_(*(cast(Operation.resource_ids, Text).contains(json.dumps(i)) for i in sorted(image_ids)[:50]))
+    async with ctx.services.sessions() as session:
+        logged = (await session.scalars(select(Operation.resource_ids).where(
+            Operation.project_id == ctx.project_id, Operation.action == "DeregisterImage", named))).all()
+    return {image for ids_ in logged for image in ids_ or [] if image in image_ids}
 
 
 async def glance_image(view: CloudView, wanted: str) -> dict | None:
