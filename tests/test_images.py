@@ -145,7 +145,7 @@ def test_deregister(ec2, running, ami):
     assert code_of(ec2.deregister_image, ImageId=ami) == "UnauthorizedOperation"  # not ours
     assert code_of(ec2.deregister_image, ImageId=mine, DryRun=True) == "DryRunOperation"
     assert ec2.deregister_image(ImageId=mine)["Return"] is True
-    assert code_of(ec2.describe_images, ImageIds=[mine]) == "InvalidAMIID.NotFound"
+    assert code_of(ec2.describe_images, ImageIds=[mine]) == "InvalidAMIID.Unavailable"  # deregistered, not unknown
     assert ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [mine]}])["Tags"] == []
     assert code_of(ec2.deregister_image, ImageId=mine) == "InvalidAMIID.NotFound"
 

@@ -27,9 +27,9 @@ from ec2proxy.readmodels.instances import (
     describe,
     find_flavor,
     group_reservations,
+    list_with_deleted,
     lookup,
     metadata_options,
-    nova_time,
     reservation_groups,
     resolve_groups,
 )
@@ -341,10 +341,11 @@ async def _replay(ctx: RequestContext, reservation_id: str,
             raise errors.InternalError()
         view = await ctx.cloud()
         retention = datetime.timedelta(seconds=ctx.services.config.api.client_token_retention)
-        query = {"changes-since": nova_time(utcnow() - retention),
-                 "reservation_id": reservation.nova_reservation_id} if reservation.nova_reservation_id else \
-            {"changes-since": nova_time(changes_since(ctx)), "name": f"^{reservation_id}(-[0-9]+)?$"}
-        servers = [s for s in await view.nova.list_servers(query) if s["id"] in set(os_ids)]
+        if reservation.nova_reservation_id:
+            query, since = {"reservation_id": reservation.nova_reservation_id}, utcnow() - retention
+        else:
+            query, since = {"name": f"^{reservation_id}(-[0-9]+)?$"}, changes_since(ctx)
+        servers = [s for s in await list_with_deleted(view, query, since) if s["id"] in set(os_ids)]
         seen = {s["id"] for s in servers}
         servers += [{"id": os_id, "status": "DELETED", "OS-EXT-STS:vm_state": "deleted", "tenant_id": ctx.project_id}
                     for os_id in os_ids if os_id not in seen]

@@ -22,13 +22,15 @@ pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through .
 WAIT = {"Delay": 1, "MaxAttempts": 90}
 
 
-def as_demo(work):
-    """Run ``await work(view)`` with the lab's demo user's own clients (what the user does outside EC2)."""
+def as_demo(work, account: str = "DEMO"):
+    """Run ``await work(view)`` with the lab's demo user's own clients (what the user does outside EC2), or
+    another ``LAB_<account>_USER``'s (ADMIN: the operator's)."""
     async def run():
         async with aiohttp.ClientSession() as session:
             cloud = Cloud(session, Authenticator({
-                "auth_url": LAB, "auth_type": "password", "username": os.environ["LAB_DEMO_USER"],
-                "password": os.environ["LAB_DEMO_PASSWORD"], "project_name": os.environ["LAB_DEMO_PROJECT"],
+                "auth_url": LAB, "auth_type": "password", "username": os.environ[f"LAB_{account}_USER"],
+                "password": os.environ[f"LAB_{account}_PASSWORD"],
+                "project_name": os.environ[f"LAB_{account}_PROJECT"],
                 "user_domain_name": "Default", "project_domain_name": "Default"}))
             return await work(await cloud.view())
 
@@ -102,3 +104,33 @@ def test_instance_lifecycle_and_client_token_on_real_nova(lab_proxy):
     finally:
         ec2.terminate_instances(InstanceIds=wanted)
     ec2.get_waiter("instance_terminated").wait(InstanceIds=wanted, WaiterConfig=WAIT)
+
+
+def test_thirty_instances_never_vanish_while_nova_builds_them(lab_proxy):
+    """Real Nova leaves servers it is still scheduling out of changes-since listings: every DescribeInstances
+    answer, from RunInstances until all run, holds all 30 (and a ClientToken replay shows them all)."""
+    _, ec2, _ = lab_proxy
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    flavor = os.environ.get("LAB_FLAVOR", "m1.tiny")
+    as_demo(lambda view: view.nova.put(f"os-quota-sets/{os.environ['LAB_DEMO_PROJECT_ID']}", {"quota_set": {
+        "instances": 60, "cores": 120, "ram": 512 * 1024}}), "ADMIN")  # the lab's default allows 10
+    launched = ec2.run_instances(ImageId=ami, MinCount=30, MaxCount=30, InstanceType=flavor,
+                                 ClientToken="lab-thirty")["Instances"]
+    wanted = {i["InstanceId"] for i in launched}
+    try:
+        answers = 0
+        for _ in range(300):
+            found = {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances()["Reservations"]
+                     for i in r["Instances"] if i["InstanceId"] in wanted}
+            answers += 1
+            assert set(found) == wanted, f"answer {answers} is missing {len(wanted - set(found))} of 30"
+            replay = ec2.run_instances(ImageId=ami, MinCount=30, MaxCount=30, InstanceType=flavor,
+                                       ClientToken="lab-thirty")["Instances"]
+            assert {i["InstanceId"] for i in replay} == wanted
+            assert "terminated" not in {i["State"]["Name"] for i in replay}
+            if set(found.values()) == {"running"}:
+                break
+        assert set(found.values()) == {"running"} and answers > 1
+    finally:
+        ec2.terminate_instances(InstanceIds=sorted(wanted))
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=sorted(wanted), WaiterConfig=WAIT)
