@@ -143,6 +143,7 @@ class KeystoneCredentialStore:
         self._cloud = cloud
         self._cache = TTLCache(cache_ttl)
         self._warned = False
+        self._system_refused = False  # the proxy's user has no system role that reads secrets: not asked again
 
     async def identify(self, signature: Signature) -> Identity:
         known = self._cache.get(signature.access_key)
@@ -177,6 +178,16 @@ class KeystoneCredentialStore:
     async def _read_secret(self, scoped, service, access_key: str) -> str:
         from ec2proxy.cloud import BackendError
 
+        if not self._system_refused:  # Keystone lets a system reader read any user's secret, and no one else
+            try:
+                system = await self._cloud.system_view()
+                return (await system.keystone.ec2_credential(scoped.user_id, access_key))["secret"]
+            except BackendError as exc:
+                if exc.status not in (401, 403, 404):
+                    raise exc.ec2() from None
+                if exc.status != 404:
+                    self._system_refused = True
+                    LOG.info("no system-scoped token of ec2proxy's user reads EC2 secrets (%s)", exc.status)
         user = await self._cloud.view(scoped=scoped)
         for view in (user, service):
             try:
@@ -187,8 +198,8 @@ class KeystoneCredentialStore:
         if not self._warned:
             self._warned = True
             LOG.warning("Keystone does not let ec2proxy read EC2 secrets, so every request is validated by "
-                        "Keystone. Let the proxy's user read credentials (for example the reader role with "
-                        "system scope) to verify signatures locally.")
+                        "Keystone. Grant the proxy's user the reader role on the system "
+                        "(openstack role add --system all --user USER reader) to verify signatures locally.")
         return ""
 
 

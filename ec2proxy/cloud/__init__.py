@@ -14,7 +14,7 @@ import logging
 
 import aiohttp
 
-from ec2proxy.cloud.auth import Authenticator, Scoped
+from ec2proxy.cloud.auth import SYSTEM, Authenticator, Scoped
 from ec2proxy.cloud.clients import NOVA_MAX, NOVA_MIN, Cinder, Glance, Keystone, Neutron, Nova, parse_version
 from ec2proxy.cloud.failures import BackendError, BackendNotFound, BackendUnavailable
 from ec2proxy.cloud.http import Transport
@@ -83,6 +83,11 @@ class Cloud:
                          project_id, exc.status)
                 self._unscoped.add(project_id)
         return await self.view()
+
+    async def system_view(self) -> CloudView:
+        """The proxy's own user with a system-scoped token (``system: all``): Keystone lets a system reader,
+        and only a system-scoped one, read other users' EC2 secrets. BackendError (401) without that role."""
+        return await self.view(SYSTEM)
 
     async def _renewed_token(self, project_id: str | None, refused: str) -> str:
         return (await self.auth.renew(project_id, refused)).token

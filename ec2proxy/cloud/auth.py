@@ -92,6 +92,9 @@ def clouds_yaml_options(cloud: str, path: str | None = None) -> dict[str, Any]:
     raise ValueError(f"cloud {cloud!r} not found in clouds.yaml")
 
 
+SYSTEM = "@system"  # the scope of a system-scoped token, in place of a project id
+
+
 class Authenticator:
     """Logs the proxy in and re-scopes it to projects, caching every scoped token."""
 
@@ -109,7 +112,11 @@ class Authenticator:
     def _plugin(self, project_id: str | None):
         loader: Any = loading.get_plugin_loader(self.auth_type)
         options = dict(self.options)
-        if project_id is not None:
+        if project_id == SYSTEM:
+            for key in ("project_name", "project_domain_name", "project_domain_id", "tenant_name", "project_id"):
+                options.pop(key, None)
+            options["system_scope"] = "all"
+        elif project_id is not None:
             for key in ("project_name", "project_domain_name", "project_domain_id", "tenant_name"):
                 options.pop(key, None)
             options["project_id"] = project_id

@@ -8,6 +8,7 @@ cloud is never sent twice. Every failure becomes a :class:`BackendError`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import json
 import logging
@@ -72,6 +73,7 @@ class Transport:
     retries: int = 2
     backoff: float = 0.2
     calls: int = 0  # backend calls made, for benchmarks and tests
+    by_service: collections.Counter = dataclasses.field(default_factory=collections.Counter)  # the same, by service
 
     async def request(
         self,
@@ -100,6 +102,7 @@ class Transport:
         client_timeout = aiohttp.ClientTimeout(total=timeout or self.timeout)
         for attempt in range(attempts):
             self.calls += 1
+            self.by_service[service] += 1
             try:
                 async with self.session.request(
                     method, target, data=payload, params=params, headers=send_headers, timeout=client_timeout

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -92,6 +93,11 @@ class Metrics:
         if cloud is not None:  # backend calls made: what "no call per instance" is checked against
             Gauge("ec2proxy_backend_calls", "OpenStack API calls made by this worker",
                   registry=registry).set_function(lambda: cloud.transport.calls)
+            by_service = Gauge("ec2proxy_backend_calls_by_service", "OpenStack API calls made by this worker, "
+                               "by service", ["service"], registry=registry)
+            for service in ("identity", "compute", "image", "network", "volumev3"):
+                by_service.labels(service).set_function(functools.partial(cloud.transport.by_service.__getitem__,
+                                                                          service))
         metrics = cls(registry)
         registry.register(metrics)
         return metrics

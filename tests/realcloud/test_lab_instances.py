@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import urllib.request
 
 import aiohttp
 import pytest
@@ -134,3 +136,61 @@ def test_thirty_instances_never_vanish_while_nova_builds_them(lab_proxy):
     finally:
         ec2.terminate_instances(InstanceIds=sorted(wanted))
     ec2.get_waiter("instance_terminated").wait(InstanceIds=sorted(wanted), WaiterConfig=WAIT)
+
+
+def _identity_calls(server) -> float:
+    with urllib.request.urlopen(f"{server.admin}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    (value,) = re.findall(r'^ec2proxy_backend_calls_by_service\{service="identity"\} (\S+)$', text, re.M)
+    return float(value)
+
+
+def _system_reader(grant: bool) -> None:
+    """As the lab's operator: give the proxy's user (LAB_EC2_SERVICE_USER) the reader role on the system, or
+    take it away (openstack role add/remove --system all --user USER reader)."""
+    async def work(view):
+        (user,) = (await view.keystone.get("users", params={"name": os.environ["LAB_EC2_SERVICE_USER"]}))["users"]
+        (role,) = (await view.keystone.get("roles", params={"name": "reader"}))["roles"]
+        path = f"system/users/{user['id']}/roles/{role['id']}"
+        if grant:
+            await view.keystone.put(path)
+        else:
+            await view.keystone.delete(path)
+
+    as_demo(work, "ADMIN")
+
+
+def test_signatures_are_checked_here_once_the_proxy_may_read_secrets(tmp_path):
+    """Keystone refuses EC2 secrets to project-scoped tokens: without a system role every request is an
+    ec2tokens call; with the reader role on the system, one per key and cache period, the rest local."""
+    credential = _demo_credential()
+    for name in ("without", "with"):
+        (tmp_path / name).mkdir()
+    before = lab_server(tmp_path / "without", "LAB_EC2_SERVICE")
+    try:
+        ec2 = before.client(credential["access"], credential["secret"])
+        ec2.describe_regions()
+        start = _identity_calls(before)
+        for _ in range(5):
+            ec2.describe_regions()
+        assert _identity_calls(before) - start >= 5  # Keystone validated each one
+    finally:
+        before.stop()
+    _system_reader(True)
+    try:
+        after = lab_server(tmp_path / "with", "LAB_EC2_SERVICE")
+        try:
+            ec2 = after.client(credential["access"], credential["secret"])
+            ec2.describe_regions()
+            start = _identity_calls(after)
+            for _ in range(20):
+                ec2.describe_regions()
+            assert _identity_calls(after) == start  # every one checked here, with the secret read once
+            with pytest.raises(ClientError) as caught:
+                after.client(credential["access"], credential["secret"] + "x").describe_regions()
+            assert caught.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+            assert "Keystone does not let ec2proxy read EC2 secrets" not in after.log.read_text()
+        finally:
+            after.stop()
+    finally:
+        _system_reader(False)
