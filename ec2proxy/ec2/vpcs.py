@@ -8,6 +8,8 @@ network, else the shared one).
 
 from __future__ import annotations
 
+import time
+
 from ec2proxy.cloud import CloudView
 from ec2proxy.cloud.clients import Neutron
 from ec2proxy.ec2 import errors, ids
@@ -52,9 +54,27 @@ async def port_of(view: CloudView, project_id: str, eni: str,
 
 
 async def default_vpc_id(view: CloudView, project_id: str) -> str | None:
+    """The project's default VPC, remembered for ``DEFAULT_VPC_TTL`` seconds: answers that name it in passing
+    (a security group's VpcId) then cost no network listing, which on a one-worker Neutron queues behind the
+    call that matters. A project's default network changes once in its life, if ever."""
     if view.neutron is None:
         return None
-    return vpc_id(default_network(await view.neutron.list("network"), project_id))
+    known = _DEFAULT_VPCS.get(project_id)
+    if known is not None and known[0] > time.monotonic():
+        return known[1]
+    networks = await view.neutron.list("network", {"router:external": "false", "fields": NETWORK_FIELDS})
+    found = vpc_id(default_network(networks, project_id))
+    if len(_DEFAULT_VPCS) > 10000:
+        _DEFAULT_VPCS.clear()
+    _DEFAULT_VPCS[project_id] = (time.monotonic() + DEFAULT_VPC_TTL, found)
+    return found
+
+
+DEFAULT_VPC_TTL = 30.0
+_DEFAULT_VPCS: dict[str, tuple[float, str | None]] = {}
+
+
+NETWORK_FIELDS = ["id", "project_id", "tenant_id", "shared", "router:external", "created_at"]
 
 
 def association_id(fip: dict) -> str | None:

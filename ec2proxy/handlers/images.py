@@ -29,6 +29,7 @@ from ec2proxy.readmodels.images import (
     deregistered,
     describe,
     find,
+    glance_image,
     image_id,
     image_not_found,
     image_unavailable,
@@ -59,12 +60,25 @@ async def _executable_by(ctx: RequestContext, images: list[dict], users: list[st
     return out
 
 
+async def _by_id(ctx: RequestContext, wanted: list[str]) -> list[dict] | None:
+    """The images behind ``wanted``, by one Glance GET each when this process knows their Glance ids."""
+    if any(ids.os_id_of(image) is None for image in wanted):
+        return None
+    view = await ctx.cloud()
+    found = await asyncio.gather(*(glance_image(view, image) for image in wanted))
+    if any(image is None for image in found):
+        return None
+    return await describe(ctx, [image for image in found if image is not None])
+
+
 @action("DescribeImages")
 async def describe_images(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="ImageIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS)
     wanted = [check_image_id(i) for i in params.get("ImageIds") or []]
-    images = await describe(ctx)
+    images = await _by_id(ctx, wanted) if 0 < len(wanted) <= 20 else None
+    if images is None:  # all of them, or an id not found by GET: the listing says which
+        images = await describe(ctx)
     gone = await deregistered(ctx, set(wanted) - {i["ImageId"] for i in images})
     images = filters.by_ids(images, "ImageId", wanted, lambda missing: image_unavailable(missing)
                             if missing in gone else image_not_found(missing))

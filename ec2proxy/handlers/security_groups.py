@@ -59,11 +59,44 @@ def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, st
             "IpPermissionsEgress": permissions.permissions(rules, True, project_id, names)}, group)
 
 
-async def describe(ctx: RequestContext) -> list[dict]:
+async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> list[dict]:
+    """The project's groups as EC2 shows them; ``group_ids`` this process has seen are shown by GET, without
+    listing the project's every group."""
     view = await ctx.cloud()
-    groups, vpc_id = await asyncio.gather(_groups(ctx), vpcs.default_vpc_id(view, ctx.project_id))
-    names = {g["id"]: g["name"] for g in groups}
+    shown, vpc_id = await asyncio.gather(_shown(ctx, view, group_ids) if group_ids else asyncio.sleep(0),
+                                         vpcs.default_vpc_id(view, ctx.project_id))
+    if shown is None:
+        groups = await _groups(ctx)
+        names = {g["id"]: g["name"] for g in groups}
+    else:
+        groups = shown
+        referenced = {r["remote_group_id"] for g in groups for r in g.get("security_group_rules") or []
+                      if r.get("remote_group_id")} - {g["id"] for g in groups}
+        others = await view.neutron.list("security_group", {"id": sorted(referenced), "fields": ["id", "name"]}) \
+            if referenced else []
+        names = {g["id"]: g["name"] for g in [*groups, *others]}
     return await tagging.with_tags(ctx, [_shape(g, ctx.project_id, vpc_id, names) for g in groups], "GroupId")
+
+
+async def _shown(ctx: RequestContext, view, group_ids: list[str]) -> list[dict] | None:
+    """The groups behind ``group_ids`` by one GET each, when this process knows their Neutron ids and all are
+    the caller's; None: ask the listing."""
+    os_ids = [ids.os_id_of(group_id) for group_id in group_ids]
+    if len(group_ids) > 20 or None in os_ids:
+        return None
+
+    async def show(os_id: str) -> dict | None:
+        try:
+            return await view.neutron.show("security_group", os_id)
+        except BackendNotFound:
+            return None
+
+    found, overlays = await asyncio.gather(asyncio.gather(*(show(o) for o in os_ids)),
+                                           rule_overlays.load(ctx.services.sessions, ctx.project_id))
+    if any(g is None or g.get("project_id", g.get("tenant_id")) not in (None, ctx.project_id) for g in found):
+        return None  # the listing says which is missing, as for any other id
+    rule_overlays.apply(found, overlays)
+    return found
 
 
 @tagging.exists("sg")
@@ -98,7 +131,8 @@ def _find(groups: list[dict], group_id: str | None = None, name: str | None = No
 async def describe_security_groups(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="GroupIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS)
-    groups = await describe(ctx)
+    by_id = params.get("GroupIds") if not params.get("GroupNames") else None
+    groups = await describe(ctx, [ids.check("sg", i) for i in by_id] if by_id else None)
     os_groups = [g.os for g in groups]
     wanted = [_find(os_groups, group_id=i)["id"] for i in params.get("GroupIds") or []]
     wanted += [_find(os_groups, name=n)["id"] for n in params.get("GroupNames") or []]

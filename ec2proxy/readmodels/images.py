@@ -155,8 +155,10 @@ async def describe(ctx: RequestContext, images: list[dict] | None = None) -> lis
     now = datetime.datetime.now(datetime.timezone.utc)
     if images is None:
         images, copying = await asyncio.gather(_glance_images(ctx), _copying(ctx))
-    else:
+    elif any(STATES.get(i.get("status") or "") == "pending" for i in images):  # a copy is pending, not stuck
         copying = await _copying(ctx)
+    else:
+        copying = frozenset()
     shapes = [build_image(i, ctx.project_id, stuck_after, now, copying) for i in images]
     return await tagging.with_tags(ctx, shapes, "ImageId")
 

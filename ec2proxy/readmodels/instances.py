@@ -430,11 +430,38 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
         covered = {row.ec2_id for row in rows.values()}
     else:
         os_ids = [s["id"] for s in servers]
-        wanted = [ids.from_uuid("i", os_id) for os_id in os_ids]  # an instance's id is its server's, always
-        groups, ports, rows, tags = await asyncio.gather(_group_ids(view), _ports(view, os_ids), _rows(ctx, os_ids),
-                                                         tagging.load(ctx, wanted))
-        covered = set(wanted)
-    mine = [s for s in servers or [] if s.get("tenant_id") in (None, ctx.project_id)]  # never another project's
+        ports, rows, tags = await _around(ctx, view, os_ids)
+        groups = await _groups_of(view, servers, ports)
+        covered = {ids.from_uuid("i", os_id) for os_id in os_ids}  # an instance's id is its server's, always
+    return await _assemble(ctx, servers or [], groups, ports, rows, tags, covered, render)
+
+
+async def _around(ctx: RequestContext, view: CloudView, os_ids: list[str]) -> tuple[dict, dict, dict]:
+    """What the instances of these servers are made of besides the servers and their groups: ports, rows,
+    tags."""
+    return await asyncio.gather(_ports(view, os_ids), _rows(ctx, os_ids),
+                                tagging.load(ctx, [ids.from_uuid("i", os_id) for os_id in os_ids]))
+
+
+async def _groups_of(view: CloudView, servers: list[dict], ports: dict[str, list[Port]]) -> dict[str, str]:
+    """Group name -> sg- id for a few servers. Nova names their groups, their ports hold the ids: one name and
+    one id pair at once; else only those ids are asked of Neutron, not the project's every group."""
+    names = {g["name"] for s in servers for g in s.get("security_groups") or []}
+    held = {group for s in servers for port in ports.get(s["id"], [])
+            for group in port.neutron.get("security_groups") or []}
+    if not names:
+        return {}
+    if len(names) == 1 and len(held) == 1:
+        return {names.pop(): ids.from_uuid("sg", held.pop())}
+    if not held or view.neutron is None:
+        return await _group_ids(view)
+    groups = await view.neutron.list("security_group", {"id": sorted(held), "fields": ["id", "name"]})
+    return {g["name"]: ids.from_uuid("sg", g["id"]) for g in groups}
+
+
+async def _assemble(ctx: RequestContext, servers: list[dict], groups: dict, ports: dict, rows: dict, tags: dict,
+                    covered: set[str], render: bool) -> list[Any]:
+    mine = [s for s in servers if s.get("tenant_id") in (None, ctx.project_id)]  # never another project's
     unread = [i for i in (ids.from_uuid("i", s["id"]) for s in mine) if i not in covered]
     if unread:  # servers we have no row of (made in Nova directly)
         tags.update(await tagging.load(ctx, unread))
@@ -504,11 +531,14 @@ async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceR
     created directly in Nova, needs the listing.
     """
     wanted = list(dict.fromkeys(ids.check("i", i) for i in instance_ids))
-    known: dict[str, str] = {}
-    async with ctx.services.sessions() as session:
-        for chunk in db.chunks(wanted):
-            known.update((await session.execute(select(Instance.ec2_id, Instance.os_id).where(
-                Instance.project_id == ctx.project_id, Instance.ec2_id.in_(chunk)))).tuples().all())
+    # Ids this process has seen need no query: whose server it is, Nova (the caller's scope) and the tenant
+    # check below still say.
+    known: dict[str, str] = {i: os_id for i in wanted if (os_id := ids.os_id_of(i)) is not None}
+    if len(known) < len(wanted):
+        async with ctx.services.sessions() as session:
+            for chunk in db.chunks([i for i in wanted if i not in known]):
+                known.update((await session.execute(select(Instance.ec2_id, Instance.os_id).where(
+                    Instance.project_id == ctx.project_id, Instance.ec2_id.in_(chunk)))).tuples().all())
     if len(wanted) > 50 or any(i not in known for i in wanted):
         found = {i["InstanceId"]: i for i in await describe(ctx)}
     else:
@@ -522,12 +552,18 @@ async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceR
                 except BackendNotFound:
                     return None
 
-        servers = await asyncio.gather(*(server(known[i]) for i in wanted))
+        os_ids = [known[i] for i in wanted]
+        # The servers and what they are made of at the same time: one Nova GET's time, not two round trips.
+        servers, around = await asyncio.gather(asyncio.gather(*(server(os_id) for os_id in os_ids)),
+                                               _around(ctx, view, os_ids))
         shown = [s for s in servers if s is not None]
         if len(shown) < len(servers):  # deleted servers are only listed (changes-since), never shown
             found = {i["InstanceId"]: i for i in await describe(ctx)}
         else:
-            found = {i["InstanceId"]: i for i in await describe(ctx, servers=shown)}
+            ports, rows, tags = around
+            groups = await _groups_of(view, shown, ports)
+            found = {i["InstanceId"]: i for i in await _assemble(ctx, shown, groups, ports, rows, tags, set(wanted),
+                                                                 False)}
     missing = [i for i in wanted if i not in found]
     if missing:
         raise errors.not_found("InstanceID", ", ".join(missing))
