@@ -195,5 +195,5 @@ def test_ebs_image_of_a_volume_backed_instance(ec2, ami):
 
     ec2.terminate_instances(InstanceIds=[iid, booted["InstanceId"]])
     ec2.deregister_image(ImageId=image_id)
-    assert code_of(ec2.describe_images, ImageIds=[image_id]) == "InvalidAMIID.NotFound"
+    assert code_of(ec2.describe_images, ImageIds=[image_id]) == "InvalidAMIID.Unavailable"
     assert [s["SnapshotId"] for s in ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]] == [snapshot_id]
