@@ -87,6 +87,12 @@ class DevCloudProcess:
 
         return read, clear
 
+    def admin_post(self, path: str, body: dict) -> dict:
+        """POST to the dev cloud's admin API (``/_devcloud/fail-resizes``...) as its admin."""
+        admin = self.sdk("devcloud-admin")
+        url = admin.session.get_endpoint(service_type="identity").split("/identity")[0] + path
+        return admin.session.post(url, json=body, headers={"X-Auth-Token": admin.session.get_token()}).json()
+
     def sdk(self, cloud: str = "devcloud-demo"):
         pytest.importorskip("openstack", reason="openstacksdk is not installed")
         from openstack import connection

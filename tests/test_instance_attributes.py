@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 
@@ -60,7 +61,19 @@ def test_termination_protection_is_honoured_and_lifted(ec2, ami):
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
 
 
-def test_user_data_and_type_change_only_while_stopped(ec2, ami):
+def _resize_job(proxy, iid: str) -> dict:
+    """The operation that follows the instance's resize, once it has closed."""
+    for _ in range(120):
+        listed = [json.loads(line) for line in proxy.ec2proxy("operations", "list", "--resource-id", iid,
+                                                               "--json").stdout.splitlines()]
+        jobs = [o for o in listed if o["action"] == "ModifyInstanceAttribute.Resize"]
+        if jobs and jobs[0]["state"] != "pending":
+            return jobs[0]
+        time.sleep(0.25)
+    raise AssertionError(f"the resize of {iid} never closed")
+
+
+def test_user_data_and_type_change_only_while_stopped(ec2, ami, proxy):
     (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"]
     iid = instance["InstanceId"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
@@ -77,12 +90,30 @@ def test_user_data_and_type_change_only_while_stopped(ec2, ami):
     ec2.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": "t2.small"})
     described = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
     assert described["State"]["Name"] == "stopped"  # a resize of a stopped instance keeps it stopped
-    ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    assert described["InstanceType"] == "t2.small"  # shown as soon as the call succeeded, as on EC2
+    assert _resize_job(proxy, iid)["state"] == "succeeded"  # followed to Nova's confirmation without a start
+    described = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert (described["State"]["Name"], described["InstanceType"]) == ("stopped", "t2.small")
     ec2.start_instances(InstanceIds=[iid])
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
     described = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
     assert described["InstanceType"] == "t2.small"
     assert attribute(ec2, iid, "instanceType")["InstanceType"] == {"Value": "t2.small"}
+    ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_a_failed_resize_is_reported_and_the_type_nova_kept_shown(ec2, ami, proxy):
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    ec2.stop_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    DevCloudProcess(proxy.data_dir).admin_post("/_devcloud/fail-resizes", {"count": 1})
+    ec2.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": "t2.small"})
+    job = _resize_job(proxy, iid)
+    assert job["state"] == "failed" and "No valid host" in job["error"], job
+    described = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert (described["State"]["Name"], described["InstanceType"]) == ("stopped", "t2.micro")
     ec2.terminate_instances(InstanceIds=[iid])
 
 

@@ -138,7 +138,7 @@ async def list_faults(request: web.Request) -> web.Response:
 async def clear_faults(request: web.Request) -> web.Response:
     _admin(request)
     request.app[STATE].faults.clear()
-    request.app[STATE].fail_builds = request.app[STATE].fail_snapshots = 0
+    request.app[STATE].fail_builds = request.app[STATE].fail_snapshots = request.app[STATE].fail_resizes = 0
     return reply(None, 204)
 
 
@@ -148,6 +148,15 @@ async def fail_builds(request: web.Request) -> web.Response:
     _admin(request)
     request.app[STATE].fail_builds = int((await request.json()).get("count", 1))
     return reply({"fail_builds": request.app[STATE].fail_builds})
+
+
+@admin_routes.post("/_devcloud/fail-resizes")
+async def fail_resizes(request: web.Request) -> web.Response:
+    """The next ``count`` resizes fail as Nova's do when no host takes the new flavor: the server goes back
+    to its state and flavor, with an instance fault saying why."""
+    _admin(request)
+    request.app[STATE].fail_resizes = int((await request.json()).get("count", 1))
+    return reply({"fail_resizes": request.app[STATE].fail_resizes})
 
 
 @admin_routes.post("/_devcloud/fail-snapshots")

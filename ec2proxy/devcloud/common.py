@@ -44,6 +44,7 @@ class DevCloud:
     faults: list[dict] = dataclasses.field(default_factory=list)
     faults_fired: int = 0  # calls an injected fault has hit, for tests that check their fault happened
     fail_builds: int = 0
+    fail_resizes: int = 0
     fail_snapshots: int = 0
     token_ttl: float = 3600.0
     tasks: set = dataclasses.field(default_factory=set)  # background work (image imports), kept referenced

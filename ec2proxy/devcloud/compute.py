@@ -516,8 +516,14 @@ async def server_action(request: web.Request) -> web.Response:
             raise HTTPError(400, "When resizing, instances must change flavor!")
         stopped = server["status"] == "SHUTOFF"
         cloud.store.put("server", {**server, "status": "RESIZE"})
-        _later(cloud, {**server, "status": "RESIZE"}, "resize_prep",
-               {**_state("VERIFY_RESIZE"), "flavor_id": flavor["id"], "resized_from_stopped": stopped})
+        if cloud.fail_resizes > 0:
+            cloud.fail_resizes -= 1
+            outcome = {**_state(server["status"]), "fault": {
+                "code": 500, "message": "No valid host was found. (injected by the dev cloud)",
+                "created": iso(now() + cloud.delay)}}
+        else:
+            outcome = {**_state("VERIFY_RESIZE"), "flavor_id": flavor["id"], "resized_from_stopped": stopped}
+        _later(cloud, {**server, "status": "RESIZE"}, "resize_prep", outcome)
     elif action == "confirmResize":
         if server["status"] != "VERIFY_RESIZE":
             raise _conflict(server, "confirmResize")

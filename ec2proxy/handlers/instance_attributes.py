@@ -24,6 +24,7 @@ from ec2proxy.readmodels.instances import (
     resolve_groups,
     update_row,
 )
+from ec2proxy.state import resizes
 
 # Attribute name (as in Attribute=...) -> the output member carrying it.
 ATTRIBUTES = {
@@ -126,9 +127,13 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
         flavor = await find_flavor(view, str(value))
         if ctx.dry_run:
             raise errors.DryRunOperation()
+        changes = {"instance_type": flavor["name"]}
         if flavor["name"] != instance["InstanceType"]:
             await view.nova.resize(instance.os_id, flavor["id"])
-        changes = {"instance_type": flavor["name"]}
+            await update_row(ctx, instance, **changes)  # shown at once, as EC2 does; the job confirms it
+            await resizes.schedule(ctx, view, instance["InstanceId"], instance.os_id, flavor,
+                                   instance["InstanceType"])
+            return {}
     elif name == "groupSet":
         await _modify_groups(ctx, view, instance, value if isinstance(value, list) else [value])
         return {}

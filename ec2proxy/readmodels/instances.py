@@ -170,6 +170,16 @@ def block_device_mappings(server: dict, row: InstanceRow | None) -> list[dict]:
                              lambda m: timestamps.parse(m.get("AttachTime")) or row.launched_at)
 
 
+def _instance_type(server: dict, row: InstanceRow | None) -> str:
+    """Nova's flavor, except while Nova resizes to the type ModifyInstanceAttribute set (shown at once, as on
+    EC2; ``ec2proxy.state.resizes`` puts Nova's back if the resize fails)."""
+    nova = (server.get("flavor") or {}).get("original_name")
+    resizing = server.get("OS-EXT-STS:task_state") in states.RESIZE_TASKS or server.get("status") == "RESIZE"
+    if row is not None and row.instance_type and (resizing or not nova):
+        return row.instance_type
+    return nova or ""
+
+
 def _ebs_root(server: dict, row: InstanceRow | None) -> bool:
     """Booted from a volume: Nova shows no image, or RunInstances mapped the root device to Ebs."""
     if not server.get("image"):
@@ -189,7 +199,6 @@ def build_instance(server: dict, row: InstanceRow | None, project_id: str, group
     private_ip, public_ip, _ = addresses(server)
     ec2_id = row.ec2_id if row else ids.from_uuid("i", server["id"])
     image = server.get("image") or {}
-    flavor = server.get("flavor") or {}
     launched = row.launched_at if row else timestamps.parse(server.get("created"))
     group_names = [g["name"] for g in server.get("security_groups") or []]
     instance = InstanceRecord({
@@ -198,7 +207,7 @@ def build_instance(server: dict, row: InstanceRow | None, project_id: str, group
         "State": {"Code": code, "Name": name},
         "PrivateDnsName": hostname(private_ip, region), "PublicDnsName": hostname(public_ip, region),
         "StateTransitionReason": "", "AmiLaunchIndex": row.launch_index if row else 0,
-        "ProductCodes": [], "InstanceType": flavor.get("original_name") or (row.instance_type if row else ""),
+        "ProductCodes": [], "InstanceType": _instance_type(server, row),
         "LaunchTime": launched,
         "Placement": {"AvailabilityZone": server.get("OS-EXT-AZ:availability_zone") or "", "GroupName": "",
                       "Tenancy": "default"},

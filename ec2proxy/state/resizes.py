@@ -1,0 +1,55 @@
+"""A stopped instance's new type (ModifyInstanceAttribute instanceType), carried through Nova's resize.
+
+EC2 changes a stopped instance's type at once; Nova resizes, waits in
+VERIFY_RESIZE for a confirmation, and may fail on the way. A background job
+(``ec2proxy.state.jobs``) follows the resize, confirms it, and when Nova
+failed or reverted it, closes the operation failed with Nova's reason and
+puts the type Nova kept back in our row: never a type shown that the server
+does not have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import update
+
+from ec2proxy.cloud import BackendError
+from ec2proxy.db.models import Instance
+from ec2proxy.ec2 import states
+from ec2proxy.state import jobs, oplog
+
+JOB = "ModifyInstanceAttribute.Resize"
+WAIT = 120.0  # seconds one run follows the resize; then the job is taken up again after its lease
+
+
+async def schedule(ctx, view, instance_id: str, os_id: str, flavor: dict, previous: str) -> None:
+    details = {"project": ctx.project_id, "server": os_id, "flavor": flavor["name"], "previous": previous}
+    async with ctx.services.sessions() as session, session.begin():
+        operation_id = await oplog.record(session, ctx, [instance_id], details=details, action=JOB)
+    jobs.kick(ctx.services, operation_id, view)
+
+
+@jobs.runner(JOB)
+async def _follow(services, operation, view=None) -> None:
+    details = operation.details or {}
+    view = view or await services.backend.reader_view(details["project"])
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while True:
+        server = await view.nova.get_server(details["server"])
+        status, task = server.get("status"), server.get("OS-EXT-STS:task_state")
+        if status == "VERIFY_RESIZE" and not task:
+            await view.nova.confirm_resize(details["server"])
+        elif status == "ERROR" or (status in ("SHUTOFF", "ACTIVE") and task not in states.RESIZE_TASKS):
+            kept = (server.get("flavor") or {}).get("original_name")
+            if status != "ERROR" and kept == details["flavor"]:
+                return  # resized and confirmed
+            async with services.sessions() as session, session.begin():
+                await session.execute(update(Instance).where(Instance.os_id == details["server"]).values(
+                    instance_type=kept or details["previous"], generation=Instance.generation + 1))
+            fault = (server.get("fault") or {}).get("message") or f"Nova kept {kept or details['previous']}"
+            raise jobs.JobFailed(f"the resize to {details['flavor']} failed: {fault[:300]}")
+        if loop.time() > deadline:
+            raise BackendError("compute", 409, f"the resize is still {status}/{task}")
+        await asyncio.sleep(0.5)
