@@ -119,7 +119,7 @@ def test_a_failed_resize_is_reported_and_the_type_nova_kept_shown(ec2, ami, prox
 
 def test_unmodifiable_attributes_fail_loudly(ec2, running):
     assert code_of(ec2.modify_instance_attribute, InstanceId=running,
-                   SourceDestCheck={"Value": False}) == "UnsupportedOperation"
+                   EbsOptimized={"Value": True}) == "UnsupportedOperation"
     assert code_of(ec2.modify_instance_attribute, InstanceId=running, Attribute="kernel",
                    Value="aki-00000001") == "UnsupportedOperation"
     assert code_of(ec2.modify_instance_attribute, InstanceId=running) == "InvalidParameterCombination"
@@ -217,3 +217,23 @@ def test_describe_paging_token_is_bound_to_the_filters(ec2, ami):
     assert code_of(ec2.describe_instances, MaxResults=5, NextToken=page["NextToken"]) == "InvalidNextToken"
     assert code_of(ec2.describe_instances, NextToken="garbage!") == "InvalidNextToken"
     ec2.terminate_instances(InstanceIds=[i["InstanceId"] for i in reservation["Instances"]])
+
+
+def test_source_dest_check_is_the_ports_and_can_be_turned_off(ec2, running):
+    """A NAT or router instance: Neutron lets its ports carry any address (allowed address pairs), its
+    security groups still applying."""
+    assert attribute(ec2, running, "sourceDestCheck")["SourceDestCheck"] == {"Value": True}
+    ec2.modify_instance_attribute(InstanceId=running, SourceDestCheck={"Value": False})
+    assert attribute(ec2, running, "sourceDestCheck")["SourceDestCheck"] == {"Value": False}
+    shown = ec2.describe_instances(InstanceIds=[running])["Reservations"][0]["Instances"][0]
+    assert shown["SourceDestCheck"] is False
+    eni = shown["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    (interface,) = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"]
+    assert interface["SourceDestCheck"] is False and interface["Groups"]  # the groups still apply
+    ec2.modify_instance_attribute(InstanceId=running, Attribute="sourceDestCheck", Value="true")
+    assert attribute(ec2, running, "sourceDestCheck")["SourceDestCheck"] == {"Value": True}
+    for name, expected in (("ebsOptimized", {"Value": False}), ("productCodes", []),
+                           ("disableApiStop", {"Value": False}), ("enaSupport", {"Value": True})):
+        member = {"ebsOptimized": "EbsOptimized", "productCodes": "ProductCodes", "disableApiStop": "DisableApiStop",
+                  "enaSupport": "EnaSupport"}[name]
+        assert attribute(ec2, running, name).get(member, []) == expected, name

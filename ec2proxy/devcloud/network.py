@@ -341,7 +341,8 @@ def _after_delete(store, kind: str, obj: dict) -> None:
 UPDATABLE = {
     "network": {"name", "admin_state_up", "description", "shared"},
     "subnet": {"name", "description", "dns_nameservers", "enable_dhcp", "gateway_ip"},
-    "port": {"name", "description", "security_groups", "admin_state_up", "device_id", "device_owner"},
+    "port": {"name", "description", "security_groups", "admin_state_up", "device_id", "device_owner",
+             "allowed_address_pairs", "port_security_enabled"},
     "security_group": {"name", "description"},
     "router": {"name", "description", "external_gateway_info", "admin_state_up"},
 }

@@ -28,6 +28,24 @@ def default_network(networks: list[dict], project_id: str) -> dict | None:
     return chosen[0] if chosen else None
 
 
+# Source/destination checking off: the port may send and receive for any address (a NAT or router instance),
+# while its security groups still apply, which turning Neutron's port security off would drop.
+ANY_ADDRESS = ({"ip_address": "0.0.0.0/0"}, {"ip_address": "::/0"})
+
+
+def source_dest_check(port: dict) -> bool:
+    """EC2's SourceDestCheck of a Neutron port."""
+    if port.get("port_security_enabled") is False:
+        return False
+    return not any(pair.get("ip_address") in ("0.0.0.0/0", "::/0") for pair in port.get("allowed_address_pairs") or [])
+
+
+def address_pairs(port: dict, check: bool) -> list[dict]:
+    """The port's allowed address pairs with source/destination checking ``check``."""
+    kept = [p for p in port.get("allowed_address_pairs") or [] if p.get("ip_address") not in ("0.0.0.0/0", "::/0")]
+    return kept if check else kept + [dict(pair) for pair in ANY_ADDRESS]
+
+
 def vpc_id(network: dict | None) -> str | None:
     return ids.from_uuid("vpc", network["id"]) if network else None
 

@@ -13,7 +13,7 @@ import binascii
 
 from ec2proxy.cloud import BackendError, CloudView
 from ec2proxy.db.models import utcnow
-from ec2proxy.ec2 import errors
+from ec2proxy.ec2 import errors, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import (
@@ -36,7 +36,7 @@ ATTRIBUTES = {
     "enaSupport": "EnaSupport", "enclaveOptions": "EnclaveOptions",
 }
 # Hardware and network knobs OpenStack has no per-server switch for.
-CANNOT_MODIFY = ("sourceDestCheck", "ebsOptimized", "sriovNetSupport", "enaSupport", "kernel", "ramdisk",
+CANNOT_MODIFY = ("ebsOptimized", "sriovNetSupport", "enaSupport", "kernel", "ramdisk",
                  "disableApiStop")
 MODIFY_MEMBERS = {"SourceDestCheck": "sourceDestCheck", "DisableApiStop": "disableApiStop",
                   "BlockDeviceMappings": "blockDeviceMapping", "DisableApiTermination": "disableApiTermination",
@@ -64,7 +64,8 @@ async def describe_instance_attribute(ctx: RequestContext, params: dict) -> dict
         "InstanceInitiatedShutdownBehavior": {"Value": row.shutdown_behavior if row else "stop"},
         "RootDeviceName": {"Value": instance["RootDeviceName"]},
         "BlockDeviceMappings": instance["BlockDeviceMappings"], "ProductCodes": [],
-        "SourceDestCheck": {"Value": True}, "EbsOptimized": {"Value": False}, "SriovNetSupport": {},
+        "SourceDestCheck": {"Value": instance["SourceDestCheck"]}, "EbsOptimized": {"Value": False},
+        "SriovNetSupport": {},
         "EnaSupport": {"Value": True}, "EnclaveOptions": {"Enabled": False},
         "Groups": instance["SecurityGroups"],
     }
@@ -136,6 +137,15 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
             return {}
     elif name == "groupSet":
         await _modify_groups(ctx, view, instance, value if isinstance(value, list) else [value])
+        return {}
+    elif name == "sourceDestCheck":
+        check = _boolean(value)
+        if ctx.dry_run:
+            raise errors.DryRunOperation()
+        neutron = vpcs.neutron(view)
+        for port in await neutron.list("port", {"device_id": instance.os_id}):
+            await neutron.update("port", port["id"], {"allowed_address_pairs": vpcs.address_pairs(port, check)})
+        ctx.services.instance_changed(instance.os_id)
         return {}
     else:  # blockDeviceMapping
         changes = {"block_device_mappings": _delete_on_termination(instance, params.get("BlockDeviceMappings") or [])}

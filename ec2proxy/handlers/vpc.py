@@ -132,7 +132,7 @@ def build_interface(port: dict, fips: list[dict], groups: dict[str, str], zone: 
         "Status": "in-use" if port.get("device_id") else "available", "MacAddress": port.get("mac_address"),
         "PrivateIpAddress": primary["ip_address"] if primary else None,
         "PrivateDnsName": hostname(primary["ip_address"], region) if primary else None,
-        "SourceDestCheck": True, "InterfaceType": "interface",
+        "SourceDestCheck": vpcs.source_dest_check(port), "InterfaceType": "interface",
         "Groups": [{"GroupId": ids.from_uuid("sg", g), "GroupName": groups.get(g, "")}
                    for g in port.get("security_groups") or []],
         "PrivateIpAddresses": [{"PrivateIpAddress": f["ip_address"], "Primary": f is primary,

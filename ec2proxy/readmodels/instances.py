@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ec2proxy import db, protocol
 from ec2proxy.cloud import BackendNotFound, CloudView
 from ec2proxy.db.models import Instance, Reservation, utcnow
-from ec2proxy.ec2 import devices, errors, filters, fragments, ids, states, tagging, timestamps
+from ec2proxy.ec2 import devices, errors, filters, fragments, ids, states, tagging, timestamps, vpcs
 from ec2proxy.ec2.records import Described
 from ec2proxy.ec2.servers import addresses, hostname
 from ec2proxy.frontdoor.context import RequestContext
@@ -147,7 +147,8 @@ def network_interfaces(server: dict, ports: list[Port], project_id: str, region:
             "NetworkInterfaceId": ids.from_uuid("eni", port["id"]),
             "SubnetId": ids.from_uuid("subnet", primary["subnet_id"]) if primary else None,
             "VpcId": ids.from_uuid("vpc", port["network_id"]), "MacAddress": port.get("mac_address"),
-            "OwnerId": project_id, "Status": "in-use", "SourceDestCheck": True, "InterfaceType": "interface",
+            "OwnerId": project_id, "Status": "in-use", "SourceDestCheck": vpcs.source_dest_check(port),
+            "InterfaceType": "interface",
             "PrivateIpAddress": primary["ip_address"] if primary else None,
             "PrivateDnsName": hostname(primary["ip_address"], region) if primary else None,
             "Groups": [{"GroupId": ids.from_uuid("sg", g)} for g in port.get("security_groups") or []],
@@ -227,7 +228,8 @@ def build_instance(server: dict, row: InstanceRow | None, project_id: str, group
         owner=project_id)
     interfaces = network_interfaces(server, ports or [], project_id, region)
     if interfaces:
-        instance.update(NetworkInterfaces=interfaces, VpcId=interfaces[0]["VpcId"], SubnetId=interfaces[0]["SubnetId"])
+        instance.update(NetworkInterfaces=interfaces, VpcId=interfaces[0]["VpcId"], SubnetId=interfaces[0]["SubnetId"],
+                        SourceDestCheck=interfaces[0]["SourceDestCheck"])
         public = next((i["Association"]["PublicIp"] for i in interfaces if i.get("Association")), None)
         if ports is not None and public != public_ip:
             instance.update(PublicIpAddress=public, PublicDnsName=hostname(public, region))
@@ -316,7 +318,8 @@ async def _group_ids(view: CloudView) -> dict[str, str]:
     return {g["name"]: ids.from_uuid("sg", g["id"]) for g in groups}
 
 
-PORT_FIELDS = ["id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at"]
+PORT_FIELDS = ["id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at",
+               "port_security_enabled", "allowed_address_pairs"]
 
 
 async def _ports(view: CloudView, server_ids: list[str] | None) -> dict[str, list[Port]]:
