@@ -114,3 +114,15 @@ def test_a_launch_names_its_zone_at_once(ec2, ami):
     ec2.attach_volume(VolumeId=volume, InstanceId=instance["InstanceId"], Device="/dev/sdf")
     ec2.get_waiter("volume_in_use").wait(VolumeIds=[volume], WaiterConfig=WAIT)
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+
+
+def test_an_instance_launched_without_groups_is_in_the_default_group(ec2, ami):
+    (default,) = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"]
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    expected = [{"GroupName": "default", "GroupId": default["GroupId"]}]
+    assert instance["SecurityGroups"] == expected
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+    shown = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert shown["SecurityGroups"] == expected
+    assert [g["GroupId"] for g in shown["NetworkInterfaces"][0]["Groups"]] == [default["GroupId"]]
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])

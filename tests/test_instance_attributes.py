@@ -237,3 +237,10 @@ def test_source_dest_check_is_the_ports_and_can_be_turned_off(ec2, running):
         member = {"ebsOptimized": "EbsOptimized", "productCodes": "ProductCodes", "disableApiStop": "DisableApiStop",
                   "enaSupport": "EnaSupport"}[name]
         assert attribute(ec2, running, name).get(member, []) == expected, name
+
+
+def test_password_data_is_novas_server_password(ec2, running):
+    """A Linux guest posts none: PasswordData is empty, as AWS answers."""
+    answer = ec2.get_password_data(InstanceId=running)
+    assert answer["InstanceId"] == running and answer["PasswordData"] == "" and answer["Timestamp"]
+    assert code_of(ec2.get_password_data, InstanceId="i-0123456789abcdef0") == "InvalidInstanceID.NotFound"

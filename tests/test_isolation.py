@@ -134,6 +134,7 @@ DESCRIBE_BY_ID = {
     "DescribeVolumeStatus": ("describe_volume_status", lambda r: {"VolumeIds": [r["volume"]]}),
     "DescribeVolumes": ("describe_volumes", lambda r: {"VolumeIds": [r["volume"]]}),
     "DescribeVpcs": ("describe_vpcs", lambda r: {"VpcIds": [r["vpc"]]}),
+    "GetPasswordData": ("get_password_data", lambda r: {"InstanceId": r["instance"]}),
     "DescribeVpcAttribute": ("describe_vpc_attribute", lambda r: {"VpcId": r["vpc"], "Attribute": "enableDnsSupport"}),
 }
 # listings: B's answer must not contain any of A's ids or addresses

@@ -88,6 +88,10 @@ class Nova(ServiceClient):
         result = await self.action(server_id, "os-getConsoleOutput", {"length": length})
         return result["output"]
 
+    async def password(self, server_id: str) -> str:
+        """The encrypted password the guest posted to Nova's metadata service ("" when none)."""
+        return (await self.get(route("servers/{}/os-server-password", server_id))).get("password") or ""
+
     async def resize(self, server_id: str, flavor_ref: str) -> None:
         await self.action(server_id, "resize", {"flavorRef": flavor_ref})
 

@@ -430,6 +430,13 @@ async def show_server(request: web.Request) -> web.Response:
     return reply({"server": render(request, cloud, server, network.floating_by_port(cloud.store))})
 
 
+@routes.get(PREFIX + "/servers/{server_id}/os-server-password")
+async def server_password(request: web.Request) -> web.Response:
+    """What a Windows guest posted to Nova's metadata service, encrypted with its key pair ("" until then)."""
+    server = _get_server(request, request.match_info["server_id"])
+    return reply({"password": server.get("password") or ""})
+
+
 @routes.delete(PREFIX + "/servers/{server_id}")
 async def delete_server(request: web.Request) -> web.Response:
     request["version"] = microversion(request)

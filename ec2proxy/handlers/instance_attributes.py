@@ -218,6 +218,18 @@ async def modify_instance_metadata_options(ctx: RequestContext, params: dict) ->
     return {"InstanceId": instance["InstanceId"], "InstanceMetadataOptions": options}
 
 
+@action("GetPasswordData")
+async def get_password_data(ctx: RequestContext, params: dict) -> dict:
+    """Nova's os-server-password: what a Windows guest posted, encrypted with its key pair; empty for a Linux
+    guest, as AWS answers."""
+    instance, = await lookup(ctx, [params["InstanceId"]])
+    view = await ctx.cloud()
+    password = ""
+    if instance["State"]["Name"] not in ("terminated", "shutting-down"):
+        password = await view.nova.password(instance.os_id)
+    return {"InstanceId": instance["InstanceId"], "Timestamp": utcnow(), "PasswordData": password}
+
+
 @action("GetConsoleOutput")
 async def get_console_output(ctx: RequestContext, params: dict) -> dict:
     instance, = await lookup(ctx, [params["InstanceId"]])

@@ -98,6 +98,13 @@ def test_instance_lifecycle_and_client_token_on_real_nova(lab_proxy):
         running = [i for r in tagged["Reservations"] for i in r["Instances"]]
         assert sorted(i["InstanceId"] for i in running) == sorted(wanted)
         assert all(i["PrivateIpAddress"] for i in running)
+        assert ec2.get_password_data(InstanceId=wanted[0])["PasswordData"] == ""  # Nova's os-server-password
+        assert ec2.describe_instance_attribute(InstanceId=wanted[0], Attribute="sourceDestCheck")[
+            "SourceDestCheck"] == {"Value": True}
+        ec2.modify_instance_attribute(InstanceId=wanted[0], SourceDestCheck={"Value": False})
+        assert ec2.describe_instance_attribute(InstanceId=wanted[0], Attribute="sourceDestCheck")[
+            "SourceDestCheck"] == {"Value": False}
+        assert all(g["GroupName"] == "default" for i in running for g in i["SecurityGroups"])  # none asked for
         ec2.stop_instances(InstanceIds=wanted[:1])
         ec2.get_waiter("instance_stopped").wait(InstanceIds=wanted[:1], WaiterConfig=WAIT)
         ec2.start_instances(InstanceIds=wanted[:1])
