@@ -219,6 +219,11 @@ class Neutron(ServiceClient):
     async def remove(self, kind: str, resource_id: str) -> None:
         await self.delete(self._item(kind, resource_id))
 
+    async def router_interface(self, router_id: str, subnet_id: str, add: bool = True) -> dict:
+        """Add (or remove) the router's interface on a subnet: a port holding the subnet's gateway address."""
+        verb = "add_router_interface" if add else "remove_router_interface"
+        return await self.put(route("v2.0/routers/{}/{}", router_id, verb), {"subnet_id": subnet_id})
+
 
 class Cinder(ServiceClient):
     service = "volumev3"

@@ -165,3 +165,88 @@ class RuleOverlay(Base):
     project_id: Mapped[str] = mapped_column(String(64))
     ec2_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     description: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class Vpc(Base):
+    """A VPC made through EC2: its Neutron network and router, and what Neutron has no field for.
+
+    Networks without a row are the project's own networks, shown as VPCs as they are.
+    """
+
+    __tablename__ = "vpcs"
+
+    os_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the Neutron network
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    router_id: Mapped[str] = mapped_column(String(64))
+    cidr: Mapped[str] = mapped_column(String(64))
+    enable_dns_support: Mapped[bool] = mapped_column(Boolean, default=True)
+    enable_dns_hostnames: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class SubnetSetting(Base):
+    """Subnet attributes Neutron has no field for (MapPublicIpOnLaunch)."""
+
+    __tablename__ = "subnet_settings"
+
+    os_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the Neutron subnet
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    map_public_ip_on_launch: Mapped[bool] = mapped_column(Boolean, default=False)
+    availability_zone: Mapped[str] = mapped_column(String(255), default="")  # "" : the default zone
+
+
+class InternetGateway(Base):
+    """An internet gateway: attached, it is the VPC router's external gateway in Neutron."""
+
+    __tablename__ = "internet_gateways"
+
+    gateway_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    vpc_os_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class RouteTable(Base):
+    __tablename__ = "route_tables"
+
+    route_table_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    vpc_os_id: Mapped[str] = mapped_column(String(64), index=True)
+    main: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class Route(Base):
+    """A route of a route table; the local route of the VPC's CIDR is implicit."""
+
+    __tablename__ = "routes"
+
+    route_table_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    destination: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    target_kind: Mapped[str] = mapped_column(String(32))  # GatewayId, InstanceId, NetworkInterfaceId
+    target_id: Mapped[str] = mapped_column(String(64))
+
+
+class RouteTableAssociation(Base):
+    """A subnet's route table (subnets without one use their VPC's main table)."""
+
+    __tablename__ = "route_table_associations"
+
+    association_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    route_table_id: Mapped[str] = mapped_column(String(32), index=True)
+    subnet_os_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)  # None: main
+
+
+class VpcGroup(Base):
+    """A security group of a VPC made through EC2 (groups without a row are the default VPC's). Neutron allows
+    one group named "default" per project, so a VPC's default group has a name of its own there, shown as
+    "default"."""
+
+    __tablename__ = "vpc_groups"
+
+    os_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the Neutron security group
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    vpc_os_id: Mapped[str] = mapped_column(String(64), index=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)

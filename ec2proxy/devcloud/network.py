@@ -147,12 +147,17 @@ def choose_networks(store, project_id: str, requested: Any) -> list[tuple[str, s
 
 
 def allocate_port(store, project_id: str, network_id: str, fixed_ip: str | None, group_ids: list[str],
-                  device_id: str, zone: str) -> dict:
+                  device_id: str, zone: str, subnet_id: str | None = None) -> dict:
     subnets = [s for s in store.all("subnet").values() if s["network_id"] == network_id and s["ip_version"] == 4]
     if not subnets:
         raise HTTPError(400, f"Network {network_id} has no IPv4 subnet.")
     subnet = subnets[0]
-    if fixed_ip is not None:
+    if subnet_id is not None:
+        subnet = next((s for s in subnets if s["id"] == subnet_id), None)
+        if subnet is None:
+            raise HTTPError(400, f"Invalid input for operation: Failed to create port on network {network_id}, "
+                                 f"because fixed_ips included invalid subnet {subnet_id}.")
+    elif fixed_ip is not None:
         subnet = next((s for s in subnets if ipaddress.ip_address(fixed_ip) in ipaddress.ip_network(s["cidr"])),
                       subnet)
     address = _allocate_ip(store, subnet, fixed_ip)
@@ -207,6 +212,10 @@ def _create_subnet(store, spec: dict, token) -> dict:
         cidr = ipaddress.ip_network(spec["cidr"], strict=False)
     except (KeyError, ValueError):
         raise HTTPError(400, "Invalid input for cidr.") from None
+    for other in store.all("subnet").values():
+        if other["network_id"] == network["id"] and cidr.overlaps(ipaddress.ip_network(other["cidr"])):
+            raise HTTPError(400, f"Invalid input for operation: Requested subnet with cidr: {cidr} for network: "
+                                 f"{network['id']} overlaps with another subnet.")
     hosts = list(_host_bounds(cidr))
     gateway = spec.get("gateway_ip", str(ipaddress.ip_address(hosts[0])))
     pools = spec.get("allocation_pools") or [{"start": str(ipaddress.ip_address(hosts[0] + 1)),
@@ -229,11 +238,12 @@ def _create_port(store, spec: dict, token) -> dict:
     network = store.get("network", spec.get("network_id", ""))
     if network is None:
         raise HTTPError(404, f"Network {spec.get('network_id')} could not be found.")
-    wanted = (spec.get("fixed_ips") or [{}])[0].get("ip_address")
-    port = allocate_port(store, token.project_id, network["id"], wanted,
+    fixed = (spec.get("fixed_ips") or [{}])[0]
+    port = allocate_port(store, token.project_id, network["id"], fixed.get("ip_address"),
                          spec.get("security_groups") or [ensure_default_group(store, token.project_id)["id"]],
-                         spec.get("device_id", ""), "nova")
-    return {**port, "name": spec.get("name", ""), "device_owner": spec.get("device_owner", "")}
+                         spec.get("device_id", ""), "nova", fixed.get("subnet_id"))
+    return {**port, "name": spec.get("name", ""), "device_owner": spec.get("device_owner", ""),
+            "description": spec.get("description", "")}
 
 
 def _add_rule(store, spec: dict, project_id: str) -> dict:
@@ -310,6 +320,80 @@ def _update_floatingip(store, fip: dict, spec: dict, token) -> dict:
     return {**fip, **{k: v for k, v in spec.items() if k == "description"}}
 
 
+def _router_subnets(store, router: dict) -> list[dict]:
+    return [store.get("subnet", f["subnet_id"]) for p in store.all("port").values()
+            if p["device_id"] == router["id"] and p["device_owner"] == "network:router_interface"
+            for f in p["fixed_ips"]]
+
+
+def _update_router(store, router: dict, spec: dict) -> dict:
+    """As Neutron: an external gateway gets an address on the external network; an extra route's next hop
+    must be on a subnet the router has an interface on."""
+    unknown = set(spec) - UPDATABLE["router"]
+    if unknown:
+        raise HTTPError(400, f"Cannot update read-only attribute {sorted(unknown)[0]}")
+    changed = {**router, **spec}
+    if "external_gateway_info" in spec:
+        gateway = spec["external_gateway_info"] or {}
+        old = router.get("external_gateway_info") or {}
+        for fixed in old.get("external_fixed_ips") or []:
+            _release_ip(store, fixed["subnet_id"], fixed["ip_address"])
+        if gateway.get("network_id"):
+            external = store.get("network", gateway["network_id"])
+            subnets = [s for s in store.all("subnet").values() if external and s["network_id"] == external["id"]]
+            if external is None or not external["router:external"] or not subnets:
+                raise HTTPError(400, f"Bad router request: Network {gateway['network_id']} is not an external "
+                                     "network.")
+            address = _allocate_ip(store, subnets[0], None)
+            store.put("subnet", subnets[0])
+            changed["external_gateway_info"] = {"network_id": external["id"], "enable_snat": True,
+                                                "external_fixed_ips": [{"subnet_id": subnets[0]["id"],
+                                                                        "ip_address": address}]}
+        else:
+            changed["external_gateway_info"] = None
+    if "routes" in spec:
+        connected = [ipaddress.ip_network(s["cidr"]) for s in _router_subnets(store, router) if s]
+        for route in spec["routes"] or []:
+            if not any(ipaddress.ip_address(route["nexthop"]) in net for net in connected):
+                raise HTTPError(400, f"Invalid format for routes: {spec['routes']}, the nexthop is not connected "
+                                     "with router")
+    return changed
+
+
+@routes.put(PREFIX + "/routers/{id}/{verb:add_router_interface|remove_router_interface}")
+async def router_interface(request: web.Request) -> web.Response:
+    """A port on the subnet holding its gateway address, owned by the router (or that port removed)."""
+    token = auth(request)
+    store = request.app[STATE].store
+    router = store.get("router", request.match_info["id"])
+    if router is None or not _visible("router", router, token, store):
+        raise HTTPError(404, f"Router {request.match_info['id']} could not be found.")
+    subnet_id = ((await body_json(request)) or {}).get("subnet_id", "")
+    subnet = store.get("subnet", subnet_id)
+    if subnet is None:
+        raise HTTPError(404, f"Subnet {subnet_id} could not be found.")
+    existing = next((p for p in store.all("port").values() if p["device_id"] == router["id"]
+                     and any(f["subnet_id"] == subnet_id for f in p["fixed_ips"])), None)
+    if request.match_info["verb"].startswith("add"):
+        if existing is not None:
+            raise HTTPError(400, f"Bad router request: Router already has a port on subnet {subnet_id}.")
+        with store.batch():
+            port = store.put("port", _stamp({
+                "id": new_id(), "name": "", "network_id": subnet["network_id"], "mac_address": _mac(),
+                "admin_state_up": True, "status": "ACTIVE", "device_id": router["id"],
+                "device_owner": "network:router_interface",
+                "fixed_ips": [{"subnet_id": subnet_id, "ip_address": subnet["gateway_ip"]}], "security_groups": [],
+                "allowed_address_pairs": [], "extra_dhcp_opts": [], "binding:vnic_type": "normal",
+                "port_security_enabled": False}, router["project_id"]))
+    else:
+        if existing is None:
+            raise HTTPError(404, f"Router {router['id']} has no interface on subnet {subnet_id}")
+        store.delete("port", existing["id"])
+        port = existing
+    return reply({"id": router["id"], "project_id": router["project_id"], "port_id": port["id"],
+                  "network_id": subnet["network_id"], "subnet_id": subnet_id, "subnet_ids": [subnet_id]})
+
+
 def _create_router(store, spec: dict, token) -> dict:
     return _stamp({"id": new_id(), "name": spec.get("name", ""), "admin_state_up": True, "status": "ACTIVE",
                    "external_gateway_info": spec.get("external_gateway_info"), "routes": [],
@@ -325,6 +409,14 @@ def _delete_check(store, kind: str, obj: dict) -> None:
     if kind == "network" and any(p["network_id"] == obj["id"] for p in store.all("port").values()):
         raise HTTPError(409, f"Unable to complete operation on network {obj['id']}. There are one or more ports "
                              f"still in use on the network.")
+    if kind == "subnet" and any(f["subnet_id"] == obj["id"] for p in store.all("port").values()
+                                for f in p["fixed_ips"]):
+        raise HTTPError(409, f"Unable to complete operation on subnet {obj['id']}: One or more ports have an IP "
+                             "allocation from this subnet.")
+    if kind == "router":
+        attached = [p["id"] for p in store.all("port").values() if p["device_id"] == obj["id"]]
+        if attached:
+            raise HTTPError(409, f"Router {obj['id']} has ports still attached: {', '.join(attached)}")
 
 
 def _after_delete(store, kind: str, obj: dict) -> None:
@@ -336,6 +428,13 @@ def _after_delete(store, kind: str, obj: dict) -> None:
     if kind == "port":
         for fixed in obj["fixed_ips"]:
             _release_ip(store, fixed["subnet_id"], fixed["ip_address"])
+    if kind == "network":  # Neutron deletes a network's subnets with it
+        for subnet in [s for s in store.all("subnet").values() if s["network_id"] == obj["id"]]:
+            store.delete("subnet", subnet["id"])
+    if kind == "subnet":
+        network = store.get("network", obj["network_id"])
+        if network is not None:
+            store.put("network", {**network, "subnets": [s for s in network["subnets"] if s != obj["id"]]})
 
 
 UPDATABLE = {
@@ -344,7 +443,7 @@ UPDATABLE = {
     "port": {"name", "description", "security_groups", "admin_state_up", "device_id", "device_owner",
              "allowed_address_pairs", "port_security_enabled"},
     "security_group": {"name", "description"},
-    "router": {"name", "description", "external_gateway_info", "admin_state_up"},
+    "router": {"name", "description", "external_gateway_info", "admin_state_up", "routes"},
 }
 
 Creator = Callable[[Any, dict, Any], dict]
@@ -486,6 +585,8 @@ async def update(request: web.Request) -> web.Response:
     spec = ((await body_json(request)) or {}).get(kind) or {}
     if kind == "floatingip":
         changed = _update_floatingip(store, obj, spec, token)
+    elif kind == "router":
+        changed = _update_router(store, obj, spec)
     else:
         allowed = UPDATABLE.get(kind, set())
         unknown = set(spec) - allowed

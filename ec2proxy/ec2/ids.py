@@ -19,7 +19,7 @@ KINDS = {
     "i": "InstanceID", "r": "ReservationID", "ami": "AMIID", "vol": "VolumeID", "snap": "SnapshotID",
     "sg": "GroupId", "eipalloc": "AllocationID", "key": "KeyPair", "vpc": "VpcID", "subnet": "SubnetID",
     "eni": "NetworkInterfaceID", "sgr": "SecurityGroupRuleId", "eipassoc": "AssociationID", "aki": "AMIID",
-    "ari": "AMIID",
+    "ari": "AMIID", "igw": "InternetGatewayID", "rtb": "RouteTableID", "rtbassoc": "AssociationID",
 }
 _SHAPE = re.compile(r"([a-z]+)-([0-9a-f]{8}|[0-9a-f]{17})")
 _ACCOUNT = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an owner id is a Keystone project id

@@ -23,7 +23,7 @@ Item = TypeVar("Item", bound=dict)
 RESOURCE_TYPES = {
     "i": "instance", "ami": "image", "aki": "image", "ari": "image", "vol": "volume", "snap": "snapshot",
     "sg": "security-group", "key": "key-pair", "eipalloc": "elastic-ip", "vpc": "vpc", "subnet": "subnet",
-    "eni": "network-interface", "sgr": "security-group-rule",
+    "eni": "network-interface", "sgr": "security-group-rule", "igw": "internet-gateway", "rtb": "route-table",
 }
 
 Exists = Callable[..., Awaitable[set[str]]]

@@ -8,6 +8,7 @@ network, else the shared one).
 
 from __future__ import annotations
 
+import re
 import time
 
 from ec2proxy.cloud import CloudView
@@ -44,6 +45,15 @@ def address_pairs(port: dict, check: bool) -> list[dict]:
     """The port's allowed address pairs with source/destination checking ``check``."""
     kept = [p for p in port.get("allowed_address_pairs") or [] if p.get("ip_address") not in ("0.0.0.0/0", "::/0")]
     return kept if check else kept + [dict(pair) for pair in ANY_ADDRESS]
+
+
+# A VPC's default security group in Neutron, which allows one group named "default" per project.
+VPC_DEFAULT_GROUP = re.compile(r"vpc-[0-9a-f]{8,17}-default")
+
+
+def group_name(neutron_name: str) -> str:
+    """The name EC2 shows for a Neutron security group's: a VPC's default group is "default"."""
+    return "default" if VPC_DEFAULT_GROUP.fullmatch(neutron_name) else neutron_name
 
 
 def vpc_id(network: dict | None) -> str | None:
@@ -97,3 +107,16 @@ NETWORK_FIELDS = ["id", "project_id", "tenant_id", "shared", "router:external", 
 
 def association_id(fip: dict) -> str | None:
     return ids.from_uuid("eipassoc", f"{fip['id']}/{fip['port_id']}") if fip.get("port_id") else None
+
+
+async def external_network(config, view: CloudView) -> dict:
+    """The Neutron external network elastic IPs and internet gateways use: ``[api] external_network``, else the
+    only one there is."""
+    wanted = str(config.api.external_network or "")
+    externals = await neutron(view).list("network", {"router:external": "true"})
+    if wanted:
+        externals = [n for n in externals if wanted in (n["id"], n.get("name"))]
+    if len(externals) != 1:
+        raise errors.InternalError() if not externals else errors.UnsupportedOperation(
+            "This cloud has several external networks; the operator must choose one ([api] external_network).")
+    return externals[0]

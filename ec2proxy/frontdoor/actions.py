@@ -15,13 +15,17 @@ from ec2proxy.handlers import (  # noqa: F401  (importing a handler module regis
     instance_status,
     instance_types,
     instances,
+    internet_gateways,
     keypairs,
+    network_interfaces,
     regions,
+    route_tables,
     security_groups,
     snapshots,
+    subnets,
     tags,
     volumes,
-    vpc,
+    vpcs,
 )
 
 __all__ = ["handler_for", "implemented"]

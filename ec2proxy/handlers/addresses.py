@@ -87,17 +87,6 @@ async def describe_addresses(ctx: RequestContext, params: dict) -> dict:
     return {"Addresses": filters.apply(addresses, compiled)}
 
 
-async def _external_network(ctx: RequestContext, view: CloudView) -> dict:
-    wanted = str(ctx.services.config.api.external_network or "")
-    externals = await view.neutron.list("network", {"router:external": "true"})
-    if wanted:
-        externals = [n for n in externals if wanted in (n["id"], n.get("name"))]
-    if len(externals) != 1:
-        raise errors.InternalError() if not externals else errors.UnsupportedOperation(
-            "This cloud has several external networks; the operator must choose one ([api] external_network).")
-    return externals[0]
-
-
 @action("AllocateAddress", checks_dry_run=True)
 async def allocate_address(ctx: RequestContext, params: dict) -> dict:
     if params.get("Domain") not in (None, "vpc", "standard"):
@@ -116,7 +105,7 @@ async def allocate_address(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    network = await _external_network(ctx, view)
+    network = await vpcs.external_network(ctx.services.config, view)
     fields = {"floating_network_id": network["id"]}
     if address:
         fields["floating_ip_address"] = address

@@ -13,7 +13,7 @@ import binascii
 
 from ec2proxy.cloud import BackendError, CloudView
 from ec2proxy.db.models import utcnow
-from ec2proxy.ec2 import errors, vpcs
+from ec2proxy.ec2 import errors, ids, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import (
@@ -186,15 +186,15 @@ async def _modify_groups(ctx: RequestContext, view: CloudView, instance: dict, g
     """Make the instance's groups exactly ``group_ids``: Nova add/remove for the difference."""
     if not group_ids:
         raise errors.MissingParameter("The request must name at least one security group")
-    wanted = await resolve_groups(view, [], group_ids)
-    current = {g["GroupName"] for g in instance["SecurityGroups"]}
-    names = {g["GroupName"]: g.os["id"] for g in wanted}
+    wanted = {g["GroupId"]: g.os["id"] for g in await resolve_groups(view, [], group_ids)}
+    current = {g["GroupId"]: g["GroupName"] for g in instance["SecurityGroups"]}
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    for name in names.keys() - current:
-        await view.nova.action(instance.os_id, "addSecurityGroup", {"name": names[name]})
-    for name in current - names.keys():
-        await view.nova.action(instance.os_id, "removeSecurityGroup", {"name": name})
+    for group_id in wanted.keys() - current.keys():  # Nova takes a Neutron group's id where it says name
+        await view.nova.action(instance.os_id, "addSecurityGroup", {"name": wanted[group_id]})
+    for group_id in current.keys() - wanted.keys():
+        gone = ids.os_id_of(group_id) or current[group_id]
+        await view.nova.action(instance.os_id, "removeSecurityGroup", {"name": gone})
 
 
 @action("ModifyInstanceMetadataOptions", checks_dry_run=True)

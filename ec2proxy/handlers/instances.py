@@ -11,8 +11,8 @@ import re
 from sqlalchemy import insert, select, update
 
 from ec2proxy import db
-from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
-from ec2proxy.db.models import Instance, Reservation, utcnow
+from ec2proxy.cloud import BackendError, BackendNotFound, CloudView, placement
+from ec2proxy.db.models import Instance, Reservation, VpcGroup, utcnow
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, states, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
@@ -81,14 +81,27 @@ async def _public_key(ctx: RequestContext, view: CloudView, name: str | None) ->
         raise errors.KeyPairNotFound(name) from None
 
 
-async def _resolve_subnet(view: CloudView, subnet_id: str | None) -> dict | None:
+async def _resolve_subnet(view: CloudView, subnet_id: str | None) -> tuple[dict | None, bool]:
+    """The subnet, and whether its network has other IPv4 subnets (then Nova cannot be asked for it by network:
+    ``ec2proxy.cloud.placement``)."""
     if subnet_id is None:
-        return None
+        return None, False
     ids.check("subnet", subnet_id)
-    for subnet in await view.neutron.list("subnet"):
+    subnets = await view.neutron.list("subnet")
+    for subnet in subnets:
         if ids.from_uuid("subnet", subnet["id"]) == subnet_id:
-            return subnet
+            siblings = [s for s in subnets if s["network_id"] == subnet["network_id"] and s.get("ip_version") == 4]
+            return subnet, len(siblings) > 1
     raise errors.EC2Error(f"The subnet ID '{subnet_id}' does not exist", code="InvalidSubnetID.NotFound")
+
+
+async def _vpc_default_group(ctx: RequestContext, network_id: str) -> str | None:
+    """The default security group of a VPC made through EC2 (an instance launched there without groups is
+    in it, as on AWS)."""
+    async with ctx.services.sessions() as session:
+        return (await session.scalars(select(VpcGroup.os_id).where(
+            VpcGroup.project_id == ctx.project_id, VpcGroup.vpc_os_id == network_id,
+            VpcGroup.is_default.is_(True)))).first()
 
 
 async def _block_devices(ctx: RequestContext, view: CloudView, params: dict,
@@ -231,7 +244,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
             options.get("HttpEndpoint") not in (None, "enabled", "disabled"):
         raise errors.InvalidParameterValue("Invalid MetadataOptions")
     view = await ctx.cloud()
-    image, flavor, groups, subnet, public_key = await asyncio.gather(
+    image, flavor, groups, (subnet, placed), public_key = await asyncio.gather(
         _find_image(view, ami), find_flavor(view, params.get("InstanceType") or "m1.small"),
         resolve_groups(view, params.get("SecurityGroups") or [], params.get("SecurityGroupIds") or []),
         _resolve_subnet(view, params.get("SubnetId")),
@@ -246,6 +259,12 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     nics, nic_groups = await _network_interfaces(ctx, view, params, max_count)
     if nic_groups:
         groups = await resolve_groups(view, [], nic_groups)
+    elif subnet is not None and not (params.get("SecurityGroups") or params.get("SecurityGroupIds")):
+        default = await _vpc_default_group(ctx, subnet["network_id"])
+        if default is not None:
+            groups = await resolve_groups(view, [], [ids.from_uuid("sg", default)])
+    if placed and params.get("PrivateIpAddress") and max_count > 1:
+        raise errors.InvalidParameterCombination("A private IP address can go to one instance only")
     bdms, recorded = await _block_devices(ctx, view, params, image)
     if ctx.dry_run:
         raise errors.DryRunOperation()
@@ -279,7 +298,11 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     try:
         servers = await _servers_of(view, reservation_id) if create.adopting else []
         nova_reservation = servers[0].get("OS-EXT-SRV-ATTR:reservation_id") if servers else None
-        if not servers:
+        if not servers and placed and subnet is not None and not nics:
+            nova_reservation = await placement.boot_in_subnet(view.nova, view.neutron, spec, subnet, max_count,
+                                                              params.get("PrivateIpAddress"))
+            servers = await _servers_of(view, reservation_id)
+        elif not servers:
             created = await view.nova.create_servers(spec, min_count, max_count)
             nova_reservation = created["reservation_id"]
             servers = await view.nova.list_servers({"reservation_id": nova_reservation})

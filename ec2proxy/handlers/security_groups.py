@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import delete, select
+
 from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.db.models import VpcGroup
 from ec2proxy.ec2 import errors, filters, ids, paging, permissions, tagging, vpcs
 from ec2proxy.ec2.records import Described
 from ec2proxy.frontdoor.context import RequestContext
@@ -51,9 +54,22 @@ async def _groups(ctx: RequestContext, overlays: dict[str, rule_overlays.Overlay
     return groups
 
 
-def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, str]) -> Described:
+async def _vpc_groups(ctx: RequestContext) -> dict[str, VpcGroup]:
+    """The project's groups that belong to VPCs made through EC2, by Neutron id (the rest are the default
+    VPC's)."""
+    async with ctx.services.sessions() as session:
+        rows = (await session.scalars(select(VpcGroup).where(VpcGroup.project_id == ctx.project_id))).all()
+    return {row.os_id: row for row in rows}
+
+
+def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, str],
+           vpc_groups: dict[str, VpcGroup]) -> Described:
     rules = group.get("security_group_rules") or []
-    return Described({"GroupId": ids.from_uuid("sg", group["id"]), "GroupName": group["name"],
+    row = vpc_groups.get(group["id"])
+    if row is not None:
+        vpc_id = ids.from_uuid("vpc", row.vpc_os_id)
+    return Described({"GroupId": ids.from_uuid("sg", group["id"]),
+            "GroupName": "default" if row is not None and row.is_default else group["name"],
             "Description": group.get("description") or "", "OwnerId": project_id, "VpcId": vpc_id,
             "IpPermissions": permissions.permissions(rules, False, project_id, names),
             "IpPermissionsEgress": permissions.permissions(rules, True, project_id, names)}, group)
@@ -63,8 +79,9 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> l
     """The project's groups as EC2 shows them; ``group_ids`` this process has seen are shown by GET, without
     listing the project's every group."""
     view = await ctx.cloud()
-    shown, vpc_id = await asyncio.gather(_shown(ctx, view, group_ids) if group_ids else asyncio.sleep(0),
-                                         vpcs.default_vpc_id(view, ctx.project_id))
+    shown, vpc_id, vpc_groups = await asyncio.gather(
+        _shown(ctx, view, group_ids) if group_ids else asyncio.sleep(0), vpcs.default_vpc_id(view, ctx.project_id),
+        _vpc_groups(ctx))
     if shown is None:
         groups = await _groups(ctx)
         names = {g["id"]: g["name"] for g in groups}
@@ -75,7 +92,8 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> l
         others = await view.neutron.list("security_group", {"id": sorted(referenced), "fields": ["id", "name"]}) \
             if referenced else []
         names = {g["id"]: g["name"] for g in [*groups, *others]}
-    return await tagging.with_tags(ctx, [_shape(g, ctx.project_id, vpc_id, names) for g in groups], "GroupId")
+    return await tagging.with_tags(ctx, [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups],
+                                   "GroupId")
 
 
 async def _shown(ctx: RequestContext, view, group_ids: list[str]) -> list[dict] | None:
@@ -165,18 +183,24 @@ def _check_text(value: str, what: str) -> str:
 async def create_security_group(ctx: RequestContext, params: dict) -> dict:
     name = _check_text(params["GroupName"], "GroupName")
     description = _check_text(params["Description"], "GroupDescription")
-    if name.lower().startswith("sg-"):
-        raise errors.InvalidParameterValue("Group names may not be in the format sg-*")
+    if name.lower().startswith("sg-") or vpcs.VPC_DEFAULT_GROUP.fullmatch(name):
+        raise errors.InvalidParameterValue("Group names may not be in the format sg-* nor vpc-*-default")
     if name == "default":
         raise errors.InvalidParameterValue("Cannot use reserved security group name: default")
     tags = tagging.from_specs(params, ("security-group",)).get("security-group", [])
     view = await ctx.cloud()
-    networks = await view.neutron.list("network")
+    networks, groups, vpc_groups = await asyncio.gather(view.neutron.list("network"), _groups(ctx),
+                                                        _vpc_groups(ctx))
+    vpc_os_id = None  # the default VPC's
     if params.get("VpcId"):
         vpc = ids.check("vpc", params["VpcId"])
-        if vpc not in {vpcs.vpc_id(n) for n in vpcs.usable(networks, ctx.project_id)}:
+        network = next((n for n in vpcs.usable(networks, ctx.project_id) if vpcs.vpc_id(n) == vpc), None)
+        if network is None:
             raise errors.EC2Error(f"The vpc ID '{vpc}' does not exist", code="InvalidVpcID.NotFound")
-    if any(g["name"] == name for g in await _groups(ctx)):
+        if any(row.vpc_os_id == network["id"] for row in vpc_groups.values()):  # a VPC made through EC2
+            vpc_os_id = network["id"]
+    same_vpc = [g for g in groups if (vpc_groups[g["id"]].vpc_os_id if g["id"] in vpc_groups else None) == vpc_os_id]
+    if any(g["name"] == name for g in same_vpc):  # names are unique within a VPC
         raise errors.EC2Error(f"The security group '{name}' already exists for VPC", code="InvalidGroup.Duplicate")
     if ctx.dry_run:
         raise errors.DryRunOperation()
@@ -185,6 +209,9 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
     try:
         async with ctx.services.sessions() as session, session.begin():
             await tagging.write(session, ctx.project_id, {group_id: tags})
+            if vpc_os_id is not None:
+                session.add(VpcGroup(os_id=group["id"], project_id=ctx.project_id, vpc_os_id=vpc_os_id,
+                                     is_default=False))
     except BaseException:
         await view.neutron.remove("security_group", group["id"])
         raise
@@ -195,9 +222,11 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
 async def delete_security_group(ctx: RequestContext, params: dict) -> dict:
     if not params.get("GroupId") and not params.get("GroupName"):
         raise errors.MissingParameter("The request must contain the parameter GroupId or GroupName")
-    group = _find(await _groups(ctx), params.get("GroupId"), params.get("GroupName"))
+    groups, vpc_groups = await asyncio.gather(_groups(ctx), _vpc_groups(ctx))
+    group = _find(groups, params.get("GroupId"), params.get("GroupName"))
     group_id = ids.from_uuid("sg", group["id"])
-    if group["name"] == "default":
+    row = vpc_groups.get(group["id"])
+    if group["name"] == "default" or (row is not None and row.is_default):
         raise errors.EC2Error("The default security group cannot be deleted", code="CannotDelete")
     if ctx.dry_run:
         raise errors.DryRunOperation()
@@ -212,6 +241,7 @@ async def delete_security_group(ctx: RequestContext, params: dict) -> dict:
         raise
     async with ctx.services.sessions() as session, session.begin():
         await tagging.forget(session, ctx.project_id, group_id)
+        await session.execute(delete(VpcGroup).where(VpcGroup.os_id == group["id"]))
     return {"Return": True, "GroupId": group_id}
 
 

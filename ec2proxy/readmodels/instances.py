@@ -218,7 +218,7 @@ def build_instance(server: dict, row: InstanceRow | None, project_id: str, group
         "BlockDeviceMappings": block_device_mappings(server, row), "VirtualizationType": "hvm", "Hypervisor": "xen",
         "EbsOptimized": False,
         "EnaSupport": True, "SourceDestCheck": True,
-        "SecurityGroups": [{"GroupName": n, "GroupId": groups.get(n, "")} for n in group_names],
+        "SecurityGroups": [{"GroupName": vpcs.group_name(n), "GroupId": groups.get(n, "")} for n in group_names],
         "ClientToken": (row.client_token if row else None) or "",
         "KeyName": (row.key_name if row else None) or server.get("key_name") or None,
         "MetadataOptions": metadata_options(row.metadata_options if row else None),
@@ -526,7 +526,7 @@ async def resolve_groups(view: CloudView, names: list[str], group_ids: list[str]
         group = by_id.get(ids.check("sg", group_id))
         if group is None:
             raise errors.EC2Error(f"The security group '{group_id}' does not exist", code="InvalidGroup.NotFound")
-        out.append(Described({"GroupName": group["name"], "GroupId": group_id}, group))
+        out.append(Described({"GroupName": vpcs.group_name(group["name"]), "GroupId": group_id}, group))
     for name in names:
         group = next((g for g in groups if g["name"] == name), None)
         if group is None:

@@ -1,0 +1,135 @@
+"""Internet gateways: ours, realised as the VPC router's external gateway in Neutron while attached."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ec2proxy.db.models import InternetGateway, utcnow
+from ec2proxy.ec2 import errors, filters, ids, paging, tagging, vpcs
+from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.handlers import action
+from ec2proxy.readmodels.networks import find_network, gateways, network_state
+
+_get = filters.path
+FILTERS = {"internet-gateway-id": _get("InternetGatewayId"), "attachment.vpc-id": _get("Attachments.VpcId"),
+           "attachment.state": _get("Attachments.State"), "owner-id": _get("OwnerId"), **tagging.FILTERS}
+
+
+def _shape(gateway: InternetGateway) -> dict:
+    attachments = [{"VpcId": ids.from_uuid("vpc", gateway.vpc_os_id), "State": "available"}] \
+        if gateway.vpc_os_id else []
+    return {"InternetGatewayId": gateway.gateway_id, "OwnerId": gateway.project_id, "Attachments": attachments}
+
+
+def _not_found(gateway_id: str) -> errors.EC2Error:
+    return errors.EC2Error(f"The internetGateway ID '{gateway_id}' does not exist",
+                           code="InvalidInternetGatewayID.NotFound")
+
+
+async def _find(ctx: RequestContext, gateway_id: str) -> InternetGateway:
+    ids.check("igw", gateway_id)
+    found = next((g for g in await gateways(ctx) if g.gateway_id == gateway_id), None)
+    if found is None:
+        raise _not_found(gateway_id)
+    return found
+
+
+@action("CreateInternetGateway", checks_dry_run=True)
+async def create_internet_gateway(ctx: RequestContext, params: dict) -> dict:
+    tags = tagging.from_specs(params, ("internet-gateway",)).get("internet-gateway", [])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    gateway = InternetGateway(gateway_id=ids.new("igw"), project_id=ctx.project_id, vpc_os_id=None,
+                              created_at=utcnow())
+    async with ctx.services.sessions() as session, session.begin():
+        session.add(gateway)
+        await tagging.write(session, ctx.project_id, {gateway.gateway_id: tags})
+    return {"InternetGateway": {**_shape(gateway), "Tags": tags}}
+
+
+@action("DescribeInternetGateways")
+async def describe_internet_gateways(ctx: RequestContext, params: dict) -> dict:
+    paging.check_max_results(params, low=5, high=1000, ids_member="InternetGatewayIds")
+    wanted = [ids.check("igw", i) for i in params.get("InternetGatewayIds") or []]
+    shapes = await tagging.with_tags(ctx, [_shape(g) for g in await gateways(ctx)], "InternetGatewayId")
+    shapes = filters.by_ids(shapes, "InternetGatewayId", wanted, _not_found)
+    shapes = filters.apply(shapes, filters.compile_filters(params.get("Filters"), FILTERS))
+    return paging.answer(ctx, "InternetGateways", shapes, params)
+
+
+@action("AttachInternetGateway", checks_dry_run=True)
+async def attach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
+    gateway = await _find(ctx, params["InternetGatewayId"])
+    state = await network_state(ctx)
+    network = find_network(state, params["VpcId"])
+    row = state["vpcs"].get(network["id"])
+    if row is None:
+        raise errors.UnsupportedOperation(f"{params['VpcId']} is one of the project's own networks: route it to "
+                                          "the internet in OpenStack.")
+    if gateway.vpc_os_id is not None:
+        raise errors.EC2Error(f"resource {gateway.gateway_id} is already attached to network "
+                              f"{ids.from_uuid('vpc', gateway.vpc_os_id)}", code="Resource.AlreadyAssociated")
+    view = await ctx.cloud()
+    external = await vpcs.external_network(ctx.services.config, view)
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    try:  # the VPC's one gateway: the unique index settles two attachments at once
+        async with ctx.services.sessions() as session, session.begin():
+            taken = await session.execute(update(InternetGateway).where(
+                InternetGateway.gateway_id == gateway.gateway_id,
+                InternetGateway.vpc_os_id.is_(None)).values(vpc_os_id=network["id"]))
+            if taken.rowcount != 1:
+                raise errors.EC2Error(f"resource {gateway.gateway_id} is already attached",
+                                      code="Resource.AlreadyAssociated")
+            await vpcs.neutron(view).update("router", row.router_id,
+                                            {"external_gateway_info": {"network_id": external["id"]}})
+    except IntegrityError:
+        raise errors.EC2Error(f"Network {params['VpcId']} already has an internet gateway attached",
+                              code="Resource.AlreadyAssociated") from None
+    return {}
+
+
+@action("DetachInternetGateway", checks_dry_run=True)
+async def detach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
+    gateway = await _find(ctx, params["InternetGatewayId"])
+    state = await network_state(ctx, with_ports=True)
+    network = find_network(state, params["VpcId"])
+    if gateway.vpc_os_id != network["id"]:
+        raise errors.EC2Error(f"resource {gateway.gateway_id} is not attached to network {params['VpcId']}",
+                              code="Gateway.NotAttached")
+    on_vpc = {p["id"] for p in state["ports"] if p["network_id"] == network["id"]}
+    if any(f.get("port_id") in on_vpc for f in state["fips"]):
+        raise errors.EC2Error(f"Network {params['VpcId']} has some mapped public address(es). Please unmap those "
+                              "public address(es) before detaching the gateway.", code="DependencyViolation")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    row = state["vpcs"][network["id"]]
+    await vpcs.neutron(await ctx.cloud()).update("router", row.router_id, {"external_gateway_info": {}})
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(update(InternetGateway).where(
+            InternetGateway.gateway_id == gateway.gateway_id).values(vpc_os_id=None))
+    return {}
+
+
+@action("DeleteInternetGateway", checks_dry_run=True)
+async def delete_internet_gateway(ctx: RequestContext, params: dict) -> dict:
+    gateway = await _find(ctx, params["InternetGatewayId"])
+    if gateway.vpc_os_id is not None:
+        raise errors.EC2Error(f"The internetGateway '{gateway.gateway_id}' has dependencies and cannot be deleted.",
+                              code="DependencyViolation")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(delete(InternetGateway).where(InternetGateway.gateway_id == gateway.gateway_id,
+                                                            InternetGateway.vpc_os_id.is_(None)))
+        await tagging.forget(session, ctx.project_id, gateway.gateway_id)
+    return {}
+
+
+@tagging.exists("igw")
+async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
+    async with ctx.services.sessions() as session:
+        found = (await session.scalars(select(InternetGateway.gateway_id).where(
+            InternetGateway.project_id == ctx.project_id, InternetGateway.gateway_id.in_(resource_ids)))).all()
+    return set(found)

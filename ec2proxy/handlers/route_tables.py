@@ -1,0 +1,344 @@
+"""Route tables: ours (route_tables, routes, route_table_associations), with the VPC's CIDR as the implicit
+local route. A VPC has one Neutron router: a route to the internet gateway follows its attachment (the router's
+external gateway), a route to an instance or a network interface is an extra route of the router, next hop the
+port's address. One router cannot send a destination two ways, so a VPC's tables may not disagree on one."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAssociation, utcnow
+from ec2proxy.ec2 import errors, filters, ids, paging, tagging, vpcs
+from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.handlers import action
+from ec2proxy.readmodels.networks import find_network, find_subnet, network_state
+from ec2proxy.state import ledger
+
+_get = filters.path
+FILTERS = {
+    "route-table-id": _get("RouteTableId"), "vpc-id": _get("VpcId"), "owner-id": _get("OwnerId"),
+    "association.main": _get("Associations.Main"), "association.subnet-id": _get("Associations.SubnetId"),
+    "association.route-table-id": _get("Associations.RouteTableId"),
+    "association.route-table-association-id": _get("Associations.RouteTableAssociationId"),
+    "association.gateway-id": _get("Associations.GatewayId"),
+    "route.destination-cidr-block": _get("Routes.DestinationCidrBlock"), "route.gateway-id": _get("Routes.GatewayId"),
+    "route.instance-id": _get("Routes.InstanceId"), "route.state": _get("Routes.State"),
+    "route.origin": _get("Routes.Origin"), "route.network-interface-id": _get("Routes.NetworkInterfaceId"),
+    **tagging.FILTERS,
+}
+TARGETS = ("GatewayId", "InstanceId", "NetworkInterfaceId")
+
+
+def _not_found(table_id: str) -> errors.EC2Error:
+    return errors.EC2Error(f"The routeTable ID '{table_id}' does not exist", code="InvalidRouteTableID.NotFound")
+
+
+async def _tables(ctx: RequestContext) -> tuple[list, list, list]:
+    async with ctx.services.sessions() as session:
+        tables = (await session.scalars(select(RouteTable).where(RouteTable.project_id == ctx.project_id)
+                                        .order_by(RouteTable.created_at))).all()
+        routes = (await session.scalars(select(Route).where(Route.project_id == ctx.project_id))).all()
+        links = (await session.scalars(select(RouteTableAssociation).where(
+            RouteTableAssociation.project_id == ctx.project_id))).all()
+    return list(tables), list(routes), list(links)
+
+
+def _shape(table: RouteTable, cidr: str, routes: list[Route], links: list[RouteTableAssociation]) -> dict:
+    shown = [{"DestinationCidrBlock": cidr, "GatewayId": "local", "State": "active", "Origin": "CreateRouteTable"}]
+    for route in routes:
+        if route.route_table_id == table.route_table_id:
+            shown.append({"DestinationCidrBlock": route.destination, route.target_kind: route.target_id,
+                          "State": "active", "Origin": "CreateRoute"})
+    associations = []
+    for link in links:
+        if link.route_table_id == table.route_table_id:
+            entry = {"RouteTableAssociationId": link.association_id, "RouteTableId": table.route_table_id,
+                     "Main": link.subnet_os_id is None, "AssociationState": {"State": "associated"}}
+            if link.subnet_os_id:
+                entry["SubnetId"] = ids.from_uuid("subnet", link.subnet_os_id)
+            associations.append(entry)
+    return {"RouteTableId": table.route_table_id, "VpcId": ids.from_uuid("vpc", table.vpc_os_id),
+            "OwnerId": table.project_id, "Routes": shown, "Associations": associations, "PropagatingVgws": []}
+
+
+async def _shapes(ctx: RequestContext) -> list[dict]:
+    (tables, routes, links), state = await asyncio.gather(_tables(ctx), network_state(ctx))
+    cidrs = {os_id: row.cidr for os_id, row in state["vpcs"].items()}
+    shapes = [_shape(t, cidrs.get(t.vpc_os_id, ""), routes, links) for t in tables]
+    return await tagging.with_tags(ctx, shapes, "RouteTableId")
+
+
+@action("DescribeRouteTables")
+async def describe_route_tables(ctx: RequestContext, params: dict) -> dict:
+    paging.check_max_results(params, low=5, high=100, ids_member="RouteTableIds")
+    wanted = [ids.check("rtb", i) for i in params.get("RouteTableIds") or []]
+    shapes = filters.by_ids(await _shapes(ctx), "RouteTableId", wanted, _not_found)
+    shapes = filters.apply(shapes, filters.compile_filters(params.get("Filters"), FILTERS))
+    return paging.answer(ctx, "RouteTables", shapes, params)
+
+
+async def _table(ctx: RequestContext, table_id: str) -> RouteTable:
+    ids.check("rtb", table_id)
+    async with ctx.services.sessions() as session:
+        table = await session.get(RouteTable, table_id)
+    if table is None or table.project_id != ctx.project_id:
+        raise _not_found(table_id)
+    return table
+
+
+@action("CreateRouteTable", checks_dry_run=True)
+async def create_route_table(ctx: RequestContext, params: dict) -> dict:
+    state = await network_state(ctx)
+    network = find_network(state, params["VpcId"])
+    if network["id"] not in state["vpcs"]:
+        raise errors.UnsupportedOperation(f"{params['VpcId']} is one of the project's own networks: its routing "
+                                          "is OpenStack's.")
+    tags = tagging.from_specs(params, ("route-table",)).get("route-table", [])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    create = await ledger.Create.begin(ctx, params, ids.new("rtb"))
+    table_id = create.marker
+    if create.owner:  # only our database changes: the table and the token's outcome in one transaction
+        async with ctx.services.sessions() as session, session.begin():
+            session.add(RouteTable(route_table_id=table_id, project_id=ctx.project_id, vpc_os_id=network["id"],
+                                   main=False, created_at=utcnow()))
+            await tagging.write(session, ctx.project_id, {table_id: tags})
+            await create.done(session)
+    (shape,) = [s for s in await _shapes(ctx) if s["RouteTableId"] == table_id] or [None]
+    if shape is None:
+        raise errors.IdempotentParameterMismatch("The route table created with this client token no longer exists.")
+    return {"RouteTable": shape, **({"ClientToken": params["ClientToken"]} if params.get("ClientToken") else {})}
+
+
+@action("DeleteRouteTable", checks_dry_run=True)
+async def delete_route_table(ctx: RequestContext, params: dict) -> dict:
+    table = await _table(ctx, params["RouteTableId"])
+    async with ctx.services.sessions() as session:
+        linked = (await session.scalars(select(RouteTableAssociation.association_id).where(
+            RouteTableAssociation.route_table_id == table.route_table_id))).first()
+    if table.main or linked:
+        raise errors.EC2Error(f"The routeTable '{table.route_table_id}' has dependencies and cannot be deleted.",
+                              code="DependencyViolation")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(delete(Route).where(Route.route_table_id == table.route_table_id))
+        await session.execute(delete(RouteTable).where(RouteTable.route_table_id == table.route_table_id))
+        await tagging.forget(session, ctx.project_id, table.route_table_id)
+    await _sync_router(ctx, table.vpc_os_id)
+    return {}
+
+
+@action("AssociateRouteTable", checks_dry_run=True)
+async def associate_route_table(ctx: RequestContext, params: dict) -> dict:
+    if params.get("GatewayId"):
+        raise errors.UnsupportedOperation("Gateway route tables (edge associations) are not supported by this cloud.")
+    if not params.get("SubnetId"):
+        raise errors.MissingParameter("The request must contain the parameter SubnetId")
+    table = await _table(ctx, params["RouteTableId"])
+    subnet = find_subnet(await network_state(ctx), params["SubnetId"])
+    if subnet["network_id"] != table.vpc_os_id:
+        raise errors.InvalidParameterValue(f"Route table {table.route_table_id} and subnet {params['SubnetId']} "
+                                           "belong to different networks")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    association = ids.new("rtbassoc")
+    try:
+        async with ctx.services.sessions() as session, session.begin():
+            session.add(RouteTableAssociation(association_id=association, project_id=ctx.project_id,
+                                              route_table_id=table.route_table_id, subnet_os_id=subnet["id"]))
+    except IntegrityError:
+        raise errors.EC2Error(f"the specified association for route table {table.route_table_id} conflicts with "
+                              f"an existing association", code="Resource.AlreadyAssociated") from None
+    await _sync_router(ctx, table.vpc_os_id)
+    return {"AssociationId": association, "AssociationState": {"State": "associated"}}
+
+
+async def _association(ctx: RequestContext, association_id: str) -> RouteTableAssociation:
+    ids.check("rtbassoc", association_id)
+    async with ctx.services.sessions() as session:
+        link = await session.get(RouteTableAssociation, association_id)
+    if link is None or link.project_id != ctx.project_id:
+        raise errors.EC2Error(f"The association ID '{association_id}' does not exist",
+                              code="InvalidAssociationID.NotFound")
+    return link
+
+
+@action("DisassociateRouteTable", checks_dry_run=True)
+async def disassociate_route_table(ctx: RequestContext, params: dict) -> dict:
+    link = await _association(ctx, params["AssociationId"])
+    if link.subnet_os_id is None:
+        raise errors.InvalidParameterValue("The main route table association cannot be removed; replace it "
+                                           "(ReplaceRouteTableAssociation)")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(delete(RouteTableAssociation).where(
+            RouteTableAssociation.association_id == link.association_id))
+    return {}
+
+
+@action("ReplaceRouteTableAssociation", checks_dry_run=True)
+async def replace_route_table_association(ctx: RequestContext, params: dict) -> dict:
+    link = await _association(ctx, params["AssociationId"])
+    table = await _table(ctx, params["RouteTableId"])
+    async with ctx.services.sessions() as session:
+        current = await session.get(RouteTable, link.route_table_id)
+    if current is None or current.vpc_os_id != table.vpc_os_id:
+        raise errors.InvalidParameterValue("The route table belongs to another VPC")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    new_id = ids.new("rtbassoc")
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(delete(RouteTableAssociation).where(
+            RouteTableAssociation.association_id == link.association_id))
+        session.add(RouteTableAssociation(association_id=new_id, project_id=ctx.project_id,
+                                          route_table_id=table.route_table_id, subnet_os_id=link.subnet_os_id))
+        if link.subnet_os_id is None:  # the main association moves: so does "main"
+            await session.execute(update(RouteTable).where(RouteTable.vpc_os_id == table.vpc_os_id).values(
+                main=RouteTable.route_table_id == table.route_table_id))
+    return {"NewAssociationId": new_id, "AssociationState": {"State": "associated"}}
+
+
+async def _target(ctx: RequestContext, table: RouteTable, params: dict) -> tuple[str, str]:
+    """(the target member, its id) of a CreateRoute/ReplaceRoute: an internet gateway attached to the table's
+    VPC, or an instance or network interface in it."""
+    given = [k for k in TARGETS if params.get(k)]
+    unsupported = [k for k in ("NatGatewayId", "TransitGatewayId", "VpcPeeringConnectionId", "LocalGatewayId",
+                               "CarrierGatewayId", "EgressOnlyInternetGatewayId", "VpcEndpointId",
+                               "CoreNetworkArn", "DestinationPrefixListId", "DestinationIpv6CidrBlock",
+                               "OdbNetworkArn") if params.get(k)]
+    if unsupported:
+        raise errors.UnsupportedOperation(f"Routes with {unsupported[0]} are not supported by this cloud.")
+    if len(given) != 1:
+        raise errors.InvalidParameterCombination("A route needs exactly one target: GatewayId, InstanceId or "
+                                                 "NetworkInterfaceId")
+    kind, target = given[0], params[given[0]]
+    if kind == "GatewayId":
+        ids.check("igw", target)
+        async with ctx.services.sessions() as session:
+            gateway = await session.get(InternetGateway, target)
+        if gateway is None or gateway.project_id != ctx.project_id:
+            raise errors.EC2Error(f"The gateway ID '{target}' does not exist", code="InvalidGatewayID.NotFound")
+        if gateway.vpc_os_id != table.vpc_os_id:
+            raise errors.InvalidParameterValue(f"route table {table.route_table_id} and network gateway {target} "
+                                               "belong to different networks")
+        return kind, target
+    await _next_hop(ctx, table.vpc_os_id, kind, target)
+    return kind, target
+
+
+async def _next_hop(ctx: RequestContext, vpc_os_id: str, kind: str, target: str) -> str:
+    """The address a route to an instance or an interface goes to: its port's on the VPC."""
+    neutron = vpcs.neutron(await ctx.cloud())
+    prefix = "i" if kind == "InstanceId" else "eni"
+    ids.check(prefix, target)
+    ports = [p for p in await neutron.list("port", {"network_id": vpc_os_id})
+             if ids.from_uuid(prefix, p["device_id"] if prefix == "i" else p["id"]) == target]
+    addresses = [f["ip_address"] for p in ports for f in p.get("fixed_ips") or [] if ":" not in f["ip_address"]]
+    if not addresses:
+        raise errors.not_found(ids.KINDS[prefix], target)
+    return addresses[0]
+
+
+def _destination(text: str | None) -> str:
+    try:
+        return str(ipaddress.IPv4Network(str(text or ""), strict=False))
+    except ValueError:
+        raise errors.InvalidParameterValue(f"Value ({str(text)[:64]}) for parameter destinationCidrBlock is "
+                                           "invalid. This is not a valid CIDR block.") from None
+
+
+async def _write_route(ctx: RequestContext, params: dict, replace: bool) -> dict:
+    table = await _table(ctx, params["RouteTableId"])
+    destination = _destination(params.get("DestinationCidrBlock"))
+    kind, target = await _target(ctx, table, params)
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    async with ctx.services.sessions() as session, session.begin():
+        existing = await session.get(Route, (table.route_table_id, destination))
+        if existing is None and replace:
+            raise errors.EC2Error(f"There is no route defined for '{destination}' in the route table.",
+                                  code="InvalidRoute.NotFound")
+        if existing is not None and not replace:
+            raise errors.EC2Error(f"The route identified by {destination} already exists.",
+                                  code="RouteAlreadyExists")
+        if kind != "GatewayId":
+            await _check_agreement(session, table, destination, target)
+        if existing is not None:
+            await session.execute(update(Route).where(Route.route_table_id == table.route_table_id,
+                                                      Route.destination == destination).values(
+                target_kind=kind, target_id=target))
+        else:
+            session.add(Route(route_table_id=table.route_table_id, destination=destination,
+                              project_id=ctx.project_id, target_kind=kind, target_id=target))
+    await _sync_router(ctx, table.vpc_os_id)
+    return {"Return": True}
+
+
+async def _check_agreement(session, table: RouteTable, destination: str, target: str) -> None:
+    """One Neutron router carries every table of the VPC: another table may not send the destination elsewhere."""
+    others = (await session.scalars(select(Route).join(RouteTable, RouteTable.route_table_id == Route.route_table_id)
+                                    .where(RouteTable.vpc_os_id == table.vpc_os_id,
+                                           Route.destination == destination,
+                                           Route.route_table_id != table.route_table_id))).all()
+    if any(r.target_id != target for r in others):
+        raise errors.UnsupportedOperation(f"Another route table of this VPC sends {destination} elsewhere; this "
+                                          "cloud routes a VPC with one router, whose tables must agree.")
+
+
+@action("CreateRoute", checks_dry_run=True)
+async def create_route(ctx: RequestContext, params: dict) -> dict:
+    return await _write_route(ctx, params, replace=False)
+
+
+@action("ReplaceRoute", checks_dry_run=True)
+async def replace_route(ctx: RequestContext, params: dict) -> dict:
+    await _write_route(ctx, params, replace=True)
+    return {}
+
+
+@action("DeleteRoute", checks_dry_run=True)
+async def delete_route(ctx: RequestContext, params: dict) -> dict:
+    table = await _table(ctx, params["RouteTableId"])
+    destination = _destination(params.get("DestinationCidrBlock"))
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    async with ctx.services.sessions() as session, session.begin():
+        gone = await session.execute(delete(Route).where(Route.route_table_id == table.route_table_id,
+                                                         Route.destination == destination))
+    if gone.rowcount == 0:
+        raise errors.EC2Error(f"There is no route defined for '{destination}' in the route table.",
+                              code="InvalidRoute.NotFound")
+    await _sync_router(ctx, table.vpc_os_id)
+    return {}
+
+
+async def _sync_router(ctx: RequestContext, vpc_os_id: str) -> None:
+    """The VPC router's extra routes: every instance or interface route of its tables, next hop resolved."""
+    state = await network_state(ctx)
+    row = state["vpcs"].get(vpc_os_id)
+    if row is None:
+        return
+    async with ctx.services.sessions() as session:
+        routes = (await session.scalars(select(Route).join(
+            RouteTable, RouteTable.route_table_id == Route.route_table_id).where(
+            RouteTable.vpc_os_id == vpc_os_id, Route.target_kind != "GatewayId"))).all()
+    wanted = {}
+    for route in routes:
+        try:
+            wanted[route.destination] = await _next_hop(ctx, vpc_os_id, route.target_kind, route.target_id)
+        except errors.EC2Error:
+            continue  # the instance or interface is gone: AWS shows the route blackholed
+    await vpcs.neutron(await ctx.cloud()).update("router", row.router_id, {"routes": [
+        {"destination": destination, "nexthop": hop} for destination, hop in sorted(wanted.items())]})
+
+
+@tagging.exists("rtb")
+async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
+    tables, _, _ = await _tables(ctx)
+    return {t.route_table_id for t in tables} & set(resource_ids)

@@ -1,0 +1,165 @@
+"""Subnets: CreateSubnet, DeleteSubnet, DescribeSubnets, ModifySubnetAttribute (a Neutron subnet of the VPC's
+network, with the VPC router's interface on it: the local route)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+from sqlalchemy import delete, select, update
+
+from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.db.models import RouteTableAssociation, SubnetSetting
+from ec2proxy.ec2 import errors, ids, tagging, vpcs
+from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.handlers import action
+from ec2proxy.readmodels.networks import (
+    SUBNET_FILTERS,
+    answer,
+    build_subnet,
+    find_network,
+    find_subnet,
+    network_state,
+    zone,
+)
+
+
+@action("DescribeSubnets")
+async def describe_subnets(ctx: RequestContext, params: dict) -> dict:
+    state, default_zone = await asyncio.gather(network_state(ctx, with_ports=True), zone(ctx))
+    shapes = [build_subnet(s, default_zone, state["default"], state["ports"], state["settings"].get(s["id"]))
+              for s in state["subnets"]]
+    return {"Subnets": await answer(ctx, params, shapes, "SubnetId", "subnet", "InvalidSubnetID.NotFound",
+                                    SUBNET_FILTERS)}
+
+
+def _conflict(block: ipaddress.IPv4Network) -> errors.EC2Error:
+    return errors.EC2Error(f"The CIDR '{block}' conflicts with another subnet", code="InvalidSubnet.Conflict")
+
+
+@action("CreateSubnet", checks_dry_run=True)
+async def create_subnet(ctx: RequestContext, params: dict) -> dict:
+    for member in ("Ipv6CidrBlock", "Ipv4IpamPoolId", "Ipv6IpamPoolId", "Ipv4NetmaskLength", "OutpostArn",
+                   "AvailabilityZoneId"):
+        if params.get(member):
+            raise errors.UnsupportedOperation(f"CreateSubnet with {member} is not supported by this cloud.")
+    if params.get("Ipv6Native"):
+        raise errors.UnsupportedOperation("IPv6-only subnets are not supported by this cloud.")
+    state, offered = await asyncio.gather(network_state(ctx), ctx.services.availability_zones())
+    network = find_network(state, params["VpcId"])
+    row = state["vpcs"].get(network["id"])
+    if row is None:
+        raise errors.UnsupportedOperation(f"{params['VpcId']} is one of the project's own networks: add subnets to "
+                                          "it in OpenStack, or make a VPC with CreateVpc.")
+    try:
+        block = ipaddress.IPv4Network(str(params.get("CidrBlock") or ""), strict=False)
+    except ValueError:
+        raise errors.InvalidParameterValue(f"Value ({str(params.get('CidrBlock'))[:64]}) for parameter cidrBlock "
+                                           "is invalid. This is not a valid CIDR block.") from None
+    if not block.subnet_of(ipaddress.IPv4Network(row.cidr)) or not 16 <= block.prefixlen <= 28:
+        raise errors.EC2Error(f"The CIDR '{block}' is invalid.", code="InvalidSubnet.Range")
+    for subnet in state["subnets"]:
+        if subnet["network_id"] == network["id"] and block.overlaps(ipaddress.ip_network(subnet["cidr"])):
+            raise _conflict(block)
+    asked_zone = params.get("AvailabilityZone") or ""
+    if asked_zone and asked_zone not in offered:
+        raise errors.InvalidParameterValue(f"Value ({asked_zone[:64]}) for parameter availabilityZone is invalid.")
+    tags = tagging.from_specs(params, ("subnet",)).get("subnet", [])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    neutron = vpcs.neutron(await ctx.cloud())
+    hosts = list(block.hosts())  # as AWS: the first four addresses and the last are the network's
+    try:
+        subnet = await neutron.create("subnet", {
+            "network_id": network["id"], "cidr": str(block), "ip_version": 4, "gateway_ip": str(hosts[0]),
+            "allocation_pools": [{"start": str(hosts[3]), "end": str(hosts[-1])}]})
+    except BackendError as exc:
+        if exc.status == 400 and "overlaps" in exc.message:
+            raise _conflict(block) from None
+        raise
+    subnet_id = ids.from_uuid("subnet", subnet["id"])
+    try:
+        await neutron.router_interface(row.router_id, subnet["id"])
+        async with ctx.services.sessions() as session, session.begin():
+            session.add(SubnetSetting(os_id=subnet["id"], project_id=ctx.project_id, map_public_ip_on_launch=False,
+                                      availability_zone=asked_zone))
+            await tagging.write(session, ctx.project_id, {subnet_id: tags})
+    except BaseException:
+        await _unmake(neutron, row.router_id, subnet["id"])
+        raise
+    setting = SubnetSetting(os_id=subnet["id"], availability_zone=asked_zone, map_public_ip_on_launch=False)
+    return {"Subnet": {**build_subnet(subnet, ctx.services.default_zone(offered), None, [], setting),
+                       "State": "pending", "Tags": tags}}
+
+
+async def _unmake(neutron, router_id: str, subnet_os_id: str) -> None:
+    """The router's interface and the subnet, whichever exist."""
+    for step in (lambda: neutron.router_interface(router_id, subnet_os_id, add=False),
+                 lambda: neutron.remove("subnet", subnet_os_id)):
+        try:
+            await step()
+        except BackendNotFound:
+            pass
+
+
+@action("DeleteSubnet", checks_dry_run=True)
+async def delete_subnet(ctx: RequestContext, params: dict) -> dict:
+    state = await network_state(ctx, with_ports=True)
+    subnet = find_subnet(state, params["SubnetId"])
+    row = state["vpcs"].get(subnet["network_id"])
+    if row is None:
+        raise errors.UnsupportedOperation(f"{params['SubnetId']} belongs to one of the project's own networks: "
+                                          "remove it in OpenStack.")
+    in_use = [p for p in state["ports"] if p.get("device_owner") != "network:router_interface"
+              and any(f.get("subnet_id") == subnet["id"] for f in p.get("fixed_ips") or [])]
+    if in_use:
+        raise errors.EC2Error(f"The subnet '{params['SubnetId']}' has dependencies and cannot be deleted.",
+                              code="DependencyViolation")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    try:
+        await _unmake(vpcs.neutron(await ctx.cloud()), row.router_id, subnet["id"])
+    except BackendError as exc:
+        if exc.status == 409:
+            raise errors.EC2Error(f"The subnet '{params['SubnetId']}' has dependencies and cannot be deleted.",
+                                  code="DependencyViolation") from None
+        raise
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(delete(SubnetSetting).where(SubnetSetting.os_id == subnet["id"]))
+        await session.execute(delete(RouteTableAssociation).where(
+            RouteTableAssociation.subnet_os_id == subnet["id"]))
+        await tagging.forget(session, ctx.project_id, params["SubnetId"])
+    return {}
+
+
+@action("ModifySubnetAttribute", checks_dry_run=True)
+async def modify_subnet_attribute(ctx: RequestContext, params: dict) -> dict:
+    """MapPublicIpOnLaunch: instances launched into the subnet get an elastic IP of their own."""
+    asked = [k for k in ("AssignIpv6AddressOnCreation", "MapPublicIpOnLaunch", "MapCustomerOwnedIpOnLaunch",
+                         "EnableDns64", "PrivateDnsHostnameTypeOnLaunch", "EnableResourceNameDnsARecordOnLaunch",
+                         "EnableResourceNameDnsAAAARecordOnLaunch", "EnableLniAtDeviceIndex",
+                         "DisableLniAtDeviceIndex", "CustomerOwnedIpv4Pool") if params.get(k) is not None]
+    if asked != ["MapPublicIpOnLaunch"]:
+        if not asked:
+            raise errors.MissingParameter("The request must name the attribute to change")
+        raise errors.UnsupportedOperation(f"ModifySubnetAttribute {asked[0]} is not supported by this cloud.")
+    value = bool(params["MapPublicIpOnLaunch"].get("Value"))
+    state = await network_state(ctx)
+    subnet = find_subnet(state, params["SubnetId"])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    async with ctx.services.sessions() as session, session.begin():
+        found = (await session.scalars(select(SubnetSetting).where(SubnetSetting.os_id == subnet["id"]))).first()
+        if found is None:
+            session.add(SubnetSetting(os_id=subnet["id"], project_id=ctx.project_id,
+                                      map_public_ip_on_launch=value, availability_zone=""))
+        else:
+            await session.execute(update(SubnetSetting).where(SubnetSetting.os_id == subnet["id"]).values(
+                map_public_ip_on_launch=value))
+    return {}
+
+
+@tagging.exists("subnet")
+async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
+    state = await network_state(ctx)
+    return {ids.from_uuid("subnet", s["id"]) for s in state["subnets"]} & set(resource_ids)

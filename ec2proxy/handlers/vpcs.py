@@ -1,0 +1,186 @@
+"""VPCs: CreateVpc, DeleteVpc, DescribeVpcs, Describe/ModifyVpcAttribute (ec2proxy.readmodels.networks says
+how a VPC maps onto Neutron)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from sqlalchemy import delete, select, update
+
+from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAssociation, Vpc, VpcGroup, utcnow
+from ec2proxy.ec2 import errors, ids, tagging, vpcs
+from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.handlers import action
+from ec2proxy.readmodels.networks import VPC_FILTERS, answer, build_vpc, find_network, network_state
+
+
+@action("DescribeVpcs")
+async def describe_vpcs(ctx: RequestContext, params: dict) -> dict:
+    state = await network_state(ctx)
+    shapes = [build_vpc(n, state["subnets"], state["default"], state["vpcs"].get(n["id"])) for n in state["networks"]]
+    return {"Vpcs": await answer(ctx, params, shapes, "VpcId", "vpc", "InvalidVpcID.NotFound", VPC_FILTERS)}
+
+
+def _block(text: str | None) -> ipaddress.IPv4Network:
+    """A VPC's IPv4 block: /16 to /28, as AWS allows."""
+    try:
+        block = ipaddress.IPv4Network(str(text or ""), strict=False)
+    except ValueError:
+        raise errors.InvalidParameterValue(f"Value ({str(text)[:64]}) for parameter cidrBlock is invalid. This is "
+                                           "not a valid CIDR block.") from None
+    if not 16 <= block.prefixlen <= 28:
+        raise errors.EC2Error(f"The CIDR '{block}' is invalid.", code="InvalidVpc.Range")
+    return block
+
+
+@action("CreateVpc", checks_dry_run=True)
+async def create_vpc(ctx: RequestContext, params: dict) -> dict:
+    """A Neutron network and a router (the VPC's local route between its subnets), then our row and the main
+    route table: all or nothing, what was made is removed when a later step fails."""
+    for member in ("Ipv6Pool", "Ipv6CidrBlock", "Ipv4IpamPoolId", "Ipv6IpamPoolId", "Ipv4NetmaskLength",
+                   "AmazonProvidedIpv6CidrBlock"):
+        if params.get(member):
+            raise errors.UnsupportedOperation(f"CreateVpc with {member} is not supported by this cloud.")
+    if params.get("InstanceTenancy") not in (None, "default"):
+        raise errors.UnsupportedOperation("Only default tenancy exists in this cloud.")
+    block = _block(params.get("CidrBlock"))
+    tags = tagging.from_specs(params, ("vpc",)).get("vpc", [])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    neutron = vpcs.neutron(await ctx.cloud())
+    marker = ids.new("vpc")  # the Neutron objects' name until the VPC id (the network's) is known
+    made: list[tuple[str, str]] = []
+    try:
+        network = await neutron.create("network", {"name": marker})
+        made.append(("network", network["id"]))
+        router = await neutron.create("router", {"name": marker})
+        made.append(("router", router["id"]))
+        vpc_id = vpcs.vpc_id(network)
+        group = await neutron.create("security_group", {"name": f"{vpc_id}-default",
+                                                        "description": "default VPC security group"})
+        made.append(("security_group", group["id"]))
+        # as AWS's: traffic from the group's own members is allowed in (Neutron adds the allow-all egress)
+        await neutron.create_many("security_group_rule", [
+            {"security_group_id": group["id"], "direction": "ingress", "ethertype": family,
+             "remote_group_id": group["id"]} for family in ("IPv4", "IPv6")])
+        async with ctx.services.sessions() as session, session.begin():
+            session.add(Vpc(os_id=network["id"], project_id=ctx.project_id, router_id=router["id"], cidr=str(block),
+                            enable_dns_support=True, enable_dns_hostnames=False, created_at=utcnow()))
+            table = ids.new("rtb")
+            session.add(RouteTable(route_table_id=table, project_id=ctx.project_id, vpc_os_id=network["id"],
+                                   main=True, created_at=utcnow()))
+            session.add(RouteTableAssociation(association_id=ids.new("rtbassoc"), project_id=ctx.project_id,
+                                              route_table_id=table, subnet_os_id=None))
+            session.add(VpcGroup(os_id=group["id"], project_id=ctx.project_id, vpc_os_id=network["id"],
+                                 is_default=True))
+            await tagging.write(session, ctx.project_id, {vpc_id: tags})
+    except BaseException:
+        await _remove(neutron, reversed(made))
+        raise
+    return {"Vpc": {**build_vpc(network, [], None, Vpc(os_id=network["id"], project_id=ctx.project_id,
+                                                         router_id=router["id"], cidr=str(block))),
+                    "State": "pending", "Tags": tags}}
+
+
+async def _remove(neutron, made) -> None:
+    for kind, os_id in made:
+        try:
+            await neutron.remove(kind, os_id)
+        except BackendNotFound:
+            pass
+
+
+@action("DeleteVpc", checks_dry_run=True)
+async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
+    state = await network_state(ctx, with_ports=True)
+    network = find_network(state, params["VpcId"])
+    vpc_id = vpcs.vpc_id(network)
+    row = state["vpcs"].get(network["id"])
+    if row is None:
+        raise errors.UnsupportedOperation(f"{vpc_id} is one of the project's own networks, not made through EC2; "
+                                          "remove it in OpenStack.")
+    if any(s["network_id"] == network["id"] for s in state["subnets"]):
+        raise errors.EC2Error(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.",
+                              code="DependencyViolation")
+    async with ctx.services.sessions() as session:
+        attached = (await session.scalars(select(InternetGateway.gateway_id).where(
+            InternetGateway.vpc_os_id == network["id"]))).first()
+        tables = (await session.scalars(select(RouteTable.route_table_id).where(
+            RouteTable.vpc_os_id == network["id"], RouteTable.main.is_(False)))).all()
+        groups = (await session.scalars(select(VpcGroup).where(VpcGroup.vpc_os_id == network["id"]))).all()
+    if attached or tables or any(not g.is_default for g in groups):
+        raise errors.EC2Error(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.",
+                              code="DependencyViolation")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    neutron = vpcs.neutron(await ctx.cloud())
+    try:
+        await _remove(neutron, [("router", row.router_id), ("network", network["id"])]
+                      + [("security_group", g.os_id) for g in groups])
+    except BackendError as exc:
+        if exc.status == 409:
+            raise errors.EC2Error(f"The vpc '{vpc_id}' has dependencies and cannot be deleted: {exc.message[:200]}",
+                                  code="DependencyViolation") from None
+        raise
+    async with ctx.services.sessions() as session, session.begin():
+        main = (await session.scalars(select(RouteTable.route_table_id).where(
+            RouteTable.vpc_os_id == network["id"]))).all()
+        await session.execute(delete(Route).where(Route.route_table_id.in_(main)))
+        await session.execute(delete(RouteTableAssociation).where(RouteTableAssociation.route_table_id.in_(main)))
+        await session.execute(delete(RouteTable).where(RouteTable.vpc_os_id == network["id"]))
+        await session.execute(delete(Vpc).where(Vpc.os_id == network["id"]))
+        await session.execute(delete(VpcGroup).where(VpcGroup.vpc_os_id == network["id"]))
+        await tagging.forget(session, ctx.project_id, vpc_id)
+        for table in main:
+            await tagging.forget(session, ctx.project_id, table)
+    return {}
+
+
+# Neutron's DHCP agents answer DNS on every network; the proxy shows the private DNS names (hostnames).
+ATTRIBUTES = {"enableDnsSupport": ("EnableDnsSupport", "enable_dns_support", True),
+              "enableDnsHostnames": ("EnableDnsHostnames", "enable_dns_hostnames", True),
+              "enableNetworkAddressUsageMetrics": ("EnableNetworkAddressUsageMetrics", None, False)}
+
+
+@action("DescribeVpcAttribute")
+async def describe_vpc_attribute(ctx: RequestContext, params: dict) -> dict:
+    member, column, default = ATTRIBUTES.get(params["Attribute"], (None, None, None))
+    if member is None:
+        raise errors.InvalidParameterValue(f"Value ({params['Attribute'][:64]}) for parameter attribute is invalid.")
+    state = await network_state(ctx)
+    network = find_network(state, params["VpcId"])
+    row = state["vpcs"].get(network["id"])
+    value = getattr(row, column) if row is not None and column else default
+    return {"VpcId": vpcs.vpc_id(network), member: {"Value": bool(value)}}
+
+
+@action("ModifyVpcAttribute", checks_dry_run=True)
+async def modify_vpc_attribute(ctx: RequestContext, params: dict) -> dict:
+    given = [(name, params[member]["Value"]) for name, (member, _, _) in ATTRIBUTES.items()
+             if (params.get(member) or {}).get("Value") is not None]
+    if len(given) != 1:
+        raise errors.InvalidParameterCombination("Exactly one attribute must be modified per request")
+    name, value = given[0]
+    column = ATTRIBUTES[name][1]
+    if column is None:
+        raise errors.UnsupportedOperation(f"{name} is not offered by this cloud.")
+    if name == "enableDnsSupport" and not value:
+        raise errors.UnsupportedOperation("Neutron's DHCP agents answer DNS on every network: it cannot be "
+                                          "turned off for one VPC.")
+    state = await network_state(ctx)
+    network = find_network(state, params["VpcId"])
+    if network["id"] not in state["vpcs"]:
+        raise errors.UnsupportedOperation(f"{vpcs.vpc_id(network)} is not a VPC made through EC2: its attributes are "
+                                          "OpenStack's.")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(update(Vpc).where(Vpc.os_id == network["id"]).values({column: bool(value)}))
+    return {}
+
+
+@tagging.exists("vpc")
+async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
+    state = await network_state(ctx)
+    return {vpcs.vpc_id(n) for n in state["networks"]} & set(resource_ids)

@@ -1,0 +1,232 @@
+"""The network read model: Neutron networks, subnets and ports as EC2 VPCs, subnets and network interfaces.
+
+How EC2's VPC networking maps onto Neutron (README, "VPC networking"):
+
+* a VPC is a Neutron network (its subnets are the VPC's subnets) and, when made through EC2, a Neutron router
+  whose interfaces on those subnets are the VPC's local route; our ``vpcs`` row keeps the VPC's CIDR block,
+  the router and the DNS attributes, which Neutron has no field for. The project's other networks are VPCs as
+  they are (the one Nova gives an instance by default is the default VPC);
+* a subnet is a Neutron subnet of that network; MapPublicIpOnLaunch lives in ``subnet_settings``;
+* an internet gateway is ours (``internet_gateways``); attached, it is the VPC router's external gateway;
+* route tables, their routes and associations are ours; a route to an instance or a network interface is an
+  extra route of the VPC's router (next hop: the port's address);
+* a network interface is a Neutron port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from typing import Any
+
+from sqlalchemy import select
+
+from ec2proxy.db.models import InternetGateway, SubnetSetting, Vpc
+from ec2proxy.ec2 import errors, filters, ids, tagging, vpcs
+from ec2proxy.ec2.servers import hostname
+from ec2proxy.ec2.vpcs import association_id
+from ec2proxy.frontdoor.context import RequestContext
+
+_get = filters.path
+VPC_FILTERS = {
+    "vpc-id": _get("VpcId"), "cidr": _get("CidrBlock"), "cidr-block": _get("CidrBlock"),
+    "cidr-block-association.cidr-block": _get("CidrBlockAssociationSet.CidrBlock"),
+    "cidr-block-association.association-id": _get("CidrBlockAssociationSet.AssociationId"),
+    "cidr-block-association.state": _get("CidrBlockAssociationSet.CidrBlockState.State"),
+    "is-default": _get("IsDefault"), "owner-id": _get("OwnerId"), "state": _get("State"),
+    "dhcp-options-id": _get("DhcpOptionsId"), "instance-tenancy": _get("InstanceTenancy"),
+    "ipv6-cidr-block-association.ipv6-cidr-block": _get("Ipv6CidrBlockAssociationSet.Ipv6CidrBlock"),
+    **tagging.FILTERS,
+}
+SUBNET_FILTERS = {
+    "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"), "cidr-block": _get("CidrBlock"),
+    "cidr": _get("CidrBlock"), "cidrBlock": _get("CidrBlock"), "availability-zone": _get("AvailabilityZone"),
+    "availabilityZone": _get("AvailabilityZone"), "default-for-az": _get("DefaultForAz"),
+    "defaultForAz": _get("DefaultForAz"), "state": _get("State"), "owner-id": _get("OwnerId"),
+    "available-ip-address-count": _get("AvailableIpAddressCount"),
+    "map-public-ip-on-launch": _get("MapPublicIpOnLaunch"), "subnet-arn": _get("SubnetArn"),
+    "ipv6-cidr-block-association.ipv6-cidr-block": _get("Ipv6CidrBlockAssociationSet.Ipv6CidrBlock"),
+    **tagging.FILTERS,
+}
+ENI_FILTERS = {
+    "network-interface-id": _get("NetworkInterfaceId"), "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"),
+    "private-ip-address": _get("PrivateIpAddresses.PrivateIpAddress"), "mac-address": _get("MacAddress"),
+    "status": _get("Status"), "owner-id": _get("OwnerId"), "availability-zone": _get("AvailabilityZone"),
+    "attachment.instance-id": _get("Attachment.InstanceId"), "attachment.status": _get("Attachment.Status"),
+    "attachment.device-index": _get("Attachment.DeviceIndex"), "group-id": _get("Groups.GroupId"),
+    "group-name": _get("Groups.GroupName"), "description": _get("Description"),
+    "association.public-ip": _get("Association.PublicIp"),
+    "association.allocation-id": _get("Association.AllocationId"),
+    "interface-type": _get("InterfaceType"), "source-dest-check": _get("SourceDestCheck"),
+    **tagging.tag_filters("TagSet"),
+}
+
+
+def owner(obj: dict) -> str:
+    return obj.get("project_id") or obj.get("tenant_id") or ""
+
+
+async def network_state(ctx: RequestContext, with_ports: bool = False) -> dict:
+    """Networks, subnets (and ports, floating IPs, groups) of the project, one listing each, and our rows of
+    them, concurrently."""
+    view = await ctx.cloud()
+    neutron = vpcs.neutron(view)
+    calls: list[Any] = [neutron.list("network"), neutron.list("subnet"), _rows(ctx)]
+    if with_ports:
+        calls += [neutron.list("port"), neutron.list("floatingip"),
+                  neutron.list("security_group", {"fields": ["id", "name"]})]
+    found: list[Any] = list(await asyncio.gather(*calls))
+    networks = vpcs.usable(found[0], ctx.project_id)
+    usable = {n["id"] for n in networks}
+    rows, settings = found[2]
+    state: dict[str, Any] = {
+        "networks": networks, "subnets": [s for s in found[1] if s["network_id"] in usable],
+        "default": vpcs.default_network(found[0], ctx.project_id), "vpcs": rows, "settings": settings}
+    if with_ports:
+        state.update(ports=[p for p in found[3] if owner(p) == ctx.project_id and p["network_id"] in usable],
+                     fips=found[4], groups={g["id"]: g["name"] for g in found[5]})
+    return state
+
+
+async def _rows(ctx: RequestContext) -> tuple[dict[str, Vpc], dict[str, SubnetSetting]]:
+    async with ctx.services.sessions() as session:
+        rows = (await session.scalars(select(Vpc).where(Vpc.project_id == ctx.project_id))).all()
+        settings = (await session.scalars(select(SubnetSetting).where(
+            SubnetSetting.project_id == ctx.project_id))).all()
+    return {r.os_id: r for r in rows}, {s.os_id: s for s in settings}
+
+
+def build_vpc(network: dict, subnets: list[dict], default: dict | None, row: Vpc | None) -> dict:
+    v4 = [s for s in subnets if s["network_id"] == network["id"] and s.get("ip_version", 4) == 4]
+    v6 = [s for s in subnets if s["network_id"] == network["id"] and s.get("ip_version") == 6]
+    vpc_id = vpcs.vpc_id(network)
+    if row is not None:  # made through EC2: its block, however many subnets it has
+        blocks = [(ids.from_uuid("vpc-cidr-assoc", network["id"]), row.cidr)]
+    else:
+        blocks = [(ids.from_uuid("vpc-cidr-assoc", s["id"]), s["cidr"]) for s in v4]
+    return {
+        "VpcId": vpc_id, "CidrBlock": blocks[0][1] if blocks else "", "State": "available",
+        "DhcpOptionsId": "default", "InstanceTenancy": "default", "OwnerId": owner(network),
+        "IsDefault": default is not None and default["id"] == network["id"],
+        "CidrBlockAssociationSet": [{"AssociationId": assoc, "CidrBlock": cidr,
+                                     "CidrBlockState": {"State": "associated"}} for assoc, cidr in blocks],
+        "Ipv6CidrBlockAssociationSet": [{"AssociationId": ids.from_uuid("vpc-cidr-assoc", s["id"]),
+                                         "Ipv6CidrBlock": s["cidr"], "Ipv6CidrBlockState": {"State": "associated"}}
+                                        for s in v6],
+    }
+
+
+def free_addresses(subnet: dict, ports: list[dict] | None) -> int:
+    total = sum(int(ipaddress.ip_address(p["end"])) - int(ipaddress.ip_address(p["start"])) + 1
+                for p in subnet.get("allocation_pools") or [])
+    used = sum(1 for port in ports or [] for f in port.get("fixed_ips") or [] if f.get("subnet_id") == subnet["id"])
+    return max(total - used, 0)
+
+
+def build_subnet(subnet: dict, zone: str, default: dict | None, ports: list[dict] | None,
+                 setting: SubnetSetting | None) -> dict:
+    v6 = subnet.get("ip_version") == 6
+    subnet_id = ids.from_uuid("subnet", subnet["id"])
+    return {
+        "SubnetId": subnet_id, "VpcId": ids.from_uuid("vpc", subnet["network_id"]),
+        "CidrBlock": "" if v6 else subnet["cidr"], "State": "available",
+        "AvailabilityZone": (setting.availability_zone if setting else "") or zone,
+        "AvailableIpAddressCount": free_addresses(subnet, ports), "OwnerId": owner(subnet),
+        "DefaultForAz": default is not None and default["id"] == subnet["network_id"],
+        "MapPublicIpOnLaunch": bool(setting and setting.map_public_ip_on_launch),
+        "AssignIpv6AddressOnCreation": False,
+        "Ipv6CidrBlockAssociationSet": [{"AssociationId": ids.from_uuid("subnet-cidr-assoc", subnet["id"]),
+                                         "Ipv6CidrBlock": subnet["cidr"],
+                                         "Ipv6CidrBlockState": {"State": "associated"}}] if v6 else [],
+        "Ipv6Native": v6, "SubnetArn": f"arn:aws:ec2::{owner(subnet)}:subnet/{subnet_id}",
+    }
+
+
+def build_interface(port: dict, fips: list[dict], groups: dict[str, str], zone: str, region: str) -> dict:
+    by_ip = {f.get("fixed_ip_address"): f for f in fips if f.get("port_id") == port["id"]}
+    fixed = port.get("fixed_ips") or []
+    primary = next((f for f in fixed if ":" not in f["ip_address"]), fixed[0] if fixed else None)
+    project = owner(port)
+
+    def association(ip: str) -> dict | None:
+        fip = by_ip.get(ip)
+        if fip is None:
+            return None
+        return {"PublicIp": fip["floating_ip_address"], "PublicDnsName": hostname(fip["floating_ip_address"], region),
+                "IpOwnerId": project, "AllocationId": ids.from_uuid("eipalloc", fip["id"]),
+                "AssociationId": association_id(fip)}
+
+    attached = (port.get("device_owner") or "").startswith("compute:") and port.get("device_id")
+    shape = {
+        "NetworkInterfaceId": ids.from_uuid("eni", port["id"]),
+        "SubnetId": ids.from_uuid("subnet", primary["subnet_id"]) if primary else None,
+        "VpcId": ids.from_uuid("vpc", port["network_id"]), "AvailabilityZone": zone,
+        "Description": port.get("description") or "", "OwnerId": project, "RequesterManaged": False,
+        "Status": "in-use" if port.get("device_id") else "available", "MacAddress": port.get("mac_address"),
+        "PrivateIpAddress": primary["ip_address"] if primary else None,
+        "PrivateDnsName": hostname(primary["ip_address"], region) if primary else None,
+        "SourceDestCheck": vpcs.source_dest_check(port), "InterfaceType": "interface",
+        "Groups": [{"GroupId": ids.from_uuid("sg", g), "GroupName": vpcs.group_name(groups.get(g, ""))}
+                   for g in port.get("security_groups") or []],
+        "PrivateIpAddresses": [{"PrivateIpAddress": f["ip_address"], "Primary": f is primary,
+                                "PrivateDnsName": hostname(f["ip_address"], region),
+                                **({"Association": association(f["ip_address"])}
+                                   if association(f["ip_address"]) else {})}
+                               for f in fixed if ":" not in f["ip_address"]],
+        "Ipv6Addresses": [{"Ipv6Address": f["ip_address"]} for f in fixed if ":" in f["ip_address"]],
+    }
+    if primary and association(primary["ip_address"]):
+        shape["Association"] = association(primary["ip_address"])
+    if attached:
+        shape["Attachment"] = {"AttachmentId": ids.from_uuid("eni-attach", port["id"]), "DeviceIndex": 0,
+                               "InstanceId": ids.from_uuid("i", port["device_id"]), "InstanceOwnerId": project,
+                               "Status": "attached", "DeleteOnTermination": True}
+    return shape
+
+
+async def answer(ctx: RequestContext, params: dict, shapes: list[dict], member: str, prefix: str, code: str,
+                 spec: dict, tags_member: str = "Tags") -> list[dict]:
+    """A Describe's shapes with their tags: those named in ``<member>s`` (each must exist), filtered."""
+    wanted = params.get(member + "s") or []
+    for value in wanted:
+        ids.check(prefix, value)
+    shapes = filters.by_ids(await tagging.with_tags(ctx, shapes, member, tags_member), member, wanted,
+                            lambda missing: errors.not_found(ids.KINDS[prefix], missing) if prefix in ids.KINDS
+                            else errors.EC2Error(f"The {member[:-2]} ID '{missing}' does not exist", code=code))
+    return filters.apply(shapes, filters.compile_filters(params.get("Filters"), spec))
+
+
+async def zone(ctx: RequestContext) -> str:
+    zones = await ctx.services.availability_zones()
+    return ctx.services.default_zone(zones)
+
+
+def vpc_not_found(vpc_id: str) -> errors.EC2Error:
+    return errors.EC2Error(f"The vpc ID '{vpc_id}' does not exist", code="InvalidVpcID.NotFound")
+
+
+def subnet_not_found(subnet_id: str) -> errors.EC2Error:
+    return errors.EC2Error(f"The subnet ID '{subnet_id}' does not exist", code="InvalidSubnetID.NotFound")
+
+
+def find_network(state: dict, vpc_id: str) -> dict:
+    """The project's network behind ``vpc_id`` in a ``network_state``."""
+    ids.check("vpc", vpc_id)
+    network = next((n for n in state["networks"] if vpcs.vpc_id(n) == vpc_id), None)
+    if network is None:
+        raise vpc_not_found(vpc_id)
+    return network
+
+
+def find_subnet(state: dict, subnet_id: str) -> dict:
+    ids.check("subnet", subnet_id)
+    subnet = next((s for s in state["subnets"] if ids.from_uuid("subnet", s["id"]) == subnet_id), None)
+    if subnet is None:
+        raise subnet_not_found(subnet_id)
+    return subnet
+
+
+async def gateways(ctx: RequestContext) -> list[InternetGateway]:
+    async with ctx.services.sessions() as session:
+        return list((await session.scalars(select(InternetGateway).where(
+            InternetGateway.project_id == ctx.project_id).order_by(InternetGateway.created_at))).all())
