@@ -17,7 +17,8 @@ NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidVolume.NotFound", "InvalidSna
              "InvalidAMIID.NotFound", "InvalidGroup.NotFound", "InvalidKeyPair.NotFound",
              "InvalidAllocationID.NotFound", "InvalidAssociationID.NotFound", "InvalidGroupId.NotFound",
              "InvalidNetworkInterfaceID.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
-             "InvalidAddress.NotFound", "UnauthorizedOperation"}
+             "InvalidAddress.NotFound", "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound",
+             "UnauthorizedOperation"}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,15 @@ def a(ec2, ami):
     ec2.get_waiter("image_available").wait(ImageIds=[image], WaiterConfig=WAIT)
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot], WaiterConfig=WAIT)
     described = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
-    return {"instance": iid, "zone": zone, "volume": volume, "snapshot": snapshot, "image": image, "group": group,
+    made_vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    made_subnet = ec2.create_subnet(VpcId=made_vpc, CidrBlock="10.77.1.0/24")["Subnet"]["SubnetId"]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=made_vpc)
+    table = ec2.create_route_table(VpcId=made_vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
+    link = ec2.associate_route_table(RouteTableId=table, SubnetId=made_subnet)["AssociationId"]
+    return {"made_vpc": made_vpc, "made_subnet": made_subnet, "igw": gateway, "rtb": table, "rtbassoc": link,
+            "instance": iid, "zone": zone, "volume": volume, "snapshot": snapshot, "image": image, "group": group,
             "key": key, "allocation": address["AllocationId"], "ip": address["PublicIp"], "association": association,
             "eni": described["NetworkInterfaces"][0]["NetworkInterfaceId"], "subnet": described["SubnetId"],
             "vpc": described["VpcId"], "rule": rule["SecurityGroupRuleId"]}
@@ -70,6 +79,30 @@ CHANGES = {
                                              "Tags": [{"Key": "b", "Value": "was here"}]}),
     "CreateVolume": ("create_volume", lambda r: {"SnapshotId": r["snapshot"], "AvailabilityZone": r["zone"]}),
     "DeleteSecurityGroup": ("delete_security_group", lambda r: {"GroupId": r["group"]}),
+    "DeleteVpc": ("delete_vpc", lambda r: {"VpcId": r["made_vpc"]}),
+    "ModifyVpcAttribute": ("modify_vpc_attribute", lambda r: {"VpcId": r["made_vpc"],
+                                                              "EnableDnsHostnames": {"Value": True}}),
+    "CreateSubnet": ("create_subnet", lambda r: {"VpcId": r["made_vpc"], "CidrBlock": "10.77.9.0/24"}),
+    "DeleteSubnet": ("delete_subnet", lambda r: {"SubnetId": r["made_subnet"]}),
+    "ModifySubnetAttribute": ("modify_subnet_attribute", lambda r: {"SubnetId": r["made_subnet"],
+                                                                    "MapPublicIpOnLaunch": {"Value": True}}),
+    "AttachInternetGateway": ("attach_internet_gateway", lambda r: {"InternetGatewayId": r["igw"],
+                                                                    "VpcId": r["made_vpc"]}),
+    "DetachInternetGateway": ("detach_internet_gateway", lambda r: {"InternetGatewayId": r["igw"],
+                                                                    "VpcId": r["made_vpc"]}),
+    "DeleteInternetGateway": ("delete_internet_gateway", lambda r: {"InternetGatewayId": r["igw"]}),
+    "CreateRouteTable": ("create_route_table", lambda r: {"VpcId": r["made_vpc"]}),
+    "DeleteRouteTable": ("delete_route_table", lambda r: {"RouteTableId": r["rtb"]}),
+    "AssociateRouteTable": ("associate_route_table", lambda r: {"RouteTableId": r["rtb"],
+                                                                "SubnetId": r["made_subnet"]}),
+    "DisassociateRouteTable": ("disassociate_route_table", lambda r: {"AssociationId": r["rtbassoc"]}),
+    "ReplaceRouteTableAssociation": ("replace_route_table_association", lambda r: {
+        "AssociationId": r["rtbassoc"], "RouteTableId": r["rtb"]}),
+    "CreateRoute": ("create_route", lambda r: {"RouteTableId": r["rtb"], "DestinationCidrBlock": "1.2.3.0/24",
+                                               "GatewayId": r["igw"]}),
+    "ReplaceRoute": ("replace_route", lambda r: {"RouteTableId": r["rtb"], "DestinationCidrBlock": "0.0.0.0/0",
+                                                 "GatewayId": r["igw"]}),
+    "DeleteRoute": ("delete_route", lambda r: {"RouteTableId": r["rtb"], "DestinationCidrBlock": "0.0.0.0/0"}),
     "ModifySecurityGroupRules": ("modify_security_group_rules", lambda r: {
         "GroupId": r["group"], "SecurityGroupRules": [
             {"SecurityGroupRuleId": r["rule"], "SecurityGroupRule": {"IpProtocol": "-1", "CidrIpv4": "0.0.0.0/0"}}]}),
@@ -146,9 +179,11 @@ LISTINGS = {
     "DescribeSnapshots": "describe_snapshots", "DescribeSubnets": "describe_subnets",
     "DescribeVolumes": "describe_volumes", "DescribeVpcs": "describe_vpcs", "DescribeVolumeStatus":
     "describe_volume_status", "DescribeInstanceStatus": "describe_instance_status",
+    "DescribeRouteTables": "describe_route_tables", "DescribeInternetGateways": "describe_internet_gateways",
 }
 # actions that name no other project's resource: they create B's own or describe the region
-OWN_ONLY = {"AllocateAddress", "CreateKeyPair", "CreateSecurityGroup", "DeleteKeyPair", "DeleteTags",
+OWN_ONLY = {"AllocateAddress", "CreateKeyPair", "CreateVpc", "CreateInternetGateway", "CreateSecurityGroup",
+            "DeleteKeyPair", "DeleteTags",
             "DescribeAccountAttributes", "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeRegions",
             "ImportKeyPair", "RegisterImage"}
 

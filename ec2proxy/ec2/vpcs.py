@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Awaitable, Callable
 
-from ec2proxy.cloud import CloudView
+from ec2proxy.cloud import BackendNotFound, CloudView
 from ec2proxy.cloud.clients import Neutron
 from ec2proxy.ec2 import errors, ids
 
@@ -120,3 +121,12 @@ async def external_network(config, view: CloudView) -> dict:
         raise errors.InternalError() if not externals else errors.UnsupportedOperation(
             "This cloud has several external networks; the operator must choose one ([api] external_network).")
     return externals[0]
+
+
+async def removed(*steps: Callable[[], Awaitable]) -> None:
+    """Run each removal in turn; one whose object is already gone counts as done."""
+    for step in steps:
+        try:
+            await step()
+        except BackendNotFound:
+            pass

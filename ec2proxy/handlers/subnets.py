@@ -8,7 +8,7 @@ import ipaddress
 
 from sqlalchemy import delete, select, update
 
-from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.cloud import BackendError
 from ec2proxy.db.models import RouteTableAssociation, SubnetSetting
 from ec2proxy.ec2 import errors, ids, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
@@ -94,12 +94,8 @@ async def create_subnet(ctx: RequestContext, params: dict) -> dict:
 
 async def _unmake(neutron, router_id: str, subnet_os_id: str) -> None:
     """The router's interface and the subnet, whichever exist."""
-    for step in (lambda: neutron.router_interface(router_id, subnet_os_id, add=False),
-                 lambda: neutron.remove("subnet", subnet_os_id)):
-        try:
-            await step()
-        except BackendNotFound:
-            pass
+    await vpcs.removed(lambda: neutron.router_interface(router_id, subnet_os_id, add=False),
+                       lambda: neutron.remove("subnet", subnet_os_id))
 
 
 @action("DeleteSubnet", checks_dry_run=True)

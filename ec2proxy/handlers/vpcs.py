@@ -3,11 +3,12 @@ how a VPC maps onto Neutron)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from sqlalchemy import delete, select, update
 
-from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.cloud import BackendError
 from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAssociation, Vpc, VpcGroup, utcnow
 from ec2proxy.ec2 import errors, ids, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
@@ -84,11 +85,7 @@ async def create_vpc(ctx: RequestContext, params: dict) -> dict:
 
 
 async def _remove(neutron, made) -> None:
-    for kind, os_id in made:
-        try:
-            await neutron.remove(kind, os_id)
-        except BackendNotFound:
-            pass
+    await vpcs.removed(*(functools.partial(neutron.remove, kind, os_id) for kind, os_id in made))
 
 
 @action("DeleteVpc", checks_dry_run=True)

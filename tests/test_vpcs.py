@@ -1,0 +1,171 @@
+"""VPC networking through boto3 and the AWS CLI (issue 19): a whole network stack built, used, refused while in
+use, torn down in reverse, and nothing of it left in Neutron."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.devclouds import DevCloudProcess
+from tests.support import WAIT, code_of
+
+pytestmark = pytest.mark.e2e
+PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.1"}
+
+
+@pytest.fixture(scope="module")
+def ec2(proxy):
+    return proxy.client()
+
+
+def neutron_objects(proxy) -> dict[str, set[str]]:
+    """What the demo project has in the dev cloud's Neutron, by kind."""
+    sdk = DevCloudProcess(proxy.data_dir).sdk("devcloud-demo")
+    return {"networks": {n.id for n in sdk.network.networks() if not n.is_router_external},
+            "subnets": {s.id for s in sdk.network.subnets()}, "routers": {r.id for r in sdk.network.routers()},
+            "ports": {p.id for p in sdk.network.ports()},
+            "groups": {g.id for g in sdk.network.security_groups()}}
+
+
+def test_bad_blocks_are_refused(ec2):
+    assert code_of(ec2.create_vpc, CidrBlock="10.0.0.0/8") == "InvalidVpc.Range"
+    assert code_of(ec2.create_vpc, CidrBlock="10.0.0.0/29") == "InvalidVpc.Range"
+    assert code_of(ec2.create_vpc, CidrBlock="not-a-block") == "InvalidParameterValue"
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    assert code_of(ec2.create_subnet, VpcId=vpc, CidrBlock="10.10.0.0/24") == "InvalidSubnet.Range"
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.0.0/24")["Subnet"]["SubnetId"]
+    assert code_of(ec2.create_subnet, VpcId=vpc, CidrBlock="10.9.0.128/25") == "InvalidSubnet.Conflict"
+    assert code_of(ec2.create_subnet, VpcId="vpc-0123456789abcdef0", CidrBlock="10.9.1.0/24") == \
+        "InvalidVpcID.NotFound"
+    assert code_of(ec2.delete_vpc, VpcId=vpc) == "DependencyViolation"
+    ec2.delete_subnet(SubnetId=subnet)
+    ec2.delete_vpc(VpcId=vpc)
+    assert code_of(ec2.describe_vpcs, VpcIds=[vpc]) == "InvalidVpcID.NotFound"
+
+
+def test_a_whole_stack_built_used_and_torn_down(proxy, ec2, ami):
+    before = neutron_objects(proxy)
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16", TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "stack"}]}])["Vpc"]
+    vpc_id = vpc["VpcId"]
+    assert vpc["CidrBlock"] == "10.20.0.0/16" and vpc["IsDefault"] is False
+    assert ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["stack"]}])["Vpcs"][0]["VpcId"] == vpc_id
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    assert ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")["EnableDnsHostnames"] == \
+        {"Value": True}
+    (main,) = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                                                 {"Name": "association.main", "Values": ["true"]}])["RouteTables"]
+    assert main["Routes"] == [{"DestinationCidrBlock": "10.20.0.0/16", "GatewayId": "local", "State": "active",
+                               "Origin": "CreateRouteTable"}]
+    (default_group,) = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])[
+        "SecurityGroups"]
+    assert default_group["GroupName"] == "default"
+
+    public = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.20.1.0/24")["Subnet"]
+    private = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.20.2.0/24")["Subnet"]
+    assert public["AvailableIpAddressCount"] == 251  # AWS keeps five addresses of each subnet
+    ec2.modify_subnet_attribute(SubnetId=public["SubnetId"], MapPublicIpOnLaunch={"Value": True})
+    shown = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    assert {s["SubnetId"]: s["MapPublicIpOnLaunch"] for s in shown} == {public["SubnetId"]: True,
+                                                                         private["SubnetId"]: False}
+
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
+    assert code_of(ec2.attach_internet_gateway, InternetGatewayId=gateway, VpcId=vpc_id) == \
+        "Resource.AlreadyAssociated"
+    table = ec2.create_route_table(VpcId=vpc_id, ClientToken="stack-table")["RouteTable"]["RouteTableId"]
+    assert ec2.create_route_table(VpcId=vpc_id, ClientToken="stack-table")["RouteTable"]["RouteTableId"] == table
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
+    assert code_of(ec2.create_route, RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway) == \
+        "RouteAlreadyExists"
+    association = ec2.associate_route_table(RouteTableId=table, SubnetId=public["SubnetId"])["AssociationId"]
+
+    web = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc_id)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=web, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    ec2.authorize_security_group_egress(GroupId=web, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.20.2.0/24"}]}])
+    assert code_of(ec2.create_security_group, GroupName="web", Description="again", VpcId=vpc_id) == \
+        "InvalidGroup.Duplicate"
+
+    launched = ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2, SubnetId=public["SubnetId"],
+                                 SecurityGroupIds=[web])["Instances"]
+    (lonely,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=private["SubnetId"],
+                                  PrivateIpAddress="10.20.2.50")["Instances"]
+    instance_ids = [i["InstanceId"] for i in launched] + [lonely["InstanceId"]]
+    ec2.get_waiter("instance_running").wait(InstanceIds=instance_ids, WaiterConfig=WAIT)
+    shown = {i["InstanceId"]: i for r in ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]
+             for i in r["Instances"]}
+    for instance in launched:
+        seen = shown[instance["InstanceId"]]
+        assert (seen["SubnetId"], seen["VpcId"]) == (public["SubnetId"], vpc_id)
+        assert seen["PrivateIpAddress"].startswith("10.20.1.")
+        assert [g["GroupId"] for g in seen["SecurityGroups"]] == [web]
+    assert shown[lonely["InstanceId"]]["PrivateIpAddress"] == "10.20.2.50"
+    assert [(g["GroupName"], g["GroupId"]) for g in shown[lonely["InstanceId"]]["SecurityGroups"]] == \
+        [("default", default_group["GroupId"])]  # launched without groups: its VPC's default group
+
+    address = ec2.allocate_address(Domain="vpc")
+    ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=launched[0]["InstanceId"])
+    assert ec2.describe_instances(InstanceIds=[launched[0]["InstanceId"]])["Reservations"][0]["Instances"][0][
+        "PublicIpAddress"] == address["PublicIp"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="192.168.0.0/16", InstanceId=lonely["InstanceId"])
+    routes = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+    assert {r["DestinationCidrBlock"]: r.get("GatewayId") or r.get("InstanceId") for r in routes} == {
+        "10.20.0.0/16": "local", "0.0.0.0/0": gateway, "192.168.0.0/16": lonely["InstanceId"]}
+
+    assert code_of(ec2.delete_vpc, VpcId=vpc_id) == "DependencyViolation"
+    assert code_of(ec2.detach_internet_gateway, InternetGatewayId=gateway, VpcId=vpc_id) == "DependencyViolation"
+    assert code_of(ec2.delete_internet_gateway, InternetGatewayId=gateway) == "DependencyViolation"
+    assert code_of(ec2.delete_route_table, RouteTableId=table) == "DependencyViolation"
+    assert code_of(ec2.delete_subnet, SubnetId=public["SubnetId"]) == "DependencyViolation"
+
+    # tear down in reverse
+    ec2.disassociate_address(AssociationId=ec2.describe_addresses(AllocationIds=[address["AllocationId"]])[
+        "Addresses"][0]["AssociationId"])
+    ec2.release_address(AllocationId=address["AllocationId"])
+    ec2.delete_route(RouteTableId=table, DestinationCidrBlock="192.168.0.0/16")
+    ec2.terminate_instances(InstanceIds=instance_ids)
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=instance_ids, WaiterConfig=WAIT)
+    ec2.disassociate_route_table(AssociationId=association)
+    ec2.delete_route_table(RouteTableId=table)
+    ec2.detach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
+    ec2.delete_internet_gateway(InternetGatewayId=gateway)
+    ec2.delete_security_group(GroupId=web)
+    assert code_of(ec2.delete_security_group, GroupId=default_group["GroupId"]) == "CannotDelete"
+    for subnet in (public["SubnetId"], private["SubnetId"]):
+        for _ in range(50):  # Nova frees the instances' ports a moment after they terminate
+            try:
+                ec2.delete_subnet(SubnetId=subnet)
+                break
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "DependencyViolation"
+                time.sleep(0.2)
+    ec2.delete_vpc(VpcId=vpc_id)
+    assert code_of(ec2.describe_route_tables, RouteTableIds=[table]) == "InvalidRouteTableID.NotFound"
+    assert ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"] == []
+    assert code_of(ec2.describe_internet_gateways, InternetGatewayIds=[gateway]) == \
+        "InvalidInternetGatewayID.NotFound"
+    after = neutron_objects(proxy)
+    assert {kind: after[kind] - before[kind] for kind in after} == {kind: set() for kind in after}
+
+
+def test_the_aws_cli_builds_and_removes_a_vpc(proxy):
+    vpc = json.loads(proxy.aws("ec2", "create-vpc", "--cidr-block", "10.30.0.0/16").stdout)["Vpc"]["VpcId"]
+    subnet = json.loads(proxy.aws("ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", "10.30.5.0/24",
+                                  ).stdout)["Subnet"]["SubnetId"]
+    listed = json.loads(proxy.aws("ec2", "describe-subnets", "--filters", f"Name=vpc-id,Values={vpc}").stdout)
+    assert [s["SubnetId"] for s in listed["Subnets"]] == [subnet]
+    gateway = json.loads(proxy.aws("ec2", "create-internet-gateway").stdout)["InternetGateway"]["InternetGatewayId"]
+    proxy.aws("ec2", "attach-internet-gateway", "--internet-gateway-id", gateway, "--vpc-id", vpc)
+    shown = json.loads(proxy.aws("ec2", "describe-internet-gateways", "--internet-gateway-ids", gateway).stdout)
+    assert shown["InternetGateways"][0]["Attachments"] == [{"State": "available", "VpcId": vpc}]
+    proxy.aws("ec2", "detach-internet-gateway", "--internet-gateway-id", gateway, "--vpc-id", vpc)
+    proxy.aws("ec2", "delete-internet-gateway", "--internet-gateway-id", gateway)
+    proxy.aws("ec2", "delete-subnet", "--subnet-id", subnet)
+    proxy.aws("ec2", "delete-vpc", "--vpc-id", vpc)
+    failed = proxy.aws("ec2", "describe-vpcs", "--vpc-ids", vpc, check=False)
+    assert failed.returncode != 0 and "InvalidVpcID.NotFound" in failed.stderr
