@@ -69,7 +69,8 @@ def test_describe_instances_fault_is_an_ec2_error(ec2, cloud, kind):
     spec, codes = FAULTS[kind]
     if kind == "late":
         spec = {**spec, "kind": "hang"}  # a read is retried: 'late' and 'hang' look the same to it
-    inject({"service": "compute", "method": "GET", "path": r"/servers/detail$", "count": 5, **spec})
+    # two listings (the live servers, the deleted ones), each retried: enough faults for both to fail
+    inject({"service": "compute", "method": "GET", "path": r"/servers/detail$", "count": 10, **spec})
     try:
         code, status, _ = error_of(ec2.describe_instances)
     finally:
