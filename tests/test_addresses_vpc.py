@@ -111,7 +111,6 @@ def test_the_vpc_view_is_consistent_with_instances(ec2, running):
     assert ec2.describe_vpcs(Filters=[{"Name": "tag:net", "Values": ["a"]}])["Vpcs"][0]["VpcId"] == vpc_id
     assert code_of(ec2.describe_vpcs, VpcIds=["vpc-0123456789abcdef0"]) == "InvalidVpcID.NotFound"
     assert code_of(ec2.describe_subnets, SubnetIds=["subnet-0123456789abcdef0"]) == "InvalidSubnetID.NotFound"
-    assert code_of(ec2.create_vpc, CidrBlock="10.9.0.0/16") == "UnsupportedOperation"
 
 
 def test_run_instances_into_a_subnet_with_a_private_ip(ec2, ami):

@@ -27,7 +27,8 @@ def neutron_objects(proxy) -> dict[str, set[str]]:
     return {"networks": {n.id for n in sdk.network.networks() if not n.is_router_external},
             "subnets": {s.id for s in sdk.network.subnets()}, "routers": {r.id for r in sdk.network.routers()},
             "ports": {p.id for p in sdk.network.ports()},
-            "groups": {g.id for g in sdk.network.security_groups()}}
+            "groups": {g.id for g in sdk.network.security_groups()},
+            "floating IPs": {f.id for f in sdk.network.ips()}}
 
 
 def test_bad_blocks_are_refused(ec2):
@@ -108,6 +109,14 @@ def test_a_whole_stack_built_used_and_torn_down(proxy, ec2, ami):
     assert [(g["GroupName"], g["GroupId"]) for g in shown[lonely["InstanceId"]]["SecurityGroups"]] == \
         [("default", default_group["GroupId"])]  # launched without groups: its VPC's default group
 
+    for _ in range(100):  # the public subnet maps a public IP on launch: given once Nova has made the port
+        automatic = ec2.describe_instances(InstanceIds=[launched[1]["InstanceId"]])["Reservations"][0][
+            "Instances"][0].get("PublicIpAddress")
+        if automatic:
+            break
+        time.sleep(0.1)
+    assert automatic and "PublicIpAddress" not in shown[lonely["InstanceId"]]  # the private subnet maps none
+    assert ec2.describe_addresses()["Addresses"] == []  # an instance's public IP is no elastic IP
     address = ec2.allocate_address(Domain="vpc")
     ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=launched[0]["InstanceId"])
     assert ec2.describe_instances(InstanceIds=[launched[0]["InstanceId"]])["Reservations"][0]["Instances"][0][

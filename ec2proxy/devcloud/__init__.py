@@ -236,10 +236,11 @@ def seed(store: Store) -> dict[str, Any]:
             subnet = store.put("subnet", network._create_subnet(store, {
                 "network_id": private["id"], "cidr": cidr, "name": "private-subnet",
                 "dns_nameservers": ["8.8.8.8"]}, owner))
-            store.put("router", network._create_router(store, {
+            router = store.put("router", network._create_router(store, {
                 "name": "router1", "external_gateway_info": {
                     "network_id": public["id"], "enable_snat": True,
                     "external_fixed_ips": [{"subnet_id": public_subnet["id"]}]}}, owner))
+            network.attach_interface(store, router, subnet)  # as the lab's: the private subnet routed out
             network.ensure_default_group(store, projects[name]["id"])
             accounts[f"{name}_network"] = {"network_id": private["id"], "subnet_id": subnet["id"]}
         accounts["image_id"] = cirros["id"]

@@ -293,7 +293,8 @@ def _create_floatingip(store, spec: dict, token) -> dict:
     store.put("subnet", subnet)
     fip = _stamp({"id": new_id(), "floating_ip_address": address, "floating_network_id": network["id"],
                   "router_id": None, "port_id": None, "fixed_ip_address": None, "status": "DOWN",
-                  "port_details": None, "qos_policy_id": None, "_subnet_id": subnet["id"]}, token.project_id)
+                  "port_details": None, "qos_policy_id": None, "_subnet_id": subnet["id"],
+                  "description": spec.get("description", "")}, token.project_id)
     if spec.get("port_id"):
         fip = _associate(store, fip, spec["port_id"], spec.get("fixed_ip_address"), token)
     return fip
@@ -309,9 +310,16 @@ def _associate(store, fip: dict, port_id: str | None, fixed_ip: str | None, toke
         if other["port_id"] == port_id and other["id"] != fip["id"]:
             raise HTTPError(409, f"Cannot associate floating IP {fip['floating_ip_address']} with port {port_id}: "
                                  f"it already has a floating IP.")
-    router = next((r for r in store.all("router").values() if r["project_id"] == fip["project_id"]), None)
+    subnet_ids = {f["subnet_id"] for f in port["fixed_ips"]}
+    router = next((r for r in store.all("router").values()
+                   if (r.get("external_gateway_info") or {}).get("network_id") == fip["floating_network_id"]
+                   and any(s and s["id"] in subnet_ids for s in _router_subnets(store, r))), None)
+    if router is None:  # as Neutron: a floating IP needs a router from its subnet to the external network
+        raise HTTPError(404, f"External network {fip['floating_network_id']} is not reachable from subnet "
+                             f"{sorted(subnet_ids)[0]}.  Therefore, cannot associate Port {port_id} with a "
+                             "Floating IP.")
     return {**fip, "port_id": port_id, "fixed_ip_address": fixed_ip or port["fixed_ips"][0]["ip_address"],
-            "status": "ACTIVE", "router_id": router["id"] if router else None}
+            "status": "ACTIVE", "router_id": router["id"]}
 
 
 def _update_floatingip(store, fip: dict, spec: dict, token) -> dict:
@@ -360,6 +368,17 @@ def _update_router(store, router: dict, spec: dict) -> dict:
     return changed
 
 
+def attach_interface(store, router: dict, subnet: dict) -> dict:
+    """The router's port on the subnet, holding the subnet's gateway address."""
+    return store.put("port", _stamp({
+        "id": new_id(), "name": "", "network_id": subnet["network_id"], "mac_address": _mac(),
+        "admin_state_up": True, "status": "ACTIVE", "device_id": router["id"],
+        "device_owner": "network:router_interface",
+        "fixed_ips": [{"subnet_id": subnet["id"], "ip_address": subnet["gateway_ip"]}], "security_groups": [],
+        "allowed_address_pairs": [], "extra_dhcp_opts": [], "binding:vnic_type": "normal",
+        "port_security_enabled": False}, router["project_id"]))
+
+
 @routes.put(PREFIX + "/routers/{id}/{verb:add_router_interface|remove_router_interface}")
 async def router_interface(request: web.Request) -> web.Response:
     """A port on the subnet holding its gateway address, owned by the router (or that port removed)."""
@@ -378,13 +397,7 @@ async def router_interface(request: web.Request) -> web.Response:
         if existing is not None:
             raise HTTPError(400, f"Bad router request: Router already has a port on subnet {subnet_id}.")
         with store.batch():
-            port = store.put("port", _stamp({
-                "id": new_id(), "name": "", "network_id": subnet["network_id"], "mac_address": _mac(),
-                "admin_state_up": True, "status": "ACTIVE", "device_id": router["id"],
-                "device_owner": "network:router_interface",
-                "fixed_ips": [{"subnet_id": subnet_id, "ip_address": subnet["gateway_ip"]}], "security_groups": [],
-                "allowed_address_pairs": [], "extra_dhcp_opts": [], "binding:vnic_type": "normal",
-                "port_security_enabled": False}, router["project_id"]))
+            port = attach_interface(store, router, subnet)
     else:
         if existing is None:
             raise HTTPError(404, f"Router {router['id']} has no interface on subnet {subnet_id}")

@@ -8,9 +8,10 @@ network, else the shared one).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Collection
 
 from ec2proxy.cloud import BackendNotFound, CloudView
 from ec2proxy.cloud.clients import Neutron
@@ -23,8 +24,10 @@ def usable(networks: list[dict], project_id: str) -> list[dict]:
             and (n.get("project_id", n.get("tenant_id")) == project_id or n.get("shared"))]
 
 
-def default_network(networks: list[dict], project_id: str) -> dict | None:
-    candidates = usable(networks, project_id)
+def default_network(networks: list[dict], project_id: str, made: Collection[str] = ()) -> dict | None:
+    """The network Nova gives an instance by default: the project's oldest own network (a shared one if it has
+    none); never a VPC made through EC2 (``made``)."""
+    candidates = [n for n in usable(networks, project_id) if n["id"] not in made]
     own = [n for n in candidates if n.get("project_id", n.get("tenant_id")) == project_id]
     chosen = sorted(own or candidates, key=lambda n: (n.get("created_at") or "", n["id"]))
     return chosen[0] if chosen else None
@@ -82,17 +85,20 @@ async def port_of(view: CloudView, project_id: str, eni: str,
     return ports[eni], ports
 
 
-async def default_vpc_id(view: CloudView, project_id: str) -> str | None:
+async def default_vpc_id(view: CloudView, project_id: str,
+                         made: Callable[[], Awaitable[Collection[str]]]) -> str | None:
     """The project's default VPC, remembered for ``DEFAULT_VPC_TTL`` seconds: answers that name it in passing
     (a security group's VpcId) then cost no network listing, which on a one-worker Neutron queues behind the
-    call that matters. A project's default network changes once in its life, if ever."""
+    call that matters. A project's default network changes once in its life, if ever. ``made``: the networks
+    of the VPCs made through EC2, which are never the default."""
     if view.neutron is None:
         return None
     known = _DEFAULT_VPCS.get(project_id)
     if known is not None and known[0] > time.monotonic():
         return known[1]
-    networks = await view.neutron.list("network", {"router:external": "false", "fields": NETWORK_FIELDS})
-    found = vpc_id(default_network(networks, project_id))
+    networks, ours = await asyncio.gather(
+        view.neutron.list("network", {"router:external": "false", "fields": NETWORK_FIELDS}), made())
+    found = vpc_id(default_network(networks, project_id, ours))
     if len(_DEFAULT_VPCS) > 10000:
         _DEFAULT_VPCS.clear()
     _DEFAULT_VPCS[project_id] = (time.monotonic() + DEFAULT_VPC_TTL, found)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from ec2proxy.cloud import BackendError, CloudView
-from ec2proxy.ec2 import errors, vpcs
+from ec2proxy.ec2 import errors
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.readmodels.networks import default_vpc_id
 
 NAMES = ("supported-platforms", "default-vpc", "max-instances", "vpc-max-security-groups-per-interface",
          "max-elastic-ips", "vpc-max-elastic-ips")
@@ -35,7 +36,7 @@ async def describe_account_attributes(ctx: RequestContext, params: dict) -> dict
         raise errors.InvalidParameterValue(f"Value ({unknown[0][:64]}) for parameter attributeName is invalid.")
     view = await ctx.cloud()
     limits, quota, vpc = await asyncio.gather(view.nova.limits(), _network_quota(view, ctx.project_id),
-                                              vpcs.default_vpc_id(view, ctx.project_id))
+                                              default_vpc_id(ctx))
     values = {
         "supported-platforms": ["VPC"],
         "default-vpc": [vpc or "none"],

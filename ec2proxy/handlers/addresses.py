@@ -15,6 +15,7 @@ from ec2proxy.ec2.vpcs import association_id
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import lookup
+from ec2proxy.state import public_addresses
 
 _get = filters.path
 FILTERS = {
@@ -44,8 +45,8 @@ async def describe(ctx: RequestContext) -> list[dict]:
     view = await ctx.cloud()
     if view.neutron is None:
         raise errors.UnsupportedOperation("This cloud has no network service (Neutron).")
-    fips = [f for f in await view.neutron.list("floatingip")
-            if f.get("project_id", f.get("tenant_id")) in (None, ctx.project_id)]
+    fips = [f for f in await view.neutron.list("floatingip")  # an instance's automatic public IP is no elastic IP
+            if f.get("project_id", f.get("tenant_id")) in (None, ctx.project_id) and not public_addresses.automatic(f)]
     port_ids = sorted({f["port_id"] for f in fips if f.get("port_id")})
     ports = {p["id"]: p for p in await view.neutron.list("port", {"id": port_ids})} if port_ids else {}
     networks = {n["id"]: n.get("name") or n["id"] for n in await view.neutron.list("network",
@@ -172,6 +173,7 @@ async def associate_address(ctx: RequestContext, params: dict) -> dict:
         if os_other["id"] != fip["id"] and os_other.get("port_id") == port["id"] and \
                 os_other.get("fixed_ip_address") == private_ip:
             await view.neutron.update("floatingip", os_other["id"], {"port_id": None})
+    await public_addresses.give_way(view, port["id"])
     try:
         updated = await view.neutron.update("floatingip", fip["id"], {"port_id": port["id"],
                                                                        "fixed_ip_address": private_ip})
@@ -179,7 +181,7 @@ async def associate_address(ctx: RequestContext, params: dict) -> dict:
         if exc.status in (400, 404, 409):
             raise errors.EC2Error(f"The address cannot reach this interface: {exc.message[:200]}",
                                   code="Gateway.NotAttached" if "router" in exc.message.lower()
-                                  else "InvalidParameterValue") from None
+                                  or "not reachable" in exc.message.lower() else "InvalidParameterValue") from None
         raise
     if port.get("device_id"):
         ctx.services.instance_changed(port["device_id"])

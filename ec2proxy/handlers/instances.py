@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, update
 
 from ec2proxy import db
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView, placement
-from ec2proxy.db.models import Instance, Reservation, VpcGroup, utcnow
+from ec2proxy.db.models import Instance, Reservation, SubnetSetting, VpcGroup, utcnow
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, states, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
@@ -33,7 +33,7 @@ from ec2proxy.readmodels.instances import (
     reservation_groups,
     resolve_groups,
 )
-from ec2proxy.state import launch_tags, ledger, oplog
+from ec2proxy.state import launch_tags, ledger, oplog, public_addresses
 
 MAX_COUNT = 1000
 # Inputs that need the volume and network work of later issues: refused loudly until then.
@@ -95,6 +95,20 @@ async def _resolve_subnet(view: CloudView, subnet_id: str | None) -> tuple[dict 
     raise errors.EC2Error(f"The subnet ID '{subnet_id}' does not exist", code="InvalidSubnetID.NotFound")
 
 
+async def _public_on_launch(ctx: RequestContext, params: dict, subnet: dict | None) -> bool:
+    """Whether the instances get a public IP: the first interface's AssociatePublicIpAddress says, else the
+    subnet's MapPublicIpOnLaunch."""
+    asked = next((n.get("AssociatePublicIpAddress") for n in params.get("NetworkInterfaces") or []
+                  if (n.get("DeviceIndex") or 0) == 0), None)
+    if asked is not None:
+        return bool(asked)
+    if subnet is None:
+        return False
+    async with ctx.services.sessions() as session:
+        setting = await session.get(SubnetSetting, subnet["id"])
+    return bool(setting and setting.map_public_ip_on_launch)
+
+
 async def _vpc_default_group(ctx: RequestContext, network_id: str) -> str | None:
     """The default security group of a VPC made through EC2 (an instance launched there without groups is
     in it, as on AWS)."""
@@ -113,7 +127,7 @@ async def _block_devices(ctx: RequestContext, view: CloudView, params: dict,
     return devices.to_nova(mappings, image, devices.type_map(ctx.services.config), snapshots)
 
 
-NIC_UNSUPPORTED = ("AssociatePublicIpAddress", "SecondaryPrivateIpAddressCount", "Ipv6AddressCount", "Ipv6Addresses",
+NIC_UNSUPPORTED = ("SecondaryPrivateIpAddressCount", "Ipv6AddressCount", "Ipv6Addresses",
                    "AssociateCarrierIpAddress", "NetworkCardIndex", "Ipv4Prefixes", "Ipv6Prefixes", "InterfaceType")
 
 
@@ -339,6 +353,9 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         await create.done(session)
     if later:
         await launch_tags.schedule(ctx, view, reservation_id, nova_reservation, [s["id"] for s in servers], later)
+    if await _public_on_launch(ctx, params, subnet):
+        external = await vpcs.external_network(ctx.services.config, view)
+        await public_addresses.schedule(ctx, view, reservation_id, [s["id"] for s in servers], external["id"])
     made = Made(rows={row["os_id"]: InstanceRow.of(row) for row in rows}, tags=tagged,
                 groups={g["GroupName"]: g["GroupId"] for g in group_set})
     return await _replay(ctx, reservation_id, (servers, group_set, made))
@@ -438,6 +455,8 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
         raise errors.EC2Error(f"The instance '{protected[0]}' may not be terminated. Modify its "
                               "'disableApiTermination' instance attribute and try again.",
                               code="OperationNotPermitted")
+    await public_addresses.release(await ctx.cloud(), [i.os_id for i in instances
+                                                       if i["State"]["Name"] not in ("terminated", "shutting-down")])
     changes = await _change_state(ctx, instances, lambda nova, i: nova.delete_server(i.os_id),
                                   {"pending", "running", "stopping", "stopped"}, states.SHUTTING_DOWN,
                                   idle={"shutting-down", "terminated"})

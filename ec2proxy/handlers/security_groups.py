@@ -12,6 +12,7 @@ from ec2proxy.ec2 import errors, filters, ids, paging, permissions, tagging, vpc
 from ec2proxy.ec2.records import Described
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.readmodels.networks import default_vpc_id
 from ec2proxy.state import rule_overlays
 
 _get = filters.path
@@ -80,7 +81,7 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> l
     listing the project's every group."""
     view = await ctx.cloud()
     shown, vpc_id, vpc_groups = await asyncio.gather(
-        _shown(ctx, view, group_ids) if group_ids else asyncio.sleep(0), vpcs.default_vpc_id(view, ctx.project_id),
+        _shown(ctx, view, group_ids) if group_ids else asyncio.sleep(0), default_vpc_id(ctx),
         _vpc_groups(ctx))
     if shown is None:
         groups = await _groups(ctx)

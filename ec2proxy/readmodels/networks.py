@@ -81,11 +81,20 @@ async def network_state(ctx: RequestContext, with_ports: bool = False) -> dict:
     rows, settings = found[2]
     state: dict[str, Any] = {
         "networks": networks, "subnets": [s for s in found[1] if s["network_id"] in usable],
-        "default": vpcs.default_network(found[0], ctx.project_id), "vpcs": rows, "settings": settings}
+        "default": vpcs.default_network(found[0], ctx.project_id, rows), "vpcs": rows, "settings": settings}
     if with_ports:
         state.update(ports=[p for p in found[3] if owner(p) == ctx.project_id and p["network_id"] in usable],
                      fips=found[4], groups={g["id"]: g["name"] for g in found[5]})
     return state
+
+
+async def default_vpc_id(ctx: RequestContext) -> str | None:
+    """The project's default VPC (``ec2proxy.ec2.vpcs.default_vpc_id``)."""
+    async def made() -> set[str]:
+        async with ctx.services.sessions() as session:
+            return set((await session.scalars(select(Vpc.os_id).where(Vpc.project_id == ctx.project_id))).all())
+
+    return await vpcs.default_vpc_id(await ctx.cloud(), ctx.project_id, made)
 
 
 async def _rows(ctx: RequestContext) -> tuple[dict[str, Vpc], dict[str, SubnetSetting]]:

@@ -33,7 +33,7 @@ def ec2(tmp_path_factory):
 def neutron_objects() -> dict[str, set[str]]:
     async def work(view):
         found = {}
-        for kind in ("network", "subnet", "router", "port", "security_group"):
+        for kind in ("network", "subnet", "router", "port", "security_group", "floatingip"):
             found[kind] = {o["id"] for o in await view.neutron.list(kind)
                            if o.get("project_id") == view.project_id and not o.get("router:external")}
         return found
@@ -49,6 +49,7 @@ def test_vpc_stack_on_real_neutron(ec2):
     public = ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.1.0/24")["Subnet"]["SubnetId"]
     private = ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.2.0/24")["Subnet"]["SubnetId"]
     assert code_of(ec2.create_subnet, VpcId=vpc, CidrBlock="10.60.1.128/25") == "InvalidSubnet.Conflict"
+    ec2.modify_subnet_attribute(SubnetId=public, MapPublicIpOnLaunch={"Value": True})
     gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
     ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc)
     table = ec2.create_route_table(VpcId=vpc, ClientToken=f"lab-rtb-{int(time.time())}")["RouteTable"]
@@ -69,6 +70,13 @@ def test_vpc_stack_on_real_neutron(ec2):
                    shown[i["InstanceId"]]["PrivateIpAddress"].startswith("10.60.1.") for i in launched)
         assert shown[inner["InstanceId"]]["PrivateIpAddress"] == "10.60.2.50"
         assert [g["GroupName"] for g in shown[inner["InstanceId"]]["SecurityGroups"]] == ["default"]
+        for _ in range(60):  # a public IP mapped on launch: a floating IP once Nova has made the port
+            automatic = ec2.describe_instances(InstanceIds=[launched[1]["InstanceId"]])["Reservations"][0][
+                "Instances"][0].get("PublicIpAddress")
+            if automatic:
+                break
+            time.sleep(1)
+        assert automatic and automatic not in [a["PublicIp"] for a in ec2.describe_addresses()["Addresses"]]
         address = ec2.allocate_address(Domain="vpc")
         ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=launched[0]["InstanceId"])
         ec2.create_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock="192.168.0.0/16",

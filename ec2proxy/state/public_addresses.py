@@ -1,0 +1,74 @@
+"""The public IPv4 address an instance gets at launch (a subnet's MapPublicIpOnLaunch, a network interface's
+AssociatePublicIpAddress): a Neutron floating IP on the instance's first port, made by a background job once
+Nova has made the port, and released when the instance terminates, as AWS does. It is not an elastic IP:
+DescribeAddresses leaves it out."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ec2proxy.cloud import BackendError
+from ec2proxy.state import jobs, oplog
+
+JOB = "RunInstances.PublicAddresses"
+WAIT = 60.0
+MARK = "ec2proxy: public IP of an instance, released with it"
+
+
+def automatic(fip: dict) -> bool:
+    return fip.get("description") == MARK
+
+
+async def schedule(ctx, view, reservation_id: str, server_ids: list[str], external_network_id: str) -> None:
+    details = {"project": ctx.project_id, "servers": server_ids, "network": external_network_id}
+    async with ctx.services.sessions() as session, session.begin():
+        operation_id = await oplog.record(session, ctx, [reservation_id], details=details, action=JOB)
+    jobs.kick(ctx.services, operation_id, view)
+
+
+@jobs.runner(JOB)
+async def _assign(services, operation, view=None) -> None:
+    details = operation.details or {}
+    view = view or await services.backend.reader_view(details["project"])
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    servers = list(details.get("servers") or [])
+    while True:
+        ports = await view.neutron.list("port", {"device_id": servers, "fields": ["id", "device_id", "created_at"]})
+        if {p["device_id"] for p in ports} >= set(servers):
+            break
+        if loop.time() > deadline:
+            raise BackendError("network", 409, "the instances' ports are not there yet")
+        await asyncio.sleep(1.0)
+    fips = await view.neutron.list("floatingip", {"port_id": [p["id"] for p in ports]})
+    holding = {f["port_id"] for f in fips}
+    for server in servers:
+        first = min((p for p in ports if p["device_id"] == server), key=lambda p: (p.get("created_at") or "", p["id"]))
+        if first["id"] in holding:
+            continue  # an earlier run, or the caller, gave it one
+        try:
+            await view.neutron.create("floatingip", {"floating_network_id": details["network"], "port_id": first["id"],
+                                                     "description": MARK})
+        except BackendError as exc:
+            if exc.status in (400, 404):  # no internet gateway on the VPC: no route from the external network
+                raise jobs.JobFailed(f"no public IP for server {server}: {exc.message[:200]}") from None
+            raise
+
+
+async def give_way(view, port_id: str) -> None:
+    """An elastic IP comes to the port: its automatic public IP goes, as on AWS."""
+    for fip in await view.neutron.list("floatingip", {"port_id": port_id}):
+        if automatic(fip):
+            await view.neutron.remove("floatingip", fip["id"])
+
+
+async def release(view, server_ids: list[str]) -> None:
+    """The automatic public IPs of these servers, released (TerminateInstances)."""
+    if not server_ids or view.neutron is None:
+        return
+    ports = await view.neutron.list("port", {"device_id": server_ids, "fields": ["id"]})
+    if not ports:
+        return
+    for fip in await view.neutron.list("floatingip", {"port_id": [p["id"] for p in ports]}):
+        if automatic(fip):
+            await view.neutron.remove("floatingip", fip["id"])
