@@ -191,7 +191,10 @@ def test_deregister_fault_then_retry_leaves_no_image_and_no_tags(ec2, cloud, sou
                 assert exc.response["Error"]["Code"] == "InvalidAMIID.NotFound"
         else:
             ec2.deregister_image(ImageId=image)
-    assert error_of(ec2.describe_images, ImageIds=[image])[0] == "InvalidAMIID.NotFound"
+    # Deregistered through the proxy: InvalidAMIID.Unavailable; deleted by Glance behind a lost answer, which the
+    # proxy never saw succeed: InvalidAMIID.NotFound.
+    expected = {"late": {"InvalidAMIID.NotFound"}, "hang": {"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"}}
+    assert error_of(ec2.describe_images, ImageIds=[image])[0] in expected.get(kind, {"InvalidAMIID.Unavailable"})
     assert ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [image]}])["Tags"] == []
 
 
