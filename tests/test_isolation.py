@@ -13,7 +13,8 @@ from ec2proxy.frontdoor.actions import implemented
 from tests.support import WAIT, launch_with_volume
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2"}
-NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidVolume.NotFound", "InvalidSnapshot.NotFound",
+NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidAttachmentID.NotFound", "InvalidVolume.NotFound",
+             "InvalidSnapshot.NotFound",
              "InvalidAMIID.NotFound", "InvalidGroup.NotFound", "InvalidKeyPair.NotFound",
              "InvalidAllocationID.NotFound", "InvalidAssociationID.NotFound", "InvalidGroupId.NotFound",
              "InvalidNetworkInterfaceID.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
@@ -52,6 +53,7 @@ def a(ec2, ami):
     ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
     link = ec2.associate_route_table(RouteTableId=table, SubnetId=made_subnet)["AssociationId"]
     return {"made_vpc": made_vpc, "made_subnet": made_subnet, "igw": gateway, "rtb": table, "rtbassoc": link,
+            "attachment": described["NetworkInterfaces"][0]["Attachment"]["AttachmentId"],
             "instance": iid, "zone": zone, "volume": volume, "snapshot": snapshot, "image": image, "group": group,
             "key": key, "allocation": address["AllocationId"], "ip": address["PublicIp"], "association": association,
             "eni": described["NetworkInterfaces"][0]["NetworkInterfaceId"], "subnet": described["SubnetId"],
@@ -103,6 +105,13 @@ CHANGES = {
     "ReplaceRoute": ("replace_route", lambda r: {"RouteTableId": r["rtb"], "DestinationCidrBlock": "0.0.0.0/0",
                                                  "GatewayId": r["igw"]}),
     "DeleteRoute": ("delete_route", lambda r: {"RouteTableId": r["rtb"], "DestinationCidrBlock": "0.0.0.0/0"}),
+    "CreateNetworkInterface": ("create_network_interface", lambda r: {"SubnetId": r["made_subnet"]}),
+    "DeleteNetworkInterface": ("delete_network_interface", lambda r: {"NetworkInterfaceId": r["eni"]}),
+    "AttachNetworkInterface": ("attach_network_interface", lambda r: {"NetworkInterfaceId": r["eni"],
+                                                                      "InstanceId": r["instance"], "DeviceIndex": 1}),
+    "DetachNetworkInterface": ("detach_network_interface", lambda r: {"AttachmentId": r["attachment"]}),
+    "ModifyNetworkInterfaceAttribute": ("modify_network_interface_attribute", lambda r: {
+        "NetworkInterfaceId": r["eni"], "Description": {"Value": "b was here"}}),
     "ModifySecurityGroupRules": ("modify_security_group_rules", lambda r: {
         "GroupId": r["group"], "SecurityGroupRules": [
             {"SecurityGroupRuleId": r["rule"], "SecurityGroupRule": {"IpProtocol": "-1", "CidrIpv4": "0.0.0.0/0"}}]}),
@@ -168,6 +177,8 @@ DESCRIBE_BY_ID = {
     "DescribeVolumes": ("describe_volumes", lambda r: {"VolumeIds": [r["volume"]]}),
     "DescribeVpcs": ("describe_vpcs", lambda r: {"VpcIds": [r["vpc"]]}),
     "GetPasswordData": ("get_password_data", lambda r: {"InstanceId": r["instance"]}),
+    "DescribeNetworkInterfaceAttribute": ("describe_network_interface_attribute", lambda r: {
+        "NetworkInterfaceId": r["eni"], "Attribute": "description"}),
     "DescribeVpcAttribute": ("describe_vpc_attribute", lambda r: {"VpcId": r["vpc"], "Attribute": "enableDnsSupport"}),
 }
 # listings: B's answer must not contain any of A's ids or addresses

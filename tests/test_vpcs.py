@@ -126,6 +126,37 @@ def test_a_whole_stack_built_used_and_torn_down(proxy, ec2, ami):
     assert {r["DestinationCidrBlock"]: r.get("GatewayId") or r.get("InstanceId") for r in routes} == {
         "10.20.0.0/16": "local", "0.0.0.0/0": gateway, "192.168.0.0/16": lonely["InstanceId"]}
 
+    # a second interface, made in the private subnet (exactly once with a ClientToken), attached, given the
+    # elastic IP, changed, detached and deleted
+    eni = ec2.create_network_interface(SubnetId=private["SubnetId"], Description="second", Groups=[web],
+                                       ClientToken="stack-eni")["NetworkInterface"]
+    assert ec2.create_network_interface(SubnetId=private["SubnetId"], Description="second", Groups=[web],
+                                        ClientToken="stack-eni")["NetworkInterface"]["NetworkInterfaceId"] == \
+        eni["NetworkInterfaceId"]
+    assert eni["Status"] == "available" and eni["PrivateIpAddress"].startswith("10.20.2.")
+    attachment = ec2.attach_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"],
+                                              InstanceId=launched[0]["InstanceId"], DeviceIndex=1)["AttachmentId"]
+    interfaces = ec2.describe_instances(InstanceIds=[launched[0]["InstanceId"]])["Reservations"][0][
+        "Instances"][0]["NetworkInterfaces"]
+    assert sorted((n["Attachment"]["DeviceIndex"], n["NetworkInterfaceId"]) for n in interfaces)[1] == \
+        (1, eni["NetworkInterfaceId"])
+    ec2.associate_address(AllocationId=address["AllocationId"], NetworkInterfaceId=eni["NetworkInterfaceId"],
+                          AllowReassociation=True)  # the elastic IP moves to the second interface
+    (moved,) = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni["NetworkInterfaceId"]])["NetworkInterfaces"]
+    assert moved["Association"]["PublicIp"] == address["PublicIp"]
+    ec2.modify_network_interface_attribute(NetworkInterfaceId=eni["NetworkInterfaceId"],
+                                           SourceDestCheck={"Value": False})
+    assert ec2.describe_network_interface_attribute(NetworkInterfaceId=eni["NetworkInterfaceId"],
+                                                    Attribute="sourceDestCheck")["SourceDestCheck"] == {"Value": False}
+    assert code_of(ec2.delete_network_interface, NetworkInterfaceId=eni["NetworkInterfaceId"]) == \
+        "InvalidNetworkInterface.InUse"
+    primary = next(n for n in interfaces if n["Attachment"]["DeviceIndex"] == 0)["Attachment"]["AttachmentId"]
+    assert code_of(ec2.detach_network_interface, AttachmentId=primary) == "OperationNotPermitted"
+    ec2.disassociate_address(AssociationId=moved["Association"]["AssociationId"])
+    ec2.detach_network_interface(AttachmentId=attachment)
+    ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
+    ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=launched[0]["InstanceId"])
+
     assert code_of(ec2.delete_vpc, VpcId=vpc_id) == "DependencyViolation"
     assert code_of(ec2.detach_internet_gateway, InternetGatewayId=gateway, VpcId=vpc_id) == "DependencyViolation"
     assert code_of(ec2.delete_internet_gateway, InternetGatewayId=gateway) == "DependencyViolation"

@@ -88,6 +88,13 @@ class Nova(ServiceClient):
         result = await self.action(server_id, "os-getConsoleOutput", {"length": length})
         return result["output"]
 
+    async def attach_interface(self, server_id: str, port_id: str) -> dict:
+        body = {"interfaceAttachment": {"port_id": port_id}}
+        return (await self.post(route("servers/{}/os-interface", server_id), body))["interfaceAttachment"]
+
+    async def detach_interface(self, server_id: str, port_id: str) -> None:
+        await self.delete(route("servers/{}/os-interface/{}", server_id, port_id))
+
     async def password(self, server_id: str) -> str:
         """The encrypted password the guest posted to Nova's metadata service ("" when none)."""
         return (await self.get(route("servers/{}/os-server-password", server_id))).get("password") or ""

@@ -430,6 +430,40 @@ async def show_server(request: web.Request) -> web.Response:
     return reply({"server": render(request, cloud, server, network.floating_by_port(cloud.store))})
 
 
+@routes.post(PREFIX + "/servers/{server_id}/os-interface")
+async def attach_interface(request: web.Request) -> web.Response:
+    """A port of the project bound to the server (Nova's 409 when the port is bound already)."""
+    cloud = request.app[STATE]
+    server = _get_server(request, request.match_info["server_id"])
+    spec = ((await body_json(request)) or {}).get("interfaceAttachment") or {}
+    port = cloud.store.get("port", str(spec.get("port_id", "")))
+    if port is None or port["project_id"] != server["project_id"]:
+        raise HTTPError(404, f"Port {spec.get('port_id')} could not be found.")
+    if port["device_id"]:
+        raise HTTPError(409, f"Port {port['id']} is still in use.")
+    if server["status"] not in ("ACTIVE", "SHUTOFF"):
+        raise _conflict(server, "attach_interface")
+    port = cloud.store.put("port", {**port, "device_id": server["id"], "_preserve": True,
+                                    "device_owner": f"compute:{server['availability_zone']}"})
+    cloud.store.put("server", {**server, "ports": server["ports"] + [port["id"]]})
+    return reply({"interfaceAttachment": {"net_id": port["network_id"], "port_id": port["id"],
+                                          "mac_addr": port["mac_address"], "port_state": "ACTIVE",
+                                          "fixed_ips": port["fixed_ips"], "tag": None}})
+
+
+@routes.delete(PREFIX + "/servers/{server_id}/os-interface/{port_id}")
+async def detach_interface(request: web.Request) -> web.Response:
+    """The port unbound, kept (Nova deletes only the ports it made itself, when the server goes)."""
+    cloud = request.app[STATE]
+    server = _get_server(request, request.match_info["server_id"])
+    port = cloud.store.get("port", request.match_info["port_id"])
+    if port is None or port["device_id"] != server["id"]:
+        raise HTTPError(404, f"Port {request.match_info['port_id']} is not attached")
+    cloud.store.put("port", {**port, "device_id": "", "device_owner": "", "_preserve": False})
+    cloud.store.put("server", {**server, "ports": [p for p in server["ports"] if p != port["id"]]})
+    return reply(None, 202)
+
+
 @routes.get(PREFIX + "/servers/{server_id}/os-server-password")
 async def server_password(request: web.Request) -> web.Response:
     """What a Windows guest posted to Nova's metadata service, encrypted with its key pair ("" until then)."""

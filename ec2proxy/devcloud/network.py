@@ -172,6 +172,9 @@ def allocate_port(store, project_id: str, network_id: str, fixed_ip: str | None,
 
 def release_ports(store, device_id: str) -> None:
     for port in [p for p in store.all("port").values() if p["device_id"] == device_id]:
+        if port.get("_preserve"):  # attached, not made, by Nova: unbound and kept (its floating IP too)
+            store.put("port", {**port, "device_id": "", "device_owner": "", "_preserve": False})
+            continue
         for fip in store.all("floatingip").values():
             if fip["port_id"] == port["id"]:
                 store.put("floatingip", {**fip, "port_id": None, "fixed_ip_address": None, "status": "DOWN",

@@ -1,22 +1,244 @@
-"""Network interfaces: Neutron ports as EC2 shows them (DescribeNetworkInterfaces)."""
+"""Network interfaces: Neutron ports. Created in a subnet, attached to and detached from instances through
+Nova's os-interface (Nova keeps, on the instance's termination, a port it did not make), their description,
+groups and source/destination checking changed on the port."""
 
 from __future__ import annotations
 
 import asyncio
 
-from ec2proxy.ec2 import ids, tagging
+from sqlalchemy import select
+
+from ec2proxy.cloud import BackendError
+from ec2proxy.db.models import VpcGroup
+from ec2proxy.ec2 import errors, ids, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.networks import ENI_FILTERS, answer, build_interface, network_state, zone
+from ec2proxy.readmodels.instances import lookup
+from ec2proxy.readmodels.networks import ENI_FILTERS, answer, build_interface, find_subnet, network_state, zone
+from ec2proxy.state import ledger
+
+
+def _device_indexes(ports: list[dict]) -> dict[str, int]:
+    """Each attached port's place on its instance, in the order the ports were made (the first is index 0)."""
+    by_device: dict[str, list[dict]] = {}
+    for port in ports:
+        if port.get("device_id"):
+            by_device.setdefault(port["device_id"], []).append(port)
+    return {port["id"]: index for held in by_device.values()
+            for index, port in enumerate(sorted(held, key=lambda p: (p.get("created_at") or "", p["id"])))}
+
+
+def _shapes(state: dict, default_zone: str, region: str) -> list[dict]:
+    indexes = _device_indexes(state["ports"])
+    shapes = []
+    for port in state["ports"]:
+        if (port.get("device_owner") or "").startswith(("network:", "neutron:")):
+            continue
+        shape = build_interface(port, state["fips"], state["groups"], default_zone, region)
+        if "Attachment" in shape:
+            shape["Attachment"]["DeviceIndex"] = indexes.get(port["id"], 0)
+            shape["Attachment"]["DeleteOnTermination"] = indexes.get(port["id"], 0) == 0
+        shapes.append(shape)
+    return shapes
 
 
 @action("DescribeNetworkInterfaces")
 async def describe_network_interfaces(ctx: RequestContext, params: dict) -> dict:
     state, default_zone = await asyncio.gather(network_state(ctx, with_ports=True), zone(ctx))
-    shapes = [build_interface(p, state["fips"], state["groups"], default_zone, ctx.region) for p in state["ports"]
-              if not (p.get("device_owner") or "").startswith(("network:", "neutron:"))]
-    return {"NetworkInterfaces": await answer(ctx, params, shapes, "NetworkInterfaceId", "eni",
-                                              "InvalidNetworkInterfaceID.NotFound", ENI_FILTERS, "TagSet")}
+    return {"NetworkInterfaces": await answer(ctx, params, _shapes(state, default_zone, ctx.region),
+                                              "NetworkInterfaceId", "eni", "InvalidNetworkInterfaceID.NotFound",
+                                              ENI_FILTERS, "TagSet")}
+
+
+async def _interface(ctx: RequestContext, eni: str) -> tuple[dict, dict]:
+    """(the Neutron port behind ``eni``, the network state it was found in)."""
+    state = await network_state(ctx, with_ports=True)
+    ids.check("eni", eni)
+    port = next((p for p in state["ports"] if ids.from_uuid("eni", p["id"]) == eni), None)
+    if port is None:
+        raise errors.not_found("NetworkInterfaceID", eni)
+    return port, state
+
+
+async def _default_groups(ctx: RequestContext, network_id: str) -> list[str]:
+    async with ctx.services.sessions() as session:
+        default = (await session.scalars(select(VpcGroup.os_id).where(
+            VpcGroup.project_id == ctx.project_id, VpcGroup.vpc_os_id == network_id,
+            VpcGroup.is_default.is_(True)))).first()
+    return [default] if default else []  # else Neutron's: the project's default group
+
+
+@action("CreateNetworkInterface", checks_dry_run=True)
+async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
+    for member in ("Ipv4Prefixes", "Ipv4PrefixCount", "Ipv6Prefixes", "Ipv6PrefixCount", "Ipv6Addresses",
+                   "Ipv6AddressCount", "SecondaryPrivateIpAddressCount", "EnablePrimaryIpv6",
+                   "ConnectionTrackingSpecification", "Operator"):
+        if params.get(member):
+            raise errors.UnsupportedOperation(f"CreateNetworkInterface with {member} is not supported by this cloud.")
+    if params.get("InterfaceType") not in (None, "interface"):
+        raise errors.UnsupportedOperation("Only interfaces of type 'interface' exist in this cloud.")
+    extra = [p for p in params.get("PrivateIpAddresses") or [] if not p.get("Primary")]
+    if extra:
+        raise errors.UnsupportedOperation("Secondary private addresses are not supported by this cloud yet.")
+    state = await network_state(ctx)
+    subnet = find_subnet(state, params["SubnetId"])
+    address = params.get("PrivateIpAddress") or next(
+        (p["PrivateIpAddress"] for p in params.get("PrivateIpAddresses") or [] if p.get("Primary")), None)
+    groups = [ids.check("sg", g) for g in params.get("Groups") or []]
+    view = await ctx.cloud()
+    neutron = vpcs.neutron(view)
+    known = {ids.from_uuid("sg", g["id"]): g["id"] for g in await neutron.list("security_group", {
+        "fields": ["id", "project_id"]}) if g.get("project_id") == ctx.project_id}
+    missing = [g for g in groups if g not in known]
+    if missing:
+        raise errors.EC2Error(f"The security group '{missing[0]}' does not exist", code="InvalidGroup.NotFound")
+    group_ids = [known[g] for g in groups] or await _default_groups(ctx, subnet["network_id"])
+    tags = tagging.from_specs(params, ("network-interface",)).get("network-interface", [])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    create = await ledger.Create.begin(ctx, params, ids.new("eni"))
+    marker = create.marker  # the port's name: what a retry finds it by
+    found = await neutron.list("port", {"name": marker}) if not create.owner or create.adopting else []
+    if not create.owner:
+        if not found:
+            raise errors.IdempotentParameterMismatch("The interface created with this client token no longer "
+                                                     "exists.")
+        port = found[0]
+    else:
+        await create.log([marker])
+        try:
+            port = found[0] if found else await neutron.create("port", {
+                "network_id": subnet["network_id"], "name": marker, "description": params.get("Description") or "",
+                "fixed_ips": [{"subnet_id": subnet["id"], **({"ip_address": address} if address else {})}],
+                **({"security_groups": group_ids} if group_ids else {})})
+        except BackendError as exc:
+            failure = errors.EC2Error(f"The address {address} is in use", code="InvalidIPAddress.InUse") \
+                if exc.status == 409 else exc.ec2()
+            await create.failed(failure, str(exc))
+            raise failure from None
+        except BaseException:
+            await create.interrupted()
+            raise
+        async with ctx.services.sessions() as session, session.begin():
+            await tagging.write(session, ctx.project_id, {ids.from_uuid("eni", port["id"]): tags})
+            await create.done(session)
+    names = {g["id"]: g["name"] for g in await neutron.list("security_group", {"fields": ["id", "name"]})}
+    shape = build_interface(port, [], names, await zone(ctx), ctx.region)
+    return {"NetworkInterface": {**shape, "TagSet": tags},
+            **({"ClientToken": params["ClientToken"]} if params.get("ClientToken") else {})}
+
+
+@action("DeleteNetworkInterface", checks_dry_run=True)
+async def delete_network_interface(ctx: RequestContext, params: dict) -> dict:
+    port, _ = await _interface(ctx, params["NetworkInterfaceId"])
+    if port.get("device_id"):
+        raise errors.EC2Error(f"Network interface '{params['NetworkInterfaceId']}' is currently in use.",
+                              code="InvalidNetworkInterface.InUse")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    neutron = vpcs.neutron(await ctx.cloud())
+    await vpcs.removed(lambda: neutron.remove("port", port["id"]))
+    async with ctx.services.sessions() as session, session.begin():
+        await tagging.forget(session, ctx.project_id, params["NetworkInterfaceId"])
+    return {}
+
+
+@action("AttachNetworkInterface", checks_dry_run=True)
+async def attach_network_interface(ctx: RequestContext, params: dict) -> dict:
+    port, state = await _interface(ctx, params["NetworkInterfaceId"])
+    (instance,) = await lookup(ctx, [params["InstanceId"]])
+    if port.get("device_id"):
+        raise errors.EC2Error(f"Interface {params['NetworkInterfaceId']} in use.",
+                              code="InvalidNetworkInterface.InUse")
+    if instance.get("VpcId") and instance["VpcId"] != ids.from_uuid("vpc", port["network_id"]):
+        raise errors.InvalidParameterValue("The instance and the network interface are in different VPCs")
+    index = params.get("DeviceIndex")
+    held = _device_indexes([p for p in state["ports"] if p.get("device_id") == instance.os_id])
+    if index is None or index < 1:
+        raise errors.InvalidParameterValue("DeviceIndex must be 1 or more: index 0 is the instance's own")
+    if index != len(held):
+        raise errors.InvalidParameterValue(f"The next free device index of {instance['InstanceId']} is {len(held)}; "
+                                           "this cloud numbers interfaces in the order they were attached")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    view = await ctx.cloud()
+    try:
+        await view.nova.attach_interface(instance.os_id, port["id"])
+    except BackendError as exc:
+        if exc.status == 409:
+            raise errors.IncorrectInstanceState(f"{instance['InstanceId']} cannot take an interface now: "
+                                                f"{exc.message[:200]}") from None
+        raise
+    ctx.services.instance_changed(instance.os_id)
+    return {"AttachmentId": ids.from_uuid("eni-attach", port["id"]), "NetworkCardIndex": 0}
+
+
+@action("DetachNetworkInterface", checks_dry_run=True)
+async def detach_network_interface(ctx: RequestContext, params: dict) -> dict:
+    attachment = ids.check("eni-attach", params["AttachmentId"])
+    state = await network_state(ctx, with_ports=True)
+    port = next((p for p in state["ports"] if p.get("device_id")
+                 and ids.from_uuid("eni-attach", p["id"]) == attachment), None)
+    if port is None:
+        raise errors.not_found("AttachmentID", attachment)
+    if _device_indexes([p for p in state["ports"] if p.get("device_id") == port["device_id"]])[port["id"]] == 0:
+        raise errors.EC2Error("The network interface at device index 0 cannot be detached.",
+                              code="OperationNotPermitted")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    await (await ctx.cloud()).nova.detach_interface(port["device_id"], port["id"])
+    ctx.services.instance_changed(port["device_id"])
+    return {}
+
+
+ATTRIBUTES = {"description": "Description", "groupSet": "Groups", "sourceDestCheck": "SourceDestCheck",
+              "attachment": "Attachment"}
+
+
+@action("DescribeNetworkInterfaceAttribute")
+async def describe_network_interface_attribute(ctx: RequestContext, params: dict) -> dict:
+    member = ATTRIBUTES.get(params.get("Attribute") or "")
+    if member is None:
+        raise errors.InvalidParameterValue(f"Value ({str(params.get('Attribute'))[:64]}) for parameter attribute "
+                                           "is invalid.")
+    port, state = await _interface(ctx, params["NetworkInterfaceId"])
+    shape = next(s for s in _shapes(state, await zone(ctx), ctx.region) if s["NetworkInterfaceId"] ==
+                 params["NetworkInterfaceId"])
+    value = shape.get(member)
+    if member in ("Description", "SourceDestCheck"):
+        value = {"Value": value}
+    return {"NetworkInterfaceId": params["NetworkInterfaceId"], **({member: value} if value is not None else {})}
+
+
+@action("ModifyNetworkInterfaceAttribute", checks_dry_run=True)
+async def modify_network_interface_attribute(ctx: RequestContext, params: dict) -> dict:
+    asked = [k for k in ("Description", "Groups", "SourceDestCheck", "Attachment", "EnaSrdSpecification",
+                         "EnablePrimaryIpv6", "ConnectionTrackingSpecification", "AssociatePublicIpAddress",
+                         "AssociatedSubnetIds") if params.get(k) not in (None, [])]
+    if len(asked) != 1:
+        raise errors.InvalidParameterCombination("Exactly one attribute must be modified per request")
+    if asked[0] not in ("Description", "Groups", "SourceDestCheck"):
+        raise errors.UnsupportedOperation(f"ModifyNetworkInterfaceAttribute {asked[0]} is not supported by this "
+                                          "cloud.")
+    port, _ = await _interface(ctx, params["NetworkInterfaceId"])
+    neutron = vpcs.neutron(await ctx.cloud())
+    if asked[0] == "Description":
+        change: dict = {"description": str(params["Description"].get("Value") or "")}
+    elif asked[0] == "SourceDestCheck":
+        change = {"allowed_address_pairs": vpcs.address_pairs(port, bool(params["SourceDestCheck"].get("Value")))}
+    else:
+        known = {ids.from_uuid("sg", g["id"]): g["id"] for g in await neutron.list("security_group", {
+            "fields": ["id", "project_id"]}) if g.get("project_id") == ctx.project_id}
+        missing = [g for g in params["Groups"] if g not in known]
+        if missing:
+            raise errors.EC2Error(f"The security group '{missing[0]}' does not exist", code="InvalidGroup.NotFound")
+        change = {"security_groups": [known[g] for g in params["Groups"]]}
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    await neutron.update("port", port["id"], change)
+    if port.get("device_id"):
+        ctx.services.instance_changed(port["device_id"])
+    return {}
 
 
 @tagging.exists("eni")
