@@ -81,6 +81,28 @@ def test_vpc_stack_on_real_neutron(ec2):
         ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=launched[0]["InstanceId"])
         ec2.create_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock="192.168.0.0/16",
                          InstanceId=inner["InstanceId"])  # a router extra route in real Neutron
+        eni = ec2.create_network_interface(SubnetId=private, Groups=[web])["NetworkInterface"]["NetworkInterfaceId"]
+        attachment = ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=launched[0]["InstanceId"],
+                                                  DeviceIndex=1)["AttachmentId"]
+        for _ in range(30):  # Nova binds the port a moment later
+            found = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]
+            if found.get("Attachment"):
+                break
+            time.sleep(1)
+        assert found["Attachment"]["InstanceId"] == launched[0]["InstanceId"]
+        ec2.associate_address(AllocationId=address["AllocationId"], NetworkInterfaceId=eni, AllowReassociation=True)
+        assert ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]["Association"][
+            "PublicIp"] == address["PublicIp"]
+        ec2.disassociate_address(AssociationId=ec2.describe_addresses(AllocationIds=[address["AllocationId"]])[
+            "Addresses"][0]["AssociationId"])
+        ec2.detach_network_interface(AttachmentId=attachment)
+        for _ in range(30):
+            try:
+                ec2.delete_network_interface(NetworkInterfaceId=eni)
+                break
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "InvalidNetworkInterface.InUse"
+                time.sleep(1)
         assert code_of(ec2.delete_vpc, VpcId=vpc) == "DependencyViolation"
         assert code_of(ec2.detach_internet_gateway, InternetGatewayId=gateway, VpcId=vpc) == "DependencyViolation"
     finally:
