@@ -116,9 +116,6 @@ def test_network_interfaces(ec2, ami):
         {"DeviceIndex": 0, "SubnetId": subnet["SubnetId"], "PrivateIpAddress": "10.0.201.6"}]) == \
         "InvalidParameterCombination"
     assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, NetworkInterfaces=[
-        {"DeviceIndex": 0, "SubnetId": subnet["SubnetId"], "AssociatePublicIpAddress": True}]) == \
-        "UnsupportedOperation"
-    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, NetworkInterfaces=[
         {"DeviceIndex": 0, "NetworkInterfaceId": interface["NetworkInterfaceId"]}]) == \
         "InvalidNetworkInterface.InUse"
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
@@ -197,3 +194,19 @@ def test_ebs_image_of_a_volume_backed_instance(ec2, ami):
     ec2.deregister_image(ImageId=image_id)
     assert code_of(ec2.describe_images, ImageIds=[image_id]) == "InvalidAMIID.Unavailable"
     assert [s["SnapshotId"] for s in ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]] == [snapshot_id]
+
+
+def test_associate_public_ip_address_on_the_first_interface(ec2, ami):
+    subnet = ec2.describe_subnets()["Subnets"][0]
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, NetworkInterfaces=[
+        {"DeviceIndex": 0, "SubnetId": subnet["SubnetId"], "AssociatePublicIpAddress": True}])["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    for _ in range(100):  # given once Nova has made the port
+        public = described(ec2, iid).get("PublicIpAddress")
+        if public:
+            break
+        time.sleep(0.1)
+    assert public and public not in [a["PublicIp"] for a in ec2.describe_addresses()["Addresses"]]
+    ec2.terminate_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)

@@ -164,7 +164,17 @@ async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict
             raise errors.MissingParameter("A new network interface needs a SubnetId")
         if fixed_ip and max_count > 1:
             raise errors.InvalidParameterCombination("A private IP address can go to one instance only")
-        subnet = await _resolve_subnet(view, nic["SubnetId"])
+        subnet, placed = await _resolve_subnet(view, nic["SubnetId"])
+        assert subnet is not None  # a SubnetId was given
+        if placed and not fixed_ip:  # Nova takes a network: one of its several subnets is asked by address
+            if max_count > 1:
+                raise errors.UnsupportedOperation("Several instances with an interface in one subnet of a VPC that "
+                                                  "has several: launch them with SubnetId instead.")
+            free = await placement.free_addresses(view.neutron, subnet)
+            if not free:
+                raise errors.EC2Error(f"Subnet {nic['SubnetId']} has no free address",
+                                      code="InsufficientFreeAddressesInSubnet")
+            fixed_ip = free[0]
         entry = {"uuid": subnet["network_id"]}
         if fixed_ip:
             entry["fixed_ip"] = fixed_ip
