@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 
-from bench import devcloud, front_door, instances, metadata, resources, serve_workers, workers
+from bench import devcloud, front_door, instances, metadata, resources, serve_workers, vpcs, workers
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--only", action="append",
                         choices=("front_door", "devcloud", "metadata", "instances", "resources", "workers",
-                                 "serve_workers"),
+                                 "serve_workers", "vpcs"),
                         help="run only this benchmark (repeatable)")
     parser.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             "resources": lambda: resources.run(pathlib.Path(tmp) / "resources", args.rounds),
             "workers": lambda: workers.run(pathlib.Path(tmp) / "workers", args.rounds, args.seconds),
             "serve_workers": lambda: serve_workers.run(pathlib.Path(tmp) / "serve_workers", args.rounds, args.seconds),
+            "vpcs": lambda: vpcs.run(pathlib.Path(tmp) / "vpcs", args.rounds),
         }
         for name, suite in suites.items():
             if not args.only or name in args.only:

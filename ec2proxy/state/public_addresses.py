@@ -34,13 +34,13 @@ async def _assign(services, operation, view=None) -> None:
     deadline = loop.time() + WAIT
     servers = list(details.get("servers") or [])
     while True:
-        ports = await view.neutron.list("port", {"device_id": servers, "fields": ["id", "device_id", "created_at"]})
+        ports = await _listed(view.neutron, "port", "device_id", servers, ["id", "device_id", "created_at"])
         if {p["device_id"] for p in ports} >= set(servers):
             break
         if loop.time() > deadline:
             raise BackendError("network", 409, "the instances' ports are not there yet")
         await asyncio.sleep(1.0)
-    fips = await view.neutron.list("floatingip", {"port_id": [p["id"] for p in ports]})
+    fips = await _listed(view.neutron, "floatingip", "port_id", [p["id"] for p in ports])
     holding = {f["port_id"] for f in fips}
     for server in servers:
         first = min((p for p in ports if p["device_id"] == server), key=lambda p: (p.get("created_at") or "", p["id"]))
@@ -62,13 +62,19 @@ async def give_way(view, port_id: str) -> None:
             await view.neutron.remove("floatingip", fip["id"])
 
 
+async def _listed(neutron, kind: str, field: str, values: list[str], fields: list[str] | None = None) -> list[dict]:
+    """``kind`` objects whose ``field`` is one of ``values``, asked 50 at a time (a URL has a length limit)."""
+    chunks = [values[start:start + 50] for start in range(0, len(values), 50)]
+    found = await asyncio.gather(*(neutron.list(kind, {field: chunk, **({"fields": fields} if fields else {})})
+                                   for chunk in chunks))
+    return [item for listing in found for item in listing]
+
+
 async def release(view, server_ids: list[str]) -> None:
     """The automatic public IPs of these servers, released (TerminateInstances)."""
     if not server_ids or view.neutron is None:
         return
-    ports = await view.neutron.list("port", {"device_id": server_ids, "fields": ["id"]})
-    if not ports:
-        return
-    for fip in await view.neutron.list("floatingip", {"port_id": [p["id"] for p in ports]}):
+    ports = await _listed(view.neutron, "port", "device_id", server_ids, ["id"])
+    for fip in await _listed(view.neutron, "floatingip", "port_id", [p["id"] for p in ports]):
         if automatic(fip):
             await view.neutron.remove("floatingip", fip["id"])
