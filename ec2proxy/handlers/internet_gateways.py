@@ -9,7 +9,7 @@ from ec2proxy.db.models import InternetGateway, utcnow
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.networks import find_network, gateways, network_state
+from ec2proxy.readmodels.networks import gateways, vpc_state
 
 _get = filters.path
 FILTERS = {"internet-gateway-id": _get("InternetGatewayId"), "attachment.vpc-id": _get("Attachments.VpcId"),
@@ -61,8 +61,8 @@ async def describe_internet_gateways(ctx: RequestContext, params: dict) -> dict:
 @action("AttachInternetGateway", checks_dry_run=True)
 async def attach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
     gateway = await _find(ctx, params["InternetGatewayId"])
-    state = await network_state(ctx)
-    network = find_network(state, params["VpcId"])
+    state = await vpc_state(ctx, params["VpcId"])
+    network = state["networks"][0]
     row = state["vpcs"].get(network["id"])
     if row is None:
         raise errors.UnsupportedOperation(f"{params['VpcId']} is one of the project's own networks: route it to "
@@ -93,8 +93,8 @@ async def attach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
 @action("DetachInternetGateway", checks_dry_run=True)
 async def detach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
     gateway = await _find(ctx, params["InternetGatewayId"])
-    state = await network_state(ctx, with_ports=True)
-    network = find_network(state, params["VpcId"])
+    state = await vpc_state(ctx, params["VpcId"], with_ports=True)
+    network = state["networks"][0]
     if gateway.vpc_os_id != network["id"]:
         raise errors.EC2Error(f"resource {gateway.gateway_id} is not attached to network {params['VpcId']}",
                               code="Gateway.NotAttached")

@@ -8,13 +8,21 @@ import asyncio
 
 from sqlalchemy import select
 
-from ec2proxy.cloud import BackendError
+from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.db.models import VpcGroup
 from ec2proxy.ec2 import errors, ids, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import lookup
-from ec2proxy.readmodels.networks import ENI_FILTERS, answer, build_interface, find_subnet, network_state, zone
+from ec2proxy.readmodels.networks import (
+    ENI_FILTERS,
+    answer,
+    build_interface,
+    network_state,
+    subnet_state,
+    vpc_state,
+    zone,
+)
 from ec2proxy.state import ledger
 
 
@@ -51,9 +59,19 @@ async def describe_network_interfaces(ctx: RequestContext, params: dict) -> dict
 
 
 async def _interface(ctx: RequestContext, eni: str) -> tuple[dict, dict]:
-    """(the Neutron port behind ``eni``, the network state it was found in)."""
-    state = await network_state(ctx, with_ports=True)
+    """(the Neutron port behind ``eni``, the state of its VPC): by GET when this process knows the port, else
+    from the project's ports."""
     ids.check("eni", eni)
+    os_id = ids.os_id_of(eni)
+    if os_id is not None:
+        try:
+            port = await vpcs.neutron(await ctx.cloud()).show("port", os_id)
+        except BackendNotFound:
+            raise errors.not_found("NetworkInterfaceID", eni) from None
+        if port.get("project_id", port.get("tenant_id")) != ctx.project_id:
+            raise errors.not_found("NetworkInterfaceID", eni)
+        return port, await vpc_state(ctx, ids.from_uuid("vpc", port["network_id"]), with_ports=True)
+    state = await network_state(ctx, with_ports=True)
     port = next((p for p in state["ports"] if ids.from_uuid("eni", p["id"]) == eni), None)
     if port is None:
         raise errors.not_found("NetworkInterfaceID", eni)
@@ -80,8 +98,7 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
     extra = [p for p in params.get("PrivateIpAddresses") or [] if not p.get("Primary")]
     if extra:
         raise errors.UnsupportedOperation("Secondary private addresses are not supported by this cloud yet.")
-    state = await network_state(ctx)
-    subnet = find_subnet(state, params["SubnetId"])
+    subnet, _ = await subnet_state(ctx, params["SubnetId"])
     address = params.get("PrivateIpAddress") or next(
         (p["PrivateIpAddress"] for p in params.get("PrivateIpAddresses") or [] if p.get("Primary")), None)
     groups = [ids.check("sg", g) for g in params.get("Groups") or []]

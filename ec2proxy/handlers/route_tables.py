@@ -11,11 +11,11 @@ import ipaddress
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAssociation, utcnow
+from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAssociation, Vpc, utcnow
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.networks import find_network, find_subnet, network_state
+from ec2proxy.readmodels.networks import subnet_state, vpc_state
 from ec2proxy.state import ledger
 
 _get = filters.path
@@ -65,9 +65,15 @@ def _shape(table: RouteTable, cidr: str, routes: list[Route], links: list[RouteT
             "OwnerId": table.project_id, "Routes": shown, "Associations": associations, "PropagatingVgws": []}
 
 
+async def _cidrs(ctx: RequestContext) -> dict[str, str]:
+    """Each VPC's block, by network, from our rows (route tables exist only for VPCs made through EC2)."""
+    async with ctx.services.sessions() as session:
+        rows = (await session.execute(select(Vpc.os_id, Vpc.cidr).where(Vpc.project_id == ctx.project_id))).all()
+    return {os_id: cidr for os_id, cidr in rows}
+
+
 async def _shapes(ctx: RequestContext) -> list[dict]:
-    (tables, routes, links), state = await asyncio.gather(_tables(ctx), network_state(ctx))
-    cidrs = {os_id: row.cidr for os_id, row in state["vpcs"].items()}
+    (tables, routes, links), cidrs = await asyncio.gather(_tables(ctx), _cidrs(ctx))
     shapes = [_shape(t, cidrs.get(t.vpc_os_id, ""), routes, links) for t in tables]
     return await tagging.with_tags(ctx, shapes, "RouteTableId")
 
@@ -92,8 +98,8 @@ async def _table(ctx: RequestContext, table_id: str) -> RouteTable:
 
 @action("CreateRouteTable", checks_dry_run=True)
 async def create_route_table(ctx: RequestContext, params: dict) -> dict:
-    state = await network_state(ctx)
-    network = find_network(state, params["VpcId"])
+    state = await vpc_state(ctx, params["VpcId"])
+    network = state["networks"][0]
     if network["id"] not in state["vpcs"]:
         raise errors.UnsupportedOperation(f"{params['VpcId']} is one of the project's own networks: its routing "
                                           "is OpenStack's.")
@@ -140,7 +146,7 @@ async def associate_route_table(ctx: RequestContext, params: dict) -> dict:
     if not params.get("SubnetId"):
         raise errors.MissingParameter("The request must contain the parameter SubnetId")
     table = await _table(ctx, params["RouteTableId"])
-    subnet = find_subnet(await network_state(ctx), params["SubnetId"])
+    subnet, _ = await subnet_state(ctx, params["SubnetId"])
     if subnet["network_id"] != table.vpc_os_id:
         raise errors.InvalidParameterValue(f"Route table {table.route_table_id} and subnet {params['SubnetId']} "
                                            "belong to different networks")
@@ -320,9 +326,9 @@ async def delete_route(ctx: RequestContext, params: dict) -> dict:
 
 async def _sync_router(ctx: RequestContext, vpc_os_id: str) -> None:
     """The VPC router's extra routes: every instance or interface route of its tables, next hop resolved."""
-    state = await network_state(ctx)
-    row = state["vpcs"].get(vpc_os_id)
-    if row is None:
+    async with ctx.services.sessions() as session:
+        row = await session.get(Vpc, vpc_os_id)
+    if row is None or row.project_id != ctx.project_id:
         return
     async with ctx.services.sessions() as session:
         routes = (await session.scalars(select(Route).join(

@@ -17,9 +17,9 @@ from ec2proxy.readmodels.networks import (
     SUBNET_FILTERS,
     answer,
     build_subnet,
-    find_network,
-    find_subnet,
     network_state,
+    subnet_state,
+    vpc_state,
     zone,
 )
 
@@ -45,8 +45,8 @@ async def create_subnet(ctx: RequestContext, params: dict) -> dict:
             raise errors.UnsupportedOperation(f"CreateSubnet with {member} is not supported by this cloud.")
     if params.get("Ipv6Native"):
         raise errors.UnsupportedOperation("IPv6-only subnets are not supported by this cloud.")
-    state, offered = await asyncio.gather(network_state(ctx), ctx.services.availability_zones())
-    network = find_network(state, params["VpcId"])
+    state, offered = await asyncio.gather(vpc_state(ctx, params["VpcId"]), ctx.services.availability_zones())
+    network = state["networks"][0]
     row = state["vpcs"].get(network["id"])
     if row is None:
         raise errors.UnsupportedOperation(f"{params['VpcId']} is one of the project's own networks: add subnets to "
@@ -100,8 +100,7 @@ async def _unmake(neutron, router_id: str, subnet_os_id: str) -> None:
 
 @action("DeleteSubnet", checks_dry_run=True)
 async def delete_subnet(ctx: RequestContext, params: dict) -> dict:
-    state = await network_state(ctx, with_ports=True)
-    subnet = find_subnet(state, params["SubnetId"])
+    subnet, state = await subnet_state(ctx, params["SubnetId"], with_ports=True)
     row = state["vpcs"].get(subnet["network_id"])
     if row is None:
         raise errors.UnsupportedOperation(f"{params['SubnetId']} belongs to one of the project's own networks: "
@@ -140,8 +139,7 @@ async def modify_subnet_attribute(ctx: RequestContext, params: dict) -> dict:
             raise errors.MissingParameter("The request must name the attribute to change")
         raise errors.UnsupportedOperation(f"ModifySubnetAttribute {asked[0]} is not supported by this cloud.")
     value = bool(params["MapPublicIpOnLaunch"].get("Value"))
-    state = await network_state(ctx)
-    subnet = find_subnet(state, params["SubnetId"])
+    subnet, _ = await subnet_state(ctx, params["SubnetId"])
     if ctx.dry_run:
         raise errors.DryRunOperation()
     async with ctx.services.sessions() as session, session.begin():

@@ -13,7 +13,7 @@ from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAss
 from ec2proxy.ec2 import errors, ids, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.networks import VPC_FILTERS, answer, build_vpc, find_network, network_state
+from ec2proxy.readmodels.networks import VPC_FILTERS, answer, build_vpc, network_state, vpc_state
 
 
 @action("DescribeVpcs")
@@ -90,8 +90,8 @@ async def _remove(neutron, made) -> None:
 
 @action("DeleteVpc", checks_dry_run=True)
 async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
-    state = await network_state(ctx, with_ports=True)
-    network = find_network(state, params["VpcId"])
+    state = await vpc_state(ctx, params["VpcId"], with_ports=True)
+    network = state["networks"][0]
     vpc_id = vpcs.vpc_id(network)
     row = state["vpcs"].get(network["id"])
     if row is None:
@@ -145,8 +145,8 @@ async def describe_vpc_attribute(ctx: RequestContext, params: dict) -> dict:
     member, column, default = ATTRIBUTES.get(params["Attribute"], (None, None, None))
     if member is None:
         raise errors.InvalidParameterValue(f"Value ({params['Attribute'][:64]}) for parameter attribute is invalid.")
-    state = await network_state(ctx)
-    network = find_network(state, params["VpcId"])
+    state = await vpc_state(ctx, params["VpcId"])
+    network = state["networks"][0]
     row = state["vpcs"].get(network["id"])
     value = getattr(row, column) if row is not None and column else default
     return {"VpcId": vpcs.vpc_id(network), member: {"Value": bool(value)}}
@@ -165,8 +165,8 @@ async def modify_vpc_attribute(ctx: RequestContext, params: dict) -> dict:
     if name == "enableDnsSupport" and not value:
         raise errors.UnsupportedOperation("Neutron's DHCP agents answer DNS on every network: it cannot be "
                                           "turned off for one VPC.")
-    state = await network_state(ctx)
-    network = find_network(state, params["VpcId"])
+    state = await vpc_state(ctx, params["VpcId"])
+    network = state["networks"][0]
     if network["id"] not in state["vpcs"]:
         raise errors.UnsupportedOperation(f"{vpcs.vpc_id(network)} is not a VPC made through EC2: its attributes are "
                                           "OpenStack's.")

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ec2proxy.cloud import BackendNotFound
 from ec2proxy.db.models import InternetGateway, SubnetSetting, Vpc
 from ec2proxy.ec2 import errors, filters, ids, tagging, vpcs
 from ec2proxy.ec2.servers import hostname
@@ -97,11 +98,88 @@ async def default_vpc_id(ctx: RequestContext) -> str | None:
     return await vpcs.default_vpc_id(await ctx.cloud(), ctx.project_id, made)
 
 
-async def _rows(ctx: RequestContext) -> tuple[dict[str, Vpc], dict[str, SubnetSetting]]:
+async def vpc_state(ctx: RequestContext, vpc_id: str, with_ports: bool = False) -> dict:
+    """``network_state`` narrowed to one VPC, found without listing the project's networks: its network by
+    GET (its id from this process's memory or our rows; a network of the project's own never seen here is
+    looked up in the listing once), its subnets (and ports, floating IPs) by filtered listings."""
+    ids.check("vpc", vpc_id)
+    os_id = ids.os_id_of(vpc_id)
     async with ctx.services.sessions() as session:
-        rows = (await session.scalars(select(Vpc).where(Vpc.project_id == ctx.project_id))).all()
+        if os_id is None:
+            made = (await session.scalars(select(Vpc.os_id).where(Vpc.project_id == ctx.project_id))).all()
+            os_id = next((m for m in made if ids.from_uuid("vpc", m) == vpc_id), None)
+    if os_id is None:  # a network of the project's own this process has not seen yet
+        return {**(state := await network_state(ctx, with_ports)),
+                "networks": [find_network(state, vpc_id)]}
+    return await _network_scope(ctx, os_id, vpc_id, with_ports)
+
+
+async def subnet_state(ctx: RequestContext, subnet_id: str, with_ports: bool = False) -> tuple[dict, dict]:
+    """(the subnet, ``vpc_state`` of its VPC), found as ``vpc_state`` finds a VPC."""
+    ids.check("subnet", subnet_id)
+    os_id = ids.os_id_of(subnet_id)
+    neutron = vpcs.neutron(await ctx.cloud())
+    if os_id is None:
+        async with ctx.services.sessions() as session:
+            made = (await session.scalars(select(SubnetSetting.os_id).where(
+                SubnetSetting.project_id == ctx.project_id))).all()
+        os_id = next((m for m in made if ids.from_uuid("subnet", m) == subnet_id), None)
+    if os_id is None:
+        subnet = next((s for s in await neutron.list("subnet") if ids.from_uuid("subnet", s["id"]) == subnet_id),
+                      None)
+    else:
+        subnet = await _shown(neutron, "subnet", os_id)
+    if subnet is None:
+        raise subnet_not_found(subnet_id)
+    try:
+        state = await _network_scope(ctx, subnet["network_id"], ids.from_uuid("vpc", subnet["network_id"]),
+                                     with_ports)
+    except errors.EC2Error:
+        raise subnet_not_found(subnet_id) from None
+    return subnet, state
+
+
+async def _shown(neutron, kind: str, os_id: str) -> dict | None:
+    try:
+        return await neutron.show(kind, os_id)
+    except BackendNotFound:
+        return None
+
+
+async def _network_scope(ctx: RequestContext, os_id: str, vpc_id: str, with_ports: bool) -> dict:
+    neutron = vpcs.neutron(await ctx.cloud())
+    calls: list[Any] = [_shown(neutron, "network", os_id), neutron.list("subnet", {"network_id": os_id}),
+                        _rows(ctx, os_id)]
+    if with_ports:
+        calls += [neutron.list("port", {"network_id": os_id}),
+                  neutron.list("security_group", {"fields": ["id", "name"]})]
+    found: list[Any] = list(await asyncio.gather(*calls))
+    network = found[0]
+    if network is None or not vpcs.usable([network], ctx.project_id):
+        raise vpc_not_found(vpc_id)
+    rows, settings = found[2]
+    state: dict[str, Any] = {"networks": [network], "subnets": found[1], "default": None, "vpcs": rows,
+                             "settings": settings}
+    if with_ports:
+        ports = [p for p in found[3] if owner(p) == ctx.project_id]
+        held = [p["id"] for p in ports]
+        fips = []
+        for start in range(0, len(held), 50):
+            fips += await neutron.list("floatingip", {"port_id": held[start:start + 50]})
+        state.update(ports=ports, fips=fips, groups={g["id"]: g["name"] for g in found[4]})
+    return state
+
+
+async def _rows(ctx: RequestContext,
+                network_id: str | None = None) -> tuple[dict[str, Vpc], dict[str, SubnetSetting]]:
+    """Our rows of the project's VPCs and subnets (of one network's only, with ``network_id``)."""
+    vpc_query = select(Vpc).where(Vpc.project_id == ctx.project_id)
+    if network_id is not None:
+        vpc_query = vpc_query.where(Vpc.os_id == network_id)
+    async with ctx.services.sessions() as session:
+        rows = (await session.scalars(vpc_query)).all()
         settings = (await session.scalars(select(SubnetSetting).where(
-            SubnetSetting.project_id == ctx.project_id))).all()
+            SubnetSetting.project_id == ctx.project_id))).all() if network_id is None or rows else []
     return {r.os_id: r for r in rows}, {s.os_id: s for s in settings}
 
 
