@@ -37,30 +37,34 @@ def _not_found(table_id: str) -> errors.EC2Error:
     return errors.EC2Error(f"The routeTable ID '{table_id}' does not exist", code="InvalidRouteTableID.NotFound")
 
 
-async def _tables(ctx: RequestContext) -> tuple[list, list, list]:
+async def _tables(ctx: RequestContext, table_ids: list[str] | None = None) -> tuple[list, list, list]:
+    """The project's route tables (or those of ``table_ids``), their routes and associations."""
+    tables_query = select(RouteTable).where(RouteTable.project_id == ctx.project_id)
+    routes_query = select(Route).where(Route.project_id == ctx.project_id)
+    links_query = select(RouteTableAssociation).where(RouteTableAssociation.project_id == ctx.project_id)
+    if table_ids is not None:
+        tables_query = tables_query.where(RouteTable.route_table_id.in_(table_ids))
+        routes_query = routes_query.where(Route.route_table_id.in_(table_ids))
+        links_query = links_query.where(RouteTableAssociation.route_table_id.in_(table_ids))
     async with ctx.services.sessions() as session:
-        tables = (await session.scalars(select(RouteTable).where(RouteTable.project_id == ctx.project_id)
-                                        .order_by(RouteTable.created_at))).all()
-        routes = (await session.scalars(select(Route).where(Route.project_id == ctx.project_id))).all()
-        links = (await session.scalars(select(RouteTableAssociation).where(
-            RouteTableAssociation.project_id == ctx.project_id))).all()
+        tables = (await session.scalars(tables_query.order_by(RouteTable.created_at))).all()
+        routes = (await session.scalars(routes_query)).all()
+        links = (await session.scalars(links_query)).all()
     return list(tables), list(routes), list(links)
 
 
 def _shape(table: RouteTable, cidr: str, routes: list[Route], links: list[RouteTableAssociation]) -> dict:
+    """One table with its own ``routes`` and ``links``."""
     shown = [{"DestinationCidrBlock": cidr, "GatewayId": "local", "State": "active", "Origin": "CreateRouteTable"}]
-    for route in routes:
-        if route.route_table_id == table.route_table_id:
-            shown.append({"DestinationCidrBlock": route.destination, route.target_kind: route.target_id,
-                          "State": "active", "Origin": "CreateRoute"})
+    shown += [{"DestinationCidrBlock": route.destination, route.target_kind: route.target_id, "State": "active",
+               "Origin": "CreateRoute"} for route in routes]
     associations = []
     for link in links:
-        if link.route_table_id == table.route_table_id:
-            entry = {"RouteTableAssociationId": link.association_id, "RouteTableId": table.route_table_id,
-                     "Main": link.subnet_os_id is None, "AssociationState": {"State": "associated"}}
-            if link.subnet_os_id:
-                entry["SubnetId"] = ids.from_uuid("subnet", link.subnet_os_id)
-            associations.append(entry)
+        entry = {"RouteTableAssociationId": link.association_id, "RouteTableId": table.route_table_id,
+                 "Main": link.subnet_os_id is None, "AssociationState": {"State": "associated"}}
+        if link.subnet_os_id:
+            entry["SubnetId"] = ids.from_uuid("subnet", link.subnet_os_id)
+        associations.append(entry)
     return {"RouteTableId": table.route_table_id, "VpcId": ids.from_uuid("vpc", table.vpc_os_id),
             "OwnerId": table.project_id, "Routes": shown, "Associations": associations, "PropagatingVgws": []}
 
@@ -72,9 +76,16 @@ async def _cidrs(ctx: RequestContext) -> dict[str, str]:
     return {os_id: cidr for os_id, cidr in rows}
 
 
-async def _shapes(ctx: RequestContext) -> list[dict]:
-    (tables, routes, links), cidrs = await asyncio.gather(_tables(ctx), _cidrs(ctx))
-    shapes = [_shape(t, cidrs.get(t.vpc_os_id, ""), routes, links) for t in tables]
+async def _shapes(ctx: RequestContext, table_ids: list[str] | None = None) -> list[dict]:
+    (tables, routes, links), cidrs = await asyncio.gather(_tables(ctx, table_ids), _cidrs(ctx))
+    routes_of: dict[str, list[Route]] = {}
+    for route in routes:
+        routes_of.setdefault(route.route_table_id, []).append(route)
+    links_of: dict[str, list[RouteTableAssociation]] = {}
+    for link in links:
+        links_of.setdefault(link.route_table_id, []).append(link)
+    shapes = [_shape(t, cidrs.get(t.vpc_os_id, ""), routes_of.get(t.route_table_id, []),
+                     links_of.get(t.route_table_id, [])) for t in tables]
     return await tagging.with_tags(ctx, shapes, "RouteTableId")
 
 
@@ -82,7 +93,7 @@ async def _shapes(ctx: RequestContext) -> list[dict]:
 async def describe_route_tables(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=100, ids_member="RouteTableIds")
     wanted = [ids.check("rtb", i) for i in params.get("RouteTableIds") or []]
-    shapes = filters.by_ids(await _shapes(ctx), "RouteTableId", wanted, _not_found)
+    shapes = filters.by_ids(await _shapes(ctx, wanted or None), "RouteTableId", wanted, _not_found)
     shapes = filters.apply(shapes, filters.compile_filters(params.get("Filters"), FILTERS))
     return paging.answer(ctx, "RouteTables", shapes, params)
 
@@ -114,7 +125,7 @@ async def create_route_table(ctx: RequestContext, params: dict) -> dict:
                                    main=False, created_at=utcnow()))
             await tagging.write(session, ctx.project_id, {table_id: tags})
             await create.done(session)
-    (shape,) = [s for s in await _shapes(ctx) if s["RouteTableId"] == table_id] or [None]
+    (shape,) = await _shapes(ctx, [table_id]) or [None]
     if shape is None:
         raise errors.IdempotentParameterMismatch("The route table created with this client token no longer exists.")
     return {"RouteTable": shape, **({"ClientToken": params["ClientToken"]} if params.get("ClientToken") else {})}
