@@ -478,13 +478,21 @@ SHARED_VISIBLE = {"network": lambda obj: obj["shared"] or obj["router:external"]
                   "subnet": lambda obj: False}
 
 
-def _public(kind: str, obj: dict, store) -> dict:
+def _public(kind: str, obj: dict, store, rules_of: dict[str, list[dict]] | None = None) -> dict:
+    """The object as Neutron shows it; a listing of groups passes their rules indexed by group once."""
     body = {k: v for k, v in obj.items() if not k.startswith("_")}
     if kind == "security_group":
-        body["security_group_rules"] = [
-            {k: v for k, v in r.items() if not k.startswith("_")} for r in store.all("security_group_rule").values()
-            if r["security_group_id"] == obj["id"]]
+        rules = rules_of.get(obj["id"], []) if rules_of is not None else [
+            r for r in store.all("security_group_rule").values() if r["security_group_id"] == obj["id"]]
+        body["security_group_rules"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rules]
     return body
+
+
+def _rules_by_group(store) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for rule in store.all("security_group_rule").values():
+        out.setdefault(rule["security_group_id"], []).append(rule)
+    return out
 
 
 def _visible(kind: str, obj: dict, token, store) -> bool:
@@ -545,8 +553,9 @@ async def list_collection(request: web.Request) -> web.Response:
             matchers.append(lambda o, k=key, v=value: any(f.get(k) == v for f in o.get("fixed_ips") or []))
     items = [o for o in store.all(kind).values()
              if _visible(kind, o, token, store) and all(m(o) for m in matchers)]
+    rules_of = _rules_by_group(store) if kind == "security_group" else None
     return paged_reply(request, items, collection.replace("-", "_"),
-                       lambda obj: _fields(request, _public(kind, obj, store)))
+                       lambda obj: _fields(request, _public(kind, obj, store, rules_of)))
 
 
 def _find(request: web.Request, kind: str) -> dict:

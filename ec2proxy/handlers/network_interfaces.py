@@ -78,6 +78,24 @@ async def _interface(ctx: RequestContext, eni: str) -> tuple[dict, dict]:
     return port, state
 
 
+async def _group_os_ids(ctx: RequestContext, neutron, group_ids: list[str]) -> list[str]:
+    """The caller's Neutron groups behind ``group_ids``: asked by id where this process knows them, else from
+    the project's groups; one missing is ``InvalidGroup.NotFound``."""
+    wanted = [ids.check("sg", g) for g in group_ids]
+    if not wanted:
+        return []
+    known_ids = [ids.os_id_of(g) for g in wanted]
+    query: dict = {"fields": ["id", "project_id"]}
+    if None not in known_ids:
+        query["id"] = known_ids
+    known = {ids.from_uuid("sg", g["id"]): g["id"] for g in await neutron.list("security_group", query)
+             if g.get("project_id") == ctx.project_id}
+    missing = [g for g in wanted if g not in known]
+    if missing:
+        raise errors.EC2Error(f"The security group '{missing[0]}' does not exist", code="InvalidGroup.NotFound")
+    return [known[g] for g in wanted]
+
+
 async def _default_groups(ctx: RequestContext, network_id: str) -> list[str]:
     async with ctx.services.sessions() as session:
         default = (await session.scalars(select(VpcGroup.os_id).where(
@@ -101,15 +119,10 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
     subnet, _ = await subnet_state(ctx, params["SubnetId"])
     address = params.get("PrivateIpAddress") or next(
         (p["PrivateIpAddress"] for p in params.get("PrivateIpAddresses") or [] if p.get("Primary")), None)
-    groups = [ids.check("sg", g) for g in params.get("Groups") or []]
     view = await ctx.cloud()
     neutron = vpcs.neutron(view)
-    known = {ids.from_uuid("sg", g["id"]): g["id"] for g in await neutron.list("security_group", {
-        "fields": ["id", "project_id"]}) if g.get("project_id") == ctx.project_id}
-    missing = [g for g in groups if g not in known]
-    if missing:
-        raise errors.EC2Error(f"The security group '{missing[0]}' does not exist", code="InvalidGroup.NotFound")
-    group_ids = [known[g] for g in groups] or await _default_groups(ctx, subnet["network_id"])
+    group_ids = await _group_os_ids(ctx, neutron, params.get("Groups") or []) or \
+        await _default_groups(ctx, subnet["network_id"])
     tags = tagging.from_specs(params, ("network-interface",)).get("network-interface", [])
     if ctx.dry_run:
         raise errors.DryRunOperation()
@@ -139,7 +152,9 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
         async with ctx.services.sessions() as session, session.begin():
             await tagging.write(session, ctx.project_id, {ids.from_uuid("eni", port["id"]): tags})
             await create.done(session)
-    names = {g["id"]: g["name"] for g in await neutron.list("security_group", {"fields": ["id", "name"]})}
+    held = port.get("security_groups") or []
+    names = {g["id"]: g["name"] for g in await neutron.list("security_group", {"id": held, "fields": ["id", "name"]})
+             } if held else {}
     shape = build_interface(port, [], names, await zone(ctx), ctx.region)
     return {"NetworkInterface": {**shape, "TagSet": tags},
             **({"ClientToken": params["ClientToken"]} if params.get("ClientToken") else {})}
@@ -244,12 +259,7 @@ async def modify_network_interface_attribute(ctx: RequestContext, params: dict) 
     elif asked[0] == "SourceDestCheck":
         change = {"allowed_address_pairs": vpcs.address_pairs(port, bool(params["SourceDestCheck"].get("Value")))}
     else:
-        known = {ids.from_uuid("sg", g["id"]): g["id"] for g in await neutron.list("security_group", {
-            "fields": ["id", "project_id"]}) if g.get("project_id") == ctx.project_id}
-        missing = [g for g in params["Groups"] if g not in known]
-        if missing:
-            raise errors.EC2Error(f"The security group '{missing[0]}' does not exist", code="InvalidGroup.NotFound")
-        change = {"security_groups": [known[g] for g in params["Groups"]]}
+        change = {"security_groups": await _group_os_ids(ctx, neutron, params["Groups"])}
     if ctx.dry_run:
         raise errors.DryRunOperation()
     await neutron.update("port", port["id"], change)
