@@ -19,6 +19,7 @@ from ec2proxy.readmodels.networks import (
     build_subnet,
     network_state,
     subnet_state,
+    used_addresses,
     vpc_state,
     zone,
 )
@@ -26,8 +27,9 @@ from ec2proxy.readmodels.networks import (
 
 @action("DescribeSubnets")
 async def describe_subnets(ctx: RequestContext, params: dict) -> dict:
-    state, default_zone = await asyncio.gather(network_state(ctx, with_ports=True), zone(ctx))
-    shapes = [build_subnet(s, default_zone, state["default"], state["ports"], state["settings"].get(s["id"]))
+    state, default_zone = await asyncio.gather(network_state(ctx, with_ports=True, only_ports=True), zone(ctx))
+    used = used_addresses(state["ports"])
+    shapes = [build_subnet(s, default_zone, state["default"], used, state["settings"].get(s["id"]))
               for s in state["subnets"]]
     return {"Subnets": await answer(ctx, params, shapes, "SubnetId", "subnet", "InvalidSubnetID.NotFound",
                                     SUBNET_FILTERS)}
@@ -88,7 +90,7 @@ async def create_subnet(ctx: RequestContext, params: dict) -> dict:
         await _unmake(neutron, row.router_id, subnet["id"])
         raise
     setting = SubnetSetting(os_id=subnet["id"], availability_zone=asked_zone, map_public_ip_on_launch=False)
-    return {"Subnet": {**build_subnet(subnet, ctx.services.default_zone(offered), None, [], setting),
+    return {"Subnet": {**build_subnet(subnet, ctx.services.default_zone(offered), None, {}, setting),
                        "State": "pending", "Tags": tags}}
 
 

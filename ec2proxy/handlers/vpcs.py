@@ -13,13 +13,15 @@ from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAss
 from ec2proxy.ec2 import errors, ids, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.networks import VPC_FILTERS, answer, build_vpc, network_state, vpc_state
+from ec2proxy.readmodels.networks import VPC_FILTERS, answer, build_vpc, by_network, network_state, vpc_state
 
 
 @action("DescribeVpcs")
 async def describe_vpcs(ctx: RequestContext, params: dict) -> dict:
     state = await network_state(ctx)
-    shapes = [build_vpc(n, state["subnets"], state["default"], state["vpcs"].get(n["id"])) for n in state["networks"]]
+    subnets = by_network(state["subnets"])
+    shapes = [build_vpc(n, subnets.get(n["id"], []), state["default"], state["vpcs"].get(n["id"]))
+              for n in state["networks"]]
     return {"Vpcs": await answer(ctx, params, shapes, "VpcId", "vpc", "InvalidVpcID.NotFound", VPC_FILTERS)}
 
 

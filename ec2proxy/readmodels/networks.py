@@ -67,15 +67,18 @@ def owner(obj: dict) -> str:
     return obj.get("project_id") or obj.get("tenant_id") or ""
 
 
-async def network_state(ctx: RequestContext, with_ports: bool = False) -> dict:
-    """Networks, subnets (and ports, floating IPs, groups) of the project, one listing each, and our rows of
-    them, concurrently."""
+async def network_state(ctx: RequestContext, with_ports: bool = False, only_ports: bool = False) -> dict:
+    """Networks, subnets (and ports, floating IPs, groups; ``only_ports``: ports alone) of the project, one
+    listing each, and our rows of them, concurrently."""
     view = await ctx.cloud()
     neutron = vpcs.neutron(view)
     calls: list[Any] = [neutron.list("network"), neutron.list("subnet"), _rows(ctx)]
     if with_ports:
-        calls += [neutron.list("port"), neutron.list("floatingip"),
-                  neutron.list("security_group", {"fields": ["id", "name"]})]
+        calls += [neutron.list("port", {"fields": ["id", "network_id", "fixed_ips", "project_id", "tenant_id",
+                                                   "device_id", "device_owner"]}) if only_ports
+                  else neutron.list("port"),
+                  asyncio.sleep(0, []) if only_ports else neutron.list("floatingip"),
+                  asyncio.sleep(0, []) if only_ports else neutron.list("security_group", {"fields": ["id", "name"]})]
     found: list[Any] = list(await asyncio.gather(*calls))
     networks = vpcs.usable(found[0], ctx.project_id)
     usable = {n["id"] for n in networks}
@@ -184,8 +187,9 @@ async def _rows(ctx: RequestContext,
 
 
 def build_vpc(network: dict, subnets: list[dict], default: dict | None, row: Vpc | None) -> dict:
-    v4 = [s for s in subnets if s["network_id"] == network["id"] and s.get("ip_version", 4) == 4]
-    v6 = [s for s in subnets if s["network_id"] == network["id"] and s.get("ip_version") == 6]
+    """``subnets``: the network's own (``by_network``)."""
+    v4 = [s for s in subnets if s.get("ip_version", 4) == 4]
+    v6 = [s for s in subnets if s.get("ip_version") == 6]
     vpc_id = vpcs.vpc_id(network)
     if row is not None:  # made through EC2: its block, however many subnets it has
         blocks = [(ids.from_uuid("vpc-cidr-assoc", network["id"]), row.cidr)]
@@ -203,14 +207,30 @@ def build_vpc(network: dict, subnets: list[dict], default: dict | None, row: Vpc
     }
 
 
-def free_addresses(subnet: dict, ports: list[dict] | None) -> int:
+def by_network(subnets: list[dict]) -> dict[str, list[dict]]:
+    """Subnets grouped by their network, once for a whole answer."""
+    out: dict[str, list[dict]] = {}
+    for subnet in subnets:
+        out.setdefault(subnet["network_id"], []).append(subnet)
+    return out
+
+
+def used_addresses(ports: list[dict]) -> dict[str, int]:
+    """How many addresses ports hold in each subnet, counted once for a whole answer."""
+    out: dict[str, int] = {}
+    for port in ports:
+        for fixed in port.get("fixed_ips") or []:
+            out[fixed.get("subnet_id")] = out.get(fixed.get("subnet_id"), 0) + 1
+    return out
+
+
+def free_addresses(subnet: dict, used: dict[str, int]) -> int:
     total = sum(int(ipaddress.ip_address(p["end"])) - int(ipaddress.ip_address(p["start"])) + 1
                 for p in subnet.get("allocation_pools") or [])
-    used = sum(1 for port in ports or [] for f in port.get("fixed_ips") or [] if f.get("subnet_id") == subnet["id"])
-    return max(total - used, 0)
+    return max(total - used.get(subnet["id"], 0), 0)
 
 
-def build_subnet(subnet: dict, zone: str, default: dict | None, ports: list[dict] | None,
+def build_subnet(subnet: dict, zone: str, default: dict | None, used: dict[str, int],
                  setting: SubnetSetting | None) -> dict:
     v6 = subnet.get("ip_version") == 6
     subnet_id = ids.from_uuid("subnet", subnet["id"])
@@ -218,7 +238,7 @@ def build_subnet(subnet: dict, zone: str, default: dict | None, ports: list[dict
         "SubnetId": subnet_id, "VpcId": ids.from_uuid("vpc", subnet["network_id"]),
         "CidrBlock": "" if v6 else subnet["cidr"], "State": "available",
         "AvailabilityZone": (setting.availability_zone if setting else "") or zone,
-        "AvailableIpAddressCount": free_addresses(subnet, ports), "OwnerId": owner(subnet),
+        "AvailableIpAddressCount": free_addresses(subnet, used), "OwnerId": owner(subnet),
         "DefaultForAz": default is not None and default["id"] == subnet["network_id"],
         "MapPublicIpOnLaunch": bool(setting and setting.map_public_ip_on_launch),
         "AssignIpv6AddressOnCreation": False,
