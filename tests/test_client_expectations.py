@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -126,3 +128,36 @@ def test_an_instance_launched_without_groups_is_in_the_default_group(ec2, ami):
     assert shown["SecurityGroups"] == expected
     assert [g["GroupId"] for g in shown["NetworkInterfaces"][0]["Groups"]] == [default["GroupId"]]
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+
+
+DESCRIBES = ["DescribeInstances", "DescribeImages", "DescribeVolumes", "DescribeSnapshots", "DescribeSecurityGroups",
+             "DescribeAddresses", "DescribeKeyPairs", "DescribeTags", "DescribeVpcs", "DescribeSubnets",
+             "DescribeNetworkInterfaces", "DescribeInternetGateways", "DescribeRouteTables",
+             "DescribeSecurityGroupRules"]
+
+
+def _documented_filters(operation: str) -> list[str]:
+    """The filter names the AWS reference lists for an action (botocore carries its documentation)."""
+    import re
+
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ec2")
+    doc = model.operation_model(operation).input_shape.members["Filters"].documentation
+    return sorted({n for n in re.findall(r"<code>([a-z0-9][a-z0-9.:\-]*[a-z0-9])</code>\s*-", doc)
+                   if n != "tag"})
+
+
+@pytest.mark.parametrize("operation", DESCRIBES)
+def test_every_documented_filter_name_is_accepted(ec2, operation):
+    """Clients send any name the reference lists (issue 20): each is understood, none InvalidParameterValue."""
+    names = _documented_filters(operation)
+    assert len(names) >= 2, names
+    method = getattr(ec2, re.sub(r"(?<!^)([A-Z])", r"_\1", operation).lower())
+    refused = []
+    for name in names:
+        try:
+            method(Filters=[{"Name": name, "Values": ["no-such-value"]}])
+        except ClientError as exc:
+            refused.append((name, exc.response["Error"]["Code"]))
+    assert refused == []

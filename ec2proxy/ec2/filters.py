@@ -132,6 +132,17 @@ def path(dotted: str) -> Getter:
     return get
 
 
+def absent(item: Any) -> list:
+    """The getter of a filter AWS documents for something this cloud never has (spot requests, outposts,
+    capacity reservations...): accepted, and nothing matches it."""
+    return []
+
+
+def constant(value: Any) -> Getter:
+    """The getter of a filter whose value is the same for everything in this cloud (ENA support...)."""
+    return lambda item: [value]
+
+
 def times(dotted: str) -> Getter:
     """A getter for timestamps, compared as the text EC2 shows (``2024-01-02T03:04:05.000Z``)."""
     get = path(dotted)

@@ -29,6 +29,9 @@ FILTERS = {
     "route.instance-id": _get("Routes.InstanceId"), "route.state": _get("Routes.State"),
     "route.origin": _get("Routes.Origin"), "route.network-interface-id": _get("Routes.NetworkInterfaceId"),
     **tagging.FILTERS,
+    **dict.fromkeys(("route.destination-ipv6-cidr-block", "route.destination-prefix-list-id",
+                     "route.egress-only-internet-gateway-id", "route.nat-gateway-id", "route.transit-gateway-id",
+                     "route.vpc-peering-connection-id"), filters.absent),
 }
 TARGETS = ("GatewayId", "InstanceId", "NetworkInterfaceId")
 

@@ -26,6 +26,7 @@ FILTERS = {
     "volume-size": _get("VolumeSize"), "encrypted": _get("Encrypted"),
     "start-time": filters.times("StartTime"), "owner-alias": lambda s: [],
     **tagging.FILTERS,
+    "storage-tier": _get("StorageTier"), "transfer-type": filters.absent,
 }
 
 

@@ -52,6 +52,12 @@ FILTERS = {
     "block-device-mapping.volume-type": _get("BlockDeviceMappings.Ebs.VolumeType"),
     "block-device-mapping.delete-on-termination": _get("BlockDeviceMappings.Ebs.DeleteOnTermination"),
     **tagging.FILTERS,
+    "block-device-mapping.encrypted": _get("BlockDeviceMappings.Ebs.Encrypted"), "ena-support": _get("EnaSupport"),
+    "free-tier-eligible": filters.constant(False), "image-allowed": filters.constant(True),
+    "product-code": _get("ProductCodes.ProductCodeId"), "product-code.type": _get("ProductCodes.ProductCodeType"),
+    "state-reason-code": _get("StateReason.Code"), "state-reason-message": _get("StateReason.Message"),
+    **dict.fromkeys(("source-image-id", "source-image-region", "source-instance-id", "sriov-net-support"),
+                    filters.absent),
 }
 
 

@@ -38,6 +38,9 @@ VPC_FILTERS = {
     "dhcp-options-id": _get("DhcpOptionsId"), "instance-tenancy": _get("InstanceTenancy"),
     "ipv6-cidr-block-association.ipv6-cidr-block": _get("Ipv6CidrBlockAssociationSet.Ipv6CidrBlock"),
     **tagging.FILTERS,
+    "ipv6-cidr-block-association.association-id": _get("Ipv6CidrBlockAssociationSet.AssociationId"),
+    "ipv6-cidr-block-association.state": _get("Ipv6CidrBlockAssociationSet.Ipv6CidrBlockState.State"),
+    "ipv6-cidr-block-association.ipv6-pool": filters.absent,
 }
 SUBNET_FILTERS = {
     "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"), "cidr-block": _get("CidrBlock"),
@@ -48,6 +51,14 @@ SUBNET_FILTERS = {
     "map-public-ip-on-launch": _get("MapPublicIpOnLaunch"), "subnet-arn": _get("SubnetArn"),
     "ipv6-cidr-block-association.ipv6-cidr-block": _get("Ipv6CidrBlockAssociationSet.Ipv6CidrBlock"),
     **tagging.FILTERS,
+    "ipv6-cidr-block-association.association-id": _get("Ipv6CidrBlockAssociationSet.AssociationId"),
+    "ipv6-cidr-block-association.state": _get("Ipv6CidrBlockAssociationSet.Ipv6CidrBlockState.State"),
+    "ipv6-native": _get("Ipv6Native"),
+    **dict.fromkeys(("availability-zone-id", "customer-owned-ipv4-pool", "enable-dns64", "enable-lni-at-device-index",
+                     "map-customer-owned-ip-on-launch", "outpost-arn",
+                     "private-dns-name-options-on-launch.enable-resource-name-dns-a-record",
+                     "private-dns-name-options-on-launch.enable-resource-name-dns-aaaa-record",
+                     "private-dns-name-options-on-launch.hostname-type"), filters.absent),
 }
 ENI_FILTERS = {
     "network-interface-id": _get("NetworkInterfaceId"), "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"),
@@ -60,6 +71,21 @@ ENI_FILTERS = {
     "association.allocation-id": _get("Association.AllocationId"),
     "interface-type": _get("InterfaceType"), "source-dest-check": _get("SourceDestCheck"),
     **tagging.tag_filters("TagSet"),
+    "addresses.association.owner-id": _get("PrivateIpAddresses.Association.IpOwnerId"),
+    "addresses.association.public-ip": _get("PrivateIpAddresses.Association.PublicIp"),
+    "addresses.primary": _get("PrivateIpAddresses.Primary"),
+    "addresses.private-ip-address": _get("PrivateIpAddresses.PrivateIpAddress"),
+    "association.association-id": _get("Association.AssociationId"),
+    "association.ip-owner-id": _get("Association.IpOwnerId"),
+    "association.public-dns-name": _get("Association.PublicDnsName"),
+    "attachment.attach-time": filters.times("Attachment.AttachTime"),
+    "attachment.attachment-id": _get("Attachment.AttachmentId"),
+    "attachment.delete-on-termination": _get("Attachment.DeleteOnTermination"),
+    "attachment.instance-owner-id": _get("Attachment.InstanceOwnerId"),
+    "ipv6-addresses.ipv6-address": _get("Ipv6Addresses.Ipv6Address"), "private-dns-name": _get("PrivateDnsName"),
+    "requester-managed": _get("RequesterManaged"),
+    **dict.fromkeys(("availability-zone-id", "operator.managed", "operator.principal", "requester-id"),
+                    filters.absent),
 }
 
 

@@ -37,6 +37,7 @@ FILTERS = {
     "attachment.attach-time": filters.times("Attachments.AttachTime"),
     "multi-attach-enabled": _get("MultiAttachEnabled"), "fast-restored": lambda v: False,
     **tagging.FILTERS,
+    **dict.fromkeys(("availability-zone-id", "operator.managed", "operator.principal"), filters.absent),
 }
 
 
