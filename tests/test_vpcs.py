@@ -209,3 +209,15 @@ def test_the_aws_cli_builds_and_removes_a_vpc(proxy):
     proxy.aws("ec2", "delete-vpc", "--vpc-id", vpc)
     failed = proxy.aws("ec2", "describe-vpcs", "--vpc-ids", vpc, check=False)
     assert failed.returncode != 0 and "InvalidVpcID.NotFound" in failed.stderr
+
+
+def test_a_launch_without_a_subnet_goes_to_the_default_vpc(ec2, ami):
+    """A project with VPCs of its own has several networks: Nova's "auto" would refuse; AWS uses the default VPC."""
+    made = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    (default,) = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+    shown = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert shown["VpcId"] == default["VpcId"] != made
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+    ec2.delete_vpc(VpcId=made)

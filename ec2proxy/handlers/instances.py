@@ -33,6 +33,7 @@ from ec2proxy.readmodels.instances import (
     reservation_groups,
     resolve_groups,
 )
+from ec2proxy.readmodels.networks import default_vpc_id
 from ec2proxy.state import launch_tags, ledger, oplog, public_addresses
 
 MAX_COUNT = 1000
@@ -107,6 +108,15 @@ async def _public_on_launch(ctx: RequestContext, params: dict, subnet: dict | No
     async with ctx.services.sessions() as session:
         setting = await session.get(SubnetSetting, subnet["id"])
     return bool(setting and setting.map_public_ip_on_launch)
+
+
+async def _default_networks(ctx: RequestContext) -> list[dict] | str:
+    """Where an instance launched without a subnet goes: the default VPC's network, as AWS launches into the
+    default VPC; Nova's "auto" (the project's only network) when there is no default VPC. A project with VPCs
+    made through EC2 has several networks, which "auto" refuses."""
+    vpc_id = await default_vpc_id(ctx)
+    network = ids.os_id_of(vpc_id) if vpc_id else None
+    return [{"uuid": network}] if network else "auto"
 
 
 async def _vpc_default_group(ctx: RequestContext, network_id: str) -> str | None:
@@ -307,7 +317,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         spec["user_data"] = user_data
     if zone:
         spec["availability_zone"] = zone
-    spec["networks"] = "auto"  # required since microversion 2.37: the project's own network
+    spec["networks"] = await _default_networks(ctx)
     if subnet is not None:
         nic = {"uuid": subnet["network_id"]}
         if params.get("PrivateIpAddress"):
