@@ -144,7 +144,7 @@ def _documented_filters(operation: str) -> list[str]:
 
     model = botocore.session.get_session().get_service_model("ec2")
     doc = model.operation_model(operation).input_shape.members["Filters"].documentation
-    return sorted({n for n in re.findall(r"<code>([a-z0-9][a-z0-9.:\-]*[a-z0-9])</code>\s*-", doc)
+    return sorted({n for n in re.findall(r"<li>\s*<p>\s*<code>([a-z][a-zA-Z0-9.:\-]*[a-zA-Z0-9])</code>\s*-", doc)
                    if n != "tag"})
 
 

@@ -14,6 +14,7 @@ import re
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ec2proxy.ec2 import errors, timestamps
+from ec2proxy.protocol import model
 
 Getter = Callable[[Any], Any]
 
@@ -150,9 +151,11 @@ def times(dotted: str) -> Getter:
 
 
 def compile_filters(
-    filters: Iterable[Mapping[str, Any]] | None, spec: Mapping[str, Getter]
+    filters: Iterable[Mapping[str, Any]] | None, spec: Mapping[str, Getter], action: str | None = None
 ) -> list[tuple[Getter, list[str]]]:
-    """Check filter names and values against ``spec``; returns (getter, values) pairs."""
+    """Check filter names and values against ``spec``; returns (getter, values) pairs. A name the AWS reference
+    lists for ``action`` that ``spec`` does not know is a feature this cloud lacks: accepted, matching
+    nothing (newer botocore releases document filters for newer AWS features)."""
     compiled = []
     filters = list(filters or ())
     if len(filters) > MAX_FILTERS:
@@ -173,6 +176,8 @@ def compile_filters(
             getter = lambda obj, key=key, tags=tags: tags(obj, key)  # noqa: E731
         if getter is None:  # the legacy camel-case spelling some clients still send (isDefault, instanceType)
             getter = spec.get(_CAMEL.sub(lambda m: "-" + m.group(1).lower(), name))
+        if getter is None and action is not None and name in model.documented_filters(action):
+            getter = absent
         if getter is None:
             raise errors.InvalidParameterValue(f"The filter '{name[:64]}' is invalid")
         if not values:

@@ -79,7 +79,7 @@ def _find(addresses: list[dict], allocation_id: str | None, public_ip: str | Non
 
 @action("DescribeAddresses")
 async def describe_addresses(ctx: RequestContext, params: dict) -> dict:
-    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     addresses = await describe(ctx)
     chosen = [_find(addresses, allocation_id, None) for allocation_id in params.get("AllocationIds") or []]
     chosen += [_find(addresses, None, ip) for ip in params.get("PublicIps") or []]

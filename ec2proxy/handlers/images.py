@@ -74,7 +74,7 @@ async def _by_id(ctx: RequestContext, wanted: list[str]) -> list[dict] | None:
 @action("DescribeImages")
 async def describe_images(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="ImageIds")
-    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     wanted = [check_image_id(i) for i in params.get("ImageIds") or []]
     images = await _by_id(ctx, wanted) if 0 < len(wanted) <= 20 else None
     if images is None:  # all of them, or an id not found by GET: the listing says which

@@ -43,7 +43,7 @@ FILTERS = {
 async def describe_instance_status(ctx: RequestContext, params: dict) -> dict:
     wanted = [ids.check("i", i) for i in params.get("InstanceIds") or []]
     paging.check_max_results(params, ids_member="InstanceIds")
-    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     instances = await lookup(ctx, wanted) if wanted else await describe(ctx)
     if not params.get("IncludeAllInstances"):
         instances = [i for i in instances if i["State"]["Name"] == "running"]

@@ -55,7 +55,7 @@ FILTERS = {
 @action("DescribeInstanceTypes")
 async def describe_instance_types(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=100)
-    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     flavors = await (await ctx.cloud()).nova.flavors()
     types = sorted((instance_type(f) for f in flavors), key=lambda t: t["InstanceType"])
     wanted = params.get("InstanceTypes") or []

@@ -49,7 +49,7 @@ NOT_YET = ("LaunchTemplate",
 async def describe_instances(ctx: RequestContext, params: dict) -> dict:
     wanted = [ids.check("i", i) for i in params.get("InstanceIds") or []]
     paging.check_max_results(params, ids_member="InstanceIds")
-    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     instances = await lookup(ctx, wanted) if wanted else await describe(ctx, params, render=not compiled)
     instances, next_token = paging.page(ctx, filters.apply(instances, compiled), params)
     result: dict = {"NextToken": next_token} if next_token else {}

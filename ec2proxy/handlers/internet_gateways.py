@@ -54,7 +54,7 @@ async def describe_internet_gateways(ctx: RequestContext, params: dict) -> dict:
     wanted = [ids.check("igw", i) for i in params.get("InternetGatewayIds") or []]
     shapes = await tagging.with_tags(ctx, [_shape(g) for g in await gateways(ctx)], "InternetGatewayId")
     shapes = filters.by_ids(shapes, "InternetGatewayId", wanted, _not_found)
-    shapes = filters.apply(shapes, filters.compile_filters(params.get("Filters"), FILTERS))
+    shapes = filters.apply(shapes, filters.compile_filters(params.get("Filters"), FILTERS, ctx.action))
     return paging.answer(ctx, "InternetGateways", shapes, params)
 
 

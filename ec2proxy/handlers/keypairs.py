@@ -207,7 +207,7 @@ async def import_key_pair(ctx: RequestContext, params: dict) -> dict:
 
 @action("DescribeKeyPairs")
 async def describe_key_pairs(ctx: RequestContext, params: dict) -> dict:
-    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     wanted_ids = [ids.check("key", i) for i in params.get("KeyPairIds") or []]
     wanted_names = params.get("KeyNames") or []
     pairs = await _key_pairs(ctx)

@@ -46,7 +46,8 @@ async def describe_regions(ctx: RequestContext, params: dict) -> dict:
         if unknown:
             raise errors.InvalidParameterValue(f"Invalid region: {unknown[0][:64]}")
         regions = [region for region in regions if region["RegionName"] in wanted]
-    return {"Regions": filters.apply(regions, filters.compile_filters(params.get("Filters"), REGION_FILTERS))}
+    compiled = filters.compile_filters(params.get("Filters"), REGION_FILTERS, ctx.action)
+    return {"Regions": filters.apply(regions, compiled)}
 
 
 @action("DescribeAvailabilityZones")
@@ -76,4 +77,5 @@ async def describe_availability_zones(ctx: RequestContext, params: dict) -> dict
                     f"The availability zone '{unknown[0][:64]}' is not valid in region {region}"
                 )
             zones = [zone for zone in zones if zone[field] in wanted]
-    return {"AvailabilityZones": filters.apply(zones, filters.compile_filters(params.get("Filters"), ZONE_FILTERS))}
+    compiled = filters.compile_filters(params.get("Filters"), ZONE_FILTERS, ctx.action)
+    return {"AvailabilityZones": filters.apply(zones, compiled)}

@@ -97,7 +97,7 @@ async def describe_route_tables(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=100, ids_member="RouteTableIds")
     wanted = [ids.check("rtb", i) for i in params.get("RouteTableIds") or []]
     shapes = filters.by_ids(await _shapes(ctx, wanted or None), "RouteTableId", wanted, _not_found)
-    shapes = filters.apply(shapes, filters.compile_filters(params.get("Filters"), FILTERS))
+    shapes = filters.apply(shapes, filters.compile_filters(params.get("Filters"), FILTERS, ctx.action))
     return paging.answer(ctx, "RouteTables", shapes, params)
 
 

@@ -149,7 +149,7 @@ def _find(groups: list[dict], group_id: str | None = None, name: str | None = No
 @action("DescribeSecurityGroups")
 async def describe_security_groups(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="GroupIds")
-    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     by_id = params.get("GroupIds") if not params.get("GroupNames") else None
     groups = await describe(ctx, [ids.check("sg", i) for i in by_id] if by_id else None)
     os_groups = [g.os for g in groups]
@@ -163,7 +163,7 @@ async def describe_security_groups(ctx: RequestContext, params: dict) -> dict:
 @action("DescribeSecurityGroupRules")
 async def describe_security_group_rules(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="SecurityGroupRuleIds")
-    compiled = filters.compile_filters(params.get("Filters"), RULE_FILTERS)
+    compiled = filters.compile_filters(params.get("Filters"), RULE_FILTERS, ctx.action)
     overlays = await rule_overlays.load(ctx.services.sessions, ctx.project_id)
     rules = [permissions.rule_shape(rule, ctx.project_id, rule_overlays.rule_id(rule, overlays))
              for group in await _groups(ctx, overlays) for rule in group.get("security_group_rules") or []]

@@ -72,7 +72,7 @@ async def _existing(ctx: RequestContext, snapshot_ids: list[str]) -> set[str]:
 @action("DescribeSnapshots")
 async def describe_snapshots(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=1000, ids_member="SnapshotIds")
-    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     wanted = [ids.check("snap", s) for s in params.get("SnapshotIds") or []]
     snapshots = filters.by_ids(await describe(ctx), "SnapshotId", wanted, snapshot_not_found)
     mine = {"self", ctx.project_id}

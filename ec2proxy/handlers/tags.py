@@ -104,7 +104,7 @@ async def delete_tags(ctx: RequestContext, params: dict) -> dict:
 @action("DescribeTags")
 async def describe_tags(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=1000)
-    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     query = select(Tag).where(Tag.project_id == ctx.project_id)
     for item in params.get("Filters") or []:
         column, values = COLUMNS.get(item["Name"]), item.get("Values") or []

@@ -32,7 +32,7 @@ _get = filters.path
 @action("DescribeVolumes")
 async def describe_volumes(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=500, ids_member="VolumeIds")
-    compiled = filters.compile_filters(params.get("Filters"), FILTERS)
+    compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     wanted = [ids.check("vol", v) for v in params.get("VolumeIds") or []]
     volumes = filters.by_ids(await describe(ctx), "VolumeId", wanted, volume_not_found)
     volumes.sort(key=lambda v: (timestamps.ec2_text(v["CreateTime"]), v["VolumeId"]))
@@ -240,7 +240,7 @@ async def describe_volume_status(ctx: RequestContext, params: dict) -> dict:
                       "availability-zone": _get("AvailabilityZone"),
                       "volume-status.details-name": _get("VolumeStatus.Details.Name"),
                       "volume-status.details-status": _get("VolumeStatus.Details.Status")}
-    statuses = filters.apply(statuses, filters.compile_filters(params.get("Filters"), status_filters))
+    statuses = filters.apply(statuses, filters.compile_filters(params.get("Filters"), status_filters, ctx.action))
     return paging.answer(ctx, "VolumeStatuses", statuses, params)
 
 

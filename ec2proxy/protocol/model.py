@@ -8,6 +8,7 @@ A SigV4 signature's scope names the service a request is for.
 from __future__ import annotations
 
 import functools
+import re
 
 import botocore.loaders
 import botocore.model
@@ -34,3 +35,18 @@ def operation(name: str, service: str = "ec2") -> botocore.model.OperationModel 
     if name not in operation_names(service):
         return None
     return service_model(service).operation_model(name)
+
+
+# A filter's entry in the model's documentation of an action's Filters: "<li> <p> <code>name</code> - ..."
+_FILTER_ENTRY = re.compile(r"<li>\s*<p>\s*<code>([a-z][a-zA-Z0-9.:\-]*[a-zA-Z0-9])</code>\s*-")
+
+
+@functools.cache
+def documented_filters(action: str) -> frozenset[str]:
+    """The filter names the AWS reference lists for ``action`` (botocore carries its documentation)."""
+    model = operation(action)
+    shape = model.input_shape if model is not None else None
+    member = shape.members.get("Filters") if shape is not None else None
+    if member is None:
+        return frozenset()
+    return frozenset(name for name in _FILTER_ENTRY.findall(member.documentation or "") if name != "tag")

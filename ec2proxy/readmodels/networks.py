@@ -326,7 +326,7 @@ async def answer(ctx: RequestContext, params: dict, shapes: list[dict], member: 
     shapes = filters.by_ids(await tagging.with_tags(ctx, shapes, member, tags_member), member, wanted,
                             lambda missing: errors.not_found(ids.KINDS[prefix], missing) if prefix in ids.KINDS
                             else errors.EC2Error(f"The {member[:-2]} ID '{missing}' does not exist", code=code))
-    return filters.apply(shapes, filters.compile_filters(params.get("Filters"), spec))
+    return filters.apply(shapes, filters.compile_filters(params.get("Filters"), spec, ctx.action))
 
 
 async def zone(ctx: RequestContext) -> str:
