@@ -114,7 +114,7 @@ def test_images_and_tags_on_real_glance(ec2, running):
     tagged = {t["ResourceId"] for t in ec2.describe_tags(Filters=[{"Name": "key", "Values": ["suite"]}])["Tags"]}
     assert {created["ImageId"], running["InstanceId"]} <= tagged
     ec2.deregister_image(ImageId=created["ImageId"])
-    assert code_of(ec2.describe_images, ImageIds=[created["ImageId"]]) == "InvalidAMIID.NotFound"
+    assert code_of(ec2.describe_images, ImageIds=[created["ImageId"]]) == "InvalidAMIID.Unavailable"
 
 
 def test_volumes_and_snapshots_on_real_cinder(ec2, running):
