@@ -5,13 +5,11 @@ own listing of the same objects, alternately in one run."""
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import pathlib
-import statistics
 import time
 
 from bench import devcloud
-from bench.instances import _backend_calls, _timed_post
+from bench.resources import compare_listings
 
 COUNT = 1000
 
@@ -29,15 +27,7 @@ def _fill(client) -> None:
         list(pool.map(lambda i: client.create_network_interface(SubnetId=wide), range(COUNT)))
 
 
-def _backend_list(url: str, token: str, path: str, key: str) -> float:
-    started = time.perf_counter()
-    _, body = devcloud.call(f"{url}/{path}", token)
-    assert len(json.loads(body)[key]) >= COUNT
-    return time.perf_counter() - started
-
-
 def run(tmp: pathlib.Path, rounds: int) -> list[tuple[str, str, str]]:
-    from bench.__main__ import summarize
 
     rows: list[tuple[str, str, str]] = []
     cloud, url, server, keys = devcloud.separate(tmp)
@@ -47,30 +37,12 @@ def run(tmp: pathlib.Path, rounds: int) -> list[tuple[str, str, str]]:
         _fill(server.client(*keys))
         rows.append(("making them through EC2 (s)", f"{time.perf_counter() - started:.0f}",
                      f"{COUNT:,} of each, 8 clients at once"))
-        cases = [
+        cases = [(name, f"Action={name}&Version=2016-11-15".encode(), backend) for name, backend in (
             ("DescribeVpcs", ("network/v2.0/networks?limit=5000", "networks")),
             ("DescribeSubnets", ("network/v2.0/subnets?limit=5000", "subnets")),
             ("DescribeRouteTables", None),
-            ("DescribeNetworkInterfaces", ("network/v2.0/ports?limit=5000", "ports")),
-        ]
-        for name, backend_path in cases:
-            body = f"Action={name}&Version=2016-11-15".encode()
-            proxy, backend = [], []
-            _timed_post(server.endpoint, keys, body)
-            before = _backend_calls(server)
-            for _ in range(rounds):
-                seconds, size = _timed_post(server.endpoint, keys, body)
-                proxy.append(seconds)
-                if backend_path:
-                    backend.append(_backend_list(url, token, *backend_path))
-            calls = (_backend_calls(server) - before) / rounds
-            note = f"{size / 1e6:.2f} MB of XML; {calls:.0f} backend calls per request"
-            rows.append((f"{name}, {COUNT:,} objects, proxy (ms)", summarize([s * 1000 for s in proxy]), note))
-            if backend:
-                rows += [(f"the backend listing for {name} alone (ms)", summarize([s * 1000 for s in backend]),
-                          "same dev cloud, one page"),
-                         (f"{name} / backend ratio", f"{statistics.median(proxy) / statistics.median(backend):.2f}",
-                          "report")]
+            ("DescribeNetworkInterfaces", ("network/v2.0/ports?limit=5000", "ports")))]
+        rows += compare_listings(server, keys, url, token, cases, rounds, COUNT)
     finally:
         server.stop()
         cloud.terminate()

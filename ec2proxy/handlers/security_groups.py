@@ -393,8 +393,7 @@ async def _update_descriptions(ctx: RequestContext, params: dict, egress: bool) 
     if ctx.dry_run:
         raise errors.DryRunOperation()
     await rule_overlays.put(ctx.services.sessions, ctx.project_id, {
-        rule["id"]: rule_overlays.Overlay(overlays[rule["id"]].ec2_id if rule["id"] in overlays else None,
-                                          description) for rule, description in described})
+        rule["id"]: rule_overlays.described(overlays, rule["id"], description) for rule, description in described})
     return {"Return": True}
 
 
@@ -458,8 +457,7 @@ async def modify_security_group_rules(ctx: RequestContext, params: dict) -> dict
     replaced: list[str] = []
     for rule_id, old, key, description in plan:
         if key == permissions.from_rule(old):
-            kept[old["id"]] = rule_overlays.Overlay(overlays[old["id"]].ec2_id if old["id"] in overlays else None,
-                                                    description)
+            kept[old["id"]] = rule_overlays.described(overlays, old["id"], description)
             continue
         bodies = [b for b in permissions.to_rules(key, description, group["id"])
                   if b["ethertype"] == old.get("ethertype", b["ethertype"]) or key[4][0] != "group"]

@@ -44,6 +44,12 @@ def apply(groups: list[dict], overlays: dict[str, Overlay]) -> None:
                 rule["description"] = overlay.description
 
 
+def described(overlays: dict[str, Overlay], os_id: str, description: str) -> Overlay:
+    """The rule's overlay with a new description, keeping the sgr- id it may carry."""
+    known = overlays.get(os_id)
+    return Overlay(known.ec2_id if known is not None else None, description)
+
+
 def rule_id(rule: dict, overlays: dict[str, Overlay]) -> str:
     """The sgr- id EC2 shows for a Neutron rule."""
     overlay = overlays.get(rule["id"])
