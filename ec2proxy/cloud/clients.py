@@ -226,6 +226,12 @@ class Neutron(ServiceClient):
     async def remove(self, kind: str, resource_id: str) -> None:
         await self.delete(self._item(kind, resource_id))
 
+    async def auto_allocated_topology(self, project_id: str) -> dict:
+        """The project's auto-allocated network (Neutron makes it, with a subnet and a router to the default
+        external network, on the first call); 404 where the extension is off, 409 where the cloud has no
+        default external network or subnet pool."""
+        return (await self.get(route("v2.0/auto-allocated-topology/{}", project_id)))["auto_allocated_topology"]
+
     async def router_interface(self, router_id: str, subnet_id: str, add: bool = True) -> dict:
         """Add (or remove) the router's interface on a subnet: a port holding the subnet's gateway address."""
         verb = "add_router_interface" if add else "remove_router_interface"

@@ -182,6 +182,22 @@ class Vpc(Base):
     enable_dns_support: Mapped[bool] = mapped_column(Boolean, default=True)
     enable_dns_hostnames: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+    dhcp_options_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # None: "default"
+    # the project this VPC is the default VPC of, when the proxy made it (unique: one per project, however many
+    # workers make one at once)
+    default_for: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+
+
+class DhcpOptions(Base):
+    """A DHCP options set: realised on the subnets (name servers) and ports (extra DHCP options) of the VPCs
+    associated with it."""
+
+    __tablename__ = "dhcp_options"
+
+    dhcp_options_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    configurations: Mapped[list] = mapped_column(JSON)  # [{"Key": ..., "Values": [...]}], as EC2 gives them
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class SubnetSetting(Base):

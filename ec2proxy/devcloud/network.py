@@ -219,6 +219,7 @@ def _create_subnet(store, spec: dict, token) -> dict:
         if other["network_id"] == network["id"] and cidr.overlaps(ipaddress.ip_network(other["cidr"])):
             raise HTTPError(400, f"Invalid input for operation: Requested subnet with cidr: {cidr} for network: "
                                  f"{network['id']} overlaps with another subnet.")
+    _check_name_servers(spec.get("dns_nameservers") or [])
     hosts = list(_host_bounds(cidr))
     gateway = spec.get("gateway_ip", str(ipaddress.ip_address(hosts[0])))
     pools = spec.get("allocation_pools") or [{"start": str(ipaddress.ip_address(hosts[0] + 1)),
@@ -226,11 +227,26 @@ def _create_subnet(store, spec: dict, token) -> dict:
     subnet = _stamp({"id": new_id(), "name": spec.get("name", ""), "network_id": network["id"],
                      "cidr": str(cidr), "ip_version": cidr.version, "gateway_ip": gateway,
                      "allocation_pools": pools, "enable_dhcp": spec.get("enable_dhcp", True),
-                     "dns_nameservers": spec.get("dns_nameservers", []), "host_routes": [],
+                     "dns_nameservers": spec.get("dns_nameservers", []),
+                     "host_routes": spec.get("host_routes") or [],
                      "ipv6_address_mode": None, "ipv6_ra_mode": None, "subnetpool_id": None,
                      "service_types": [], "segment_id": None}, network["project_id"])
     store.put("network", {**network, "subnets": network["subnets"] + [subnet["id"]]})
     return subnet
+
+
+MAX_NAME_SERVERS = 5  # Neutron's max_dns_nameservers default
+
+
+def _check_name_servers(servers: list[str]) -> None:
+    if len(servers) > MAX_NAME_SERVERS:
+        raise HTTPError(400, f"Number of DNS nameservers exceeds the limit {MAX_NAME_SERVERS}.")
+    for server in servers:
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise HTTPError(400, f"Invalid input for dns_nameservers. Reason: '{server}' is not a valid nameserver."
+                            ) from None
 
 
 def _host_bounds(cidr) -> tuple[int, int]:
@@ -245,8 +261,68 @@ def _create_port(store, spec: dict, token) -> dict:
     port = allocate_port(store, token.project_id, network["id"], fixed.get("ip_address"),
                          spec.get("security_groups") or [ensure_default_group(store, token.project_id)["id"]],
                          spec.get("device_id", ""), "nova", fixed.get("subnet_id"))
-    return {**port, "name": spec.get("name", ""), "device_owner": spec.get("device_owner", ""),
-            "description": spec.get("description", "")}
+    port = {**port, "name": spec.get("name", ""), "device_owner": spec.get("device_owner", ""),
+            "description": spec.get("description", ""),
+            "extra_dhcp_opts": _dhcp_options([], spec.get("extra_dhcp_opts") or [])}
+    try:
+        if len(spec.get("fixed_ips") or []) > 1:  # the first is allocated: the others join it
+            port["fixed_ips"] = _fixed_ips(store, port, [port["fixed_ips"][0], *spec["fixed_ips"][1:]])
+    except BaseException:
+        for held in port["fixed_ips"]:
+            _release_ip(store, held["subnet_id"], held["ip_address"])
+        store.delete("port", port["id"])
+        raise
+    return port
+
+
+def _fixed_ips(store, port: dict, wanted: list[dict]) -> list[dict]:
+    """A port's new fixed IPs, as Neutron: an entry with an address it holds keeps it, one with a new address
+    takes it (409 if another port holds it), one with a subnet alone takes the next free one; the addresses
+    not asked for again are released. Each subnet must be on the port's network."""
+    held = {f["ip_address"]: f for f in port["fixed_ips"]}
+    kept = {w.get("ip_address") for w in wanted if w.get("ip_address") in held}
+    out, taken = [], []
+    try:
+        for entry in wanted:
+            address = entry.get("ip_address")
+            if address in held:
+                out.append(held[address])
+                continue
+            subnet = store.get("subnet", entry.get("subnet_id") or "")
+            if subnet is None and address:
+                subnet = next((s for s in store.all("subnet").values() if s["network_id"] == port["network_id"]
+                               and ipaddress.ip_address(address) in ipaddress.ip_network(s["cidr"])), None)
+            if subnet is None or subnet["network_id"] != port["network_id"]:
+                raise HTTPError(400, f"Invalid input for operation: Failed to create port on network "
+                                     f"{port['network_id']}, because fixed_ips included invalid subnet "
+                                     f"{entry.get('subnet_id')}.")
+            new = {"subnet_id": subnet["id"], "ip_address": _allocate_ip(store, subnet, address)}
+            store.put("subnet", subnet)
+            taken.append(new)
+            out.append(new)
+    except BaseException:
+        for new in taken:
+            _release_ip(store, new["subnet_id"], new["ip_address"])
+        raise
+    for address, fixed in held.items():
+        if address not in kept:
+            _release_ip(store, fixed["subnet_id"], address)
+    return out
+
+
+def _dhcp_options(held: list[dict], given: list[dict]) -> list[dict]:
+    """Neutron's extra_dhcp_opts update: an option named again takes the new value, one given a null value
+    is removed, the others stay."""
+    out = {(o["opt_name"], int(o.get("ip_version") or 4)): o for o in held}
+    for option in given:
+        if not isinstance(option, dict) or not option.get("opt_name"):
+            raise HTTPError(400, f"Invalid input for extra_dhcp_opts. Reason: '{option}' is not a valid option.")
+        key = (option["opt_name"], int(option.get("ip_version") or 4))
+        if option.get("opt_value") is None:
+            out.pop(key, None)
+        else:
+            out[key] = {"opt_name": key[0], "opt_value": str(option["opt_value"]), "ip_version": key[1]}
+    return list(out.values())
 
 
 def _add_rule(store, spec: dict, project_id: str) -> dict:
@@ -454,10 +530,10 @@ def _after_delete(store, kind: str, obj: dict) -> None:
 
 
 UPDATABLE = {
-    "network": {"name", "admin_state_up", "description", "shared"},
-    "subnet": {"name", "description", "dns_nameservers", "enable_dhcp", "gateway_ip"},
+    "network": {"name", "admin_state_up", "description", "shared", "is_default"},
+    "subnet": {"name", "description", "dns_nameservers", "enable_dhcp", "gateway_ip", "host_routes"},
     "port": {"name", "description", "security_groups", "admin_state_up", "device_id", "device_owner",
-             "allowed_address_pairs", "port_security_enabled"},
+             "allowed_address_pairs", "port_security_enabled", "fixed_ips", "extra_dhcp_opts"},
     "security_group": {"name", "description"},
     "router": {"name", "description", "external_gateway_info", "admin_state_up", "routes"},
 }
@@ -533,6 +609,40 @@ async def show_quota(request: web.Request) -> web.Response:
     if request.match_info["project_id"] != token.project_id and not token.admin:
         raise HTTPError(403, "Not authorized.")
     return reply({"quota": dict(QUOTA)})
+
+
+AUTO_POOL = ipaddress.ip_network("10.128.0.0/12")  # the dev cloud's default subnet pool, /24 per project
+
+
+@routes.get(PREFIX + "/auto-allocated-topology/{project_id}")
+async def auto_allocated_topology(request: web.Request) -> web.Response:
+    """As Neutron's auto-allocate extension: the project's network, subnet and router to the default external
+    network, made on the first call; 409 when no external network is the default."""
+    token = auth(request)
+    store = request.app[STATE].store
+    project_id = request.match_info["project_id"]
+    if project_id != token.project_id and not token.admin:
+        raise HTTPError(403, "Not authorized.")
+    made = next((n for n in store.all("network").values() if n["project_id"] == project_id
+                 and n["name"] == "auto_allocated_network"), None)
+    if made is None:
+        external = next((n for n in store.all("network").values() if n["router:external"] and n.get("is_default")),
+                        None)
+        if external is None:
+            raise HTTPError(409, "Deployment error: No default router:external network.")
+        owner = type("T", (), {"admin": False, "project_id": project_id})()
+        taken = {ipaddress.ip_network(s["cidr"]) for s in store.all("subnet").values()}
+        block = next(b for b in AUTO_POOL.subnets(new_prefix=24) if b not in taken)
+        with store.batch():
+            made = store.put("network", _create_network(store, {"name": "auto_allocated_network"}, owner))
+            subnet = store.put("subnet", _create_subnet(store, {"network_id": made["id"], "cidr": str(block),
+                                                                "name": "auto_allocated_subnet_v4"}, owner))
+            router = store.put("router", _create_router(store, {"name": "auto_allocated_router"}, owner))
+            router = store.put("router", _update_router(store, router, {
+                "external_gateway_info": {"network_id": external["id"]}}))
+            attach_interface(store, router, subnet)
+    return reply({"auto_allocated_topology": {"id": made["id"], "tenant_id": project_id,
+                                              "project_id": project_id}})
 
 
 @routes.get(PREFIX + "/{collection}")
@@ -618,6 +728,15 @@ async def update(request: web.Request) -> web.Response:
         if unknown:
             raise HTTPError(400, f"Cannot update read-only attribute {sorted(unknown)[0]}")
         changed = {**obj, **spec}
+        if kind == "subnet":
+            _check_name_servers(spec.get("dns_nameservers") or [])
+        if kind == "network" and "is_default" in spec and not (token.admin and obj["router:external"]):
+            raise HTTPError(403, "Only an admin may set is_default, on an external network.")
+        if kind == "port" and "fixed_ips" in spec:
+            with store.batch():
+                changed["fixed_ips"] = _fixed_ips(store, obj, spec["fixed_ips"] or [])
+        if kind == "port" and "extra_dhcp_opts" in spec:
+            changed["extra_dhcp_opts"] = _dhcp_options(obj.get("extra_dhcp_opts") or [], spec["extra_dhcp_opts"] or [])
     changed = {**changed, "updated_at": iso(now()), "revision_number": obj["revision_number"] + 1}
     return reply({kind: _public(kind, store.put(kind, changed), store)})
 

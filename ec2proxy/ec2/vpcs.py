@@ -26,7 +26,7 @@ def usable(networks: list[dict], project_id: str) -> list[dict]:
 
 def default_network(networks: list[dict], project_id: str, made: Collection[str] = ()) -> dict | None:
     """The network Nova gives an instance by default: the project's oldest own network (a shared one if it has
-    none); never a VPC made through EC2 (``made``)."""
+    none); never a VPC made through EC2 (``made``) other than a default VPC (``ec2proxy.state.default_vpc``)."""
     candidates = [n for n in usable(networks, project_id) if n["id"] not in made]
     own = [n for n in candidates if n.get("project_id", n.get("tenant_id")) == project_id]
     chosen = sorted(own or candidates, key=lambda n: (n.get("created_at") or "", n["id"]))
@@ -85,16 +85,16 @@ async def port_of(view: CloudView, project_id: str, eni: str,
     return ports[eni], ports
 
 
-async def default_vpc_id(view: CloudView, project_id: str,
-                         made: Callable[[], Awaitable[Collection[str]]]) -> str | None:
+async def default_vpc_id(view: CloudView, project_id: str, made: Callable[[], Awaitable[Collection[str]]],
+                         fresh: bool = False) -> str | None:
     """The project's default VPC, remembered for ``DEFAULT_VPC_TTL`` seconds: answers that name it in passing
     (a security group's VpcId) then cost no network listing, which on a one-worker Neutron queues behind the
-    call that matters. A project's default network changes once in its life, if ever. ``made``: the networks
-    of the VPCs made through EC2, which are never the default."""
+    call that matters. A project's default network changes once in its life, if ever (``forget_default``).
+    ``made``: the networks of the VPCs made through EC2 other than a default VPC, which are never the default."""
     if view.neutron is None:
         return None
     known = _DEFAULT_VPCS.get(project_id)
-    if known is not None and known[0] > time.monotonic():
+    if known is not None and known[0] > time.monotonic() and not fresh:
         return known[1]
     networks, ours = await asyncio.gather(
         view.neutron.list("network", {"router:external": "false", "fields": NETWORK_FIELDS}), made())
@@ -103,6 +103,11 @@ async def default_vpc_id(view: CloudView, project_id: str,
         _DEFAULT_VPCS.clear()
     _DEFAULT_VPCS[project_id] = (time.monotonic() + DEFAULT_VPC_TTL, found)
     return found
+
+
+def forget_default(project_id: str) -> None:
+    """The project's default VPC changed (one was made or deleted): ask Neutron next time."""
+    _DEFAULT_VPCS.pop(project_id, None)
 
 
 DEFAULT_VPC_TTL = 30.0

@@ -8,6 +8,7 @@ from ec2proxy.handlers import (  # noqa: F401  (importing a handler module regis
     account,
     addresses,
     caller_identity,
+    dhcp_options,
     handler_for,
     images,
     implemented,

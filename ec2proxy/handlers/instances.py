@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, update
 
 from ec2proxy import db
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView, placement
-from ec2proxy.db.models import Instance, Reservation, SubnetSetting, VpcGroup, utcnow
+from ec2proxy.db.models import Instance, Reservation, SubnetSetting, Vpc, VpcGroup, utcnow
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, states, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
@@ -34,7 +34,7 @@ from ec2proxy.readmodels.instances import (
     resolve_groups,
 )
 from ec2proxy.readmodels.networks import default_vpc_id
-from ec2proxy.state import launch_tags, ledger, oplog, public_addresses
+from ec2proxy.state import default_vpc, dhcp_options, launch_tags, ledger, oplog, public_addresses
 
 MAX_COUNT = 1000
 # Inputs that need the volume and network work of later issues: refused loudly until then.
@@ -110,13 +110,25 @@ async def _public_on_launch(ctx: RequestContext, params: dict, subnet: dict | No
     return bool(setting and setting.map_public_ip_on_launch)
 
 
-async def _default_networks(ctx: RequestContext) -> list[dict] | str:
+async def _default_networks(ctx: RequestContext) -> tuple[list[dict], bool]:
     """Where an instance launched without a subnet goes: the default VPC's network, as AWS launches into the
-    default VPC; Nova's "auto" (the project's only network) when there is no default VPC. A project with VPCs
-    made through EC2 has several networks, which "auto" refuses."""
+    default VPC (one is made for a project that has none: ``ec2proxy.state.default_vpc``); and whether the
+    instances get public IPs there (a default VPC made by the proxy maps them, as AWS's default subnets do)."""
     vpc_id = await default_vpc_id(ctx)
     network = ids.os_id_of(vpc_id) if vpc_id else None
-    return [{"uuid": network}] if network else "auto"
+    if network is None:
+        network, _ = await default_vpc.ensure(ctx)
+    async with ctx.services.sessions() as session:
+        made_default = (await session.scalars(select(Vpc.os_id).where(
+            Vpc.os_id == network, Vpc.default_for == ctx.project_id))).first()
+    if made_default is None:
+        return [{"uuid": network}], False
+    subnets = await (await ctx.cloud()).neutron.list("subnet", {"network_id": network, "fields": ["id"]})
+    async with ctx.services.sessions() as session:
+        mapped = (await session.scalars(select(SubnetSetting.os_id).where(
+            SubnetSetting.os_id.in_([s["id"] for s in subnets]),
+            SubnetSetting.map_public_ip_on_launch.is_(True)))).first()
+    return [{"uuid": network}], mapped is not None
 
 
 async def _vpc_default_group(ctx: RequestContext, network_id: str) -> str | None:
@@ -302,6 +314,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     bdms, recorded = await _block_devices(ctx, view, params, image)
     if ctx.dry_run:
         raise errors.DryRunOperation()
+    default_networks, public_by_default = await _default_networks(ctx) if subnet is None and not nics else ([], False)
 
     create = await ledger.Create.begin(ctx, params, ids.new("r"))
     reservation_id = create.marker  # the servers' name: what a retry after a crash finds them by
@@ -317,7 +330,8 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         spec["user_data"] = user_data
     if zone:
         spec["availability_zone"] = zone
-    spec["networks"] = await _default_networks(ctx)
+    if default_networks:
+        spec["networks"] = default_networks
     if subnet is not None:
         nic = {"uuid": subnet["network_id"]}
         if params.get("PrivateIpAddress"):
@@ -373,7 +387,11 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         await create.done(session)
     if later:
         await launch_tags.schedule(ctx, view, reservation_id, nova_reservation, [s["id"] for s in servers], later)
-    if await _public_on_launch(ctx, params, subnet):
+    launched_on = [n["uuid"] for n in spec["networks"] if isinstance(n, dict) and n.get("uuid")]
+    options = await dhcp_options.of_networks(ctx.services.sessions, ctx.project_id, launched_on)
+    if options:
+        await dhcp_options.schedule(ctx, view, reservation_id, [s["id"] for s in servers], options)
+    if await _public_on_launch(ctx, params, subnet) or (public_by_default and not params.get("NetworkInterfaces")):
         external = await vpcs.external_network(ctx.services.config, view)
         await public_addresses.schedule(ctx, view, reservation_id, [s["id"] for s in servers], external["id"])
     made = Made(rows={row["os_id"]: InstanceRow.of(row) for row in rows}, tags=tagged,

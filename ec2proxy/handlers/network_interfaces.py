@@ -5,6 +5,7 @@ groups and source/destination checking changed on the port."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 
 from sqlalchemy import select
 
@@ -23,7 +24,7 @@ from ec2proxy.readmodels.networks import (
     vpc_state,
     zone,
 )
-from ec2proxy.state import ledger
+from ec2proxy.state import dhcp_options, ledger
 
 
 def _device_indexes(ports: list[dict]) -> dict[str, int]:
@@ -107,23 +108,33 @@ async def _default_groups(ctx: RequestContext, network_id: str) -> list[str]:
 @action("CreateNetworkInterface", checks_dry_run=True)
 async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
     for member in ("Ipv4Prefixes", "Ipv4PrefixCount", "Ipv6Prefixes", "Ipv6PrefixCount", "Ipv6Addresses",
-                   "Ipv6AddressCount", "SecondaryPrivateIpAddressCount", "EnablePrimaryIpv6",
-                   "ConnectionTrackingSpecification", "Operator"):
+                   "Ipv6AddressCount", "EnablePrimaryIpv6", "ConnectionTrackingSpecification", "Operator"):
         if params.get(member):
             raise errors.UnsupportedOperation(f"CreateNetworkInterface with {member} is not supported by this cloud.")
     if params.get("InterfaceType") not in (None, "interface"):
         raise errors.UnsupportedOperation("Only interfaces of type 'interface' exist in this cloud.")
-    extra = [p for p in params.get("PrivateIpAddresses") or [] if not p.get("Primary")]
-    if extra:
-        raise errors.UnsupportedOperation("Secondary private addresses are not supported by this cloud yet.")
+    listed = params.get("PrivateIpAddresses") or []
+    if sum(1 for p in listed if p.get("Primary")) > 1 or (params.get("PrivateIpAddress") and any(
+            p.get("Primary") and p.get("PrivateIpAddress") != params["PrivateIpAddress"] for p in listed)):
+        raise errors.InvalidParameterValue("An interface has one primary private IP address")
     subnet, _ = await subnet_state(ctx, params["SubnetId"])
     address = params.get("PrivateIpAddress") or next(
-        (p["PrivateIpAddress"] for p in params.get("PrivateIpAddresses") or [] if p.get("Primary")), None)
+        (p["PrivateIpAddress"] for p in listed if p.get("Primary")), None)
+    secondary = [p["PrivateIpAddress"] for p in listed if not p.get("Primary") and p.get("PrivateIpAddress")
+                 and p["PrivateIpAddress"] != address]
+    for value in [address, *secondary]:
+        if value:
+            _check_in_subnet(value, subnet)
+    fixed_ips = [{"subnet_id": subnet["id"], **({"ip_address": address} if address else {})},
+                 *({"subnet_id": subnet["id"], "ip_address": a} for a in secondary),
+                 *({"subnet_id": subnet["id"]} for _ in range(_count(params)))]
     view = await ctx.cloud()
     neutron = vpcs.neutron(view)
     group_ids = await _group_os_ids(ctx, neutron, params.get("Groups") or []) or \
         await _default_groups(ctx, subnet["network_id"])
     tags = tagging.from_specs(params, ("network-interface",)).get("network-interface", [])
+    options = (await dhcp_options.of_networks(ctx.services.sessions, ctx.project_id, [subnet["network_id"]])
+               ).get(subnet["network_id"])
     if ctx.dry_run:
         raise errors.DryRunOperation()
     create = await ledger.Create.begin(ctx, params, ids.new("eni"))
@@ -139,11 +150,13 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
         try:
             port = found[0] if found else await neutron.create("port", {
                 "network_id": subnet["network_id"], "name": marker, "description": params.get("Description") or "",
-                "fixed_ips": [{"subnet_id": subnet["id"], **({"ip_address": address} if address else {})}],
-                **({"security_groups": group_ids} if group_ids else {})})
+                "fixed_ips": fixed_ips,
+                **({"security_groups": group_ids} if group_ids else {}),
+                **({"extra_dhcp_opts": [o for o in dhcp_options.port_options(options) if o["opt_value"]]}
+                   if options else {})})
         except BackendError as exc:
-            failure = errors.EC2Error(f"The address {address} is in use", code="InvalidIPAddress.InUse") \
-                if exc.status == 409 else exc.ec2()
+            failure = errors.EC2Error(f"An address asked for is in use: {exc.message[:200]}",
+                                      code="InvalidIPAddress.InUse") if exc.status == 409 else exc.ec2()
             await create.failed(failure, str(exc))
             raise failure from None
         except BaseException:
@@ -220,6 +233,114 @@ async def detach_network_interface(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     await (await ctx.cloud()).nova.detach_interface(port["device_id"], port["id"])
     ctx.services.instance_changed(port["device_id"])
+    return {}
+
+
+MAX_SECONDARY = 49  # the most secondary addresses AWS gives one interface of its largest types
+
+
+def _count(params: dict) -> int:
+    count = params.get("SecondaryPrivateIpAddressCount") or 0
+    if not 0 <= count <= MAX_SECONDARY:
+        raise errors.EC2Error(f"Number of private addresses {count} is out of range: at most {MAX_SECONDARY} "
+                              "secondary addresses per interface", code="PrivateIpAddressLimitExceeded")
+    return count
+
+
+def _check_in_subnet(address: str, subnet: dict) -> None:
+    try:
+        inside = ipaddress.IPv4Address(address) in ipaddress.IPv4Network(subnet["cidr"])
+    except ValueError:
+        raise errors.InvalidParameterValue(f"Value ({address[:64]}) for parameter privateIpAddress is invalid. "
+                                           "It must be an IPv4 address") from None
+    if not inside:
+        raise errors.InvalidParameterValue(f"Address {address} does not fall within the subnet's address range")
+
+
+def _primary(port: dict) -> dict | None:
+    return next((f for f in port.get("fixed_ips") or [] if ":" not in f["ip_address"]), None)
+
+
+@action("AssignPrivateIpAddresses", checks_dry_run=True)
+async def assign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict:
+    """Secondary addresses are more fixed IPs of the port, in the subnet of its primary one. With
+    AllowReassignment an address another interface holds as a secondary moves here."""
+    if params.get("Ipv4Prefixes") or params.get("Ipv4PrefixCount"):
+        raise errors.UnsupportedOperation("IPv4 prefixes on interfaces are not supported by this cloud.")
+    asked, count = list(params.get("PrivateIpAddresses") or []), _count(params)
+    if bool(asked) == bool(count):
+        raise errors.InvalidParameterCombination("Give either PrivateIpAddresses or SecondaryPrivateIpAddressCount")
+    port, state = await _interface(ctx, params["NetworkInterfaceId"])
+    primary = _primary(port)
+    if primary is None:
+        raise errors.InvalidParameterValue(f"{params['NetworkInterfaceId']} has no IPv4 address")
+    subnet = next(s for s in state["subnets"] if s["id"] == primary["subnet_id"])
+    held = {f["ip_address"] for f in port.get("fixed_ips") or []}
+    if len(held) - 1 + len(asked) + count > MAX_SECONDARY:
+        raise errors.EC2Error(f"At most {MAX_SECONDARY} secondary addresses per interface",
+                              code="PrivateIpAddressLimitExceeded")
+    moved: list[tuple[dict, list[dict]]] = []  # (another port, its fixed IPs without the address)
+    for address in asked:
+        _check_in_subnet(address, subnet)
+        holder = next((p for p in state["ports"] if p["id"] != port["id"]
+                       and any(f["ip_address"] == address for f in p.get("fixed_ips") or [])), None)
+        if holder is None:
+            continue
+        if not params.get("AllowReassignment") or _primary(holder) == next(
+                f for f in holder["fixed_ips"] if f["ip_address"] == address):
+            raise errors.EC2Error(f"Address {address} is in use by another interface",
+                                  code="InvalidIPAddress.InUse")
+        moved.append((holder, [f for f in holder["fixed_ips"] if f["ip_address"] != address]))
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    neutron = vpcs.neutron(await ctx.cloud())
+    for holder, kept in moved:
+        await neutron.update("port", holder["id"], {"fixed_ips": kept})
+    try:
+        updated = await neutron.update("port", port["id"], {"fixed_ips": [
+            *port["fixed_ips"], *({"subnet_id": subnet["id"], "ip_address": a} for a in asked if a not in held),
+            *({"subnet_id": subnet["id"]} for _ in range(count))]})
+    except BackendError as exc:
+        for holder, _ in moved:  # the addresses go back where they were
+            await neutron.update("port", holder["id"], {"fixed_ips": holder["fixed_ips"]})
+        if exc.status == 409:
+            raise errors.EC2Error(f"An address asked for is in use: {exc.message[:200]}",
+                                  code="InvalidIPAddress.InUse") from None
+        if exc.status == 400 and "no more ip" in exc.message.lower():
+            raise errors.EC2Error(f"Subnet {ids.from_uuid('subnet', subnet['id'])} has too few free addresses",
+                                  code="InsufficientFreeAddressesInSubnet") from None
+        raise
+    if port.get("device_id"):
+        ctx.services.instance_changed(port["device_id"])
+    assigned = [f["ip_address"] for f in updated.get("fixed_ips") or [] if f["ip_address"] not in held]
+    return {"NetworkInterfaceId": params["NetworkInterfaceId"],
+            "AssignedPrivateIpAddresses": [{"PrivateIpAddress": a} for a in assigned]}
+
+
+@action("UnassignPrivateIpAddresses", checks_dry_run=True)
+async def unassign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict:
+    """An elastic IP on an address unassigned is disassociated, as on AWS."""
+    if params.get("Ipv4Prefixes"):
+        raise errors.UnsupportedOperation("IPv4 prefixes on interfaces are not supported by this cloud.")
+    asked = set(params.get("PrivateIpAddresses") or [])
+    if not asked:
+        raise errors.MissingParameter("The request must contain the parameter PrivateIpAddresses")
+    port, state = await _interface(ctx, params["NetworkInterfaceId"])
+    primary = _primary(port)
+    held = {f["ip_address"] for f in port.get("fixed_ips") or []}
+    if not asked <= held or (primary and primary["ip_address"] in asked):
+        raise errors.InvalidParameterValue(f"Some of the specified addresses are not assigned to interface "
+                                           f"{params['NetworkInterfaceId']} as secondary addresses")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    neutron = vpcs.neutron(await ctx.cloud())
+    for fip in state["fips"]:
+        if fip.get("port_id") == port["id"] and fip.get("fixed_ip_address") in asked:
+            await neutron.update("floatingip", fip["id"], {"port_id": None})
+    await neutron.update("port", port["id"], {"fixed_ips": [f for f in port["fixed_ips"]
+                                                            if f["ip_address"] not in asked]})
+    if port.get("device_id"):
+        ctx.services.instance_changed(port["device_id"])
     return {}
 
 

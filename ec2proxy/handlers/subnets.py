@@ -23,6 +23,8 @@ from ec2proxy.readmodels.networks import (
     vpc_state,
     zone,
 )
+from ec2proxy.state import dhcp_options
+from ec2proxy.state.vpc_making import Making
 
 
 @action("DescribeSubnets")
@@ -69,25 +71,14 @@ async def create_subnet(ctx: RequestContext, params: dict) -> dict:
     tags = tagging.from_specs(params, ("subnet",)).get("subnet", [])
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    neutron = vpcs.neutron(await ctx.cloud())
-    hosts = list(block.hosts())  # as AWS: the first four addresses and the last are the network's
+    options = await dhcp_options.of_networks(ctx.services.sessions, ctx.project_id, [network["id"]])
     try:
-        subnet = await neutron.create("subnet", {
-            "network_id": network["id"], "cidr": str(block), "ip_version": 4, "gateway_ip": str(hosts[0]),
-            "allocation_pools": [{"start": str(hosts[3]), "end": str(hosts[-1])}]})
+        async with Making(vpcs.neutron(await ctx.cloud()), ctx.project_id, ctx.services.sessions) as making:
+            subnet = await making.subnet(row, block, asked_zone, tags,
+                                         dhcp_options.name_servers(options.get(network["id"])))
     except BackendError as exc:
         if exc.status == 400 and "overlaps" in exc.message:
             raise _conflict(block) from None
-        raise
-    subnet_id = ids.from_uuid("subnet", subnet["id"])
-    try:
-        await neutron.router_interface(row.router_id, subnet["id"])
-        async with ctx.services.sessions() as session, session.begin():
-            session.add(SubnetSetting(os_id=subnet["id"], project_id=ctx.project_id, map_public_ip_on_launch=False,
-                                      availability_zone=asked_zone))
-            await tagging.write(session, ctx.project_id, {subnet_id: tags})
-    except BaseException:
-        await _unmake(neutron, row.router_id, subnet["id"])
         raise
     setting = SubnetSetting(os_id=subnet["id"], availability_zone=asked_zone, map_public_ip_on_launch=False)
     return {"Subnet": {**build_subnet(subnet, ctx.services.default_zone(offered), None, {}, setting),

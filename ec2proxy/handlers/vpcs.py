@@ -9,11 +9,13 @@ import ipaddress
 from sqlalchemy import delete, select, update
 
 from ec2proxy.cloud import BackendError
-from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAssociation, Vpc, VpcGroup, utcnow
+from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAssociation, Vpc, VpcGroup
 from ec2proxy.ec2 import errors, ids, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.networks import VPC_FILTERS, answer, build_vpc, by_network, network_state, vpc_state
+from ec2proxy.state import default_vpc
+from ec2proxy.state.vpc_making import Making
 
 
 @action("DescribeVpcs")
@@ -39,8 +41,7 @@ def _block(text: str | None) -> ipaddress.IPv4Network:
 
 @action("CreateVpc", checks_dry_run=True)
 async def create_vpc(ctx: RequestContext, params: dict) -> dict:
-    """A Neutron network and a router (the VPC's local route between its subnets), then our row and the main
-    route table: all or nothing, what was made is removed when a later step fails."""
+    """All or nothing (``ec2proxy.state.vpc_making``)."""
     for member in ("Ipv6Pool", "Ipv6CidrBlock", "Ipv4IpamPoolId", "Ipv6IpamPoolId", "Ipv4NetmaskLength",
                    "AmazonProvidedIpv6CidrBlock"):
         if params.get(member):
@@ -51,39 +52,23 @@ async def create_vpc(ctx: RequestContext, params: dict) -> dict:
     tags = tagging.from_specs(params, ("vpc",)).get("vpc", [])
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    neutron = vpcs.neutron(await ctx.cloud())
-    marker = ids.new("vpc")  # the Neutron objects' name until the VPC id (the network's) is known
-    made: list[tuple[str, str]] = []
-    try:
-        network = await neutron.create("network", {"name": marker})
-        made.append(("network", network["id"]))
-        router = await neutron.create("router", {"name": marker})
-        made.append(("router", router["id"]))
-        vpc_id = vpcs.vpc_id(network)
-        group = await neutron.create("security_group", {"name": f"{vpc_id}-default",
-                                                        "description": "default VPC security group"})
-        made.append(("security_group", group["id"]))
-        # as AWS's: traffic from the group's own members is allowed in (Neutron adds the allow-all egress)
-        await neutron.create_many("security_group_rule", [
-            {"security_group_id": group["id"], "direction": "ingress", "ethertype": family,
-             "remote_group_id": group["id"]} for family in ("IPv4", "IPv6")])
-        async with ctx.services.sessions() as session, session.begin():
-            session.add(Vpc(os_id=network["id"], project_id=ctx.project_id, router_id=router["id"], cidr=str(block),
-                            enable_dns_support=True, enable_dns_hostnames=False, created_at=utcnow()))
-            table = ids.new("rtb")
-            session.add(RouteTable(route_table_id=table, project_id=ctx.project_id, vpc_os_id=network["id"],
-                                   main=True, created_at=utcnow()))
-            session.add(RouteTableAssociation(association_id=ids.new("rtbassoc"), project_id=ctx.project_id,
-                                              route_table_id=table, subnet_os_id=None))
-            session.add(VpcGroup(os_id=group["id"], project_id=ctx.project_id, vpc_os_id=network["id"],
-                                 is_default=True))
-            await tagging.write(session, ctx.project_id, {vpc_id: tags})
-    except BaseException:
-        await _remove(neutron, reversed(made))
-        raise
-    return {"Vpc": {**build_vpc(network, [], None, Vpc(os_id=network["id"], project_id=ctx.project_id,
-                                                         router_id=router["id"], cidr=str(block))),
-                    "State": "pending", "Tags": tags}}
+    async with Making(vpcs.neutron(await ctx.cloud()), ctx.project_id, ctx.services.sessions) as making:
+        network, row = await making.vpc(block, tags)
+    return {"Vpc": {**build_vpc(network, [], None, row), "State": "pending", "Tags": tags}}
+
+
+@action("CreateDefaultVpc", checks_dry_run=True)
+async def create_default_vpc(ctx: RequestContext, params: dict) -> dict:
+    """A default VPC for a project that has none (``ec2proxy.state.default_vpc``)."""
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    network_id, made = await default_vpc.ensure(ctx)
+    if not made:
+        raise errors.EC2Error("A Default VPC already exists for this account in this region.",
+                              code="DefaultVpcAlreadyExists")
+    state = await vpc_state(ctx, ids.from_uuid("vpc", network_id))
+    network = state["networks"][0]
+    return {"Vpc": build_vpc(network, state["subnets"], network, state["vpcs"].get(network_id))}
 
 
 async def _remove(neutron, made) -> None:
@@ -133,6 +118,7 @@ async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
         await tagging.forget(session, ctx.project_id, vpc_id)
         for table in main:
             await tagging.forget(session, ctx.project_id, table)
+    vpcs.forget_default(ctx.project_id)  # it may have been the default VPC
     return {}
 
 

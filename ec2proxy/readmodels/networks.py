@@ -111,20 +111,22 @@ async def network_state(ctx: RequestContext, with_ports: bool = False, only_port
     rows, settings = found[2]
     state: dict[str, Any] = {
         "networks": networks, "subnets": [s for s in found[1] if s["network_id"] in usable],
-        "default": vpcs.default_network(found[0], ctx.project_id, rows), "vpcs": rows, "settings": settings}
+        "default": vpcs.default_network(found[0], ctx.project_id, {k for k, r in rows.items() if not r.default_for}),
+        "vpcs": rows, "settings": settings}
     if with_ports:
         state.update(ports=[p for p in found[3] if owner(p) == ctx.project_id and p["network_id"] in usable],
                      fips=found[4], groups={g["id"]: g["name"] for g in found[5]})
     return state
 
 
-async def default_vpc_id(ctx: RequestContext) -> str | None:
-    """The project's default VPC (``ec2proxy.ec2.vpcs.default_vpc_id``)."""
+async def default_vpc_id(ctx: RequestContext, fresh: bool = False) -> str | None:
+    """The project's default VPC (``ec2proxy.ec2.vpcs.default_vpc_id``; ``fresh``: not from memory)."""
     async def made() -> set[str]:
         async with ctx.services.sessions() as session:
-            return set((await session.scalars(select(Vpc.os_id).where(Vpc.project_id == ctx.project_id))).all())
+            return set((await session.scalars(select(Vpc.os_id).where(
+                Vpc.project_id == ctx.project_id, Vpc.default_for.is_(None)))).all())
 
-    return await vpcs.default_vpc_id(await ctx.cloud(), ctx.project_id, made)
+    return await vpcs.default_vpc_id(await ctx.cloud(), ctx.project_id, made, fresh)
 
 
 async def vpc_state(ctx: RequestContext, vpc_id: str, with_ports: bool = False) -> dict:
@@ -223,7 +225,8 @@ def build_vpc(network: dict, subnets: list[dict], default: dict | None, row: Vpc
         blocks = [(ids.from_uuid("vpc-cidr-assoc", s["id"]), s["cidr"]) for s in v4]
     return {
         "VpcId": vpc_id, "CidrBlock": blocks[0][1] if blocks else "", "State": "available",
-        "DhcpOptionsId": "default", "InstanceTenancy": "default", "OwnerId": owner(network),
+        "DhcpOptionsId": (row.dhcp_options_id if row is not None else None) or "default",
+        "InstanceTenancy": "default", "OwnerId": owner(network),
         "IsDefault": default is not None and default["id"] == network["id"],
         "CidrBlockAssociationSet": [{"AssociationId": assoc, "CidrBlock": cidr,
                                      "CidrBlockState": {"State": "associated"}} for assoc, cidr in blocks],

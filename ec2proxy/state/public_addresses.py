@@ -30,16 +30,8 @@ async def schedule(ctx, view, reservation_id: str, server_ids: list[str], extern
 async def _assign(services, operation, view=None) -> None:
     details = operation.details or {}
     view = view or await services.backend.reader_view(details["project"])
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
     servers = list(details.get("servers") or [])
-    while True:
-        ports = await _listed(view.neutron, "port", "device_id", servers, ["id", "device_id", "created_at"])
-        if {p["device_id"] for p in ports} >= set(servers):
-            break
-        if loop.time() > deadline:
-            raise BackendError("network", 409, "the instances' ports are not there yet")
-        await asyncio.sleep(1.0)
+    ports = await ports_of_servers(view, servers, WAIT, ["id", "device_id", "created_at"])
     fips = await _listed(view.neutron, "floatingip", "port_id", [p["id"] for p in ports])
     holding = {f["port_id"] for f in fips}
     for server in servers:
@@ -53,6 +45,20 @@ async def _assign(services, operation, view=None) -> None:
             if exc.status in (400, 404):  # no internet gateway on the VPC: no route from the external network
                 raise jobs.JobFailed(f"no public IP for server {server}: {exc.message[:200]}") from None
             raise
+
+
+async def ports_of_servers(view, servers: list[str], wait: float, fields: list[str] | None = None) -> list[dict]:
+    """The ports of servers being launched, once each server has one (Nova makes them while it builds); a job
+    waits up to ``wait`` seconds, then is tried again after its lease."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        ports = await _listed(view.neutron, "port", "device_id", servers, fields)
+        if {p["device_id"] for p in ports} >= set(servers):
+            return ports
+        if loop.time() > deadline:
+            raise BackendError("network", 409, "the instances' ports are not there yet")
+        await asyncio.sleep(1.0)
 
 
 async def give_way(view, port_id: str) -> None:

@@ -1,0 +1,108 @@
+"""DHCP options sets: Create/Delete/DescribeDhcpOptions, AssociateDhcpOptions (ec2proxy.state.dhcp_options
+says where Neutron holds them)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+
+from ec2proxy.db.models import DhcpOptions, Vpc, utcnow
+from ec2proxy.ec2 import errors, filters, ids, paging, tagging, vpcs
+from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.handlers import action
+from ec2proxy.readmodels.networks import vpc_state
+from ec2proxy.state import dhcp_options
+
+_get = filters.path
+FILTERS = {"dhcp-options-id": _get("DhcpOptionsId"), "key": _get("DhcpConfigurations.Key"),
+           "value": _get("DhcpConfigurations.Values.Value"), "owner-id": _get("OwnerId"), **tagging.FILTERS}
+
+
+def _shape(row: DhcpOptions) -> dict:
+    return {"DhcpOptionsId": row.dhcp_options_id, "OwnerId": row.project_id,
+            "DhcpConfigurations": [{"Key": c["Key"], "Values": [{"Value": v} for v in c["Values"]]}
+                                   for c in row.configurations]}
+
+
+def _not_found(dhcp_options_id: str) -> errors.EC2Error:
+    return errors.EC2Error(f"The dhcpOption ID '{dhcp_options_id}' does not exist",
+                           code="InvalidDhcpOptionID.NotFound")
+
+
+async def _rows(ctx: RequestContext, wanted: list[str] | None = None) -> list[DhcpOptions]:
+    query = select(DhcpOptions).where(DhcpOptions.project_id == ctx.project_id)
+    if wanted is not None:
+        query = query.where(DhcpOptions.dhcp_options_id.in_(wanted))
+    async with ctx.services.sessions() as session:
+        return list((await session.scalars(query.order_by(DhcpOptions.created_at))).all())
+
+
+async def _find(ctx: RequestContext, dhcp_options_id: str) -> DhcpOptions:
+    found = await _rows(ctx, [ids.check("dopt", dhcp_options_id)])
+    if not found:
+        raise _not_found(dhcp_options_id)
+    return found[0]
+
+
+@action("CreateDhcpOptions", checks_dry_run=True)
+async def create_dhcp_options(ctx: RequestContext, params: dict) -> dict:
+    configurations = dhcp_options.validated(params.get("DhcpConfigurations") or [])
+    tags = tagging.from_specs(params, ("dhcp-options",)).get("dhcp-options", [])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    row = DhcpOptions(dhcp_options_id=ids.new("dopt"), project_id=ctx.project_id, configurations=configurations,
+                      created_at=utcnow())
+    async with ctx.services.sessions() as session, session.begin():
+        session.add(row)
+        await tagging.write(session, ctx.project_id, {row.dhcp_options_id: tags})
+    return {"DhcpOptions": {**_shape(row), "Tags": tags}}
+
+
+@action("DescribeDhcpOptions")
+async def describe_dhcp_options(ctx: RequestContext, params: dict) -> dict:
+    paging.check_max_results(params, low=5, high=1000, ids_member="DhcpOptionsIds")
+    wanted = [ids.check("dopt", i) for i in params.get("DhcpOptionsIds") or []]
+    shapes = await tagging.with_tags(ctx, [_shape(r) for r in await _rows(ctx, wanted or None)], "DhcpOptionsId")
+    shapes = filters.by_ids(shapes, "DhcpOptionsId", wanted, _not_found)
+    shapes = filters.apply(shapes, filters.compile_filters(params.get("Filters"), FILTERS, ctx.action))
+    return paging.answer(ctx, "DhcpOptions", shapes, params)
+
+
+@action("DeleteDhcpOptions", checks_dry_run=True)
+async def delete_dhcp_options(ctx: RequestContext, params: dict) -> dict:
+    row = await _find(ctx, params["DhcpOptionsId"])
+    async with ctx.services.sessions() as session:
+        used = (await session.scalars(select(Vpc.os_id).where(
+            Vpc.dhcp_options_id == row.dhcp_options_id))).first()
+    if used is not None:
+        raise errors.EC2Error(f"The dhcpOptions '{row.dhcp_options_id}' has dependencies and cannot be deleted.",
+                              code="DependencyViolation")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(delete(DhcpOptions).where(DhcpOptions.dhcp_options_id == row.dhcp_options_id))
+        await tagging.forget(session, ctx.project_id, row.dhcp_options_id)
+    return {}
+
+
+@action("AssociateDhcpOptions", checks_dry_run=True)
+async def associate_dhcp_options(ctx: RequestContext, params: dict) -> dict:
+    """``default`` takes the VPC back to no options: Neutron's own resolver, no extra options."""
+    chosen = None if params["DhcpOptionsId"] == "default" else await _find(ctx, params["DhcpOptionsId"])
+    state = await vpc_state(ctx, params["VpcId"], with_ports=True)
+    network = state["networks"][0]
+    if network["id"] not in state["vpcs"]:
+        raise errors.UnsupportedOperation(f"{params['VpcId']} is one of the project's own networks: its DHCP "
+                                          "settings are OpenStack's (subnet name servers, port DHCP options).")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    await dhcp_options.apply(vpcs.neutron(await ctx.cloud()), state["subnets"], state["ports"],
+                             chosen.configurations if chosen else None)
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(update(Vpc).where(Vpc.os_id == network["id"]).values(
+            dhcp_options_id=chosen.dhcp_options_id if chosen else None))
+    return {}
+
+
+@tagging.exists("dopt")
+async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
+    return {r.dhcp_options_id for r in await _rows(ctx, resource_ids)}
