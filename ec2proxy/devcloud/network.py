@@ -277,14 +277,21 @@ def _create_port(store, spec: dict, token) -> dict:
 
 def _fixed_ips(store, port: dict, wanted: list[dict]) -> list[dict]:
     """A port's new fixed IPs, as Neutron: an entry with an address it holds keeps it, one with a new address
-    takes it (409 if another port holds it), one with a subnet alone takes the next free one; the addresses
-    not asked for again are released. Each subnet must be on the port's network."""
+    takes it (409 if another port holds it), one with a subnet alone keeps an address the port holds there and
+    no entry names, else takes the next free one; the addresses not kept are released. Each subnet must be on
+    the port's network. Listed by address as text, as Neutron lists them."""
     held = {f["ip_address"]: f for f in port["fixed_ips"]}
     kept = {w.get("ip_address") for w in wanted if w.get("ip_address") in held}
     out, taken = [], []
     try:
         for entry in wanted:
             address = entry.get("ip_address")
+            if address is None:
+                spare = next((a for a, f in held.items() if a not in kept and f["subnet_id"] == entry.get("subnet_id")),
+                             None)
+                if spare is not None:
+                    kept.add(spare)
+                    address = spare
             if address in held:
                 out.append(held[address])
                 continue
@@ -307,7 +314,7 @@ def _fixed_ips(store, port: dict, wanted: list[dict]) -> list[dict]:
     for address, fixed in held.items():
         if address not in kept:
             _release_ip(store, fixed["subnet_id"], address)
-    return out
+    return sorted(out, key=lambda f: f["ip_address"])
 
 
 def _dhcp_options(held: list[dict], given: list[dict]) -> list[dict]:
@@ -609,6 +616,23 @@ async def show_quota(request: web.Request) -> web.Response:
     if request.match_info["project_id"] != token.project_id and not token.admin:
         raise HTTPError(403, "Not authorized.")
     return reply({"quota": dict(QUOTA)})
+
+
+@routes.put(PREFIX + "/{collection}/{id}/tags/{tag}")
+@routes.delete(PREFIX + "/{collection}/{id}/tags/{tag}")
+async def one_tag(request: web.Request) -> web.Response:
+    """Neutron's tag extension: one tag added (201) or removed (204; 404 if the object lacks it)."""
+    store = request.app[STATE].store
+    _, kind = _kind(request)
+    obj = _find(request, kind)
+    tag, tags = request.match_info["tag"], list(obj.get("tags") or [])
+    if request.method == "PUT":
+        store.put(kind, {**obj, "tags": tags + [tag] if tag not in tags else tags})
+        return reply(None, 201)
+    if tag not in tags:
+        raise HTTPError(404, f"Tag {tag} could not be found.")
+    store.put(kind, {**obj, "tags": [t for t in tags if t != tag]})
+    return reply(None, 204)
 
 
 AUTO_POOL = ipaddress.ip_network("10.128.0.0/12")  # the dev cloud's default subnet pool, /24 per project

@@ -51,6 +51,33 @@ def address_pairs(port: dict, check: bool) -> list[dict]:
     return kept if check else kept + [dict(pair) for pair in ANY_ADDRESS]
 
 
+# Neutron lists a port's fixed IPs in its own order (by address, as text), never in the order they were taken:
+# the primary address of an interface with secondary ones is named by a tag on the port.
+PRIMARY_TAG = "ec2-primary-ip:"
+
+
+def primary_fixed_ip(port: dict) -> dict | None:
+    """The port's primary IPv4 fixed IP: the one its tag names, else its only (or first) one."""
+    v4 = [f for f in port.get("fixed_ips") or [] if ":" not in f["ip_address"]]
+    named = next((t[len(PRIMARY_TAG):] for t in port.get("tags") or [] if t.startswith(PRIMARY_TAG)), None)
+    return next((f for f in v4 if f["ip_address"] == named), v4[0] if v4 else None)
+
+
+def primary_first(fixed: list[dict], primary: dict | None = None) -> list[dict]:
+    """A port's IPv4 fixed IPs as EC2 lists an interface's private addresses: the primary first."""
+    v4 = [f for f in fixed if ":" not in f["ip_address"]]
+    if primary is None:
+        return v4
+    return [primary, *(f for f in v4 if f is not primary)]
+
+
+async def name_primary(neutron_client, port: dict) -> None:
+    """Tag the port's primary address before it gets a second one (it is the only one yet)."""
+    primary = primary_fixed_ip(port)
+    if primary is not None and not any(t.startswith(PRIMARY_TAG) for t in port.get("tags") or []):
+        await neutron_client.add_tag("port", port["id"], PRIMARY_TAG + primary["ip_address"])
+
+
 # A VPC's default security group in Neutron, which allows one group named "default" per project.
 VPC_DEFAULT_GROUP = re.compile(r"vpc-[0-9a-f]{8,17}-default")
 

@@ -125,9 +125,9 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
     for value in [address, *secondary]:
         if value:
             _check_in_subnet(value, subnet)
-    fixed_ips = [{"subnet_id": subnet["id"], **({"ip_address": address} if address else {})},
-                 *({"subnet_id": subnet["id"], "ip_address": a} for a in secondary),
-                 *({"subnet_id": subnet["id"]} for _ in range(_count(params)))]
+    first = {"subnet_id": subnet["id"], **({"ip_address": address} if address else {})}
+    more = [*({"subnet_id": subnet["id"], "ip_address": a} for a in secondary),
+            *({"subnet_id": subnet["id"]} for _ in range(_count(params)))]
     view = await ctx.cloud()
     neutron = vpcs.neutron(view)
     group_ids = await _group_os_ids(ctx, neutron, params.get("Groups") or []) or \
@@ -150,10 +150,12 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
         try:
             port = found[0] if found else await neutron.create("port", {
                 "network_id": subnet["network_id"], "name": marker, "description": params.get("Description") or "",
-                "fixed_ips": fixed_ips,
+                "fixed_ips": [first],
                 **({"security_groups": group_ids} if group_ids else {}),
                 **({"extra_dhcp_opts": [o for o in dhcp_options.port_options(options) if o["opt_value"]]}
                    if options else {})})
+            if more and len(port.get("fixed_ips") or []) == 1:  # the primary first, named, then the others
+                port = await _with_secondaries(neutron, port, more)
         except BackendError as exc:
             failure = errors.EC2Error(f"An address asked for is in use: {exc.message[:200]}",
                                       code="InvalidIPAddress.InUse") if exc.status == 409 else exc.ec2()
@@ -171,6 +173,16 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
     shape = build_interface(port, [], names, await zone(ctx), ctx.region)
     return {"NetworkInterface": {**shape, "TagSet": tags},
             **({"ClientToken": params["ClientToken"]} if params.get("ClientToken") else {})}
+
+
+async def _with_secondaries(neutron, port: dict, more: list[dict]) -> dict:
+    """The new port with its secondary addresses; if they cannot be had, the port is removed (all or nothing)."""
+    try:
+        await vpcs.name_primary(neutron, port)
+        return await neutron.update("port", port["id"], {"fixed_ips": [*port["fixed_ips"], *more]})
+    except BaseException:
+        await vpcs.removed(lambda: neutron.remove("port", port["id"]))
+        raise
 
 
 @action("DeleteNetworkInterface", checks_dry_run=True)
@@ -257,10 +269,6 @@ def _check_in_subnet(address: str, subnet: dict) -> None:
         raise errors.InvalidParameterValue(f"Address {address} does not fall within the subnet's address range")
 
 
-def _primary(port: dict) -> dict | None:
-    return next((f for f in port.get("fixed_ips") or [] if ":" not in f["ip_address"]), None)
-
-
 @action("AssignPrivateIpAddresses", checks_dry_run=True)
 async def assign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict:
     """Secondary addresses are more fixed IPs of the port, in the subnet of its primary one. With
@@ -271,7 +279,7 @@ async def assign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict
     if bool(asked) == bool(count):
         raise errors.InvalidParameterCombination("Give either PrivateIpAddresses or SecondaryPrivateIpAddressCount")
     port, state = await _interface(ctx, params["NetworkInterfaceId"])
-    primary = _primary(port)
+    primary = vpcs.primary_fixed_ip(port)
     if primary is None:
         raise errors.InvalidParameterValue(f"{params['NetworkInterfaceId']} has no IPv4 address")
     subnet = next(s for s in state["subnets"] if s["id"] == primary["subnet_id"])
@@ -286,7 +294,7 @@ async def assign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict
                        and any(f["ip_address"] == address for f in p.get("fixed_ips") or [])), None)
         if holder is None:
             continue
-        if not params.get("AllowReassignment") or _primary(holder) == next(
+        if not params.get("AllowReassignment") or vpcs.primary_fixed_ip(holder) == next(
                 f for f in holder["fixed_ips"] if f["ip_address"] == address):
             raise errors.EC2Error(f"Address {address} is in use by another interface",
                                   code="InvalidIPAddress.InUse")
@@ -294,6 +302,7 @@ async def assign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict
     if ctx.dry_run:
         raise errors.DryRunOperation()
     neutron = vpcs.neutron(await ctx.cloud())
+    await vpcs.name_primary(neutron, port)
     for holder, kept in moved:
         await neutron.update("port", holder["id"], {"fixed_ips": kept})
     try:
@@ -326,7 +335,7 @@ async def unassign_private_ip_addresses(ctx: RequestContext, params: dict) -> di
     if not asked:
         raise errors.MissingParameter("The request must contain the parameter PrivateIpAddresses")
     port, state = await _interface(ctx, params["NetworkInterfaceId"])
-    primary = _primary(port)
+    primary = vpcs.primary_fixed_ip(port)
     held = {f["ip_address"] for f in port.get("fixed_ips") or []}
     if not asked <= held or (primary and primary["ip_address"] in asked):
         raise errors.InvalidParameterValue(f"Some of the specified addresses are not assigned to interface "

@@ -201,7 +201,7 @@ def network_interfaces(server: dict, ports: list[Port], project_id: str, region:
     for index, held in enumerate(sorted(ports, key=lambda p: (p.neutron.get("created_at") or "", p.neutron["id"]))):
         port, public = held.neutron, held.public_ip
         fixed = [f for f in port.get("fixed_ips") or [] if ":" not in f["ip_address"]]
-        primary = fixed[0] if fixed else None
+        primary = vpcs.primary_fixed_ip(port)
         association = {"PublicIp": public, "PublicDnsName": hostname(public, region), "IpOwnerId": project_id} \
             if public else None
         out.append({
@@ -216,7 +216,7 @@ def network_interfaces(server: dict, ports: list[Port], project_id: str, region:
             "PrivateIpAddresses": [{"PrivateIpAddress": f["ip_address"], "Primary": f is primary,
                                     "PrivateDnsName": hostname(f["ip_address"], region),
                                     "Association": association if f is primary else None}
-                                   for f in fixed],
+                                   for f in vpcs.primary_first(fixed, primary)],
             "Attachment": {"AttachmentId": ids.from_uuid("eni-attach", port["id"]), "DeviceIndex": index,
                            "Status": "attached", "DeleteOnTermination": True},
             **({"Association": association} if association else {}),
@@ -380,7 +380,7 @@ async def _group_ids(view: CloudView) -> dict[str, str]:
 
 
 PORT_FIELDS = ["id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at",
-               "port_security_enabled", "allowed_address_pairs"]
+               "port_security_enabled", "allowed_address_pairs", "tags"]
 
 
 async def _ports(view: CloudView, server_ids: list[str] | None) -> dict[str, list[Port]]:

@@ -281,7 +281,7 @@ def build_subnet(subnet: dict, zone: str, default: dict | None, used: dict[str, 
 def build_interface(port: dict, fips: list[dict], groups: dict[str, str], zone: str, region: str) -> dict:
     by_ip = {f.get("fixed_ip_address"): f for f in fips if f.get("port_id") == port["id"]}
     fixed = port.get("fixed_ips") or []
-    primary = next((f for f in fixed if ":" not in f["ip_address"]), fixed[0] if fixed else None)
+    primary = vpcs.primary_fixed_ip(port) or (fixed[0] if fixed else None)
     project = owner(port)
 
     def association(ip: str) -> dict | None:
@@ -308,7 +308,7 @@ def build_interface(port: dict, fips: list[dict], groups: dict[str, str], zone: 
                                 "PrivateDnsName": hostname(f["ip_address"], region),
                                 **({"Association": association(f["ip_address"])}
                                    if association(f["ip_address"]) else {})}
-                               for f in fixed if ":" not in f["ip_address"]],
+                               for f in vpcs.primary_first(fixed, vpcs.primary_fixed_ip(port))],
         "Ipv6Addresses": [{"Ipv6Address": f["ip_address"]} for f in fixed if ":" in f["ip_address"]],
     }
     if primary and association(primary["ip_address"]):
