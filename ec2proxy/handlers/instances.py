@@ -110,25 +110,23 @@ async def _public_on_launch(ctx: RequestContext, params: dict, subnet: dict | No
     return bool(setting and setting.map_public_ip_on_launch)
 
 
-async def _default_networks(ctx: RequestContext) -> tuple[list[dict], bool]:
+async def _default_networks(ctx: RequestContext) -> tuple[list[dict], bool, dict | None]:
     """Where an instance launched without a subnet goes: the default VPC's network, as AWS launches into the
-    default VPC (one is made for a project that has none: ``ec2proxy.state.default_vpc``); and whether the
-    instances get public IPs there (a default VPC made by the proxy maps them, as AWS's default subnets do)."""
+    default VPC (one is made for a project that has none: ``ec2proxy.state.default_vpc``); whether the
+    instances get public IPs there (a default VPC made by the proxy maps them, as AWS's default subnets do);
+    and its subnet when it has one."""
     vpc_id = await default_vpc_id(ctx)
     network = ids.os_id_of(vpc_id) if vpc_id else None
     if network is None:
         network, _ = await default_vpc.ensure(ctx)
+    subnets = [s for s in await (await ctx.cloud()).neutron.list("subnet", {"network_id": network,
+                                                                           "fields": ["id", "ip_version"]})
+               if s.get("ip_version", 4) == 4]
     async with ctx.services.sessions() as session:
-        made_default = (await session.scalars(select(Vpc.os_id).where(
-            Vpc.os_id == network, Vpc.default_for == ctx.project_id))).first()
-    if made_default is None:
-        return [{"uuid": network}], False
-    subnets = await (await ctx.cloud()).neutron.list("subnet", {"network_id": network, "fields": ["id"]})
-    async with ctx.services.sessions() as session:
-        mapped = (await session.scalars(select(SubnetSetting.os_id).where(
-            SubnetSetting.os_id.in_([s["id"] for s in subnets]),
+        mapped = (await session.scalars(select(SubnetSetting.os_id).join(Vpc, Vpc.os_id == network).where(
+            Vpc.default_for == ctx.project_id, SubnetSetting.os_id.in_([s["id"] for s in subnets]),
             SubnetSetting.map_public_ip_on_launch.is_(True)))).first()
-    return [{"uuid": network}], mapped is not None
+    return [{"uuid": network}], mapped is not None, subnets[0] if len(subnets) == 1 else None
 
 
 async def _vpc_default_group(ctx: RequestContext, network_id: str) -> str | None:
@@ -314,7 +312,8 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     bdms, recorded = await _block_devices(ctx, view, params, image)
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    default_networks, public_by_default = await _default_networks(ctx) if subnet is None and not nics else ([], False)
+    default_networks, public_by_default, default_subnet = await _default_networks(ctx) \
+        if subnet is None and not nics else ([], False, None)
 
     create = await ledger.Create.begin(ctx, params, ids.new("r"))
     reservation_id = create.marker  # the servers' name: what a retry after a crash finds them by
@@ -396,7 +395,15 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         await public_addresses.schedule(ctx, view, reservation_id, [s["id"] for s in servers], external["id"])
     made = Made(rows={row["os_id"]: InstanceRow.of(row) for row in rows}, tags=tagged,
                 groups={g["GroupName"]: g["GroupId"] for g in group_set})
-    return await _replay(ctx, reservation_id, (servers, group_set, made))
+    answer = await _replay(ctx, reservation_id, (servers, group_set, made))
+    launched_on = subnet or default_subnet
+    asked_network = next((n["uuid"] for n in spec["networks"] if isinstance(n, dict) and n.get("uuid")), None)
+    for instance in answer["Instances"]:  # Nova makes the ports later: where they will be, as AWS answers
+        if not instance.get("VpcId") and asked_network:
+            instance["VpcId"] = ids.from_uuid("vpc", asked_network)
+            if launched_on is not None and launched_on.get("network_id", asked_network) == asked_network:
+                instance["SubnetId"] = ids.from_uuid("subnet", launched_on["id"])
+    return answer
 
 
 async def _replay(ctx: RequestContext, reservation_id: str,

@@ -3,6 +3,7 @@ nothing of it left in Neutron."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -130,3 +131,133 @@ def test_vpc_stack_on_real_neutron(ec2):
     ec2.delete_vpc(VpcId=vpc)
     after = neutron_objects()
     assert {kind: after[kind] - before[kind] for kind in after} == {kind: set() for kind in after}
+
+
+def neutron_port(port_id: str) -> dict:
+    return as_demo(lambda view: view.neutron.show("port", port_id))
+
+
+def test_dhcp_options_and_secondary_addresses_on_real_neutron(ec2):
+    """What EC2 shows is what Neutron holds: name servers on the subnet, options on the port, the primary
+    address kept primary although Neutron lists a port's addresses by their text."""
+    before = neutron_objects()
+    vpc = ec2.create_vpc(CidrBlock="10.61.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.61.1.0/24")["Subnet"]["SubnetId"]
+    subnet_os = next(s for s in as_demo(lambda view: view.neutron.list("subnet", {"cidr": "10.61.1.0/24"})))
+    eni = ec2.create_network_interface(SubnetId=subnet, PrivateIpAddress="10.61.1.50",
+                                       SecondaryPrivateIpAddressCount=1)["NetworkInterface"]
+    eni_id = eni["NetworkInterfaceId"]
+    port_id = next(p["id"] for p in as_demo(lambda view: view.neutron.list("port", {"network_id": subnet_os[
+        "network_id"]})) if ids.from_uuid("eni", p["id"]) == eni_id)
+    try:
+        shown = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+        assert shown["PrivateIpAddress"] == "10.61.1.50"
+        assert [(p["PrivateIpAddress"] == "10.61.1.50", p["Primary"]) for p in shown["PrivateIpAddresses"]] == [
+            (True, True), (False, False)]
+        ec2.assign_private_ip_addresses(NetworkInterfaceId=eni_id, PrivateIpAddresses=["10.61.1.5"])
+        listed = [f["ip_address"] for f in neutron_port(port_id)["fixed_ips"]]
+        assert {"10.61.1.5", "10.61.1.50"} <= set(listed) and listed.index("10.61.1.5") < listed.index("10.61.1.50")
+        shown = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+        assert shown["PrivateIpAddress"] == "10.61.1.50" and len(shown["PrivateIpAddresses"]) == 3
+        ec2.unassign_private_ip_addresses(NetworkInterfaceId=eni_id, PrivateIpAddresses=["10.61.1.5"])
+        assert "10.61.1.5" not in [f["ip_address"] for f in neutron_port(port_id)["fixed_ips"]]
+
+        dopt = ec2.create_dhcp_options(DhcpConfigurations=[
+            {"Key": "domain-name", "Values": ["lab.example"]},
+            {"Key": "domain-name-servers", "Values": ["10.61.0.2"]},
+            {"Key": "ntp-servers", "Values": ["10.61.0.3"]}])["DhcpOptions"]["DhcpOptionsId"]
+        ec2.associate_dhcp_options(DhcpOptionsId=dopt, VpcId=vpc)
+        assert as_demo(lambda view: view.neutron.show("subnet", subnet_os["id"]))["dns_nameservers"] == ["10.61.0.2"]
+        assert {o["opt_name"]: o["opt_value"] for o in neutron_port(port_id)["extra_dhcp_opts"]} == {
+            "domain-name": "lab.example", "ntp-server": "10.61.0.3"}
+        ec2.associate_dhcp_options(DhcpOptionsId="default", VpcId=vpc)
+        assert as_demo(lambda view: view.neutron.show("subnet", subnet_os["id"]))["dns_nameservers"] == []
+        assert neutron_port(port_id)["extra_dhcp_opts"] == []
+        ec2.delete_dhcp_options(DhcpOptionsId=dopt)
+    finally:
+        ec2.delete_network_interface(NetworkInterfaceId=eni_id)
+        ec2.delete_subnet(SubnetId=subnet)
+        ec2.delete_vpc(VpcId=vpc)
+    after = neutron_objects()
+    assert {kind: after[kind] - before[kind] for kind in after} == {kind: set() for kind in after}
+
+
+def test_a_new_project_gets_a_default_vpc_on_real_neutron(tmp_path_factory):
+    """The lab's Neutron has no default external network (auto-allocation answers 409): the proxy makes the
+    default VPC, and an instance launched without a subnet runs in it with a public IP."""
+    stamp = int(time.time())
+
+    async def make(view):
+        project = (await view.keystone.post("projects", {"project": {"name": f"ec2proxy-fresh-{stamp}",
+                                                                     "domain_id": "default"}}))["project"]
+        user = (await view.keystone.post("users", {"user": {"name": f"ec2proxy-fresh-{stamp}", "password": "x" * 16,
+                                                            "domain_id": "default"}}))["user"]
+        (role,) = (await view.keystone.get("roles?name=member"))["roles"]
+        await view.keystone.put(f"projects/{project['id']}/users/{user['id']}/roles/{role['id']}")
+        credential = await view.keystone.create_ec2_credential(user["id"], project["id"])
+        return project, user, credential
+
+    project, user, credential = as_demo(make, "ADMIN")
+    server = lab_server(tmp_path_factory.mktemp("lab-default-vpc"), "LAB_EC2_SERVICE")
+    fresh = server.client(credential["access"], credential["secret"])
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    try:
+        assert fresh.describe_vpcs()["Vpcs"] == []
+        (instance,) = fresh.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                                          InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"]
+        (vpc,) = fresh.describe_vpcs()["Vpcs"]
+        assert vpc["IsDefault"] is True and vpc["CidrBlock"] == "172.31.0.0/16"
+        assert instance["VpcId"] == vpc["VpcId"]
+        fresh.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+        for _ in range(60):
+            shown = fresh.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+            if shown.get("PublicIpAddress"):
+                break
+            time.sleep(1)
+        assert shown.get("PublicIpAddress") and shown["PrivateIpAddress"].startswith("172.31.")
+        assert code_of(fresh.create_default_vpc) == "DefaultVpcAlreadyExists"
+        fresh.terminate_instances(InstanceIds=[instance["InstanceId"]])
+        fresh.get_waiter("instance_terminated").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+        (gateway,) = fresh.describe_internet_gateways()["InternetGateways"]
+        fresh.detach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"], VpcId=vpc["VpcId"])
+        fresh.delete_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"])
+        (subnet,) = fresh.describe_subnets()["Subnets"]
+        for _ in range(60):  # Nova frees the port a moment after the server goes
+            try:
+                fresh.delete_subnet(SubnetId=subnet["SubnetId"])
+                break
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "DependencyViolation"
+                time.sleep(1)
+        fresh.delete_vpc(VpcId=vpc["VpcId"])
+        assert fresh.describe_vpcs()["Vpcs"] == []
+    finally:
+        server.stop()
+        as_demo(lambda view: remove_project(view, project["id"], user["id"]), "ADMIN")
+
+
+async def remove_project(view, project_id: str, user_id: str) -> None:
+    """Everything of a test's own project, as its operator removes it, then the project and its user."""
+    neutron = view.neutron
+    for server in await view.nova.list_servers({"all_tenants": 1, "project_id": project_id}):
+        await view.nova.delete_server(server["id"])
+    for _ in range(60):
+        if not await view.nova.list_servers({"all_tenants": 1, "project_id": project_id}):
+            break
+        await asyncio.sleep(1)
+    for fip in await neutron.list("floatingip", {"project_id": project_id}):
+        await neutron.remove("floatingip", fip["id"])
+    for router in await neutron.list("router", {"project_id": project_id}):
+        await neutron.update("router", router["id"], {"external_gateway_info": {}, "routes": []})
+        for port in await neutron.list("port", {"device_id": router["id"]}):
+            for fixed in port["fixed_ips"]:
+                await neutron.router_interface(router["id"], fixed["subnet_id"], add=False)
+        await neutron.remove("router", router["id"])
+    for port in await neutron.list("port", {"project_id": project_id}):
+        await neutron.remove("port", port["id"])
+    for network in await neutron.list("network", {"project_id": project_id}):
+        await neutron.remove("network", network["id"])
+    for group in await neutron.list("security_group", {"project_id": project_id}):
+        await neutron.remove("security_group", group["id"])
+    await view.keystone.delete(f"users/{user_id}")
+    await view.keystone.delete(f"projects/{project_id}")
