@@ -19,7 +19,7 @@ NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidAttachmentID.NotFound", "Inva
              "InvalidAllocationID.NotFound", "InvalidAssociationID.NotFound", "InvalidGroupId.NotFound",
              "InvalidNetworkInterfaceID.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
              "InvalidAddress.NotFound", "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound",
-             "UnauthorizedOperation"}
+             "InvalidDhcpOptionID.NotFound", "UnauthorizedOperation"}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,10 @@ def a(ec2, ami):
     table = ec2.create_route_table(VpcId=made_vpc)["RouteTable"]["RouteTableId"]
     ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
     link = ec2.associate_route_table(RouteTableId=table, SubnetId=made_subnet)["AssociationId"]
-    return {"made_vpc": made_vpc, "made_subnet": made_subnet, "igw": gateway, "rtb": table, "rtbassoc": link,
+    dopt = ec2.create_dhcp_options(DhcpConfigurations=[{"Key": "domain-name", "Values": ["a.example"]}])[
+        "DhcpOptions"]["DhcpOptionsId"]
+    ec2.associate_dhcp_options(DhcpOptionsId=dopt, VpcId=made_vpc)
+    return {"made_vpc": made_vpc, "dopt": dopt, "made_subnet": made_subnet, "igw": gateway, "rtb": table, "rtbassoc": link,
             "attachment": described["NetworkInterfaces"][0]["Attachment"]["AttachmentId"],
             "instance": iid, "zone": zone, "volume": volume, "snapshot": snapshot, "image": image, "group": group,
             "key": key, "allocation": address["AllocationId"], "ip": address["PublicIp"], "association": association,
@@ -82,6 +85,13 @@ CHANGES = {
     "CreateVolume": ("create_volume", lambda r: {"SnapshotId": r["snapshot"], "AvailabilityZone": r["zone"]}),
     "DeleteSecurityGroup": ("delete_security_group", lambda r: {"GroupId": r["group"]}),
     "DeleteVpc": ("delete_vpc", lambda r: {"VpcId": r["made_vpc"]}),
+    "DeleteDhcpOptions": ("delete_dhcp_options", lambda r: {"DhcpOptionsId": r["dopt"]}),
+    "AssociateDhcpOptions": ("associate_dhcp_options", lambda r: {"DhcpOptionsId": "default",
+                                                                  "VpcId": r["made_vpc"]}),
+    "AssignPrivateIpAddresses": ("assign_private_ip_addresses", lambda r: {"NetworkInterfaceId": r["eni"],
+                                                                           "SecondaryPrivateIpAddressCount": 1}),
+    "UnassignPrivateIpAddresses": ("unassign_private_ip_addresses", lambda r: {"NetworkInterfaceId": r["eni"],
+                                                                               "PrivateIpAddresses": ["10.0.0.9"]}),
     "ModifyVpcAttribute": ("modify_vpc_attribute", lambda r: {"VpcId": r["made_vpc"],
                                                               "EnableDnsHostnames": {"Value": True}}),
     "CreateSubnet": ("create_subnet", lambda r: {"VpcId": r["made_vpc"], "CidrBlock": "10.77.9.0/24"}),
@@ -176,6 +186,7 @@ DESCRIBE_BY_ID = {
     "DescribeVolumeStatus": ("describe_volume_status", lambda r: {"VolumeIds": [r["volume"]]}),
     "DescribeVolumes": ("describe_volumes", lambda r: {"VolumeIds": [r["volume"]]}),
     "DescribeVpcs": ("describe_vpcs", lambda r: {"VpcIds": [r["vpc"]]}),
+    "DescribeDhcpOptions": ("describe_dhcp_options", lambda r: {"DhcpOptionsIds": [r["dopt"]]}),
     "GetPasswordData": ("get_password_data", lambda r: {"InstanceId": r["instance"]}),
     "DescribeNetworkInterfaceAttribute": ("describe_network_interface_attribute", lambda r: {
         "NetworkInterfaceId": r["eni"], "Attribute": "description"}),
@@ -191,9 +202,10 @@ LISTINGS = {
     "DescribeVolumes": "describe_volumes", "DescribeVpcs": "describe_vpcs", "DescribeVolumeStatus":
     "describe_volume_status", "DescribeInstanceStatus": "describe_instance_status",
     "DescribeRouteTables": "describe_route_tables", "DescribeInternetGateways": "describe_internet_gateways",
+    "DescribeDhcpOptions": "describe_dhcp_options",
 }
 # actions that name no other project's resource: they create B's own or describe the region
-OWN_ONLY = {"AllocateAddress", "CreateKeyPair", "CreateVpc", "CreateInternetGateway", "CreateSecurityGroup",
+OWN_ONLY = {"AllocateAddress", "CreateKeyPair", "CreateVpc", "CreateDefaultVpc", "CreateDhcpOptions", "CreateInternetGateway", "CreateSecurityGroup",
             "DeleteKeyPair", "DeleteTags",
             "DescribeAccountAttributes", "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeRegions",
             "ImportKeyPair", "RegisterImage"}
@@ -253,6 +265,9 @@ def test_as_resources_are_untouched(ec2, a):
          "UserIdGroupPairs": [], "PrefixListIds": []}]  # its one rule, as A made it: no description, same traffic
     (rule,) = ec2.describe_security_group_rules(SecurityGroupRuleIds=[a["rule"]])["SecurityGroupRules"]
     assert (rule["CidrIpv4"], rule.get("Description")) == ("10.9.0.0/16", None)
+    assert ec2.describe_vpcs(VpcIds=[a["made_vpc"]])["Vpcs"][0]["DhcpOptionsId"] == a["dopt"]
+    assert len(ec2.describe_network_interfaces(NetworkInterfaceIds=[a["eni"]])["NetworkInterfaces"][0][
+        "PrivateIpAddresses"]) == 1
 
 
 def test_no_secret_reaches_the_log(proxy, ec2, alt, a):

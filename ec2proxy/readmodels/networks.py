@@ -10,7 +10,11 @@ How EC2's VPC networking maps onto Neutron (README, "VPC networking"):
 * an internet gateway is ours (``internet_gateways``); attached, it is the VPC router's external gateway;
 * route tables, their routes and associations are ours; a route to an instance or a network interface is an
   extra route of the VPC's router (next hop: the port's address);
-* a network interface is a Neutron port.
+* a network interface is a Neutron port; its secondary private addresses are more fixed IPs of it, its
+  primary one named by a tag (``ec2proxy.ec2.vpcs.primary_fixed_ip``);
+* a DHCP options set is ours; associated, it is the subnets' name servers and the ports' extra DHCP options
+  (``ec2proxy.state.dhcp_options``);
+* a project with no network gets a default VPC when it first needs one (``ec2proxy.state.default_vpc``).
 """
 
 from __future__ import annotations
