@@ -13,7 +13,10 @@ from typing import Any
 from ec2proxy.cloud.http import ServiceClient, route
 
 NOVA_MIN = (2, 47)  # embedded flavor in server bodies
-NOVA_MAX = (2, 100)  # the newest we have tested against
+# The newest the proxy asks for. 2.96 and later bodies carry the pinned zone and the scheduler hints, which
+# Nova reads from its API database's request spec of each server (on the lab a GET of one server at 2.100 took
+# 17% longer than at 2.95); the proxy uses neither.
+NOVA_MAX = (2, 95)
 
 
 def parse_version(text: str) -> tuple[int, int]:

@@ -379,26 +379,32 @@ async def _group_ids(view: CloudView) -> dict[str, str]:
     return {g["name"]: ids.from_uuid("sg", g["id"]) for g in groups}
 
 
+FIP_FIELDS = ["id", "port_id", "floating_ip_address"]
 PORT_FIELDS = ["id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at",
                "port_security_enabled", "allowed_address_pairs", "tags"]
 
 
 async def _ports(view: CloudView, server_ids: list[str] | None) -> dict[str, list[Port]]:
     """The project's ports by server: one listing, or for named servers (a reservation, a lookup) only theirs,
-    asked 50 at a time, so a new reservation never lists the ports of a big project."""
-    if view.neutron is None:
+    asked 50 at a time, so a new reservation never lists the ports of a big project. A few servers' floating
+    IPs are asked by their ports once those are known (in parallel with Nova's answer, which is slower);
+    many servers' with one listing beside the ports'."""
+    if view.neutron is None or (server_ids is not None and not server_ids):
         return {}
     queries: list[dict] = [{"fields": PORT_FIELDS}]
-    if server_ids is not None:
-        if not server_ids:
-            return {}
-        if len(server_ids) <= 1000:
-            queries = [{"fields": PORT_FIELDS, "device_id": server_ids[start:start + 50]}
-                       for start in range(0, len(server_ids), 50)]
-    found = await asyncio.gather(
-        view.neutron.list("floatingip", {"fields": ["id", "port_id", "floating_ip_address"]}),
-        *(view.neutron.list("port", query) for query in queries))
-    fips, ports = found[0], [port for listing in found[1:] for port in listing]
+    if server_ids is not None and len(server_ids) <= 1000:
+        queries = [{"fields": PORT_FIELDS, "device_id": server_ids[start:start + 50]}
+                   for start in range(0, len(server_ids), 50)]
+    if len(queries) == 1 and server_ids is not None:
+        ports = await view.neutron.list("port", queries[0])
+        held = [p["id"] for p in ports]
+        fips = [fip for listing in await asyncio.gather(*(
+            view.neutron.list("floatingip", {"fields": FIP_FIELDS, "port_id": held[start:start + 100]})
+            for start in range(0, len(held), 100))) for fip in listing]
+    else:
+        found = await asyncio.gather(view.neutron.list("floatingip", {"fields": FIP_FIELDS}),
+                                     *(view.neutron.list("port", query) for query in queries))
+        fips, ports = found[0], [port for listing in found[1:] for port in listing]
     public = {f["port_id"]: f["floating_ip_address"] for f in fips if f.get("port_id")}
     out: dict[str, list[Port]] = {}
     for port in ports:
