@@ -98,9 +98,14 @@ def test_a_cloud_with_auto_allocation_gives_its_topology(proxy, ami):
     admin.network.update_network(public, is_default=True)
     sdk = devcloud.sdk("devcloud-demo")
     without_networks(sdk)
+    assert sdk.network.get(f"/auto-allocated-topology/{sdk.current_project_id}").status_code == 409  # no pool
+    pool = admin.network.create_subnet_pool(name="default-v4", prefixes=["10.128.0.0/12"], default_prefix_length=24,
+                                            is_default=True, shared=True)
     (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
     (network,) = [n for n in sdk.network.networks() if not n.is_router_external]
     assert network.name == "auto_allocated_network"
+    (subnet,) = sdk.network.subnets(network_id=network.id)
+    assert subnet.subnet_pool_id == pool.id and subnet.cidr == "10.128.0.0/24"
     (vpc,) = ec2.describe_vpcs()["Vpcs"]
     assert vpc["IsDefault"] is True and instance["VpcId"] == vpc["VpcId"] == default_vpc_of(ec2)
     assert code_of(ec2.create_default_vpc) == "DefaultVpcAlreadyExists"

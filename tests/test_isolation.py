@@ -55,7 +55,8 @@ def a(ec2, ami):
     dopt = ec2.create_dhcp_options(DhcpConfigurations=[{"Key": "domain-name", "Values": ["a.example"]}])[
         "DhcpOptions"]["DhcpOptionsId"]
     ec2.associate_dhcp_options(DhcpOptionsId=dopt, VpcId=made_vpc)
-    return {"made_vpc": made_vpc, "dopt": dopt, "made_subnet": made_subnet, "igw": gateway, "rtb": table, "rtbassoc": link,
+    return {"made_vpc": made_vpc, "dopt": dopt, "made_subnet": made_subnet, "igw": gateway, "rtb": table,
+            "rtbassoc": link,
             "attachment": described["NetworkInterfaces"][0]["Attachment"]["AttachmentId"],
             "instance": iid, "zone": zone, "volume": volume, "snapshot": snapshot, "image": image, "group": group,
             "key": key, "allocation": address["AllocationId"], "ip": address["PublicIp"], "association": association,
@@ -205,7 +206,8 @@ LISTINGS = {
     "DescribeDhcpOptions": "describe_dhcp_options",
 }
 # actions that name no other project's resource: they create B's own or describe the region
-OWN_ONLY = {"AllocateAddress", "CreateKeyPair", "CreateVpc", "CreateDefaultVpc", "CreateDhcpOptions", "CreateInternetGateway", "CreateSecurityGroup",
+OWN_ONLY = {"AllocateAddress", "CreateKeyPair", "CreateVpc", "CreateDefaultVpc", "CreateDhcpOptions",
+            "CreateInternetGateway", "CreateSecurityGroup",
             "DeleteKeyPair", "DeleteTags",
             "DescribeAccountAttributes", "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeRegions",
             "ImportKeyPair", "RegisterImage"}

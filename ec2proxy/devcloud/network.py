@@ -211,8 +211,12 @@ def _create_subnet(store, spec: dict, token) -> dict:
     network = store.get("network", spec.get("network_id", ""))
     if network is None:
         raise HTTPError(404, f"Network {spec.get('network_id')} could not be found.")
+    pool = store.get("subnetpool", spec.get("subnetpool_id") or "") if spec.get("subnetpool_id") else None
+    if spec.get("subnetpool_id") and pool is None:
+        raise HTTPError(404, f"Subnet pool {spec['subnetpool_id']} could not be found.")
     try:
-        cidr = ipaddress.ip_network(spec["cidr"], strict=False)
+        cidr = ipaddress.ip_network(spec["cidr"], strict=False) if spec.get("cidr") or pool is None else \
+            _from_pool(store, pool, int(spec.get("prefixlen") or pool["default_prefixlen"]))
     except (KeyError, ValueError):
         raise HTTPError(400, "Invalid input for cidr.") from None
     for other in store.all("subnet").values():
@@ -229,7 +233,8 @@ def _create_subnet(store, spec: dict, token) -> dict:
                      "allocation_pools": pools, "enable_dhcp": spec.get("enable_dhcp", True),
                      "dns_nameservers": spec.get("dns_nameservers", []),
                      "host_routes": spec.get("host_routes") or [],
-                     "ipv6_address_mode": None, "ipv6_ra_mode": None, "subnetpool_id": None,
+                     "ipv6_address_mode": None, "ipv6_ra_mode": None,
+                     "subnetpool_id": pool["id"] if pool else None,
                      "service_types": [], "segment_id": None}, network["project_id"])
     store.put("network", {**network, "subnets": network["subnets"] + [subnet["id"]]})
     return subnet
@@ -247,6 +252,39 @@ def _check_name_servers(servers: list[str]) -> None:
         except ValueError:
             raise HTTPError(400, f"Invalid input for dns_nameservers. Reason: '{server}' is not a valid nameserver."
                             ) from None
+
+
+def _from_pool(store, pool: dict, prefixlen: int):
+    """The first block of ``prefixlen`` in the pool's prefixes that no subnet of the pool overlaps (Neutron's
+    subnet allocation); 409 when the pool is full."""
+    taken = [ipaddress.ip_network(s["cidr"]) for s in store.all("subnet").values()
+             if s.get("subnetpool_id") == pool["id"]]
+    for prefix in pool["prefixes"]:
+        network = ipaddress.ip_network(prefix)
+        if prefixlen < network.prefixlen:
+            continue
+        for block in network.subnets(new_prefix=prefixlen):
+            if not any(block.overlaps(t) for t in taken):
+                return block
+    raise HTTPError(409, f"Insufficient prefix space to allocate subnet size /{prefixlen}.")
+
+
+def _create_subnetpool(store, spec: dict, token) -> dict:
+    """A subnet pool (Neutron's subnet_allocation); only an admin makes a shared or default one."""
+    if (spec.get("is_default") or spec.get("shared")) and not token.admin:
+        raise HTTPError(403, "Only an admin may make a shared or default subnet pool.")
+    try:
+        prefixes = [str(ipaddress.ip_network(p)) for p in spec.get("prefixes") or []]
+    except ValueError:
+        raise HTTPError(400, "Invalid input for prefixes.") from None
+    if not prefixes:
+        raise HTTPError(400, "Invalid input for operation: prefixes is required.")
+    version = ipaddress.ip_network(prefixes[0]).version
+    return _stamp({"id": new_id(), "name": spec.get("name", ""), "prefixes": prefixes, "ip_version": version,
+                   "default_prefixlen": int(spec.get("default_prefixlen") or (26 if version == 4 else 64)),
+                   "min_prefixlen": int(spec.get("min_prefixlen") or 8), "max_prefixlen": 32 if version == 4 else 128,
+                   "is_default": bool(spec.get("is_default")), "shared": bool(spec.get("shared")),
+                   "address_scope_id": None}, token.project_id)
 
 
 def _host_bounds(cidr) -> tuple[int, int]:
@@ -556,8 +594,10 @@ KINDS: dict[str, tuple[str, Creator | None]] = {
                                                                                          token.project_id)),
     "floatingips": ("floatingip", _create_floatingip),
     "routers": ("router", _create_router),
+    "subnetpools": ("subnetpool", _create_subnetpool),
 }
 SHARED_VISIBLE = {"network": lambda obj: obj["shared"] or obj["router:external"],
+                  "subnetpool": lambda obj: obj["shared"],
                   "subnet": lambda obj: False}
 
 
@@ -635,13 +675,11 @@ async def one_tag(request: web.Request) -> web.Response:
     return reply(None, 204)
 
 
-AUTO_POOL = ipaddress.ip_network("10.128.0.0/12")  # the dev cloud's default subnet pool, /24 per project
-
-
 @routes.get(PREFIX + "/auto-allocated-topology/{project_id}")
 async def auto_allocated_topology(request: web.Request) -> web.Response:
-    """As Neutron's auto-allocate extension: the project's network, subnet and router to the default external
-    network, made on the first call; 409 when no external network is the default."""
+    """As Neutron's auto-allocate extension: the project's network, a subnet from the default IPv4 subnet pool
+    and a router to the default external network, made on the first call; 409 when the cloud has no default
+    external network or no default subnet pool."""
     token = auth(request)
     store = request.app[STATE].store
     project_id = request.match_info["project_id"]
@@ -654,12 +692,13 @@ async def auto_allocated_topology(request: web.Request) -> web.Response:
                         None)
         if external is None:
             raise HTTPError(409, "Deployment error: No default router:external network.")
+        pool = next((p for p in store.all("subnetpool").values() if p["is_default"] and p["ip_version"] == 4), None)
+        if pool is None:
+            raise HTTPError(409, "Deployment error: No default subnetpools defined.")
         owner = type("T", (), {"admin": False, "project_id": project_id})()
-        taken = {ipaddress.ip_network(s["cidr"]) for s in store.all("subnet").values()}
-        block = next(b for b in AUTO_POOL.subnets(new_prefix=24) if b not in taken)
         with store.batch():
             made = store.put("network", _create_network(store, {"name": "auto_allocated_network"}, owner))
-            subnet = store.put("subnet", _create_subnet(store, {"network_id": made["id"], "cidr": str(block),
+            subnet = store.put("subnet", _create_subnet(store, {"network_id": made["id"], "subnetpool_id": pool["id"],
                                                                 "name": "auto_allocated_subnet_v4"}, owner))
             router = store.put("router", _create_router(store, {"name": "auto_allocated_router"}, owner))
             router = store.put("router", _update_router(store, router, {

@@ -29,15 +29,15 @@ class Making:
     tags: dict[str, list[dict]] = dataclasses.field(default_factory=dict)
     main_table: str = ""
 
-    async def vpc(self, block: ipaddress.IPv4Network, tags: list[dict], default_for: str | None = None,
-                  dhcp_options_id: str | None = None) -> tuple[dict, Vpc]:
+    async def vpc(self, block: ipaddress.IPv4Network, tags: list[dict],
+                  default_for: str | None = None) -> tuple[dict, Vpc]:
         """A network and a router (the VPC's local route between its subnets), the VPC's default security group
         (a default VPC's is the project's own "default" group in Neutron, as for the networks Nova gives by
         default); rows: the VPC, its main route table, the group."""
         marker = ids.new("vpc")  # the Neutron objects' name until the VPC id (the network's) is known
         network = await self._create("network", {"name": marker})
         router = await self._create("router", {"name": marker})
-        vpc_id = vpcs.vpc_id(network)
+        vpc_id = ids.from_uuid("vpc", network["id"])
         if default_for is None:
             group = await self._create("security_group", {"name": f"{vpc_id}-default",
                                                            "description": "default VPC security group"})
@@ -49,7 +49,7 @@ class Making:
                                       is_default=True))
         row = Vpc(os_id=network["id"], project_id=self.project_id, router_id=router["id"], cidr=str(block),
                   enable_dns_support=True, enable_dns_hostnames=default_for is not None, created_at=utcnow(),
-                  default_for=default_for, dhcp_options_id=dhcp_options_id)
+                  default_for=default_for)
         table = self.main_table = ids.new("rtb")
         self.rows += [row, RouteTable(route_table_id=table, project_id=self.project_id, vpc_os_id=network["id"],
                                       main=True, created_at=utcnow()),
