@@ -62,6 +62,10 @@ class Nova(ServiceClient):
     async def list_servers(self, params: dict | None = None, limit: int | None = 1000) -> list[dict]:
         return await self.list_all("servers/detail", "servers", params, limit)
 
+    async def list_server_ids(self, params: dict | None = None, limit: int | None = 1000) -> list[dict]:
+        """Nova's index: each server's id, name and links only."""
+        return await self.list_all("servers", "servers", params, limit)
+
     def server_pages(self, params: dict | None = None, limit: int | None = 1000):
         return self.pages("servers/detail", "servers", params, limit)
 

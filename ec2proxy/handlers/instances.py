@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import datetime
 import re
 
 from sqlalchemy import insert, select, update
@@ -23,11 +22,10 @@ from ec2proxy.readmodels.instances import (
     USER_DATA_LIMIT,
     InstanceRow,
     Made,
-    changes_since,
+    deleted_server,
     describe,
     find_flavor,
     group_reservations,
-    list_with_deleted,
     lookup,
     metadata_options,
     reservation_groups,
@@ -425,15 +423,12 @@ async def _replay(ctx: RequestContext, reservation_id: str,
         if reservation is None or reservation.project_id != ctx.project_id:
             raise errors.InternalError()
         view = await ctx.cloud()
-        retention = datetime.timedelta(seconds=ctx.services.config.api.client_token_retention)
-        if reservation.nova_reservation_id:
-            query, since = {"reservation_id": reservation.nova_reservation_id}, utcnow() - retention
-        else:
-            query, since = {"name": f"^{reservation_id}(-[0-9]+)?$"}, changes_since(ctx)
-        servers = [s for s in await list_with_deleted(view, query, since) if s["id"] in set(os_ids)]
+        query = {"reservation_id": reservation.nova_reservation_id} if reservation.nova_reservation_id else \
+            {"name": f"^{reservation_id}(-[0-9]+)?$"}
+        # the plain listing has every live server of the reservation; the others were deleted
+        servers = [s for s in await view.nova.list_servers(query) if s["id"] in set(os_ids)]
         seen = {s["id"] for s in servers}
-        servers += [{"id": os_id, "status": "DELETED", "OS-EXT-STS:vm_state": "deleted", "tenant_id": ctx.project_id}
-                    for os_id in os_ids if os_id not in seen]
+        servers += [deleted_server(os_id) for os_id in os_ids if os_id not in seen]
         groups = reservation.groups
     instances = await describe(ctx, servers=servers, made=made)
     if ctx.services.config.api.client_token_replay_terminated == "error" and instances and \
