@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from ec2proxy.ec2 import ids
+from tests.devclouds import DevCloudProcess
 from tests.support import WAIT, code_of
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}
@@ -248,3 +250,35 @@ def test_instances_being_built_never_vanish_from_describe(ec2, ami):
     by_id = ec2.describe_instances(InstanceIds=sorted(wanted))["Reservations"]
     assert sum(len(r["Instances"]) for r in by_id) == 12
     ec2.terminate_instances(InstanceIds=sorted(wanted))
+
+
+def test_ended_instances_stay_listed_with_one_nova_listing(proxy, ec2, ami):
+    """A terminated instance stays in DescribeInstances for a while: one TerminateInstances ended is known from
+    our row (one Nova listing per answer); one deleted in Nova directly is confirmed by Nova's changes-since
+    listing, asked only then."""
+    devcloud = DevCloudProcess(proxy.data_dir)
+    read, clear = devcloud.request_log()
+    ours, theirs = [i["InstanceId"] for i in ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2)["Instances"]]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[ours, theirs], WaiterConfig=WAIT)
+    ec2.terminate_instances(InstanceIds=[ours])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[ours], WaiterConfig=WAIT)
+
+    def listed() -> dict[str, str]:
+        return {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances()["Reservations"]
+                for i in r["Instances"]}
+
+    def changes_since_listings() -> int:
+        """Nova's index (ids only): how the proxy asks the changes-since listing."""
+        return sum(1 for c in read() if c["method"] == "GET" and c["raw_path"].endswith("/servers"))
+
+    clear()
+    assert listed()[ours] == "terminated"
+    assert changes_since_listings() == 0
+    sdk = devcloud.sdk("devcloud-demo")
+    server = next(s for s in sdk.compute.servers() if ids.from_uuid("i", s.id) == theirs)
+    sdk.compute.delete_server(server)
+    deadline = time.monotonic() + 30
+    while listed().get(theirs) != "terminated":
+        assert time.monotonic() < deadline, "an instance deleted in Nova never showed terminated"
+        time.sleep(0.3)
+    assert changes_since_listings() > 0  # asked, since no row said it ended

@@ -19,6 +19,7 @@ from ec2proxy.readmodels.networks import (
     ENI_FILTERS,
     answer,
     build_interface,
+    existing,
     network_state,
     subnet_state,
     vpc_state,
@@ -400,5 +401,4 @@ async def modify_network_interface_attribute(ctx: RequestContext, params: dict) 
 
 @tagging.exists("eni")
 async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
-    state = await network_state(ctx, with_ports=True)
-    return {ids.from_uuid("eni", p["id"]) for p in state["ports"]} & set(resource_ids)
+    return await existing(ctx, "port", resource_ids)

@@ -252,14 +252,17 @@ async def _target(ctx: RequestContext, table: RouteTable, params: dict) -> tuple
     return kind, target
 
 
-async def _next_hop(ctx: RequestContext, vpc_os_id: str, kind: str, target: str) -> str:
-    """The address a route to an instance or an interface goes to: its port's on the VPC."""
-    neutron = vpcs.neutron(await ctx.cloud())
+async def _next_hop(ctx: RequestContext, vpc_os_id: str, kind: str, target: str,
+                    ports: list[dict] | None = None) -> str:
+    """The address a route to an instance or an interface goes to: its port's primary one on the VPC
+    (``ports``: the VPC's, listed once for several routes)."""
     prefix = "i" if kind == "InstanceId" else "eni"
     ids.check(prefix, target)
-    ports = [p for p in await neutron.list("port", {"network_id": vpc_os_id})
-             if ids.from_uuid(prefix, p["device_id"] if prefix == "i" else p["id"]) == target]
-    addresses = [f["ip_address"] for p in ports for f in p.get("fixed_ips") or [] if ":" not in f["ip_address"]]
+    if ports is None:
+        ports = await vpcs.neutron(await ctx.cloud()).list("port", {"network_id": vpc_os_id})
+    addresses = [primary["ip_address"] for p in ports
+                 if ids.from_uuid(prefix, p["device_id"] if prefix == "i" else p["id"]) == target
+                 and (primary := vpcs.primary_fixed_ip(p)) is not None]
     if not addresses:
         raise errors.not_found(ids.KINDS[prefix], target)
     return addresses[0]
@@ -348,13 +351,15 @@ async def _sync_router(ctx: RequestContext, vpc_os_id: str) -> None:
         routes = (await session.scalars(select(Route).join(
             RouteTable, RouteTable.route_table_id == Route.route_table_id).where(
             RouteTable.vpc_os_id == vpc_os_id, Route.target_kind != "GatewayId"))).all()
+    neutron = vpcs.neutron(await ctx.cloud())
+    ports = await neutron.list("port", {"network_id": vpc_os_id}) if routes else []
     wanted = {}
     for route in routes:
         try:
-            wanted[route.destination] = await _next_hop(ctx, vpc_os_id, route.target_kind, route.target_id)
+            wanted[route.destination] = await _next_hop(ctx, vpc_os_id, route.target_kind, route.target_id, ports)
         except errors.EC2Error:
             continue  # the instance or interface is gone: AWS shows the route blackholed
-    await vpcs.neutron(await ctx.cloud()).update("router", row.router_id, {"routes": [
+    await neutron.update("router", row.router_id, {"routes": [
         {"destination": destination, "nexthop": hop} for destination, hop in sorted(wanted.items())]})
 
 

@@ -10,13 +10,14 @@ from sqlalchemy import delete, select, update
 
 from ec2proxy.cloud import BackendError
 from ec2proxy.db.models import RouteTableAssociation, SubnetSetting
-from ec2proxy.ec2 import errors, ids, tagging, vpcs
+from ec2proxy.ec2 import errors, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.networks import (
     SUBNET_FILTERS,
     answer,
     build_subnet,
+    existing,
     network_state,
     subnet_state,
     used_addresses,
@@ -148,5 +149,4 @@ async def modify_subnet_attribute(ctx: RequestContext, params: dict) -> dict:
 
 @tagging.exists("subnet")
 async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
-    state = await network_state(ctx)
-    return {ids.from_uuid("subnet", s["id"]) for s in state["subnets"]} & set(resource_ids)
+    return await existing(ctx, "subnet", resource_ids)

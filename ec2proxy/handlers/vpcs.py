@@ -13,7 +13,15 @@ from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAss
 from ec2proxy.ec2 import errors, ids, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.networks import VPC_FILTERS, answer, build_vpc, by_network, network_state, vpc_state
+from ec2proxy.readmodels.networks import (
+    VPC_FILTERS,
+    answer,
+    build_vpc,
+    by_network,
+    existing,
+    network_state,
+    vpc_state,
+)
 from ec2proxy.state import default_vpc
 from ec2proxy.state.vpc_making import Making
 
@@ -167,5 +175,4 @@ async def modify_vpc_attribute(ctx: RequestContext, params: dict) -> dict:
 
 @tagging.exists("vpc")
 async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
-    state = await network_state(ctx)
-    return {vpcs.vpc_id(n) for n in state["networks"]} & set(resource_ids)
+    return await existing(ctx, "network", resource_ids)

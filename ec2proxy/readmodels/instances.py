@@ -413,18 +413,18 @@ async def _ports(view: CloudView, server_ids: list[str] | None) -> dict[str, lis
     return out
 
 
-async def list_with_deleted(view: CloudView, query: dict, since: datetime.datetime) -> list[dict]:
-    """The servers ``query`` finds, and those of them deleted since ``since`` (as ``deleted_server``).
-
-    Only a ``changes-since`` listing shows deleted servers, and it leaves out the servers Nova is still
-    scheduling (build requests in no cell yet: on the lab 11 to 29 of 30 new servers for seconds), so the
-    plain listing, which has them all, is what shows the live ones. The changes-since listing is asked first
-    and of ids only (Nova's index: no details to build or send): a server in it that the plain listing asked
-    after lacks was deleted; one made in between is in the second listing only, never taken for deleted."""
-    recent = await view.nova.list_server_ids({**query, "changes-since": nova_time(since)})
-    live = await view.nova.list_servers(query)
+async def _ended(view: CloudView, query: dict, since: datetime.datetime, live: list[dict],
+                 rows: dict[str, "InstanceRow"]) -> list[dict]:
+    """The servers of our rows that the plain listing lacks, and that ended since ``since``, as
+    ``deleted_server``. Those TerminateInstances ended say so in their row; for the others (deleted in Nova
+    directly) Nova's changes-since listing, asked only then and after the plain one, says whether they were
+    deleted lately (a server made in between is in neither listing yet, never taken for deleted)."""
     seen = {s["id"] for s in live}
-    return live + [deleted_server(s["id"], s.get("name")) for s in recent if s["id"] not in seen]
+    missing = [row for os_id, row in rows.items() if os_id not in seen]
+    unsure = [row.os_id for row in missing if row.terminated_at is None]
+    recent = {s["id"] for s in await view.nova.list_server_ids({**query, "changes-since": nova_time(since)})} \
+        if unsure else set()
+    return [deleted_server(row.os_id) for row in missing if row.terminated_at is not None or row.os_id in recent]
 
 
 def deleted_server(os_id: str, name: str | None = None) -> dict:
@@ -511,9 +511,10 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
         covered = {row.ec2_id for row in rows.values()}
     elif servers is None:
         since = changes_since(ctx)
+        query = nova_filters(ctx, view, params or {})
         servers, groups, ports, (rows, tags) = await asyncio.gather(
-            list_with_deleted(view, nova_filters(ctx, view, params or {}), since), _group_ids(view),
-            _ports(view, None), _known(ctx, since))
+            view.nova.list_servers(query), _group_ids(view), _ports(view, None), _known(ctx, since))
+        servers += await _ended(view, query, since, servers, rows)
         covered = {row.ec2_id for row in rows.values()}
     else:
         os_ids = [s["id"] for s in servers]

@@ -336,6 +336,35 @@ async def answer(ctx: RequestContext, params: dict, shapes: list[dict], member: 
     return filters.apply(shapes, filters.compile_filters(params.get("Filters"), spec, ctx.action))
 
 
+_PREFIXES = {"network": "vpc", "subnet": "subnet", "port": "eni"}
+
+
+async def existing(ctx: RequestContext, kind: str, resource_ids: list[str]) -> set[str]:
+    """Which of these VPC, subnet or interface ids exist for the caller (CreateTags asks): the project's own,
+    and the networks (and their subnets) it may use. A few that this process has seen are asked by GET;
+    otherwise the objects of the kind are listed."""
+    prefix = _PREFIXES[kind]
+    neutron = vpcs.neutron(await ctx.cloud())
+    known = [os_id for r in resource_ids if (os_id := ids.os_id_of(r)) is not None]
+    listing = len(resource_ids) > 5 or len(known) < len(resource_ids)
+
+    async def objects(of: str, os_ids) -> list[dict]:
+        if listing:
+            return await neutron.list(of)
+        return [o for o in await asyncio.gather(*(_shown(neutron, of, os_id) for os_id in os_ids)) if o]
+
+    found = await objects(kind, known)
+    if kind == "network":
+        found = vpcs.usable(found, ctx.project_id)
+    elif kind == "subnet":
+        networks = await objects("network", {s["network_id"] for s in found})
+        usable = {n["id"] for n in vpcs.usable(networks, ctx.project_id)}
+        found = [s for s in found if s["network_id"] in usable]
+    else:
+        found = [p for p in found if owner(p) == ctx.project_id]
+    return {ids.from_uuid(prefix, o["id"]) for o in found} & set(resource_ids)
+
+
 async def zone(ctx: RequestContext) -> str:
     zones = await ctx.services.availability_zones()
     return ctx.services.default_zone(zones)
