@@ -89,6 +89,8 @@ CHANGES = {
     "DeleteDhcpOptions": ("delete_dhcp_options", lambda r: {"DhcpOptionsId": r["dopt"]}),
     "AssociateDhcpOptions": ("associate_dhcp_options", lambda r: {"DhcpOptionsId": "default",
                                                                   "VpcId": r["made_vpc"]}),
+    "ResetNetworkInterfaceAttribute": ("reset_network_interface_attribute", lambda r: {
+        "NetworkInterfaceId": r["eni"], "SourceDestCheck": "sourceDestCheck"}),
     "AssignPrivateIpAddresses": ("assign_private_ip_addresses", lambda r: {"NetworkInterfaceId": r["eni"],
                                                                            "SecondaryPrivateIpAddressCount": 1}),
     "UnassignPrivateIpAddresses": ("unassign_private_ip_addresses", lambda r: {"NetworkInterfaceId": r["eni"],

@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.faults import faulted
 from tests.support import WAIT, code_of
@@ -226,3 +227,53 @@ def test_an_elastic_ip_on_a_secondary_address_goes_with_it(ec2, vpc):
     ec2.delete_network_interface(NetworkInterfaceId=eni)
     ec2.detach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
     ec2.delete_internet_gateway(InternetGatewayId=gateway)
+
+
+def test_an_attached_interface_set_to_go_with_its_instance_is_deleted_with_it(ec2, vpc, ami):
+    """AWS keeps an attached interface when its instance terminates unless its attachment says
+    DeleteOnTermination; Nova keeps every port it did not make, so the proxy deletes that one after."""
+    _, subnet = vpc
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    going, staying = (ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+                      for _ in range(2))
+    going_link = ec2.attach_network_interface(NetworkInterfaceId=going, InstanceId=iid, DeviceIndex=1)["AttachmentId"]
+    ec2.attach_network_interface(NetworkInterfaceId=staying, InstanceId=iid, DeviceIndex=2)
+    shown = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["NetworkInterfaces"]
+    own = next(n for n in shown if n["Attachment"]["DeviceIndex"] == 0)
+    assert {n["NetworkInterfaceId"]: n["Attachment"]["DeleteOnTermination"] for n in shown} == {
+        own["NetworkInterfaceId"]: True, going: False, staying: False}
+    assert code_of(ec2.modify_network_interface_attribute, NetworkInterfaceId=own["NetworkInterfaceId"],
+                   Attachment={"AttachmentId": own["Attachment"]["AttachmentId"], "DeleteOnTermination": False}) \
+        == "UnsupportedOperation"
+    assert code_of(ec2.modify_network_interface_attribute, NetworkInterfaceId=going,
+                   Attachment={"AttachmentId": "eni-attach-0123456789abcdef0", "DeleteOnTermination": True}) \
+        == "InvalidAttachmentID.NotFound"
+    ec2.modify_network_interface_attribute(NetworkInterfaceId=going, Attachment={"AttachmentId": going_link,
+                                                                                 "DeleteOnTermination": True})
+    assert ec2.describe_network_interface_attribute(NetworkInterfaceId=going, Attribute="attachment")[
+        "Attachment"]["DeleteOnTermination"] is True
+    shown = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["NetworkInterfaces"]
+    assert {n["NetworkInterfaceId"]: n["Attachment"]["DeleteOnTermination"] for n in shown}[going] is True
+
+    ec2.modify_network_interface_attribute(NetworkInterfaceId=staying, SourceDestCheck={"Value": False})
+    ec2.reset_network_interface_attribute(NetworkInterfaceId=staying, SourceDestCheck="sourceDestCheck")
+    assert ec2.describe_network_interface_attribute(NetworkInterfaceId=staying, Attribute="sourceDestCheck")[
+        "SourceDestCheck"] == {"Value": True}
+
+    ec2.terminate_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    deadline = time.monotonic() + 30
+    while True:
+        left = {n["NetworkInterfaceId"]: n["Status"] for n in ec2.describe_network_interfaces(
+            NetworkInterfaceIds=[staying])["NetworkInterfaces"]}
+        try:
+            gone = ec2.describe_network_interfaces(NetworkInterfaceIds=[going])["NetworkInterfaces"][0]["Status"]
+        except ClientError as exc:
+            gone = exc.response["Error"]["Code"]
+        if gone == "InvalidNetworkInterfaceID.NotFound" and left == {staying: "available"}:
+            break
+        assert time.monotonic() < deadline, f"after termination: {gone}, {left}"
+        time.sleep(0.5)
+    ec2.delete_network_interface(NetworkInterfaceId=staying)

@@ -237,6 +237,9 @@ class Neutron(ServiceClient):
         """One tag on the object (Neutron ignores tags in a create's body)."""
         await self.put(route("v2.0/{}/{}/tags/{}", self.RESOURCES[kind], resource_id, tag), None)
 
+    async def remove_tag(self, kind: str, resource_id: str, tag: str) -> None:
+        await self.delete(route("v2.0/{}/{}/tags/{}", self.RESOURCES[kind], resource_id, tag))
+
     async def auto_allocated_topology(self, project_id: str) -> dict:
         """The project's auto-allocated network (Neutron makes it, with a subnet and a router to the default
         external network, on the first call); 404 where the extension is off, 409 where the cloud has no

@@ -71,6 +71,15 @@ def primary_first(fixed: list[dict], primary: dict | None = None) -> list[dict]:
     return [primary, *(f for f in v4 if f is not primary)]
 
 
+# An attached interface (which Nova keeps when the instance goes) whose attachment has DeleteOnTermination set
+# carries this tag on its port (ec2proxy.state.interface_removal deletes it after the instance).
+DELETE_ON_TERMINATION = "ec2-delete-on-termination"
+
+
+def goes_with_instance(port: dict) -> bool:
+    return DELETE_ON_TERMINATION in (port.get("tags") or [])
+
+
 async def name_primary(neutron_client, port: dict) -> None:
     """Tag the port's primary address before it gets a second one (it is the only one yet)."""
     primary = primary_fixed_ip(port)

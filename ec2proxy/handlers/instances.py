@@ -32,7 +32,15 @@ from ec2proxy.readmodels.instances import (
     resolve_groups,
 )
 from ec2proxy.readmodels.networks import default_vpc_id
-from ec2proxy.state import default_vpc, dhcp_options, launch_tags, ledger, oplog, public_addresses
+from ec2proxy.state import (
+    default_vpc,
+    dhcp_options,
+    interface_removal,
+    launch_tags,
+    ledger,
+    oplog,
+    public_addresses,
+)
 
 MAX_COUNT = 1000
 # Inputs that need the volume and network work of later issues: refused loudly until then.
@@ -505,6 +513,11 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
             await session.execute(update(Instance).where(
                 Instance.project_id == ctx.project_id, Instance.terminated_at.is_(None),
                 Instance.ec2_id.in_(chunk)).values(terminated_at=utcnow(), generation=Instance.generation + 1))
+    going = [os_id for i in instances for nic in i.get("NetworkInterfaces") or []
+             if nic["Attachment"]["DeviceIndex"] > 0 and nic["Attachment"]["DeleteOnTermination"]
+             and (os_id := ids.os_id_of(nic["NetworkInterfaceId"]))]
+    if going:  # attached interfaces set to go with the instance: Nova keeps them, the proxy deletes them
+        await interface_removal.schedule(ctx, await ctx.cloud(), [i["InstanceId"] for i in instances], going)
     return {"TerminatingInstances": changes}
 
 

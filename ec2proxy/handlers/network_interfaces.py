@@ -47,7 +47,8 @@ def _shapes(state: dict, default_zone: str, region: str) -> list[dict]:
         shape = build_interface(port, state["fips"], state["groups"], default_zone, region)
         if "Attachment" in shape:
             shape["Attachment"]["DeviceIndex"] = indexes.get(port["id"], 0)
-            shape["Attachment"]["DeleteOnTermination"] = indexes.get(port["id"], 0) == 0
+            shape["Attachment"]["DeleteOnTermination"] = indexes.get(port["id"], 0) == 0 or \
+                vpcs.goes_with_instance(port)
         shapes.append(shape)
     return shapes
 
@@ -380,11 +381,14 @@ async def modify_network_interface_attribute(ctx: RequestContext, params: dict) 
                          "AssociatedSubnetIds") if params.get(k) not in (None, [])]
     if len(asked) != 1:
         raise errors.InvalidParameterCombination("Exactly one attribute must be modified per request")
-    if asked[0] not in ("Description", "Groups", "SourceDestCheck"):
+    if asked[0] not in ("Description", "Groups", "SourceDestCheck", "Attachment"):
         raise errors.UnsupportedOperation(f"ModifyNetworkInterfaceAttribute {asked[0]} is not supported by this "
                                           "cloud.")
-    port, _ = await _interface(ctx, params["NetworkInterfaceId"])
+    port, state = await _interface(ctx, params["NetworkInterfaceId"])
     neutron = vpcs.neutron(await ctx.cloud())
+    if asked[0] == "Attachment":
+        await _delete_on_termination(ctx, neutron, port, state, params["Attachment"])
+        return {}
     if asked[0] == "Description":
         change: dict = {"description": str(params["Description"].get("Value") or "")}
     elif asked[0] == "SourceDestCheck":
@@ -396,6 +400,44 @@ async def modify_network_interface_attribute(ctx: RequestContext, params: dict) 
     await neutron.update("port", port["id"], change)
     if port.get("device_id"):
         ctx.services.instance_changed(port["device_id"])
+    return {}
+
+
+async def _delete_on_termination(ctx: RequestContext, neutron, port: dict, state: dict, attachment: dict) -> None:
+    """An attached interface (index 1 and up, which Nova keeps) goes with its instance when its port carries
+    ``vpcs.DELETE_ON_TERMINATION``; the instance's own (index 0) always does: Nova deletes the port it made."""
+    if not port.get("device_id") or ids.from_uuid("eni-attach", port["id"]) != attachment.get("AttachmentId"):
+        raise errors.not_found("AttachmentID", str(attachment.get("AttachmentId"))[:64])
+    wanted = bool(attachment.get("DeleteOnTermination"))
+    index = _device_indexes([p for p in state["ports"] if p.get("device_id") == port["device_id"]]).get(port["id"], 0)
+    if index == 0:
+        if not wanted:
+            raise errors.UnsupportedOperation("Nova deletes the interface it made for an instance (device index "
+                                              "0) with the instance; it cannot be kept.")
+        return
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    if wanted and not vpcs.goes_with_instance(port):
+        await neutron.add_tag("port", port["id"], vpcs.DELETE_ON_TERMINATION)
+    elif not wanted and vpcs.goes_with_instance(port):
+        await neutron.remove_tag("port", port["id"], vpcs.DELETE_ON_TERMINATION)
+    ctx.services.instance_changed(port["device_id"])
+
+
+@action("ResetNetworkInterfaceAttribute", checks_dry_run=True)
+async def reset_network_interface_attribute(ctx: RequestContext, params: dict) -> dict:
+    """Only sourceDestCheck can be reset, as on AWS: back to checked."""
+    if params.get("SourceDestCheck") not in (None, "sourceDestCheck") or params.get("SourceDestCheck") is None:
+        raise errors.InvalidParameterValue(f"Value ({str(params.get('SourceDestCheck'))[:64]}) for parameter "
+                                           "attribute is invalid: only sourceDestCheck can be reset")
+    port, _ = await _interface(ctx, params["NetworkInterfaceId"])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    if not vpcs.source_dest_check(port):
+        await vpcs.neutron(await ctx.cloud()).update("port", port["id"], {
+            "allowed_address_pairs": vpcs.address_pairs(port, True)})
+        if port.get("device_id"):
+            ctx.services.instance_changed(port["device_id"])
     return {}
 
 

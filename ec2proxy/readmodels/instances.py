@@ -218,7 +218,8 @@ def network_interfaces(server: dict, ports: list[Port], project_id: str, region:
                                     "Association": association if f is primary else None}
                                    for f in vpcs.primary_first(fixed, primary)],
             "Attachment": {"AttachmentId": ids.from_uuid("eni-attach", port["id"]), "DeviceIndex": index,
-                           "Status": "attached", "DeleteOnTermination": True},
+                           "Status": "attached",
+                           "DeleteOnTermination": index == 0 or vpcs.goes_with_instance(port)},
             **({"Association": association} if association else {}),
         })
     return out
