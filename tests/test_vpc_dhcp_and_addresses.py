@@ -233,17 +233,23 @@ def test_an_attached_interface_set_to_go_with_its_instance_is_deleted_with_it(ec
     """AWS keeps an attached interface when its instance terminates unless its attachment says
     DeleteOnTermination; Nova keeps every port it did not make, so the proxy deletes that one after."""
     _, subnet = vpc
+    # made before the instance: older than the port Nova makes for it, yet attached after it (on the lab, Nova
+    # makes an instance's port while it builds, after RunInstances answered)
+    going, staying = (ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+                      for _ in range(2))
     (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"]
     iid = instance["InstanceId"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
-    going, staying = (ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
-                      for _ in range(2))
     going_link = ec2.attach_network_interface(NetworkInterfaceId=going, InstanceId=iid, DeviceIndex=1)["AttachmentId"]
     ec2.attach_network_interface(NetworkInterfaceId=staying, InstanceId=iid, DeviceIndex=2)
+    assert code_of(ec2.attach_network_interface, NetworkInterfaceId=staying, InstanceId=iid, DeviceIndex=1) in (
+        "InvalidNetworkInterface.InUse", "InvalidParameterValue")
     shown = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["NetworkInterfaces"]
     own = next(n for n in shown if n["Attachment"]["DeviceIndex"] == 0)
     assert {n["NetworkInterfaceId"]: n["Attachment"]["DeleteOnTermination"] for n in shown} == {
         own["NetworkInterfaceId"]: True, going: False, staying: False}
+    assert [(n["NetworkInterfaceId"], n["Attachment"]["DeviceIndex"]) for n in shown] == [
+        (own["NetworkInterfaceId"], 0), (going, 1), (staying, 2)]
     assert code_of(ec2.modify_network_interface_attribute, NetworkInterfaceId=own["NetworkInterfaceId"],
                    Attachment={"AttachmentId": own["Attachment"]["AttachmentId"], "DeleteOnTermination": False}) \
         == "UnsupportedOperation"

@@ -9,6 +9,7 @@ network, else the shared one).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from typing import Awaitable, Callable, Collection
@@ -74,6 +75,30 @@ def primary_first(fixed: list[dict], primary: dict | None = None) -> list[dict]:
 # An attached interface (which Nova keeps when the instance goes) whose attachment has DeleteOnTermination set
 # carries this tag on its port (ec2proxy.state.interface_removal deletes it after the instance).
 DELETE_ON_TERMINATION = "ec2-delete-on-termination"
+
+
+# The device index AttachNetworkInterface gave an interface, as a tag on its port: Neutron and Nova keep no order
+# of a server's ports (an interface made before Nova made the instance's own port is older than it).
+DEVICE_INDEX = "ec2-device-index:"
+
+
+def device_indexes(ports: list[dict]) -> dict[str, int]:
+    """Each attached port's place on its instance: the index it was attached at; the others (the ports Nova
+    made at launch, or ports attached outside EC2) in the order they were made, on the first free indexes."""
+    by_device: dict[str, list[dict]] = {}
+    for port in ports:
+        if port.get("device_id"):
+            by_device.setdefault(port["device_id"], []).append(port)
+    out: dict[str, int] = {}
+    for held in by_device.values():
+        given = {p["id"]: int(t[len(DEVICE_INDEX):]) for p in held for t in p.get("tags") or []
+                 if t.startswith(DEVICE_INDEX) and t[len(DEVICE_INDEX):].isdigit()}
+        free = (i for i in itertools.count() if i not in given.values())
+        for port in sorted((p for p in held if p["id"] not in given),
+                           key=lambda p: (p.get("created_at") or "", p["id"])):
+            out[port["id"]] = next(free)
+        out.update(given)
+    return out
 
 
 def goes_with_instance(port: dict) -> bool:

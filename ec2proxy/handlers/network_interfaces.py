@@ -5,6 +5,7 @@ groups and source/destination checking changed on the port."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 
 from sqlalchemy import select
@@ -28,18 +29,8 @@ from ec2proxy.readmodels.networks import (
 from ec2proxy.state import dhcp_options, ledger
 
 
-def _device_indexes(ports: list[dict]) -> dict[str, int]:
-    """Each attached port's place on its instance, in the order the ports were made (the first is index 0)."""
-    by_device: dict[str, list[dict]] = {}
-    for port in ports:
-        if port.get("device_id"):
-            by_device.setdefault(port["device_id"], []).append(port)
-    return {port["id"]: index for held in by_device.values()
-            for index, port in enumerate(sorted(held, key=lambda p: (p.get("created_at") or "", p["id"])))}
-
-
 def _shapes(state: dict, default_zone: str, region: str) -> list[dict]:
-    indexes = _device_indexes(state["ports"])
+    indexes = vpcs.device_indexes(state["ports"])
     shapes = []
     for port in state["ports"]:
         if (port.get("device_owner") or "").startswith(("network:", "neutron:")):
@@ -212,19 +203,23 @@ async def attach_network_interface(ctx: RequestContext, params: dict) -> dict:
     if instance.get("VpcId") and instance["VpcId"] != ids.from_uuid("vpc", port["network_id"]):
         raise errors.InvalidParameterValue("The instance and the network interface are in different VPCs")
     index = params.get("DeviceIndex")
-    held = _device_indexes([p for p in state["ports"] if p.get("device_id") == instance.os_id])
+    held = vpcs.device_indexes([p for p in state["ports"] if p.get("device_id") == instance.os_id])
     if index is None or index < 1:
         raise errors.InvalidParameterValue("DeviceIndex must be 1 or more: index 0 is the instance's own")
-    if index != len(held):
-        raise errors.InvalidParameterValue(f"The next free device index of {instance['InstanceId']} is {len(held)}; "
-                                           "this cloud numbers interfaces in the order they were attached")
+    if index in held.values():
+        raise errors.InvalidParameterValue(f"Instance {instance['InstanceId']} already has an interface at device "
+                                           f"index {index}")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
+    neutron = vpcs.neutron(view)
+    await _untag(neutron, port)  # an earlier attachment's
+    await neutron.add_tag("port", port["id"], f"{vpcs.DEVICE_INDEX}{index}")
     try:
         await view.nova.attach_interface(instance.os_id, port["id"])
-    except BackendError as exc:
-        if exc.status == 409:
+    except BaseException as exc:
+        await _untag(neutron, {**port, "tags": [f"{vpcs.DEVICE_INDEX}{index}"]})
+        if isinstance(exc, BackendError) and exc.status == 409:
             raise errors.IncorrectInstanceState(f"{instance['InstanceId']} cannot take an interface now: "
                                                 f"{exc.message[:200]}") from None
         raise
@@ -240,14 +235,23 @@ async def detach_network_interface(ctx: RequestContext, params: dict) -> dict:
                  and ids.from_uuid("eni-attach", p["id"]) == attachment), None)
     if port is None:
         raise errors.not_found("AttachmentID", attachment)
-    if _device_indexes([p for p in state["ports"] if p.get("device_id") == port["device_id"]])[port["id"]] == 0:
+    if vpcs.device_indexes([p for p in state["ports"] if p.get("device_id") == port["device_id"]])[port["id"]] == 0:
         raise errors.EC2Error("The network interface at device index 0 cannot be detached.",
                               code="OperationNotPermitted")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    await (await ctx.cloud()).nova.detach_interface(port["device_id"], port["id"])
+    view = await ctx.cloud()
+    await view.nova.detach_interface(port["device_id"], port["id"])
+    await _untag(vpcs.neutron(view), port)  # the attachment's index and DeleteOnTermination go with it
     ctx.services.instance_changed(port["device_id"])
     return {}
+
+
+async def _untag(neutron, port: dict) -> None:
+    """The port's attachment tags removed (each one already gone counts as removed)."""
+    await vpcs.removed(*(functools.partial(neutron.remove_tag, "port", port["id"], tag)
+                         for tag in port.get("tags") or []
+                         if tag.startswith(vpcs.DEVICE_INDEX) or tag == vpcs.DELETE_ON_TERMINATION))
 
 
 MAX_SECONDARY = 49  # the most secondary addresses AWS gives one interface of its largest types
@@ -409,7 +413,8 @@ async def _delete_on_termination(ctx: RequestContext, neutron, port: dict, state
     if not port.get("device_id") or ids.from_uuid("eni-attach", port["id"]) != attachment.get("AttachmentId"):
         raise errors.not_found("AttachmentID", str(attachment.get("AttachmentId"))[:64])
     wanted = bool(attachment.get("DeleteOnTermination"))
-    index = _device_indexes([p for p in state["ports"] if p.get("device_id") == port["device_id"]]).get(port["id"], 0)
+    siblings = [p for p in state["ports"] if p.get("device_id") == port["device_id"]]
+    index = vpcs.device_indexes(siblings).get(port["id"], 0)
     if index == 0:
         if not wanted:
             raise errors.UnsupportedOperation("Nova deletes the interface it made for an instance (device index "

@@ -198,8 +198,9 @@ class Port:
 def network_interfaces(server: dict, ports: list[Port], project_id: str, region: str) -> list[dict]:
     """The instance's Neutron ports as EC2 network interfaces."""
     out = []
-    for index, held in enumerate(sorted(ports, key=lambda p: (p.neutron.get("created_at") or "", p.neutron["id"]))):
-        port, public = held.neutron, held.public_ip
+    indexes = vpcs.device_indexes([p.neutron for p in ports])
+    for held in sorted(ports, key=lambda p: indexes.get(p.neutron["id"], 0)):
+        port, public, index = held.neutron, held.public_ip, indexes.get(held.neutron["id"], 0)
         fixed = [f for f in port.get("fixed_ips") or [] if ":" not in f["ip_address"]]
         primary = vpcs.primary_fixed_ip(port)
         association = {"PublicIp": public, "PublicDnsName": hostname(public, region), "IpOwnerId": project_id} \

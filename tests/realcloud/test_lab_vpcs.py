@@ -261,3 +261,47 @@ async def remove_project(view, project_id: str, user_id: str) -> None:
         await neutron.remove("security_group", group["id"])
     await view.keystone.delete(f"users/{user_id}")
     await view.keystone.delete(f"projects/{project_id}")
+
+
+def test_an_attached_interface_goes_with_its_instance_on_real_nova(ec2):
+    """Real Nova keeps a port it was given when the server goes (it unbinds it): the proxy deletes the one whose
+    attachment says DeleteOnTermination."""
+    before = neutron_objects()
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    vpc = ec2.create_vpc(CidrBlock="10.62.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.62.1.0/24")["Subnet"]["SubnetId"]
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnet,
+                                    InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"]
+    iid = instance["InstanceId"]
+    eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+    try:
+        ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+        link = ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=iid, DeviceIndex=1)["AttachmentId"]
+        for _ in range(30):  # Nova binds the port a moment later
+            if ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0].get("Attachment"):
+                break
+            time.sleep(1)
+        ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Attachment={"AttachmentId": link,
+                                                                                   "DeleteOnTermination": True})
+    finally:
+        ec2.terminate_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    for _ in range(60):
+        try:
+            ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "InvalidNetworkInterfaceID.NotFound"
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("the interface set to go with its instance is still there")
+    for _ in range(60):  # Nova frees the instance's own port a moment after the server goes
+        try:
+            ec2.delete_subnet(SubnetId=subnet)
+            break
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "DependencyViolation"
+            time.sleep(1)
+    ec2.delete_vpc(VpcId=vpc)
+    after = neutron_objects()
+    assert {kind: after[kind] - before[kind] for kind in after} == {kind: set() for kind in after}
