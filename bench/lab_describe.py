@@ -30,15 +30,20 @@ def _backend_get(session, url: str) -> float:
     return time.perf_counter() - started
 
 
-def run(rounds: int) -> list[tuple[str, str, float]]:
+def demo_session():
+    """A keystoneauth session of the lab's demo user: the backend as its own client sees it."""
     from keystoneauth1 import session as ks_session
     from keystoneauth1.identity import v3
 
+    return ks_session.Session(auth=v3.Password(
+        auth_url=os.environ["LAB_KEYSTONE_URL"], username=os.environ["LAB_DEMO_USER"],
+        password=os.environ["LAB_DEMO_PASSWORD"], project_name=os.environ["LAB_DEMO_PROJECT"],
+        user_domain_name="Default", project_domain_name="Default"))
+
+
+def run(rounds: int) -> list[tuple[str, str, float]]:
     credential = _demo_credential()
-    auth = v3.Password(auth_url=os.environ["LAB_KEYSTONE_URL"], username=os.environ["LAB_DEMO_USER"],
-                       password=os.environ["LAB_DEMO_PASSWORD"], project_name=os.environ["LAB_DEMO_PROJECT"],
-                       user_domain_name="Default", project_domain_name="Default")
-    backend = ks_session.Session(auth=auth)
+    backend = demo_session()
     endpoint = {kind: backend.get_endpoint(service_type=kind, interface="public")
                 for kind in ("compute", "volumev3", "image", "network")}
     _system_reader(True)

@@ -13,17 +13,13 @@ import statistics
 import sys
 import time
 
+from bench.lab_describe import demo_session
+
 VERSIONS = ("2.1", "2.47", "2.95", "2.96", "2.100")
 
 
 def run(rounds: int) -> dict[str, float]:
-    from keystoneauth1 import session as ks_session
-    from keystoneauth1.identity import v3
-
-    auth = v3.Password(auth_url=os.environ["LAB_KEYSTONE_URL"], username=os.environ["LAB_DEMO_USER"],
-                       password=os.environ["LAB_DEMO_PASSWORD"], project_name=os.environ["LAB_DEMO_PROJECT"],
-                       user_domain_name="Default", project_domain_name="Default")
-    session = ks_session.Session(auth=auth)
+    session = demo_session()
     compute = session.get_endpoint(service_type="compute", interface="public").rstrip("/")
     flavors = session.get(f"{compute}/flavors").json()["flavors"]
     flavor = next(f["id"] for f in flavors if f["name"] == os.environ.get("LAB_FLAVOR", "m1.tiny"))

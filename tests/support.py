@@ -174,6 +174,18 @@ def launch_with_volume(ec2, ami: str, **launch) -> tuple[str, str, str]:
     return iid, zone, volume
 
 
+def when_free(call, busy: str, attempts: int = 60, delay: float = 1.0, **kwargs):
+    """``call(**kwargs)`` once what holds the resource lets go (Nova frees ports a moment after the servers
+    go): retried while it fails with ``busy``; any other error, or ``busy`` after ``attempts`` tries, fails."""
+    for _ in range(attempts - 1):
+        try:
+            return call(**kwargs)
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == busy, exc
+            time.sleep(delay)
+    return call(**kwargs)
+
+
 def code_of(call, **kwargs) -> str:
     """The EC2 error code a boto3 call fails with (it must fail)."""
     with pytest.raises(ClientError) as caught:

@@ -6,9 +6,8 @@ import json
 import time
 
 import pytest
-from botocore.exceptions import ClientError
 
-from tests.support import WAIT, code_of
+from tests.support import WAIT, code_of, when_free
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3",
              "EC2PROXY_API_VOLUME_TYPES": "standard=__DEFAULT__ gp2=__DEFAULT__ gp3=__DEFAULT__ io1=ssd"}
@@ -233,11 +232,5 @@ def test_delete_volume_after_delete_snapshot(ec2, running):
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot], WaiterConfig=WAIT)
     assert code_of(ec2.delete_volume, VolumeId=vid) == "VolumeInUse"  # this cloud: snapshots first (README)
     ec2.delete_snapshot(SnapshotId=snapshot)
-    for _ in range(40):
-        try:
-            ec2.delete_volume(VolumeId=vid)
-            break
-        except ClientError as exc:
-            assert exc.response["Error"]["Code"] == "VolumeInUse"
-            time.sleep(0.25)
+    when_free(ec2.delete_volume, "VolumeInUse", 40, 0.25, VolumeId=vid)
     ec2.get_waiter("volume_deleted").wait(VolumeIds=[vid], WaiterConfig=WAIT)

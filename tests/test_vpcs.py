@@ -7,10 +7,9 @@ import json
 import time
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.devclouds import DevCloudProcess
-from tests.support import WAIT, code_of
+from tests.support import WAIT, code_of, when_free
 
 pytestmark = pytest.mark.e2e
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.1"}
@@ -176,14 +175,8 @@ def test_a_whole_stack_built_used_and_torn_down(proxy, ec2, ami):
     ec2.delete_internet_gateway(InternetGatewayId=gateway)
     ec2.delete_security_group(GroupId=web)
     assert code_of(ec2.delete_security_group, GroupId=default_group["GroupId"]) == "CannotDelete"
-    for subnet in (public["SubnetId"], private["SubnetId"]):
-        for _ in range(50):  # Nova frees the instances' ports a moment after they terminate
-            try:
-                ec2.delete_subnet(SubnetId=subnet)
-                break
-            except ClientError as exc:
-                assert exc.response["Error"]["Code"] == "DependencyViolation"
-                time.sleep(0.2)
+    for subnet in (public["SubnetId"], private["SubnetId"]):  # Nova frees the ports a moment after
+        when_free(ec2.delete_subnet, "DependencyViolation", 50, 0.2, SubnetId=subnet)
     ec2.delete_vpc(VpcId=vpc_id)
     assert code_of(ec2.describe_route_tables, RouteTableIds=[table]) == "InvalidRouteTableID.NotFound"
     assert ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"] == []

@@ -7,6 +7,7 @@ negotiated once per cloud (see :meth:`Cloud.nova_version`).
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from typing import Any
 
@@ -214,6 +215,14 @@ class Neutron(ServiceClient):
     async def list(self, kind: str, params: dict | None = None, limit: int = 1000) -> list[dict]:
         collection = self.RESOURCES[kind]
         return await self.list_all(f"v2.0/{collection}", collection.replace("-", "_"), params, limit)
+
+    async def list_where(self, kind: str, field: str, values: builtins.list[str],
+                         params: dict | None = None) -> builtins.list[dict]:
+        """``kind`` objects whose ``field`` is one of ``values``: asked 50 values at a time (a URL has a length
+        limit), all at once."""
+        chunks = [values[start:start + 50] for start in range(0, len(values), 50)]
+        found = await asyncio.gather(*(self.list(kind, {**(params or {}), field: chunk}) for chunk in chunks))
+        return [item for listing in found for item in listing]
 
     async def show(self, kind: str, resource_id: str) -> dict:
         return (await self.get(self._item(kind, resource_id)))[kind]

@@ -510,10 +510,9 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
 
 
 @jobs.runner("CopyImage")
-async def _copy_data(services, operation, view=None) -> None:
+async def _copy_data(services, operation, view) -> None:
     """Stream the source's data into the new image, unless an earlier run got it there already."""
     details = operation.details or {}
-    view = view or await services.cloud.reader_view(details["project"])
     target = await view.glance.get_image(details["target"])
     if target.get("status") == "active":
         return

@@ -392,8 +392,8 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         await create.done(session)
     if later:
         await launch_tags.schedule(ctx, view, reservation_id, nova_reservation, [s["id"] for s in servers], later)
-    launched_on = [n["uuid"] for n in spec["networks"] if isinstance(n, dict) and n.get("uuid")]
-    options = await dhcp_options.of_networks(ctx.services.sessions, ctx.project_id, launched_on)
+    networks = [n["uuid"] for n in spec["networks"] if isinstance(n, dict) and n.get("uuid")]
+    options = await dhcp_options.of_networks(ctx.services.sessions, ctx.project_id, networks)
     if options:
         await dhcp_options.schedule(ctx, view, reservation_id, [s["id"] for s in servers], options)
     if await _public_on_launch(ctx, params, subnet) or (public_by_default and not params.get("NetworkInterfaces")):
@@ -403,11 +403,10 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
                 groups={g["GroupName"]: g["GroupId"] for g in group_set})
     answer = await _replay(ctx, reservation_id, (servers, group_set, made))
     launched_on = subnet or default_subnet
-    asked_network = next((n["uuid"] for n in spec["networks"] if isinstance(n, dict) and n.get("uuid")), None)
     for instance in answer["Instances"]:  # Nova makes the ports later: where they will be, as AWS answers
-        if not instance.get("VpcId") and asked_network:
-            instance["VpcId"] = ids.from_uuid("vpc", asked_network)
-            if launched_on is not None and launched_on.get("network_id", asked_network) == asked_network:
+        if not instance.get("VpcId") and networks:
+            instance["VpcId"] = ids.from_uuid("vpc", networks[0])
+            if launched_on is not None and launched_on.get("network_id", networks[0]) == networks[0]:
                 instance["SubnetId"] = ids.from_uuid("subnet", launched_on["id"])
     return answer
 

@@ -235,7 +235,7 @@ async def detach_network_interface(ctx: RequestContext, params: dict) -> dict:
                  and ids.from_uuid("eni-attach", p["id"]) == attachment), None)
     if port is None:
         raise errors.not_found("AttachmentID", attachment)
-    if vpcs.device_indexes([p for p in state["ports"] if p.get("device_id") == port["device_id"]])[port["id"]] == 0:
+    if vpcs.device_indexes(state["ports"])[port["id"]] == 0:
         raise errors.EC2Error("The network interface at device index 0 cannot be detached.",
                               code="OperationNotPermitted")
     if ctx.dry_run:
@@ -413,8 +413,7 @@ async def _delete_on_termination(ctx: RequestContext, neutron, port: dict, state
     if not port.get("device_id") or ids.from_uuid("eni-attach", port["id"]) != attachment.get("AttachmentId"):
         raise errors.not_found("AttachmentID", str(attachment.get("AttachmentId"))[:64])
     wanted = bool(attachment.get("DeleteOnTermination"))
-    siblings = [p for p in state["ports"] if p.get("device_id") == port["device_id"]]
-    index = vpcs.device_indexes(siblings).get(port["id"], 0)
+    index = vpcs.device_indexes(state["ports"]).get(port["id"], 0)
     if index == 0:
         if not wanted:
             raise errors.UnsupportedOperation("Nova deletes the interface it made for an instance (device index "

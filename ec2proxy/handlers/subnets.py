@@ -24,7 +24,7 @@ from ec2proxy.readmodels.networks import (
     vpc_state,
     zone,
 )
-from ec2proxy.state import dhcp_options
+from ec2proxy.state import dhcp_options, vpc_making
 from ec2proxy.state.vpc_making import Making
 
 
@@ -86,12 +86,6 @@ async def create_subnet(ctx: RequestContext, params: dict) -> dict:
                        "State": "pending", "Tags": tags}}
 
 
-async def _unmake(neutron, router_id: str, subnet_os_id: str) -> None:
-    """The router's interface and the subnet, whichever exist."""
-    await vpcs.removed(lambda: neutron.router_interface(router_id, subnet_os_id, add=False),
-                       lambda: neutron.remove("subnet", subnet_os_id))
-
-
 @action("DeleteSubnet", checks_dry_run=True)
 async def delete_subnet(ctx: RequestContext, params: dict) -> dict:
     subnet, state = await subnet_state(ctx, params["SubnetId"], with_ports=True)
@@ -107,7 +101,8 @@ async def delete_subnet(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     try:
-        await _unmake(vpcs.neutron(await ctx.cloud()), row.router_id, subnet["id"])
+        await vpc_making.remove(vpcs.neutron(await ctx.cloud()), [("router_interface", (row.router_id, subnet["id"])),
+                                                                  ("subnet", subnet["id"])])
     except BackendError as exc:
         if exc.status == 409:
             raise errors.EC2Error(f"The subnet '{params['SubnetId']}' has dependencies and cannot be deleted.",

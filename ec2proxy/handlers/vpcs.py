@@ -3,7 +3,6 @@ how a VPC maps onto Neutron)."""
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 
 from sqlalchemy import delete, select, update
@@ -22,7 +21,7 @@ from ec2proxy.readmodels.networks import (
     network_state,
     vpc_state,
 )
-from ec2proxy.state import default_vpc
+from ec2proxy.state import default_vpc, vpc_making
 from ec2proxy.state.vpc_making import Making
 
 
@@ -79,10 +78,6 @@ async def create_default_vpc(ctx: RequestContext, params: dict) -> dict:
     return {"Vpc": build_vpc(network, state["subnets"], network, state["vpcs"].get(network_id))}
 
 
-async def _remove(neutron, made) -> None:
-    await vpcs.removed(*(functools.partial(neutron.remove, kind, os_id) for kind, os_id in made))
-
-
 @action("DeleteVpc", checks_dry_run=True)
 async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
     state = await vpc_state(ctx, params["VpcId"], with_ports=True)
@@ -108,7 +103,7 @@ async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     neutron = vpcs.neutron(await ctx.cloud())
     try:
-        await _remove(neutron, [("router", row.router_id), ("network", network["id"])]
+        await vpc_making.remove(neutron, [("router", row.router_id), ("network", network["id"])]
                       + [("security_group", g.os_id) for g in groups])
     except BackendError as exc:
         if exc.status == 409:

@@ -393,20 +393,17 @@ async def _ports(view: CloudView, server_ids: list[str] | None) -> dict[str, lis
     many servers' with one listing beside the ports'."""
     if view.neutron is None or (server_ids is not None and not server_ids):
         return {}
-    queries: list[dict] = [{"fields": PORT_FIELDS}]
-    if server_ids is not None and len(server_ids) <= 1000:
-        queries = [{"fields": PORT_FIELDS, "device_id": server_ids[start:start + 50]}
-                   for start in range(0, len(server_ids), 50)]
-    if len(queries) == 1 and server_ids is not None:
-        ports = await view.neutron.list("port", queries[0])
-        held = [p["id"] for p in ports]
-        fips = [fip for listing in await asyncio.gather(*(
-            view.neutron.list("floatingip", {"fields": FIP_FIELDS, "port_id": held[start:start + 100]})
-            for start in range(0, len(held), 100))) for fip in listing]
+    fip_fields = {"fields": FIP_FIELDS}
+    if server_ids is None or len(server_ids) > 1000:
+        fips, ports = await asyncio.gather(view.neutron.list("floatingip", fip_fields),
+                                           view.neutron.list("port", {"fields": PORT_FIELDS}))
+    elif len(server_ids) <= 50:
+        ports = await view.neutron.list_where("port", "device_id", server_ids, {"fields": PORT_FIELDS})
+        fips = await view.neutron.list_where("floatingip", "port_id", [p["id"] for p in ports], fip_fields)
     else:
-        found = await asyncio.gather(view.neutron.list("floatingip", {"fields": FIP_FIELDS}),
-                                     *(view.neutron.list("port", query) for query in queries))
-        fips, ports = found[0], [port for listing in found[1:] for port in listing]
+        fips, ports = await asyncio.gather(
+            view.neutron.list("floatingip", fip_fields),
+            view.neutron.list_where("port", "device_id", server_ids, {"fields": PORT_FIELDS}))
     public = {f["port_id"]: f["floating_ip_address"] for f in fips if f.get("port_id")}
     out: dict[str, list[Port]] = {}
     for port in ports:
@@ -423,16 +420,15 @@ async def _ended(view: CloudView, query: dict, since: datetime.datetime, live: l
     deleted lately (a server made in between is in neither listing yet, never taken for deleted)."""
     seen = {s["id"] for s in live}
     missing = [row for os_id, row in rows.items() if os_id not in seen]
-    unsure = [row.os_id for row in missing if row.terminated_at is None]
     recent = {s["id"] for s in await view.nova.list_server_ids({**query, "changes-since": nova_time(since)})} \
-        if unsure else set()
+        if any(row.terminated_at is None for row in missing) else set()
     return [deleted_server(row.os_id) for row in missing if row.terminated_at is not None or row.os_id in recent]
 
 
-def deleted_server(os_id: str, name: str | None = None) -> dict:
+def deleted_server(os_id: str) -> dict:
     """What is known of a deleted server without asking Nova (which answers 404 for it): what our row keeps
     of the instance fills the rest."""
-    return {"id": os_id, "name": name or "", "status": "DELETED", "OS-EXT-STS:vm_state": "deleted"}
+    return {"id": os_id, "name": "", "status": "DELETED", "OS-EXT-STS:vm_state": "deleted"}
 
 
 def changes_since(ctx: RequestContext) -> datetime.datetime:

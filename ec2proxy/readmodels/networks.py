@@ -197,10 +197,7 @@ async def _network_scope(ctx: RequestContext, os_id: str, vpc_id: str, with_port
                              "settings": settings}
     if with_ports:
         ports = [p for p in found[3] if owner(p) == ctx.project_id]
-        held = [p["id"] for p in ports]
-        fips = []
-        for start in range(0, len(held), 50):
-            fips += await neutron.list("floatingip", {"port_id": held[start:start + 50]})
+        fips = await neutron.list_where("floatingip", "port_id", [p["id"] for p in ports])
         state.update(ports=ports, fips=fips, groups={g["id"]: g["name"] for g in found[4]})
     return state
 

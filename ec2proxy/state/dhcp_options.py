@@ -25,7 +25,7 @@ from sqlalchemy import select
 from ec2proxy.cloud import BackendError
 from ec2proxy.db.models import DhcpOptions, Vpc
 from ec2proxy.ec2 import errors
-from ec2proxy.state import jobs, oplog
+from ec2proxy.state import jobs
 from ec2proxy.state.public_addresses import ports_of_servers
 
 AMAZON_DNS = "AmazonProvidedDNS"
@@ -152,16 +152,12 @@ async def of_networks(sessions, project_id: str, network_ids: list[str]) -> dict
 async def schedule(ctx, view, reservation_id: str, server_ids: list[str], by_network: dict[str, list[dict]]) -> None:
     """Give the launched servers' ports on these networks their set's options once Nova has made them (a
     background job)."""
-    details = {"project": ctx.project_id, "servers": server_ids, "networks": by_network}
-    async with ctx.services.sessions() as session, session.begin():
-        operation_id = await oplog.record(session, ctx, [reservation_id], details=details, action=JOB)
-    jobs.kick(ctx.services, operation_id, view)
+    await jobs.schedule(ctx, view, JOB, [reservation_id], {"servers": server_ids, "networks": by_network})
 
 
 @jobs.runner(JOB)
-async def _to_launched(services, operation, view=None) -> None:
+async def _to_launched(services, operation, view) -> None:
     details = operation.details or {}
-    view = view or await services.backend.reader_view(details["project"])
     by_network = details.get("networks") or {}
     ports = [p for p in await ports_of_servers(view, list(details.get("servers") or []), WAIT)
              if p["network_id"] in by_network]

@@ -11,43 +11,27 @@ interface with its instance.
 
 from __future__ import annotations
 
-import asyncio
-
-from ec2proxy.cloud import BackendError, BackendNotFound
-from ec2proxy.state import jobs, oplog
+from ec2proxy.ec2 import vpcs
+from ec2proxy.state import jobs
 
 JOB = "TerminateInstances.DeleteInterfaces"
 WAIT = 60.0
 
 
 async def schedule(ctx, view, instance_ids: list[str], port_ids: list[str]) -> None:
-    details = {"project": ctx.project_id, "ports": port_ids}
-    async with ctx.services.sessions() as session, session.begin():
-        operation_id = await oplog.record(session, ctx, instance_ids, details=details, action=JOB)
-    jobs.kick(ctx.services, operation_id, view)
+    await jobs.schedule(ctx, view, JOB, instance_ids, {"ports": port_ids})
 
 
 @jobs.runner(JOB)
-async def _delete(services, operation, view=None) -> None:
-    details = operation.details or {}
-    view = view or await services.backend.reader_view(details["project"])
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    waiting = list(details.get("ports") or [])
-    while waiting:
-        for port_id in list(waiting):
-            try:
-                port = await view.neutron.show("port", port_id)
-            except BackendNotFound:
-                waiting.remove(port_id)
-                continue
-            if not port.get("device_id"):  # Nova let go of it: the instance is gone
-                try:
-                    await view.neutron.remove("port", port_id)
-                except BackendNotFound:
-                    pass
-                waiting.remove(port_id)
-        if waiting and loop.time() > deadline:
-            raise BackendError("network", 409, "the instances still hold their interfaces")
-        if waiting:
-            await asyncio.sleep(1.0)
+async def _delete(services, operation, view) -> None:
+    waiting = list((operation.details or {}).get("ports") or [])
+
+    async def let_go() -> bool | None:
+        """Delete each port Nova let go of (the instance is gone); None while some are still held."""
+        held = await view.neutron.list_where("port", "id", waiting, {"fields": ["id", "device_id"]})
+        await vpcs.removed(*(lambda port_id=p["id"]: view.neutron.remove("port", port_id)
+                             for p in held if not p.get("device_id")))
+        waiting[:] = [p["id"] for p in held if p.get("device_id")]
+        return None if waiting else True
+
+    await jobs.waited(let_go, WAIT, "network", "the instances still hold their interfaces")

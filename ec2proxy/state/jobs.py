@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
 from sqlalchemy import select, update
 
@@ -25,6 +25,7 @@ LOG = logging.getLogger(__name__)
 INTERVAL = 2.0
 
 Runner = Callable[..., Awaitable[None]]
+T = TypeVar("T")
 
 
 class JobFailed(Exception):
@@ -55,7 +56,8 @@ async def run_once(services, *, now: datetime.datetime | None = None, fresh_ids:
 
     ``fresh_ids`` were just written by this worker's request, whose cloud
     ``view`` (the signer's own token) runs them; a job taken over later runs
-    with the proxy's own access to the project (``Cloud.reader_view``).
+    with the proxy's own access to the project (``Cloud.reader_view``) of
+    its ``details["project"]``. A runner is ``async fn(services, operation, view)``.
     """
     stale = (now or utcnow()) - datetime.timedelta(seconds=float(services.config.api.job_lease))
     async with services.sessions() as session:
@@ -69,7 +71,10 @@ async def run_once(services, *, now: datetime.datetime | None = None, fresh_ids:
         ran += 1
         beat = asyncio.get_running_loop().create_task(_heartbeat(services, operation.id))
         try:
-            await RUNNERS[operation.action](services, operation, view if operation.id in fresh_ids else None)
+            # the request's own view for a job it just wrote, else the proxy's own access to the project
+            job_view = view if operation.id in fresh_ids and view is not None else \
+                await services.backend.reader_view((operation.details or {})["project"])
+            await RUNNERS[operation.action](services, operation, job_view)
         except BackendNotFound as exc:
             await oplog.closed(services.sessions, operation.id, f"gone: {exc}")
         except JobFailed as exc:
@@ -95,6 +100,29 @@ async def _heartbeat(services, operation_id: int) -> None:
         async with services.sessions() as session, session.begin():
             await session.execute(update(Operation).where(
                 Operation.id == operation_id, Operation.state == "pending").values(updated_at=utcnow()))
+
+
+async def schedule(ctx, view, action: str, resource_ids: list[str], details: dict) -> None:
+    """Log a job on the caller's project (``details`` say what to do) and start it at once with the request's
+    own cloud view."""
+    async with ctx.services.sessions() as session, session.begin():
+        operation_id = await oplog.record(session, ctx, resource_ids, details={"project": ctx.project_id, **details},
+                                          action=action)
+    kick(ctx.services, operation_id, view)
+
+
+async def waited(check: Callable[[], Awaitable[T | None]], wait: float, service: str, still: str) -> T:
+    """Ask ``check()`` once a second until it answers something other than None; after ``wait`` seconds the
+    run fails for now (``still`` says why) and the job is taken up again after its lease."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        answer = await check()
+        if answer is not None:
+            return answer
+        if loop.time() > deadline:
+            raise BackendError(service, 409, still)
+        await asyncio.sleep(1.0)
 
 
 def kick(services, operation_id: int, view=None) -> None:

@@ -10,15 +10,12 @@ set meanwhile on one of those is left as it is.
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import select
 
 from ec2proxy import db
-from ec2proxy.cloud import BackendError
 from ec2proxy.db.models import Tag
 from ec2proxy.ec2 import ids, tagging
-from ec2proxy.state import jobs, oplog
+from ec2proxy.state import jobs
 
 JOB = "RunInstances.TagSpecifications"
 KINDS = ("volume", "network-interface")
@@ -27,38 +24,28 @@ WAIT = 60.0  # seconds one run waits for the build; then the job is tried again 
 
 async def schedule(ctx, view, reservation_id: str, nova_reservation: str, server_ids: list[str],
                    tags: dict[str, list[dict]]) -> None:
-    """Log the job and start it at once with the signer's own cloud view."""
-    details = {"project": ctx.project_id, "reservation": reservation_id, "nova_reservation": nova_reservation,
-               "servers": server_ids, "tags": tags}
-    async with ctx.services.sessions() as session, session.begin():
-        operation_id = await oplog.record(session, ctx, [reservation_id], details=details, action=JOB)
-    jobs.kick(ctx.services, operation_id, view)
+    await jobs.schedule(ctx, view, JOB, [reservation_id], {
+        "reservation": reservation_id, "nova_reservation": nova_reservation, "servers": server_ids, "tags": tags})
 
 
 @jobs.runner(JOB)
-async def _tag_launched(services, operation, view=None) -> None:
+async def _tag_launched(services, operation, view) -> None:
     details = operation.details or {}
-    view = view or await services.backend.reader_view(details["project"])
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
     wanted = set(details.get("servers") or [])
-    while True:
+
+    async def built() -> list[dict] | None:
         servers = [s for s in await view.nova.list_servers({"reservation_id": details["nova_reservation"]})
                    if s["id"] in wanted]
-        if not any(s.get("status") == "BUILD" for s in servers):
-            break
-        if loop.time() > deadline:
-            raise BackendError("compute", 409, "the launch is still building")
-        await asyncio.sleep(1.0)
+        return None if any(s.get("status") == "BUILD" for s in servers) else servers
+
+    servers = await jobs.waited(built, WAIT, "compute", "the launch is still building")
     tags, resources = details.get("tags") or {}, []
     if tags.get("volume"):
         resources += [(ids.from_uuid("vol", v["id"]), tags["volume"]) for s in servers
                       for v in s.get("os-extended-volumes:volumes_attached") or []]
     if tags.get("network-interface") and view.neutron is not None and servers:
-        server_ids = [s["id"] for s in servers]
-        for start in range(0, len(server_ids), 50):
-            ports = await view.neutron.list("port", {"device_id": server_ids[start:start + 50], "fields": ["id"]})
-            resources += [(ids.from_uuid("eni", p["id"]), tags["network-interface"]) for p in ports]
+        ports = await view.neutron.list_where("port", "device_id", [s["id"] for s in servers], {"fields": ["id"]})
+        resources += [(ids.from_uuid("eni", p["id"]), tags["network-interface"]) for p in ports]
     await _add_missing(services, details["project"], resources)
 
 

@@ -5,10 +5,8 @@ DescribeAddresses leaves it out."""
 
 from __future__ import annotations
 
-import asyncio
-
 from ec2proxy.cloud import BackendError
-from ec2proxy.state import jobs, oplog
+from ec2proxy.state import jobs
 
 JOB = "RunInstances.PublicAddresses"
 WAIT = 60.0
@@ -20,19 +18,15 @@ def automatic(fip: dict) -> bool:
 
 
 async def schedule(ctx, view, reservation_id: str, server_ids: list[str], external_network_id: str) -> None:
-    details = {"project": ctx.project_id, "servers": server_ids, "network": external_network_id}
-    async with ctx.services.sessions() as session, session.begin():
-        operation_id = await oplog.record(session, ctx, [reservation_id], details=details, action=JOB)
-    jobs.kick(ctx.services, operation_id, view)
+    await jobs.schedule(ctx, view, JOB, [reservation_id], {"servers": server_ids, "network": external_network_id})
 
 
 @jobs.runner(JOB)
-async def _assign(services, operation, view=None) -> None:
+async def _assign(services, operation, view) -> None:
     details = operation.details or {}
-    view = view or await services.backend.reader_view(details["project"])
     servers = list(details.get("servers") or [])
     ports = await ports_of_servers(view, servers, WAIT, ["id", "device_id", "created_at"])
-    fips = await _listed(view.neutron, "floatingip", "port_id", [p["id"] for p in ports])
+    fips = await view.neutron.list_where("floatingip", "port_id", [p["id"] for p in ports])
     holding = {f["port_id"] for f in fips}
     for server in servers:
         first = min((p for p in ports if p["device_id"] == server), key=lambda p: (p.get("created_at") or "", p["id"]))
@@ -50,15 +44,11 @@ async def _assign(services, operation, view=None) -> None:
 async def ports_of_servers(view, servers: list[str], wait: float, fields: list[str] | None = None) -> list[dict]:
     """The ports of servers being launched, once each server has one (Nova makes them while it builds); a job
     waits up to ``wait`` seconds, then is tried again after its lease."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
-    while True:
-        ports = await _listed(view.neutron, "port", "device_id", servers, fields)
-        if {p["device_id"] for p in ports} >= set(servers):
-            return ports
-        if loop.time() > deadline:
-            raise BackendError("network", 409, "the instances' ports are not there yet")
-        await asyncio.sleep(1.0)
+    async def made() -> list[dict] | None:
+        ports = await view.neutron.list_where("port", "device_id", servers, {"fields": fields} if fields else None)
+        return ports if {p["device_id"] for p in ports} >= set(servers) else None
+
+    return await jobs.waited(made, wait, "network", "the instances' ports are not there yet")
 
 
 async def give_way(view, port_id: str) -> None:
@@ -68,19 +58,11 @@ async def give_way(view, port_id: str) -> None:
             await view.neutron.remove("floatingip", fip["id"])
 
 
-async def _listed(neutron, kind: str, field: str, values: list[str], fields: list[str] | None = None) -> list[dict]:
-    """``kind`` objects whose ``field`` is one of ``values``, asked 50 at a time (a URL has a length limit)."""
-    chunks = [values[start:start + 50] for start in range(0, len(values), 50)]
-    found = await asyncio.gather(*(neutron.list(kind, {field: chunk, **({"fields": fields} if fields else {})})
-                                   for chunk in chunks))
-    return [item for listing in found for item in listing]
-
-
 async def release(view, server_ids: list[str]) -> None:
     """The automatic public IPs of these servers, released (TerminateInstances)."""
     if not server_ids or view.neutron is None:
         return
-    ports = await _listed(view.neutron, "port", "device_id", server_ids, ["id"])
-    for fip in await _listed(view.neutron, "floatingip", "port_id", [p["id"] for p in ports]):
+    ports = await view.neutron.list_where("port", "device_id", server_ids, {"fields": ["id"]})
+    for fip in await view.neutron.list_where("floatingip", "port_id", [p["id"] for p in ports]):
         if automatic(fip):
             await view.neutron.remove("floatingip", fip["id"])

@@ -17,23 +17,20 @@ from sqlalchemy import update
 from ec2proxy.cloud import BackendError
 from ec2proxy.db.models import Instance
 from ec2proxy.ec2 import states
-from ec2proxy.state import jobs, oplog
+from ec2proxy.state import jobs
 
 JOB = "ModifyInstanceAttribute.Resize"
 WAIT = 120.0  # seconds one run follows the resize; then the job is taken up again after its lease
 
 
 async def schedule(ctx, view, instance_id: str, os_id: str, flavor: dict, previous: str) -> None:
-    details = {"project": ctx.project_id, "server": os_id, "flavor": flavor["name"], "previous": previous}
-    async with ctx.services.sessions() as session, session.begin():
-        operation_id = await oplog.record(session, ctx, [instance_id], details=details, action=JOB)
-    jobs.kick(ctx.services, operation_id, view)
+    await jobs.schedule(ctx, view, JOB, [instance_id], {"server": os_id, "flavor": flavor["name"],
+                                                        "previous": previous})
 
 
 @jobs.runner(JOB)
-async def _follow(services, operation, view=None) -> None:
+async def _follow(services, operation, view) -> None:
     details = operation.details or {}
-    view = view or await services.backend.reader_view(details["project"])
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT
     while True:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import ipaddress
-from typing import Any
+from typing import Any, Iterable
 
 from ec2proxy.db.models import RouteTable, RouteTableAssociation, SubnetSetting, Vpc, VpcGroup, utcnow
 from ec2proxy.ec2 import ids, tagging, vpcs
@@ -94,12 +94,14 @@ class Making:
             await self._undo()
 
     async def _undo(self) -> None:
-        steps = []
-        for kind, made in reversed(self.made):
-            if kind == "router_interface":
-                steps.append(functools.partial(self.neutron.router_interface, *made, add=False))
-            else:
-                steps.append(functools.partial(self.neutron.remove, kind, made))
-        await vpcs.removed(*steps)
+        await remove(self.neutron, reversed(self.made))
         self.made.clear()
+
+
+async def remove(neutron, objects: Iterable[tuple[str, Any]]) -> None:
+    """Neutron objects removed in the order given (a ``("router_interface", (router, subnet))`` is a router's
+    interface on a subnet); one already gone counts as removed."""
+    await vpcs.removed(*(functools.partial(neutron.router_interface, *os_id, add=False)
+                         if kind == "router_interface" else functools.partial(neutron.remove, kind, os_id)
+                         for kind, os_id in objects))
 

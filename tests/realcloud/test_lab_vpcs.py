@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from ec2proxy.ec2 import ids
 from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server
+from tests.support import when_free
 
 pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh")
 WAIT = {"Delay": 1, "MaxAttempts": 120}
@@ -97,13 +98,7 @@ def test_vpc_stack_on_real_neutron(ec2):
         ec2.disassociate_address(AssociationId=ec2.describe_addresses(AllocationIds=[address["AllocationId"]])[
             "Addresses"][0]["AssociationId"])
         ec2.detach_network_interface(AttachmentId=attachment)
-        for _ in range(30):
-            try:
-                ec2.delete_network_interface(NetworkInterfaceId=eni)
-                break
-            except ClientError as exc:
-                assert exc.response["Error"]["Code"] == "InvalidNetworkInterface.InUse"
-                time.sleep(1)
+        when_free(ec2.delete_network_interface, "InvalidNetworkInterface.InUse", 30, NetworkInterfaceId=eni)
         assert code_of(ec2.delete_vpc, VpcId=vpc) == "DependencyViolation"
         assert code_of(ec2.detach_internet_gateway, InternetGatewayId=gateway, VpcId=vpc) == "DependencyViolation"
     finally:
@@ -121,13 +116,7 @@ def test_vpc_stack_on_real_neutron(ec2):
     ec2.delete_internet_gateway(InternetGatewayId=gateway)
     ec2.delete_security_group(GroupId=web)
     for subnet in (public, private):
-        for _ in range(60):  # Nova frees the ports a moment after the servers go
-            try:
-                ec2.delete_subnet(SubnetId=subnet)
-                break
-            except ClientError as exc:
-                assert exc.response["Error"]["Code"] == "DependencyViolation"
-                time.sleep(1)
+        when_free(ec2.delete_subnet, "DependencyViolation", SubnetId=subnet)
     ec2.delete_vpc(VpcId=vpc)
     after = neutron_objects()
     assert {kind: after[kind] - before[kind] for kind in after} == {kind: set() for kind in after}
@@ -222,13 +211,7 @@ def test_a_new_project_gets_a_default_vpc_on_real_neutron(tmp_path_factory):
         fresh.detach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"], VpcId=vpc["VpcId"])
         fresh.delete_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"])
         (subnet,) = fresh.describe_subnets()["Subnets"]
-        for _ in range(60):  # Nova frees the port a moment after the server goes
-            try:
-                fresh.delete_subnet(SubnetId=subnet["SubnetId"])
-                break
-            except ClientError as exc:
-                assert exc.response["Error"]["Code"] == "DependencyViolation"
-                time.sleep(1)
+        when_free(fresh.delete_subnet, "DependencyViolation", SubnetId=subnet["SubnetId"])
         fresh.delete_vpc(VpcId=vpc["VpcId"])
         assert fresh.describe_vpcs()["Vpcs"] == []
     finally:
@@ -295,13 +278,7 @@ def test_an_attached_interface_goes_with_its_instance_on_real_nova(ec2):
         time.sleep(1)
     else:
         raise AssertionError("the interface set to go with its instance is still there")
-    for _ in range(60):  # Nova frees the instance's own port a moment after the server goes
-        try:
-            ec2.delete_subnet(SubnetId=subnet)
-            break
-        except ClientError as exc:
-            assert exc.response["Error"]["Code"] == "DependencyViolation"
-            time.sleep(1)
+    when_free(ec2.delete_subnet, "DependencyViolation", SubnetId=subnet)  # Nova frees the instance's port
     ec2.delete_vpc(VpcId=vpc)
     after = neutron_objects()
     assert {kind: after[kind] - before[kind] for kind in after} == {kind: set() for kind in after}
