@@ -38,6 +38,8 @@ def test_run_wait_describe_and_terminate(ec2, ami):
     ec2.get_waiter("instance_running").wait(InstanceIds=wanted, WaiterConfig=WAIT)
     described = ec2.describe_instances(InstanceIds=wanted)["Reservations"]
     assert [r["ReservationId"] for r in described] == [reservation["ReservationId"]]
+    listed = [r for r in ec2.describe_instances()["Reservations"] if r["ReservationId"] == reservation["ReservationId"]]
+    assert described[0]["Groups"] == listed[0]["Groups"] == reservation["Groups"]  # by id and in the listing
     running = described[0]["Instances"]
     assert {i["State"]["Name"] for i in running} == {"running"}
     assert all(i["PrivateIpAddress"].startswith("10.0.") and i["InstanceType"] == "t2.micro" for i in running)
@@ -282,3 +284,27 @@ def test_ended_instances_stay_listed_with_one_nova_listing(proxy, ec2, ami):
         assert time.monotonic() < deadline, "an instance deleted in Nova never showed terminated"
         time.sleep(0.3)
     assert changes_since_listings() > 0  # asked, since no row said it ended
+
+
+def test_a_server_made_in_nova_directly_is_an_instance_of_its_own_reservation(proxy, ec2, ami):
+    """Nova's own server, with no row of ours, then with the row StopInstances writes for it: its reservation
+    has no groups (it was not launched through EC2), by id and in the listing."""
+    sdk = DevCloudProcess(proxy.data_dir).sdk("devcloud-demo")
+    server = sdk.compute.wait_for_server(sdk.compute.create_server(
+        name="made-in-nova", image_id=ids.os_id_of(ami) or next(sdk.image.images()).id, flavor_id="1",
+        networks="auto"), wait=60)
+    iid = ids.from_uuid("i", server.id)
+
+    def reservation() -> dict:
+        (by_id,) = ec2.describe_instances(InstanceIds=[iid])["Reservations"]
+        listed = next(r for r in ec2.describe_instances()["Reservations"] if r["Instances"][0]["InstanceId"] == iid)
+        assert by_id["ReservationId"] == listed["ReservationId"] and by_id["Groups"] == listed["Groups"]
+        return by_id
+
+    first = reservation()
+    assert first["Groups"] == [] and first["Instances"][0]["State"]["Name"] == "running"
+    ec2.stop_instances(InstanceIds=[iid])  # writes our row of it, in a reservation of its own
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    second = reservation()
+    assert second["ReservationId"] == first["ReservationId"] and second["Groups"] == []
+    ec2.terminate_instances(InstanceIds=[iid])

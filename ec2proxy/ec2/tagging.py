@@ -105,12 +105,18 @@ async def write(session, project_id: str, tagged: dict[str, list[dict]]) -> None
 
 async def load(ctx, resource_ids: list[str]) -> dict[str, list[dict]]:
     """Tags of ``resource_ids`` in the caller's project, as EC2 ``Tags`` lists."""
-    out: dict[str, list[dict]] = {}
     async with ctx.services.sessions() as session:
-        for chunk in db.chunks(resource_ids):
-            query = select(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(chunk))
-            for tag in (await session.scalars(query)).all():
-                out.setdefault(tag.resource_id, []).append({"Key": tag.key, "Value": tag.value})
+        return await read(session, ctx.project_id, resource_ids)
+
+
+async def read(session, project_id: str, resource_ids: list[str]) -> dict[str, list[dict]]:
+    """``load`` in a session the caller holds (beside its own reads)."""
+    out: dict[str, list[dict]] = {}
+    for chunk in db.chunks(resource_ids):
+        query = select(Tag.resource_id, Tag.key, Tag.value).where(Tag.project_id == project_id,
+                                                                  Tag.resource_id.in_(chunk))
+        for resource_id, key, value in (await session.execute(query)).all():
+            out.setdefault(resource_id, []).append({"Key": key, "Value": value})
     return out
 
 

@@ -28,7 +28,6 @@ from ec2proxy.readmodels.instances import (
     group_reservations,
     lookup,
     metadata_options,
-    reservation_groups,
     resolve_groups,
 )
 from ec2proxy.readmodels.networks import default_vpc_id
@@ -59,9 +58,7 @@ async def describe_instances(ctx: RequestContext, params: dict) -> dict:
     instances = await lookup(ctx, wanted) if wanted else await describe(ctx, params, render=not compiled)
     instances, next_token = paging.page(ctx, filters.apply(instances, compiled), params)
     result: dict = {"NextToken": next_token} if next_token else {}
-    reservation_ids = sorted({i.reservation_id for i in instances})
-    groups = await reservation_groups(ctx, reservation_ids) if reservation_ids else {}
-    result["Reservations"] = group_reservations(instances, ctx.project_id, groups)
+    result["Reservations"] = group_reservations(instances, ctx.project_id)
     return result
 
 
@@ -399,7 +396,8 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     if await _public_on_launch(ctx, params, subnet) or (public_by_default and not params.get("NetworkInterfaces")):
         external = await vpcs.external_network(ctx.services.config, view)
         await public_addresses.schedule(ctx, view, reservation_id, [s["id"] for s in servers], external["id"])
-    made = Made(rows={row["os_id"]: InstanceRow.of(row) for row in rows}, tags=tagged,
+    made = Made(rows={row["os_id"]: InstanceRow.of({**row, "reservation_groups": group_set}) for row in rows},
+                tags=tagged,
                 groups={g["GroupName"]: g["GroupId"] for g in group_set})
     answer = await _replay(ctx, reservation_id, (servers, group_set, made))
     launched_on = subnet or default_subnet
@@ -443,7 +441,7 @@ async def _replay(ctx: RequestContext, reservation_id: str,
         raise errors.EC2Error("The client token you have provided is associated with a reservation whose "
                               "instances have all terminated.", code="IdempotentInstanceTerminated")
     instances.sort(key=lambda i: i["AmiLaunchIndex"])
-    grouped = group_reservations(instances, ctx.project_id, {reservation_id: groups})
+    grouped = group_reservations(instances, ctx.project_id)
     body = grouped[0] if grouped else {"ReservationId": reservation_id, "OwnerId": ctx.project_id,
                                        "Groups": groups, "Instances": []}
     return body

@@ -53,11 +53,14 @@ class InstanceRow:
     launched_at: datetime.datetime
     terminated_at: datetime.datetime | None
     generation: int
+    reservation_groups: list  # the groups its reservation was launched with (EC2's Reservation.Groups)
 
     @classmethod
     def of(cls, row: Any) -> "InstanceRow":
-        """From a Core row of ``instances`` or the values just inserted."""
-        return cls(**(row if isinstance(row, dict) else row._mapping))
+        """From a Core row of ``instances`` joined to its reservation's groups (``STORED``), or the values just
+        inserted and those groups."""
+        values = row if isinstance(row, dict) else row._mapping
+        return cls(**{**values, "reservation_groups": values.get("reservation_groups") or []})
 
 
 _ROW_VALUES = operator.attrgetter(*(field.name for field in dataclasses.fields(InstanceRow)))
@@ -75,15 +78,19 @@ class InstanceRecord(dict):
         self.os_id, self.nova_status, self.row = os_id, nova_status, row
         self.reservation_id, self.owner = reservation_id, owner
 
+    @property
+    def reservation_groups(self) -> list:
+        return self.row.reservation_groups if self.row else []
+
 
 class RenderedInstance(protocol.Prerendered):
     """An instance whose XML was written from kept fragments; the reservation it belongs to, for grouping."""
 
-    __slots__ = ("reservation_id",)
+    __slots__ = ("reservation_id", "reservation_groups")
 
-    def __init__(self, xml: str, instance_id: str, reservation_id: str):
+    def __init__(self, xml: str, instance_id: str, reservation_id: str, reservation_groups: list):
         super().__init__(xml, InstanceId=instance_id)
-        self.reservation_id = reservation_id
+        self.reservation_id, self.reservation_groups = reservation_id, reservation_groups
 
 _get = filters.path
 
@@ -303,30 +310,33 @@ def build_instance(server: dict, row: InstanceRow | None, project_id: str, group
     return instance
 
 
-def group_reservations(instances: list[InstanceRecord] | list[RenderedInstance], project_id: str,
-                       reservation_groups: dict[str, list]) -> list[dict]:
+def group_reservations(instances: list[InstanceRecord] | list[RenderedInstance], project_id: str) -> list[dict]:
     by_id: dict[str, dict] = {}
     for instance in instances:
         rid = instance.reservation_id
         reservation = by_id.get(rid)
         if reservation is None:
             reservation = by_id[rid] = {"ReservationId": rid, "OwnerId": project_id,
-                                        "Groups": reservation_groups.get(rid, []), "Instances": []}
+                                        "Groups": instance.reservation_groups, "Instances": []}
         reservation["Instances"].append(instance)
     return list(by_id.values())
 
 
-async def _rows(ctx: RequestContext, os_ids: list[str]) -> dict[str, InstanceRow]:
-    """Our rows of these servers, read through Core (the ORM's identity map costs more than the query at
-    thousands of instances)."""
-    out: dict[str, InstanceRow] = {}
-    table = Instance.__table__
+# Our row of an instance with its reservation's groups: one read answers both.
+STORED = select(Instance.__table__, Reservation.groups.label("reservation_groups")).outerjoin(
+    Reservation, Reservation.reservation_id == Instance.reservation_id)
+
+
+async def _stored(ctx: RequestContext, os_ids: list[str]) -> tuple[dict[str, InstanceRow], dict[str, list[dict]]]:
+    """Our rows of these servers and their tags, in one session; read through Core (the ORM's identity map
+    costs more than the query at thousands of instances)."""
+    rows: dict[str, InstanceRow] = {}
     async with ctx.services.sessions() as session:
         for chunk in db.chunks(os_ids):
-            query = select(table).where(table.c.project_id == ctx.project_id, table.c.os_id.in_(chunk))
+            query = STORED.where(Instance.project_id == ctx.project_id, Instance.os_id.in_(chunk))
             for row in (await session.execute(query)).all():
-                out[row.os_id] = InstanceRow.of(row)
-    return out
+                rows[row.os_id] = InstanceRow.of(row)
+        return rows, await tagging.read(session, ctx.project_id, [ids.from_uuid("i", os_id) for os_id in os_ids])
 
 
 async def update_row(ctx: RequestContext, instance: InstanceRecord, **values) -> None:
@@ -362,16 +372,6 @@ async def update_row(ctx: RequestContext, instance: InstanceRecord, **values) ->
 def _lost_race(instance: InstanceRecord) -> errors.EC2Error:
     return errors.IncorrectInstanceState(
         f"The instance '{instance['InstanceId']}' was changed by another request; retry.")
-
-
-async def reservation_groups(ctx: RequestContext, reservation_ids: list[str]) -> dict[str, list]:
-    out: dict[str, list] = {}
-    async with ctx.services.sessions() as session:
-        for chunk in db.chunks(reservation_ids):
-            query = select(Reservation.reservation_id, Reservation.groups).where(
-                Reservation.project_id == ctx.project_id, Reservation.reservation_id.in_(chunk))
-            out.update((await session.execute(query)).tuples().all())
-    return out
 
 
 async def _group_ids(view: CloudView) -> dict[str, str]:
@@ -465,12 +465,11 @@ async def _known(ctx: RequestContext,
                  since: datetime.datetime) -> tuple[dict[str, InstanceRow], dict[str, list[dict]]]:
     """Our rows of the servers a listing since ``since`` can show (all but those we saw terminated
     before), and their tags: read while Nova answers, not after it."""
-    table = Instance.__table__
     async with ctx.services.sessions() as session:
-        query = select(table).where(table.c.project_id == ctx.project_id,
-                                    (table.c.terminated_at.is_(None)) | (table.c.terminated_at >= since))
+        query = STORED.where(Instance.project_id == ctx.project_id,
+                             Instance.terminated_at.is_(None) | (Instance.terminated_at >= since))
         rows = {row.os_id: InstanceRow.of(row) for row in (await session.execute(query)).all()}
-    return rows, await tagging.load(ctx, [row.ec2_id for row in rows.values()])
+        return rows, await tagging.read(session, ctx.project_id, [row.ec2_id for row in rows.values()])
 
 
 @dataclasses.dataclass
@@ -525,8 +524,8 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
 async def _around(ctx: RequestContext, view: CloudView, os_ids: list[str]) -> tuple[dict, dict, dict]:
     """What the instances of these servers are made of besides the servers and their groups: ports, rows,
     tags."""
-    return await asyncio.gather(_ports(view, os_ids), _rows(ctx, os_ids),
-                                tagging.load(ctx, [ids.from_uuid("i", os_id) for os_id in os_ids]))
+    ports, (rows, tags) = await asyncio.gather(_ports(view, os_ids), _stored(ctx, os_ids))
+    return ports, rows, tags
 
 
 async def _groups_of(view: CloudView, servers: list[dict], ports: dict[str, list[Port]]) -> dict[str, str]:
@@ -566,7 +565,8 @@ async def _assemble(ctx: RequestContext, servers: list[dict], groups: dict, port
                                                           own_ports)], "InstanceId", tags)[0]
                 xml = protocol.render(_instance_shape(), instance)
                 fragments.INSTANCES.put(key, xml)
-            instances.append(RenderedInstance(xml, ec2_id, _reservation_of(server, row)))
+            instances.append(RenderedInstance(xml, ec2_id, _reservation_of(server, row),
+                                              row.reservation_groups if row else []))
             continue
         instances.append(build_instance(server, row, ctx.project_id, groups, ctx.region, own_ports))
     return instances if render else tagging.attach(instances, "InstanceId", tags)
