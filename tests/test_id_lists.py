@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import types
+import uuid
 
 import pytest
 
 from ec2proxy import db
-from ec2proxy.db.models import Reservation
+from ec2proxy.db.models import Instance, Reservation
+from ec2proxy.ec2 import ids, tagging
 from ec2proxy.readmodels import instances
 from tests.support import WAIT
 
@@ -40,21 +42,32 @@ def test_tags_describe_and_terminate_over_the_bound(ec2, ami):
     assert set(states) == set(wanted) and set(states.values()) <= {"shutting-down", "terminated"}
 
 
-def test_reservation_groups_over_the_bound(tmp_path):
+def test_rows_groups_and_tags_over_the_bound(tmp_path):
+    """Our rows of many servers, their reservations' groups and their tags: one session, nothing dropped past
+    the bound; a row whose reservation has no row of ours (a server made in Nova) has no groups."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'groups.sqlite'}"
     db.upgrade(url)
+    os_ids = [str(uuid.UUID(int=n)) for n in range(COUNT)]
 
-    async def read() -> dict:
+    async def read() -> tuple[dict, dict]:
         engine = db.create_engine(url)
         try:
             sessions = db.sessionmaker(engine)
             async with sessions() as session, session.begin():
                 session.add_all(Reservation(reservation_id=f"r-{n:017x}", project_id="p", user_id="u",
-                                            groups=[{"GroupId": f"sg-{n:017x}"}]) for n in range(COUNT))
+                                            groups=[{"GroupId": f"sg-{n:017x}"}]) for n in range(COUNT - 1))
+                session.add_all(Instance(ec2_id=ids.from_uuid("i", os_id), os_id=os_id, project_id="p",
+                                         reservation_id=f"r-{n:017x}", image_id="ami-00000001", instance_type="m1")
+                                for n, os_id in enumerate(os_ids))
+                await tagging.write(session, "p", {ids.from_uuid("i", os_id): [{"Key": "n", "Value": str(n)}]
+                                                   for n, os_id in enumerate(os_ids)})
             ctx = types.SimpleNamespace(project_id="p", services=types.SimpleNamespace(sessions=sessions))
-            return await instances.reservation_groups(ctx, [f"r-{n:017x}" for n in range(COUNT)])
+            return await instances._stored(ctx, os_ids)
         finally:
             await engine.dispose()
 
-    groups = asyncio.run(read())
-    assert len(groups) == COUNT and groups[f"r-{COUNT - 1:017x}"] == [{"GroupId": f"sg-{COUNT - 1:017x}"}]
+    rows, tags = asyncio.run(read())
+    assert len(rows) == len(tags) == COUNT
+    assert rows[os_ids[COUNT - 2]].reservation_groups == [{"GroupId": f"sg-{COUNT - 2:017x}"}]
+    assert rows[os_ids[COUNT - 1]].reservation_groups == []
+    assert tags[ids.from_uuid("i", os_ids[COUNT - 1])] == [{"Key": "n", "Value": str(COUNT - 1)}]

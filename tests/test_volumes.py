@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.devclouds import DevCloudProcess
 from tests.support import WAIT, code_of, when_free
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3",
@@ -234,3 +235,24 @@ def test_delete_volume_after_delete_snapshot(ec2, running):
     ec2.delete_snapshot(SnapshotId=snapshot)
     when_free(ec2.delete_volume, "VolumeInUse", 40, 0.25, VolumeId=vid)
     ec2.get_waiter("volume_deleted").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+
+
+def test_describe_volumes_by_id_asks_cinder_for_those_volumes_only(ec2, proxy):
+    """A few known volume ids are one GET each, their tags read meanwhile: never the project's listing; an id
+    asked twice is one volume; one that is gone is NotFound (the listing then says which)."""
+    read, clear = DevCloudProcess(proxy.data_dir).request_log()
+    volume = ec2.create_volume(Size=1, AvailabilityZone="nova",
+                               TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "k", "Value": "v"}]}])
+    vid = volume["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+    clear()
+    (shown,) = ec2.describe_volumes(VolumeIds=[vid, vid])["Volumes"]
+    assert shown["VolumeId"] == vid and shown["State"] == "available" and shown["Tags"] == [{"Key": "k", "Value": "v"}]
+    paths = [c["raw_path"] for c in read() if c["method"] == "GET" and "/volumes" in c["raw_path"]]
+    assert paths and not any("/volumes/detail" in p for p in paths), paths
+    ec2.delete_volume(VolumeId=vid)
+    deadline = time.monotonic() + 60
+    while ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [vid]}])["Volumes"]:
+        assert time.monotonic() < deadline, "the deleted volume never went"
+        time.sleep(0.5)
+    assert code_of(ec2.describe_volumes, VolumeIds=[vid]) == "InvalidVolume.NotFound"

@@ -62,13 +62,15 @@ async def _executable_by(ctx: RequestContext, images: list[dict], users: list[st
 
 async def _by_id(ctx: RequestContext, wanted: list[str]) -> list[dict] | None:
     """The images behind ``wanted``, by one Glance GET each when this process knows their Glance ids."""
+    wanted = list(dict.fromkeys(wanted))
     if any(ids.os_id_of(image) is None for image in wanted):
         return None
     view = await ctx.cloud()
-    found = await asyncio.gather(*(glance_image(view, image) for image in wanted))
+    found, tags = await asyncio.gather(asyncio.gather(*(glance_image(view, image) for image in wanted)),
+                                       tagging.load(ctx, wanted))  # the tags while Glance answers
     if any(image is None for image in found):
         return None
-    return await describe(ctx, [image for image in found if image is not None])
+    return await describe(ctx, [image for image in found if image is not None], tags)
 
 
 @action("DescribeImages")

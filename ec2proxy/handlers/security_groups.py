@@ -56,11 +56,24 @@ async def _groups(ctx: RequestContext, overlays: dict[str, rule_overlays.Overlay
 
 
 async def _vpc_groups(ctx: RequestContext) -> dict[str, VpcGroup]:
+    async with ctx.services.sessions() as session:
+        return await _read_vpc_groups(session, ctx.project_id)
+
+
+async def _read_vpc_groups(session, project_id: str) -> dict[str, VpcGroup]:
     """The project's groups that belong to VPCs made through EC2, by Neutron id (the rest are the default
     VPC's)."""
-    async with ctx.services.sessions() as session:
-        rows = (await session.scalars(select(VpcGroup).where(VpcGroup.project_id == ctx.project_id))).all()
+    rows = (await session.scalars(select(VpcGroup).where(VpcGroup.project_id == project_id))).all()
     return {row.os_id: row for row in rows}
+
+
+async def _stored(ctx: RequestContext, group_ids: list[str] | None) -> tuple[
+        dict[str, VpcGroup], dict[str, rule_overlays.Overlay], dict[str, list[dict]] | None]:
+    """What our database keeps of the project's groups, in one session: the VPC groups, the rule descriptions
+    set through EC2, and the tags of ``group_ids`` when they are named (None: read once a listing names them)."""
+    async with ctx.services.sessions() as session:
+        return (await _read_vpc_groups(session, ctx.project_id), await rule_overlays.read(session, ctx.project_id),
+                await tagging.read(session, ctx.project_id, group_ids) if group_ids else None)
 
 
 def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, str],
@@ -80,21 +93,23 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> l
     """The project's groups as EC2 shows them; ``group_ids`` this process has seen are shown by GET, without
     listing the project's every group."""
     view = await ctx.cloud()
-    shown, vpc_id, vpc_groups = await asyncio.gather(
+    shown, vpc_id, (vpc_groups, overlays, tags) = await asyncio.gather(
         _shown(ctx, view, group_ids) if group_ids else asyncio.sleep(0), default_vpc_id(ctx),
-        _vpc_groups(ctx))
+        _stored(ctx, group_ids))
     if shown is None:
-        groups = await _groups(ctx)
+        groups, tags = await _groups(ctx, overlays), None
         names = {g["id"]: g["name"] for g in groups}
     else:
         groups = shown
+        rule_overlays.apply(groups, overlays)
         referenced = {r["remote_group_id"] for g in groups for r in g.get("security_group_rules") or []
                       if r.get("remote_group_id")} - {g["id"] for g in groups}
         others = await view.neutron.list("security_group", {"id": sorted(referenced), "fields": ["id", "name"]}) \
             if referenced else []
         names = {g["id"]: g["name"] for g in [*groups, *others]}
-    return await tagging.with_tags(ctx, [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups],
-                                   "GroupId")
+    shapes = [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups]
+    return tagging.attach(shapes, "GroupId", tags) if tags is not None else \
+        await tagging.with_tags(ctx, shapes, "GroupId")
 
 
 async def _shown(ctx: RequestContext, view, group_ids: list[str]) -> list[dict] | None:
@@ -110,11 +125,9 @@ async def _shown(ctx: RequestContext, view, group_ids: list[str]) -> list[dict] 
         except BackendNotFound:
             return None
 
-    found, overlays = await asyncio.gather(asyncio.gather(*(show(o) for o in os_ids)),
-                                           rule_overlays.load(ctx.services.sessions, ctx.project_id))
+    found = await asyncio.gather(*(show(o) for o in os_ids))
     if any(g is None or g.get("project_id", g.get("tenant_id")) not in (None, ctx.project_id) for g in found):
         return None  # the listing says which is missing, as for any other id
-    rule_overlays.apply(found, overlays)
     return found
 
 

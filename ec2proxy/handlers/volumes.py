@@ -19,7 +19,7 @@ from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging, timesta
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import lookup, update_row
-from ec2proxy.readmodels.volumes import FILTERS, cinder, describe, find, settled, volume_not_found, wait_settled
+from ec2proxy.readmodels.volumes import FILTERS, by_ids, cinder, describe, find, settled, volume_not_found, wait_settled
 from ec2proxy.state import ledger, oplog
 
 # Cinder status -> EC2 volume state; the attachment state comes from the status too
@@ -34,7 +34,7 @@ async def describe_volumes(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=500, ids_member="VolumeIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     wanted = [ids.check("vol", v) for v in params.get("VolumeIds") or []]
-    volumes = filters.by_ids(await describe(ctx), "VolumeId", wanted, volume_not_found)
+    volumes = filters.by_ids(await by_ids(ctx, wanted) or await describe(ctx), "VolumeId", wanted, volume_not_found)
     volumes.sort(key=lambda v: (timestamps.ec2_text(v["CreateTime"]), v["VolumeId"]))
     return paging.answer(ctx, "Volumes", filters.apply(volumes, compiled), params)
 
@@ -227,7 +227,7 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
 async def describe_volume_status(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=1000, ids_member="VolumeIds")
     wanted = [ids.check("vol", v) for v in params.get("VolumeIds") or []]
-    volumes = filters.by_ids(await describe(ctx), "VolumeId", wanted, volume_not_found)
+    volumes = filters.by_ids(await by_ids(ctx, wanted) or await describe(ctx), "VolumeId", wanted, volume_not_found)
     statuses = []
     for volume in volumes:
         ok = volume["State"] != "error"

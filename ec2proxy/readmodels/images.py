@@ -155,8 +155,9 @@ async def _copying(ctx: RequestContext) -> frozenset[str]:
     return frozenset(ids_[-1] for ids_ in jobs_left if ids_)
 
 
-async def describe(ctx: RequestContext, images: list[dict] | None = None) -> list[Described]:
-    """The project's images (or these Glance images) as EC2 Image shapes, with tags."""
+async def describe(ctx: RequestContext, images: list[dict] | None = None,
+                   tags: dict[str, list[dict]] | None = None) -> list[Described]:
+    """The project's images (or these Glance images) as EC2 Image shapes, with tags (``tags``: already read)."""
     stuck_after = float(ctx.services.config.api.image_stuck_after)
     now = datetime.datetime.now(datetime.timezone.utc)
     if images is None:
@@ -166,6 +167,8 @@ async def describe(ctx: RequestContext, images: list[dict] | None = None) -> lis
     else:
         copying = frozenset()
     shapes = [build_image(i, ctx.project_id, stuck_after, now, copying) for i in images]
+    if tags is not None:
+        return tagging.attach(shapes, "ImageId", tags)
     return await tagging.with_tags(ctx, shapes, "ImageId")
 
 

@@ -31,8 +31,14 @@ class Overlay:
 async def load(sessions, project_id: str) -> dict[str, Overlay]:
     """The project's overlays by Neutron rule id: one query."""
     async with sessions() as session:
-        rows = (await session.scalars(select(RuleOverlay).where(RuleOverlay.project_id == project_id))).all()
-    return {row.os_id: Overlay(row.ec2_id, row.description) for row in rows}
+        return await read(session, project_id)
+
+
+async def read(session, project_id: str) -> dict[str, Overlay]:
+    """``load`` in a session the caller holds."""
+    rows = (await session.execute(select(RuleOverlay.os_id, RuleOverlay.ec2_id, RuleOverlay.description).where(
+        RuleOverlay.project_id == project_id))).all()
+    return {os_id: Overlay(ec2_id, description) for os_id, ec2_id, description in rows}
 
 
 def apply(groups: list[dict], overlays: dict[str, Overlay]) -> None:
