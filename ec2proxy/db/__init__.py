@@ -7,6 +7,7 @@ import pathlib
 import random
 from typing import Iterator, Sequence, TypeVar
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -15,9 +16,18 @@ MIGRATIONS = pathlib.Path(__file__).parent / "migrations"
 T = TypeVar("T")
 
 
+def _json_text(value) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (an instance's device mappings and metadata options, a reservation's groups) are read for every
+# row a Describe shows: orjson decodes them several times faster than the standard library.
+_JSON = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **_JSON)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -29,8 +39,9 @@ def create_engine(url: str) -> AsyncEngine:
 
         return engine
     if url.startswith(("mysql", "mariadb")):  # the server closes idle connections after wait_timeout
-        return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800,
+                                   **_JSON)
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **_JSON)
 
 
 # SQLSTATE classes of a database that is away rather than wrong: connection exception, insufficient
