@@ -12,7 +12,7 @@ import asyncio
 from typing import Any, Awaitable, Callable, TypeVar
 
 from ec2proxy.cloud import BackendNotFound
-from ec2proxy.ec2 import ids
+from ec2proxy.ec2 import ids, tagging
 
 FEW = 20  # up to this many known ids are asked one by one (concurrently) rather than by a listing
 
@@ -27,6 +27,21 @@ async def by_ec2_id(ec2_id: str, id_of: Callable[[dict], str], get: Callable[[st
             return None
         return found if id_of(found) == ec2_id else None
     return next((item for item in await listing() if id_of(item) == ec2_id), None)
+
+
+async def few_with_tags(ctx, ec2_ids: list[str], get: Callable[[str], Awaitable[dict | None]]) -> tuple[
+        list[dict], dict[str, list[dict]]] | None:
+    """A few ids this process knows, each by ``get`` (None: not there, or not the caller's), and their tags,
+    read while the backend answers; None: ask the listing, which also says which are missing. An id asked
+    twice is one object."""
+    ec2_ids = list(dict.fromkeys(ec2_ids))
+    if not 0 < len(ec2_ids) <= FEW or any(ids.os_id_of(ec2_id) is None for ec2_id in ec2_ids):
+        return None
+    found, tags = await asyncio.gather(asyncio.gather(*(get(ec2_id) for ec2_id in ec2_ids)),
+                                       tagging.load(ctx, ec2_ids))
+    if any(item is None for item in found):
+        return None
+    return [item for item in found if item is not None], tags
 
 
 Shape = TypeVar("Shape", bound=dict)

@@ -127,8 +127,12 @@ def attach(items: list[Item], id_member: str, tags: dict[str, list[dict]], membe
     return items
 
 
-async def with_tags(ctx, items: list[Item], id_member: str, member: str = "Tags") -> list[Item]:
-    return attach(items, id_member, await load(ctx, [item[id_member] for item in items]), member)
+async def with_tags(ctx, items: list[Item], id_member: str, member: str = "Tags",
+                    tags: dict[str, list[dict]] | None = None) -> list[Item]:
+    """``items`` with their tags: ``tags`` if the caller read them already (beside a backend call), else read."""
+    if tags is None:
+        tags = await load(ctx, [item[id_member] for item in items])
+    return attach(items, id_member, tags, member)
 
 
 def tag_filters(member: str = "Tags") -> dict[str, Callable]:

@@ -19,6 +19,7 @@ import uuid
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.db.models import utcnow
 from ec2proxy.ec2 import devices, errors, filters, ids, image_locations, paging, tagging, timestamps
+from ec2proxy.ec2.lookups import few_with_tags
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.images import (
@@ -61,16 +62,10 @@ async def _executable_by(ctx: RequestContext, images: list[dict], users: list[st
 
 
 async def _by_id(ctx: RequestContext, wanted: list[str]) -> list[dict] | None:
-    """The images behind ``wanted``, by one Glance GET each when this process knows their Glance ids."""
-    wanted = list(dict.fromkeys(wanted))
-    if any(ids.os_id_of(image) is None for image in wanted):
-        return None
+    """A few images by one Glance GET each (``lookups.few_with_tags``); None: ask the listing."""
     view = await ctx.cloud()
-    found, tags = await asyncio.gather(asyncio.gather(*(glance_image(view, image) for image in wanted)),
-                                       tagging.load(ctx, wanted))  # the tags while Glance answers
-    if any(image is None for image in found):
-        return None
-    return await describe(ctx, [image for image in found if image is not None], tags)
+    few = await few_with_tags(ctx, wanted, lambda image: glance_image(view, image))
+    return await describe(ctx, *few) if few is not None else None
 
 
 @action("DescribeImages")
@@ -78,7 +73,7 @@ async def describe_images(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="ImageIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     wanted = [check_image_id(i) for i in params.get("ImageIds") or []]
-    images = await _by_id(ctx, wanted) if 0 < len(wanted) <= 20 else None
+    images = await _by_id(ctx, wanted)
     if images is None:  # all of them, or an id not found by GET: the listing says which
         images = await describe(ctx)
     gone = await deregistered(ctx, set(wanted) - {i["ImageId"] for i in images})

@@ -107,9 +107,8 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> l
         others = await view.neutron.list("security_group", {"id": sorted(referenced), "fields": ["id", "name"]}) \
             if referenced else []
         names = {g["id"]: g["name"] for g in [*groups, *others]}
-    shapes = [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups]
-    return tagging.attach(shapes, "GroupId", tags) if tags is not None else \
-        await tagging.with_tags(ctx, shapes, "GroupId")
+    return await tagging.with_tags(ctx, [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups],
+                                   "GroupId", tags=tags)
 
 
 async def _shown(ctx: RequestContext, view, group_ids: list[str]) -> list[dict] | None:

@@ -167,9 +167,7 @@ async def describe(ctx: RequestContext, images: list[dict] | None = None,
     else:
         copying = frozenset()
     shapes = [build_image(i, ctx.project_id, stuck_after, now, copying) for i in images]
-    if tags is not None:
-        return tagging.attach(shapes, "ImageId", tags)
-    return await tagging.with_tags(ctx, shapes, "ImageId")
+    return await tagging.with_tags(ctx, shapes, "ImageId", tags=tags)
 
 
 @tagging.exists("ami", "aki", "ari")

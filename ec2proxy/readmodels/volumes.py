@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ec2proxy import db
 from ec2proxy.db.models import Instance
 from ec2proxy.ec2 import devices, errors, filters, ids, tagging, timestamps
-from ec2proxy.ec2.lookups import FEW, by_ec2_id, existing, shape_by_ec2_id
+from ec2proxy.ec2.lookups import by_ec2_id, existing, few_with_tags, shape_by_ec2_id
 from ec2proxy.ec2.records import Described
 from ec2proxy.frontdoor.context import RequestContext
 
@@ -113,24 +113,20 @@ async def describe(ctx: RequestContext, os_volumes: list[dict] | None = None,
         os_volumes = await (await cinder(ctx)).list_volumes()
     types, known = devices.type_map(ctx.services.config), await _devices(ctx, os_volumes)
     shapes = [build_volume(v, types, known) for v in os_volumes if v.get("status") != "deleted"]
-    return tagging.attach(shapes, "VolumeId", tags) if tags is not None else \
-        await tagging.with_tags(ctx, shapes, "VolumeId")
+    return await tagging.with_tags(ctx, shapes, "VolumeId", tags=tags)
 
 
 async def by_ids(ctx: RequestContext, volume_ids: list[str]) -> list[Described] | None:
-    """The volumes behind a few ``volume_ids`` by one Cinder GET each, when this process knows their Cinder ids
-    (their tags read meanwhile); None: ask the listing, which also says which are missing."""
-    volume_ids = list(dict.fromkeys(volume_ids))
-    if not 0 < len(volume_ids) <= FEW or any(ids.os_id_of(volume_id) is None for volume_id in volume_ids):
-        return None
+    """A few volumes by one Cinder GET each (``lookups.few_with_tags``); None: ask the listing."""
     client = await cinder(ctx)
-    found, tags = await asyncio.gather(
-        asyncio.gather(*(by_ec2_id(wanted, lambda volume: ids.from_uuid("vol", volume["id"]), client.get_volume,
-                                   client.list_volumes) for wanted in volume_ids)),
-        tagging.load(ctx, volume_ids))
-    if any(v is None or v.get("status") == "deleted" for v in found):
-        return None
-    return await describe(ctx, [v for v in found if v is not None], tags)
+
+    async def get(volume_id: str) -> dict | None:
+        volume = await by_ec2_id(volume_id, lambda v: ids.from_uuid("vol", v["id"]), client.get_volume,
+                                 client.list_volumes)
+        return volume if volume is not None and volume.get("status") != "deleted" else None
+
+    few = await few_with_tags(ctx, volume_ids, get)
+    return await describe(ctx, *few) if few is not None else None
 
 
 def volume_not_found(volume_id: str) -> errors.EC2Error:
