@@ -186,6 +186,14 @@ def when_free(call, busy: str, attempts: int = 60, delay: float = 1.0, **kwargs)
     return call(**kwargs)
 
 
+def until(check, seconds: float = 90.0, delay: float = 1.0) -> None:
+    """Ask ``check()`` until it is true; after ``seconds`` the test fails."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"not reached in {seconds} s"
+        time.sleep(delay)
+
+
 def code_of(call, **kwargs) -> str:
     """The EC2 error code a boto3 call fails with (it must fail)."""
     with pytest.raises(ClientError) as caught:

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from tests.support import WAIT, code_of
+from ec2proxy.ec2 import ids
+from tests.devclouds import DevCloudProcess
+from tests.support import WAIT, code_of, until
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.3"}
 
@@ -160,9 +162,10 @@ def test_tag_specifications_for_what_a_launch_cannot_create_are_refused(ec2, ami
         "InvalidParameterValue"
 
 
-def test_ebs_image_of_a_volume_backed_instance(ec2, ami):
+def test_ebs_image_of_a_volume_backed_instance(ec2, ami, proxy):
     """CreateImage of a volume-backed instance: an EBS image mapping the snapshots Nova made (tagged as asked),
-    RunInstances of it boots from new volumes of them, DeregisterImage leaves the snapshots (as on AWS)."""
+    RunInstances of it boots from new volumes of them, DeregisterImage leaves the snapshots (as on AWS), and
+    the roots go with their instances, snapshots or not."""
     root = ec2.describe_images(ImageIds=[ami])["Images"][0]["RootDeviceName"]
     (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, BlockDeviceMappings=[
         {"DeviceName": root, "Ebs": {"VolumeSize": 3, "DeleteOnTermination": True}}])["Instances"]
@@ -190,10 +193,24 @@ def test_ebs_image_of_a_volume_backed_instance(ec2, ami):
     (volume,) = ec2.describe_volumes(VolumeIds=[root_mapping["Ebs"]["VolumeId"]])["Volumes"]
     assert volume["SnapshotId"] == snapshot_id and volume["Size"] == 3
 
+    first_root = described(ec2, iid)["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
     ec2.terminate_instances(InstanceIds=[iid, booted["InstanceId"]])
     ec2.deregister_image(ImageId=image_id)
     assert code_of(ec2.describe_images, ImageIds=[image_id]) == "InvalidAMIID.Unavailable"
     assert [s["SnapshotId"] for s in ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]] == [snapshot_id]
+
+    # Both roots go with their instances, as on AWS. Cinder keeps the first, which has the image's snapshot
+    # (Nova's delete is refused): EC2 shows it no more, and deleting that snapshot deletes it.
+    roots = {first_root, root_mapping["Ebs"]["VolumeId"]}
+    until(lambda: not roots & {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}, 30)
+    assert code_of(ec2.describe_volumes, VolumeIds=[first_root]) == "InvalidVolume.NotFound"
+    assert code_of(ec2.create_snapshot, VolumeId=first_root) == "InvalidVolume.NotFound"
+    assert ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]["VolumeId"] == first_root
+    cinder = DevCloudProcess(proxy.data_dir).sdk().block_storage
+    in_cinder = {ids.from_uuid("vol", v.id): v for v in cinder.volumes()}
+    assert set(in_cinder) & roots == {first_root} and in_cinder[first_root].status == "available"
+    ec2.delete_snapshot(SnapshotId=snapshot_id)
+    until(lambda: first_root not in {ids.from_uuid("vol", v.id) for v in cinder.volumes()}, 30)
 
 
 def test_associate_public_ip_address_on_the_first_interface(ec2, ami):

@@ -289,6 +289,10 @@ class Cinder(ServiceClient):
     async def update_volume(self, volume_id: str, **fields: Any) -> dict:
         return (await self.put(route("volumes/{}", volume_id), {"volume": fields}))["volume"]
 
+    async def add_metadata(self, kind: str, object_id: str, metadata: dict[str, str]) -> dict:
+        """Set these keys on a volume's or snapshot's (``kind``) metadata, keeping the others."""
+        return (await self.post(route("{}/{}/metadata", kind, object_id), {"metadata": metadata}))["metadata"]
+
     async def list_snapshots(self, params: dict | None = None, limit: int = 1000) -> list[dict]:
         return await self.list_all("snapshots/detail", "snapshots", params, limit)
 

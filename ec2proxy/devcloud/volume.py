@@ -189,8 +189,7 @@ async def delete_volume(request: web.Request) -> web.Response:
         raise HTTPError(400, "Invalid volume: Volume status must be available or error or error_restoring or "
                              "error_extending or error_managing and must not be migrating, attached, belong to a "
                              "group, have snapshots or be disassociated from snapshots after volume transfer.")
-    snapshots = [settle(cloud.store, "snapshot", s) for s in list(cloud.store.all("snapshot").values())]
-    if any(s is not None and s["volume_id"] == volume["id"] for s in snapshots):  # a deleted one is gone on time
+    if has_snapshots(cloud.store, volume["id"]):
         raise HTTPError(400, "Invalid volume: Volume cannot be deleted while it has snapshots.")
     _later(cloud.store, "volume", volume, "deleting", {"status": "deleted"}, cloud.delay)
     return reply(None, 202)
@@ -228,6 +227,21 @@ async def volume_action(request: web.Request) -> web.Response:
                cloud.delay)
         return reply(None, 202)
     raise HTTPError(400, f"There is no such action: {next(iter(body), '')}")
+
+
+@routes.post(PREFIX + "/volumes/{object_id}/metadata")
+@routes.post(PREFIX + "/snapshots/{object_id}/metadata")
+async def add_metadata(request: web.Request) -> web.Response:
+    """Cinder's create-or-update of some metadata keys, the others kept."""
+    kind = "volume" if request.path.split("/")[-3] == "volumes" else "snapshot"
+    item = _get(request, kind, request.match_info["object_id"])
+    metadata = ((await body_json(request)) or {}).get("metadata")
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 255
+                                                 and len(v) <= 255 for k, v in metadata.items()):
+        raise HTTPError(400, "Invalid input for field/attribute metadata.")
+    item = request.app[STATE].store.put(kind, {**item, "metadata": {**item["metadata"], **metadata},
+                                               "updated_at": now()})
+    return reply({"metadata": item["metadata"]})
 
 
 @routes.get(PREFIX + "/snapshots")
@@ -361,13 +375,19 @@ def boot_volumes(store, project_id: str, server_id: str, bdms: list[dict], zone:
     return out
 
 
+def has_snapshots(store, volume_id: str) -> bool:
+    snapshots = [settle(store, "snapshot", s) for s in list(store.all("snapshot").values())]
+    return any(s is not None and s["volume_id"] == volume_id for s in snapshots)  # a deleted one is gone on time
+
+
 def release_server(store, server: dict) -> None:
-    """On server deletion: delete-on-termination volumes go, the others come back available."""
+    """On server deletion: delete-on-termination volumes go, the others come back available. Like Nova, which
+    Cinder refuses, it keeps a delete-on-termination volume that has snapshots (available)."""
     for volume_id, delete_on_termination in server.get("volumes", []):
         volume = store.get("volume", volume_id)
         if volume is None:
             continue
-        if delete_on_termination:
+        if delete_on_termination and not has_snapshots(store, volume_id):
             store.delete("volume", volume_id)
         else:
             store.put("volume", {**volume, "status": "available", "attachments": [], "updated_at": now()})

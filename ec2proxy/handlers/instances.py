@@ -20,6 +20,7 @@ from ec2proxy.readmodels.images import glance_image
 from ec2proxy.readmodels.instances import (
     FILTERS,
     USER_DATA_LIMIT,
+    InstanceRecord,
     InstanceRow,
     Made,
     deleted_server,
@@ -39,6 +40,7 @@ from ec2proxy.state import (
     ledger,
     oplog,
     public_addresses,
+    volume_removal,
 )
 
 MAX_COUNT = 1000
@@ -450,7 +452,7 @@ async def _replay(ctx: RequestContext, reservation_id: str,
 # -- state changes ---------------------------------------------------------------------------
 
 
-async def _targets(ctx: RequestContext, instance_ids: list[str]) -> list[dict]:
+async def _targets(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceRecord]:
     """The named instances (each must exist in this project), as EC2 dicts with their Nova id."""
     if not instance_ids:
         raise errors.MissingParameter("The request must contain the parameter InstanceId")
@@ -500,8 +502,8 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
         raise errors.EC2Error(f"The instance '{protected[0]}' may not be terminated. Modify its "
                               "'disableApiTermination' instance attribute and try again.",
                               code="OperationNotPermitted")
-    await public_addresses.release(await ctx.cloud(), [i.os_id for i in instances
-                                                       if i["State"]["Name"] not in ("terminated", "shutting-down")])
+    ending = [i for i in instances if i["State"]["Name"] not in ("terminated", "shutting-down")]
+    await public_addresses.release(await ctx.cloud(), [i.os_id for i in ending])
     changes = await _change_state(ctx, instances, lambda nova, i: nova.delete_server(i.os_id),
                                   {"pending", "running", "stopping", "stopped"}, states.SHUTTING_DOWN,
                                   idle={"shutting-down", "terminated"})
@@ -515,6 +517,8 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
              and (os_id := ids.os_id_of(nic["NetworkInterfaceId"]))]
     if going:  # attached interfaces set to go with the instance: Nova keeps them, the proxy deletes them
         await interface_removal.schedule(ctx, await ctx.cloud(), [i["InstanceId"] for i in instances], going)
+    # volumes set to go with the instances: Nova deletes them, but not one that has snapshots (Cinder refuses)
+    await volume_removal.after_termination(ctx, await ctx.cloud(), ending)
     return {"TerminatingInstances": changes}
 
 

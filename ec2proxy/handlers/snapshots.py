@@ -15,6 +15,7 @@ from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.volumes import cinder, settled
 from ec2proxy.readmodels.volumes import find as find_volume
+from ec2proxy.state import volume_removal
 
 STATES = {"creating": "pending", "available": "completed", "backing-up": "completed", "restoring": "completed",
           "unmanaging": "completed", "deleting": "completed", "error": "error", "error_deleting": "error"}
@@ -125,6 +126,7 @@ async def delete_snapshot(ctx: RequestContext, params: dict) -> dict:
         raise
     async with ctx.services.sessions() as session, session.begin():
         await tagging.forget(session, ctx.project_id, snapshot["SnapshotId"])
+    await volume_removal.after_snapshot_deleted(ctx, await ctx.cloud(), snapshot.os)
     return {}
 
 

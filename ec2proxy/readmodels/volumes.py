@@ -24,6 +24,17 @@ STATES = {"creating": "creating", "downloading": "creating", "available": "avail
           "uploading": "in-use", "retyping": "available", "extending": "available"}
 
 
+# Cinder metadata of a volume that went with its instance but stays for its snapshots (Cinder deletes no volume
+# that has any), and of those snapshots: EC2 shows no such volume (``ec2proxy.state.volume_removal``).
+GONE = "ec2_deleted_with"
+SNAPSHOT_OF_GONE = "ec2_volume_deleted"
+
+
+def shown(volume: dict) -> bool:
+    """Whether EC2 shows this Cinder volume: one Cinder deleted, or kept only for its snapshots, it does not."""
+    return volume.get("status") != "deleted" and GONE not in (volume.get("metadata") or {})
+
+
 ATTACHMENT_STATES = {"reserved": "attaching", "attaching": "attaching", "detaching": "detaching"}
 
 
@@ -112,7 +123,7 @@ async def describe(ctx: RequestContext, os_volumes: list[dict] | None = None,
     if os_volumes is None:
         os_volumes = await (await cinder(ctx)).list_volumes()
     types, known = devices.type_map(ctx.services.config), await _devices(ctx, os_volumes)
-    shapes = [build_volume(v, types, known) for v in os_volumes if v.get("status") != "deleted"]
+    shapes = [build_volume(v, types, known) for v in os_volumes if shown(v)]
     return await tagging.with_tags(ctx, shapes, "VolumeId", tags=tags)
 
 
@@ -123,7 +134,7 @@ async def by_ids(ctx: RequestContext, volume_ids: list[str]) -> list[Described] 
     async def get(volume_id: str) -> dict | None:
         volume = await by_ec2_id(volume_id, lambda v: ids.from_uuid("vol", v["id"]), client.get_volume,
                                  client.list_volumes)
-        return volume if volume is not None and volume.get("status") != "deleted" else None
+        return volume if volume is not None and shown(volume) else None
 
     few = await few_with_tags(ctx, volume_ids, get)
     return await describe(ctx, *few) if few is not None else None
@@ -144,8 +155,8 @@ async def find(ctx: RequestContext, volume_id: str) -> Described:
 @tagging.exists("vol")
 async def _existing(ctx: RequestContext, volume_ids: list[str]) -> set[str]:
     client = await cinder(ctx)
-    return await existing(volume_ids, lambda v: ids.from_uuid("vol", v["id"]), client.get_volume, client.list_volumes,
-                          lambda v: v.get("status") != "deleted")
+    return await existing(volume_ids, lambda v: ids.from_uuid("vol", v["id"]), client.get_volume,
+                          client.list_volumes, shown)
 
 
 SETTLED = ("available", "in-use")

@@ -12,7 +12,7 @@ import urllib.request
 
 import aiohttp
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from ec2proxy.cloud import Cloud
 from ec2proxy.cloud.auth import Authenticator
@@ -22,6 +22,18 @@ from tests.support import Server
 LAB = os.environ.get("LAB_KEYSTONE_URL")
 pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh")
 WAIT = {"Delay": 1, "MaxAttempts": 90}
+
+
+def wait_running(client, instance_ids: list[str], attempts: int = 90) -> None:
+    """The ``instance_running`` waiter; when it fails, what the proxy says of the instances (Nova's fault in
+    StateReason), so that a failure on a real cloud explains itself."""
+    try:
+        client.get_waiter("instance_running").wait(InstanceIds=instance_ids,
+                                                   WaiterConfig={"Delay": 1, "MaxAttempts": attempts})
+    except WaiterError:
+        shown = [(i["InstanceId"], i["State"]["Name"], i.get("StateReason"))
+                 for r in client.describe_instances(InstanceIds=instance_ids)["Reservations"] for i in r["Instances"]]
+        raise AssertionError(f"not all running: {shown}") from None
 
 
 def as_demo(work, account: str = "DEMO"):
@@ -92,7 +104,7 @@ def test_instance_lifecycle_and_client_token_on_real_nova(lab_proxy):
         with pytest.raises(ClientError) as caught:
             ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, ClientToken="lab-lifecycle")
         assert caught.value.response["Error"]["Code"] == "IdempotentParameterMismatch"
-        ec2.get_waiter("instance_running").wait(InstanceIds=wanted, WaiterConfig=WAIT)
+        wait_running(ec2, wanted)
         tagged = ec2.describe_instances(Filters=[{"Name": "tag:suite", "Values": ["realcloud"]},
                                                  {"Name": "instance-state-name", "Values": ["running"]}])
         running = [i for r in tagged["Reservations"] for i in r["Instances"]]
@@ -108,7 +120,7 @@ def test_instance_lifecycle_and_client_token_on_real_nova(lab_proxy):
         ec2.stop_instances(InstanceIds=wanted[:1])
         ec2.get_waiter("instance_stopped").wait(InstanceIds=wanted[:1], WaiterConfig=WAIT)
         ec2.start_instances(InstanceIds=wanted[:1])
-        ec2.get_waiter("instance_running").wait(InstanceIds=wanted[:1], WaiterConfig=WAIT)
+        wait_running(ec2, wanted[:1])
         ec2.reboot_instances(InstanceIds=wanted[1:])
     finally:
         ec2.terminate_instances(InstanceIds=wanted)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from ec2proxy.cloud import BackendNotFound
 from ec2proxy.ec2 import ids
 from metadata import callers
-from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server
+from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server, wait_running
 
 pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh")
 WAIT = {"Delay": 1, "MaxAttempts": 90}
@@ -70,7 +70,7 @@ def test_metadata_agrees_with_novas_own(lab_metadata):
                                     KeyName="ec2proxy-lab-md", UserData=USER_DATA)
     iid = reservation["Instances"][0]["InstanceId"]
     try:
-        ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+        wait_running(ec2, [iid])
         instance = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
         shown = json.loads(server.ec2proxy("instances", "show", iid, "--json").stdout)
         headers = {"X-Instance-ID": shown["os_id"], "X-Tenant-ID": shown["project_id"],

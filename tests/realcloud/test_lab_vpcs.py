@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ec2proxy.ec2 import ids
-from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server
+from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server, wait_running
 from tests.support import when_free
 
 pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh")
@@ -65,7 +65,7 @@ def test_vpc_stack_on_real_neutron(ec2):
     instance_ids = [i["InstanceId"] for i in launched] + [inner["InstanceId"]]
     address = None
     try:
-        ec2.get_waiter("instance_running").wait(InstanceIds=instance_ids, WaiterConfig=WAIT)
+        wait_running(ec2, instance_ids, attempts=120)
         shown = {i["InstanceId"]: i for r in ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]
                  for i in r["Instances"]}
         assert all(shown[i["InstanceId"]]["SubnetId"] == public and
@@ -197,7 +197,7 @@ def test_a_new_project_gets_a_default_vpc_on_real_neutron(tmp_path_factory):
         (vpc,) = fresh.describe_vpcs()["Vpcs"]
         assert vpc["IsDefault"] is True and vpc["CidrBlock"] == "172.31.0.0/16"
         assert instance["VpcId"] == vpc["VpcId"]
-        fresh.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+        wait_running(fresh, [instance["InstanceId"]], attempts=120)
         for _ in range(60):
             shown = fresh.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
             if shown.get("PublicIpAddress"):
@@ -258,7 +258,7 @@ def test_an_attached_interface_goes_with_its_instance_on_real_nova(ec2):
     iid = instance["InstanceId"]
     eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
     try:
-        ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+        wait_running(ec2, [iid], attempts=120)
         link = ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=iid, DeviceIndex=1)["AttachmentId"]
         for _ in range(30):  # Nova binds the port a moment later
             if ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0].get("Attachment"):
