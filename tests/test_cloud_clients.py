@@ -95,7 +95,7 @@ async def test_nova_microversion_is_negotiated_once(target):
 
 async def test_multi_create_pages_and_lifecycle(target):
     cloud, view = await demo_view(target)
-    images = await view.glance.list_images({"status": "active"})
+    images = await view.glance.list_images({"status": "active", "visibility": "public"})
     flavors = await view.nova.flavors()
     flavor = next(f for f in flavors if f["name"] in ("m1.tiny", "t2.micro"))
     user_data = base64.b64encode(b"#!/bin/sh\necho hi\n").decode()
