@@ -308,3 +308,42 @@ def test_a_server_made_in_nova_directly_is_an_instance_of_its_own_reservation(pr
     second = reservation()
     assert second["ReservationId"] == first["ReservationId"] and second["Groups"] == []
     ec2.terminate_instances(InstanceIds=[iid])
+
+
+NOVA_SERVER = {  # the keys of a real Nova 2.96 servers/detail entry; an error with its fault, a volume, a floating IP
+    "id": "0b5e6a8e-4f6c-4b8e-9d0e-2a1c3b4d5e6f", "name": "web", "status": "ERROR", "tenant_id": "p1",
+    "user_id": "u1", "metadata": {"role": "web"}, "hostId": "abc", "created": "2026-11-30T10:00:00Z",
+    "updated": "2026-11-30T10:00:05Z", "addresses": {"private": [
+        {"OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01", "OS-EXT-IPS:type": "fixed", "addr": "10.0.0.5",
+         "version": 4},
+        {"OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01", "OS-EXT-IPS:type": "floating", "addr": "172.24.4.9",
+         "version": 4}]},
+    "accessIPv4": "", "accessIPv6": "", "links": [{"href": "http://nova/servers/0b5e", "rel": "self"}],
+    "OS-DCF:diskConfig": "MANUAL", "progress": 0, "OS-EXT-AZ:availability_zone": "nova", "config_drive": "",
+    "key_name": "k1", "OS-SRV-USG:launched_at": None, "OS-SRV-USG:terminated_at": None,
+    "security_groups": [{"name": "default"}], "OS-EXT-SRV-ATTR:hostname": "web", "OS-EXT-STS:task_state": None,
+    "OS-EXT-STS:vm_state": "error", "OS-EXT-STS:power_state": 0,
+    "os-extended-volumes:volumes_attached": [{"id": "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a",
+                                              "delete_on_termination": True}],
+    "fault": {"code": 500, "created": "2026-11-30T10:00:05Z", "message": "No valid host was found."},
+    "locked": False, "locked_reason": None, "description": None, "tags": [], "trusted_image_certificates": None,
+    "pinned_availability_zone": None, "scheduler_hints": {},
+    "image": {"id": "06ba0ffc-87fa-4aa5-9108-30236dff74ba", "links": [{"href": "http://nova/images/06ba"}],
+              "properties": {}},
+    "flavor": {"vcpus": 1, "ram": 512, "disk": 1, "ephemeral": 0, "swap": 0, "original_name": "m1.tiny",
+               "extra_specs": {}},
+}
+
+
+@pytest.mark.parametrize("server", [NOVA_SERVER, {**NOVA_SERVER, "status": "ACTIVE", "OS-EXT-STS:vm_state": "active",
+                                                  "fault": None, "image": ""}])
+def test_a_listing_keeps_all_an_instance_is_made_of(server):
+    """DescribeInstances keeps only SERVER_KEYS of each server Nova lists (memory at 10,000 servers): the
+    instance built from what is kept is the one built from Nova's whole answer."""
+    from ec2proxy.readmodels.instances import build_instance, slim
+
+    kept = slim(server)
+    assert "links" not in kept and "metadata" not in kept and kept["flavor"] == {"original_name": "m1.tiny"}
+    built = build_instance(kept, None, "p1", {"default": "sg-1"}, "RegionOne")
+    assert built == build_instance(server, None, "p1", {"default": "sg-1"}, "RegionOne")
+    assert built["State"]["Name"] in ("terminated", "running") and built["PublicIpAddress"] == "172.24.4.9"
