@@ -194,6 +194,7 @@ def test_ebs_image_of_a_volume_backed_instance(ec2, ami, proxy):
     assert volume["SnapshotId"] == snapshot_id and volume["Size"] == 3
 
     first_root = described(ec2, iid)["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    ec2.create_tags(Resources=[first_root], Tags=[{"Key": "goes", "Value": "with-instance"}])
     ec2.terminate_instances(InstanceIds=[iid, booted["InstanceId"]])
     ec2.deregister_image(ImageId=image_id)
     assert code_of(ec2.describe_images, ImageIds=[image_id]) == "InvalidAMIID.Unavailable"
@@ -204,6 +205,7 @@ def test_ebs_image_of_a_volume_backed_instance(ec2, ami, proxy):
     roots = {first_root, root_mapping["Ebs"]["VolumeId"]}
     until(lambda: not roots & {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}, 30)
     assert code_of(ec2.describe_volumes, VolumeIds=[first_root]) == "InvalidVolume.NotFound"
+    until(lambda: not ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [first_root]}])["Tags"], 30)
     assert code_of(ec2.create_snapshot, VolumeId=first_root) == "InvalidVolume.NotFound"
     assert ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]["VolumeId"] == first_root
     cinder = DevCloudProcess(proxy.data_dir).sdk().block_storage

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from ec2proxy.cloud import BackendError, BackendNotFound
-from ec2proxy.ec2 import ids
+from ec2proxy.ec2 import ids, tagging
 from ec2proxy.readmodels.instances import InstanceRecord
 from ec2proxy.readmodels.volumes import GONE, SNAPSHOT_OF_GONE
 from ec2proxy.state import jobs
@@ -61,20 +61,32 @@ async def _left_behind(services, operation, view) -> None:
         return None if servers else True
 
     await jobs.waited(nova_done, WAIT, "compute", "Nova is still deleting the instances")
-    for volume_id, instance_id in (details.get("volumes") or {}).items():
-        try:
-            volume = await view.cinder.get_volume(volume_id)
-        except BackendNotFound:
-            continue  # Nova deleted it
-        if volume.get("status") in ("deleting", "deleted") or volume.get("attachments"):
-            continue
-        snapshots = await view.cinder.list_snapshots({"volume_id": volume_id})
-        if not snapshots:
-            await _delete(view, volume_id)  # Nova failed to for another reason: EC2 said it goes
-            continue
-        for snapshot in snapshots:
-            await view.cinder.add_metadata("snapshots", snapshot["id"], {SNAPSHOT_OF_GONE: "true"})
-        await view.cinder.add_metadata("volumes", volume_id, {GONE: instance_id})
+    gone = [volume_id for volume_id, instance_id in (details.get("volumes") or {}).items()
+            if await _gone_with(view, volume_id, instance_id)]
+    async with services.sessions() as session, session.begin():  # gone from EC2: their tags go too
+        for volume_id in gone:
+            await tagging.forget(session, details["project"], ids.from_uuid("vol", volume_id))
+
+
+async def _gone_with(view, volume_id: str, instance_id: str) -> bool:
+    """Whether the volume went with the instance: Nova deleted it, or it is deleted or marked now; False
+    while something else still holds it (a multi-attached volume)."""
+    try:
+        volume = await view.cinder.get_volume(volume_id)
+    except BackendNotFound:
+        return True  # Nova deleted it
+    if volume.get("attachments"):
+        return False
+    if volume.get("status") in ("deleting", "deleted"):
+        return True
+    snapshots = await view.cinder.list_snapshots({"volume_id": volume_id})
+    if not snapshots:
+        await _delete(view, volume_id)  # Nova failed to for another reason: EC2 said it goes
+        return True
+    for snapshot in snapshots:
+        await view.cinder.add_metadata("snapshots", snapshot["id"], {SNAPSHOT_OF_GONE: "true"})
+    await view.cinder.add_metadata("volumes", volume_id, {GONE: instance_id})
+    return True
 
 
 @jobs.runner(SNAPSHOT_DELETED)
