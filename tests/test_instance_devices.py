@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ec2proxy.ec2 import ids
 from tests.devclouds import DevCloudProcess
@@ -229,3 +231,56 @@ def test_associate_public_ip_address_on_the_first_interface(ec2, ami):
     assert public and public not in [a["PublicIp"] for a in ec2.describe_addresses()["Addresses"]]
     ec2.terminate_instances(InstanceIds=[iid])
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+
+
+def test_delete_on_termination_changes_what_nova_deletes(ec2, ami, proxy):
+    """ModifyInstanceAttribute's BlockDeviceMapping changes Nova's own delete-on-termination flag (compute API
+    2.85), not only what EC2 shows: an attached volume set to go is deleted with the instance, a root volume
+    set to stay survives it. Device names, the EBS root and the attach times stay as they were."""
+    root = ec2.describe_images(ImageIds=[ami])["Images"][0]["RootDeviceName"]
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, BlockDeviceMappings=[
+        {"DeviceName": root, "Ebs": {"VolumeSize": 1, "DeleteOnTermination": True}}])["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    zone = described(ec2, iid)["Placement"]["AvailabilityZone"]
+    data = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[data], WaiterConfig=WAIT)
+    ec2.attach_volume(VolumeId=data, InstanceId=iid, Device="/dev/sdf")
+    ec2.get_waiter("volume_in_use").wait(VolumeIds=[data], WaiterConfig=WAIT)
+    until(lambda: len(described(ec2, iid)["BlockDeviceMappings"]) == 2, 30)
+    before = {m["DeviceName"]: m["Ebs"] for m in described(ec2, iid)["BlockDeviceMappings"]}
+    assert {d: e["DeleteOnTermination"] for d, e in before.items()} == {root: True, "/dev/sdf": False}
+
+    assert code_of(ec2.modify_instance_attribute, InstanceId=iid, BlockDeviceMappings=[
+        {"DeviceName": "/dev/sdz", "Ebs": {"DeleteOnTermination": True}}]) == "InvalidParameterValue"
+    proxy.aws("ec2", "modify-instance-attribute", "--instance-id", iid, "--block-device-mappings",
+              json.dumps([{"DeviceName": "/dev/sdf", "Ebs": {"DeleteOnTermination": True}}]))
+    ec2.modify_instance_attribute(InstanceId=iid, BlockDeviceMappings=[
+        {"DeviceName": root, "Ebs": {"DeleteOnTermination": False}}])
+    shown = described(ec2, iid)
+    after = {m["DeviceName"]: m["Ebs"] for m in shown["BlockDeviceMappings"]}
+    assert {d: e["DeleteOnTermination"] for d, e in after.items()} == {root: False, "/dev/sdf": True}
+    assert {d: (e["VolumeId"], e["AttachTime"]) for d, e in after.items()} == \
+        {d: (e["VolumeId"], e["AttachTime"]) for d, e in before.items()}
+    assert shown["RootDeviceType"] == "ebs" and shown["RootDeviceName"] == root
+    assert ec2.describe_instance_attribute(InstanceId=iid, Attribute="blockDeviceMapping")[
+        "BlockDeviceMappings"] == shown["BlockDeviceMappings"]
+    (server,) = [s for s in DevCloudProcess(proxy.data_dir).sdk().compute.servers()
+                 if ids.from_uuid("i", s.id) == iid]
+    assert {ids.from_uuid("vol", v["id"]): v["delete_on_termination"] for v in server.attached_volumes} == \
+        {after[root]["VolumeId"]: False, data: True}
+
+    ec2.terminate_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    until(lambda: code_of_or_none(ec2.describe_volumes, VolumeIds=[data]) == "InvalidVolume.NotFound", 30)
+    kept = after[root]["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[kept], WaiterConfig=WAIT)
+    ec2.delete_volume(VolumeId=kept)
+
+
+def code_of_or_none(call, **kwargs) -> str | None:
+    try:
+        call(**kwargs)
+    except ClientError as exc:
+        return exc.response["Error"]["Code"]
+    return None

@@ -139,6 +139,16 @@ class Nova(ServiceClient):
         body = {"volumeAttachment": {"volumeId": volume_id, **({"device": device} if device else {})}}
         return await self.post(route("servers/{}/os-volume_attachments", server_id), body)
 
+    def microversion(self) -> tuple[int, int]:
+        """The compute API version this view speaks (what the cloud offers, up to ours)."""
+        major, minor = self.headers.get("X-OpenStack-Nova-API-Version", "2.1").split(".")
+        return int(major), int(minor)
+
+    async def set_delete_on_termination(self, server_id: str, volume_id: str, delete: bool) -> None:
+        """Whether Nova deletes an attached volume with the server (microversion 2.85)."""
+        await self.put(route("servers/{}/os-volume_attachments/{}", server_id, volume_id),
+                       {"volumeAttachment": {"volumeId": volume_id, "delete_on_termination": delete}})
+
     async def detach_volume(self, server_id: str, volume_id: str) -> None:
         await self.delete(route("servers/{}/os-volume_attachments/{}", server_id, volume_id))
 

@@ -754,6 +754,33 @@ async def attach_volume(request: web.Request) -> web.Response:
     return reply({"volumeAttachment": attachment})
 
 
+@routes.put(PREFIX + "/servers/{server_id}/os-volume_attachments/{volume_id}")
+async def update_attachment(request: web.Request) -> web.Response:
+    """Nova's update of an attachment: since 2.85 its delete_on_termination; another volumeId is a swap, which
+    only an admin may do (not modelled here)."""
+    request["version"] = microversion(request)
+    cloud = request.app[STATE]
+    server = _get_server(request, request.match_info["server_id"])
+    volume_id = request.match_info["volume_id"]
+    spec = ((await body_json(request)) or {}).get("volumeAttachment")
+    if not isinstance(spec, dict) or "volumeId" not in spec:
+        raise HTTPError(400, "Invalid input for field/attribute volumeAttachment.")
+    extra = set(spec) - {"volumeId", *(("delete_on_termination",) if request["version"] >= (2, 85) else ())}
+    if extra:
+        raise HTTPError(400, f"Invalid input for field/attribute volumeAttachment. Additional properties are not "
+                             f"allowed ({sorted(extra)[0]!r} was unexpected)")
+    if spec["volumeId"] != volume_id:
+        raise HTTPError(403, "Policy doesn't allow os_compute_api:os-volumes-attachments:swap to be performed.")
+    if volume_id not in [v for v, _ in server.get("volumes", [])]:
+        raise HTTPError(404, f"No volume Block Device Mapping with id {volume_id}.")
+    if "delete_on_termination" in spec:
+        if not isinstance(spec["delete_on_termination"], bool):
+            raise HTTPError(400, "Invalid input for field/attribute delete_on_termination.")
+        cloud.store.put("server", {**server, "volumes": [
+            (v, spec["delete_on_termination"] if v == volume_id else dot) for v, dot in server["volumes"]]})
+    return reply(None, 202)
+
+
 @routes.delete(PREFIX + "/servers/{server_id}/os-volume_attachments/{volume_id}")
 async def detach_volume(request: web.Request) -> web.Response:
     request["version"] = microversion(request)

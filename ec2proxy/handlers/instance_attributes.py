@@ -18,6 +18,7 @@ from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import (
     USER_DATA_LIMIT,
+    InstanceRecord,
     find_flavor,
     lookup,
     metadata_options,
@@ -148,7 +149,8 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
         ctx.services.instance_changed(instance.os_id)
         return {}
     else:  # blockDeviceMapping
-        changes = {"block_device_mappings": _delete_on_termination(instance, params.get("BlockDeviceMappings") or [])}
+        await _delete_on_termination(ctx, view, instance, params.get("BlockDeviceMappings") or [])
+        return {}
     if ctx.dry_run:
         raise errors.DryRunOperation()
     await update_row(ctx, instance, **changes)
@@ -168,18 +170,34 @@ def _user_data_value(value: object) -> str:
     return base64.b64encode(raw).decode()
 
 
-def _delete_on_termination(instance: dict, mappings: list[dict]) -> list[dict]:
-    current = {m["DeviceName"]: m for m in instance["BlockDeviceMappings"]}
+async def _delete_on_termination(ctx: RequestContext, view: CloudView, instance: InstanceRecord,
+                                 mappings: list[dict]) -> None:
+    """Whether attached volumes go with the instance: Nova's own flag, which decides what it deletes with the
+    server (compute API 2.85), and our record of the mapping."""
+    shown = {m["DeviceName"]: m for m in instance["BlockDeviceMappings"]}
+    wanted: dict[str, bool] = {}
     for mapping in mappings:
         device = mapping.get("DeviceName")
-        if device not in current:
+        if device not in shown:
             raise errors.InvalidParameterValue(f"The device '{str(device)[:64]}' is not attached to "
                                                f"{instance['InstanceId']}")
         flag = (mapping.get("Ebs") or {}).get("DeleteOnTermination")
         if flag is not None:
-            current[device] = {**current[device], "Ebs": {**current[device].get("Ebs", {}),
-                                                          "DeleteOnTermination": bool(flag)}}
-    return list(current.values())
+            wanted[device] = bool(flag)
+    if view.nova.microversion() < (2, 85):
+        raise errors.UnsupportedOperation("This cloud's Nova cannot change whether it deletes an attached volume "
+                                          "with its server (compute API 2.85 needed).")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    for device, flag in wanted.items():
+        volume_id = ids.os_id_of(shown[device]["Ebs"]["VolumeId"])
+        if volume_id is None:
+            raise errors.InternalError()
+        await view.nova.set_delete_on_termination(instance.os_id, volume_id, flag)
+    if wanted and instance.row is not None:
+        recorded = [{**m, "DeleteOnTermination": wanted[m["DeviceName"]]} if m.get("DeviceName") in wanted else m
+                    for m in instance.row.block_device_mappings or []]
+        await update_row(ctx, instance, block_device_mappings=recorded)
 
 
 async def _modify_groups(ctx: RequestContext, view: CloudView, instance: dict, group_ids: list[str]) -> None:

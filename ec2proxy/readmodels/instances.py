@@ -482,7 +482,7 @@ PUSH_DOWN: dict[str, tuple[str, tuple[int, int], Callable[[str], str]]] = {
 
 def nova_filters(ctx: RequestContext, view: CloudView, params: dict) -> dict:
     query: dict = {}
-    version = tuple(int(part) for part in view.nova.headers.get("X-OpenStack-Nova-API-Version", "2.1").split("."))
+    version = view.nova.microversion()
     for item in params.get("Filters") or []:
         rule = PUSH_DOWN.get(item.get("Name"))
         values = item.get("Values") or []

@@ -145,6 +145,39 @@ def test_volumes_and_snapshots_on_real_cinder(ec2, running):
     ec2.delete_volume(VolumeId=vid)
 
 
+def test_delete_on_termination_set_on_real_nova(ec2):
+    """ModifyInstanceAttribute's DeleteOnTermination is Nova's own flag (compute API 2.85): the volume set to go
+    is deleted with the instance by Nova itself."""
+    if os.environ.get("LAB_CINDER", "1") != "1":
+        pytest.skip("the lab runs without Cinder (LAB_CINDER=0)")
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                                    InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"]
+    iid = instance["InstanceId"]
+    wait_running(ec2, [iid])
+    zone = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["Placement"][
+        "AvailabilityZone"]
+    vid = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig=WAIT)
+    ec2.attach_volume(VolumeId=vid, InstanceId=iid, Device="/dev/sdf")
+    until(lambda: [a["State"] for a in ec2.describe_volumes(VolumeIds=[vid])["Volumes"][0]["Attachments"]] ==
+          ["attached"])
+    ec2.modify_instance_attribute(InstanceId=iid, BlockDeviceMappings=[
+        {"DeviceName": "/dev/sdf", "Ebs": {"DeleteOnTermination": True}}])
+    (mapping,) = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"]
+    assert mapping["DeviceName"] == "/dev/sdf" and mapping["Ebs"]["DeleteOnTermination"] is True
+
+    async def nova_flags(view):
+        (server,) = [s for s in await view.nova.list_servers() if ids.from_uuid("i", s["id"]) == iid]
+        return {ids.from_uuid("vol", v["id"]): v["delete_on_termination"]
+                for v in server["os-extended-volumes:volumes_attached"]}
+
+    assert as_demo(nova_flags) == {vid: True}
+    ec2.terminate_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    until(lambda: vid not in cinder_volumes())  # Nova deleted it
+
+
 def test_elastic_ip_and_vpc_view_on_real_neutron(ec2, running):
     allocated = ec2.allocate_address(Domain="vpc")
     assert allocated["PublicIp"].startswith("198.51.100.")
