@@ -244,3 +244,33 @@ def test_password_data_is_novas_server_password(ec2, running):
     answer = ec2.get_password_data(InstanceId=running)
     assert answer["InstanceId"] == running and answer["PasswordData"] == "" and answer["Timestamp"]
     assert code_of(ec2.get_password_data, InstanceId="i-0123456789abcdef0") == "InvalidInstanceID.NotFound"
+
+
+def test_a_guest_that_shuts_down_is_terminated_when_set_so(ec2, ami, proxy):
+    """InstanceInitiatedShutdownBehavior ``terminate``: a guest powering itself off (Nova stops the server,
+    nobody called EC2) terminates its instance, as on AWS. The default behaviour stops it, and StopInstances
+    stops an instance set to terminate."""
+    launched = {behaviour: ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                                             InstanceInitiatedShutdownBehavior=behaviour)["Instances"][0]["InstanceId"]
+                for behaviour in ("terminate", "stop")}
+    (stopped,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    stopped = stopped["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[*launched.values(), stopped], WaiterConfig=WAIT)
+    proxy.aws("ec2", "modify-instance-attribute", "--instance-id", stopped,
+              "--instance-initiated-shutdown-behavior", "terminate")
+    assert ec2.describe_instance_attribute(InstanceId=stopped, Attribute="instanceInitiatedShutdownBehavior")[
+        "InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
+    ec2.stop_instances(InstanceIds=[stopped])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[stopped], WaiterConfig=WAIT)
+
+    cloud = DevCloudProcess(proxy.data_dir)
+    nova = {ids.from_uuid("i", s.id): s.id for s in cloud.sdk().compute.servers()}
+    for instance_id in launched.values():
+        assert cloud.admin_post("/_devcloud/guest-shutdown", {"server_id": nova[instance_id]})["status"] == "SHUTOFF"
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[launched["terminate"]],
+                                               WaiterConfig={"Delay": 1, "MaxAttempts": 40})
+    # the look that terminated it saw the other two as well
+    shown = {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances(
+        InstanceIds=[launched["stop"], stopped])["Reservations"] for i in r["Instances"]}
+    assert shown == {launched["stop"]: "stopped", stopped: "stopped"}
+    ec2.terminate_instances(InstanceIds=[launched["stop"], stopped])

@@ -167,6 +167,15 @@ async def fail_snapshots(request: web.Request) -> web.Response:
     return reply({"fail_snapshots": request.app[STATE].fail_snapshots})
 
 
+@admin_routes.post("/_devcloud/guest-shutdown")
+async def guest_shutdown(request: web.Request) -> web.Response:
+    """The guest of ``{"server_id"}`` powers itself off (``shutdown -h now`` inside it): Nova's power-state
+    sync stops the server, SHUTOFF, though nobody called its API."""
+    _admin(request)
+    server = compute.guest_shutdown(request.app[STATE], str((await request.json()).get("server_id")))
+    return reply({"status": server["status"]})
+
+
 @admin_routes.get("/_devcloud/requests")
 async def list_requests(request: web.Request) -> web.Response:
     """The calls that reached the dev cloud, oldest first: ``{"method", "raw_path", "route", "match"}``."""

@@ -118,6 +118,16 @@ def settle(cloud, server: dict) -> dict:
     return server
 
 
+def guest_shutdown(cloud, server_id: str) -> dict:
+    server = cloud.store.get("server", server_id)
+    if server is None:
+        raise HTTPError(404, f"Instance {server_id} could not be found.")
+    server = settle(cloud, server)
+    if server["status"] != "ACTIVE" or server["task_state"] is not None:
+        raise HTTPError(409, f"Instance {server_id} is not running")
+    return cloud.store.put("server", {**server, **_state("SHUTOFF"), "updated": now()})
+
+
 def _later(cloud, server: dict, task_state: str | None, then: dict) -> dict:
     server = {**server, "task_state": task_state, "updated": now(),
               "pending": {"at": now() + cloud.delay, "then": {"task_state": None, **then}}}

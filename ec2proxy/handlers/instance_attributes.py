@@ -25,7 +25,7 @@ from ec2proxy.readmodels.instances import (
     resolve_groups,
     update_row,
 )
-from ec2proxy.state import resizes
+from ec2proxy.state import resizes, shutdown_behavior
 
 # Attribute name (as in Attribute=...) -> the output member carrying it.
 ATTRIBUTES = {
@@ -118,9 +118,7 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
     if name == "disableApiTermination":
         changes = {"disable_api_termination": _boolean(value)}
     elif name == "instanceInitiatedShutdownBehavior":
-        if value not in ("stop", "terminate"):
-            raise errors.InvalidParameterValue("instanceInitiatedShutdownBehavior must be stop or terminate")
-        changes = {"shutdown_behavior": value}
+        changes = {"shutdown_behavior": shutdown_behavior.checked(value, name)}
     elif name == "userData":
         _require_stopped(instance, name)
         changes = {"user_data": _user_data_value(value)}

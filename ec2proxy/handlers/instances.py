@@ -7,9 +7,8 @@ import base64
 import binascii
 import re
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
-from ec2proxy import db
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView, placement
 from ec2proxy.db.models import Instance, Reservation, SubnetSetting, Vpc, VpcGroup, utcnow
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, states, tagging, vpcs
@@ -35,13 +34,12 @@ from ec2proxy.readmodels.networks import default_vpc_id
 from ec2proxy.state import (
     default_vpc,
     dhcp_options,
-    interface_removal,
     launch_tags,
     ledger,
-    oplog,
     public_addresses,
-    volume_removal,
+    shutdown_behavior,
 )
+from ec2proxy.state.instance_changes import change_state, terminate
 
 MAX_COUNT = 1000
 # Inputs that need the volume and network work of later issues: refused loudly until then.
@@ -285,9 +283,8 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     specs = tagging.from_specs(params, ("instance", *launch_tags.KINDS))
     tags, later = specs.pop("instance", []), {kind: given for kind, given in specs.items() if given}
     zone = (params.get("Placement") or {}).get("AvailabilityZone") or ""
-    behavior = params.get("InstanceInitiatedShutdownBehavior") or "stop"
-    if behavior not in ("stop", "terminate"):
-        raise errors.InvalidParameterValue("InstanceInitiatedShutdownBehavior must be stop or terminate")
+    behavior = shutdown_behavior.checked(params.get("InstanceInitiatedShutdownBehavior") or "stop",
+                                         "InstanceInitiatedShutdownBehavior")
     options = params.get("MetadataOptions") or {}
     if options.get("HttpTokens") not in (None, "optional", "required") or \
             options.get("HttpEndpoint") not in (None, "enabled", "disabled"):
@@ -459,41 +456,6 @@ async def _targets(ctx: RequestContext, instance_ids: list[str]) -> list[Instanc
     return await lookup(ctx, instance_ids)
 
 
-async def _change_state(ctx: RequestContext, instances: list[dict], call, allowed: set[str],
-                        current: tuple[int, str], idle: set[str] = frozenset()) -> list[dict]:
-    for instance in instances:
-        name = instance["State"]["Name"]
-        if name not in allowed and name not in idle:
-            raise errors.IncorrectInstanceState(f"The instance '{instance['InstanceId']}' is not in a state from which "
-                                                f"{ctx.action} can act (it is {name}).")
-    if ctx.dry_run:
-        raise errors.DryRunOperation()
-    operation_id = await oplog.logged(ctx, [i["InstanceId"] for i in instances])
-    view = await ctx.cloud()
-    acting = [i for i in instances if i["State"]["Name"] in allowed]
-    semaphore = asyncio.Semaphore(16)
-
-    async def act(instance: dict) -> None:
-        async with semaphore:
-            try:
-                await call(view.nova, instance)
-            except BackendNotFound:
-                pass  # already gone: the state change has happened
-
-    try:
-        await asyncio.gather(*(act(i) for i in acting))
-    except BackendError as exc:
-        await oplog.closed(ctx.services.sessions, operation_id, str(exc))
-        raise
-    await oplog.closed(ctx.services.sessions, operation_id)
-    changes = []
-    for instance in instances:
-        previous = instance["State"]
-        now_state = {"Code": current[0], "Name": current[1]} if instance in acting else previous
-        changes.append({"InstanceId": instance["InstanceId"], "PreviousState": previous, "CurrentState": now_state})
-    return changes
-
-
 @action("TerminateInstances", checks_dry_run=True)
 async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
     instances = await _targets(ctx, params["InstanceIds"])
@@ -502,31 +464,15 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
         raise errors.EC2Error(f"The instance '{protected[0]}' may not be terminated. Modify its "
                               "'disableApiTermination' instance attribute and try again.",
                               code="OperationNotPermitted")
-    ending = [i for i in instances if i["State"]["Name"] not in ("terminated", "shutting-down")]
-    await public_addresses.release(await ctx.cloud(), [i.os_id for i in ending])
-    changes = await _change_state(ctx, instances, lambda nova, i: nova.delete_server(i.os_id),
-                                  {"pending", "running", "stopping", "stopped"}, states.SHUTTING_DOWN,
-                                  idle={"shutting-down", "terminated"})
-    async with ctx.services.sessions() as session, session.begin():
-        for chunk in db.chunks([i["InstanceId"] for i in instances]):
-            await session.execute(update(Instance).where(
-                Instance.project_id == ctx.project_id, Instance.terminated_at.is_(None),
-                Instance.ec2_id.in_(chunk)).values(terminated_at=utcnow(), generation=Instance.generation + 1))
-    going = [os_id for i in instances for nic in i.get("NetworkInterfaces") or []
-             if nic["Attachment"]["DeviceIndex"] > 0 and nic["Attachment"]["DeleteOnTermination"]
-             and (os_id := ids.os_id_of(nic["NetworkInterfaceId"]))]
-    if going:  # attached interfaces set to go with the instance: Nova keeps them, the proxy deletes them
-        await interface_removal.schedule(ctx, await ctx.cloud(), [i["InstanceId"] for i in instances], going)
-    # volumes set to go with the instances: Nova deletes them, but not one that has snapshots (Cinder refuses)
-    await volume_removal.after_termination(ctx, await ctx.cloud(), ending)
+    changes = await terminate(ctx, instances)
     return {"TerminatingInstances": changes}
 
 
 @action("StopInstances", checks_dry_run=True)
 async def stop_instances(ctx: RequestContext, params: dict) -> dict:
-    changes = await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
-                                  lambda nova, i: nova.stop(i.os_id), {"running"},
-                                  states.STOPPING, idle={"stopping", "stopped"})
+    changes = await change_state(ctx, await _targets(ctx, params["InstanceIds"]),
+                                 lambda nova, i: nova.stop(i.os_id), {"running"},
+                                 states.STOPPING, idle={"stopping", "stopped"})
     return {"StoppingInstances": changes}
 
 
@@ -558,16 +504,16 @@ async def _start(nova, instance: dict) -> None:
 
 @action("StartInstances", checks_dry_run=True)
 async def start_instances(ctx: RequestContext, params: dict) -> dict:
-    changes = await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
-                                  _start, {"stopped"},
-                                  states.PENDING, idle={"pending", "running"})
+    changes = await change_state(ctx, await _targets(ctx, params["InstanceIds"]),
+                                 _start, {"stopped"},
+                                 states.PENDING, idle={"pending", "running"})
     return {"StartingInstances": changes}
 
 
 @action("RebootInstances", checks_dry_run=True)
 async def reboot_instances(ctx: RequestContext, params: dict) -> dict:
-    await _change_state(ctx, await _targets(ctx, params["InstanceIds"]),
-                        lambda nova, i: nova.reboot(i.os_id), {"running"}, states.RUNNING)
+    await change_state(ctx, await _targets(ctx, params["InstanceIds"]),
+                       lambda nova, i: nova.reboot(i.os_id), {"running"}, states.RUNNING)
     return {}
 
 

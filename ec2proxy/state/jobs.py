@@ -32,6 +32,9 @@ class JobFailed(Exception):
     """The job cannot finish, ever: its operation closes with this message."""
 
 RUNNERS: dict[str, Runner] = {}
+# What every worker looks into now and then, not for a job but for what the cloud did of itself (a guest that
+# shut down): ``async fn(services)``, every so many seconds.
+PERIODIC: dict[str, tuple[float, Callable[..., Awaitable[None]]]] = {}
 
 
 def runner(action: str) -> Callable[[Runner], Runner]:
@@ -132,12 +135,36 @@ def kick(services, operation_id: int, view=None) -> None:
     task.add_done_callback(services.background.discard)
 
 
+def periodic(name: str, every: float) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+    def register(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        PERIODIC[name] = (every, fn)
+        return fn
+
+    return register
+
+
+async def _periodic_round(services, due: dict[str, float]) -> None:
+    now = asyncio.get_running_loop().time()
+    for name, (every, fn) in PERIODIC.items():
+        if due.get(name, 0.0) > now:
+            continue
+        due[name] = now + every
+        try:
+            await fn(services)
+        except BackendError as exc:
+            LOG.warning("%s failed for now: %s", name, exc)
+        except Exception:  # noqa: BLE001  nor may a look around
+            LOG.exception("%s failed", name)
+
+
 @contextlib.asynccontextmanager
 async def running(services) -> AsyncIterator[None]:
     async def loop() -> None:
+        due: dict[str, float] = {}
         while True:
             try:
                 await run_once(services)
+                await _periodic_round(services, due)
             except Exception:  # noqa: BLE001  the database may be away for a while
                 LOG.exception("background jobs round failed")
             await asyncio.sleep(INTERVAL)

@@ -1,0 +1,74 @@
+"""Instance state changes through Nova (Stop, Start, Reboot, Terminate), shared by their handlers and by what
+the proxy does of itself (``ec2proxy.state.shutdown_behavior`` terminates an instance its guest shut down)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Collection, Sequence
+
+from sqlalchemy import update
+
+from ec2proxy import db
+from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.db.models import Instance, utcnow
+from ec2proxy.ec2 import errors, ids, states
+from ec2proxy.readmodels.instances import InstanceRecord
+from ec2proxy.state import interface_removal, oplog, public_addresses, volume_removal
+
+
+async def change_state(ctx, instances: Sequence[dict], call, allowed: set[str],
+                       current: tuple[int, str], idle: Collection[str] = frozenset()) -> list[dict]:
+    for instance in instances:
+        name = instance["State"]["Name"]
+        if name not in allowed and name not in idle:
+            raise errors.IncorrectInstanceState(f"The instance '{instance['InstanceId']}' is not in a state from which "
+                                                f"{ctx.action} can act (it is {name}).")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    operation_id = await oplog.logged(ctx, [i["InstanceId"] for i in instances])
+    view = await ctx.cloud()
+    acting = [i for i in instances if i["State"]["Name"] in allowed]
+    semaphore = asyncio.Semaphore(16)
+
+    async def act(instance: dict) -> None:
+        async with semaphore:
+            try:
+                await call(view.nova, instance)
+            except BackendNotFound:
+                pass  # already gone: the state change has happened
+
+    try:
+        await asyncio.gather(*(act(i) for i in acting))
+    except BackendError as exc:
+        await oplog.closed(ctx.services.sessions, operation_id, str(exc))
+        raise
+    await oplog.closed(ctx.services.sessions, operation_id)
+    changes = []
+    for instance in instances:
+        previous = instance["State"]
+        now_state = {"Code": current[0], "Name": current[1]} if instance in acting else previous
+        changes.append({"InstanceId": instance["InstanceId"], "PreviousState": previous, "CurrentState": now_state})
+    return changes
+
+
+async def terminate(ctx, instances: list[InstanceRecord]) -> list[dict]:
+    """Terminate these instances (each in a state that allows it, or already ending): Nova deletes the
+    servers; what Nova keeps that EC2 deletes with an instance goes by background jobs."""
+    ending = [i for i in instances if i["State"]["Name"] not in ("terminated", "shutting-down")]
+    await public_addresses.release(await ctx.cloud(), [i.os_id for i in ending])
+    changes = await change_state(ctx, instances, lambda nova, i: nova.delete_server(i.os_id),
+                                 {"pending", "running", "stopping", "stopped"}, states.SHUTTING_DOWN,
+                                 idle={"shutting-down", "terminated"})
+    async with ctx.services.sessions() as session, session.begin():
+        for chunk in db.chunks([i["InstanceId"] for i in instances]):
+            await session.execute(update(Instance).where(
+                Instance.project_id == ctx.project_id, Instance.terminated_at.is_(None),
+                Instance.ec2_id.in_(chunk)).values(terminated_at=utcnow(), generation=Instance.generation + 1))
+    going = [os_id for i in instances for nic in i.get("NetworkInterfaces") or []
+             if nic["Attachment"]["DeviceIndex"] > 0 and nic["Attachment"]["DeleteOnTermination"]
+             and (os_id := ids.os_id_of(nic["NetworkInterfaceId"]))]
+    if going:  # attached interfaces set to go with the instance: Nova keeps them, the proxy deletes them
+        await interface_removal.schedule(ctx, await ctx.cloud(), [i["InstanceId"] for i in instances], going)
+    # volumes set to go with the instances: Nova deletes them, but not one that has snapshots (Cinder refuses)
+    await volume_removal.after_termination(ctx, await ctx.cloud(), ending)
+    return changes
