@@ -119,10 +119,31 @@ def test_dry_run_validates_and_boots_nothing(ec2, ami):
     ({"Placement": {"AvailabilityZone": "mars-1a"}}, "InvalidParameterValue"),
     ({"ClientToken": "x" * 65}, "InvalidParameterValue"),
     ({"KernelId": "aki-00000001"}, "UnsupportedOperation"),
+    # what this cloud has no counterpart of is refused, never ignored
+    ({"DisableApiStop": True}, "UnsupportedOperation"),
+    ({"EbsOptimized": True}, "UnsupportedOperation"),
+    ({"Monitoring": {"Enabled": True}}, "UnsupportedOperation"),
+    ({"Ipv6AddressCount": 1}, "UnsupportedOperation"),
+    ({"Placement": {"Tenancy": "dedicated"}}, "UnsupportedOperation"),
+    ({"Placement": {"GroupName": "cluster-a"}}, "UnsupportedOperation"),
+    ({"PrivateDnsNameOptions": {"HostnameType": "resource-name"}}, "UnsupportedOperation"),
+    ({"ElasticInferenceAccelerators": [{"Type": "eia1.medium"}]}, "UnsupportedOperation"),
 ])
 def test_bad_run_requests_get_ec2_errors(ec2, ami, kwargs, code):
     request = {"ImageId": ami, "MinCount": 1, "MaxCount": 1, **kwargs}
     assert code_of(ec2.run_instances, **request) == code
+
+
+def test_run_defaults_that_ask_for_nothing_are_accepted(ec2, ami):
+    """What Terraform, Ansible or the console send as defaults (monitoring off, default tenancy, IP names) boots
+    an instance that shows exactly that."""
+    (instance,) = ec2.run_instances(
+        ImageId=ami, MinCount=1, MaxCount=1, DisableApiStop=False, EbsOptimized=False, Monitoring={"Enabled": False},
+        Placement={"Tenancy": "default"}, PrivateDnsNameOptions={"HostnameType": "ip-name"},
+        CreditSpecification={"CpuCredits": "standard"}, MaintenanceOptions={"AutoRecovery": "default"})["Instances"]
+    assert instance["Monitoring"] == {"State": "disabled"} and instance["Placement"]["Tenancy"] == "default"
+    assert instance["EbsOptimized"] is False
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
 
 
 def test_user_data_that_is_not_base64_is_refused(proxy, ami):

@@ -45,7 +45,29 @@ MAX_COUNT = 1000
 # Inputs that need the volume and network work of later issues: refused loudly until then.
 NOT_YET = ("LaunchTemplate",
            "ElasticGpuSpecification", "CpuOptions", "CapacityReservationSpecification", "HibernationOptions",
-           "LicenseSpecifications", "EnclaveOptions", "IamInstanceProfile", "InstanceMarketOptions")
+           "LicenseSpecifications", "EnclaveOptions", "IamInstanceProfile", "InstanceMarketOptions",
+           "ElasticInferenceAccelerators", "SecondaryInterfaces", "Operator", "Ipv6AddressCount", "Ipv6Addresses")
+PLACEMENT_NOT_YET = ("GroupName", "GroupId", "HostId", "Affinity", "PartitionNumber", "SpreadDomain",
+                     "HostResourceGroupArn", "AvailabilityZoneId")
+
+
+def _refused(params: dict) -> str | None:
+    """What a RunInstances asks for that this cloud has no counterpart of; its defaults (asking for nothing,
+    what the instance then shows) are accepted."""
+    placement, names = params.get("Placement") or {}, params.get("PrivateDnsNameOptions") or {}
+    asked = {
+        "DisableApiStop": params.get("DisableApiStop") is True,
+        "EbsOptimized": params.get("EbsOptimized") is True,
+        "Monitoring (detailed monitoring)": (params.get("Monitoring") or {}).get("Enabled") is True,
+        "EnablePrimaryIpv6": params.get("EnablePrimaryIpv6") is True,
+        "NetworkPerformanceOptions": (params.get("NetworkPerformanceOptions") or {}).get(
+            "BandwidthWeighting") not in (None, "default"),
+        "PrivateDnsNameOptions": names.get("HostnameType") not in (None, "ip-name")
+        or bool(names.get("EnableResourceNameDnsARecord") or names.get("EnableResourceNameDnsAAAARecord")),
+        "Placement.Tenancy": placement.get("Tenancy") not in (None, "", "default"),
+        **{f"Placement.{member}": placement.get(member) not in (None, "") for member in PLACEMENT_NOT_YET},
+    }
+    return next((member for member, refused in asked.items() if refused), None)
 
 
 
@@ -266,9 +288,9 @@ async def _servers_of(view: CloudView, reservation_id: str) -> list[dict]:
 
 @action("RunInstances", checks_dry_run=True)
 async def run_instances(ctx: RequestContext, params: dict) -> dict:
-    for name in NOT_YET:
-        if params.get(name):
-            raise errors.UnsupportedOperation(f"RunInstances with {name} is not supported by this cloud yet.")
+    refused = next((name for name in NOT_YET if params.get(name)), None) or _refused(params)
+    if refused:
+        raise errors.UnsupportedOperation(f"RunInstances with {refused} is not supported by this cloud yet.")
     if not params.get("ImageId"):  # optional in the model only for launch templates
         raise errors.MissingParameter("The request must contain the parameter ImageId")
     ami = ids.check("ami", params["ImageId"])
