@@ -57,6 +57,7 @@ def test_stop_start_reboot_with_waiters_and_incorrect_state(ec2, ami):
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
     idle = ec2.start_instances(InstanceIds=[iid])["StartingInstances"][0]  # starting a running one: a no-op
     assert idle["PreviousState"] == idle["CurrentState"] == {"Code": 16, "Name": "running"}
+    assert code_of(ec2.stop_instances, InstanceIds=[iid], Hibernate=True) == "UnsupportedOperation"
     stopping = ec2.stop_instances(InstanceIds=[iid])["StoppingInstances"][0]
     assert (stopping["PreviousState"]["Name"], stopping["CurrentState"]["Name"]) == ("running", "stopping")
     ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig=WAIT)

@@ -492,6 +492,9 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
 
 @action("StopInstances", checks_dry_run=True)
 async def stop_instances(ctx: RequestContext, params: dict) -> dict:
+    if params.get("Hibernate"):  # RunInstances refuses HibernationOptions: no instance here is set up for it
+        raise errors.UnsupportedOperation("Hibernation is not supported by this cloud: no instance here was "
+                                          "launched with HibernationOptions.")
     changes = await change_state(ctx, await _targets(ctx, params["InstanceIds"]),
                                  lambda nova, i: nova.stop(i.os_id), {"running"},
                                  states.STOPPING, idle={"stopping", "stopped"})
