@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import select
 
 from ec2proxy.cloud import CloudView
 from ec2proxy.db.models import Operation
@@ -14,6 +13,7 @@ from ec2proxy.ec2 import devices, errors, filters, ids, tagging, timestamps
 from ec2proxy.ec2.lookups import by_ec2_id, existing
 from ec2proxy.ec2.records import Described
 from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.state import oplog
 
 _get = filters.path
 
@@ -197,10 +197,10 @@ async def deregistered(ctx: RequestContext, image_ids: set[str]) -> set[str]:
     query."""
     if not image_ids:
         return set()
-    named = or_(*(cast(Operation.resource_ids, Text).contains(json.dumps(i)) for i in sorted(image_ids)[:50]))
     async with ctx.services.sessions() as session:
         logged = (await session.scalars(select(Operation.resource_ids).where(
-            Operation.project_id == ctx.project_id, Operation.action == "DeregisterImage", named))).all()
+            Operation.project_id == ctx.project_id, Operation.action == "DeregisterImage",
+            oplog.naming(sorted(image_ids)[:50])))).all()
     return {image for ids_ in logged for image in ids_ or [] if image in image_ids}
 
 

@@ -11,16 +11,15 @@ Nova's API too, which EC2 cannot tell apart.
 
 from __future__ import annotations
 
-import json
+from sqlalchemy import select
 
-from sqlalchemy import Text, func, select
-
+from ec2proxy import db
 from ec2proxy.auth.credentials import Identity
 from ec2proxy.db.models import Instance, Operation
-from ec2proxy.ec2 import errors, ids
+from ec2proxy.ec2 import errors
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.readmodels.instances import lookup
-from ec2proxy.state import instance_changes, jobs
+from ec2proxy.state import instance_changes, jobs, oplog
 
 EVERY = 10.0  # seconds between two looks of one worker
 
@@ -45,9 +44,12 @@ async def terminate_shut_down(services) -> None:
         query = {"status": "SHUTOFF"} if view.project_id == project_id else \
             {"status": "SHUTOFF", "all_tenants": "1", "project_id": project_id}  # the proxy's admin view
         shut = [wanted[s["id"]] for s in await view.nova.list_server_ids(query) if s["id"] in wanted]
-        going = [i for i in shut if not await _stopped_through_ec2(services, project_id, i)]
+        if not shut:
+            continue
+        stopped = await _stopped_through_ec2(services, project_id, shut)
+        going = [i for i in shut if i not in stopped]
         if going:
-            ctx = RequestContext(request_id=f"req-{ids.new('i')[2:]}", action="TerminateInstances",
+            ctx = RequestContext(request_id=services.request_ids.next(), action="TerminateInstances",
                                  identity=Identity("", project_id, "", ""), region=services.config.api.region,
                                  services=services, _cloud=view)
             ending = [i for i in await lookup(ctx, going) if i["State"]["Name"] == "stopped"]
@@ -55,11 +57,15 @@ async def terminate_shut_down(services) -> None:
                 await instance_changes.terminate(ctx, ending)
 
 
-async def _stopped_through_ec2(services, project_id: str, instance_id: str) -> bool:
-    """Whether the last StopInstances or StartInstances naming the instance was a stop."""
+async def _stopped_through_ec2(services, project_id: str, instance_ids: list[str]) -> set[str]:
+    """Those of ``instance_ids`` whose last StopInstances or StartInstances was a stop."""
+    last: dict[str, str] = {}
     async with services.sessions() as session:
-        last = (await session.scalars(select(Operation.action).where(
-            Operation.project_id == project_id, Operation.action.in_(("StopInstances", "StartInstances")),
-            func.cast(Operation.resource_ids, Text).contains(json.dumps(instance_id)))
-            .order_by(Operation.id.desc()).limit(1))).first()
-    return last == "StopInstances"
+        for chunk in db.chunks(instance_ids, 50):
+            logged = await session.execute(select(Operation.action, Operation.resource_ids).where(
+                Operation.project_id == project_id, Operation.action.in_(("StopInstances", "StartInstances")),
+                oplog.naming(chunk)).order_by(Operation.id.desc()))
+            for action, named in logged:
+                for instance_id in set(named or []) & set(chunk):
+                    last.setdefault(instance_id, action)
+    return {i for i, action in last.items() if action == "StopInstances"}

@@ -61,8 +61,10 @@ async def _left_behind(services, operation, view) -> None:
         return None if servers else True
 
     await jobs.waited(nova_done, WAIT, "compute", "Nova is still deleting the instances")
-    gone = [volume_id for volume_id, instance_id in (details.get("volumes") or {}).items()
-            if await _gone_with(view, volume_id, instance_id)]
+    volumes = details.get("volumes") or {}
+    went = await asyncio.gather(*(_gone_with(view, volume_id, instance_id) for volume_id, instance_id in
+                                  volumes.items()))
+    gone = [volume_id for volume_id, going in zip(volumes, went, strict=True) if going]
     async with services.sessions() as session, session.begin():  # gone from EC2: their tags go too
         for volume_id in gone:
             await tagging.forget(session, details["project"], ids.from_uuid("vol", volume_id))
@@ -83,9 +85,9 @@ async def _gone_with(view, volume_id: str, instance_id: str) -> bool:
     if not snapshots:
         await _delete(view, volume_id)  # Nova failed to for another reason: EC2 said it goes
         return True
-    for snapshot in snapshots:
-        await view.cinder.add_metadata("snapshots", snapshot["id"], {SNAPSHOT_OF_GONE: "true"})
-    await view.cinder.add_metadata("volumes", volume_id, {GONE: instance_id})
+    await asyncio.gather(*(view.cinder.add_metadata("snapshots", s["id"], {SNAPSHOT_OF_GONE: "true"})
+                           for s in snapshots))
+    await view.cinder.add_metadata("volumes", volume_id, {GONE: instance_id})  # last: the snapshots say so first
     return True
 
 
