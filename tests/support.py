@@ -199,3 +199,47 @@ def code_of(call, **kwargs) -> str:
     with pytest.raises(ClientError) as caught:
         call(**kwargs)
     return caught.value.response["Error"]["Code"]
+
+
+def changes_a_reader_tries(client, instance_id: str, image_id: str, zone: str) -> list:
+    """Calls that change a project, each a thunk: what a read-only user must be refused, whatever keeps the
+    state (the proxy alone: tags, attributes, DHCP options; or the cloud behind it)."""
+    return [
+        lambda: client.create_tags(Resources=[instance_id, image_id], Tags=[{"Key": "team", "Value": "reader"}]),
+        lambda: client.delete_tags(Resources=[instance_id]),
+        lambda: client.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": True}),
+        lambda: client.modify_instance_attribute(InstanceId=instance_id,
+                                                 InstanceInitiatedShutdownBehavior={"Value": "terminate"}),
+        lambda: client.modify_instance_metadata_options(InstanceId=instance_id, HttpTokens="required"),
+        lambda: client.create_dhcp_options(DhcpConfigurations=[{"Key": "domain-name",
+                                                                "Values": ["auditor.example"]}]),
+        lambda: client.create_key_pair(KeyName="auditor-key"),
+        lambda: client.import_key_pair(KeyName="auditor-imported", PublicKeyMaterial=(
+            b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ2b2dzaGVyZS1vZi10aGUtcmVhZGVyLWtleS0wMDAw auditor")),
+        lambda: client.create_volume(Size=1, AvailabilityZone=zone),
+        lambda: client.run_instances(ImageId=image_id, MinCount=1, MaxCount=1),
+        lambda: client.stop_instances(InstanceIds=[instance_id]),
+        lambda: client.terminate_instances(InstanceIds=[instance_id]),
+        lambda: client.create_vpc(CidrBlock="10.91.0.0/16"),
+        lambda: client.create_security_group(GroupName="auditor", Description="no"),
+        lambda: client.allocate_address(Domain="vpc"),
+        lambda: client.create_tags(Resources=[instance_id], Tags=[{"Key": "x", "Value": "y"}], DryRun=True),
+    ]
+
+
+def nothing_a_reader_tried_shows(client, instance_id: str, image_id: str) -> None:
+    """What ``changes_a_reader_tries`` would have left, looked for as the project's member sees it."""
+    after = client.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    assert after["State"]["Name"] in ("pending", "running") and after["Tags"] == [{"Key": "team", "Value": "a"}]
+    assert after["MetadataOptions"]["HttpTokens"] == "optional"
+    assert client.describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiTermination")[
+        "DisableApiTermination"] == {"Value": False}
+    assert client.describe_instance_attribute(InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior")[
+        "InstanceInitiatedShutdownBehavior"] == {"Value": "stop"}
+    assert client.describe_tags(Filters=[{"Name": "resource-id", "Values": [image_id]}])["Tags"] == []
+    assert not client.describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["auditor-*"]}])["KeyPairs"]
+    assert not client.describe_dhcp_options(Filters=[{"Name": "value", "Values": ["auditor.example"]}])[
+        "DhcpOptions"]
+    assert not client.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["auditor"]}])[
+        "SecurityGroups"]
+    assert not client.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.91.0.0/16"]}])["Vpcs"]

@@ -208,16 +208,45 @@ LISTINGS = {
     "DescribeDhcpOptions": "describe_dhcp_options",
 }
 # actions that name no other project's resource: they create B's own or describe the region
-OWN_ONLY = {"AllocateAddress", "CreateKeyPair", "CreateVpc", "CreateDefaultVpc", "CreateDhcpOptions",
-            "CreateInternetGateway", "CreateSecurityGroup",
-            "DeleteKeyPair", "DeleteTags",
-            "DescribeAccountAttributes", "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeRegions",
-            "ImportKeyPair", "RegisterImage"}
+OWN_ONLY = {
+    "AllocateAddress": ("allocate_address", lambda r: {"Domain": "vpc"}),
+    "CreateKeyPair": ("create_key_pair", lambda r: {"KeyName": "made-by-reader"}),
+    "CreateVpc": ("create_vpc", lambda r: {"CidrBlock": "10.88.0.0/16"}),
+    "CreateDefaultVpc": ("create_default_vpc", lambda r: {}),
+    "CreateDhcpOptions": ("create_dhcp_options", lambda r: {
+        "DhcpConfigurations": [{"Key": "domain-name", "Values": ["reader.example"]}]}),
+    "CreateInternetGateway": ("create_internet_gateway", lambda r: {}),
+    "CreateSecurityGroup": ("create_security_group", lambda r: {"GroupName": "made-by-reader", "Description": "r"}),
+    "DeleteKeyPair": ("delete_key_pair", lambda r: {"KeyPairId": r["key"]}),
+    "DeleteTags": ("delete_tags", lambda r: {"Resources": [r["instance"]]}),
+    "DescribeAccountAttributes": ("describe_account_attributes", lambda r: {}),
+    "DescribeAvailabilityZones": ("describe_availability_zones", lambda r: {}),
+    "DescribeInstanceTypes": ("describe_instance_types", lambda r: {}),
+    "DescribeRegions": ("describe_regions", lambda r: {}),
+    "ImportKeyPair": ("import_key_pair", lambda r: {"KeyName": "imported-by-reader", "PublicKeyMaterial": (
+        b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ2b2dzaGVyZS1vZi10aGUtcmVhZGVyLWtleS0wMDAw reader")}),
+    "RegisterImage": ("register_image", lambda r: {"Name": "registered-by-reader", "RootDeviceName": "/dev/sda1",
+                                                   "BlockDeviceMappings": [{"DeviceName": "/dev/sda1",
+                                                                            "Ebs": {"SnapshotId": r["snapshot"]}}]}),
+}
+# The role column: the least of OpenStack's personas (reader < member) that may call each action in its own
+# project. A reader may call every Describe*/Get* action and nothing else (ec2proxy.auth.policy).
+EVERY_ACTION = {**CHANGES, **OWN_ONLY, **DESCRIBE_BY_ID,
+                **{name: (method, lambda r: {}) for name, method in LISTINGS.items()}}
+ROLE = {name: "reader" if name.startswith(("Describe", "Get")) else "member" for name in EVERY_ACTION}
+MEMBER_ONLY = sorted(name for name, role in ROLE.items() if role == "member")
+READABLE = sorted(name for name, role in ROLE.items() if role == "reader")
 
 
 def test_every_implemented_action_has_an_isolation_row():
-    covered = set(CHANGES) | set(DESCRIBE_BY_ID) | set(LISTINGS) | OWN_ONLY
+    covered = set(CHANGES) | set(DESCRIBE_BY_ID) | set(LISTINGS) | set(OWN_ONLY)
     assert sorted(implemented() - covered) == []
+
+
+def test_every_implemented_action_has_a_role_row():
+    assert sorted(implemented() - set(ROLE)) == []
+    assert {"CreateTags", "DeleteTags", "ModifyInstanceAttribute", "ModifyInstanceMetadataOptions",
+            "CreateDhcpOptions", "CreateKeyPair", "ImportKeyPair", "CreateVolume"} <= set(MEMBER_ONLY)
 
 
 @pytest.mark.parametrize("action", sorted(CHANGES))
@@ -286,3 +315,84 @@ def test_no_secret_reaches_the_log(proxy, ec2, alt, a):
     secrets = [proxy.demo_keys()[1], material.splitlines()[1],
                (proxy.data_dir / "metadata" / "shared_secret").read_text().strip(), *accounts_secrets]
     assert log and [s[:6] + "..." for s in secrets if s and s in log] == []
+
+
+@pytest.fixture(scope="module")
+def reader(proxy, accounts):
+    """A boto3 client of a key with Keystone's read-only role in A's own project (demo)."""
+    created = json.loads(proxy.ec2proxy("credentials", "create", "--project", accounts["demo"]["project_id"],
+                                        "--user", accounts["demo"]["user_id"], "--role", "reader").stdout)
+    assert created["roles"] == ["reader"]
+    return proxy.client(created["access_key"], created["secret"])
+
+
+def _call(client, action: str, resources: dict, **extra):
+    method, kwargs = EVERY_ACTION[action]
+    return getattr(client, method)(**kwargs(resources), **extra)
+
+
+def _takes_dry_run(client, action: str) -> bool:
+    return "DryRun" in client.meta.service_model.operation_model(action).input_shape.members
+
+
+@pytest.mark.parametrize("action", MEMBER_ONLY)
+def test_reader_is_refused_every_change_dry_run_or_not(reader, a, action):
+    for extra in ({}, {"DryRun": True}) if _takes_dry_run(reader, action) else ({},):
+        with pytest.raises(ClientError) as caught:
+            _call(reader, action, a, **extra)
+        error = caught.value.response
+        assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
+            "UnauthorizedOperation", 403), (extra, error["Error"])
+        assert error["Error"]["Message"] == "You are not authorized to perform this operation."
+
+
+@pytest.mark.parametrize("action", READABLE)
+def test_reader_reads_its_project(reader, a, action):
+    answer = repr(_call(reader, action, a))
+    if action in DESCRIBE_BY_ID and action != "GetPasswordData":
+        asked = {value for value in repr(DESCRIBE_BY_ID[action][1](a)).split("'") if value in a.values()}
+        assert asked and all(value in answer for value in asked), answer
+    if _takes_dry_run(reader, action):
+        with pytest.raises(ClientError) as caught:
+            _call(reader, action, a, DryRun=True)
+        assert caught.value.response["Error"]["Code"] == "DryRunOperation"
+
+
+@pytest.mark.parametrize("action", sorted(ROLE))
+def test_member_passes_the_policy_of_every_action(ec2, a, action):
+    """A's member asks with DryRun where the action takes it: the policy lets it through, to DryRunOperation or
+    to what the handler's own checks say of A's resources as they are now (an attached gateway, a VPC in use)."""
+    if not _takes_dry_run(ec2, action):
+        _call(ec2, action, a) if ROLE[action] == "reader" else pytest.skip(f"{action} has no DryRun")
+        return
+    with pytest.raises(ClientError) as caught:
+        _call(ec2, action, a, DryRun=True)
+    assert caught.value.response["Error"]["Code"] not in ("UnauthorizedOperation", "AuthFailure"), action
+
+
+def test_nothing_the_reader_tried_left_a_trace(proxy, reader, ec2, a):
+    """Every change a reader may not make, tried in a row: not one row of ours changes and no call reaches the
+    cloud (the refusal comes before the handler); A's instance can still be terminated by its members."""
+    import sqlite3
+
+    from tests.devclouds import DevCloudProcess
+
+    def dump() -> list[str]:
+        with sqlite3.connect(proxy.data_dir / "ec2proxy.sqlite") as connection:
+            return list(connection.iterdump())
+
+    read, clear = DevCloudProcess(proxy.data_dir).request_log()
+    before = dump()
+    clear()
+    for action in MEMBER_ONLY:
+        with pytest.raises(ClientError) as caught:
+            _call(reader, action, a)
+        assert caught.value.response["Error"]["Code"] == "UnauthorizedOperation", action
+    reached = [(call["method"], call["raw_path"]) for call in read() if "/identity/" not in call["raw_path"]]
+    assert reached == []
+    after = dump()
+    assert [line for line in after if line not in before] == [] and len(after) == len(before)
+    assert ec2.describe_tags(Filters=[{"Name": "key", "Values": ["b"]}])["Tags"] == []
+    assert ec2.describe_instance_attribute(InstanceId=a["instance"], Attribute="disableApiTermination")[
+        "DisableApiTermination"] == {"Value": False}
+    assert not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["*-by-reader"]}])["KeyPairs"]

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ec2proxy.auth.policy import with_implied
 from ec2proxy.auth.signatures import Signature
 from ec2proxy.db.models import Credential
 from ec2proxy.ec2 import errors
@@ -30,6 +31,8 @@ class Identity:
 
     ``scoped`` is the signer's own Keystone token (keystone source); without
     it the proxy calls the cloud as its own user scoped to ``project_id``.
+    ``roles`` are the signer's roles in that project (the token's, or the
+    local key's with those they imply), which ``ec2proxy.auth.policy`` checks.
     """
 
     access_key: str
@@ -37,6 +40,7 @@ class Identity:
     user_id: str
     secret: str = dataclasses.field(repr=False)
     scoped: Any = dataclasses.field(default=None, repr=False, compare=False)
+    roles: tuple[str, ...] = ()
 
 
 class CredentialStore(Protocol):
@@ -99,18 +103,19 @@ class LocalCredentialStore:
             row = await session.get(Credential, access_key)
         if row is None:
             return None
-        return Identity(row.access_key, row.project_id, row.user_id, row.secret)
+        return _local_identity(row)
 
     async def create(
-        self, project_id: str, user_id: str, access_key: str | None = None, secret: str | None = None
+        self, project_id: str, user_id: str, access_key: str | None = None, secret: str | None = None,
+        roles: tuple[str, ...] = ("member",),
     ) -> Identity:
         access_key = access_key or "AKIA" + secrets.token_hex(8).upper()
         secret = secret or secrets.token_urlsafe(30)
+        row = Credential(access_key=access_key, secret=secret, project_id=project_id, user_id=user_id,
+                         roles=",".join(roles))
         async with self._sessions() as session, session.begin():
-            session.add(
-                Credential(access_key=access_key, secret=secret, project_id=project_id, user_id=user_id)
-            )
-        return Identity(access_key, project_id, user_id, secret)
+            session.add(row)
+        return _local_identity(row)
 
     async def list(self, project_id: str | None = None) -> list[Identity]:
         query = select(Credential).order_by(Credential.created_at)
@@ -118,13 +123,18 @@ class LocalCredentialStore:
             query = query.where(Credential.project_id == project_id)
         async with self._sessions() as session:
             rows = (await session.scalars(query)).all()
-        return [Identity(r.access_key, r.project_id, r.user_id, r.secret) for r in rows]
+        return [_local_identity(row) for row in rows]
 
     async def delete(self, access_key: str) -> bool:
         async with self._sessions() as session, session.begin():
             result = await session.execute(delete(Credential).where(Credential.access_key == access_key))
         self._cache.pop(access_key)
         return result.rowcount > 0
+
+
+def _local_identity(row: Credential) -> Identity:
+    granted = tuple(role for role in (row.roles or "member").split(",") if role)
+    return Identity(row.access_key, row.project_id, row.user_id, row.secret, roles=with_implied(granted))
 
 
 class KeystoneCredentialStore:
@@ -172,7 +182,7 @@ class KeystoneCredentialStore:
             raise exc.ec2() from None
         scoped = Scoped.from_token_body(token, body, self._cloud.auth.interface, self._cloud.auth.region)
         secret = await self._read_secret(scoped, service, signature.access_key)
-        identity = Identity(signature.access_key, scoped.project_id, scoped.user_id, secret, scoped)
+        identity = Identity(signature.access_key, scoped.project_id, scoped.user_id, secret, scoped, scoped.roles)
         return check(signature, identity) if secret else identity
 
     async def _read_secret(self, scoped, service, access_key: str) -> str:

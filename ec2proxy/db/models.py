@@ -33,6 +33,8 @@ class Credential(Base):
     secret: Mapped[str] = mapped_column(String(128))
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     user_id: Mapped[str] = mapped_column(String(64))
+    # Comma-separated role names, as Keystone would grant them in the project (ec2proxy.auth.policy).
+    roles: Mapped[str] = mapped_column(String(255), default="member", server_default="member")
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 

@@ -209,11 +209,12 @@ def seed(store: Store) -> dict[str, Any]:
             "admin": [("admin", "admin"), ("demo", "admin"), ("alt", "admin"), ("service", "admin")],
             "demo": [("demo", "member"), ("demo", "reader")],
             "alt": [("alt", "member"), ("alt", "reader")],
+            "auditor": [("demo", "reader")],  # Keystone's read-only persona: may look, may change nothing
             # The proxy's own user: 'service' for ec2tokens, and 'member' (never admin: an admin
             # reaches every project's servers by id) in the projects it serves with local keys.
             "ec2proxy": [("service", "service"), ("service", "member"), ("demo", "member"), ("alt", "member")],
         }
-        defaults = {"admin": "admin", "demo": "demo", "alt": "alt", "ec2proxy": "service"}
+        defaults = {"admin": "admin", "demo": "demo", "alt": "alt", "auditor": "demo", "ec2proxy": "service"}
         for name, roles in grants.items():
             password = secrets.token_urlsafe(12)
             user = store.put("user", {"id": new_id().replace("-", ""), "name": name, "password": password,
@@ -223,10 +224,10 @@ def seed(store: Store) -> dict[str, Any]:
                                     "project_id": projects[project]["id"], "role": role})
             accounts[name] = {"user_id": user["id"], "username": name, "password": password,
                               "project_id": projects[defaults[name]]["id"], "project_name": defaults[name]}
-            if name in ("demo", "alt"):  # an EC2 credential in Keystone, for the keystone credential source
+            if name in ("demo", "alt", "auditor"):  # an EC2 credential in Keystone, for that credential source
                 access = secrets.token_hex(16)
                 store.put("ec2_credential", {"id": access, "access": access, "secret": secrets.token_hex(16),
-                                             "user_id": user["id"], "project_id": projects[name]["id"]})
+                                             "user_id": user["id"], "project_id": projects[defaults[name]]["id"]})
                 accounts[name]["ec2_access"] = access
         cirros = image.new_image(projects["admin"]["id"], name="cirros-0.6.2-x86_64-disk", visibility="public",
                                  container_format="bare", disk_format="qcow2", min_disk=1, min_ram=0,

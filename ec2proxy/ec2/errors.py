@@ -111,6 +111,9 @@ class UnauthorizedOperation(EC2Error):
     code = "UnauthorizedOperation"
     status = 403
 
+    def __init__(self, message: str = "You are not authorized to perform this operation."):
+        super().__init__(message)
+
 
 # -- flow control ----------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from ec2proxy import db, protocol
 from ec2proxy.auth.credentials import CredentialStore, KeystoneCredentialStore, LocalCredentialStore
 from ec2proxy.cloud import Cloud
 from ec2proxy.cloud.auth import Authenticator
-from ec2proxy.frontdoor import dispatch, listeners
+from ec2proxy.frontdoor import actions, dispatch, listeners
 from ec2proxy.frontdoor.accesslog import AccessLog
 from ec2proxy.frontdoor.metrics import Metrics
 from ec2proxy.frontdoor.ratelimit import RateLimiter
@@ -30,6 +30,7 @@ SERVICES = web.AppKey("services", Services)  # the admin listener's Application
 @contextlib.asynccontextmanager
 async def open_services(config: Config) -> AsyncIterator[Services]:
     protocol.service_model()  # load the EC2 model before the first request, not during it
+    rules = actions.load_policy(config)  # a bad policy file stops here, before anything is opened
     engine = db.create_engine(config.database.url)
     sessions = db.sessionmaker(engine)
     try:
@@ -60,6 +61,7 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
                 engine=engine,
                 sessions=sessions,
                 credentials=credentials,
+                policy=rules,
                 limiter=RateLimiter(config.api.rate_limit, config.api.rate_burst),
                 metrics=Metrics.create(cloud),
                 access_log=access_log,

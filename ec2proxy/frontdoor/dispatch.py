@@ -1,7 +1,8 @@
 """The EC2 front door: one aiohttp handler from HTTP request to EC2 response.
 
 Order of checks, as AWS does them: body and query syntax, signature and
-credentials, rate limit, action, parameters, DryRun, then the handler. Every
+credentials, rate limit, action, parameters, the caller's permission (the
+policy), DryRun, then the handler. Every
 failure leaves as the EC2 error envelope with a RequestID; an unexpected
 exception is logged with its traceback and answered as ``InternalError``
 without any Python detail.
@@ -126,6 +127,8 @@ async def handle(request: web.BaseRequest, services: Services) -> web.Response:
         handler = handler_for(action, service)
         if handler is None:
             raise errors.UnsupportedOperation(f"The action {action} is not supported by this cloud.")
+        # Before DryRun and before the handler: a refusal answers the DryRun question and writes nothing.
+        services.policy.authorize(f"{service}:{action}", identity.project_id, identity.user_id, identity.roles)
         ctx = RequestContext(
             request_id=request_id,
             action=action,

@@ -42,5 +42,10 @@ def handler_for(name: str, service: str = "ec2") -> Handler | None:
     return _REGISTRY.get((service, name))
 
 
+def registered() -> frozenset[tuple[str, str]]:
+    """Every (service, action) with a handler."""
+    return frozenset(_REGISTRY)
+
+
 def implemented(service: str = "ec2") -> frozenset[str]:
     return frozenset(name for (where, name) in _REGISTRY if where == service)

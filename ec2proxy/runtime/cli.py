@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import pathlib
+import re
 import signal
 import sys
 from typing import Sequence
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from ec2proxy import __version__, db
 from ec2proxy.auth.credentials import LocalCredentialStore
-from ec2proxy.frontdoor import listeners
+from ec2proxy.frontdoor import actions, listeners
 from ec2proxy.frontdoor.app import create_admin_app, create_api_server, open_services
 from ec2proxy.runtime import config as configuration
 from ec2proxy.runtime import embedded, keys, workers
@@ -33,6 +34,12 @@ def _load(args: argparse.Namespace) -> configuration.Config:
         if getattr(args, flag, None) is not None:
             overrides[key] = getattr(args, flag)
     return configuration.load(args.config, overrides)
+
+
+def _role_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+        raise argparse.ArgumentTypeError(f"not a role name: {value!r}")
+    return value
 
 
 def _endpoint(listen: str) -> str:
@@ -198,6 +205,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(_serve(config))
         return 0
     size = workers.count(args.workers)
+    actions.load_policy(config)  # a policy file that does not parse stops serve before anything is written
     config.make_data_dir()
     db.upgrade(config.database.url)  # once, before any worker starts
     asyncio.run(_serve(config) if size == 1 else _supervise(config, size))
@@ -220,13 +228,15 @@ async def _credentials(args: argparse.Namespace, config: configuration.Config) -
                   "'openstack ec2 credentials create/list/delete'", file=sys.stderr)
             return 2
         if args.credentials_command == "create":
-            identity = await store.create(args.project, args.user, args.access_key, args.secret)
+            identity = await store.create(args.project, args.user, args.access_key, args.secret,
+                                          tuple(args.role or ["member"]))
             print(json.dumps({"access_key": identity.access_key, "secret": identity.secret,
-                              "project_id": identity.project_id, "user_id": identity.user_id}))
+                              "project_id": identity.project_id, "user_id": identity.user_id,
+                              "roles": list(identity.roles)}))
         elif args.credentials_command == "list":
             for identity in await store.list(args.project):
                 print(json.dumps({"access_key": identity.access_key, "project_id": identity.project_id,
-                                  "user_id": identity.user_id}))
+                                  "user_id": identity.user_id, "roles": list(identity.roles)}))
         else:
             if not await store.delete(args.access_key):
                 print(f"no such access key: {args.access_key}", file=sys.stderr)
@@ -354,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--user", required=True)
     create.add_argument("--access-key")
     create.add_argument("--secret")
+    create.add_argument("--role", action="append", type=_role_name,
+                        help="a role the key acts with in its project, as Keystone would grant it: reader, member "
+                             "(the default) or admin, or a role policy.yaml names; repeat for several")
     listing = credentials_sub.add_parser("list", parents=[common])
     listing.add_argument("--project")
     delete = credentials_sub.add_parser("delete", parents=[common])

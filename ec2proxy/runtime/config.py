@@ -153,6 +153,10 @@ class AuthSection:
         'Keystone).')
     max_skew: int = option(900, 'Largest accepted clock difference of a signed request, in seconds.')
     cache_ttl: float = option(10.0, 'Seconds a verified credential is kept in memory before it is looked up again.')
+    policy_file: str = option('',
+        'A policy.yaml (oslo.policy) whose rules override the defaults: readers Describe*/Get*, members '
+        'everything (etc/ec2proxy/policy.yaml.sample lists every rule). A relative path is taken from the '
+        "configuration file's folder. Empty: the defaults. Read at start; a file that does not parse stops it.")
 
 
 @dataclasses.dataclass
@@ -250,6 +254,15 @@ class Config:
             for path in self.data_dir.glob(pattern):
                 if path.is_file():
                     os.chmod(path, 0o600)
+
+    @property
+    def policy_path(self) -> pathlib.Path | None:
+        """[auth] policy_file, a relative path taken from the configuration file's folder."""
+        if not self.auth.policy_file:
+            return None
+        path = pathlib.Path(self.auth.policy_file).expanduser()
+        base = pathlib.Path(self.path).parent if self.path else pathlib.Path.cwd()
+        return path if path.is_absolute() else (base / path).absolute()
 
     @property
     def regions(self) -> frozenset[str]:

@@ -11,6 +11,7 @@ from typing import Callable
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from ec2proxy.auth.credentials import CredentialStore
+from ec2proxy.auth.policy import Policy
 from ec2proxy.cloud import Cloud
 from ec2proxy.frontdoor.accesslog import AccessLog
 from ec2proxy.frontdoor.metrics import Metrics
@@ -26,6 +27,7 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker
     credentials: CredentialStore
+    policy: Policy
     limiter: RateLimiter
     metrics: Metrics
     access_log: AccessLog | None
