@@ -7,6 +7,7 @@ import ipaddress
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.metadata_calls import fetch, signed
 from tests.support import WAIT, code_of
@@ -66,6 +67,10 @@ def test_allocate_associate_disassociate_release(proxy, ec2, running):
     assert code_of(ec2.describe_addresses, AllocationIds=[allocated["AllocationId"]]) == \
         "InvalidAllocationID.NotFound"
     assert code_of(ec2.release_address, PublicIp="203.0.113.250") == "InvalidAddress.NotFound"
+    for call in (ec2.release_address, ec2.disassociate_address):
+        assert code_of(call, PublicIp="invalidIp") == "InvalidParameterValue"
+    assert code_of(ec2.describe_addresses, PublicIps=["invalidIp"]) == "InvalidParameterValue"
+    assert code_of(ec2.describe_addresses, PublicIps=["203.0.113.250"]) == "InvalidAddress.NotFound"
 
 
 def test_reassociation_needs_permission(ec2, ami, running):
@@ -78,8 +83,17 @@ def test_reassociation_needs_permission(ec2, ami, running):
     ec2.associate_address(AllocationId=allocated["AllocationId"], InstanceId=other["InstanceId"],
                           AllowReassociation=True)
     assert described(ec2, other["InstanceId"])["PublicIpAddress"] == allocated["PublicIp"]
-    ec2.disassociate_address(PublicIp=allocated["PublicIp"])
-    ec2.release_address(PublicIp=allocated["PublicIp"])
+    # PublicIp names EC2-Classic addresses (deprecated in the AWS API reference of DisassociateAddress and
+    # ReleaseAddress): a VPC address is unmapped by its association id and released by its allocation id.
+    for call in (ec2.disassociate_address, ec2.release_address):
+        with pytest.raises(ClientError) as caught:
+            call(PublicIp=allocated["PublicIp"])
+        assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+        assert caught.value.response["Error"]["Message"].startswith("You must specify an a")
+    assert described(ec2, other["InstanceId"])["PublicIpAddress"] == allocated["PublicIp"]
+    ec2.disassociate_address(AssociationId=ec2.describe_addresses(
+        AllocationIds=[allocated["AllocationId"]])["Addresses"][0]["AssociationId"])
+    ec2.release_address(AllocationId=allocated["AllocationId"])
     ec2.terminate_instances(InstanceIds=[other["InstanceId"]])
 
 

@@ -186,6 +186,9 @@ def test_ebs_image_of_a_volume_backed_instance(ec2, ami, proxy):
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot_id], WaiterConfig=WAIT)
     (snapshot,) = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]
     assert snapshot["Tags"] == [{"Key": "of", "Value": "snapshot"}] and snapshot["VolumeSize"] == 3
+    # Nova wrote the flavor's 8 GB root disk as min_disk, which would refuse every boot on a 3 GB root
+    glance = DevCloudProcess(proxy.data_dir).sdk().image
+    assert next(i for i in glance.images() if ids.from_uuid("ami", i.id) == image_id).min_disk == 3
 
     (booted,) = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)["Instances"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[booted["InstanceId"]], WaiterConfig=WAIT)

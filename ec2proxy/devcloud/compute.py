@@ -139,6 +139,16 @@ def _state(status: str) -> dict:
     return {"status": status, "vm_state": vm_state, "power_state": power}
 
 
+def _check_min_disk(store, image: dict, bdms: list[dict]) -> None:
+    """Nova refuses a root volume smaller than the image's min_disk (checked on the lab: 400, sizes in bytes)."""
+    root = next(b for b in bdms if b.get("boot_index") in (0, "0") and b.get("destination_type") == "volume")
+    size = root.get("volume_size") or (store.get("snapshot", root.get("snapshot_id") or "") or {}).get("size")
+    if size and int(image.get("min_disk") or 0) > int(size):
+        raise HTTPError(400, "Volume is smaller than the minimum size specified in image metadata. Volume size is "
+                             f"{int(size) * 1024 ** 3} bytes, minimum size is {int(image['min_disk']) * 1024 ** 3} "
+                             "bytes.")
+
+
 def _flavor(flavor_id: str) -> dict | None:
     for fid, name, vcpus, ram, disk in FLAVORS:
         if fid == flavor_id or name == flavor_id:
@@ -273,6 +283,8 @@ async def create_servers(request: web.Request) -> web.Response:
     boot_volume = any(b.get("boot_index") in (0, "0") and b.get("destination_type") == "volume" for b in bdms)
     if not image_id and not boot_volume:
         raise HTTPError(400, "Missing imageRef attribute")
+    if image_id and boot_volume:
+        _check_min_disk(store, image, bdms)
     key_name = spec.get("key_name")
     if key_name and store.get("keypair", f"{token.user_id}/{key_name}") is None:
         raise HTTPError(400, "Invalid key_name provided.")
@@ -525,8 +537,10 @@ async def server_action(request: web.Request) -> web.Response:
             raise _conflict(server, "createImage")
         name, metadata = (value or {}).get("name") or "snapshot", (value or {}).get("metadata") or {}
         if server.get("volume_backed", not server["image_id"]):  # Cinder snapshots its volumes; the image maps them
+            # Nova writes the flavor's root disk as min_disk, though the root is a volume of its own size
+            disk = (_flavor(server["flavor_id"]) or {}).get("disk") or 1
             snapshot = cloud.store.put("image", images.volume_backed_snapshot_of(
-                server, name, metadata, volume.image_mappings(cloud, server, name)))
+                server, name, metadata, volume.image_mappings(cloud, server, name), disk))
         else:
             snapshot = images.snapshot_of(cloud, server, name, metadata)
         return reply({"image_id": snapshot["id"]}, 202)

@@ -110,11 +110,11 @@ def snapshot_of(cloud, server: dict, name: str, metadata: dict) -> dict:
     return cloud.store.put("image", image)
 
 
-def volume_backed_snapshot_of(server: dict, name: str, metadata: dict, mappings: list[dict]) -> dict:
+def volume_backed_snapshot_of(server: dict, name: str, metadata: dict, mappings: list[dict], min_disk: int) -> dict:
     """Nova's image of a volume-backed server: no data, active at once, mapping its volumes' snapshots."""
     data = b""
     image = new_image(server["project_id"], name=name, visibility="private", container_format="bare",
-                      disk_format="raw", min_disk=1, min_ram=0, base_image_ref="",
+                      disk_format="raw", min_disk=min_disk, min_ram=0, base_image_ref="",
                       root_device_name=server["root_device_name"], bdm_v2="True",
                       block_device_mapping=json.dumps(mappings), **metadata)
     image.update(status="active", size=0, checksum=hashlib.md5(data).hexdigest(), os_hash_algo="sha512",

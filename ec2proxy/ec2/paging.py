@@ -51,12 +51,16 @@ def _offset(ctx: "RequestContext", token: str, binding: bytes) -> int:
 
 
 def check_max_results(params: dict, low: int = 5, high: int = 1000, ids_member: str | None = None) -> None:
+    """Below ``low`` is refused; above ``high`` AWS answers ``high`` items, not an error (the AWS CLI v1 sends
+    MaxResults=1000 to DescribeVolumes, whose maximum is 500): ``params`` then asks for ``high``."""
     max_results = params.get("MaxResults")
     if ids_member and params.get(ids_member) and max_results is not None:
         raise errors.InvalidParameterCombination(
             f"The parameter {ids_member} cannot be used with the parameter maxResults")
-    if max_results is not None and not low <= max_results <= high:
+    if max_results is not None and max_results < low:
         raise errors.InvalidParameterValue(f"Value for parameter MaxResults must be between {low} and {high}")
+    if max_results is not None and max_results > high:
+        params["MaxResults"] = high
 
 
 def page(ctx: "RequestContext", items: Sequence[T], params: dict) -> tuple[Sequence[T], str | None]:

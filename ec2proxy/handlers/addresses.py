@@ -18,6 +18,8 @@ from ec2proxy.readmodels.instances import lookup
 from ec2proxy.state import public_addresses
 
 _get = filters.path
+# AWS's answer when a VPC address is named by PublicIp where its id is needed (DisassociateAddress, ReleaseAddress)
+VPC_ADDRESS_NEEDS = "You must specify %s when %s"
 FILTERS = {
     "allocation-id": _get("AllocationId"), "association-id": _get("AssociationId"), "domain": _get("Domain"),
     "instance-id": _get("InstanceId"), "network-interface-id": _get("NetworkInterfaceId"),
@@ -69,6 +71,10 @@ def _find(addresses: list[dict], allocation_id: str | None, public_ip: str | Non
                                   code="InvalidAllocationID.NotFound")
         return found[0]
     if public_ip:
+        try:
+            ipaddress.IPv4Address(public_ip)
+        except ValueError:
+            raise errors.InvalidParameterValue(f"Invalid value '{public_ip[:64]}' for PublicIp") from None
         found = [a for a in addresses if a["PublicIp"] == public_ip]
         if not found:
             raise errors.EC2Error(f"The address '{public_ip[:64]}' does not belong to you.",
@@ -198,11 +204,10 @@ async def disassociate_address(ctx: RequestContext, params: dict) -> dict:
             raise errors.EC2Error(f"The association ID '{params['AssociationId']}' does not exist",
                                   code="InvalidAssociationID.NotFound")
         address = found[0]
-    else:
-        address = _find(addresses, None, params.get("PublicIp"))
-        if not address.get("AssociationId"):
-            raise errors.EC2Error(f"The address {address['PublicIp']} is not associated",
-                                  code="InvalidAssociationID.NotFound")
+    else:  # PublicIp is EC2-Classic's (deprecated): every address here is a VPC one
+        _find(addresses, None, params.get("PublicIp"))
+        raise errors.InvalidParameterValue(VPC_ADDRESS_NEEDS % ("an association id", "unmapping an address from a "
+                                                                 "VPC instance"))
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
@@ -218,6 +223,9 @@ async def release_address(ctx: RequestContext, params: dict) -> dict:
     if params.get("AllocationId") and params.get("PublicIp"):
         raise errors.InvalidParameterCombination("Specify either PublicIp or AllocationId, not both")
     address = _find(await describe(ctx), params.get("AllocationId"), params.get("PublicIp"))
+    if not params.get("AllocationId"):  # PublicIp is EC2-Classic's (deprecated): every address here is a VPC one
+        raise errors.InvalidParameterValue(VPC_ADDRESS_NEEDS % ("an allocation id", "releasing a VPC elastic IP "
+                                                                 "address"))
     if address.get("AssociationId"):
         raise errors.EC2Error(f"The address {address['PublicIp']} is in use (associated).",
                               code="InvalidIPAddress.InUse")

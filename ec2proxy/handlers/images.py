@@ -162,12 +162,24 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
         raise
     ami = ids.from_uuid("ami", os_image)
     snapshot_tags = {}
-    if specs.get("snapshot"):  # Nova mapped the snapshots it asked Cinder for in the image, already there
-        mapped = block_devices(await view.glance.get_image(os_image))
-        snapshot_tags = {m["Ebs"]["SnapshotId"]: specs["snapshot"] for m in mapped
-                         if m.get("Ebs", {}).get("SnapshotId")}
+    if instance["RootDeviceType"] == "ebs":  # Nova mapped the snapshots it asked Cinder for, already there
+        image = await view.glance.get_image(os_image)
+        await _root_size_as_min_disk(view, image)
+        snapshot_tags = {m["Ebs"]["SnapshotId"]: specs["snapshot"] for m in block_devices(image)
+                         if m.get("Ebs", {}).get("SnapshotId")} if specs.get("snapshot") else {}
     await _tag_new(ctx, operation_id, ami, tags, snapshot_tags)
     return {"ImageId": ami}
+
+
+async def _root_size_as_min_disk(view, image: dict) -> None:
+    """Nova writes the flavor's root disk (8 GB for t2.micro) as min_disk of a volume-backed server's image,
+    whatever the size of its root volume: Nova then refuses to boot the image on a volume of its snapshot's
+    size. An EBS AMI boots on a root of its snapshot's size, as on AWS: min_disk becomes that size."""
+    root = next((m for m in devices.image_mappings(image) if m.get("boot_index") == 0 and m.get("volume_size")),
+                None)
+    if root is not None and int(image.get("min_disk") or 0) > int(root["volume_size"]):
+        await view.glance.update_image(image["id"], [{"op": "replace", "path": "/min_disk",
+                                                      "value": int(root["volume_size"])}])
 
 
 def _snapshot_root(params: dict) -> tuple[dict, str]:
