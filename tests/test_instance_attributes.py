@@ -274,3 +274,23 @@ def test_a_guest_that_shuts_down_is_terminated_when_set_so(ec2, ami, proxy):
         InstanceIds=[launched["stop"], stopped])["Reservations"] for i in r["Instances"]}
     assert shown == {launched["stop"]: "stopped", stopped: "stopped"}
     ec2.terminate_instances(InstanceIds=[launched["stop"], stopped])
+
+
+def test_reset_instance_attribute_resets_what_aws_resets(ec2, running, proxy):
+    """ResetInstanceAttribute: sourceDestCheck back on (boto3 and the AWS CLI), kernel, ramdisk and
+    disableApiStop as they always are here; what AWS does not reset is InvalidParameterValue."""
+    ec2.modify_instance_attribute(InstanceId=running, SourceDestCheck={"Value": False})
+    ec2.reset_instance_attribute(InstanceId=running, Attribute="sourceDestCheck")
+    assert attribute(ec2, running, "sourceDestCheck")["SourceDestCheck"] == {"Value": True}
+    ec2.modify_instance_attribute(InstanceId=running, SourceDestCheck={"Value": False})
+    proxy.aws("ec2", "reset-instance-attribute", "--instance-id", running, "--attribute", "sourceDestCheck")
+    shown = ec2.describe_instances(InstanceIds=[running])["Reservations"][0]["Instances"][0]
+    assert shown["SourceDestCheck"] is True and shown["NetworkInterfaces"][0]["SourceDestCheck"] is True
+    for name in ("kernel", "ramdisk", "disableApiStop"):
+        ec2.reset_instance_attribute(InstanceId=running, Attribute=name)
+    for name in ("disableApiTermination", "groupSet", "instanceType", "userData"):
+        assert code_of(ec2.reset_instance_attribute, InstanceId=running, Attribute=name) == "InvalidParameterValue"
+    assert code_of(ec2.reset_instance_attribute, InstanceId="i-0123456789abcdef0",
+                   Attribute="sourceDestCheck") == "InvalidInstanceID.NotFound"
+    assert code_of(ec2.reset_instance_attribute, InstanceId=running, Attribute="sourceDestCheck",
+                   DryRun=True) == "DryRunOperation"

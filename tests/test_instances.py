@@ -176,7 +176,8 @@ def test_describe_errors_filters_and_paging(ec2, ami):
     assert sorted(i["InstanceId"] for p in pages for r in p["Reservations"] for i in r["Instances"]) == sorted(wanted)
     first_token = pages[0]["NextToken"]
     assert code_of(ec2.describe_instances, MaxResults=5, NextToken=first_token,
-                   Filters=[{"Name": "instance-type", "Values": ["t2.micro"]}]) == "InvalidNextToken"
+                   InstanceIds=wanted[:1]) == "InvalidParameterCombination"
+    assert code_of(ec2.describe_volumes, MaxResults=5, NextToken=first_token) == "InvalidNextToken"
     by_index = ec2.describe_instances(Filters=tagged + [{"Name": "launch-index", "Values": ["6"]}])
     assert [i["AmiLaunchIndex"] for r in by_index["Reservations"] for i in r["Instances"]] == [6]
     ec2.terminate_instances(InstanceIds=wanted)

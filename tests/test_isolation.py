@@ -161,6 +161,8 @@ CHANGES = {
     "ModifyVolumeAttribute": ("modify_volume_attribute", lambda r: {"VolumeId": r["volume"],
                                                                     "AutoEnableIO": {"Value": True}}),
     "RebootInstances": ("reboot_instances", lambda r: {"InstanceIds": [r["instance"]]}),
+    "ResetInstanceAttribute": ("reset_instance_attribute", lambda r: {"InstanceId": r["instance"],
+                                                                      "Attribute": "sourceDestCheck"}),
     "ReleaseAddress": ("release_address", lambda r: {"AllocationId": r["allocation"]}),
     "ResetImageAttribute": ("reset_image_attribute", lambda r: {"ImageId": r["image"],
                                                                 "Attribute": "launchPermission"}),

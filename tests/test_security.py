@@ -315,8 +315,9 @@ def test_a_next_token_is_bound_to_its_caller_and_question(ec2, alt, good):
     for bad in (forged, "x.y", token[:-2] + "AA", "%" * 2000, base64.urlsafe_b64encode(b"1e999").decode() + ".x"):
         assert code_of(ec2.describe_tags, NextToken=bad) == "InvalidNextToken"
     assert code_of(alt.describe_tags, MaxResults=5, NextToken=token) == "InvalidNextToken"  # another project
-    assert code_of(ec2.describe_tags, MaxResults=5, NextToken=token,
-                   Filters=[{"Name": "key", "Values": ["*"]}]) == "InvalidNextToken"  # another question
+    assert code_of(ec2.describe_instances, MaxResults=5, NextToken=token) == "InvalidNextToken"  # another action
+    # other filters go on from the token's place, as AWS does (the retired ec2-api's suite checks it against AWS)
+    assert ec2.describe_tags(MaxResults=5, NextToken=token, Filters=[{"Name": "key", "Values": ["page*"]}])["Tags"]
 
 
 def test_a_client_token_reused_in_another_zone_is_a_mismatch(ec2, ami, good):

@@ -141,10 +141,7 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
         check = _boolean(value)
         if ctx.dry_run:
             raise errors.DryRunOperation()
-        neutron = vpcs.neutron(view)
-        for port in await neutron.list("port", {"device_id": instance.os_id}):
-            await neutron.update("port", port["id"], {"allowed_address_pairs": vpcs.address_pairs(port, check)})
-        ctx.services.instance_changed(instance.os_id)
+        await _source_dest_check(ctx, view, instance, check)
         return {}
     else:  # blockDeviceMapping
         await _delete_on_termination(ctx, view, instance, params.get("BlockDeviceMappings") or [])
@@ -152,6 +149,33 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     await update_row(ctx, instance, **changes)
+    return {}
+
+
+async def _source_dest_check(ctx: RequestContext, view: CloudView, instance: InstanceRecord, check: bool) -> None:
+    """On every port of the instance: a port that may send from any address has the 0.0.0.0/0 address pair."""
+    neutron = vpcs.neutron(view)
+    for port in await neutron.list("port", {"device_id": instance.os_id}):
+        await neutron.update("port", port["id"], {"allowed_address_pairs": vpcs.address_pairs(port, check)})
+    ctx.services.instance_changed(instance.os_id)
+
+
+# What ResetInstanceAttribute may reset, as AWS documents it: the rest is InvalidParameterValue. The kernel and the
+# ramdisk are always the image's here (they cannot be changed), and so is disableApiStop's false.
+RESETTABLE = ("kernel", "ramdisk", "sourceDestCheck", "disableApiStop")
+
+
+@action("ResetInstanceAttribute", checks_dry_run=True)
+async def reset_instance_attribute(ctx: RequestContext, params: dict) -> dict:
+    name = params["Attribute"]
+    if name not in RESETTABLE:
+        raise errors.InvalidParameterValue(f"The attribute {str(name)[:64]} cannot be reset; only "
+                                           f"{', '.join(RESETTABLE)} can.")
+    instance, = await lookup(ctx, [params["InstanceId"]])
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    if name == "sourceDestCheck":
+        await _source_dest_check(ctx, await ctx.cloud(), instance, True)
     return {}
 
 

@@ -1,0 +1,110 @@
+"""What the suite needs on the lab, made as users make it, and taken away after: the proxy, a demo EC2
+credential, the public image and an EBS image (a volume-backed instance's CreateImage)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+from tests.realcloud.census import census, left_behind, sweep
+from tests.realcloud.test_lab_instances import _demo_credential, as_demo, lab_server, wait_running
+from tests.support import until
+
+WAIT = {"Delay": 1, "MaxAttempts": 120}
+
+
+def log(message: str) -> None:
+    print(f"tempest: {message}", flush=True)
+
+
+class Stage:
+    def __init__(self, data: pathlib.Path):
+        self.data = data
+        self.made: list = []  # undo steps, last first
+        self.leaked: list[tuple[str, str]] = []
+        self.unswept: list[tuple[str, str]] = []
+
+    def __enter__(self) -> "Stage":
+        from ec2proxy.ec2 import ids
+
+        self.before = census()
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.server = lab_server(self.data, "LAB_EC2_SERVICE")
+        self.credential = _demo_credential()
+        self.made.append(lambda: as_demo(lambda view: view.keystone.delete_ec2_credential(
+            view.scoped.user_id, self.credential["access"])))
+        self.ec2 = self.server.client(self.credential["access"], self.credential["secret"])
+        self.image = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+        try:
+            self.ebs_image = self._ebs_image()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _ebs_image(self) -> str:
+        """The lab's no-storage Cinder writes no image into a volume: the first root is a blank volume marked
+        bootable in Cinder (outside EC2) and registered through its snapshot; the suite's EBS image is then
+        CreateImage of an instance booted from it, as a user would make one."""
+        from ec2proxy.ec2 import ids
+
+        ec2 = self.ec2
+        zone = os.environ.get("LAB_AVAILABILITY_ZONE", "nova")
+        source = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+        self.made.append(lambda: self._gone(ec2.delete_volume, VolumeId=source))
+        ec2.get_waiter("volume_available").wait(VolumeIds=[source], WaiterConfig=WAIT)
+
+        async def bootable(view):
+            (volume,) = [v for v in await view.cinder.list_volumes() if ids.from_uuid("vol", v["id"]) == source]
+            await view.cinder.post(f"volumes/{volume['id']}/action", {"os-set_bootable": {"bootable": True}})
+
+        as_demo(bootable)
+        seed = ec2.create_snapshot(VolumeId=source)["SnapshotId"]
+        self.made.append(lambda: self._gone(ec2.delete_snapshot, SnapshotId=seed))
+        ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[seed], WaiterConfig=WAIT)
+        registered = ec2.register_image(Name="tempest-ebs-seed", RootDeviceName="/dev/vda", BlockDeviceMappings=[
+            {"DeviceName": "/dev/vda", "Ebs": {"SnapshotId": seed, "DeleteOnTermination": True}}])["ImageId"]
+        self.made.append(lambda: self._gone(ec2.deregister_image, ImageId=registered))
+        (first,) = ec2.run_instances(ImageId=registered, MinCount=1, MaxCount=1, InstanceType="t2.micro")[
+            "Instances"]
+        self.made.append(lambda: self._gone(ec2.terminate_instances, InstanceIds=[first["InstanceId"]]))
+        wait_running(ec2, [first["InstanceId"]])
+        image = ec2.create_image(InstanceId=first["InstanceId"], Name="tempest-ebs")["ImageId"]
+        ec2.get_waiter("image_available").wait(ImageIds=[image], WaiterConfig=WAIT)
+        (described,) = ec2.describe_images(ImageIds=[image])["Images"]
+        snapshot = described["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+        self.made.append(lambda: self._gone(ec2.delete_snapshot, SnapshotId=snapshot))
+        self.made.append(lambda: self._gone(ec2.deregister_image, ImageId=image))
+        ec2.terminate_instances(InstanceIds=[first["InstanceId"]])
+        log(f"EBS image {image} (snapshot {snapshot}), public image {self.image}")
+        return image
+
+    @staticmethod
+    def _gone(call, **kwargs) -> None:
+        """Undo one thing; what is already gone, or still busy for a while, is waited out, never fatal."""
+        from botocore.exceptions import ClientError
+
+        def done() -> bool:
+            try:
+                call(**kwargs)
+            except ClientError as exc:
+                code = exc.response["Error"]["Code"]
+                return code.endswith(".NotFound") or code not in ("VolumeInUse", "IncorrectState",
+                                                                   "InvalidSnapshot.InUse", "DependencyViolation")
+            return True
+
+        try:
+            until(done, 120, 2)
+        except AssertionError as exc:
+            log(f"could not undo {call.__name__}({kwargs}): {exc}")
+
+    def __exit__(self, *exc) -> None:
+        while self.made:
+            undo = self.made.pop()
+            undo()
+        self.server.stop()
+        self.leaked = left_behind(self.before)
+        if self.leaked:  # swept, so that the next run finds the project as this one did
+            log(f"the suite left these in the lab's demo project: {self.leaked}")
+            self.unswept = sweep(self.leaked)
+            log(f"swept; still there: {self.unswept}" if self.unswept else "swept")
