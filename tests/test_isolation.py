@@ -207,7 +207,8 @@ LISTINGS = {
     "DescribeVolumes": "describe_volumes", "DescribeVpcs": "describe_vpcs", "DescribeVolumeStatus":
     "describe_volume_status", "DescribeInstanceStatus": "describe_instance_status",
     "DescribeRouteTables": "describe_route_tables", "DescribeInternetGateways": "describe_internet_gateways",
-    "DescribeDhcpOptions": "describe_dhcp_options",
+    "DescribeDhcpOptions": "describe_dhcp_options", "DescribeVpnGateways": "describe_vpn_gateways",
+    "DescribeCustomerGateways": "describe_customer_gateways", "DescribeVpnConnections": "describe_vpn_connections",
 }
 # actions that name no other project's resource: they create B's own or describe the region
 OWN_ONLY = {

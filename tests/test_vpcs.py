@@ -214,3 +214,21 @@ def test_a_launch_without_a_subnet_goes_to_the_default_vpc(ec2, ami):
     assert shown["VpcId"] == default["VpcId"] != made
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
     ec2.delete_vpc(VpcId=made)
+
+
+def test_vpn_listings_are_empty_as_no_vpn_can_be_made(ec2, proxy):
+    """No VPN gateway, customer gateway or VPN connection can be made here, so their listings are empty, not
+    UnsupportedOperation: a VPC teardown (Terraform's, the retired ec2-api suite's) lists them first."""
+    assert ec2.describe_vpn_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": ["vpc-0123abcd"]}])[
+        "VpnGateways"] == []
+    assert ec2.describe_customer_gateways()["CustomerGateways"] == []
+    assert ec2.describe_vpn_connections()["VpnConnections"] == []
+    assert json.loads(proxy.aws("ec2", "describe-vpn-gateways").stdout) == {"VpnGateways": []}
+    assert code_of(ec2.describe_vpn_gateways, VpnGatewayIds=["vgw-0123abcd"]) == "InvalidVpnGatewayID.NotFound"
+    assert code_of(ec2.describe_customer_gateways, CustomerGatewayIds=["cgw-x"]) == \
+        "InvalidCustomerGatewayID.Malformed"
+    assert code_of(ec2.describe_vpn_connections, Filters=[{"Name": "colour", "Values": ["x"]}]) == \
+        "InvalidParameterValue"
+    assert code_of(ec2.create_vpn_gateway, Type="ipsec.1") == "UnsupportedOperation"
+    assert code_of(ec2.create_customer_gateway, Type="ipsec.1", BgpAsn=65000, IpAddress="203.0.113.9") == \
+        "UnsupportedOperation"

@@ -20,7 +20,8 @@ KINDS = {
     "sg": "GroupId", "eipalloc": "AllocationID", "key": "KeyPair", "vpc": "VpcID", "subnet": "SubnetID",
     "eni": "NetworkInterfaceID", "sgr": "SecurityGroupRuleId", "eipassoc": "AssociationID", "aki": "AMIID",
     "ari": "AMIID", "igw": "InternetGatewayID", "rtb": "RouteTableID", "rtbassoc": "AssociationID",
-    "eni-attach": "AttachmentID", "dopt": "DhcpOptionID",
+    "eni-attach": "AttachmentID", "dopt": "DhcpOptionID", "vgw": "VpnGatewayID", "cgw": "CustomerGatewayID",
+    "vpn": "VpnConnectionID",
 }
 _SHAPE = re.compile(r"([a-z]+(?:-[a-z]+)?)-([0-9a-f]{8}|[0-9a-f]{17})")  # eni-attach-0123...
 _ACCOUNT = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an owner id is a Keystone project id

@@ -36,6 +36,7 @@ from ec2proxy.handlers import (  # noqa: F401  (importing a handler module regis
     tags,
     volumes,
     vpcs,
+    vpn,
 )
 
 if TYPE_CHECKING:
