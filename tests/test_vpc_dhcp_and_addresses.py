@@ -250,6 +250,21 @@ def test_an_attached_interface_set_to_go_with_its_instance_is_deleted_with_it(ec
         own["NetworkInterfaceId"]: True, going: False, staying: False}
     assert [(n["NetworkInterfaceId"], n["Attachment"]["DeviceIndex"]) for n in shown] == [
         (own["NetworkInterfaceId"], 0), (going, 1), (staying, 2)]
+    # what belongs to an interface is not guessed for an instance with several, as AWS answers
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    for call, kwargs in ((ec2.describe_instance_attribute, {"Attribute": "groupSet"}),
+                         (ec2.describe_instance_attribute, {"Attribute": "sourceDestCheck"}),
+                         (ec2.modify_instance_attribute, {"Groups": [own["Groups"][0]["GroupId"]]}),
+                         (ec2.modify_instance_attribute, {"SourceDestCheck": {"Value": False}}),
+                         (ec2.reset_instance_attribute, {"Attribute": "sourceDestCheck"}),
+                         (ec2.associate_address, {"AllocationId": allocation})):
+        with pytest.raises(ClientError) as caught:
+            call(InstanceId=iid, **kwargs)
+        assert caught.value.response["Error"] == {
+            "Code": "InvalidInstanceID", "Message": f"There are multiple interfaces attached to instance '{iid}'. "
+                                                    "Please specify an interface ID for the operation instead."}
+    assert ec2.describe_instance_attribute(InstanceId=iid, Attribute="disableApiTermination")
+    ec2.release_address(AllocationId=allocation)
     assert code_of(ec2.modify_network_interface_attribute, NetworkInterfaceId=own["NetworkInterfaceId"],
                    Attachment={"AttachmentId": own["Attachment"]["AttachmentId"], "DeleteOnTermination": False}) \
         == "UnsupportedOperation"

@@ -186,5 +186,12 @@ def not_found(kind: str, ident: str) -> EC2Error:
     return EC2Error(f"The {kind} ID '{ident}' does not exist", code=f"Invalid{kind}.NotFound")
 
 
+def multiple_interfaces(instance_id: str) -> EC2Error:
+    """What AWS answers when an instance-wide setting that belongs to an interface (its groups, its source/dest
+    check, its address) is asked of an instance with several."""
+    return EC2Error(f"There are multiple interfaces attached to instance '{instance_id}'. Please specify an "
+                    "interface ID for the operation instead.", code="InvalidInstanceID")
+
+
 def malformed(kind: str, ident: str) -> EC2Error:
     return EC2Error(f"Invalid id: \"{ident}\"", code=f"Invalid{kind}.Malformed")

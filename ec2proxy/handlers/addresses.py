@@ -148,10 +148,11 @@ async def _port_of(ctx: RequestContext, view: CloudView, params: dict) -> tuple[
     if instance["State"]["Name"] in ("shutting-down", "terminated"):
         raise errors.IncorrectInstanceState(
             f"The instance '{instance['InstanceId']}' is not in a valid state for this operation.")
-    ports = sorted(await view.neutron.list("port", {"device_id": instance.os_id}),
-                   key=lambda p: (p.get("created_at") or "", p["id"]))
+    ports = await view.neutron.list("port", {"device_id": instance.os_id})
     if not ports:
         raise errors.IncorrectInstanceState(f"The instance '{instance['InstanceId']}' has no network interface yet")
+    if len(ports) > 1:  # AWS will not guess which: the caller names the interface
+        raise errors.multiple_interfaces(instance["InstanceId"])
     return ports[0], instance.os_id
 
 

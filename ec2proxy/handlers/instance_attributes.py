@@ -54,6 +54,7 @@ async def describe_instance_attribute(ctx: RequestContext, params: dict) -> dict
         raise errors.InvalidParameterValue(f"Value ({attribute[:64]}) for parameter attribute is invalid. "
                                            "Unknown attribute.")
     instance, = await lookup(ctx, [params["InstanceId"]])
+    _one_interface(instance, attribute)
     row = instance.row
     values = {
         "InstanceType": {"Value": instance["InstanceType"]},
@@ -91,6 +92,15 @@ def _modification(params: dict) -> tuple[str, object]:
     return name, value
 
 
+# What belongs to an interface: asked of the instance, it needs the instance to have only one (as on AWS)
+PER_INTERFACE = ("groupSet", "sourceDestCheck")
+
+
+def _one_interface(instance: dict, attribute: str) -> None:
+    if attribute in PER_INTERFACE and len(instance.get("NetworkInterfaces") or []) > 1:
+        raise errors.multiple_interfaces(instance["InstanceId"])
+
+
 def _boolean(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -114,6 +124,7 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
     if name in ("productCodes", "rootDeviceName", "enclaveOptions"):
         raise errors.InvalidParameterValue(f"The attribute {name} is read-only.")
     instance, = await lookup(ctx, [params["InstanceId"]])
+    _one_interface(instance, name)
     view = await ctx.cloud()
     if name == "disableApiTermination":
         changes = {"disable_api_termination": _boolean(value)}
@@ -172,6 +183,7 @@ async def reset_instance_attribute(ctx: RequestContext, params: dict) -> dict:
         raise errors.InvalidParameterValue(f"The attribute {str(name)[:64]} cannot be reset; only "
                                            f"{', '.join(RESETTABLE)} can.")
     instance, = await lookup(ctx, [params["InstanceId"]])
+    _one_interface(instance, name)
     if ctx.dry_run:
         raise errors.DryRunOperation()
     if name == "sourceDestCheck":
