@@ -298,3 +298,21 @@ def test_reset_instance_attribute_resets_what_aws_resets(ec2, running, proxy):
                    Attribute="sourceDestCheck") == "InvalidInstanceID.NotFound"
     assert code_of(ec2.reset_instance_attribute, InstanceId=running, Attribute="sourceDestCheck",
                    DryRun=True) == "DryRunOperation"
+
+
+def test_a_start_right_after_a_type_change_races_the_resize_job_and_both_win(ec2, ami, proxy):
+    """StartInstances and the job that follows the resize both find Nova waiting for the confirmation; whichever
+    confirms second is told "Instance has not been resized" (real Nova's 400), which is no failure: the start
+    goes on and the job closes succeeded. Before, the start failed about every other time."""
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    for size in ("t2.small", "t2.medium", "t2.small", "t2.medium"):
+        ec2.stop_instances(InstanceIds=[iid])
+        ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+        ec2.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": size})
+        ec2.start_instances(InstanceIds=[iid])
+        ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+        assert attribute(ec2, iid, "instanceType")["InstanceType"] == {"Value": size}
+    assert _resize_job(proxy, iid)["state"] == "succeeded"
+    ec2.terminate_instances(InstanceIds=[iid])

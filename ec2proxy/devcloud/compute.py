@@ -590,8 +590,10 @@ async def server_action(request: web.Request) -> web.Response:
             outcome = {**_state("VERIFY_RESIZE"), "flavor_id": flavor["id"], "resized_from_stopped": stopped}
         _later(cloud, {**server, "status": "RESIZE"}, "resize_prep", outcome)
     elif action == "confirmResize":
-        if server["status"] != "VERIFY_RESIZE":
+        if busy or server["status"] == "RESIZE":
             raise _conflict(server, "confirmResize")
+        if server["status"] != "VERIFY_RESIZE":  # real Nova's answer once confirmed, or never resized (the lab's)
+            raise HTTPError(400, "Instance has not been resized.")
         final = _state("SHUTOFF" if server.get("resized_from_stopped") else "ACTIVE")
         cloud.store.put("server", {**server, **final, "updated": now()})
         return reply(None, 204)

@@ -37,6 +37,7 @@ from ec2proxy.state import (
     launch_tags,
     ledger,
     public_addresses,
+    resizes,
     shutdown_behavior,
 )
 from ec2proxy.state.instance_changes import change_state, terminate
@@ -511,7 +512,7 @@ async def _start(nova, instance: dict) -> None:
     status = instance.nova_status
     for _ in range(40):
         if status == "VERIFY_RESIZE":
-            await nova.confirm_resize(instance.os_id)
+            await resizes.confirm(nova, instance.os_id)
         elif status == "SHUTOFF":
             try:
                 await nova.start(instance.os_id)

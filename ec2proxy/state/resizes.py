@@ -14,13 +14,24 @@ import asyncio
 
 from sqlalchemy import update
 
-from ec2proxy.cloud import BackendError
+from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.db.models import Instance
 from ec2proxy.ec2 import states
 from ec2proxy.state import jobs
 
 JOB = "ModifyInstanceAttribute.Resize"
 WAIT = 120.0  # seconds one run follows the resize; then the job is taken up again after its lease
+
+
+async def confirm(nova, os_id: str) -> None:
+    """Confirm Nova's resize, from whichever of this job and StartInstances sees it waiting first: the other's
+    confirmation then answers 400 ("Instance has not been resized", as the lab's Nova says once it is
+    confirmed) or 409 (a task of its own is under way), which is no failure of the resize."""
+    try:
+        await nova.confirm_resize(os_id)
+    except BackendError as exc:
+        if exc.status not in (400, 409):
+            raise
 
 
 async def schedule(ctx, view, instance_id: str, os_id: str, flavor: dict, previous: str) -> None:
@@ -34,10 +45,15 @@ async def _follow(services, operation, view) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT
     while True:
-        server = await view.nova.get_server(details["server"])
+        try:
+            server = await view.nova.get_server(details["server"])
+        except BackendNotFound:
+            return  # terminated meanwhile: nothing is left to confirm
         status, task = server.get("status"), server.get("OS-EXT-STS:task_state")
+        if status == "DELETED" or task == "deleting":
+            return
         if status == "VERIFY_RESIZE" and not task:
-            await view.nova.confirm_resize(details["server"])
+            await confirm(view.nova, details["server"])
         elif status == "ERROR" or (status in ("SHUTOFF", "ACTIVE") and task not in states.RESIZE_TASKS):
             kept = (server.get("flavor") or {}).get("original_name")
             if status != "ERROR" and kept == details["flavor"]:
