@@ -119,6 +119,11 @@ async def test_multi_create_pages_and_lifecycle(target):
         server = await wait_for(lambda: view.nova.get_server(first), lambda s: s["status"] == "ACTIVE")
         assert server["flavor"]["original_name"] == flavor["name"]
         assert server["addresses"]
+        # Nova's ip filter: the text finds ports by substring in Neutron, then must match as a regex, so an
+        # escaped or anchored address finds nothing and the address as it is finds the server
+        address = next(a["addr"] for nets in server["addresses"].values() for a in nets if ":" not in a["addr"])
+        assert first in {s["id"] for s in await view.nova.list_servers({"ip": address})}
+        assert await view.nova.list_servers({"ip": "^" + address.replace(".", "\\.") + "$"}) == []
         await view.nova.stop(first)
         await wait_for(lambda: view.nova.get_server(first), lambda s: s["status"] == "SHUTOFF")
         with pytest.raises(BackendError) as caught:

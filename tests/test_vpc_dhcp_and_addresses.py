@@ -298,3 +298,23 @@ def test_an_attached_interface_set_to_go_with_its_instance_is_deleted_with_it(ec
         assert time.monotonic() < deadline, f"after termination: {gone}, {left}"
         time.sleep(0.5)
     ec2.delete_network_interface(NetworkInterfaceId=staying)
+
+
+def test_a_full_subnet_is_insufficient_free_addresses(ec2):
+    """Interfaces until the subnet has no address left: then InsufficientFreeAddressesInSubnet, as AWS says (Neutron
+    answers 409 IpAddressGenerationFailure), and AvailableIpAddressCount is 0."""
+    vpc_id = ec2.create_vpc(CidrBlock="10.41.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.41.0.0/28")["Subnet"]
+    made = []
+    for _ in range(subnet["AvailableIpAddressCount"]):
+        made.append(ec2.create_network_interface(SubnetId=subnet["SubnetId"])["NetworkInterface"][
+            "NetworkInterfaceId"])
+    with pytest.raises(ClientError) as caught:
+        ec2.create_network_interface(SubnetId=subnet["SubnetId"])
+    assert caught.value.response["Error"]["Code"] == "InsufficientFreeAddressesInSubnet"
+    assert subnet["SubnetId"] in caught.value.response["Error"]["Message"]
+    assert ec2.describe_subnets(SubnetIds=[subnet["SubnetId"]])["Subnets"][0]["AvailableIpAddressCount"] == 0
+    for eni in made:
+        ec2.delete_network_interface(NetworkInterfaceId=eni)
+    ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+    ec2.delete_vpc(VpcId=vpc_id)

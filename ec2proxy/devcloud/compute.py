@@ -423,9 +423,9 @@ def _server_filter(store, key: str, wanted: str):
         raise HTTPError(400, f"Invalid regular expression for {key}: {wanted}") from None
     if key == "name":
         return lambda s: pattern.search(s["name"]) is not None
-    if key == "ip":
-        return lambda s: any(pattern.search(f["ip_address"]) for p in network.ports_of(store, s)
-                             for f in p["fixed_ips"])
+    if key == "ip":  # as the lab's Nova: the text finds ports by substring in Neutron, then must match there
+        return lambda s: any(wanted in f["ip_address"] and pattern.match(f["ip_address"])
+                             for p in network.ports_of(store, s) for f in p["fixed_ips"])
     field = {"image": "image_id", "flavor": "flavor_id"}.get(key, key)
     if key == "status":
         return lambda s: s["status"] == wanted.upper()

@@ -150,8 +150,7 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
             if more and len(port.get("fixed_ips") or []) == 1:  # the primary first, named, then the others
                 port = await _with_secondaries(neutron, port, more)
         except BackendError as exc:
-            failure = errors.EC2Error(f"An address asked for is in use: {exc.message[:200]}",
-                                      code="InvalidIPAddress.InUse") if exc.status == 409 else exc.ec2()
+            failure = _address_failure(exc, params["SubnetId"])
             await create.failed(failure, str(exc))
             raise failure from None
         except BaseException:
@@ -191,6 +190,17 @@ async def delete_network_interface(ctx: RequestContext, params: dict) -> dict:
     async with ctx.services.sessions() as session, session.begin():
         await tagging.forget(session, ctx.project_id, params["NetworkInterfaceId"])
     return {}
+
+
+def _address_failure(exc: BackendError, subnet_id: str) -> errors.EC2Error:
+    """Neutron's 409 for a port's addresses: the subnet is full (IpAddressGenerationFailure), or an address asked
+    for is taken."""
+    if exc.status != 409:
+        return exc.ec2()
+    if "no more ip addresses" in exc.message.lower():
+        return errors.EC2Error(f"There are not enough free addresses in subnet '{subnet_id}' to satisfy the "
+                               "requested number of instances.", code="InsufficientFreeAddressesInSubnet")
+    return errors.EC2Error(f"An address asked for is in use: {exc.message[:200]}", code="InvalidIPAddress.InUse")
 
 
 @action("AttachNetworkInterface", checks_dry_run=True)
@@ -318,13 +328,7 @@ async def assign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict
     except BackendError as exc:
         for holder, _ in moved:  # the addresses go back where they were
             await neutron.update("port", holder["id"], {"fixed_ips": holder["fixed_ips"]})
-        if exc.status == 409:
-            raise errors.EC2Error(f"An address asked for is in use: {exc.message[:200]}",
-                                  code="InvalidIPAddress.InUse") from None
-        if exc.status == 400 and "no more ip" in exc.message.lower():
-            raise errors.EC2Error(f"Subnet {ids.from_uuid('subnet', subnet['id'])} has too few free addresses",
-                                  code="InsufficientFreeAddressesInSubnet") from None
-        raise
+        raise _address_failure(exc, ids.from_uuid("subnet", subnet["id"])) from None
     if port.get("device_id"):
         ctx.services.instance_changed(port["device_id"])
     assigned = [f["ip_address"] for f in updated.get("fixed_ips") or [] if f["ip_address"] not in held]
