@@ -125,6 +125,31 @@ def test_network_interfaces(ec2, ami):
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
 
 
+def test_device_indexes_of_a_launch_need_not_follow_each_other(ec2, ami):
+    """Existing interfaces at 0 and 2 (as the retired ec2-api suite launches them): shown at those indexes; a
+    new interface takes the free index 1. Each index once and one of them 0, as AWS asks."""
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    first, third = (ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+                    for _ in range(2))
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, NetworkInterfaces=[
+        {"DeviceIndex": 0, "NetworkInterfaceId": first}, {"DeviceIndex": 2, "NetworkInterfaceId": third},
+        {"DeviceIndex": 1, "SubnetId": subnet}])["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    shown = sorted((n["Attachment"]["DeviceIndex"], n["NetworkInterfaceId"])
+                   for n in described(ec2, iid)["NetworkInterfaces"])
+    assert [index for index, _ in shown] == [0, 1, 2]
+    assert (shown[0][1], shown[2][1]) == (first, third)
+    for nics, code in (
+            ([{"DeviceIndex": 0, "SubnetId": subnet}, {"DeviceIndex": 0, "SubnetId": subnet}], "InvalidParameterValue"),
+            ([{"DeviceIndex": 1, "SubnetId": subnet}], "InvalidParameterValue"),
+            ([{"DeviceIndex": 0, "SubnetId": subnet}, {"DeviceIndex": 3, "SubnetId": subnet}],
+             "UnsupportedOperation")):
+        assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, NetworkInterfaces=nics) == code
+    ec2.terminate_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+
+
 def test_tag_specifications_for_the_volumes_and_interfaces_a_launch_creates(ec2, ami):
     """As Ansible's ec2_instance sends them whenever a name or tags are set."""
     specs = [{"ResourceType": kind, "Tags": [{"Key": "Name", "Value": "tagged-launch"}, {"Key": "kind", "Value": kind}]}

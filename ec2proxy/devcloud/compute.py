@@ -322,6 +322,9 @@ async def create_servers(request: web.Request) -> web.Response:
         raise HTTPError(400, f"Invalid input for field/attribute server. Value: {spec}. "
                              "'networks' is a required property")
     networks = network.choose_networks(store, token.project_id, spec.get("networks"))
+    if max_count > 1 and any(port_id for _, _, port_id in networks):
+        raise HTTPError(400, "Unable to launch multiple instances with a single configured port ID. Please launch "
+                             "your instance one by one with different ports.")
     reservation = _reservation_id()
     fail = cloud.fail_builds > 0
     if fail:
@@ -333,8 +336,9 @@ async def create_servers(request: web.Request) -> web.Response:
         for index in range(allowed):
             name = spec["name"] if allowed == 1 else f"{spec['name']}-{index + 1}"
             server_id = new_id()
-            ports = [network.allocate_port(store, token.project_id, net_id, fixed_ip, group_ids, server_id, zone)
-                     for net_id, fixed_ip in networks]
+            ports = [network.bind_port(store, port_id, server_id, zone) if port_id else
+                     network.allocate_port(store, token.project_id, net_id, fixed_ip, group_ids, server_id, zone)
+                     for net_id, fixed_ip, port_id in networks]
             volumes = volume.boot_volumes(store, token.project_id, server_id, bdms, zone, image_id)
             end = _state("ERROR") if fail else _state("ACTIVE")
             then = {**end, "launched_at": None if fail else stamp + cloud.delay}

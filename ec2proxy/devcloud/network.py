@@ -121,8 +121,8 @@ def resolve_security_groups(store, project_id: str, names: list[str]) -> list[st
     return ids
 
 
-def choose_networks(store, project_id: str, requested: Any) -> list[tuple[str, str | None]]:
-    """(network id, fixed IP) for each NIC; Nova's 'auto' picks the project's only network."""
+def choose_networks(store, project_id: str, requested: Any) -> list[tuple[str, str | None, str | None]]:
+    """(network id, fixed IP, pre-created port id) for each NIC; Nova's 'auto' picks the project's only network."""
     if requested == "none":
         return []
     if isinstance(requested, str) and requested != "auto":
@@ -130,12 +130,18 @@ def choose_networks(store, project_id: str, requested: Any) -> list[tuple[str, s
     if isinstance(requested, list) and requested:
         out = []
         for nic in requested:
-            if nic.get("port"):
-                raise HTTPError(400, "Booting with a pre-created port is not supported by the dev cloud.")
+            if nic.get("port"):  # as Nova: the project's own, unbound port
+                port = store.get("port", nic["port"])
+                if port is None or port["project_id"] != project_id:
+                    raise HTTPError(400, f"Port id {nic['port']} could not be found.")
+                if port["device_id"]:
+                    raise HTTPError(409, f"Port {nic['port']} is still in use.")
+                out.append((port["network_id"], None, port["id"]))
+                continue
             net = store.get("network", nic.get("uuid", ""))
             if net is None or not (net["project_id"] == project_id or net["shared"]):
                 raise HTTPError(400, f"Network {nic.get('uuid')} could not be found.")
-            out.append((net["id"], nic.get("fixed_ip")))
+            out.append((net["id"], nic.get("fixed_ip"), None))
         return out
     own = [n for n in store.all("network").values() if n["project_id"] == project_id and not n["router:external"]]
     if not own:
@@ -143,7 +149,7 @@ def choose_networks(store, project_id: str, requested: Any) -> list[tuple[str, s
     if len(own) != 1:
         raise HTTPError(409, "Multiple possible networks found, use a Network ID to be more specific."
                         if own else "No network is available for this project.")
-    return [(own[0]["id"], None)]
+    return [(own[0]["id"], None, None)]
 
 
 def allocate_port(store, project_id: str, network_id: str, fixed_ip: str | None, group_ids: list[str],
@@ -168,6 +174,13 @@ def allocate_port(store, project_id: str, network_id: str, fixed_ip: str | None,
         "fixed_ips": [{"subnet_id": subnet["id"], "ip_address": address}], "security_groups": group_ids,
         "allowed_address_pairs": [], "extra_dhcp_opts": [], "binding:vnic_type": "normal",
         "port_security_enabled": True}, project_id))
+
+
+def bind_port(store, port_id: str, device_id: str, zone: str) -> dict:
+    """A pre-created port given to a new server: Nova binds it, and unbinds (keeps) it when the server goes."""
+    port = store.get("port", port_id)
+    return store.put("port", {**port, "device_id": device_id, "device_owner": f"compute:{zone}", "_preserve": True,
+                              "updated_at": iso(now()), "revision_number": port.get("revision_number", 1) + 1})
 
 
 def release_ports(store, device_id: str) -> None:

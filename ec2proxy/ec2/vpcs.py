@@ -101,6 +101,15 @@ def device_indexes(ports: list[dict]) -> dict[str, int]:
     return out
 
 
+async def tag_device_index(neutron_client, port_id: str, index: int) -> None:
+    """The port's device index on the instance it goes to, replacing one an earlier attachment left."""
+    port = await neutron_client.show("port", port_id)
+    for tag in port.get("tags") or []:
+        if tag.startswith(DEVICE_INDEX) and tag != f"{DEVICE_INDEX}{index}":
+            await neutron_client.remove_tag("port", port_id, tag)
+    await neutron_client.add_tag("port", port_id, f"{DEVICE_INDEX}{index}")
+
+
 def goes_with_instance(port: dict) -> bool:
     return DELETE_ON_TERMINATION in (port.get("tags") or [])
 

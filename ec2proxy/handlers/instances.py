@@ -177,17 +177,31 @@ NIC_UNSUPPORTED = ("SecondaryPrivateIpAddressCount", "Ipv6AddressCount", "Ipv6Ad
                    "AssociateCarrierIpAddress", "NetworkCardIndex", "Ipv4Prefixes", "Ipv6Prefixes", "InterfaceType")
 
 
-async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict, max_count: int) -> tuple[list, list]:
-    """Nova ``networks`` for RunInstances' NetworkInterfaces, and the security group ids they name."""
+def _check_device_indexes(nics: list[dict]) -> None:
+    """Each index once, 0 among them (AWS). The interfaces Nova makes take the lowest indexes the existing ones
+    leave free (their order is the order Nova makes them in), so a new interface elsewhere is refused."""
+    indexes = [n.get("DeviceIndex", 0) for n in nics]
+    if len(set(indexes)) != len(indexes) or 0 not in indexes or min(indexes) < 0:
+        raise errors.InvalidParameterValue("Each network interface needs its own device index, and one of them 0")
+    given = {n.get("DeviceIndex", 0) for n in nics if n.get("NetworkInterfaceId")}
+    made = sorted(n.get("DeviceIndex", 0) for n in nics if not n.get("NetworkInterfaceId"))
+    if made != [i for i in range(len(nics)) if i not in given][:len(made)]:
+        raise errors.UnsupportedOperation("A network interface made at launch takes the lowest device index the "
+                                          "existing ones leave free in this cloud.")
+
+
+async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict,
+                              max_count: int) -> tuple[list, list, dict[str, int]]:
+    """Nova ``networks`` for RunInstances' NetworkInterfaces, the security group ids they name, and the device
+    index of each existing interface (by port id: tagged on it before the boot)."""
     nics = sorted(params.get("NetworkInterfaces") or [], key=lambda n: n.get("DeviceIndex") or 0)
     if not nics:
-        return [], []
+        return [], [], {}
     if any(params.get(k) for k in ("SubnetId", "PrivateIpAddress", "SecurityGroupIds", "SecurityGroups")):
         raise errors.InvalidParameterCombination("Network interfaces and an instance-level subnet, private IP or "
                                                  "security groups may not be specified on the same request")
-    if [n.get("DeviceIndex", 0) for n in nics] != list(range(len(nics))):
-        raise errors.InvalidParameterValue("Network interfaces need the device indexes 0, 1, ... once each")
-    networks, group_sets = [], []
+    _check_device_indexes(nics)
+    networks, group_sets, indexes = [], [], {}
     ports = None
     for nic in nics:
         for member in NIC_UNSUPPORTED:
@@ -205,6 +219,7 @@ async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict
                 raise errors.EC2Error(f"Interface {nic['NetworkInterfaceId']} is in use.",
                                       code="InvalidNetworkInterface.InUse")
             networks.append({"port": port["id"]})
+            indexes[port["id"]] = nic.get("DeviceIndex", 0)
             continue
         if not nic.get("SubnetId"):
             raise errors.MissingParameter("A new network interface needs a SubnetId")
@@ -229,7 +244,7 @@ async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict
             group_sets.append(sorted(nic["Groups"]))
     if len({tuple(g) for g in group_sets}) > 1:
         raise errors.UnsupportedOperation("Nova gives all of an instance's interfaces the same security groups.")
-    return networks, group_sets[0] if group_sets else []
+    return networks, group_sets[0] if group_sets else [], indexes
 
 
 def _boot_files(image: dict, params: dict) -> tuple[str | None, str | None]:
@@ -325,7 +340,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     zone = zone or ctx.services.default_zone(offered)  # AWS always names the zone; Nova would choose only later
     if params.get("PrivateIpAddress") and subnet is None:
         raise errors.InvalidParameterCombination("PrivateIpAddress needs a SubnetId")
-    nics, nic_groups = await _network_interfaces(ctx, view, params, max_count)
+    nics, nic_groups, nic_indexes = await _network_interfaces(ctx, view, params, max_count)
     if nic_groups:
         groups = await resolve_groups(view, [], nic_groups)
     elif subnet is not None and not (params.get("SecurityGroups") or params.get("SecurityGroupIds")):
@@ -375,6 +390,8 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
                                                               params.get("PrivateIpAddress"))
             servers = await _servers_of(view, reservation_id)
         elif not servers:
+            for port_id, index in nic_indexes.items():  # what DescribeInstances shows as its device index
+                await vpcs.tag_device_index(vpcs.neutron(view), port_id, index)
             created = await view.nova.create_servers(spec, min_count, max_count)
             nova_reservation = created["reservation_id"]
             servers = await view.nova.list_servers({"reservation_id": nova_reservation})
