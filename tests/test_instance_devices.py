@@ -122,6 +122,15 @@ def test_network_interfaces(ec2, ami):
     assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, NetworkInterfaces=[
         {"DeviceIndex": 0, "NetworkInterfaceId": interface["NetworkInterfaceId"]}]) == \
         "InvalidNetworkInterface.InUse"
+    # as AWS answers: an existing interface is never deleted with the instance; an address outside the default
+    # subnet (none named) is not in its range
+    spare = ec2.create_network_interface(SubnetId=subnet["SubnetId"])["NetworkInterface"]["NetworkInterfaceId"]
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, NetworkInterfaces=[
+        {"DeviceIndex": 0, "NetworkInterfaceId": spare, "DeleteOnTermination": True}]) == \
+        "InvalidParameterCombination"
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, PrivateIpAddress="10.16.1.2") == \
+        "InvalidParameterValue"
+    ec2.delete_network_interface(NetworkInterfaceId=spare)
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
 
 

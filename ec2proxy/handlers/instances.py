@@ -207,6 +207,9 @@ async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict
         for member in NIC_UNSUPPORTED:
             if nic.get(member) not in (None, False, 0, [], "interface"):
                 raise errors.UnsupportedOperation(f"NetworkInterfaces with {member} is not supported by this cloud.")
+        if nic.get("DeleteOnTermination") and nic.get("NetworkInterfaceId"):  # AWS keeps what it did not make
+            raise errors.InvalidParameterCombination("A network interface may not specify a network interface ID "
+                                                     "and delete on termination as true")
         if nic.get("DeleteOnTermination") is False and not nic.get("NetworkInterfaceId"):
             raise errors.UnsupportedOperation("A new network interface is deleted with its instance in this cloud.")
         primary = [p["PrivateIpAddress"] for p in nic.get("PrivateIpAddresses") or [] if p.get("Primary")]
@@ -338,8 +341,9 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     if zone and zone not in offered:
         raise errors.InvalidParameterValue(f"Invalid availability zone: [{zone[:64]}]")
     zone = zone or ctx.services.default_zone(offered)  # AWS always names the zone; Nova would choose only later
-    if params.get("PrivateIpAddress") and subnet is None:
-        raise errors.InvalidParameterCombination("PrivateIpAddress needs a SubnetId")
+    if params.get("PrivateIpAddress") and subnet is None:  # AWS: not in the default subnet's range
+        raise errors.InvalidParameterValue(f"Address {str(params['PrivateIpAddress'])[:64]} does not fall within "
+                                           "the subnet's address range: give its SubnetId")
     nics, nic_groups, nic_indexes = await _network_interfaces(ctx, view, params, max_count)
     if nic_groups:
         groups = await resolve_groups(view, [], nic_groups)
