@@ -369,7 +369,9 @@ ATTRIBUTES = {"description": "Description", "groupSet": "Groups", "sourceDestChe
 
 @action("DescribeNetworkInterfaceAttribute")
 async def describe_network_interface_attribute(ctx: RequestContext, params: dict) -> dict:
-    member = ATTRIBUTES.get(params.get("Attribute") or "")
+    if not params.get("Attribute"):  # the model leaves it optional; AWS asks for exactly one
+        raise errors.InvalidParameterCombination("Exactly one attribute must be described per request")
+    member = ATTRIBUTES.get(params["Attribute"])
     if member is None:
         raise errors.InvalidParameterValue(f"Value ({str(params.get('Attribute'))[:64]}) for parameter attribute "
                                            "is invalid.")

@@ -248,7 +248,11 @@ async def _target(ctx: RequestContext, table: RouteTable, params: dict) -> tuple
             raise errors.InvalidParameterValue(f"route table {table.route_table_id} and network gateway {target} "
                                                "belong to different networks")
         return kind, target
-    await _next_hop(ctx, table.vpc_os_id, kind, target)
+    ports = await vpcs.neutron(await ctx.cloud()).list("port", {"network_id": table.vpc_os_id})
+    await _next_hop(ctx, table.vpc_os_id, kind, target, ports)
+    if kind == "NetworkInterfaceId" and not any(ids.from_uuid("eni", p["id"]) == target and p.get("device_id")
+                                                for p in ports):  # as AWS: a route goes to an attached one
+        raise errors.InvalidParameterValue(f"Network interface '{target}' is not attached to an instance")
     return kind, target
 
 

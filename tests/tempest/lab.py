@@ -102,8 +102,10 @@ class Stage:
         while self.made:
             undo = self.made.pop()
             undo()
-        self.server.stop()
+        # the proxy still runs while the census waits: its jobs finish what the undo began (the root volume kept
+        # for the EBS image's snapshot goes once that snapshot is deleted)
         self.leaked = left_behind(self.before)
+        self.server.stop()
         if self.leaked:  # swept, so that the next run finds the project as this one did
             log(f"the suite left these in the lab's demo project: {self.leaked}")
             self.unswept = sweep(self.leaked)
