@@ -135,6 +135,8 @@ def test_attributes_and_sharing(ec2, alt, running, accounts):
     assert code_of(alt.describe_images, ImageIds=[ami]) == "InvalidAMIID.NotFound"
     assert code_of(ec2.describe_image_attribute, ImageId=ami, Attribute="colour") == "InvalidParameterValue"
     assert ec2.describe_image_attribute(ImageId=ami, Attribute="blockDeviceMapping")["BlockDeviceMappings"] == []
+    for name, member in (("kernel", "KernelId"), ("ramdisk", "RamdiskId")):  # none: no member, as DescribeImages
+        assert member not in ec2.describe_image_attribute(ImageId=ami, Attribute=name)
     assert code_of(ec2.modify_image_attribute, ImageId=ami, Attribute="kernel", Value="aki-01234567") == \
         "UnsupportedOperation"
 

@@ -331,10 +331,9 @@ async def describe_image_attribute(ctx: RequestContext, params: dict) -> dict:
     out: dict = {"ImageId": image["ImageId"]}
     if attribute == "description":
         out["Description"] = {"Value": image["Description"]} if image["Description"] else {}
-    elif attribute == "kernel":
-        out["KernelId"] = {"Value": image["KernelId"]} if image.get("KernelId") else {}
-    elif attribute == "ramdisk":
-        out["RamdiskId"] = {"Value": image["RamdiskId"]} if image.get("RamdiskId") else {}
+    elif attribute in ("kernel", "ramdisk"):  # an image with none has no such member (as DescribeImages)
+        member = "KernelId" if attribute == "kernel" else "RamdiskId"
+        out.update({member: {"Value": image[member]}} if image.get(member) else {})
     elif attribute == "launchPermission":
         out["LaunchPermissions"] = await _launch_permissions(ctx, image)
     elif attribute == "blockDeviceMapping":

@@ -48,9 +48,8 @@ def known_failures() -> dict[str, str]:
     """``test id  why`` per line of known_failures.txt; # starts a comment."""
     known = {}
     for line in (HERE / "known_failures.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, why = line.partition(" ")
+        if line.strip() and not line.startswith("#"):
+            name, _, why = line.strip().partition(" ")
             known[name] = why.strip()
     return known
 
