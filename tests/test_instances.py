@@ -129,6 +129,9 @@ def test_dry_run_validates_and_boots_nothing(ec2, ami):
     ({"Placement": {"GroupName": "cluster-a"}}, "UnsupportedOperation"),
     ({"PrivateDnsNameOptions": {"HostnameType": "resource-name"}}, "UnsupportedOperation"),
     ({"ElasticInferenceAccelerators": [{"Type": "eia1.medium"}]}, "UnsupportedOperation"),
+    ({"HibernationOptions": {"Configured": True}}, "UnsupportedOperation"),
+    ({"CapacityReservationSpecification": {"CapacityReservationPreference": "none"}}, "UnsupportedOperation"),
+    ({"CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 1}}, "UnsupportedOperation"),
 ])
 def test_bad_run_requests_get_ec2_errors(ec2, ami, kwargs, code):
     request = {"ImageId": ami, "MinCount": 1, "MaxCount": 1, **kwargs}
@@ -141,7 +144,10 @@ def test_run_defaults_that_ask_for_nothing_are_accepted(ec2, ami):
     (instance,) = ec2.run_instances(
         ImageId=ami, MinCount=1, MaxCount=1, DisableApiStop=False, EbsOptimized=False, Monitoring={"Enabled": False},
         Placement={"Tenancy": "default"}, PrivateDnsNameOptions={"HostnameType": "ip-name"},
-        CreditSpecification={"CpuCredits": "standard"}, MaintenanceOptions={"AutoRecovery": "default"})["Instances"]
+        CreditSpecification={"CpuCredits": "standard"}, MaintenanceOptions={"AutoRecovery": "default"},
+        # what Terraform's AWS provider sends on every aws_instance create
+        HibernationOptions={"Configured": False}, EnclaveOptions={"Enabled": False},
+        CapacityReservationSpecification={"CapacityReservationPreference": "open"})["Instances"]
     assert instance["Monitoring"] == {"State": "disabled"} and instance["Placement"]["Tenancy"] == "default"
     assert instance["EbsOptimized"] is False
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])

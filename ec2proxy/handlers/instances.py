@@ -52,6 +52,20 @@ PLACEMENT_NOT_YET = ("GroupName", "GroupId", "HostId", "Affinity", "PartitionNum
                      "HostResourceGroupArn", "AvailabilityZoneId")
 
 
+# The value of a refused member that asks for nothing, beside false and empty (what Terraform sends on every
+# launch: HibernationOptions.Configured=false, CapacityReservationSpecification.CapacityReservationPreference=open)
+ASKS_NOTHING = {"CapacityReservationSpecification.CapacityReservationPreference": "open"}
+
+
+def _asks(value: object, path: str) -> bool:
+    """Whether a member's value asks for something: false, empty and the documented default do not."""
+    if isinstance(value, dict):
+        return any(_asks(item, f"{path}.{key}") for key, item in value.items())
+    if isinstance(value, list):
+        return any(_asks(item, path) for item in value)
+    return value not in (None, False, "", 0) and ASKS_NOTHING.get(path) != value
+
+
 def _refused(params: dict) -> str | None:
     """What a RunInstances asks for that this cloud has no counterpart of; its defaults (asking for nothing,
     what the instance then shows) are accepted."""
@@ -307,7 +321,7 @@ async def _servers_of(view: CloudView, reservation_id: str) -> list[dict]:
 
 @action("RunInstances", checks_dry_run=True)
 async def run_instances(ctx: RequestContext, params: dict) -> dict:
-    refused = next((name for name in NOT_YET if params.get(name)), None) or _refused(params)
+    refused = next((name for name in NOT_YET if _asks(params.get(name), name)), None) or _refused(params)
     if refused:
         raise errors.UnsupportedOperation(f"RunInstances with {refused} is not supported by this cloud yet.")
     if not params.get("ImageId"):  # optional in the model only for launch templates
