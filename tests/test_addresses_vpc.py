@@ -142,3 +142,22 @@ def test_aws_cli_addresses(proxy):
     listed = json.loads(proxy.aws("ec2", "describe-addresses", "--allocation-ids", allocated["AllocationId"]).stdout)
     assert listed["Addresses"][0]["PublicIp"] == allocated["PublicIp"]
     proxy.aws("ec2", "release-address", "--allocation-id", allocated["AllocationId"])
+
+
+def test_address_attributes_as_terraform_reads_them(ec2, proxy):
+    """Terraform's aws_eip reads DescribeAddressesAttribute domain-name on every refresh; the dev cloud, like a
+    cloud without Neutron's DNS extension, keeps no reverse DNS, so there is no PtrRecord to show."""
+    allocated = ec2.allocate_address(Domain="vpc")
+    allocation = allocated["AllocationId"]
+    (shown,) = ec2.describe_addresses_attribute(AllocationIds=[allocation], Attribute="domain-name")["Addresses"]
+    assert shown == {"AllocationId": allocation, "PublicIp": allocated["PublicIp"]}
+    listed = json.loads(proxy.aws("ec2", "describe-addresses-attribute", "--attribute", "domain-name").stdout)
+    assert {"AllocationId": allocation, "PublicIp": allocated["PublicIp"]} in listed["Addresses"]
+    assert code_of(ec2.describe_addresses_attribute, AllocationIds=["eipalloc-0123456789abcdef0"],
+                   Attribute="domain-name") == "InvalidAllocationID.NotFound"
+    assert code_of(ec2.describe_addresses_attribute, AllocationIds=[allocation], Attribute="colour") == \
+        "InvalidParameterValue"
+    assert ec2.reset_address_attribute(AllocationId=allocation, Attribute="domain-name")["Address"] == shown
+    assert code_of(ec2.modify_address_attribute, AllocationId=allocation, DomainName="www.example.com") == \
+        "UnsupportedOperation"
+    ec2.release_address(AllocationId=allocation)

@@ -164,6 +164,10 @@ CHANGES = {
     "ResetInstanceAttribute": ("reset_instance_attribute", lambda r: {"InstanceId": r["instance"],
                                                                       "Attribute": "sourceDestCheck"}),
     "ReleaseAddress": ("release_address", lambda r: {"AllocationId": r["allocation"]}),
+    "ModifyAddressAttribute": ("modify_address_attribute", lambda r: {"AllocationId": r["allocation"],
+                                                                      "DomainName": "b.example"}),
+    "ResetAddressAttribute": ("reset_address_attribute", lambda r: {"AllocationId": r["allocation"],
+                                                                    "Attribute": "domain-name"}),
     "ResetImageAttribute": ("reset_image_attribute", lambda r: {"ImageId": r["image"],
                                                                 "Attribute": "launchPermission"}),
     "ResetSnapshotAttribute": ("reset_snapshot_attribute", lambda r: {"SnapshotId": r["snapshot"],
@@ -180,6 +184,8 @@ CHANGES = {
 # action -> (boto3 method, kwargs naming A's resources); B gets a not-found, never A's data
 DESCRIBE_BY_ID = {
     "DescribeAddresses": ("describe_addresses", lambda r: {"AllocationIds": [r["allocation"]]}),
+    "DescribeAddressesAttribute": ("describe_addresses_attribute", lambda r: {"AllocationIds": [r["allocation"]],
+                                                                              "Attribute": "domain-name"}),
     "DescribeImages": ("describe_images", lambda r: {"ImageIds": [r["image"]]}),
     "DescribeInstanceStatus": ("describe_instance_status", lambda r: {"InstanceIds": [r["instance"]]}),
     "DescribeInstances": ("describe_instances", lambda r: {"InstanceIds": [r["instance"]]}),

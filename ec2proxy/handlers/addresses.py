@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
-from ec2proxy.ec2 import errors, filters, ids, tagging, vpcs
+from ec2proxy.ec2 import errors, filters, ids, paging, tagging, vpcs
 from ec2proxy.ec2.records import Described
 from ec2proxy.ec2.vpcs import association_id
 from ec2proxy.frontdoor.context import RequestContext
@@ -240,3 +240,51 @@ async def release_address(ctx: RequestContext, params: dict) -> dict:
     async with ctx.services.sessions() as session, session.begin():
         await tagging.forget(session, ctx.project_id, address["AllocationId"])
     return {}
+
+
+def _attribute_shape(address: Described) -> dict:
+    """The address's reverse DNS as Neutron's DNS extension keeps it (a floating IP's dns_name in dns_domain,
+    set when it is made); none where the cloud has no such extension."""
+    fip = address.os
+    shape = {"PublicIp": address["PublicIp"], "AllocationId": address["AllocationId"]}
+    if fip.get("dns_name") and fip.get("dns_domain"):
+        shape["PtrRecord"] = f"{fip['dns_name']}.{fip['dns_domain'].rstrip('.')}."
+    return shape
+
+
+def _domain_name_only(attribute: object) -> None:
+    if attribute != "domain-name":
+        raise errors.InvalidParameterValue(f"Value ({str(attribute)[:64]}) for parameter attribute is invalid; "
+                                           "domain-name is the one address attribute")
+
+
+@action("DescribeAddressesAttribute")
+async def describe_addresses_attribute(ctx: RequestContext, params: dict) -> dict:
+    """Terraform's aws_eip reads it on every refresh (for ptr_record) and stops when it fails."""
+    _domain_name_only(params.get("Attribute"))
+    paging.check_max_results(params, low=1, high=1000)
+    addresses = await describe(ctx)
+    if params.get("AllocationIds"):
+        addresses = list({a["AllocationId"]: a for a in (_find(addresses, allocation_id, None)
+                                                         for allocation_id in params["AllocationIds"])}.values())
+    return paging.answer(ctx, "Addresses", [_attribute_shape(a) for a in addresses], params)
+
+
+@action("ModifyAddressAttribute", checks_dry_run=True)
+async def modify_address_attribute(ctx: RequestContext, params: dict) -> dict:
+    _find(await describe(ctx), params["AllocationId"], None)
+    raise errors.UnsupportedOperation("Neutron gives a floating IP its DNS name only when it is made: the reverse "
+                                      "DNS of an address cannot be changed on this cloud.")
+
+
+@action("ResetAddressAttribute", checks_dry_run=True)
+async def reset_address_attribute(ctx: RequestContext, params: dict) -> dict:
+    """Nothing to reset on an address with no reverse DNS (every address where the cloud has no DNS extension)."""
+    _domain_name_only(params.get("Attribute"))
+    shape = _attribute_shape(_find(await describe(ctx), params["AllocationId"], None))
+    if "PtrRecord" in shape:
+        raise errors.UnsupportedOperation("Neutron keeps a floating IP's DNS name for its life: the reverse DNS of "
+                                          "an address cannot be reset on this cloud.")
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    return {"Address": shape}
