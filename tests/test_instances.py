@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ec2proxy.ec2 import ids
 from tests.devclouds import DevCloudProcess
@@ -376,3 +377,15 @@ def test_a_listing_keeps_all_an_instance_is_made_of(server):
     built = build_instance(kept, None, "p1", {"default": "sg-1"}, "RegionOne")
     assert built == build_instance(server, None, "p1", {"default": "sg-1"}, "RegionOne")
     assert built["State"]["Name"] in ("terminated", "running") and built["PublicIpAddress"] == "172.24.4.9"
+
+
+def test_not_found_messages_say_what_aws_says(ec2):
+    """AWS: "The instance ID 'i-...' does not exist" (the retired proxy said "The InstanceID ID ...")."""
+    for call, kwargs, message in (
+            (ec2.describe_instances, {"InstanceIds": ["i-0123456789abcdef0"]},
+             "The instance ID 'i-0123456789abcdef0' does not exist"),
+            (ec2.describe_network_interfaces, {"NetworkInterfaceIds": ["eni-0123456789abcdef0"]},
+             "The networkInterface ID 'eni-0123456789abcdef0' does not exist")):
+        with pytest.raises(ClientError) as caught:
+            call(**kwargs)
+        assert caught.value.response["Error"]["Message"] == message

@@ -181,9 +181,19 @@ class KeyPairNotFound(EC2Error):
         super().__init__(f"The key pair '{name[:255]}' does not exist")
 
 
+# How AWS's NotFound messages name each kind ("The instance ID 'i-...' does not exist")
+NOUNS = {"InstanceID": "instance", "VolumeID": "volume", "SnapshotID": "snapshot", "AMIID": "image",
+         "AllocationID": "allocation", "AssociationID": "association", "VpcID": "vpc", "SubnetID": "subnet",
+         "NetworkInterfaceID": "networkInterface", "InternetGatewayID": "internetGateway",
+         "RouteTableID": "routeTable", "AttachmentID": "attachment", "DhcpOptionID": "dhcpOption",
+         "GroupId": "security group", "ReservationID": "reservation", "VpnGatewayID": "vpnGateway",
+         "CustomerGatewayID": "customerGateway", "VpnConnectionID": "vpnConnection",
+         "SecurityGroupRuleId": "security group rule"}
+
+
 def not_found(kind: str, ident: str) -> EC2Error:
-    """``Invalid<Kind>.NotFound`` as EC2 names it, e.g. ``InvalidInstanceID.NotFound``."""
-    return EC2Error(f"The {kind} ID '{ident}' does not exist", code=f"Invalid{kind}.NotFound")
+    """``Invalid<Kind>.NotFound`` as EC2 names it, e.g. ``InvalidInstanceID.NotFound``, in AWS's words."""
+    return EC2Error(f"The {NOUNS.get(kind, kind)} ID '{ident}' does not exist", code=f"Invalid{kind}.NotFound")
 
 
 def multiple_interfaces(instance_id: str) -> EC2Error:
