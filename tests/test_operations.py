@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 
@@ -129,3 +130,47 @@ def test_two_workers_share_credentials_in_one_database(tmp_path, shared_database
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.mark.parametrize("args, env, says", [
+    (["--listen", "localhost"], {}, "ec2proxy: [api] listen: expected HOST:PORT"),
+    (["--metadata-listen", "127.0.0.1:http"], {}, "ec2proxy: [metadata] listen: expected HOST:PORT"),
+    ([], {"EC2PROXY_DATABASE_URL": "nonsense"}, "ec2proxy: [database] url: not a database URL"),
+    ([], {"EC2PROXY_DATABASE_URL": "postgresql://postgres@127.0.0.1/x"},
+     "ec2proxy: [database] url: not a database URL this proxy can use"),
+    ([], {"EC2PROXY_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/x"},
+     "ec2proxy: [database] url: the database cannot be used: "),
+    (["--config", "{bad}"], {}, ": not an INI file: "),
+])
+def test_configuration_errors_are_one_line_naming_the_option(tmp_path, args, env, says):
+    bad = tmp_path / "bad.conf"
+    bad.write_text("listen = 1\n[api\n")
+    command = [*ec2proxy_command(), "serve", "--data-dir", str(tmp_path / "data"),
+               *[a.replace("{bad}", str(bad)) for a in args]]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            env={k: v for k, v in {**os.environ, **env}.items() if not k.startswith("EC2PROXY_")
+                                 or k in env})
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and says in result.stderr and "Traceback" not in result.stderr, \
+        result.stderr
+
+
+def test_one_serve_per_data_folder(tmp_path):
+    """A second serve on a folder in use stops before writing anything, naming the first one's process; the
+    first one's dev cloud and AWS CLI files are as it wrote them, and it keeps answering."""
+    first = Server(tmp_path / "data").start()
+    try:
+        written = {path: path.stat().st_mtime_ns for path in (first.data_dir / "devcloud" / "accounts.json",
+                                                              first.data_dir / "devcloud" / "clouds.yaml",
+                                                              first.credentials_path)}
+        result = subprocess.run([*ec2proxy_command(), "serve", "--data-dir", str(first.data_dir), "--listen",
+                                 "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2
+        assert result.stderr == (f"ec2proxy: another ec2proxy serve (pid {first.process.pid}) uses the data "
+                                 f"folder {first.data_dir}: stop it, or give this one another --data-dir\n")
+        assert {path: path.stat().st_mtime_ns for path in written} == written
+        assert first.client().describe_regions()["Regions"]
+    finally:
+        first.stop()
+    again = Server(tmp_path / "data").start()  # the lock went with the first process
+    again.stop()

@@ -207,15 +207,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
     size = workers.count(args.workers)
     actions.load_policy(config)  # a policy file that does not parse stops serve before anything is written
     config.make_data_dir()
-    db.upgrade(config.database.url)  # once, before any worker starts
-    asyncio.run(_serve(config) if size == 1 else _supervise(config, size))
+    with _data_dir_lock(config.data_dir):
+        _upgrade(config)  # once, before any worker starts
+        asyncio.run(_serve(config) if size == 1 else _supervise(config, size))
     return 0
+
+
+@contextlib.contextmanager
+def _data_dir_lock(data_dir: pathlib.Path):
+    """One serve per data folder, taken before anything in it is written: a second serve would rewrite the
+    first one's dev cloud files (clouds.yaml, accounts.json) and AWS CLI files. Held for the process's life (its
+    workers inherit it); the kernel drops it when the process ends, however it ends."""
+    import fcntl
+
+    handle = open(data_dir / "serve.lock", "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise ValueError(f"another ec2proxy serve (pid {holder}) uses the data folder {data_dir}: stop it, "
+                             "or give this one another --data-dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def _upgrade(config: configuration.Config) -> None:
+    """Migrate, or say in one line why the database cannot be used (unreachable, refused, unknown)."""
+    try:
+        db.upgrade(config.database.url)
+    except Exception as exc:  # noqa: BLE001  any driver's failure to connect: one line, never a traceback
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise ValueError(f"[database] url: the database cannot be used: {text[:300]}") from None
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     config = _load(args)
     config.make_data_dir()
-    db.upgrade(config.database.url)
+    _upgrade(config)
     print(f"database at revision {db.current_revision(config.database.url)}")
     return 0
 
@@ -247,7 +282,7 @@ async def _credentials(args: argparse.Namespace, config: configuration.Config) -
 def cmd_credentials(args: argparse.Namespace) -> int:
     config = _load(args)
     config.make_data_dir()
-    db.upgrade(config.database.url)
+    _upgrade(config)
     return asyncio.run(_credentials(args, config))
 
 
@@ -284,7 +319,7 @@ async def _operator(args: argparse.Namespace, config: configuration.Config) -> i
 def _beside_serve(args: argparse.Namespace, needs_cloud: bool) -> configuration.Config:
     """The configuration of a command run next to ``serve``: its database, and its cloud when needed."""
     config = _load(args)
-    db.upgrade(config.database.url)
+    _upgrade(config)
     if needs_cloud and not embedded.use_running_devcloud(config):
         print("ec2proxy: no cloud configured and no embedded dev cloud files in the data dir; "
               "live state will be missing", file=sys.stderr)

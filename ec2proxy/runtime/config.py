@@ -298,7 +298,10 @@ def load(
     parser = configparser.ConfigParser(interpolation=None)
     if path is not None:
         with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
+            try:
+                parser.read_file(handle)
+            except configparser.Error as exc:
+                raise ValueError(f"{path}: not an INI file: {' '.join(str(exc).split())[:200]}") from None
     known = {(o.section, o.name) for o in OPTIONS}
     for section in parser.sections():
         for name in parser[section]:
@@ -316,6 +319,7 @@ def load(
         if overrides and key in overrides:
             raw = overrides[key]
         values[key] = option.default if raw is None else option.convert(raw)
+    _check(values)
     return Config(values, path)
 
 
@@ -339,4 +343,34 @@ def sample() -> str:
 
 def split_hostport(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected HOST:PORT (127.0.0.1:8788, [::1]:8788), got {value[:100]!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+# HOST:PORT options, checked when the configuration is read ('' turns the listener off where the help says so)
+LISTENERS = (("api", "listen"), ("admin", "listen"), ("metadata", "listen"), ("metadata", "proxy_listen"),
+             ("devcloud", "listen"))
+
+
+def _check(values: Mapping[tuple[str, str], Any]) -> None:
+    """What would fail later with a traceback, said now in one line naming the option."""
+    for key in LISTENERS:
+        if values[key]:
+            try:
+                split_hostport(values[key])
+            except ValueError as exc:
+                raise ValueError(f"[{key[0]}] {key[1]}: {exc}") from None
+    if values[("database", "url")]:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            dialect = make_url(values[("database", "url")]).get_dialect()
+            if not getattr(dialect, "is_async", False):
+                raise ValueError(f"the {dialect.driver} driver is not an asyncio one")
+            dialect.import_dbapi()
+        except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as exc:
+            raise ValueError(f"[database] url: not a database URL this proxy can use "
+                             f"(sqlite+aiosqlite:///PATH, postgresql+asyncpg://..., mysql+asyncmy://...): "
+                             f"{str(exc).splitlines()[0][:200]}") from None
