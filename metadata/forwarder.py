@@ -16,6 +16,8 @@ from aiohttp import web
 from metadata import callers
 
 HOP_HEADERS = ("Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length")
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+UPSTREAM_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
 def create_app(upstream: str, secret: bytes, os_id: str, tenant_id: str, fixed_ip: str) -> web.Application:
@@ -23,8 +25,8 @@ def create_app(upstream: str, secret: bytes, os_id: str, tenant_id: str, fixed_i
     signature = callers.sign(secret, os_id)
 
     async def session_context(app: web.Application):
-        async with aiohttp.ClientSession(auto_decompress=False) as session:
-            app["session"] = session
+        async with aiohttp.ClientSession(auto_decompress=False, timeout=UPSTREAM_TIMEOUT) as session:
+            app[SESSION] = session
             yield
 
     async def forward(request: web.Request) -> web.Response:
@@ -36,11 +38,14 @@ def create_app(upstream: str, secret: bytes, os_id: str, tenant_id: str, fixed_i
         headers.update({"X-Instance-ID": os_id, "X-Tenant-ID": tenant_id, "X-Instance-ID-Signature": signature,
                         "X-Forwarded-For": ", ".join([*client_forwarded, fixed_ip])})
         body = await request.read()
-        async with app["session"].request(request.method, upstream + request.rel_url.path_qs, headers=headers,
-                                          data=body or None, allow_redirects=False) as response:
-            payload = await response.read()
-            passed = {k: v for k, v in response.headers.items() if k not in HOP_HEADERS}
-            return web.Response(body=payload, status=response.status, headers=passed)
+        try:
+            async with app[SESSION].request(request.method, upstream + request.rel_url.path_qs, headers=headers,
+                                            data=body or None, allow_redirects=False) as response:
+                payload = await response.read()
+                passed = {k: v for k, v in response.headers.items() if k not in HOP_HEADERS}
+                return web.Response(body=payload, status=response.status, headers=passed)
+        except (aiohttp.ClientError, TimeoutError):  # as Neutron's proxy answers: the service is away, not us
+            return web.Response(status=502, text="The metadata service cannot be reached.\n")
 
     app.cleanup_ctx.append(session_context)
     app.router.add_route("*", "/{tail:.*}", forward)

@@ -304,3 +304,20 @@ def test_public_address_appears_when_a_floating_ip_is_associated(proxy, instance
                      headers)[1].decode() == address
     finally:
         sdk.network.delete_ip(floating)
+
+
+def test_the_metadata_proxy_answers_502_when_the_service_is_away(proxy, instances):
+    """An instance asking while the metadata service is down gets a gateway error, and no traceback is logged."""
+    port, away = free_port(), free_port()
+    process = subprocess.Popen([sys.executable, "-m", "ec2proxy", "metadata-proxy", instances[0]["ec2_id"],
+                                "--listen", f"127.0.0.1:{port}", "--metadata-url", f"http://127.0.0.1:{away}",
+                                "--data-dir", str(proxy.data_dir)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "metadata proxy for" in process.stdout.readline()
+        status, body, _ = fetch(f"http://127.0.0.1:{port}/latest/meta-data/instance-id", {})
+        assert status == 502 and b"cannot be reached" in body
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert "Traceback" not in output and "Error handling request" not in output, output
