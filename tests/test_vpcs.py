@@ -237,3 +237,30 @@ def test_vpn_listings_are_empty_as_no_vpn_can_be_made(ec2, proxy):
     assert code_of(ec2.create_vpn_gateway, Type="ipsec.1") == "UnsupportedOperation"
     assert code_of(ec2.create_customer_gateway, Type="ipsec.1", BgpAsn=65000, IpAddress="203.0.113.9") == \
         "UnsupportedOperation"
+
+
+def test_an_instance_lives_in_its_subnets_zone(ec2, ami):
+    """A subnet made in the second zone: the instance launched in it is there too, so a volume made in that zone
+    attaches (found by the AWS SDK for JavaScript v3); a Placement zone that contradicts the subnet is refused."""
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]]
+    assert len(zones) > 1
+    vpc_id = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.42.1.0/24", AvailabilityZone=zones[1])["Subnet"]
+    assert subnet["AvailabilityZone"] == zones[1]
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnet["SubnetId"],
+                   Placement={"AvailabilityZone": zones[0]}) == "InvalidParameterValue"
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnet["SubnetId"])["Instances"]
+    iid = instance["InstanceId"]
+    assert instance["Placement"]["AvailabilityZone"] == zones[1]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    volume = ec2.create_volume(Size=1, AvailabilityZone=zones[1])["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig=WAIT)
+    ec2.attach_volume(VolumeId=volume, InstanceId=iid, Device="/dev/sdf")
+    ec2.get_waiter("volume_in_use").wait(VolumeIds=[volume], WaiterConfig=WAIT)
+    ec2.detach_volume(VolumeId=volume)
+    ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig=WAIT)
+    ec2.delete_volume(VolumeId=volume)
+    ec2.terminate_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    when_free(ec2.delete_subnet, "DependencyViolation", SubnetId=subnet["SubnetId"])
+    ec2.delete_vpc(VpcId=vpc_id)

@@ -30,7 +30,7 @@ from ec2proxy.readmodels.instances import (
     metadata_options,
     resolve_groups,
 )
-from ec2proxy.readmodels.networks import default_vpc_id
+from ec2proxy.readmodels.networks import default_vpc_id, subnet_zone
 from ec2proxy.state import (
     default_vpc,
     dhcp_options,
@@ -354,6 +354,12 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     offered = await ctx.services.availability_zones()
     if zone and zone not in offered:
         raise errors.InvalidParameterValue(f"Invalid availability zone: [{zone[:64]}]")
+    if subnet is not None:  # an instance lives in its subnet's zone
+        home = await subnet_zone(ctx, subnet["id"]) or ctx.services.default_zone(offered)
+        if zone and home and zone != home:
+            raise errors.InvalidParameterValue(f"Value ({zone[:64]}) for parameter availabilityZone is invalid. "
+                                               f"Subnet '{params['SubnetId']}' is in the availability zone {home}")
+        zone = home or zone
     zone = zone or ctx.services.default_zone(offered)  # AWS always names the zone; Nova would choose only later
     if params.get("PrivateIpAddress") and subnet is None:  # AWS: not in the default subnet's range
         raise errors.InvalidParameterValue(f"Address {str(params['PrivateIpAddress'])[:64]} does not fall within "

@@ -215,6 +215,13 @@ async def _rows(ctx: RequestContext,
     return {r.os_id: r for r in rows}, {s.os_id: s for s in settings}
 
 
+async def subnet_zone(ctx: RequestContext, subnet_os_id: str) -> str:
+    """The zone CreateSubnet put the subnet in ("" for the default zone, and for subnets made outside EC2)."""
+    async with ctx.services.sessions() as session:
+        setting = await session.get(SubnetSetting, subnet_os_id)
+    return setting.availability_zone if setting is not None and setting.project_id == ctx.project_id else ""
+
+
 def build_vpc(network: dict, subnets: list[dict], default: dict | None, row: Vpc | None) -> dict:
     """``subnets``: the network's own (``by_network``)."""
     v4 = [s for s in subnets if s.get("ip_version", 4) == 4]
