@@ -318,3 +318,16 @@ def test_a_full_subnet_is_insufficient_free_addresses(ec2):
         ec2.delete_network_interface(NetworkInterfaceId=eni)
     ec2.delete_subnet(SubnetId=subnet["SubnetId"])
     ec2.delete_vpc(VpcId=vpc_id)
+
+
+def test_free_addresses_count_only_what_neutron_can_hand_out():
+    """The router's interface holds the gateway address, outside the allocation pool: it takes nothing from the
+    pool (the lab counted one address too few: the retired suite made 11 interfaces in a subnet said to have 10)."""
+    from ec2proxy.readmodels.networks import free_addresses, used_addresses
+
+    subnet = {"id": "s", "allocation_pools": [{"start": "10.0.0.2", "end": "10.0.0.14"}]}
+    ports = [{"fixed_ips": [{"subnet_id": "s", "ip_address": "10.0.0.1"}]},  # the router's gateway interface
+             {"fixed_ips": [{"subnet_id": "s", "ip_address": "10.0.0.2"},
+                            {"subnet_id": "s", "ip_address": "10.0.0.9"}]},
+             {"fixed_ips": [{"subnet_id": "other", "ip_address": "10.9.0.5"}]}]
+    assert free_addresses(subnet, used_addresses(ports)) == 13 - 2

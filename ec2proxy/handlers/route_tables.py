@@ -248,11 +248,7 @@ async def _target(ctx: RequestContext, table: RouteTable, params: dict) -> tuple
             raise errors.InvalidParameterValue(f"route table {table.route_table_id} and network gateway {target} "
                                                "belong to different networks")
         return kind, target
-    ports = await vpcs.neutron(await ctx.cloud()).list("port", {"network_id": table.vpc_os_id})
-    await _next_hop(ctx, table.vpc_os_id, kind, target, ports)
-    if kind == "NetworkInterfaceId" and not any(ids.from_uuid("eni", p["id"]) == target and p.get("device_id")
-                                                for p in ports):  # as AWS: a route goes to an attached one
-        raise errors.InvalidParameterValue(f"Network interface '{target}' is not attached to an instance")
+    await _next_hop(ctx, table.vpc_os_id, kind, target)
     return kind, target
 
 
@@ -287,6 +283,10 @@ async def _write_route(ctx: RequestContext, params: dict, replace: bool) -> dict
     if ctx.dry_run:
         raise errors.DryRunOperation()
     async with ctx.services.sessions() as session, session.begin():
+        vpc = await session.get(Vpc, table.vpc_os_id)
+        if vpc is not None and vpc.cidr == destination:  # the local route: Neutron's own, never replaced
+            raise errors.InvalidParameterValue(f"The destination CIDR block {destination} is the VPC's own: its "
+                                               "local route cannot be created or replaced.")
         existing = await session.get(Route, (table.route_table_id, destination))
         if existing is None and replace:
             raise errors.EC2Error(f"There is no route defined for '{destination}' in the route table.",

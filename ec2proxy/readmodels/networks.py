@@ -252,22 +252,26 @@ def by_network(subnets: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def used_addresses(ports: list[dict]) -> dict[str, int]:
-    """How many addresses ports hold in each subnet, counted once for a whole answer."""
-    out: dict[str, int] = {}
+def used_addresses(ports: list[dict]) -> dict[str, list[str]]:
+    """The addresses ports hold in each subnet, gathered once for a whole answer."""
+    out: dict[str, list[str]] = {}
     for port in ports:
         for fixed in port.get("fixed_ips") or []:
-            out[fixed.get("subnet_id")] = out.get(fixed.get("subnet_id"), 0) + 1
+            out.setdefault(fixed.get("subnet_id") or "", []).append(fixed.get("ip_address") or "")
     return out
 
 
-def free_addresses(subnet: dict, used: dict[str, int]) -> int:
-    total = sum(int(ipaddress.ip_address(p["end"])) - int(ipaddress.ip_address(p["start"])) + 1
-                for p in subnet.get("allocation_pools") or [])
-    return max(total - used.get(subnet["id"], 0), 0)
+def free_addresses(subnet: dict, used: dict[str, list[str]]) -> int:
+    """What Neutron can still hand out: its allocation pools less what ports hold in them (the router's
+    interface holds the gateway address, which is outside the pools)."""
+    pools = [(int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"])))
+             for p in subnet.get("allocation_pools") or [] if ":" not in p["start"]]
+    held = sum(1 for address in used.get(subnet["id"], []) if ":" not in address and address and
+               any(start <= int(ipaddress.ip_address(address)) <= end for start, end in pools))
+    return max(sum(end - start + 1 for start, end in pools) - held, 0)
 
 
-def build_subnet(subnet: dict, zone: str, default: dict | None, used: dict[str, int],
+def build_subnet(subnet: dict, zone: str, default: dict | None, used: dict[str, list[str]],
                  setting: SubnetSetting | None) -> dict:
     v6 = subnet.get("ip_version") == 6
     subnet_id = ids.from_uuid("subnet", subnet["id"])
