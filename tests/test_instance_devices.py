@@ -130,6 +130,9 @@ def test_network_interfaces(ec2, ami):
         "InvalidParameterCombination"
     assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, PrivateIpAddress="10.16.1.2") == \
         "InvalidParameterValue"
+    # in the VPC but not in the subnet named (the retired suite found the instance booted in a sibling subnet)
+    assert code_of(ec2.run_instances, ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnet["SubnetId"],
+                   PrivateIpAddress="10.255.255.9") == "InvalidParameterValue"
     ec2.delete_network_interface(NetworkInterfaceId=spare)
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import ipaddress
 import re
 
 from sqlalchemy import insert, select
@@ -120,6 +121,13 @@ async def _public_key(ctx: RequestContext, view: CloudView, name: str | None) ->
         return (await view.nova.get_keypair(keypairs.nova_name(ctx, view, name)))["public_key"]
     except BackendNotFound:
         raise errors.KeyPairNotFound(name) from None
+
+
+def _in_subnet(address: str, subnet: dict) -> bool:
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(subnet["cidr"])
+    except ValueError:
+        raise errors.InvalidParameterValue(f"Invalid value '{address[:64]}' for PrivateIpAddress") from None
 
 
 async def _resolve_subnet(view: CloudView, subnet_id: str | None) -> tuple[dict | None, bool]:
@@ -361,9 +369,10 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
                                                f"Subnet '{params['SubnetId']}' is in the availability zone {home}")
         zone = home or zone
     zone = zone or ctx.services.default_zone(offered)  # AWS always names the zone; Nova would choose only later
-    if params.get("PrivateIpAddress") and subnet is None:  # AWS: not in the default subnet's range
-        raise errors.InvalidParameterValue(f"Address {str(params['PrivateIpAddress'])[:64]} does not fall within "
-                                           "the subnet's address range: give its SubnetId")
+    address = params.get("PrivateIpAddress")
+    if address and (subnet is None or not _in_subnet(address, subnet)):  # AWS: not in the (default) subnet's range
+        raise errors.InvalidParameterValue(f"Address {str(address)[:64]} does not fall within the subnet's address "
+                                           "range" + ("" if subnet is not None else ": give its SubnetId"))
     nics, nic_groups, nic_indexes = await _network_interfaces(ctx, view, params, max_count)
     if nic_groups:
         groups = await resolve_groups(view, [], nic_groups)
