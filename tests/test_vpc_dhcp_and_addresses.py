@@ -131,11 +131,12 @@ def test_an_association_that_fails_half_way_changes_nothing(ec2, neutron, vpc, c
     dopt = ec2.create_dhcp_options(DhcpConfigurations=[
         {"Key": "domain-name-servers", "Values": ["10.40.0.9"]},
         {"Key": "domain-name", "Values": ["half.example"]}])["DhcpOptions"]["DhcpOptionsId"]
+    before = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["DhcpOptionsId"]
     code, status, _ = faulted(inject, clear, {"service": "network", "method": "PUT", "path": r"/ports/",
                                               "kind": "status", "status": 500},
                               ec2.associate_dhcp_options, DhcpOptionsId=dopt, VpcId=vpc_id)
     assert (code, status) == ("InternalError", 500)
-    assert ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["DhcpOptionsId"] == "default"
+    assert ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["DhcpOptionsId"] == before
     assert neutron.get_subnet(os_id(neutron, "subnet", subnet, ec2)).dns_nameservers == []
     assert port_options(neutron, os_id(neutron, "eni", eni, ec2)) == {}
     ec2.delete_network_interface(NetworkInterfaceId=eni)
@@ -144,11 +145,37 @@ def test_an_association_that_fails_half_way_changes_nothing(ec2, neutron, vpc, c
 
 def test_the_projects_own_networks_keep_their_dhcp_settings(ec2):
     (default,) = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
-    assert default["DhcpOptionsId"] == "default"
+    (shown,) = ec2.describe_dhcp_options(DhcpOptionsIds=[default["DhcpOptionsId"]])["DhcpOptions"]  # the default set
+    assert {c["Key"] for c in shown["DhcpConfigurations"]} == {"domain-name", "domain-name-servers"}
     dopt = ec2.create_dhcp_options(DhcpConfigurations=[{"Key": "domain-name", "Values": ["x.example"]}])[
         "DhcpOptions"]["DhcpOptionsId"]
     assert code_of(ec2.associate_dhcp_options, DhcpOptionsId=dopt, VpcId=default["VpcId"]) == "UnsupportedOperation"
     ec2.delete_dhcp_options(DhcpOptionsId=dopt)
+
+
+def test_every_vpc_has_the_projects_default_set_until_another_is_associated(ec2, alt, proxy):
+    """As on AWS (and as Ansible's ec2_vpc_dhcp_option reads it back): a new VPC shows the default set's own
+    dopt- id, which DescribeDhcpOptions answers (the region's private domain, AmazonProvidedDNS: what Neutron
+    gives a network with nothing written); "default" shows only once associated by that name."""
+    vpc_id = ec2.create_vpc(CidrBlock="10.43.0.0/16")["Vpc"]["VpcId"]
+    default_id = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["DhcpOptionsId"]
+    assert default_id.startswith("dopt-")
+    (shown,) = ec2.describe_dhcp_options(DhcpOptionsIds=[default_id])["DhcpOptions"]
+    assert {c["Key"]: [v["Value"] for v in c["Values"]] for c in shown["DhcpConfigurations"]} == {
+        "domain-name": ["ec2.internal"], "domain-name-servers": ["AmazonProvidedDNS"]}
+    assert default_id in [d["DhcpOptionsId"] for d in ec2.describe_dhcp_options()["DhcpOptions"]]
+    ec2.create_tags(Resources=[default_id], Tags=[{"Key": "Name", "Value": "default-set"}])
+    assert ec2.describe_dhcp_options(Filters=[{"Name": "tag:Name", "Values": ["default-set"]}])["DhcpOptions"][0][
+        "DhcpOptionsId"] == default_id
+    assert code_of(ec2.delete_dhcp_options, DhcpOptionsId=default_id) == "UnsupportedOperation"
+    assert code_of(alt.describe_dhcp_options, DhcpOptionsIds=[default_id]) == "InvalidDhcpOptionID.NotFound"
+    assert alt.describe_dhcp_options()["DhcpOptions"][0]["DhcpOptionsId"] not in (default_id, "default")
+    ec2.associate_dhcp_options(DhcpOptionsId="default", VpcId=vpc_id)
+    assert ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["DhcpOptionsId"] == "default"
+    proxy.aws("ec2", "associate-dhcp-options", "--dhcp-options-id", default_id, "--vpc-id", vpc_id)
+    assert ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["DhcpOptionsId"] == default_id
+    ec2.delete_tags(Resources=[default_id])
+    ec2.delete_vpc(VpcId=vpc_id)
 
 
 def test_dhcp_options_through_the_aws_cli(proxy, vpc):

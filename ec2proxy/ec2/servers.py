@@ -18,9 +18,13 @@ def addresses(server: dict) -> tuple[str | None, str | None, str | None]:
     return private, public, mac
 
 
+def domain(region: str) -> str:
+    """EC2's private DNS domain: ec2.internal in the default region, as in us-east-1, else REGION.compute.internal."""
+    return "ec2.internal" if region in ("us-east-1", "RegionOne") else f"{region}.compute.internal"
+
+
 def hostname(ip: str | None, region: str) -> str:
-    """EC2's DNS name for an address ("" without one): ec2.internal in the default region, as in us-east-1."""
+    """EC2's DNS name for an address ("" without one)."""
     if not ip:
         return ""
-    suffix = "ec2.internal" if region in ("us-east-1", "RegionOne") else f"{region}.compute.internal"
-    return f"ip-{ip.replace('.', '-')}.{suffix}"
+    return f"ip-{ip.replace('.', '-')}.{domain(region)}"

@@ -187,6 +187,12 @@ _DEFAULT_VPCS: dict[str, tuple[float, str | None]] = {}
 NETWORK_FIELDS = ["id", "project_id", "tenant_id", "shared", "router:external", "created_at"]
 
 
+def default_dhcp_options_id(project_id: str) -> str:
+    """The id of the project's default DHCP options set (AWS: one per region and account, which every VPC has
+    until another set is associated): derived from the project, so it is stable and never stored."""
+    return ids.from_uuid("dopt", f"default:{project_id}")
+
+
 def association_id(fip: dict) -> str | None:
     return ids.from_uuid("eipassoc", f"{fip['id']}/{fip['port_id']}") if fip.get("port_id") else None
 

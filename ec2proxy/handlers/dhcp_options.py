@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 
 from ec2proxy.db.models import DhcpOptions, Vpc, utcnow
-from ec2proxy.ec2 import errors, filters, ids, paging, tagging, vpcs
+from ec2proxy.ec2 import errors, filters, ids, paging, servers, tagging, vpcs
 from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.networks import vpc_state
@@ -28,12 +28,22 @@ def _not_found(dhcp_options_id: str) -> errors.EC2Error:
                            code="InvalidDhcpOptionID.NotFound")
 
 
+def _default_set(ctx: RequestContext) -> DhcpOptions:
+    """The project's default set, as AWS's: the region's private domain and the cloud's own resolver (which is
+    what Neutron gives a VPC with no set: nothing is written for it). Never stored."""
+    return DhcpOptions(dhcp_options_id=vpcs.default_dhcp_options_id(ctx.project_id), project_id=ctx.project_id,
+                       configurations=[{"Key": "domain-name", "Values": [servers.domain(ctx.region)]},
+                                       {"Key": "domain-name-servers", "Values": [dhcp_options.AMAZON_DNS]}])
+
+
 async def _rows(ctx: RequestContext, wanted: list[str] | None = None) -> list[DhcpOptions]:
     query = select(DhcpOptions).where(DhcpOptions.project_id == ctx.project_id)
     if wanted is not None:
         query = query.where(DhcpOptions.dhcp_options_id.in_(wanted))
     async with ctx.services.sessions() as session:
-        return list((await session.scalars(query.order_by(DhcpOptions.created_at))).all())
+        rows = list((await session.scalars(query.order_by(DhcpOptions.created_at))).all())
+    default = _default_set(ctx)
+    return ([default] if wanted is None or default.dhcp_options_id in wanted else []) + rows
 
 
 async def _find(ctx: RequestContext, dhcp_options_id: str) -> DhcpOptions:
@@ -70,6 +80,9 @@ async def describe_dhcp_options(ctx: RequestContext, params: dict) -> dict:
 @action("DeleteDhcpOptions", checks_dry_run=True)
 async def delete_dhcp_options(ctx: RequestContext, params: dict) -> dict:
     row = await _find(ctx, params["DhcpOptionsId"])
+    if row.dhcp_options_id == vpcs.default_dhcp_options_id(ctx.project_id):
+        raise errors.UnsupportedOperation("The default DHCP options set is the cloud's own settings (Neutron's "
+                                          "resolver and domain): it cannot be deleted here.")
     async with ctx.services.sessions() as session:
         used = (await session.scalars(select(Vpc.os_id).where(
             Vpc.dhcp_options_id == row.dhcp_options_id))).first()
@@ -86,8 +99,12 @@ async def delete_dhcp_options(ctx: RequestContext, params: dict) -> dict:
 
 @action("AssociateDhcpOptions", checks_dry_run=True)
 async def associate_dhcp_options(ctx: RequestContext, params: dict) -> dict:
-    """``default`` takes the VPC back to no options: Neutron's own resolver, no extra options."""
-    chosen = None if params["DhcpOptionsId"] == "default" else await _find(ctx, params["DhcpOptionsId"])
+    """``default`` (the VPC then shows that word, as on AWS) and the project's default set take the VPC back to
+    no options written: Neutron's own resolver and domain."""
+    wanted = params["DhcpOptionsId"]
+    chosen = None if wanted == "default" else await _find(ctx, wanted)
+    if chosen is not None and chosen.dhcp_options_id == vpcs.default_dhcp_options_id(ctx.project_id):
+        chosen, wanted = None, chosen.dhcp_options_id
     state = await vpc_state(ctx, params["VpcId"], with_ports=True)
     network = state["networks"][0]
     if network["id"] not in state["vpcs"]:
@@ -99,7 +116,7 @@ async def associate_dhcp_options(ctx: RequestContext, params: dict) -> dict:
                              chosen.configurations if chosen else None)
     async with ctx.services.sessions() as session, session.begin():
         await session.execute(update(Vpc).where(Vpc.os_id == network["id"]).values(
-            dhcp_options_id=chosen.dhcp_options_id if chosen else None))
+            dhcp_options_id=chosen.dhcp_options_id if chosen else wanted))
     return {}
 
 

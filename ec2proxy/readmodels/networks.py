@@ -233,7 +233,9 @@ def build_vpc(network: dict, subnets: list[dict], default: dict | None, row: Vpc
         blocks = [(ids.from_uuid("vpc-cidr-assoc", s["id"]), s["cidr"]) for s in v4]
     return {
         "VpcId": vpc_id, "CidrBlock": blocks[0][1] if blocks else "", "State": "available",
-        "DhcpOptionsId": (row.dhcp_options_id if row is not None else None) or "default",
+        # the set associated, "default" once asked for by that name, else the project's default set
+        "DhcpOptionsId": (row.dhcp_options_id if row is not None else None) or vpcs.default_dhcp_options_id(
+            owner(network)),
         "InstanceTenancy": "default", "OwnerId": owner(network),
         "IsDefault": default is not None and default["id"] == network["id"],
         "CidrBlockAssociationSet": [{"AssociationId": assoc, "CidrBlock": cidr,

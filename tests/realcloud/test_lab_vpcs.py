@@ -151,6 +151,10 @@ def test_dhcp_options_and_secondary_addresses_on_real_neutron(ec2):
         ec2.unassign_private_ip_addresses(NetworkInterfaceId=eni_id, PrivateIpAddresses=["10.61.1.5"])
         assert "10.61.1.5" not in [f["ip_address"] for f in neutron_port(port_id)["fixed_ips"]]
 
+        # a new VPC has the project's default set, which DescribeDhcpOptions answers (Ansible reads it back)
+        default_id = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["DhcpOptionsId"]
+        assert default_id.startswith("dopt-")
+        assert ec2.describe_dhcp_options(DhcpOptionsIds=[default_id])["DhcpOptions"][0]["DhcpConfigurations"]
         dopt = ec2.create_dhcp_options(DhcpConfigurations=[
             {"Key": "domain-name", "Values": ["lab.example"]},
             {"Key": "domain-name-servers", "Values": ["10.61.0.2"]},
