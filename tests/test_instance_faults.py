@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from tests.faults import FAULTS, error_of
-from tests.support import WAIT
+from tests.support import WAIT, until
 
 # kind -> (fault spec, EC2 codes that describe it honestly)
 
@@ -81,30 +81,27 @@ def test_describe_instances_fault_is_an_ec2_error(ec2, cloud, kind):
 
 
 @pytest.mark.parametrize("kind", sorted(FAULTS))
-def test_terminate_fault_leaves_the_instance_and_a_failed_operation(proxy, ec2, cloud, ami, kind):
-    inject, clear, _ = cloud
-    spec, codes = FAULTS[kind]
+def test_a_termination_the_cloud_fails_for_now_is_carried_out(proxy, ec2, cloud, ami, kind):
+    """Nova's delete fails (500, 503, 429, no answer, a dropped connection, an answer too late): the termination
+    is still accepted, shows shutting-down, and a job asks Nova again until the server is gone, as AWS carries
+    out every TerminateInstances it accepted (the lab left a server in ERROR behind on a 500)."""
+    inject, clear, demo = cloud
     (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
     iid = instance["InstanceId"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
-    inject({"service": "compute", "method": "DELETE", "path": r"/servers/", "count": 1, **spec})
+    os_id = json.loads(proxy.ec2proxy("instances", "show", iid, "--json").stdout)["os_id"]
+    inject({"service": "compute", "method": "DELETE", "path": r"/servers/", "count": 1, **FAULTS[kind][0]})
     try:
-        if kind == "drop":
-            # aiohttp resends an idempotent DELETE once when a reused connection drops: that is success.
-            changes = ec2.terminate_instances(InstanceIds=[iid])["TerminatingInstances"]
-            assert changes[0]["CurrentState"]["Name"] == "shutting-down"
-            ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
-            return
-        code, status, _ = error_of(ec2.terminate_instances, InstanceIds=[iid])
+        changes = ec2.terminate_instances(InstanceIds=[iid])["TerminatingInstances"]
     finally:
         fired = clear()
     assert fired > 0  # the injected fault happened
-    assert code in codes and status >= 500
-    failed = json.loads(proxy.ec2proxy("operations", "list", "--state", "failed", "--resource-id", iid,
-                                       "--json").stdout.splitlines()[0])
-    assert failed["action"] == "TerminateInstances"
-    ec2.terminate_instances(InstanceIds=[iid])  # a retry after the fault goes through
+    assert changes[0]["CurrentState"]["Name"] == "shutting-down"
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    until(lambda: os_id not in {s.id for s in demo.compute.servers()}, 60)
+    operations = [json.loads(line) for line in proxy.ec2proxy("operations", "list", "--resource-id", iid,
+                                                              "--json").stdout.splitlines()]
+    assert "failed" not in {o["state"] for o in operations if o["action"].startswith("TerminateInstances")}
 
 
 def test_instances_show_maps_ec2_ids_to_nova(proxy, ec2, cloud, ami):
