@@ -51,6 +51,20 @@ def as_demo(work, account: str = "DEMO"):
     return asyncio.run(run())
 
 
+def bootable_volume(ec2, wait: dict) -> str:
+    """A blank 1 GB volume marked bootable in Cinder (outside EC2), available: the lab's no-storage Cinder writes no
+    image into a volume, so an EBS root on the lab starts from one (registered through its snapshot)."""
+    source = ec2.create_volume(Size=1, AvailabilityZone=os.environ.get("LAB_AVAILABILITY_ZONE", "nova"))["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[source], WaiterConfig=wait)
+
+    async def bootable(view):
+        (volume,) = [v for v in await view.cinder.list_volumes() if ids.from_uuid("vol", v["id"]) == source]
+        await view.cinder.post(f"volumes/{volume['id']}/action", {"os-set_bootable": {"bootable": True}})
+
+    as_demo(bootable)
+    return source
+
+
 def _demo_credential() -> dict:
     return as_demo(lambda view: view.keystone.create_ec2_credential(view.scoped.user_id, view.project_id))
 

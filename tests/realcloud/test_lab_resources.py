@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from ec2proxy.ec2 import ids
-from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server, wait_running
+from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, bootable_volume, lab_server, wait_running
 from tests.support import code_of, until, when_free
 
 pytestmark = pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh")
@@ -203,18 +203,8 @@ def test_ebs_image_flow_on_real_nova_and_cinder(ec2):
     (boots from new volumes of the snapshots), DeregisterImage leaving the snapshots: as AWS does."""
     if os.environ.get("LAB_CINDER", "1") != "1":
         pytest.skip("the lab runs without Cinder (LAB_CINDER=0)")
-    zone = os.environ.get("LAB_AVAILABILITY_ZONE", "nova")
     flavor = os.environ.get("LAB_FLAVOR", "m1.tiny")
-    # The lab's no-storage Cinder cannot write an image into a volume: the first boot volume is a blank one the
-    # user marks bootable in Cinder (outside EC2), registered as an image through its snapshot.
-    source = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
-    ec2.get_waiter("volume_available").wait(VolumeIds=[source], WaiterConfig=WAIT)
-
-    async def bootable(view):
-        (volume,) = [v for v in await view.cinder.list_volumes() if ids.from_uuid("vol", v["id"]) == source]
-        await view.cinder.post(f"volumes/{volume['id']}/action", {"os-set_bootable": {"bootable": True}})
-
-    as_demo(bootable)
+    source = bootable_volume(ec2, WAIT)
     seed = ec2.create_snapshot(VolumeId=source)["SnapshotId"]
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[seed], WaiterConfig=WAIT)
     registered = ec2.register_image(Name=f"lab-seed-{STAMP}", RootDeviceName="/dev/sda", BlockDeviceMappings=[

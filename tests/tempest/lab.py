@@ -7,7 +7,7 @@ import os
 import pathlib
 
 from tests.realcloud.census import census, left_behind, sweep
-from tests.realcloud.test_lab_instances import _demo_credential, as_demo, lab_server, wait_running
+from tests.realcloud.test_lab_instances import _demo_credential, as_demo, bootable_volume, lab_server, wait_running
 from tests.support import until
 
 WAIT = {"Delay": 1, "MaxAttempts": 120}
@@ -46,19 +46,9 @@ class Stage:
         """The lab's no-storage Cinder writes no image into a volume: the first root is a blank volume marked
         bootable in Cinder (outside EC2) and registered through its snapshot; the suite's EBS image is then
         CreateImage of an instance booted from it, as a user would make one."""
-        from ec2proxy.ec2 import ids
-
         ec2 = self.ec2
-        zone = os.environ.get("LAB_AVAILABILITY_ZONE", "nova")
-        source = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+        source = bootable_volume(ec2, WAIT)
         self.made.append(lambda: self._gone(ec2.delete_volume, VolumeId=source))
-        ec2.get_waiter("volume_available").wait(VolumeIds=[source], WaiterConfig=WAIT)
-
-        async def bootable(view):
-            (volume,) = [v for v in await view.cinder.list_volumes() if ids.from_uuid("vol", v["id"]) == source]
-            await view.cinder.post(f"volumes/{volume['id']}/action", {"os-set_bootable": {"bootable": True}})
-
-        as_demo(bootable)
         seed = ec2.create_snapshot(VolumeId=source)["SnapshotId"]
         self.made.append(lambda: self._gone(ec2.delete_snapshot, SnapshotId=seed))
         ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[seed], WaiterConfig=WAIT)
