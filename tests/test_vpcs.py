@@ -139,6 +139,8 @@ def test_a_whole_stack_built_used_and_torn_down(proxy, ec2, ami):
                      NetworkInterfaceId=eni["NetworkInterfaceId"])
     assert code_of(ec2.create_route, RouteTableId=table, DestinationCidrBlock="10.20.0.0/16",
                    NetworkInterfaceId=eni["NetworkInterfaceId"]) == "InvalidParameterValue"
+    assert code_of(ec2.delete_route, RouteTableId=table, DestinationCidrBlock="10.20.0.0/16") == \
+        "InvalidParameterValue"
     ec2.delete_route(RouteTableId=table, DestinationCidrBlock="172.16.0.0/12")
     assert code_of(ec2.describe_network_interface_attribute, NetworkInterfaceId=eni["NetworkInterfaceId"]) == \
         "InvalidParameterCombination"

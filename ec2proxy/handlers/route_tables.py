@@ -283,10 +283,7 @@ async def _write_route(ctx: RequestContext, params: dict, replace: bool) -> dict
     if ctx.dry_run:
         raise errors.DryRunOperation()
     async with ctx.services.sessions() as session, session.begin():
-        vpc = await session.get(Vpc, table.vpc_os_id)
-        if vpc is not None and vpc.cidr == destination:  # the local route: Neutron's own, never replaced
-            raise errors.InvalidParameterValue(f"The destination CIDR block {destination} is the VPC's own: its "
-                                               "local route cannot be created or replaced.")
+        await _not_local(session, table, destination)
         existing = await session.get(Route, (table.route_table_id, destination))
         if existing is None and replace:
             raise errors.EC2Error(f"There is no route defined for '{destination}' in the route table.",
@@ -329,10 +326,20 @@ async def replace_route(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
+async def _not_local(session, table: RouteTable, destination: str) -> None:
+    """The VPC's local route is Neutron's own: it is never created, replaced or deleted through EC2."""
+    vpc = await session.get(Vpc, table.vpc_os_id)
+    if vpc is not None and vpc.cidr == destination:
+        raise errors.InvalidParameterValue(f"The destination CIDR block {destination} is the VPC's own: its local "
+                                           "route cannot be created, replaced or deleted.")
+
+
 @action("DeleteRoute", checks_dry_run=True)
 async def delete_route(ctx: RequestContext, params: dict) -> dict:
     table = await _table(ctx, params["RouteTableId"])
     destination = _destination(params.get("DestinationCidrBlock"))
+    async with ctx.services.sessions() as session:
+        await _not_local(session, table, destination)
     if ctx.dry_run:
         raise errors.DryRunOperation()
     async with ctx.services.sessions() as session, session.begin():
