@@ -86,12 +86,18 @@ def _find(addresses: list[dict], allocation_id: str | None, public_ip: str | Non
 @action("DescribeAddresses")
 async def describe_addresses(ctx: RequestContext, params: dict) -> dict:
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
-    addresses = await describe(ctx)
-    chosen = [_find(addresses, allocation_id, None) for allocation_id in params.get("AllocationIds") or []]
-    chosen += [_find(addresses, None, ip) for ip in params.get("PublicIps") or []]
-    if params.get("AllocationIds") or params.get("PublicIps"):
-        addresses = list({a["AllocationId"]: a for a in chosen}.values())
+    addresses = _named(await describe(ctx), params.get("AllocationIds"), params.get("PublicIps"))
     return {"Addresses": filters.apply(addresses, compiled)}
+
+
+def _named(addresses: list[Described], allocation_ids: list[str] | None,
+           public_ips: list[str] | None = None) -> list[Described]:
+    """The addresses a Describe names, each once (all of them when it names none); an unknown one is NotFound."""
+    if not allocation_ids and not public_ips:
+        return addresses
+    chosen = [_find(addresses, allocation_id, None) for allocation_id in allocation_ids or []]
+    chosen += [_find(addresses, None, ip) for ip in public_ips or []]
+    return list({a["AllocationId"]: a for a in chosen}.values())
 
 
 @action("AllocateAddress", checks_dry_run=True)
@@ -263,10 +269,7 @@ async def describe_addresses_attribute(ctx: RequestContext, params: dict) -> dic
     """Terraform's aws_eip reads it on every refresh (for ptr_record) and stops when it fails."""
     _domain_name_only(params.get("Attribute"))
     paging.check_max_results(params, low=1, high=1000)
-    addresses = await describe(ctx)
-    if params.get("AllocationIds"):
-        addresses = list({a["AllocationId"]: a for a in (_find(addresses, allocation_id, None)
-                                                         for allocation_id in params["AllocationIds"])}.values())
+    addresses = _named(await describe(ctx), params.get("AllocationIds"))
     return paging.answer(ctx, "Addresses", [_attribute_shape(a) for a in addresses], params)
 
 

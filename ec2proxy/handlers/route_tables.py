@@ -338,11 +338,10 @@ async def _not_local(session, table: RouteTable, destination: str) -> None:
 async def delete_route(ctx: RequestContext, params: dict) -> dict:
     table = await _table(ctx, params["RouteTableId"])
     destination = _destination(params.get("DestinationCidrBlock"))
-    async with ctx.services.sessions() as session:
-        await _not_local(session, table, destination)
-    if ctx.dry_run:
-        raise errors.DryRunOperation()
     async with ctx.services.sessions() as session, session.begin():
+        await _not_local(session, table, destination)
+        if ctx.dry_run:  # nothing written yet: the transaction ends empty
+            raise errors.DryRunOperation()
         gone = await session.execute(delete(Route).where(Route.route_table_id == table.route_table_id,
                                                          Route.destination == destination))
     if gone.rowcount == 0:
