@@ -102,6 +102,21 @@ def test_a_policy_file_lets_a_custom_role_tag_and_keeps_members_from_allocating(
         assert _code(lambda: member.allocate_address(Domain="vpc", DryRun=True)) == "UnauthorizedOperation"
         assert _code(lambda: admin.allocate_address(Domain="vpc", DryRun=True)) == "DryRunOperation"
         assert member.describe_addresses()["Addresses"] == []
+        # the AWS CLI, with a reader's key: reads, is refused a change, and DryRun answers the policy's question
+        made = json.loads(server.ec2proxy("credentials", "create", "--project", demo["project_id"], "--user",
+                                          demo["user_id"], "--role", "reader").stdout)
+        env = {**server.aws_env(), "AWS_ACCESS_KEY_ID": made["access_key"], "AWS_SECRET_ACCESS_KEY": made["secret"]}
+
+        def cli(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(["aws", "ec2", *args], env=env, capture_output=True, text=True, timeout=120)
+
+        assert cli("describe-images").returncode == 0
+        for args in (("create-tags", "--resources", image, "--tags", "Key=k,Value=v"),
+                     ("create-tags", "--resources", image, "--tags", "Key=k,Value=v", "--dry-run"),
+                     ("allocate-address", "--domain", "vpc")):
+            refused = cli(*args)
+            assert refused.returncode != 0 and "(UnauthorizedOperation)" in refused.stderr, refused.stderr
+        assert member.describe_tags()["Tags"] == []
     finally:
         server.stop()
 
