@@ -62,6 +62,10 @@ class InvalidParameter(EC2Error):
     code = "InvalidParameter"
 
 
+class InvalidRequest(EC2Error):
+    code = "InvalidRequest"
+
+
 class MalformedQueryString(EC2Error):
     code = "MalformedQueryString"
     status = 404
@@ -82,6 +86,12 @@ class RequestEntityTooLarge(EC2Error):
 class AuthFailure(EC2Error):
     code = "AuthFailure"
     status = 401
+
+
+def not_authorized_for(kind: str, resource_id: str) -> AuthFailure:
+    """What AWS answers a change to (or a private read of) a resource the caller sees but does not own, such as a
+    public image of another account ("Not authorized for image:ami-...")."""
+    return AuthFailure(f"Not authorized for {kind}:{resource_id}")
 
 
 class SignatureDoesNotMatch(EC2Error):

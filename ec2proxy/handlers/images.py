@@ -324,10 +324,30 @@ def _attribute(name: str | None) -> str | None:
     return name[:1].lower() + name[1:] if name else name
 
 
+# The attributes DescribeImageAttribute names (EC2 API reference); the ones this cloud keeps are answered, the
+# others refused as UnsupportedOperation. A name outside the list is an invalid request, as AWS answers it.
+IMAGE_ATTRIBUTES = ("description", "kernel", "ramdisk", "launchPermission", "productCodes", "blockDeviceMapping",
+                    "sriovNetSupport", "bootMode", "tpmSupport", "uefiData", "lastLaunchedTime", "imdsSupport",
+                    "deregistrationProtection")
+UNKEPT_ATTRIBUTES = ("sriovNetSupport", "bootMode", "tpmSupport", "uefiData", "lastLaunchedTime",
+                     "deregistrationProtection")
+
+
+def _known_attribute(name: str | None) -> str:
+    attribute = _attribute(name) or ""
+    if attribute not in IMAGE_ATTRIBUTES:
+        raise errors.InvalidRequest(f"Value ({attribute[:64]}) for parameter attribute is invalid. Unknown "
+                                    "attribute.")
+    return attribute
+
+
 @action("DescribeImageAttribute")
 async def describe_image_attribute(ctx: RequestContext, params: dict) -> dict:
-    image = await find(ctx, params["ImageId"])
-    attribute = _attribute(params["Attribute"])
+    """An attribute of an image the caller owns; another's image, public or shared, is AuthFailure (AWS)."""
+    attribute = _known_attribute(params["Attribute"])
+    if attribute in UNKEPT_ATTRIBUTES:
+        raise errors.UnsupportedOperation(f"The image attribute {attribute} is not kept by this cloud.")
+    image = await find(ctx, params["ImageId"], own=True)
     out: dict = {"ImageId": image["ImageId"]}
     if attribute == "description":
         out["Description"] = {"Value": image["Description"]} if image["Description"] else {}
@@ -340,14 +360,8 @@ async def describe_image_attribute(ctx: RequestContext, params: dict) -> dict:
         out["BlockDeviceMappings"] = image["BlockDeviceMappings"]
     elif attribute == "productCodes":
         out["ProductCodes"] = []
-    elif attribute == "imdsSupport":
+    else:  # imdsSupport
         out["ImdsSupport"] = {}
-    elif attribute in ("sriovNetSupport", "bootMode", "tpmSupport", "uefiData", "lastLaunchedTime",
-                       "deregistrationProtection"):
-        raise errors.UnsupportedOperation(f"The image attribute {attribute} is not kept by this cloud.")
-    else:
-        raise errors.InvalidParameterValue(f"Value ({attribute[:64]}) for parameter attribute is invalid. Unknown "
-                                           "attribute.")
     return out
 
 
@@ -386,21 +400,31 @@ async def _set_visibility(view: CloudView, os_image: dict, visibility: str) -> N
 
 @action("ModifyImageAttribute", checks_dry_run=True)
 async def modify_image_attribute(ctx: RequestContext, params: dict) -> dict:
-    """Description, and launch permission as Glance visibility (``all`` -> public) and image members."""
-    image = await find(ctx, params["ImageId"], own=True)
+    """Description, and launch permission as Glance visibility (``all`` -> public) and image members.
+
+    The request is checked before the image, in AWS's order and with its codes: an unknown attribute or nothing
+    to change is InvalidParameterCombination, an attribute that cannot be modified InvalidParameter, a named
+    attribute without its value MissingParameter; then an image the caller does not own is AuthFailure.
+    """
     attribute = _attribute(params.get("Attribute"))
     description = (params.get("Description") or {}).get("Value")
     if attribute == "description" and description is None:
         description = params.get("Value")
     adds, removes = _permission_changes(params)
-    if attribute not in (None, "description", "launchPermission"):
-        raise errors.UnsupportedOperation(f"The image attribute {attribute[:64]} cannot be modified here.")
-    if params.get("ProductCodes") or params.get("ImdsSupport"):
+    if attribute == "imdsSupport" or params.get("ProductCodes") or params.get("ImdsSupport"):
         raise errors.UnsupportedOperation("Product codes and IMDS support flags are not kept by this cloud.")
+    if attribute is not None and attribute not in IMAGE_ATTRIBUTES:
+        raise errors.InvalidParameterCombination(f"Unknown image attribute {attribute[:64]}")
+    if attribute not in (None, "description", "launchPermission"):
+        raise errors.InvalidParameter(f"The image attribute {attribute} cannot be modified: only description "
+                                      "and launchPermission can.")
+    if attribute == "description" and description is None:
+        raise errors.MissingParameter("The request must contain the parameter Value or Description.Value")
     if description is None and not adds and not removes:
-        raise errors.MissingParameter("Nothing to modify: give Description or LaunchPermission")
+        raise errors.InvalidParameterCombination("Nothing to modify: give Description or LaunchPermission")
     if description is not None and len(description) > 255:
         raise errors.InvalidParameterValue("AMI descriptions are at most 255 characters long")
+    image = await find(ctx, params["ImageId"], own=True)
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
@@ -432,7 +456,7 @@ async def modify_image_attribute(ctx: RequestContext, params: dict) -> dict:
 @action("ResetImageAttribute", checks_dry_run=True)
 async def reset_image_attribute(ctx: RequestContext, params: dict) -> dict:
     """launchPermission back to private: no longer public, no members."""
-    if _attribute(params["Attribute"]) != "launchPermission":
+    if _known_attribute(params["Attribute"]) != "launchPermission":
         raise errors.InvalidParameterValue("Only launchPermission can be reset")
     image = await find(ctx, params["ImageId"], own=True)
     if ctx.dry_run:

@@ -468,10 +468,10 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     if await _public_on_launch(ctx, params, subnet) or (public_by_default and not params.get("NetworkInterfaces")):
         external = await vpcs.external_network(ctx.services.config, view)
         await public_addresses.schedule(ctx, view, reservation_id, [s["id"] for s in servers], external["id"])
-    made = Made(rows={row["os_id"]: InstanceRow.of({**row, "reservation_groups": group_set}) for row in rows},
+    made = Made(rows={row["os_id"]: InstanceRow.of(row) for row in rows},
                 tags=tagged,
                 groups={g["GroupName"]: g["GroupId"] for g in group_set})
-    answer = await _replay(ctx, reservation_id, (servers, group_set, made))
+    answer = await _replay(ctx, reservation_id, (servers, made))
     launched_on = subnet or default_subnet
     for instance in answer["Instances"]:  # Nova makes the ports later: where they will be, as AWS answers
         if not instance.get("VpcId") and networks:
@@ -482,7 +482,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
 
 
 async def _replay(ctx: RequestContext, reservation_id: str,
-                  just_made: tuple[list[dict], list[dict], Made] | None = None) -> dict:
+                  just_made: tuple[list[dict], Made] | None = None) -> dict:
     """The reservation as DescribeInstances shows it now (tags and state included).
 
     Servers Nova has forgotten are shown ``terminated``; with
@@ -490,8 +490,8 @@ async def _replay(ctx: RequestContext, reservation_id: str,
     all terminated answers ``IdempotentInstanceTerminated`` instead.
     """
     made = None
-    if just_made is not None:  # the servers Nova listed, the groups asked for, what we wrote
-        servers, groups, made = just_made
+    if just_made is not None:  # the servers Nova listed, what we wrote
+        servers, made = just_made
     else:  # a replay: the reservation as our database and Nova know it now
         async with ctx.services.sessions() as session:
             reservation = await session.get(Reservation, reservation_id)
@@ -506,7 +506,6 @@ async def _replay(ctx: RequestContext, reservation_id: str,
         servers = [s for s in await view.nova.list_servers(query) if s["id"] in set(os_ids)]
         seen = {s["id"] for s in servers}
         servers += [deleted_server(os_id) for os_id in os_ids if os_id not in seen]
-        groups = reservation.groups
     instances = await describe(ctx, servers=servers, made=made)
     if ctx.services.config.api.client_token_replay_terminated == "error" and instances and \
             all(i["State"]["Name"] == "terminated" for i in instances):
@@ -515,7 +514,7 @@ async def _replay(ctx: RequestContext, reservation_id: str,
     instances.sort(key=lambda i: i["AmiLaunchIndex"])
     grouped = group_reservations(instances, ctx.project_id)
     body = grouped[0] if grouped else {"ReservationId": reservation_id, "OwnerId": ctx.project_id,
-                                       "Groups": groups, "Instances": []}
+                                       "Groups": [], "Instances": []}
     return body
 
 

@@ -214,12 +214,13 @@ async def glance_image(view: CloudView, wanted: str) -> dict | None:
 
 
 async def find(ctx: RequestContext, wanted: str, own: bool = False) -> Described:
-    """One image by its ami-/aki-/ari- id (``own``: the caller must own it)."""
+    """One image by its ami-/aki-/ari- id (``own``: the caller must own it; another's image it sees, public or
+    shared with it, answers AuthFailure as AWS does)."""
     check_image_id(wanted)
     image = await glance_image(await ctx.cloud(), wanted)
     if image is None:
         raise image_not_found(wanted)
     shapes = await describe(ctx, [image])
     if own and shapes[0]["OwnerId"] != ctx.project_id:
-        raise errors.UnauthorizedOperation(f"You do not own the image {wanted}.")
+        raise errors.not_authorized_for("image", wanted)
     return shapes[0]

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ec2proxy import db, protocol
 from ec2proxy.cloud import BackendNotFound, CloudView
-from ec2proxy.db.models import Instance, Reservation, Tag, utcnow
+from ec2proxy.db.models import Instance, Tag, utcnow
 from ec2proxy.ec2 import devices, errors, filters, fragments, ids, states, tagging, timestamps, vpcs
 from ec2proxy.ec2.records import Described
 from ec2proxy.ec2.servers import addresses, hostname
@@ -52,17 +52,16 @@ class InstanceRow:
     launched_at: datetime.datetime
     terminated_at: datetime.datetime | None
     generation: int
-    reservation_groups: list  # the groups its reservation was launched with (EC2's Reservation.Groups)
 
     @classmethod
     def of(cls, row: Any) -> "InstanceRow":
-        """From a Core row of ``instances`` joined to its reservation's groups (``STORED``), or the values just
-        inserted and those groups."""
+        """From a Core row of ``instances`` (``STORED``), or the values just inserted."""
         values = row if isinstance(row, dict) else row._mapping
-        return cls(**{**values, "reservation_groups": values.get("reservation_groups") or []})
+        return cls(**{name: values[name] for name in _FIELDS})
 
 
-_ROW_VALUES = operator.attrgetter(*(field.name for field in dataclasses.fields(InstanceRow)))
+_FIELDS = tuple(field.name for field in dataclasses.fields(InstanceRow))
+_ROW_VALUES = operator.attrgetter(*_FIELDS)
 
 
 class InstanceRecord(dict):
@@ -77,19 +76,15 @@ class InstanceRecord(dict):
         self.os_id, self.nova_status, self.row = os_id, nova_status, row
         self.reservation_id, self.owner = reservation_id, owner
 
-    @property
-    def reservation_groups(self) -> list:
-        return self.row.reservation_groups if self.row else []
-
 
 class RenderedInstance(protocol.Prerendered):
     """An instance whose XML was written from kept fragments; the reservation it belongs to, for grouping."""
 
-    __slots__ = ("reservation_id", "reservation_groups")
+    __slots__ = ("reservation_id",)
 
-    def __init__(self, xml: str, instance_id: str, reservation_id: str, reservation_groups: list):
+    def __init__(self, xml: str, instance_id: str, reservation_id: str):
         super().__init__(xml, InstanceId=instance_id)
-        self.reservation_id, self.reservation_groups = reservation_id, reservation_groups
+        self.reservation_id = reservation_id
 
 _get = filters.path
 
@@ -315,15 +310,15 @@ def group_reservations(instances: list[InstanceRecord] | list[RenderedInstance],
         rid = instance.reservation_id
         reservation = by_id.get(rid)
         if reservation is None:
-            reservation = by_id[rid] = {"ReservationId": rid, "OwnerId": project_id,
-                                        "Groups": instance.reservation_groups, "Instances": []}
+            # Reservation.Groups is "Not supported" in the EC2 API reference: AWS answers it empty, whatever
+            # groups the launch named (they are on each instance and interface).
+            reservation = by_id[rid] = {"ReservationId": rid, "OwnerId": project_id, "Groups": [], "Instances": []}
         reservation["Instances"].append(instance)
     return list(by_id.values())
 
 
-# Our row of an instance with its reservation's groups: one read answers both.
-STORED = select(Instance.__table__, Reservation.groups.label("reservation_groups")).outerjoin(
-    Reservation, Reservation.reservation_id == Instance.reservation_id)
+# Our row of an instance.
+STORED = select(Instance.__table__)
 
 
 # The same with the instance's tags: a row per tag (one, with no tag, for an untagged instance).
@@ -600,8 +595,7 @@ async def _assemble(ctx: RequestContext, servers: list[dict], groups: dict, port
                                                           own_ports)], "InstanceId", tags)[0]
                 xml = protocol.render(_instance_shape(), instance)
                 fragments.INSTANCES.put(key, xml)
-            instances.append(RenderedInstance(xml, ec2_id, _reservation_of(server, row),
-                                              row.reservation_groups if row else []))
+            instances.append(RenderedInstance(xml, ec2_id, _reservation_of(server, row)))
             continue
         instances.append(build_instance(server, row, ctx.project_id, groups, ctx.region, own_ports))
     return instances if render else tagging.attach(instances, "InstanceId", tags)
