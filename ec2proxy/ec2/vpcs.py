@@ -72,6 +72,16 @@ def primary_first(fixed: list[dict], primary: dict | None = None) -> list[dict]:
     return [primary, *(f for f in v4 if f is not primary)]
 
 
+async def drop_ipv6_egress(neutron, group: dict) -> None:
+    """Remove the allow-all IPv6 egress rule Neutron gives every new group: a group of a VPC made through EC2
+    (IPv4 subnets only) starts, as on AWS without an IPv6 block, with the one rule "all IPv4 out"; Terraform
+    revokes exactly that rule and would otherwise find ``::/0`` left over on every plan."""
+    for rule in group.get("security_group_rules") or []:
+        if rule.get("direction") == "egress" and rule.get("ethertype") == "IPv6" and not rule.get(
+                "remote_ip_prefix") and not rule.get("remote_group_id") and rule.get("protocol") is None:
+            await neutron.remove("security_group_rule", rule["id"])
+
+
 # An attached interface (which Nova keeps when the instance goes) whose attachment has DeleteOnTermination set
 # carries this tag on its port (ec2proxy.state.interface_removal deletes it after the instance).
 DELETE_ON_TERMINATION = "ec2-delete-on-termination"

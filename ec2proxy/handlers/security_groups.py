@@ -220,6 +220,8 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
     group = await view.neutron.create("security_group", {"name": name, "description": description})
     group_id = ids.from_uuid("sg", group["id"])
     try:
+        if vpc_os_id is not None:  # an EC2 VPC has no IPv6 block: its groups start with AWS's one egress rule
+            await vpcs.drop_ipv6_egress(view.neutron, group)
         async with ctx.services.sessions() as session, session.begin():
             await tagging.write(session, ctx.project_id, {group_id: tags})
             if vpc_os_id is not None:

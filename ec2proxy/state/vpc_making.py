@@ -45,6 +45,7 @@ class Making:
             await self.neutron.create_many("security_group_rule", [
                 {"security_group_id": group["id"], "direction": "ingress", "ethertype": family,
                  "remote_group_id": group["id"]} for family in ("IPv4", "IPv6")])
+            await vpcs.drop_ipv6_egress(self.neutron, group)
             self.rows.append(VpcGroup(os_id=group["id"], project_id=self.project_id, vpc_os_id=network["id"],
                                       is_default=True))
         row = Vpc(os_id=network["id"], project_id=self.project_id, router_id=router["id"], cidr=str(block),
