@@ -88,3 +88,32 @@ def test_describe_faults_are_ec2_errors(ec2, cloud, service, path, call, kind):
                               getattr(ec2, call))
     assert code in codes and status >= 500
     assert isinstance(getattr(ec2, call)(), dict)  # and the next call is fine
+
+
+def _neutron_of_demo(sdk) -> dict[str, set[str]]:
+    return {"networks": {n.id for n in sdk.network.networks() if not n.is_router_external},
+            "routers": {r.id for r in sdk.network.routers()}, "groups": {g.id for g in sdk.network.security_groups()},
+            "subnets": {s.id for s in sdk.network.subnets()}, "ports": {p.id for p in sdk.network.ports()}}
+
+
+@pytest.mark.parametrize("method, path", [
+    ("POST", r"/routers$"),  # after the network
+    ("POST", r"/security-groups$"),  # after the network and the router
+    ("POST", r"/security-group-rules$"),  # the default group's rules
+    ("DELETE", r"/security-group-rules/"),  # its IPv6 egress rule
+])
+def test_a_failed_create_vpc_leaves_nothing_in_neutron(ec2, cloud, method, path):
+    """Every step of CreateVpc failing in turn: the caller gets an EC2 error, no VPC shows, and Neutron holds
+    nothing the attempt made (a real cloud bills for routers and counts networks against quota)."""
+    inject, clear, sdk = cloud
+    before, vpcs = _neutron_of_demo(sdk), {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]}
+    code, status, message = faulted(inject, clear, {"service": "network", "method": method, "path": path,
+                                                    "count": 1, "kind": "status", "status": 500},
+                                    ec2.create_vpc, CidrBlock="10.77.0.0/16")
+    assert code == "InternalError" and status == 500 and "Traceback" not in message
+    assert {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]} == vpcs
+    after = _neutron_of_demo(sdk)
+    assert {kind: after[kind] - before[kind] for kind in after} == {kind: set() for kind in after}
+    made = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]  # and the same request then works
+    ec2.delete_vpc(VpcId=made)
+    assert _neutron_of_demo(sdk) == before  # DeleteVpc took the network, its router and its default group
