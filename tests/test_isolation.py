@@ -19,7 +19,7 @@ NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidAttachmentID.NotFound", "Inva
              "InvalidAllocationID.NotFound", "InvalidAssociationID.NotFound", "InvalidGroupId.NotFound",
              "InvalidNetworkInterfaceID.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
              "InvalidAddress.NotFound", "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound",
-             "InvalidDhcpOptionID.NotFound", "UnauthorizedOperation"}
+             "InvalidDhcpOptionID.NotFound", "InvalidCustomerGatewayID.NotFound", "UnauthorizedOperation"}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,9 @@ def a(ec2, ami):
     dopt = ec2.create_dhcp_options(DhcpConfigurations=[{"Key": "domain-name", "Values": ["a.example"]}])[
         "DhcpOptions"]["DhcpOptionsId"]
     ec2.associate_dhcp_options(DhcpOptionsId=dopt, VpcId=made_vpc)
-    return {"made_vpc": made_vpc, "dopt": dopt, "made_subnet": made_subnet, "igw": gateway, "rtb": table,
+    cgw = ec2.create_customer_gateway(Type="ipsec.1", IpAddress="198.51.100.7", BgpAsn=65010)["CustomerGateway"][
+        "CustomerGatewayId"]
+    return {"made_vpc": made_vpc, "dopt": dopt, "cgw": cgw, "made_subnet": made_subnet, "igw": gateway, "rtb": table,
             "rtbassoc": link,
             "attachment": described["NetworkInterfaces"][0]["Attachment"]["AttachmentId"],
             "instance": iid, "zone": zone, "volume": volume, "snapshot": snapshot, "image": image, "group": group,
@@ -87,6 +89,7 @@ CHANGES = {
     "DeleteSecurityGroup": ("delete_security_group", lambda r: {"GroupId": r["group"]}),
     "DeleteVpc": ("delete_vpc", lambda r: {"VpcId": r["made_vpc"]}),
     "DeleteDhcpOptions": ("delete_dhcp_options", lambda r: {"DhcpOptionsId": r["dopt"]}),
+    "DeleteCustomerGateway": ("delete_customer_gateway", lambda r: {"CustomerGatewayId": r["cgw"]}),
     "AssociateDhcpOptions": ("associate_dhcp_options", lambda r: {"DhcpOptionsId": "default",
                                                                   "VpcId": r["made_vpc"]}),
     "ResetNetworkInterfaceAttribute": ("reset_network_interface_attribute", lambda r: {
@@ -198,6 +201,7 @@ DESCRIBE_BY_ID = {
     "DescribeVolumes": ("describe_volumes", lambda r: {"VolumeIds": [r["volume"]]}),
     "DescribeVpcs": ("describe_vpcs", lambda r: {"VpcIds": [r["vpc"]]}),
     "DescribeDhcpOptions": ("describe_dhcp_options", lambda r: {"DhcpOptionsIds": [r["dopt"]]}),
+    "DescribeCustomerGateways": ("describe_customer_gateways", lambda r: {"CustomerGatewayIds": [r["cgw"]]}),
     "GetPasswordData": ("get_password_data", lambda r: {"InstanceId": r["instance"]}),
     "DescribeNetworkInterfaceAttribute": ("describe_network_interface_attribute", lambda r: {
         "NetworkInterfaceId": r["eni"], "Attribute": "description"}),
@@ -225,6 +229,8 @@ OWN_ONLY = {
     "CreateDhcpOptions": ("create_dhcp_options", lambda r: {
         "DhcpConfigurations": [{"Key": "domain-name", "Values": ["reader.example"]}]}),
     "CreateInternetGateway": ("create_internet_gateway", lambda r: {}),
+    "CreateCustomerGateway": ("create_customer_gateway", lambda r: {"Type": "ipsec.1", "IpAddress": "198.51.100.7",
+                                                                    "BgpAsn": 65010}),
     "CreateSecurityGroup": ("create_security_group", lambda r: {"GroupName": "made-by-reader", "Description": "r"}),
     "DeleteKeyPair": ("delete_key_pair", lambda r: {"KeyPairId": r["key"]}),
     "DeleteTags": ("delete_tags", lambda r: {"Resources": [r["instance"]]}),

@@ -227,7 +227,8 @@ def group_create(ec2, vpc_id: str) -> str:
     ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=[
         {"FromPort": 0, "ToPort": 0, "IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[
-        {"FromPort": 22, "ToPort": 22, "IpProtocol": "tcp", "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "ssh"}]}])
+        {"FromPort": 22, "ToPort": 22, "IpProtocol": "tcp",
+         "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "ssh"}]}])
     ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=[
         {"FromPort": 0, "ToPort": 0, "IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     return group_id
@@ -290,7 +291,8 @@ def instance_read(ec2, instance_id: str) -> dict:
     # FindInstanceTypeByName (fatal): is the type burstable, so are credits read
     (itype,) = ec2.describe_instance_types(InstanceTypes=[instance["InstanceType"]])["InstanceTypes"]
     primary = next(n for n in instance["NetworkInterfaces"] if n["Attachment"]["DeviceIndex"] == 0)
-    state = {"instance_state": instance["State"]["Name"], "availability_zone": instance["Placement"]["AvailabilityZone"],
+    state = {"instance_state": instance["State"]["Name"],
+             "availability_zone": instance["Placement"]["AvailabilityZone"],
              "tenancy": instance["Placement"].get("Tenancy"), "ami": instance["ImageId"],
              "key_name": instance["KeyName"], "subnet_id": primary["SubnetId"],
              "primary_network_interface_id": primary["NetworkInterfaceId"],

@@ -228,8 +228,8 @@ def test_a_launch_without_a_subnet_goes_to_the_default_vpc(ec2, ami):
 
 
 def test_vpn_listings_are_empty_as_no_vpn_can_be_made(ec2, proxy):
-    """No VPN gateway, customer gateway or VPN connection can be made here, so their listings are empty, not
-    UnsupportedOperation: a VPC teardown (Terraform's, the retired ec2-api suite's) lists them first."""
+    """No VPN gateway or VPN connection can be made here, so their listings are empty, not UnsupportedOperation:
+    a VPC teardown (Terraform's, the retired ec2-api suite's) lists them first."""
     assert ec2.describe_vpn_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": ["vpc-0123abcd"]}])[
         "VpnGateways"] == []
     assert ec2.describe_customer_gateways()["CustomerGateways"] == []
@@ -241,8 +241,49 @@ def test_vpn_listings_are_empty_as_no_vpn_can_be_made(ec2, proxy):
     assert code_of(ec2.describe_vpn_connections, Filters=[{"Name": "colour", "Values": ["x"]}]) == \
         "InvalidParameterValue"
     assert code_of(ec2.create_vpn_gateway, Type="ipsec.1") == "UnsupportedOperation"
-    assert code_of(ec2.create_customer_gateway, Type="ipsec.1", BgpAsn=65000, IpAddress="203.0.113.9") == \
-        "UnsupportedOperation"
+    assert code_of(ec2.create_vpn_connection, Type="ipsec.1", CustomerGatewayId="cgw-0123abcd",
+                   VpnGatewayId="vgw-0123abcd") in ("UnsupportedOperation", "InvalidAction")
+
+
+def test_customer_gateways_are_kept_records(ec2, proxy):
+    """A customer gateway is, on AWS too, a record of the VPN's other end (address, ASN): kept, listed, tagged
+    and deleted as AWS does, an identical request answering the existing one (CreateCustomerGateway)."""
+    assert ec2.describe_customer_gateways()["CustomerGateways"] == []
+    made = ec2.create_customer_gateway(Type="ipsec.1", IpAddress="198.51.100.77", TagSpecifications=[
+        {"ResourceType": "customer-gateway", "Tags": [{"Key": "Name", "Value": "office"}]}])["CustomerGateway"]
+    cgw = made["CustomerGatewayId"]
+    assert cgw.startswith("cgw-") and made["State"] == "available" and made["BgpAsn"] == "65000"  # the default ASN
+    assert made["IpAddress"] == "198.51.100.77" and made["Tags"] == [{"Key": "Name", "Value": "office"}]
+    again = ec2.create_customer_gateway(Type="ipsec.1", IpAddress="198.51.100.77", BgpAsn=65000)["CustomerGateway"]
+    assert again["CustomerGatewayId"] == cgw
+    other = ec2.create_customer_gateway(Type="ipsec.1", PublicIp="198.51.100.77", BgpAsn=65001)[
+        "CustomerGateway"]["CustomerGatewayId"]  # PublicIp: the deprecated name of IpAddress
+    assert other != cgw
+    listed = json.loads(proxy.aws("ec2", "describe-customer-gateways", "--filters",
+                                  "Name=bgp-asn,Values=65001").stdout)["CustomerGateways"]
+    assert [g["CustomerGatewayId"] for g in listed] == [other]
+    assert [g["CustomerGatewayId"] for g in ec2.describe_customer_gateways(Filters=[
+        {"Name": "tag:Name", "Values": ["office"]}])["CustomerGateways"]] == [cgw]
+    ec2.create_tags(Resources=[other], Tags=[{"Key": "k", "Value": "v"}])
+    assert ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["customer-gateway"]}])["Tags"] == [
+        {"Key": "Name", "ResourceId": cgw, "ResourceType": "customer-gateway", "Value": "office"},
+        {"Key": "k", "ResourceId": other, "ResourceType": "customer-gateway", "Value": "v"}]
+    assert code_of(ec2.create_customer_gateway, Type="ipsec.2", IpAddress="198.51.100.7") == "InvalidParameterValue"
+    assert code_of(ec2.create_customer_gateway, Type="ipsec.1", IpAddress="not-an-ip") == "InvalidParameterValue"
+    assert code_of(ec2.create_customer_gateway, Type="ipsec.1", IpAddress="2001:db8::1") == "InvalidParameterValue"
+    assert code_of(ec2.create_customer_gateway, Type="ipsec.1") == "MissingParameter"
+    assert code_of(ec2.create_customer_gateway, Type="ipsec.1", IpAddress="198.51.100.7", BgpAsn=0) == \
+        "InvalidParameterValue"
+    assert code_of(ec2.create_customer_gateway, Type="ipsec.1", IpAddress="198.51.100.7",
+                   CertificateArn="arn:aws:acm:x") == "UnsupportedOperation"
+    assert code_of(ec2.create_customer_gateway, Type="ipsec.1", IpAddress="198.51.100.7", DryRun=True) == \
+        "DryRunOperation"
+    ec2.delete_customer_gateway(CustomerGatewayId=cgw)
+    ec2.delete_customer_gateway(CustomerGatewayId=other)
+    assert code_of(ec2.describe_customer_gateways, CustomerGatewayIds=[cgw]) == "InvalidCustomerGatewayID.NotFound"
+    assert code_of(ec2.delete_customer_gateway, CustomerGatewayId=cgw) == "InvalidCustomerGatewayID.NotFound"
+    assert ec2.describe_customer_gateways()["CustomerGateways"] == []
+    assert ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["customer-gateway"]}])["Tags"] == []
 
 
 def test_an_instance_lives_in_its_subnets_zone(ec2, ami):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -199,6 +199,21 @@ class DhcpOptions(Base):
     dhcp_options_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     configurations: Mapped[list] = mapped_column(JSON)  # [{"Key": ..., "Values": [...]}], as EC2 gives them
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class CustomerGateway(Base):
+    """A customer gateway: on AWS too only a record of the other end of a VPN (its address and BGP ASN), kept
+    until a VPN connection uses it; this cloud makes no VPN connection."""
+
+    __tablename__ = "customer_gateways"
+
+    customer_gateway_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    ip_address: Mapped[str] = mapped_column(String(64))
+    bgp_asn: Mapped[int] = mapped_column(BigInteger)
+    device_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 

@@ -16,6 +16,7 @@ from ec2proxy.handlers import (  # noqa: F401  (importing a handler module regis
     account,
     addresses,
     caller_identity,
+    customer_gateways,
     dhcp_options,
     handler_for,
     images,

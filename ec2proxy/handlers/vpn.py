@@ -1,5 +1,6 @@
-"""VPN gateways, customer gateways and VPN connections: this cloud makes none (their Create* actions answer
-UnsupportedOperation), so each listing is truthfully empty. Tools that tidy a VPC before deleting it (the
+"""VPN gateways and VPN connections: this cloud makes none (their Create* actions answer UnsupportedOperation),
+so each listing is truthfully empty (customer gateways, a record only, are kept: handlers.customer_gateways).
+Tools that tidy a VPC before deleting it (the
 retired ec2-api's suite, Terraform's VPC destroy) list its VPN gateways first and stop when the listing fails."""
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ LISTINGS = (
     ("DescribeVpnGateways", "VpnGatewayIds", "vgw", "VpnGateways",
      ("amazon-side-asn", "attachment.state", "attachment.vpc-id", "availability-zone", "state", "type",
       "vpn-gateway-id")),
-    ("DescribeCustomerGateways", "CustomerGatewayIds", "cgw", "CustomerGateways",
-     ("bgp-asn", "customer-gateway-id", "ip-address", "state", "type")),
     ("DescribeVpnConnections", "VpnConnectionIds", "vpn", "VpnConnections",
      ("customer-gateway-configuration", "customer-gateway-id", "state", "option.static-routes-only",
       "route.destination-cidr-block", "bgp-asn", "type", "vpn-connection-id", "vpn-gateway-id",
