@@ -1,7 +1,7 @@
 """VPN gateways and VPN connections: this cloud makes none (their Create* actions answer UnsupportedOperation),
 so each listing is truthfully empty (customer gateways, a record only, are kept: handlers.customer_gateways).
-Tools that tidy a VPC before deleting it (the
-retired ec2-api's suite, Terraform's VPC destroy) list its VPN gateways first and stop when the listing fails."""
+Tools that tidy a VPC before deleting it (the retired ec2-api's suite, Terraform's VPC destroy) list its VPN
+gateways first and stop when the listing fails."""
 
 from __future__ import annotations
 
