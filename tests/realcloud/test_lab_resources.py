@@ -194,8 +194,24 @@ def test_elastic_ip_and_vpc_view_on_real_neutron(ec2, running):
         NetworkInterfaceIds=[shown["NetworkInterfaces"][0]["NetworkInterfaceId"]])["NetworkInterfaces"]
     assert eni["Attachment"]["InstanceId"] == running["InstanceId"]
     assert eni["Association"]["PublicIp"] == allocated["PublicIp"]
+    # what AWS answers (issue 27), on real Neutron: an address already associated is not moved without
+    # AllowReassociation; unknown addresses and associations are NotFound; a VPC address is not released by its
+    # PublicIp; Terraform's ptr_record read answers (no reverse DNS kept by this cloud's Neutron)
+    assert code_of(ec2.associate_address, AllocationId=allocated["AllocationId"],
+                   NetworkInterfaceId=eni["NetworkInterfaceId"]) == "Resource.AlreadyAssociated"
+    assert code_of(ec2.describe_addresses, PublicIps=["203.0.113.250"]) == "InvalidAddress.NotFound"
+    assert code_of(ec2.disassociate_address, AssociationId="eipassoc-0123456789abcdef0") == \
+        "InvalidAssociationID.NotFound"
+    assert code_of(ec2.release_address, PublicIp=allocated["PublicIp"]) == "InvalidParameterValue"
+    (attribute,) = ec2.describe_addresses_attribute(AllocationIds=[allocated["AllocationId"]],
+                                                    Attribute="domain-name")["Addresses"]
+    assert attribute["PublicIp"] == allocated["PublicIp"] and "PtrRecord" not in attribute
     ec2.disassociate_address(AssociationId=address["AssociationId"])
+    assert code_of(ec2.disassociate_address, AssociationId=address["AssociationId"]) == \
+        "InvalidAssociationID.NotFound"
     ec2.release_address(AllocationId=allocated["AllocationId"])
+    assert code_of(ec2.describe_addresses, AllocationIds=[allocated["AllocationId"]]) == \
+        "InvalidAllocationID.NotFound"
 
 
 def test_ebs_image_flow_on_real_nova_and_cinder(ec2):

@@ -58,6 +58,9 @@ def test_vpc_stack_on_real_neutron(ec2):
     ec2.create_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
     link = ec2.associate_route_table(RouteTableId=table["RouteTableId"], SubnetId=public)["AssociationId"]
     web = ec2.create_security_group(GroupName="lab-web", Description="web", VpcId=vpc)["GroupId"]
+    # a group of an EC2 VPC starts with AWS's one egress rule (Neutron adds IPv6's too; Terraform revokes the one)
+    assert [(p["IpProtocol"], p["IpRanges"], p["Ipv6Ranges"]) for p in ec2.describe_security_groups(
+        GroupIds=[web])["SecurityGroups"][0]["IpPermissionsEgress"]] == [("-1", [{"CidrIp": "0.0.0.0/0"}], [])]
     launched = ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2, SubnetId=public, SecurityGroupIds=[web],
                                  InstanceType=flavor)["Instances"]
     (inner,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=private, InstanceType=flavor,
