@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.faults import faulted
-from tests.support import WAIT, code_of
+from tests.support import WAIT, code_of, until
 
 pytestmark = pytest.mark.e2e
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.1"}
@@ -292,9 +292,13 @@ def test_an_attached_interface_set_to_go_with_its_instance_is_deleted_with_it(ec
                                                     "Please specify an interface ID for the operation instead."}
     assert ec2.describe_instance_attribute(InstanceId=iid, Attribute="disableApiTermination")
     ec2.release_address(AllocationId=allocation)
-    assert code_of(ec2.modify_network_interface_attribute, NetworkInterfaceId=own["NetworkInterfaceId"],
-                   Attachment={"AttachmentId": own["Attachment"]["AttachmentId"], "DeleteOnTermination": False}) \
-        == "UnsupportedOperation"
+    # the instance's own interface was made by the proxy before the boot: its DeleteOnTermination is settable
+    for wanted in (False, True):
+        ec2.modify_network_interface_attribute(NetworkInterfaceId=own["NetworkInterfaceId"], Attachment={
+            "AttachmentId": own["Attachment"]["AttachmentId"], "DeleteOnTermination": wanted})
+        assert ec2.describe_network_interface_attribute(NetworkInterfaceId=own["NetworkInterfaceId"],
+                                                        Attribute="attachment")["Attachment"][
+            "DeleteOnTermination"] is wanted
     assert code_of(ec2.modify_network_interface_attribute, NetworkInterfaceId=going,
                    Attachment={"AttachmentId": "eni-attach-0123456789abcdef0", "DeleteOnTermination": True}) \
         == "InvalidAttachmentID.NotFound"
@@ -320,11 +324,48 @@ def test_an_attached_interface_set_to_go_with_its_instance_is_deleted_with_it(ec
             gone = ec2.describe_network_interfaces(NetworkInterfaceIds=[going])["NetworkInterfaces"][0]["Status"]
         except ClientError as exc:
             gone = exc.response["Error"]["Code"]
-        if gone == "InvalidNetworkInterfaceID.NotFound" and left == {staying: "available"}:
+        own_left = ec2.describe_network_interfaces(Filters=[{"Name": "network-interface-id",
+                                                             "Values": [own["NetworkInterfaceId"]]}])[
+            "NetworkInterfaces"]
+        if gone == "InvalidNetworkInterfaceID.NotFound" and left == {staying: "available"} and not own_left:
             break
         assert time.monotonic() < deadline, f"after termination: {gone}, {left}"
         time.sleep(0.5)
     ec2.delete_network_interface(NetworkInterfaceId=staying)
+
+
+def test_an_instances_own_interface_is_kept_when_asked_as_aws_keeps_it(ec2, vpc, ami):
+    """DeleteOnTermination=false on an instance's own interface (index 0) keeps it, available, after the instance
+    (ModifyNetworkInterfaceAttribute, as the retired ec2-api's suite sets it); an instance of a launch of several
+    has interfaces Nova made, which Nova deletes: that is refused, not accepted and broken."""
+    _, subnet = vpc
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    (own,) = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["NetworkInterfaces"]
+    assert own["Attachment"]["DeleteOnTermination"] is True and own["SubnetId"] == subnet
+    ec2.modify_network_interface_attribute(NetworkInterfaceId=own["NetworkInterfaceId"], Attachment={
+        "AttachmentId": own["Attachment"]["AttachmentId"], "DeleteOnTermination": False})
+    ec2.terminate_instances(InstanceIds=[iid])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    def kept() -> dict:
+        return ec2.describe_network_interfaces(NetworkInterfaceIds=[own["NetworkInterfaceId"]])[
+            "NetworkInterfaces"][0]
+
+    until(lambda: kept()["Status"] == "available", seconds=30, delay=0.5)
+    assert kept()["PrivateIpAddress"] == own["PrivateIpAddress"] and "Attachment" not in kept()
+    ec2.delete_network_interface(NetworkInterfaceId=own["NetworkInterfaceId"])
+
+    several = ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2, SubnetId=subnet)["Instances"]
+    first = several[0]["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[first], WaiterConfig=WAIT)
+    (nova_made,) = ec2.describe_instances(InstanceIds=[first])["Reservations"][0]["Instances"][0][
+        "NetworkInterfaces"]
+    assert code_of(ec2.modify_network_interface_attribute, NetworkInterfaceId=nova_made["NetworkInterfaceId"],
+                   Attachment={"AttachmentId": nova_made["Attachment"]["AttachmentId"],
+                               "DeleteOnTermination": False}) == "UnsupportedOperation"
+    ec2.terminate_instances(InstanceIds=[i["InstanceId"] for i in several])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[i["InstanceId"] for i in several], WaiterConfig=WAIT)
 
 
 def test_a_full_subnet_is_insufficient_free_addresses(ec2):

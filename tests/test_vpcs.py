@@ -265,7 +265,8 @@ def test_customer_gateways_are_kept_records(ec2, proxy):
     assert [g["CustomerGatewayId"] for g in ec2.describe_customer_gateways(Filters=[
         {"Name": "tag:Name", "Values": ["office"]}])["CustomerGateways"]] == [cgw]
     ec2.create_tags(Resources=[other], Tags=[{"Key": "k", "Value": "v"}])
-    assert ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["customer-gateway"]}])["Tags"] == [
+    assert sorted(ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["customer-gateway"]}])["Tags"],
+                  key=lambda t: t["Key"]) == [
         {"Key": "Name", "ResourceId": cgw, "ResourceType": "customer-gateway", "Value": "office"},
         {"Key": "k", "ResourceId": other, "ResourceType": "customer-gateway", "Value": "v"}]
     assert code_of(ec2.create_customer_gateway, Type="ipsec.2", IpAddress="198.51.100.7") == "InvalidParameterValue"

@@ -183,19 +183,22 @@ Matcher = Callable[[dict], bool]
 
 
 def field_filters(request: web.Request, fields: Iterable[str]) -> list[Matcher]:
-    """Equality filters on plain fields from the query string (any listed value matches)."""
+    """Equality filters on plain fields from the query string (any listed value matches); on a list field
+    (a port's ``security_groups``, as Neutron's port-security-groups-filtering) a member matches."""
     matchers = []
     for field in fields:
         values = request.query.getall(field, [])
         if values:
-            wanted = set(values)
-            lowered = {value.lower() for value in values}
-            matchers.append(
-                lambda obj, f=field, w=wanted, low=lowered: (
-                    _text(obj.get(f)).lower() in low if isinstance(obj.get(f), bool) else _text(obj.get(f)) in w
-                )
-            )
+            matchers.append(lambda obj, f=field, w=set(values): _matches(obj.get(f), w))
     return matchers
+
+
+def _matches(value: Any, wanted: set[str]) -> bool:
+    if isinstance(value, list):
+        return any(_text(member) in wanted for member in value)
+    if isinstance(value, bool):
+        return _text(value).lower() in {w.lower() for w in wanted}
+    return _text(value) in wanted
 
 
 def _text(value: Any) -> str:

@@ -14,7 +14,7 @@ import re
 import time
 from typing import Awaitable, Callable, Collection
 
-from ec2proxy.cloud import BackendNotFound, CloudView
+from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.cloud.clients import Neutron
 from ec2proxy.ec2 import errors, ids
 
@@ -120,8 +120,37 @@ async def tag_device_index(neutron_client, port_id: str, index: int) -> None:
     await neutron_client.add_tag("port", port_id, f"{DEVICE_INDEX}{index}")
 
 
+# The interface we made for an instance before its boot (ec2proxy.state.launch_ports): Nova keeps it, so whether
+# it goes with the instance is its DELETE_ON_TERMINATION tag, as for any attached interface.
+LAUNCH_PORT = "ec2-launch-port"
+
+
 def goes_with_instance(port: dict) -> bool:
     return DELETE_ON_TERMINATION in (port.get("tags") or [])
+
+
+def deletes_with_instance(port: dict, index: int) -> bool:
+    """EC2's DeleteOnTermination of an attached interface: the tag's, but for the port Nova made for the instance
+    (index 0), which Nova always deletes with it."""
+    return goes_with_instance(port) or (index == 0 and LAUNCH_PORT not in (port.get("tags") or []))
+
+
+def condemned(port: dict) -> bool:
+    """An interface whose instance has ended and that goes with it, not yet deleted by the job that deletes it
+    (``ec2proxy.state.interface_removal``): it holds its subnet and groups a moment longer, but is no dependency
+    a DeleteSubnet or DeleteSecurityGroup should answer DependencyViolation for; they delete it first."""
+    return not port.get("device_id") and goes_with_instance(port)
+
+
+def address_failure(exc: BackendError, subnet_id: str) -> errors.EC2Error:
+    """Neutron's 409 for a port's addresses: the subnet is full (IpAddressGenerationFailure), or an address asked
+    for is taken."""
+    if exc.status != 409:
+        return exc.ec2()
+    if "no more ip addresses" in exc.message.lower():
+        return errors.EC2Error(f"There are not enough free addresses in subnet '{subnet_id}' to satisfy the "
+                               "requested number of instances.", code="InsufficientFreeAddressesInSubnet")
+    return errors.EC2Error(f"An address asked for is in use: {exc.message[:200]}", code="InvalidIPAddress.InUse")
 
 
 async def name_primary(neutron_client, port: dict) -> None:

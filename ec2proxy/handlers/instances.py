@@ -35,6 +35,7 @@ from ec2proxy.readmodels.networks import default_vpc_id, subnet_zone
 from ec2proxy.state import (
     default_vpc,
     dhcp_options,
+    launch_ports,
     launch_tags,
     ledger,
     public_addresses,
@@ -415,10 +416,17 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         spec["block_device_mapping_v2"] = bdms
         if any(b.get("boot_index") == 0 for b in bdms):
             del spec["imageRef"]  # the boot volume is made of the image
+    launch_port = None
     try:
         servers = await _servers_of(view, reservation_id) if create.adopting else []
         nova_reservation = servers[0].get("OS-EXT-SRV-ATTR:reservation_id") if servers else None
-        if not servers and placed and subnet is not None and not nics:
+        if not servers and subnet is not None and not nics and max_count == 1:  # its interface: ours to keep
+            launch_port = await launch_ports.made(view, reservation_id, subnet, [g.os["id"] for g in groups],
+                                                  params.get("PrivateIpAddress"), adopting=create.adopting)
+            created = await view.nova.create_servers({**spec, "networks": [{"port": launch_port["id"]}]}, 1, 1)
+            nova_reservation = created["reservation_id"]
+            servers = await view.nova.list_servers({"reservation_id": nova_reservation})
+        elif not servers and placed and subnet is not None and not nics:
             nova_reservation = await placement.boot_in_subnet(view.nova, view.neutron, spec, subnet, max_count,
                                                               params.get("PrivateIpAddress"))
             servers = await _servers_of(view, reservation_id)
@@ -429,9 +437,14 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
             nova_reservation = created["reservation_id"]
             servers = await view.nova.list_servers({"reservation_id": nova_reservation})
     except BackendError as exc:
+        if launch_port is not None:
+            await launch_ports.discard(view, launch_port["id"])
         failure = _nova_failure(exc, ami, params.get("KeyName") or "")
         await create.failed(failure, f"{failure.code}: {exc}")
         raise failure from None
+    except errors.EC2Error as exc:  # the interface could not be made (its address is taken, the subnet full)
+        await create.failed(exc, f"{exc.code}: {exc.message}")
+        raise
     except BaseException:
         await create.interrupted()
         raise

@@ -38,8 +38,8 @@ def _shapes(state: dict, default_zone: str, region: str) -> list[dict]:
         shape = build_interface(port, state["fips"], state["groups"], default_zone, region)
         if "Attachment" in shape:
             shape["Attachment"]["DeviceIndex"] = indexes.get(port["id"], 0)
-            shape["Attachment"]["DeleteOnTermination"] = indexes.get(port["id"], 0) == 0 or \
-                vpcs.goes_with_instance(port)
+            shape["Attachment"]["DeleteOnTermination"] = vpcs.deletes_with_instance(port,
+                                                                                    indexes.get(port["id"], 0))
         shapes.append(shape)
     return shapes
 
@@ -150,7 +150,7 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
             if more and len(port.get("fixed_ips") or []) == 1:  # the primary first, named, then the others
                 port = await _with_secondaries(neutron, port, more)
         except BackendError as exc:
-            failure = _address_failure(exc, params["SubnetId"])
+            failure = vpcs.address_failure(exc, params["SubnetId"])
             await create.failed(failure, str(exc))
             raise failure from None
         except BaseException:
@@ -190,17 +190,6 @@ async def delete_network_interface(ctx: RequestContext, params: dict) -> dict:
     async with ctx.services.sessions() as session, session.begin():
         await tagging.forget(session, ctx.project_id, params["NetworkInterfaceId"])
     return {}
-
-
-def _address_failure(exc: BackendError, subnet_id: str) -> errors.EC2Error:
-    """Neutron's 409 for a port's addresses: the subnet is full (IpAddressGenerationFailure), or an address asked
-    for is taken."""
-    if exc.status != 409:
-        return exc.ec2()
-    if "no more ip addresses" in exc.message.lower():
-        return errors.EC2Error(f"There are not enough free addresses in subnet '{subnet_id}' to satisfy the "
-                               "requested number of instances.", code="InsufficientFreeAddressesInSubnet")
-    return errors.EC2Error(f"An address asked for is in use: {exc.message[:200]}", code="InvalidIPAddress.InUse")
 
 
 @action("AttachNetworkInterface", checks_dry_run=True)
@@ -328,7 +317,7 @@ async def assign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict
     except BackendError as exc:
         for holder, _ in moved:  # the addresses go back where they were
             await neutron.update("port", holder["id"], {"fixed_ips": holder["fixed_ips"]})
-        raise _address_failure(exc, ids.from_uuid("subnet", subnet["id"])) from None
+        raise vpcs.address_failure(exc, ids.from_uuid("subnet", subnet["id"])) from None
     if port.get("device_id"):
         ctx.services.instance_changed(port["device_id"])
     assigned = [f["ip_address"] for f in updated.get("fixed_ips") or [] if f["ip_address"] not in held]
@@ -415,15 +404,17 @@ async def modify_network_interface_attribute(ctx: RequestContext, params: dict) 
 
 async def _delete_on_termination(ctx: RequestContext, neutron, port: dict, state: dict, attachment: dict) -> None:
     """An attached interface (index 1 and up, which Nova keeps) goes with its instance when its port carries
-    ``vpcs.DELETE_ON_TERMINATION``; the instance's own (index 0) always does: Nova deletes the port it made."""
+    ``vpcs.DELETE_ON_TERMINATION``, and so does the interface made for the instance before its boot
+    (``vpcs.LAUNCH_PORT``); one Nova made for it (index 0) always goes: Nova deletes the ports it made."""
     if not port.get("device_id") or ids.from_uuid("eni-attach", port["id"]) != attachment.get("AttachmentId"):
         raise errors.not_found("AttachmentID", str(attachment.get("AttachmentId"))[:64])
     wanted = bool(attachment.get("DeleteOnTermination"))
     index = vpcs.device_indexes(state["ports"]).get(port["id"], 0)
-    if index == 0:
+    if index == 0 and vpcs.LAUNCH_PORT not in (port.get("tags") or []):
         if not wanted:
-            raise errors.UnsupportedOperation("Nova deletes the interface it made for an instance (device index "
-                                              "0) with the instance; it cannot be kept.")
+            raise errors.UnsupportedOperation("This instance's interface (device index 0) was made by Nova, which "
+                                              "deletes it with the instance: it cannot be kept. An instance "
+                                              "launched alone into a subnet has an interface that can.")
         return
     if ctx.dry_run:
         raise errors.DryRunOperation()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from sqlalchemy import delete, select
 
@@ -246,14 +247,24 @@ async def delete_security_group(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    try:
-        await view.neutron.remove("security_group", group["id"])
-    except BackendNotFound:
-        pass
-    except BackendError as exc:
-        if exc.status == 409:
-            raise errors.EC2Error(f"resource {group_id} has a dependent object", code="DependencyViolation") from None
-        raise
+    for attempt in (1, 2):
+        try:
+            await view.neutron.remove("security_group", group["id"])
+        except BackendNotFound:
+            pass
+        except BackendError as exc:
+            if exc.status != 409:
+                raise
+            holders = await view.neutron.list("port", {"security_groups": group["id"],
+                                                       "fields": ["id", "device_id", "tags", "security_groups"]})
+            condemned = [p["id"] for p in holders if group["id"] in (p.get("security_groups") or [])
+                         and vpcs.condemned(p)]
+            if attempt == 2 or not condemned:
+                raise errors.EC2Error(f"resource {group_id} has a dependent object",
+                                      code="DependencyViolation") from None
+            await vpcs.removed(*(functools.partial(view.neutron.remove, "port", port_id) for port_id in condemned))
+            continue
+        break
     async with ctx.services.sessions() as session, session.begin():
         await tagging.forget(session, ctx.project_id, group_id)
         await session.execute(delete(VpcGroup).where(VpcGroup.os_id == group["id"]))

@@ -93,16 +93,17 @@ async def delete_subnet(ctx: RequestContext, params: dict) -> dict:
     if row is None:
         raise errors.UnsupportedOperation(f"{params['SubnetId']} belongs to one of the project's own networks: "
                                           "remove it in OpenStack.")
-    in_use = [p for p in state["ports"] if p.get("device_owner") != "network:router_interface"
-              and any(f.get("subnet_id") == subnet["id"] for f in p.get("fixed_ips") or [])]
-    if in_use:
+    held = [p for p in state["ports"] if p.get("device_owner") != "network:router_interface"
+            and any(f.get("subnet_id") == subnet["id"] for f in p.get("fixed_ips") or [])]
+    if any(not vpcs.condemned(p) for p in held):
         raise errors.EC2Error(f"The subnet '{params['SubnetId']}' has dependencies and cannot be deleted.",
                               code="DependencyViolation")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     try:
-        await vpc_making.remove(vpcs.neutron(await ctx.cloud()), [("router_interface", (row.router_id, subnet["id"])),
-                                                                  ("subnet", subnet["id"])])
+        await vpc_making.remove(vpcs.neutron(await ctx.cloud()), [
+            *(("port", p["id"]) for p in held), ("router_interface", (row.router_id, subnet["id"])),
+            ("subnet", subnet["id"])])
     except BackendError as exc:
         if exc.status == 409:
             raise errors.EC2Error(f"The subnet '{params['SubnetId']}' has dependencies and cannot be deleted.",

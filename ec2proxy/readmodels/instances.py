@@ -68,13 +68,14 @@ class InstanceRecord(dict):
     """An instance: its EC2 ``Instance`` shape (the items, all that is ever serialized), and what we know of it
     behind that shape (typed attributes)."""
 
-    __slots__ = ("os_id", "nova_status", "row", "reservation_id", "owner")
+    __slots__ = ("os_id", "nova_status", "row", "reservation_id", "owner", "leaving_ports")
 
     def __init__(self, shape: dict, *, os_id: str, nova_status: str | None, row: InstanceRow | None,
                  reservation_id: str, owner: str):
         super().__init__(shape)
         self.os_id, self.nova_status, self.row = os_id, nova_status, row
         self.reservation_id, self.owner = reservation_id, owner
+        self.leaving_ports: tuple[str, ...] = ()  # ports Nova keeps that go with the instance (ours to delete)
 
 
 class RenderedInstance(protocol.Prerendered):
@@ -221,7 +222,7 @@ def network_interfaces(server: dict, ports: list[Port], project_id: str, region:
                                    for f in vpcs.primary_first(fixed, primary)],
             "Attachment": {"AttachmentId": ids.from_uuid("eni-attach", port["id"]), "DeviceIndex": index,
                            "Status": "attached",
-                           "DeleteOnTermination": index == 0 or vpcs.goes_with_instance(port)},
+                           "DeleteOnTermination": vpcs.deletes_with_instance(port, index)},
             **({"Association": association} if association else {}),
         })
     return out
@@ -291,6 +292,7 @@ def build_instance(server: dict, row: InstanceRow | None, project_id: str, group
     }, os_id=server["id"], nova_status=server.get("status"), row=row, reservation_id=_reservation_of(server, row),
         owner=project_id)
     interfaces = network_interfaces(server, ports or [], project_id, region)
+    instance.leaving_ports = tuple(p.neutron["id"] for p in ports or () if vpcs.goes_with_instance(p.neutron))
     if interfaces:
         instance.update(NetworkInterfaces=interfaces, VpcId=interfaces[0]["VpcId"], SubnetId=interfaces[0]["SubnetId"],
                         SourceDestCheck=interfaces[0]["SourceDestCheck"])

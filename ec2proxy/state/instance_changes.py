@@ -11,7 +11,7 @@ from sqlalchemy import update
 from ec2proxy import db
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.db.models import Instance, utcnow
-from ec2proxy.ec2 import errors, ids, states
+from ec2proxy.ec2 import errors, states
 from ec2proxy.readmodels.instances import InstanceRecord
 from ec2proxy.state import interface_removal, jobs, oplog, public_addresses, volume_removal
 
@@ -89,10 +89,8 @@ async def terminate(ctx, instances: list[InstanceRecord]) -> list[dict]:
             await session.execute(update(Instance).where(
                 Instance.project_id == ctx.project_id, Instance.terminated_at.is_(None),
                 Instance.ec2_id.in_(chunk)).values(terminated_at=utcnow(), generation=Instance.generation + 1))
-    going = [os_id for i in instances for nic in i.get("NetworkInterfaces") or []
-             if nic["Attachment"]["DeviceIndex"] > 0 and nic["Attachment"]["DeleteOnTermination"]
-             and (os_id := ids.os_id_of(nic["NetworkInterfaceId"]))]
-    if going:  # attached interfaces set to go with the instance: Nova keeps them, the proxy deletes them
+    going = [port_id for i in instances for port_id in i.leaving_ports]
+    if going:  # interfaces set to go with the instance that Nova keeps (not its own): the proxy deletes them
         await interface_removal.schedule(ctx, await ctx.cloud(), [i["InstanceId"] for i in instances], going)
     # volumes set to go with the instances: Nova deletes them, but not one that has snapshots (Cinder refuses)
     await volume_removal.after_termination(ctx, await ctx.cloud(), ending)
