@@ -197,8 +197,10 @@ def test_elastic_ip_and_vpc_view_on_real_neutron(ec2, running):
     # what AWS answers (issue 27), on real Neutron: an address already associated is not moved without
     # AllowReassociation; unknown addresses and associations are NotFound; a VPC address is not released by its
     # PublicIp; Terraform's ptr_record read answers (no reverse DNS kept by this cloud's Neutron)
+    spare = ec2.create_network_interface(SubnetId=shown["SubnetId"])["NetworkInterface"]["NetworkInterfaceId"]
     assert code_of(ec2.associate_address, AllocationId=allocated["AllocationId"],
-                   NetworkInterfaceId=eni["NetworkInterfaceId"]) == "Resource.AlreadyAssociated"
+                   NetworkInterfaceId=spare) == "Resource.AlreadyAssociated"
+    ec2.delete_network_interface(NetworkInterfaceId=spare)
     assert code_of(ec2.describe_addresses, PublicIps=["203.0.113.250"]) == "InvalidAddress.NotFound"
     assert code_of(ec2.disassociate_address, AssociationId="eipassoc-0123456789abcdef0") == \
         "InvalidAssociationID.NotFound"

@@ -289,3 +289,41 @@ def test_an_attached_interface_goes_with_its_instance_on_real_nova(ec2):
     ec2.delete_vpc(VpcId=vpc)
     after = neutron_objects()
     assert {kind: after[kind] - before[kind] for kind in after} == {kind: set() for kind in after}
+
+
+def test_an_instances_own_interface_kept_or_gone_as_asked_on_real_nova(ec2):
+    """An instance launched alone into a subnet boots on a port the proxy made (real Nova keeps a port it was
+    given): DeleteOnTermination=false keeps it, available, after the instance; left true it goes with it, and the
+    subnet is deleted at once after the instance (no DependencyViolation while its removal is due)."""
+    before = neutron_objects()
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    vpc = ec2.create_vpc(CidrBlock="10.63.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.63.1.0/24")["Subnet"]["SubnetId"]
+    flavor = os.environ.get("LAB_FLAVOR", "m1.tiny")
+    launched = [ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnet, InstanceType=flavor)[
+        "Instances"][0]["InstanceId"] for _ in range(2)]
+    try:
+        wait_running(ec2, launched, attempts=120)
+        kept, going = (ec2.describe_instances(InstanceIds=[i])["Reservations"][0]["Instances"][0][
+            "NetworkInterfaces"][0] for i in launched)
+        assert kept["Attachment"]["DeleteOnTermination"] is True and kept["SubnetId"] == subnet
+        ec2.modify_network_interface_attribute(NetworkInterfaceId=kept["NetworkInterfaceId"], Attachment={
+            "AttachmentId": kept["Attachment"]["AttachmentId"], "DeleteOnTermination": False})
+    finally:
+        ec2.terminate_instances(InstanceIds=launched)
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=launched, WaiterConfig=WAIT)
+    for _ in range(60):
+        (shown,) = ec2.describe_network_interfaces(NetworkInterfaceIds=[kept["NetworkInterfaceId"]])[
+            "NetworkInterfaces"]
+        if shown["Status"] == "available":
+            break
+        time.sleep(1)
+    assert shown["Status"] == "available" and shown["PrivateIpAddress"] == kept["PrivateIpAddress"]
+    assert code_of(ec2.delete_subnet, SubnetId=subnet) == "DependencyViolation"  # the kept interface holds it
+    ec2.delete_network_interface(NetworkInterfaceId=kept["NetworkInterfaceId"])
+    ec2.delete_subnet(SubnetId=subnet)  # the other instance's interface, due to go, does not hold it
+    assert code_of(ec2.describe_network_interfaces, NetworkInterfaceIds=[going["NetworkInterfaceId"]]) == \
+        "InvalidNetworkInterfaceID.NotFound"
+    ec2.delete_vpc(VpcId=vpc)
+    after = neutron_objects()
+    assert {kind: after[kind] - before[kind] for kind in after} == {kind: set() for kind in after}
