@@ -180,9 +180,9 @@ async def _with_secondaries(neutron, port: dict, more: list[dict]) -> dict:
 @action("DeleteNetworkInterface", checks_dry_run=True)
 async def delete_network_interface(ctx: RequestContext, params: dict) -> dict:
     port, _ = await _interface(ctx, params["NetworkInterfaceId"])
-    if port.get("device_id"):
-        raise errors.EC2Error(f"Network interface '{params['NetworkInterfaceId']}' is currently in use.",
-                              code="InvalidNetworkInterface.InUse")
+    if port.get("device_id"):  # AWS answers a delete so (its error codes allow InvalidNetworkInterface.InUse too)
+        raise errors.InvalidParameterValue(f"Network interface '{params['NetworkInterfaceId']}' is currently in "
+                                           "use.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     neutron = vpcs.neutron(await ctx.cloud())

@@ -101,7 +101,7 @@ def test_vpc_stack_on_real_neutron(ec2):
         ec2.disassociate_address(AssociationId=ec2.describe_addresses(AllocationIds=[address["AllocationId"]])[
             "Addresses"][0]["AssociationId"])
         ec2.detach_network_interface(AttachmentId=attachment)
-        when_free(ec2.delete_network_interface, "InvalidNetworkInterface.InUse", 30, NetworkInterfaceId=eni)
+        when_free(ec2.delete_network_interface, "InvalidParameterValue", 30, NetworkInterfaceId=eni)
         assert code_of(ec2.delete_vpc, VpcId=vpc) == "DependencyViolation"
         assert code_of(ec2.detach_internet_gateway, InternetGatewayId=gateway, VpcId=vpc) == "DependencyViolation"
     finally:
