@@ -243,7 +243,7 @@ def test_vpn_listings_are_empty_as_no_vpn_can_be_made(ec2, proxy):
     assert json.loads(proxy.aws("ec2", "describe-vpn-gateways").stdout) == {"VpnGateways": []}
     assert code_of(ec2.describe_vpn_gateways, VpnGatewayIds=["vgw-0123abcd"]) == "InvalidVpnGatewayID.NotFound"
     assert code_of(ec2.describe_customer_gateways, CustomerGatewayIds=["cgw-x"]) == \
-        "InvalidCustomerGatewayID.Malformed"
+        "InvalidCustomerGatewayId.Malformed"
     assert code_of(ec2.describe_vpn_connections, Filters=[{"Name": "colour", "Values": ["x"]}]) == \
         "InvalidParameterValue"
     assert code_of(ec2.create_vpn_gateway, Type="ipsec.1") == "UnsupportedOperation"

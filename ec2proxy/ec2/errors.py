@@ -213,5 +213,12 @@ def multiple_interfaces(instance_id: str) -> EC2Error:
                     "interface ID for the operation instead.", code="InvalidInstanceID")
 
 
+# Where AWS spells a kind's Malformed code otherwise than its NotFound one (the EC2 API reference's error codes:
+# InvalidRouteTableId.Malformed beside InvalidRouteTableID.NotFound)
+MALFORMED_SPELLING = {"InternetGatewayID": "InternetGatewayId", "RouteTableID": "RouteTableId",
+                      "NetworkInterfaceID": "NetworkInterfaceId", "AttachmentID": "NetworkInterfaceAttachmentId",
+                      "DhcpOptionID": "DhcpOptionsId", "CustomerGatewayID": "CustomerGatewayId"}
+
+
 def malformed(kind: str, ident: str) -> EC2Error:
-    return EC2Error(f"Invalid id: \"{ident}\"", code=f"Invalid{kind}.Malformed")
+    return EC2Error(f"Invalid id: \"{ident}\"", code=f"Invalid{MALFORMED_SPELLING.get(kind, kind)}.Malformed")
