@@ -162,6 +162,20 @@ class Server:
         return result
 
 
+def ebs_root(ec2, ami: str, size: int = 3) -> list[dict]:
+    """``BlockDeviceMappings`` that put an instance's root on a new EBS volume made of ``ami`` (an instance that
+    CreateImage can image, as on AWS); the dev cloud's image asks no more than 3 GiB."""
+    root = ec2.describe_images(ImageIds=[ami])["Images"][0]["RootDeviceName"]
+    return [{"DeviceName": root, "Ebs": {"VolumeSize": size, "DeleteOnTermination": True}}]
+
+
+def own_image(ec2, ami: str, name: str) -> str:
+    """An image of the caller's own with data in Glance (a copy of the cloud's public image), available."""
+    image = ec2.copy_image(SourceImageId=ami, SourceRegion=ec2.meta.region_name, Name=name)["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[image], WaiterConfig=WAIT)
+    return image
+
+
 def launch_with_volume(ec2, ami: str, **launch) -> tuple[str, str, str]:
     """One running instance and an available 1 GiB volume in its zone: (instance id, zone, volume id)."""
     (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, **launch)["Instances"]

@@ -78,5 +78,6 @@ def test_key_pairs_and_security_groups(proxy, tmp_path):
 
 
 def test_instances_volumes_snapshots_images_and_addresses(proxy, ami, tmp_path):
-    ran = run_playbook(proxy, "instances.yml", tmp_path, ami=ami)
+    root = proxy.client().describe_images(ImageIds=[ami])["Images"][0]["RootDeviceName"]
+    ran = run_playbook(proxy, "instances.yml", tmp_path, ami=ami, root_device=root)
     assert check_states(ran) >= 28

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from tests.devclouds import DevCloudProcess, server_for
 from tests.faults import FAULTS, error_of, faulted
-from tests.support import WAIT
+from tests.support import WAIT, own_image
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2", "EC2PROXY_OPENSTACK_TIMEOUT": "1.5", "EC2PROXY_OPENSTACK_RETRIES": "1",
              "EC2PROXY_API_JOB_LEASE": "2", "EC2PROXY_API_IMAGE_STUCK_AFTER": "120"}
@@ -27,12 +27,7 @@ def ec2(proxy):
 @pytest.fixture(scope="module")
 def source(ec2, ami):
     """An image of our own with data in Glance, so a copy has bytes to move."""
-    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
-    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
-    image = ec2.create_image(InstanceId=instance["InstanceId"], Name="fault-source")["ImageId"]
-    ec2.get_waiter("image_available").wait(ImageIds=[image], WaiterConfig=WAIT)
-    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
-    return image
+    return own_image(ec2, ami, "fault-source")
 
 
 def read_kind(kind: str) -> dict:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.support import WAIT, code_of
+from tests.support import WAIT, code_of, ebs_root, own_image
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.5", "EC2PROXY_API_IMAGE_STUCK_AFTER": "6", "EC2PROXY_API_JOB_LEASE": "3",
              "EC2PROXY_API_IMAGE_LOCATION_ALLOW": "127.0.0.1"}  # the test image server is on loopback
@@ -20,6 +20,16 @@ PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.5", "EC2PROXY_API_IMAGE_STUCK_AFTER":
 @pytest.fixture(scope="module")
 def ec2(proxy):
     return proxy.client()
+
+
+@pytest.fixture(scope="module")
+def running(ec2, ami):
+    """An EBS-backed instance (its root a volume made of the public image): what CreateImage images."""
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, BlockDeviceMappings=ebs_root(ec2, ami))[
+        "Instances"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance["InstanceId"]], WaiterConfig=WAIT)
+    yield instance["InstanceId"]
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +69,20 @@ def test_the_clouds_public_image_is_described_like_an_ami(ec2, ami, accounts):
     assert code_of(ec2.describe_images, Filters=[{"Name": "colour", "Values": ["x"]}]) == "InvalidParameterValue"
 
 
+def test_an_instance_store_instance_is_not_imaged_as_on_aws(ec2, ami):
+    """CreateImage makes EBS-backed AMIs of EBS-backed instances (EC2 API reference); an instance of the cloud's
+    public image keeps its root on the host's disk (RootDeviceType instance-store) and is refused, nothing made."""
+    (instance,) = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
+    iid = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    assert ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["RootDeviceType"] == \
+        "instance-store"
+    before = ec2.describe_images(Owners=["self"])["Images"]
+    assert code_of(ec2.create_image, InstanceId=iid, Name="of-local-disk") == "InvalidParameterValue"
+    assert ec2.describe_images(Owners=["self"])["Images"] == before
+    ec2.terminate_instances(InstanceIds=[iid])
+
+
 def test_create_image_answers_at_once_and_becomes_available(ec2, running):
     started = time.monotonic()
     created = ec2.create_image(InstanceId=running, Name="web-1.0", Description="the web tier", NoReboot=True,
@@ -66,7 +90,9 @@ def test_create_image_answers_at_once_and_becomes_available(ec2, running):
     assert time.monotonic() - started < 2  # Nova snapshots for a while: we do not wait for it
     ami = created["ImageId"]
     (image,) = ec2.describe_images(ImageIds=[ami])["Images"]
-    assert image["State"] == "pending" and image["Tags"] == [{"Key": "v", "Value": "1"}]
+    # an EBS AMI: Nova makes the image once Cinder's snapshots are, which may already be the case
+    assert image["State"] in ("pending", "available") and image["Tags"] == [{"Key": "v", "Value": "1"}]
+    assert image["RootDeviceType"] == "ebs"
     # other requests keep being served while the snapshot is made
     assert ec2.describe_regions()["Regions"] and ec2.describe_instances(InstanceIds=[running])["Reservations"]
     ec2.get_waiter("image_available").wait(ImageIds=[ami], WaiterConfig=WAIT)
@@ -110,9 +136,10 @@ def test_register_image_from_a_location(ec2, image_server):
         "InvalidAMIName.Duplicate"
 
 
-def test_attributes_and_sharing(ec2, alt, running, accounts):
-    ami = ec2.create_image(InstanceId=running, Name="shared-image")["ImageId"]
-    ec2.get_waiter("image_available").wait(ImageIds=[ami], WaiterConfig=WAIT)
+def test_attributes_and_sharing(ec2, alt, ami, accounts):
+    # an image with its data in Glance: another project launches a shared one (an EBS AMI's snapshots would stay
+    # the owner's in Cinder)
+    ami = own_image(ec2, ami, "shared-image")
     ec2.modify_image_attribute(ImageId=ami, Description={"Value": "new words"})
     assert ec2.describe_image_attribute(ImageId=ami, Attribute="description")["Description"] == {"Value": "new words"}
     assert ec2.describe_image_attribute(ImageId=ami, Attribute="launchPermission")["LaunchPermissions"] == []
@@ -202,9 +229,8 @@ def test_aws_cli_describe_images(proxy, ami):
     assert failed.returncode != 0 and "InvalidAMIID.NotFound" in failed.stderr
 
 
-def test_copy_image_answers_at_once_and_the_copy_becomes_available(ec2, running):
-    source = ec2.create_image(InstanceId=running, Name="copy-source")["ImageId"]
-    ec2.get_waiter("image_available").wait(ImageIds=[source], WaiterConfig=WAIT)
+def test_copy_image_answers_at_once_and_the_copy_becomes_available(ec2, ami):
+    source = own_image(ec2, ami, "copy-source")
     ec2.create_tags(Resources=[source], Tags=[{"Key": "tier", "Value": "web"}])
     copied = ec2.copy_image(SourceImageId=source, SourceRegion="RegionOne", Name="copy-target",
                             Description="a copy", CopyImageTags=True, ClientToken="copy-1")["ImageId"]
@@ -225,11 +251,10 @@ def test_copy_image_answers_at_once_and_the_copy_becomes_available(ec2, running)
                    Name="x-copy") == "InvalidAMIID.NotFound"
 
 
-def test_a_copy_cut_off_by_a_crash_is_finished_after_a_restart(proxy, ec2, running, cloud):
+def test_a_copy_cut_off_by_a_crash_is_finished_after_a_restart(proxy, ec2, ami, cloud):
     """The copy is a job in the database: a worker killed mid-copy loses nothing, the restarted one finishes it."""
     inject, clear, _ = cloud
-    source = ec2.create_image(InstanceId=running, Name="crash-source")["ImageId"]
-    ec2.get_waiter("image_available").wait(ImageIds=[source], WaiterConfig=WAIT)
+    source = own_image(ec2, ami, "crash-source")
     inject({"service": "image", "method": "GET", "path": r"images/[^/]+/file", "count": 1, "kind": "hang",
             "seconds": 30})
     copied = ec2.copy_image(SourceImageId=source, SourceRegion="RegionOne", Name="crash-target")["ImageId"]

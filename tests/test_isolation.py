@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ec2proxy.frontdoor.actions import implemented
-from tests.support import WAIT, launch_with_volume
+from tests.support import WAIT, ebs_root, launch_with_volume
 
 PROXY_ENV = {"EC2PROXY_DEVCLOUD_DELAY": "0.2"}
 NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidAttachmentID.NotFound", "InvalidVolume.NotFound",
@@ -31,6 +31,7 @@ def ec2(proxy):
 def a(ec2, ami):
     """Project A's resources, one of each kind."""
     iid, zone, volume = launch_with_volume(ec2, ami, UserData=base64.b64encode(b"a").decode(),
+                                           BlockDeviceMappings=ebs_root(ec2, ami),  # CreateImage images it
                                            TagSpecifications=[{"ResourceType": "instance",
                                                                "Tags": [{"Key": "owner", "Value": "a"}]}])
     snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]

@@ -127,10 +127,14 @@ async def _tag_new(ctx: RequestContext, operation_id: int, ami: str, tags: list[
 
 @action("CreateImage", checks_dry_run=True)
 async def create_image(ctx: RequestContext, params: dict) -> dict:
-    """A snapshot of the instance through Nova's createImage, answered at once in ``pending``.
+    """An EBS-backed AMI of an EBS-backed instance (the EC2 API reference's CreateImage), through Nova's
+    createImage, answered at once in ``pending``: Nova snapshots the root volume (and the others) in Cinder and
+    maps the snapshots in the image.
 
-    Nova snapshots a running server without rebooting it (quiescing the
-    guest where it can), so NoReboot changes nothing here.
+    An instance-store instance (its root on the host's disk) is refused as AWS refuses it, though Nova could
+    snapshot it into a Glance image: EC2 has no CreateImage for such an instance (AWS bundles them), and the
+    retired ec2-api refused it too. Nova snapshots a running server without rebooting it (quiescing the guest
+    where it can), so NoReboot changes nothing here.
     """
     name, description = params.get("Name"), params.get("Description")
     _check_name(name, description)
@@ -143,6 +147,10 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
     if instance["State"]["Name"] not in ("running", "stopped"):
         raise errors.IncorrectInstanceState(f"Instance '{instance['InstanceId']}' is not in a state to be imaged "
                                             f"({instance['State']['Name']})")
+    if instance["RootDeviceType"] != "ebs":
+        raise errors.InvalidParameterValue(f"Instance '{instance['InstanceId']}' is an instance store-backed "
+                                           "instance: CreateImage makes EBS-backed AMIs of EBS-backed instances "
+                                           "only (launch it with an EBS root volume to image it).")
     await _check_unique_name(ctx, name)
     if ctx.dry_run:
         raise errors.DryRunOperation()
@@ -161,12 +169,10 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
                 from None
         raise
     ami = ids.from_uuid("ami", os_image)
-    snapshot_tags = {}
-    if instance["RootDeviceType"] == "ebs":  # Nova mapped the snapshots it asked Cinder for, already there
-        image = await view.glance.get_image(os_image)
-        await _root_size_as_min_disk(view, image)
-        snapshot_tags = {m["Ebs"]["SnapshotId"]: specs["snapshot"] for m in block_devices(image)
-                         if m.get("Ebs", {}).get("SnapshotId")} if specs.get("snapshot") else {}
+    image = await view.glance.get_image(os_image)  # Nova mapped the snapshots it asked Cinder for, already there
+    await _root_size_as_min_disk(view, image)
+    snapshot_tags = {m["Ebs"]["SnapshotId"]: specs["snapshot"] for m in block_devices(image)
+                     if m.get("Ebs", {}).get("SnapshotId")} if specs.get("snapshot") else {}
     await _tag_new(ctx, operation_id, ami, tags, snapshot_tags)
     return {"ImageId": ami}
 

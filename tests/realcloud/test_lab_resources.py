@@ -95,20 +95,25 @@ def test_images_and_tags_on_real_glance(ec2, running):
     ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
     (image,) = ec2.describe_images(ImageIds=[ami])["Images"]
     assert image["State"] == "available" and image["Public"] is True
-    created = ec2.create_image(InstanceId=running["InstanceId"], Name=f"lab-image-{STAMP}", NoReboot=True,
-                               TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "lab", "Value": "1"}]}])
-    (mine,) = ec2.describe_images(ImageIds=[created["ImageId"]])["Images"]
-    assert mine["State"] == "pending" and mine["Tags"] == [{"Key": "lab", "Value": "1"}]
-    # Nova's fake hypervisor never uploads the snapshot's data: Glance keeps the image queued, which the
-    # proxy shows as failed, with its reason, once image_stuck_after has passed
+    # an instance of the public image keeps its root on the host (instance-store): CreateImage refuses it, as AWS
+    assert running["RootDeviceType"] == "instance-store"
+    assert code_of(ec2.create_image, InstanceId=running["InstanceId"], Name=f"lab-local-{STAMP}") == \
+        "InvalidParameterValue"
+    # an image that never gets its data (made in Glance directly, as a failed upload leaves one) stays queued:
+    # pending at first, then failed with its reason once image_stuck_after has passed
+    made = as_demo(lambda view: view.glance.create_image(name=f"lab-image-{STAMP}", container_format="bare",
+                                                         disk_format="raw"))
+    created = ids.from_uuid("ami", made["id"])
+    (mine,) = ec2.describe_images(ImageIds=[created])["Images"]
+    assert mine["State"] == "pending"
     time.sleep(STUCK_AFTER + 2)
-    (mine,) = ec2.describe_images(ImageIds=[created["ImageId"]])["Images"]
+    (mine,) = ec2.describe_images(ImageIds=[created])["Images"]
     assert mine["State"] == "failed" and "queued" in mine["StateReason"]["Message"]
-    ec2.create_tags(Resources=[created["ImageId"], running["InstanceId"]], Tags=[{"Key": "suite", "Value": "lab"}])
+    ec2.create_tags(Resources=[created, running["InstanceId"]], Tags=[{"Key": "suite", "Value": "lab"}])
     tagged = {t["ResourceId"] for t in ec2.describe_tags(Filters=[{"Name": "key", "Values": ["suite"]}])["Tags"]}
-    assert {created["ImageId"], running["InstanceId"]} <= tagged
-    ec2.deregister_image(ImageId=created["ImageId"])
-    assert code_of(ec2.describe_images, ImageIds=[created["ImageId"]]) == "InvalidAMIID.Unavailable"
+    assert {created, running["InstanceId"]} <= tagged
+    ec2.deregister_image(ImageId=created)
+    assert code_of(ec2.describe_images, ImageIds=[created]) == "InvalidAMIID.Unavailable"
 
 
 def test_volumes_and_snapshots_on_real_cinder(ec2, running):
