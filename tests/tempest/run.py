@@ -25,7 +25,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))  # the folder holding tests/, in the checkout or tox's copy
 
 SUITE = ("ec2api-tempest-plugin==1.7.0", "tempest==47.0.0")
-FLOOR = 118  # passed tests at least (118 on the lab at 43ee475, 120 expected since; the retired ec2-api: 113)
+# passed tests at least: 126 passed and 8 failed (each in known_failures.txt) on the lab in session 12; two of
+# margin for the suite's timing-sensitive tests (the retired ec2-api: 113 passed, 17 failed)
+FLOOR = 124
 VENV = pathlib.Path(os.environ.get("EC2PROXY_TEMPEST_VENV")
                     or pathlib.Path.home() / ".cache" / "ec2proxy-tempest" / "venv")
 
