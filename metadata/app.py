@@ -10,11 +10,10 @@ import time
 from aiohttp import web
 from sqlalchemy import select
 
-from ec2proxy import db
+from ec2proxy import db, keys
 from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.context import Services
 from ec2proxy.db.models import Instance, Tag
-from ec2proxy.runtime import keys
-from ec2proxy.runtime.services import Services
 from metadata import callers, signing, tokens, tree
 
 LOG = logging.getLogger(__name__)

@@ -10,8 +10,9 @@ import pytest
 
 from ec2proxy import db
 from ec2proxy.db.models import Instance, Reservation
-from ec2proxy.ec2 import ids, tagging
+from ec2proxy.ec2 import ids
 from ec2proxy.readmodels import instances
+from ec2proxy.state import tag_writes
 from tests.support import WAIT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -59,7 +60,7 @@ def test_rows_and_tags_over_the_bound(tmp_path):
                 session.add_all(Instance(ec2_id=ids.from_uuid("i", os_id), os_id=os_id, project_id="p",
                                          reservation_id=f"r-{n:017x}", image_id="ami-00000001", instance_type="m1")
                                 for n, os_id in enumerate(os_ids))
-                await tagging.write(session, "p", {ids.from_uuid("i", os_id): [{"Key": "n", "Value": str(n)}]
+                await tag_writes.write(session, "p", {ids.from_uuid("i", os_id): [{"Key": "n", "Value": str(n)}]
                                                    for n, os_id in enumerate(os_ids)})
             ctx = types.SimpleNamespace(project_id="p", services=types.SimpleNamespace(sessions=sessions))
             return await instances._stored(ctx, os_ids)

@@ -84,3 +84,47 @@ def test_the_dev_cloud_shares_no_code_with_the_proxy(graph):
         if module.startswith("ec2proxy.devcloud"):
             foreign = {t for t in targets if not t.startswith("ec2proxy.devcloud")}
             assert not foreign, f"{module} imports {foreign}"
+
+
+# The layers, bottom up: the EC2 vocabulary and the request context at the bottom; the protocol, the
+# database, the cloud clients and authentication above them; read models, then changes (state/), then
+# handlers; the front door, then the runtime that wires the process at the top.
+BELOW_THE_FRONT_DOOR = ("ec2proxy.handlers", "ec2proxy.readmodels", "ec2proxy.state", "ec2proxy.ec2",
+                        "ec2proxy.cloud", "ec2proxy.db", "ec2proxy.protocol", "ec2proxy.auth", "ec2proxy.context",
+                        "ec2proxy.config", "ec2proxy.keys")
+DOES_IO = ("ec2proxy.cloud", "ec2proxy.db", "ec2proxy.readmodels", "ec2proxy.state", "ec2proxy.handlers",
+           "ec2proxy.frontdoor", "ec2proxy.runtime", "ec2proxy.devcloud", "metadata")
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "ec2proxy" and len(parts) > 1 else parts[0]
+
+
+def test_nothing_below_the_front_door_imports_it_or_the_runtime(graph):
+    upward = sorted(f"{module} -> {target}" for module, targets in graph.items() for target in targets
+                    if _package(module) in BELOW_THE_FRONT_DOOR
+                    and _package(target) in ("ec2proxy.frontdoor", "ec2proxy.runtime"))
+    assert upward == [], "the request context and the services interface are in ec2proxy.context"
+
+
+def test_no_two_packages_import_each_other(graph):
+    edges: dict[tuple[str, str], str] = {}
+    for module, targets in graph.items():
+        for target in targets:
+            if _package(module) != _package(target):
+                edges.setdefault((_package(module), _package(target)), f"{module} -> {target}")
+    both = sorted(f"{edges[(a, b)]} and {edges[(b, a)]}" for a, b in edges if (b, a) in edges and a < b)
+    assert both == []
+
+
+def test_the_ec2_vocabulary_does_no_io(graph):
+    """ec2/ says what EC2 means (ids, errors, filters, shapes); what calls a cloud or the database is a read
+    model or a change."""
+    doing = sorted(f"{module} -> {target}" for module, targets in graph.items() if module.startswith("ec2proxy.ec2.")
+                   for target in targets if _package(target) in DOES_IO)
+    assert doing == []
+    for path in (ROOT / "ec2proxy" / "ec2").glob("*.py"):
+        source = path.read_text()
+        assert not any(f"import {lib}" in source or f"from {lib}" in source
+                       for lib in ("sqlalchemy", "aiohttp", "socket")), path.name

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from ec2proxy.runtime import config as configuration
+from ec2proxy import config as configuration
 from tests.support import ROOT, Server, ec2proxy_command
 
 

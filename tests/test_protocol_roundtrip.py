@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ec2proxy import protocol
-from ec2proxy.protocol.model import service_model
+from ec2proxy.ec2.model import service_model
 
 OPERATIONS = sorted(service_model().operation_names)
 MAX_DEPTH = 5

@@ -26,7 +26,7 @@ V4_ALGORITHM = "AWS4-HMAC-SHA256"
 _V4_PREFIX = V4_ALGORITHM + " "
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 SERVICE = "ec2"
-# the services a SigV4 scope may name: EC2, and STS for the caller's identity (ec2proxy.protocol.model)
+# the services a SigV4 scope may name: EC2, and STS for the caller's identity (ec2proxy.ec2.model)
 SERVICES = frozenset({"ec2", "sts"})
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 

@@ -16,11 +16,11 @@ import aiohttp
 
 from ec2proxy.cloud.auth import SYSTEM, Authenticator, Scoped
 from ec2proxy.cloud.clients import NOVA_MAX, NOVA_MIN, Cinder, Glance, Keystone, Neutron, Nova, parse_version
-from ec2proxy.cloud.failures import BackendError, BackendNotFound, BackendUnavailable
+from ec2proxy.cloud.failures import BackendError, BackendNotFound, BackendUnavailable, address_failure, removed
 from ec2proxy.cloud.http import Transport
 
 LOG = logging.getLogger(__name__)
-__all__ = ["BackendError", "BackendNotFound", "BackendUnavailable", "Cloud", "CloudView"]
+__all__ = ["BackendError", "BackendNotFound", "BackendUnavailable", "Cloud", "CloudView", "address_failure", "removed"]
 
 
 @dataclasses.dataclass

@@ -7,6 +7,8 @@ dispatch, which answers :meth:`BackendError.ec2`.
 
 from __future__ import annotations
 
+from typing import Awaitable, Callable
+
 from ec2proxy.ec2 import errors
 
 
@@ -61,3 +63,23 @@ class BackendUnavailable(BackendError):
 def from_status(service: str, status: int, message: str, method: str, path: str) -> BackendError:
     kind = {404: BackendNotFound, 409: BackendConflict}.get(status, BackendError)
     return kind(service, status, message, method, path)
+
+
+def address_failure(exc: BackendError, subnet_id: str) -> errors.EC2Error:
+    """Neutron's 409 for a port's addresses: the subnet is full (IpAddressGenerationFailure), or an address asked
+    for is taken."""
+    if exc.status != 409:
+        return exc.ec2()
+    if "no more ip addresses" in exc.message.lower():
+        return errors.EC2Error(f"There are not enough free addresses in subnet '{subnet_id}' to satisfy the "
+                               "requested number of instances.", code="InsufficientFreeAddressesInSubnet")
+    return errors.EC2Error(f"An address asked for is in use: {exc.message[:200]}", code="InvalidIPAddress.InUse")
+
+
+async def removed(*steps: Callable[[], Awaitable]) -> None:
+    """Run each removal in turn; one whose object is already gone counts as done."""
+    for step in steps:
+        try:
+            await step()
+        except BackendNotFound:
+            pass

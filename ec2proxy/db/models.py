@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import datetime
+import json
+from typing import Iterable
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    cast,
+    or_,
+)
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -121,6 +136,12 @@ class Operation(Base):
     details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+
+    @staticmethod
+    def naming(resource_ids: Iterable[str]) -> ColumnElement[bool]:
+        """Operations whose JSON list of ids holds any of ``resource_ids``, on every database we run on; keep
+        the list short (a few dozen): each id is one LIKE."""
+        return or_(*(cast(Operation.resource_ids, Text).contains(json.dumps(i)) for i in resource_ids))
 
 
 class Tag(Base):

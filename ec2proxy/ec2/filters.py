@@ -13,8 +13,7 @@ import functools
 import re
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ec2proxy.ec2 import errors, timestamps
-from ec2proxy.protocol import model
+from ec2proxy.ec2 import errors, model, timestamps
 
 Getter = Callable[[Any], Any]
 

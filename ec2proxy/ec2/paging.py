@@ -13,19 +13,33 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import TYPE_CHECKING, Sequence, TypeVar
+from typing import Protocol, Sequence, TypeVar
 
 from ec2proxy.ec2 import errors
 
-if TYPE_CHECKING:
-    from ec2proxy.frontdoor.context import RequestContext
+
+class _Keys(Protocol):
+    @property
+    def page_key(self) -> bytes: ...
+
+
+class RequestContext(Protocol):
+    """What paging knows of a request (``ec2proxy.context.RequestContext`` is one): who asks what, and the key
+    its tokens are MAC'd with."""
+
+    @property
+    def project_id(self) -> str: ...
+
+    region: str
+    action: str
+    services: _Keys
 
 T = TypeVar("T")
 MAX_OFFSET = 1 << 31
 _MAX_TOKEN = 1024
 
 
-def _binding(ctx: "RequestContext", params: dict) -> bytes:
+def _binding(ctx: RequestContext, params: dict) -> bytes:
     # Filters are left out: AWS goes on from a token's place when the next page asks with other filters (the
     # retired ec2-api's suite checks it against AWS), so the offset counts in the listing those filters give.
     question = {k: v for k, v in params.items() if k not in ("NextToken", "MaxResults", "DryRun", "Filters")}
@@ -33,17 +47,17 @@ def _binding(ctx: "RequestContext", params: dict) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
-def _mac(ctx: "RequestContext", payload: str, binding: bytes) -> str:
+def _mac(ctx: RequestContext, payload: str, binding: bytes) -> str:
     digest = hmac.new(ctx.services.page_key, payload.encode() + b"|" + binding, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
-def _token(ctx: "RequestContext", offset: int, binding: bytes) -> str:
+def _token(ctx: RequestContext, offset: int, binding: bytes) -> str:
     payload = base64.urlsafe_b64encode(str(offset).encode()).decode()
     return f"{payload}.{_mac(ctx, payload, binding)}"
 
 
-def _offset(ctx: "RequestContext", token: str, binding: bytes) -> int:
+def _offset(ctx: RequestContext, token: str, binding: bytes) -> int:
     payload, _, mac = token.partition(".") if len(token) <= _MAX_TOKEN else ("", "", "")
     if not mac or not hmac.compare_digest(_mac(ctx, payload, binding).encode(), mac.encode("utf-8", "replace")):
         raise errors.InvalidNextToken()
@@ -66,7 +80,7 @@ def check_max_results(params: dict, low: int = 5, high: int = 1000, ids_member: 
         params["MaxResults"] = high
 
 
-def page(ctx: "RequestContext", items: Sequence[T], params: dict) -> tuple[Sequence[T], str | None]:
+def page(ctx: RequestContext, items: Sequence[T], params: dict) -> tuple[Sequence[T], str | None]:
     """The page of ``items`` the request asks for, and the token of the next one (None: last page)."""
     binding = _binding(ctx, params)
     start = _offset(ctx, params["NextToken"], binding) if params.get("NextToken") else 0
@@ -77,7 +91,7 @@ def page(ctx: "RequestContext", items: Sequence[T], params: dict) -> tuple[Seque
     return items[start:end], (_token(ctx, end, binding) if end < len(items) else None)
 
 
-def answer(ctx: "RequestContext", member: str, items: Sequence[T], params: dict) -> dict:
+def answer(ctx: RequestContext, member: str, items: Sequence[T], params: dict) -> dict:
     """The output of a paged Describe: the page under ``member``, and the NextToken while more follow."""
     chosen, next_token = page(ctx, items, params)
     return {member: chosen, **({"NextToken": next_token} if next_token else {})}

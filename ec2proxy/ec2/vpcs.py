@@ -8,15 +8,11 @@ network, else the shared one).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
-import time
-from typing import Awaitable, Callable, Collection
+from typing import Collection
 
-from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
-from ec2proxy.cloud.clients import Neutron
-from ec2proxy.ec2 import errors, ids
+from ec2proxy.ec2 import ids
 
 
 def usable(networks: list[dict], project_id: str) -> list[dict]:
@@ -72,16 +68,6 @@ def primary_first(fixed: list[dict], primary: dict | None = None) -> list[dict]:
     return [primary, *(f for f in v4 if f is not primary)]
 
 
-async def drop_ipv6_egress(neutron, group: dict) -> None:
-    """Remove the allow-all IPv6 egress rule Neutron gives every new group: a group of a VPC made through EC2
-    (IPv4 subnets only) starts, as on AWS without an IPv6 block, with the one rule "all IPv4 out"; Terraform
-    revokes exactly that rule and would otherwise find ``::/0`` left over on every plan."""
-    for rule in group.get("security_group_rules") or []:
-        if rule.get("direction") == "egress" and rule.get("ethertype") == "IPv6" and not rule.get(
-                "remote_ip_prefix") and not rule.get("remote_group_id") and rule.get("protocol") is None:
-            await neutron.remove("security_group_rule", rule["id"])
-
-
 # An attached interface (which Nova keeps when the instance goes) whose attachment has DeleteOnTermination set
 # carries this tag on its port (ec2proxy.state.interface_removal deletes it after the instance).
 DELETE_ON_TERMINATION = "ec2-delete-on-termination"
@@ -111,15 +97,6 @@ def device_indexes(ports: list[dict]) -> dict[str, int]:
     return out
 
 
-async def tag_device_index(neutron_client, port_id: str, index: int) -> None:
-    """The port's device index on the instance it goes to, replacing one an earlier attachment left."""
-    port = await neutron_client.show("port", port_id)
-    for tag in port.get("tags") or []:
-        if tag.startswith(DEVICE_INDEX) and tag != f"{DEVICE_INDEX}{index}":
-            await neutron_client.remove_tag("port", port_id, tag)
-    await neutron_client.add_tag("port", port_id, f"{DEVICE_INDEX}{index}")
-
-
 # The interface we made for an instance before its boot (ec2proxy.state.launch_ports): Nova keeps it, so whether
 # it goes with the instance is its DELETE_ON_TERMINATION tag, as for any attached interface.
 LAUNCH_PORT = "ec2-launch-port"
@@ -142,24 +119,6 @@ def condemned(port: dict) -> bool:
     return not port.get("device_id") and goes_with_instance(port)
 
 
-def address_failure(exc: BackendError, subnet_id: str) -> errors.EC2Error:
-    """Neutron's 409 for a port's addresses: the subnet is full (IpAddressGenerationFailure), or an address asked
-    for is taken."""
-    if exc.status != 409:
-        return exc.ec2()
-    if "no more ip addresses" in exc.message.lower():
-        return errors.EC2Error(f"There are not enough free addresses in subnet '{subnet_id}' to satisfy the "
-                               "requested number of instances.", code="InsufficientFreeAddressesInSubnet")
-    return errors.EC2Error(f"An address asked for is in use: {exc.message[:200]}", code="InvalidIPAddress.InUse")
-
-
-async def name_primary(neutron_client, port: dict) -> None:
-    """Tag the port's primary address before it gets a second one (it is the only one yet)."""
-    primary = primary_fixed_ip(port)
-    if primary is not None and not any(t.startswith(PRIMARY_TAG) for t in port.get("tags") or []):
-        await neutron_client.add_tag("port", port["id"], PRIMARY_TAG + primary["ip_address"])
-
-
 # A VPC's default security group in Neutron, which allows one group named "default" per project.
 VPC_DEFAULT_GROUP = re.compile(r"vpc-[0-9a-f]{8,17}-default")
 
@@ -171,56 +130,6 @@ def group_name(neutron_name: str) -> str:
 
 def vpc_id(network: dict | None) -> str | None:
     return ids.from_uuid("vpc", network["id"]) if network else None
-
-
-def neutron(view: CloudView) -> Neutron:
-    """The cloud's network service; a cloud without one cannot answer for networks, addresses or interfaces."""
-    if view.neutron is None:
-        raise errors.UnsupportedOperation("This cloud has no network service (Neutron).")
-    return view.neutron
-
-
-async def port_of(view: CloudView, project_id: str, eni: str,
-                  ports: dict[str, dict] | None = None) -> tuple[dict, dict]:
-    """The project's Neutron port behind ``eni-...`` (ids are hashes: one listing, which ``ports`` reuses when
-    several interfaces are asked for), and the eni -> port table for the next question."""
-    ids.check("eni", eni)
-    if ports is None:
-        ports = {ids.from_uuid("eni", p["id"]): p for p in await neutron(view).list("port")
-                 if p.get("project_id", p.get("tenant_id")) == project_id}
-    if eni not in ports:
-        raise errors.EC2Error(f"The networkInterface ID '{eni}' does not exist",
-                              code="InvalidNetworkInterfaceID.NotFound")
-    return ports[eni], ports
-
-
-async def default_vpc_id(view: CloudView, project_id: str, made: Callable[[], Awaitable[Collection[str]]],
-                         fresh: bool = False) -> str | None:
-    """The project's default VPC, remembered for ``DEFAULT_VPC_TTL`` seconds: answers that name it in passing
-    (a security group's VpcId) then cost no network listing, which on a one-worker Neutron queues behind the
-    call that matters. A project's default network changes once in its life, if ever (``forget_default``).
-    ``made``: the networks of the VPCs made through EC2 other than a default VPC, which are never the default."""
-    if view.neutron is None:
-        return None
-    known = _DEFAULT_VPCS.get(project_id)
-    if known is not None and known[0] > time.monotonic() and not fresh:
-        return known[1]
-    networks, ours = await asyncio.gather(
-        view.neutron.list("network", {"router:external": "false", "fields": NETWORK_FIELDS}), made())
-    found = vpc_id(default_network(networks, project_id, ours))
-    if len(_DEFAULT_VPCS) > 10000:
-        _DEFAULT_VPCS.clear()
-    _DEFAULT_VPCS[project_id] = (time.monotonic() + DEFAULT_VPC_TTL, found)
-    return found
-
-
-def forget_default(project_id: str) -> None:
-    """The project's default VPC changed (one was made or deleted): ask Neutron next time."""
-    _DEFAULT_VPCS.pop(project_id, None)
-
-
-DEFAULT_VPC_TTL = 30.0
-_DEFAULT_VPCS: dict[str, tuple[float, str | None]] = {}
 
 
 NETWORK_FIELDS = ["id", "project_id", "tenant_id", "shared", "router:external", "created_at"]
@@ -236,23 +145,3 @@ def association_id(fip: dict) -> str | None:
     return ids.from_uuid("eipassoc", f"{fip['id']}/{fip['port_id']}") if fip.get("port_id") else None
 
 
-async def external_network(config, view: CloudView) -> dict:
-    """The Neutron external network elastic IPs and internet gateways use: ``[api] external_network``, else the
-    only one there is."""
-    wanted = str(config.api.external_network or "")
-    externals = await neutron(view).list("network", {"router:external": "true"})
-    if wanted:
-        externals = [n for n in externals if wanted in (n["id"], n.get("name"))]
-    if len(externals) != 1:
-        raise errors.InternalError() if not externals else errors.UnsupportedOperation(
-            "This cloud has several external networks; the operator must choose one ([api] external_network).")
-    return externals[0]
-
-
-async def removed(*steps: Callable[[], Awaitable]) -> None:
-    """Run each removal in turn; one whose object is already gone counts as done."""
-    for step in steps:
-        try:
-            await step()
-        except BackendNotFound:
-            pass

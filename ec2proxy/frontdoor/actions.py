@@ -22,6 +22,7 @@ from ec2proxy.handlers import (  # noqa: F401  (importing a handler module regis
     images,
     implemented,
     instance_attributes,
+    instance_states,
     instance_status,
     instance_types,
     instances,
@@ -41,7 +42,7 @@ from ec2proxy.handlers import (  # noqa: F401  (importing a handler module regis
 )
 
 if TYPE_CHECKING:
-    from ec2proxy.runtime.config import Config
+    from ec2proxy.config import Config
 
 __all__ = ["handler_for", "implemented", "list_rules", "get_enforcer", "load_policy"]
 
@@ -62,6 +63,6 @@ def get_enforcer() -> Enforcer:
     ``oslo.policy.enforcer``: oslopolicy-policy-generator --namespace ec2proxy)."""
     import os
 
-    from ec2proxy.runtime import config as configuration
+    from ec2proxy import config as configuration
 
     return load_policy(configuration.load(os.environ.get("EC2PROXY_CONFIG") or None)).enforcer

@@ -3,73 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
-from typing import AsyncIterator
 
-import aiohttp
 from aiohttp import HttpVersion11, hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from ec2proxy import db, protocol
-from ec2proxy.auth.credentials import CredentialStore, KeystoneCredentialStore, LocalCredentialStore
-from ec2proxy.cloud import Cloud
-from ec2proxy.cloud.auth import Authenticator
-from ec2proxy.frontdoor import actions, dispatch, listeners
-from ec2proxy.frontdoor.accesslog import AccessLog
-from ec2proxy.frontdoor.metrics import Metrics
-from ec2proxy.frontdoor.ratelimit import RateLimiter
-from ec2proxy.runtime import keys
-from ec2proxy.runtime.config import Config
-from ec2proxy.runtime.services import Services
+from ec2proxy import keys
+from ec2proxy.config import Config
+from ec2proxy.frontdoor import dispatch, listeners
+from ec2proxy.frontdoor.services import FrontDoorServices as Services
 
 SERVICES = web.AppKey("services", Services)  # the admin listener's Application
-
-
-@contextlib.asynccontextmanager
-async def open_services(config: Config) -> AsyncIterator[Services]:
-    protocol.service_model()  # load the EC2 model before the first request, not during it
-    rules = actions.load_policy(config)  # a bad policy file stops here, before anything is opened
-    engine = db.create_engine(config.database.url)
-    sessions = db.sessionmaker(engine)
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            cloud = None
-            if not config.embedded:
-                session = await stack.enter_async_context(
-                    aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, limit_per_host=50))
-                )
-                authenticator = Authenticator(config.auth_options(), region=config.openstack.region_name
-                                              or config.api.region, interface=config.openstack.interface,
-                                              timeout=float(config.openstack.timeout))
-                cloud = Cloud(session, authenticator, config.openstack.timeout, config.openstack.retries)
-            source = config.auth.credential_source
-            credentials: CredentialStore
-            if source == "local":
-                credentials = LocalCredentialStore(sessions, config.auth.cache_ttl)
-            elif source == "keystone" and cloud is not None:
-                credentials = KeystoneCredentialStore(cloud, config.auth.cache_ttl)
-            else:
-                raise ValueError(f"[auth] credential_source {source!r} needs a configured cloud"
-                                 if source == "keystone" else f"unknown [auth] credential_source {source!r}")
-            access_log = None
-            if config.api.access_log:
-                access_log = await stack.enter_async_context(AccessLog().running())
-            yield Services(
-                config=config,
-                engine=engine,
-                sessions=sessions,
-                credentials=credentials,
-                policy=rules,
-                limiter=RateLimiter(config.api.rate_limit, config.api.rate_burst),
-                metrics=Metrics.create(cloud),
-                access_log=access_log,
-                cloud=cloud,
-                secret=keys.shared_secret(config.metadata.shared_secret, config.data_dir),
-            )
-    finally:
-        await engine.dispose()
 
 
 async def health(services: Services) -> web.Response:

@@ -22,10 +22,10 @@ from aiohttp import hdrs, web
 from ec2proxy import db, protocol
 from ec2proxy.auth.signatures import HttpRequest, read_signature
 from ec2proxy.cloud import BackendError
+from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import errors
 from ec2proxy.frontdoor.actions import handler_for
-from ec2proxy.frontdoor.context import RequestContext
-from ec2proxy.runtime.services import Services
+from ec2proxy.frontdoor.services import FrontDoorServices as Services
 
 LOG = logging.getLogger("ec2proxy.api")
 
@@ -113,7 +113,7 @@ async def handle(request: web.BaseRequest, services: Services) -> web.Response:
         config = services.config
         now = datetime.datetime.now(datetime.timezone.utc)
         signature = read_signature(http, now, config.auth.max_skew, config.regions)
-        service = signature.service  # ec2, or sts on the same endpoint (ec2proxy.protocol.model)
+        service = signature.service  # ec2, or sts on the same endpoint (ec2proxy.ec2.model)
         identity = await services.credentials.identify(signature)
         project = identity.project_id
         if services.limiter.enabled and not services.limiter.allow(project):

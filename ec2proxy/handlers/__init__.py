@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Awaitable, Callable
 
-from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.context import RequestContext
 
 HandlerFn = Callable[[RequestContext, dict], Awaitable[dict | None]]
 

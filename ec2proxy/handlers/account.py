@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from ec2proxy.cloud import BackendError, CloudView
+from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import errors
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.networks import default_vpc_id
 

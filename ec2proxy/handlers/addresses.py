@@ -9,13 +9,15 @@ from __future__ import annotations
 import ipaddress
 
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
-from ec2proxy.ec2 import errors, filters, ids, paging, tagging, vpcs
+from ec2proxy.context import RequestContext
+from ec2proxy.ec2 import errors, filters, ids, paging, tagging
 from ec2proxy.ec2.records import Described
 from ec2proxy.ec2.vpcs import association_id
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.instances import lookup
-from ec2proxy.state import public_addresses
+from ec2proxy.readmodels.networks import external_network, port_of
+from ec2proxy.state import public_addresses, tag_writes
 
 _get = filters.path
 # AWS's answer when a VPC address is named by PublicIp where its id is needed (DisassociateAddress, ReleaseAddress)
@@ -54,10 +56,10 @@ async def describe(ctx: RequestContext) -> list[dict]:
     networks = {n["id"]: n.get("name") or n["id"] for n in await view.neutron.list("network",
                                                                                  {"router:external": "true"})}
     shapes = [build_address(f, ports, networks, ctx.region) for f in fips]
-    return await tagging.with_tags(ctx, shapes, "AllocationId")
+    return await tag_reads.with_tags(ctx, shapes, "AllocationId")
 
 
-@tagging.exists("eipalloc")
+@tag_reads.exists("eipalloc")
 async def _existing(ctx: RequestContext, allocation_ids: list[str]) -> set[str]:
     return {a["AllocationId"] for a in await describe(ctx)} & set(allocation_ids)
 
@@ -118,7 +120,7 @@ async def allocate_address(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    network = await vpcs.external_network(ctx.services.config, view)
+    network = await external_network(ctx.services.config, view)
     fields = {"floating_network_id": network["id"]}
     if address:
         fields["floating_ip_address"] = address
@@ -136,7 +138,7 @@ async def allocate_address(ctx: RequestContext, params: dict) -> dict:
     shape = build_address(fip, {}, {network["id"]: network.get("name") or network["id"]}, ctx.region)
     try:
         async with ctx.services.sessions() as session, session.begin():
-            await tagging.write(session, ctx.project_id, {shape["AllocationId"]: tags})
+            await tag_writes.write(session, ctx.project_id, {shape["AllocationId"]: tags})
     except BaseException:
         await view.neutron.remove("floatingip", fip["id"])
         raise
@@ -146,7 +148,7 @@ async def allocate_address(ctx: RequestContext, params: dict) -> dict:
 async def _port_of(ctx: RequestContext, view: CloudView, params: dict) -> tuple[dict, str | None]:
     """The Neutron port (and instance os id) the address goes to: the instance's first port or the eni."""
     if params.get("NetworkInterfaceId"):
-        port, _ = await vpcs.port_of(view, ctx.project_id, params["NetworkInterfaceId"])
+        port, _ = await port_of(view, ctx.project_id, params["NetworkInterfaceId"])
         return port, port.get("device_id") or None
     if not params.get("InstanceId"):
         raise errors.MissingParameter("The request must contain the parameter InstanceId or NetworkInterfaceId")
@@ -244,7 +246,7 @@ async def release_address(ctx: RequestContext, params: dict) -> dict:
     except BackendNotFound:
         pass
     async with ctx.services.sessions() as session, session.begin():
-        await tagging.forget(session, ctx.project_id, address["AllocationId"])
+        await tag_writes.forget(session, ctx.project_id, address["AllocationId"])
     return {}
 
 

@@ -7,7 +7,7 @@ shows (the project), the user is the signer's own.
 
 from __future__ import annotations
 
-from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.context import RequestContext
 from ec2proxy.handlers import action
 
 

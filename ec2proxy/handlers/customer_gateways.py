@@ -13,10 +13,12 @@ import ipaddress
 
 from sqlalchemy import delete, select
 
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import CustomerGateway, utcnow
 from ec2proxy.ec2 import errors, filters, ids, tagging
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import tag_reads
+from ec2proxy.state import tag_writes
 
 _get = filters.path
 FILTERS = {"bgp-asn": _get("BgpAsn"), "customer-gateway-id": _get("CustomerGatewayId"),
@@ -88,13 +90,13 @@ async def create_customer_gateway(ctx: RequestContext, params: dict) -> dict:
     same = [r for r in await _rows(ctx) if (r.type, r.ip_address, r.bgp_asn, r.device_name) ==
             (params["Type"], address, asn, device)]
     if same:
-        shapes = await tagging.with_tags(ctx, [_shape(same[0])], "CustomerGatewayId")
+        shapes = await tag_reads.with_tags(ctx, [_shape(same[0])], "CustomerGatewayId")
         return {"CustomerGateway": shapes[0]}
     row = CustomerGateway(customer_gateway_id=ids.new("cgw"), project_id=ctx.project_id, type=params["Type"],
                           ip_address=address, bgp_asn=asn, device_name=device, created_at=utcnow())
     async with ctx.services.sessions() as session, session.begin():
         session.add(row)
-        await tagging.write(session, ctx.project_id, {row.customer_gateway_id: tags})
+        await tag_writes.write(session, ctx.project_id, {row.customer_gateway_id: tags})
     return {"CustomerGateway": {**_shape(row), "Tags": tags}}
 
 
@@ -106,7 +108,7 @@ def _not_found(customer_gateway_id: str) -> errors.EC2Error:
 async def describe_customer_gateways(ctx: RequestContext, params: dict) -> dict:
     wanted = [ids.check("cgw", i) for i in params.get("CustomerGatewayIds") or []]
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
-    shapes = await tagging.with_tags(ctx, [_shape(r) for r in await _rows(ctx, wanted or None)],
+    shapes = await tag_reads.with_tags(ctx, [_shape(r) for r in await _rows(ctx, wanted or None)],
                                      "CustomerGatewayId")
     shapes = filters.by_ids(shapes, "CustomerGatewayId", wanted, _not_found)
     return {"CustomerGateways": filters.apply(shapes, compiled)}
@@ -122,10 +124,10 @@ async def delete_customer_gateway(ctx: RequestContext, params: dict) -> dict:
     async with ctx.services.sessions() as session, session.begin():
         await session.execute(delete(CustomerGateway).where(CustomerGateway.project_id == ctx.project_id,
                                                             CustomerGateway.customer_gateway_id == gateway_id))
-        await tagging.forget(session, ctx.project_id, gateway_id)
+        await tag_writes.forget(session, ctx.project_id, gateway_id)
     return {}
 
 
-@tagging.exists("cgw")
+@tag_reads.exists("cgw")
 async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
     return {r.customer_gateway_id for r in await _rows(ctx, resource_ids)}

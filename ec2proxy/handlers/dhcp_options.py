@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import DhcpOptions, Vpc, utcnow
 from ec2proxy.ec2 import errors, filters, ids, paging, servers, tagging, vpcs
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.networks import vpc_state
-from ec2proxy.state import dhcp_options
+from ec2proxy.readmodels import tag_reads
+from ec2proxy.readmodels.networks import neutron_of, vpc_state
+from ec2proxy.state import dhcp_options, tag_writes
 
 _get = filters.path
 FILTERS = {"dhcp-options-id": _get("DhcpOptionsId"), "key": _get("DhcpConfigurations.Key"),
@@ -63,7 +64,7 @@ async def create_dhcp_options(ctx: RequestContext, params: dict) -> dict:
                       created_at=utcnow())
     async with ctx.services.sessions() as session, session.begin():
         session.add(row)
-        await tagging.write(session, ctx.project_id, {row.dhcp_options_id: tags})
+        await tag_writes.write(session, ctx.project_id, {row.dhcp_options_id: tags})
     return {"DhcpOptions": {**_shape(row), "Tags": tags}}
 
 
@@ -71,7 +72,7 @@ async def create_dhcp_options(ctx: RequestContext, params: dict) -> dict:
 async def describe_dhcp_options(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=1000, ids_member="DhcpOptionsIds")
     wanted = [ids.check("dopt", i) for i in params.get("DhcpOptionsIds") or []]
-    shapes = await tagging.with_tags(ctx, [_shape(r) for r in await _rows(ctx, wanted or None)], "DhcpOptionsId")
+    shapes = await tag_reads.with_tags(ctx, [_shape(r) for r in await _rows(ctx, wanted or None)], "DhcpOptionsId")
     shapes = filters.by_ids(shapes, "DhcpOptionsId", wanted, _not_found)
     shapes = filters.apply(shapes, filters.compile_filters(params.get("Filters"), FILTERS, ctx.action))
     return paging.answer(ctx, "DhcpOptions", shapes, params)
@@ -93,7 +94,7 @@ async def delete_dhcp_options(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     async with ctx.services.sessions() as session, session.begin():
         await session.execute(delete(DhcpOptions).where(DhcpOptions.dhcp_options_id == row.dhcp_options_id))
-        await tagging.forget(session, ctx.project_id, row.dhcp_options_id)
+        await tag_writes.forget(session, ctx.project_id, row.dhcp_options_id)
     return {}
 
 
@@ -112,7 +113,7 @@ async def associate_dhcp_options(ctx: RequestContext, params: dict) -> dict:
                                           "settings are OpenStack's (subnet name servers, port DHCP options).")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    await dhcp_options.apply(vpcs.neutron(await ctx.cloud()), state["subnets"], state["ports"],
+    await dhcp_options.apply(neutron_of(await ctx.cloud()), state["subnets"], state["ports"],
                              chosen.configurations if chosen else None)
     async with ctx.services.sessions() as session, session.begin():
         await session.execute(update(Vpc).where(Vpc.os_id == network["id"]).values(
@@ -120,6 +121,6 @@ async def associate_dhcp_options(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@tagging.exists("dopt")
+@tag_reads.exists("dopt")
 async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
     return {r.dhcp_options_id for r in await _rows(ctx, resource_ids)}

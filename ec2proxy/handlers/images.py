@@ -17,11 +17,11 @@ import re
 import uuid
 
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
-from ec2proxy.ec2 import devices, errors, filters, ids, image_locations, paging, tagging, timestamps
-from ec2proxy.ec2.lookups import few_with_tags
-from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging, timestamps
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import image_locations
 from ec2proxy.readmodels.images import (
     FILTERS,
     OWNER_ALIASES,
@@ -37,7 +37,8 @@ from ec2proxy.readmodels.images import (
     present,
 )
 from ec2proxy.readmodels.instances import lookup
-from ec2proxy.state import jobs, ledger, oplog
+from ec2proxy.readmodels.lookups import few_with_tags
+from ec2proxy.state import jobs, ledger, oplog, tag_writes
 
 NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
 
@@ -120,8 +121,8 @@ async def _tag_new(ctx: RequestContext, operation_id: int, ami: str, tags: list[
     """The new image's tags, and those of the snapshots it maps (CreateImage of a volume-backed instance)."""
     async with ctx.services.sessions() as session, session.begin():
         for resource in (ami, *(snapshot_tags or {})):
-            await tagging.forget(session, ctx.project_id, resource)
-        await tagging.write(session, ctx.project_id, {ami: tags, **(snapshot_tags or {})})
+            await tag_writes.forget(session, ctx.project_id, resource)
+        await tag_writes.write(session, ctx.project_id, {ami: tags, **(snapshot_tags or {})})
         await oplog.close(session, operation_id)
 
 
@@ -292,7 +293,7 @@ async def register_image(ctx: RequestContext, params: dict) -> dict:
 
 @action("DeregisterImage", checks_dry_run=True)
 async def deregister_image(ctx: RequestContext, params: dict) -> dict:
-    async with tagging.forgotten_if_gone(ctx, params["ImageId"]):
+    async with tag_writes.forgotten_if_gone(ctx, params["ImageId"]):
         image = await find(ctx, params["ImageId"], own=True)
     if ctx.dry_run:
         raise errors.DryRunOperation()
@@ -307,7 +308,7 @@ async def deregister_image(ctx: RequestContext, params: dict) -> dict:
                                   "deregistered", code="OperationNotPermitted") from None
         raise
     async with ctx.services.sessions() as session, session.begin():
-        await tagging.forget(session, ctx.project_id, image["ImageId"])
+        await tag_writes.forget(session, ctx.project_id, image["ImageId"])
         await oplog.record(session, ctx, [image["ImageId"]], state="succeeded")  # DescribeImages: Unavailable
     return {"Return": True}
 
@@ -534,8 +535,8 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
         details = {"source": os_source["id"], "target": target, "project": ctx.project_id}
         async with ctx.services.sessions() as session, session.begin():
             await create.log([source["ImageId"], new_id], session, details=details)
-            await tagging.forget(session, ctx.project_id, new_id)
-            await tagging.write(session, ctx.project_id, {new_id: tags})
+            await tag_writes.forget(session, ctx.project_id, new_id)
+            await tag_writes.write(session, ctx.project_id, {new_id: tags})
             await create.done(session, job=has_data)  # the data is copied by a job, logged until it is in
         if not has_data:  # a snapshot-backed image: its properties are all there is
             await view.glance.upload(target, b"")

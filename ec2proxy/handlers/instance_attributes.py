@@ -12,9 +12,9 @@ import base64
 import binascii
 
 from ec2proxy.cloud import BackendError, CloudView
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
 from ec2proxy.ec2 import errors, ids, vpcs
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import (
     USER_DATA_LIMIT,
@@ -25,6 +25,7 @@ from ec2proxy.readmodels.instances import (
     resolve_groups,
     update_row,
 )
+from ec2proxy.readmodels.networks import neutron_of
 from ec2proxy.state import resizes, shutdown_behavior
 
 # Attribute name (as in Attribute=...) -> the output member carrying it.
@@ -166,7 +167,7 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
 
 async def _source_dest_check(ctx: RequestContext, view: CloudView, instance: InstanceRecord, check: bool) -> None:
     """On every port of the instance: a port that may send from any address has the 0.0.0.0/0 address pair."""
-    neutron = vpcs.neutron(view)
+    neutron = neutron_of(view)
     for port in await neutron.list("port", {"device_id": instance.os_id}):
         await neutron.update("port", port["id"], {"allowed_address_pairs": vpcs.address_pairs(port, check)})
     ctx.services.instance_changed(instance.os_id)

@@ -7,8 +7,8 @@ events are known, so ``Events`` is always empty.
 
 from __future__ import annotations
 
+from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import filters, ids, paging
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import describe, lookup
 

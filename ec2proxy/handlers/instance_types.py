@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import errors, filters, paging
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 
 

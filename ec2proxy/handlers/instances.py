@@ -1,4 +1,4 @@
-"""Instances: RunInstances, DescribeInstances, Terminate/Stop/Start/RebootInstances."""
+"""Instances: RunInstances and DescribeInstances (their state changes: ec2proxy.handlers.instance_states)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,15 @@ import re
 from sqlalchemy import insert, select
 
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView, placement
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Reservation, SubnetSetting, Vpc, VpcGroup, utcnow
-from ec2proxy.ec2 import devices, errors, filters, ids, paging, states, tagging, vpcs
-from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import keypairs
 from ec2proxy.readmodels.images import glance_image
 from ec2proxy.readmodels.instances import (
     FILTERS,
     USER_DATA_LIMIT,
-    InstanceRecord,
     InstanceRow,
     Made,
     deleted_server,
@@ -31,18 +30,18 @@ from ec2proxy.readmodels.instances import (
     metadata_options,
     resolve_groups,
 )
-from ec2proxy.readmodels.networks import default_vpc_id, subnet_zone
+from ec2proxy.readmodels.networks import default_vpc_id, external_network, neutron_of, port_of, subnet_zone
 from ec2proxy.state import (
     default_vpc,
     dhcp_options,
     launch_ports,
     launch_tags,
     ledger,
+    port_tags,
     public_addresses,
-    resizes,
     shutdown_behavior,
+    tag_writes,
 )
-from ec2proxy.state.instance_changes import change_state, terminate
 
 MAX_COUNT = 1000
 # Inputs that need the volume and network work of later issues: refused loudly until then.
@@ -240,7 +239,7 @@ async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict
         if nic.get("NetworkInterfaceId"):
             if max_count > 1:
                 raise errors.InvalidParameterCombination("An existing network interface can go to one instance only")
-            port, ports = await vpcs.port_of(view, ctx.project_id, nic["NetworkInterfaceId"], ports)
+            port, ports = await port_of(view, ctx.project_id, nic["NetworkInterfaceId"], ports)
             if port.get("device_id"):
                 raise errors.EC2Error(f"Interface {nic['NetworkInterfaceId']} is in use.",
                                       code="InvalidNetworkInterface.InUse")
@@ -432,7 +431,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
             servers = await _servers_of(view, reservation_id)
         elif not servers:
             for port_id, index in nic_indexes.items():  # what DescribeInstances shows as its device index
-                await vpcs.tag_device_index(vpcs.neutron(view), port_id, index)
+                await port_tags.tag_device_index(neutron_of(view), port_id, index)
             created = await view.nova.create_servers(spec, min_count, max_count)
             nova_reservation = created["reservation_id"]
             servers = await view.nova.list_servers({"reservation_id": nova_reservation})
@@ -470,7 +469,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         await session.flush()
         if rows:
             await session.execute(insert(Instance.__table__), rows)  # Core: no ORM bookkeeping per row
-        await tagging.write(session, ctx.project_id, tagged)
+        await tag_writes.write(session, ctx.project_id, tagged)
         await create.done(session)
     if later:
         await launch_tags.schedule(ctx, view, reservation_id, nova_reservation, [s["id"] for s in servers], later)
@@ -479,7 +478,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     if options:
         await dhcp_options.schedule(ctx, view, reservation_id, [s["id"] for s in servers], options)
     if await _public_on_launch(ctx, params, subnet) or (public_by_default and not params.get("NetworkInterfaces")):
-        external = await vpcs.external_network(ctx.services.config, view)
+        external = await external_network(ctx.services.config, view)
         await public_addresses.schedule(ctx, view, reservation_id, [s["id"] for s in servers], external["id"])
     made = Made(rows={row["os_id"]: InstanceRow.of(row) for row in rows},
                 tags=tagged,
@@ -529,79 +528,3 @@ async def _replay(ctx: RequestContext, reservation_id: str,
     body = grouped[0] if grouped else {"ReservationId": reservation_id, "OwnerId": ctx.project_id,
                                        "Groups": [], "Instances": []}
     return body
-
-
-# -- state changes ---------------------------------------------------------------------------
-
-
-async def _targets(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceRecord]:
-    """The named instances (each must exist in this project), as EC2 dicts with their Nova id."""
-    if not instance_ids:
-        raise errors.MissingParameter("The request must contain the parameter InstanceId")
-    return await lookup(ctx, instance_ids)
-
-
-@action("TerminateInstances", checks_dry_run=True)
-async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
-    instances = await _targets(ctx, params["InstanceIds"])
-    protected = [i["InstanceId"] for i in instances if i.row is not None and i.row.disable_api_termination]
-    if protected:
-        raise errors.EC2Error(f"The instance '{protected[0]}' may not be terminated. Modify its "
-                              "'disableApiTermination' instance attribute and try again.",
-                              code="OperationNotPermitted")
-    changes = await terminate(ctx, instances)
-    return {"TerminatingInstances": changes}
-
-
-@action("StopInstances", checks_dry_run=True)
-async def stop_instances(ctx: RequestContext, params: dict) -> dict:
-    if params.get("Hibernate"):  # RunInstances refuses HibernationOptions: no instance here is set up for it
-        raise errors.UnsupportedOperation("Hibernation is not supported by this cloud: no instance here was "
-                                          "launched with HibernationOptions.")
-    changes = await change_state(ctx, await _targets(ctx, params["InstanceIds"]),
-                                 lambda nova, i: nova.stop(i.os_id), {"running"},
-                                 states.STOPPING, idle={"stopping", "stopped"})
-    return {"StoppingInstances": changes}
-
-
-async def _start(nova, instance: dict) -> None:
-    """Start; a server resized while stopped (ModifyInstanceAttribute) has its resize confirmed first.
-
-    EC2 shows such an instance ``stopped`` throughout and lets it start at
-    once; Nova needs the resize finished and confirmed, which it does within
-    moments, so this follows it for a bounded time.
-    """
-    status = instance.nova_status
-    for _ in range(40):
-        if status == "VERIFY_RESIZE":
-            await resizes.confirm(nova, instance.os_id)
-        elif status == "SHUTOFF":
-            try:
-                await nova.start(instance.os_id)
-                return
-            except BackendError as exc:
-                if exc.status != 409:
-                    raise
-        elif status != "RESIZE":
-            break
-        await asyncio.sleep(0.25)
-        server = await nova.get_server(instance.os_id)
-        status = "RESIZE" if server.get("OS-EXT-STS:task_state") else server.get("status")
-    await nova.start(instance.os_id)
-
-
-@action("StartInstances", checks_dry_run=True)
-async def start_instances(ctx: RequestContext, params: dict) -> dict:
-    changes = await change_state(ctx, await _targets(ctx, params["InstanceIds"]),
-                                 _start, {"stopped"},
-                                 states.PENDING, idle={"pending", "running"})
-    return {"StartingInstances": changes}
-
-
-@action("RebootInstances", checks_dry_run=True)
-async def reboot_instances(ctx: RequestContext, params: dict) -> dict:
-    await change_state(ctx, await _targets(ctx, params["InstanceIds"]),
-                       lambda nova, i: nova.reboot(i.os_id), {"running"}, states.RUNNING)
-    return {}
-
-

@@ -5,11 +5,13 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import InternetGateway, utcnow
-from ec2proxy.ec2 import errors, filters, ids, paging, tagging, vpcs
-from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.ec2 import errors, filters, ids, paging, tagging
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.networks import gateways, vpc_state
+from ec2proxy.readmodels import tag_reads
+from ec2proxy.readmodels.networks import external_network, gateways, neutron_of, vpc_state
+from ec2proxy.state import tag_writes
 
 _get = filters.path
 FILTERS = {"internet-gateway-id": _get("InternetGatewayId"), "attachment.vpc-id": _get("Attachments.VpcId"),
@@ -44,7 +46,7 @@ async def create_internet_gateway(ctx: RequestContext, params: dict) -> dict:
                               created_at=utcnow())
     async with ctx.services.sessions() as session, session.begin():
         session.add(gateway)
-        await tagging.write(session, ctx.project_id, {gateway.gateway_id: tags})
+        await tag_writes.write(session, ctx.project_id, {gateway.gateway_id: tags})
     return {"InternetGateway": {**_shape(gateway), "Tags": tags}}
 
 
@@ -52,7 +54,7 @@ async def create_internet_gateway(ctx: RequestContext, params: dict) -> dict:
 async def describe_internet_gateways(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=1000, ids_member="InternetGatewayIds")
     wanted = [ids.check("igw", i) for i in params.get("InternetGatewayIds") or []]
-    shapes = await tagging.with_tags(ctx, [_shape(g) for g in await gateways(ctx)], "InternetGatewayId")
+    shapes = await tag_reads.with_tags(ctx, [_shape(g) for g in await gateways(ctx)], "InternetGatewayId")
     shapes = filters.by_ids(shapes, "InternetGatewayId", wanted, _not_found)
     shapes = filters.apply(shapes, filters.compile_filters(params.get("Filters"), FILTERS, ctx.action))
     return paging.answer(ctx, "InternetGateways", shapes, params)
@@ -71,7 +73,7 @@ async def attach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
         raise errors.EC2Error(f"resource {gateway.gateway_id} is already attached to network "
                               f"{ids.from_uuid('vpc', gateway.vpc_os_id)}", code="Resource.AlreadyAssociated")
     view = await ctx.cloud()
-    external = await vpcs.external_network(ctx.services.config, view)
+    external = await external_network(ctx.services.config, view)
     if ctx.dry_run:
         raise errors.DryRunOperation()
     try:  # the VPC's one gateway: the unique index settles two attachments at once
@@ -82,7 +84,7 @@ async def attach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
             if taken.rowcount != 1:
                 raise errors.EC2Error(f"resource {gateway.gateway_id} is already attached",
                                       code="Resource.AlreadyAssociated")
-            await vpcs.neutron(view).update("router", row.router_id,
+            await neutron_of(view).update("router", row.router_id,
                                             {"external_gateway_info": {"network_id": external["id"]}})
     except IntegrityError:
         raise errors.EC2Error(f"Network {params['VpcId']} already has an internet gateway attached",
@@ -105,7 +107,7 @@ async def detach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     row = state["vpcs"][network["id"]]
-    await vpcs.neutron(await ctx.cloud()).update("router", row.router_id, {"external_gateway_info": {}})
+    await neutron_of(await ctx.cloud()).update("router", row.router_id, {"external_gateway_info": {}})
     async with ctx.services.sessions() as session, session.begin():
         await session.execute(update(InternetGateway).where(
             InternetGateway.gateway_id == gateway.gateway_id).values(vpc_os_id=None))
@@ -123,11 +125,11 @@ async def delete_internet_gateway(ctx: RequestContext, params: dict) -> dict:
     async with ctx.services.sessions() as session, session.begin():
         await session.execute(delete(InternetGateway).where(InternetGateway.gateway_id == gateway.gateway_id,
                                                             InternetGateway.vpc_os_id.is_(None)))
-        await tagging.forget(session, ctx.project_id, gateway.gateway_id)
+        await tag_writes.forget(session, ctx.project_id, gateway.gateway_id)
     return {}
 
 
-@tagging.exists("igw")
+@tag_reads.exists("igw")
 async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
     async with ctx.services.sessions() as session:
         found = (await session.scalars(select(InternetGateway.gateway_id).where(

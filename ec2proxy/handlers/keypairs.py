@@ -20,11 +20,13 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlalchemy import delete, select
 
 from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import KeyPair, utcnow
 from ec2proxy.ec2 import errors, filters, ids, tagging
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.keypairs import namespace, nova_name
+from ec2proxy.state import tag_writes
 
 FILTERS = {
     "key-pair-id": filters.path("KeyPairId"), "key-name": filters.path("KeyName"),
@@ -132,10 +134,10 @@ async def _key_pairs(ctx: RequestContext) -> list[dict]:
         rows = {row.name: row for row in (await session.scalars(
             select(KeyPair).where(KeyPair.user_id == user_id, KeyPair.project_id == ctx.project_id))).all()}
     pairs = [_describe_one(key, rows.get(key["name"]), user_id, prefix) for key in nova_keys]
-    return await tagging.with_tags(ctx, pairs, "KeyPairId")
+    return await tag_reads.with_tags(ctx, pairs, "KeyPairId")
 
 
-@tagging.exists("key")
+@tag_reads.exists("key")
 async def _existing(ctx: RequestContext, key_ids: list[str]) -> set[str]:
     return {pair["KeyPairId"] for pair in await _key_pairs(ctx)} & set(key_ids)
 
@@ -143,7 +145,7 @@ async def _existing(ctx: RequestContext, key_ids: list[str]) -> set[str]:
 async def _forget(session, ctx: RequestContext, user_id: str, name: str, pair_id: str) -> None:
     await session.execute(delete(KeyPair).where(KeyPair.user_id == user_id, KeyPair.name == name,
                                                 KeyPair.project_id == ctx.project_id))
-    await tagging.forget(session, ctx.project_id, pair_id)
+    await tag_writes.forget(session, ctx.project_id, pair_id)
 
 
 async def _store(ctx: RequestContext, name: str, public_key, fingerprint: str, tags: list[dict]) -> dict:
@@ -165,7 +167,7 @@ async def _store(ctx: RequestContext, name: str, public_key, fingerprint: str, t
             session.add(KeyPair(key_pair_id=pair_id, project_id=ctx.project_id, user_id=user_id, name=name,
                                 key_type="ed25519" if isinstance(public_key, ed25519.Ed25519PublicKey) else "rsa",
                                 fingerprint=fingerprint, public_key_sha256=_sha(openssh), created_at=created))
-            await tagging.write(session, ctx.project_id, {pair_id: tags})
+            await tag_writes.write(session, ctx.project_id, {pair_id: tags})
     except BaseException:
         await view.nova.delete_keypair(nova_name(ctx, view, name))
         raise

@@ -10,11 +10,12 @@ import ipaddress
 
 from sqlalchemy import select
 
-from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.cloud import BackendError, BackendNotFound, address_failure, removed
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import VpcGroup
 from ec2proxy.ec2 import errors, ids, tagging, vpcs
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.instances import lookup
 from ec2proxy.readmodels.networks import (
     ENI_FILTERS,
@@ -22,11 +23,12 @@ from ec2proxy.readmodels.networks import (
     build_interface,
     existing,
     network_state,
+    neutron_of,
     subnet_state,
     vpc_state,
     zone,
 )
-from ec2proxy.state import dhcp_options, ledger
+from ec2proxy.state import dhcp_options, ledger, port_tags, tag_writes
 
 
 def _shapes(state: dict, default_zone: str, region: str) -> list[dict]:
@@ -59,7 +61,7 @@ async def _interface(ctx: RequestContext, eni: str) -> tuple[dict, dict]:
     os_id = ids.os_id_of(eni)
     if os_id is not None:
         try:
-            port = await vpcs.neutron(await ctx.cloud()).show("port", os_id)
+            port = await neutron_of(await ctx.cloud()).show("port", os_id)
         except BackendNotFound:
             raise errors.not_found("NetworkInterfaceID", eni) from None
         if port.get("project_id", port.get("tenant_id")) != ctx.project_id:
@@ -122,7 +124,7 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
     more = [*({"subnet_id": subnet["id"], "ip_address": a} for a in secondary),
             *({"subnet_id": subnet["id"]} for _ in range(_count(params)))]
     view = await ctx.cloud()
-    neutron = vpcs.neutron(view)
+    neutron = neutron_of(view)
     group_ids = await _group_os_ids(ctx, neutron, params.get("Groups") or []) or \
         await _default_groups(ctx, subnet["network_id"])
     tags = tagging.from_specs(params, ("network-interface",)).get("network-interface", [])
@@ -150,14 +152,14 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
             if more and len(port.get("fixed_ips") or []) == 1:  # the primary first, named, then the others
                 port = await _with_secondaries(neutron, port, more)
         except BackendError as exc:
-            failure = vpcs.address_failure(exc, params["SubnetId"])
+            failure = address_failure(exc, params["SubnetId"])
             await create.failed(failure, str(exc))
             raise failure from None
         except BaseException:
             await create.interrupted()
             raise
         async with ctx.services.sessions() as session, session.begin():
-            await tagging.write(session, ctx.project_id, {ids.from_uuid("eni", port["id"]): tags})
+            await tag_writes.write(session, ctx.project_id, {ids.from_uuid("eni", port["id"]): tags})
             await create.done(session)
     held = port.get("security_groups") or []
     names = {g["id"]: g["name"] for g in await neutron.list("security_group", {"id": held, "fields": ["id", "name"]})
@@ -170,10 +172,10 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
 async def _with_secondaries(neutron, port: dict, more: list[dict]) -> dict:
     """The new port with its secondary addresses; if they cannot be had, the port is removed (all or nothing)."""
     try:
-        await vpcs.name_primary(neutron, port)
+        await port_tags.name_primary(neutron, port)
         return await neutron.update("port", port["id"], {"fixed_ips": [*port["fixed_ips"], *more]})
     except BaseException:
-        await vpcs.removed(lambda: neutron.remove("port", port["id"]))
+        await removed(lambda: neutron.remove("port", port["id"]))
         raise
 
 
@@ -185,10 +187,10 @@ async def delete_network_interface(ctx: RequestContext, params: dict) -> dict:
                                            "use.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    neutron = vpcs.neutron(await ctx.cloud())
-    await vpcs.removed(lambda: neutron.remove("port", port["id"]))
+    neutron = neutron_of(await ctx.cloud())
+    await removed(lambda: neutron.remove("port", port["id"]))
     async with ctx.services.sessions() as session, session.begin():
-        await tagging.forget(session, ctx.project_id, params["NetworkInterfaceId"])
+        await tag_writes.forget(session, ctx.project_id, params["NetworkInterfaceId"])
     return {}
 
 
@@ -211,7 +213,7 @@ async def attach_network_interface(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    neutron = vpcs.neutron(view)
+    neutron = neutron_of(view)
     await _untag(neutron, port)  # an earlier attachment's
     await neutron.add_tag("port", port["id"], f"{vpcs.DEVICE_INDEX}{index}")
     try:
@@ -241,14 +243,14 @@ async def detach_network_interface(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
     await view.nova.detach_interface(port["device_id"], port["id"])
-    await _untag(vpcs.neutron(view), port)  # the attachment's index and DeleteOnTermination go with it
+    await _untag(neutron_of(view), port)  # the attachment's index and DeleteOnTermination go with it
     ctx.services.instance_changed(port["device_id"])
     return {}
 
 
 async def _untag(neutron, port: dict) -> None:
     """The port's attachment tags removed (each one already gone counts as removed)."""
-    await vpcs.removed(*(functools.partial(neutron.remove_tag, "port", port["id"], tag)
+    await removed(*(functools.partial(neutron.remove_tag, "port", port["id"], tag)
                          for tag in port.get("tags") or []
                          if tag.startswith(vpcs.DEVICE_INDEX) or tag == vpcs.DELETE_ON_TERMINATION))
 
@@ -306,8 +308,8 @@ async def assign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict
         moved.append((holder, [f for f in holder["fixed_ips"] if f["ip_address"] != address]))
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    neutron = vpcs.neutron(await ctx.cloud())
-    await vpcs.name_primary(neutron, port)
+    neutron = neutron_of(await ctx.cloud())
+    await port_tags.name_primary(neutron, port)
     for holder, kept in moved:
         await neutron.update("port", holder["id"], {"fixed_ips": kept})
     try:
@@ -317,7 +319,7 @@ async def assign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict
     except BackendError as exc:
         for holder, _ in moved:  # the addresses go back where they were
             await neutron.update("port", holder["id"], {"fixed_ips": holder["fixed_ips"]})
-        raise vpcs.address_failure(exc, ids.from_uuid("subnet", subnet["id"])) from None
+        raise address_failure(exc, ids.from_uuid("subnet", subnet["id"])) from None
     if port.get("device_id"):
         ctx.services.instance_changed(port["device_id"])
     assigned = [f["ip_address"] for f in updated.get("fixed_ips") or [] if f["ip_address"] not in held]
@@ -341,7 +343,7 @@ async def unassign_private_ip_addresses(ctx: RequestContext, params: dict) -> di
                                            f"{params['NetworkInterfaceId']} as secondary addresses")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    neutron = vpcs.neutron(await ctx.cloud())
+    neutron = neutron_of(await ctx.cloud())
     for fip in state["fips"]:
         if fip.get("port_id") == port["id"] and fip.get("fixed_ip_address") in asked:
             await neutron.update("floatingip", fip["id"], {"port_id": None})
@@ -384,7 +386,7 @@ async def modify_network_interface_attribute(ctx: RequestContext, params: dict) 
         raise errors.UnsupportedOperation(f"ModifyNetworkInterfaceAttribute {asked[0]} is not supported by this "
                                           "cloud.")
     port, state = await _interface(ctx, params["NetworkInterfaceId"])
-    neutron = vpcs.neutron(await ctx.cloud())
+    neutron = neutron_of(await ctx.cloud())
     if asked[0] == "Attachment":
         await _delete_on_termination(ctx, neutron, port, state, params["Attachment"])
         return {}
@@ -435,13 +437,13 @@ async def reset_network_interface_attribute(ctx: RequestContext, params: dict) -
     if ctx.dry_run:
         raise errors.DryRunOperation()
     if not vpcs.source_dest_check(port):
-        await vpcs.neutron(await ctx.cloud()).update("port", port["id"], {
+        await neutron_of(await ctx.cloud()).update("port", port["id"], {
             "allowed_address_pairs": vpcs.address_pairs(port, True)})
         if port.get("device_id"):
             ctx.services.instance_changed(port["device_id"])
     return {}
 
 
-@tagging.exists("eni")
+@tag_reads.exists("eni")
 async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
     return await existing(ctx, "port", resource_ids)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import errors, filters
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 
 REGION_FILTERS = {

@@ -11,12 +11,13 @@ import ipaddress
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAssociation, Vpc, utcnow
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging, vpcs
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.networks import subnet_state, vpc_state
-from ec2proxy.state import ledger
+from ec2proxy.readmodels import tag_reads
+from ec2proxy.readmodels.networks import neutron_of, subnet_state, vpc_state
+from ec2proxy.state import ledger, tag_writes
 
 _get = filters.path
 FILTERS = {
@@ -89,7 +90,7 @@ async def _shapes(ctx: RequestContext, table_ids: list[str] | None = None) -> li
         links_of.setdefault(link.route_table_id, []).append(link)
     shapes = [_shape(t, cidrs.get(t.vpc_os_id, ""), routes_of.get(t.route_table_id, []),
                      links_of.get(t.route_table_id, [])) for t in tables]
-    return await tagging.with_tags(ctx, shapes, "RouteTableId")
+    return await tag_reads.with_tags(ctx, shapes, "RouteTableId")
 
 
 @action("DescribeRouteTables")
@@ -126,7 +127,7 @@ async def create_route_table(ctx: RequestContext, params: dict) -> dict:
         async with ctx.services.sessions() as session, session.begin():
             session.add(RouteTable(route_table_id=table_id, project_id=ctx.project_id, vpc_os_id=network["id"],
                                    main=False, created_at=utcnow()))
-            await tagging.write(session, ctx.project_id, {table_id: tags})
+            await tag_writes.write(session, ctx.project_id, {table_id: tags})
             await create.done(session)
     (shape,) = await _shapes(ctx, [table_id]) or [None]
     if shape is None:
@@ -148,7 +149,7 @@ async def delete_route_table(ctx: RequestContext, params: dict) -> dict:
     async with ctx.services.sessions() as session, session.begin():
         await session.execute(delete(Route).where(Route.route_table_id == table.route_table_id))
         await session.execute(delete(RouteTable).where(RouteTable.route_table_id == table.route_table_id))
-        await tagging.forget(session, ctx.project_id, table.route_table_id)
+        await tag_writes.forget(session, ctx.project_id, table.route_table_id)
     await _sync_router(ctx, table.vpc_os_id)
     return {}
 
@@ -259,7 +260,7 @@ async def _next_hop(ctx: RequestContext, vpc_os_id: str, kind: str, target: str,
     prefix = "i" if kind == "InstanceId" else "eni"
     ids.check(prefix, target)
     if ports is None:
-        ports = await vpcs.neutron(await ctx.cloud()).list("port", {"network_id": vpc_os_id})
+        ports = await neutron_of(await ctx.cloud()).list("port", {"network_id": vpc_os_id})
     addresses = [primary["ip_address"] for p in ports
                  if ids.from_uuid(prefix, p["device_id"] if prefix == "i" else p["id"]) == target
                  and (primary := vpcs.primary_fixed_ip(p)) is not None]
@@ -361,7 +362,7 @@ async def _sync_router(ctx: RequestContext, vpc_os_id: str) -> None:
         routes = (await session.scalars(select(Route).join(
             RouteTable, RouteTable.route_table_id == Route.route_table_id).where(
             RouteTable.vpc_os_id == vpc_os_id, Route.target_kind != "GatewayId"))).all()
-    neutron = vpcs.neutron(await ctx.cloud())
+    neutron = neutron_of(await ctx.cloud())
     ports = await neutron.list("port", {"network_id": vpc_os_id}) if routes else []
     wanted = {}
     for route in routes:
@@ -373,7 +374,7 @@ async def _sync_router(ctx: RequestContext, vpc_os_id: str) -> None:
         {"destination": destination, "nexthop": hop} for destination, hop in sorted(wanted.items())]})
 
 
-@tagging.exists("rtb")
+@tag_reads.exists("rtb")
 async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
     tables, _, _ = await _tables(ctx)
     return {t.route_table_id for t in tables} & set(resource_ids)

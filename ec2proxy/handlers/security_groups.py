@@ -7,14 +7,15 @@ import functools
 
 from sqlalchemy import delete, select
 
-from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.cloud import BackendError, BackendNotFound, removed
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import VpcGroup
 from ec2proxy.ec2 import errors, filters, ids, paging, permissions, tagging, vpcs
 from ec2proxy.ec2.records import Described
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.networks import default_vpc_id
-from ec2proxy.state import rule_overlays
+from ec2proxy.state import port_tags, rule_overlays, tag_writes
 
 _get = filters.path
 
@@ -74,7 +75,7 @@ async def _stored(ctx: RequestContext, group_ids: list[str] | None) -> tuple[
     set through EC2, and the tags of ``group_ids`` when they are named (None: read once a listing names them)."""
     async with ctx.services.sessions() as session:
         return (await _read_vpc_groups(session, ctx.project_id), await rule_overlays.read(session, ctx.project_id),
-                await tagging.read(session, ctx.project_id, group_ids) if group_ids else None)
+                await tag_reads.read(session, ctx.project_id, group_ids) if group_ids else None)
 
 
 def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, str],
@@ -108,7 +109,7 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> l
         others = await view.neutron.list("security_group", {"id": sorted(referenced), "fields": ["id", "name"]}) \
             if referenced else []
         names = {g["id"]: g["name"] for g in [*groups, *others]}
-    return await tagging.with_tags(ctx, [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups],
+    return await tag_reads.with_tags(ctx, [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups],
                                    "GroupId", tags=tags)
 
 
@@ -131,12 +132,12 @@ async def _shown(ctx: RequestContext, view, group_ids: list[str]) -> list[dict] 
     return found
 
 
-@tagging.exists("sg")
+@tag_reads.exists("sg")
 async def _existing(ctx: RequestContext, group_ids: list[str]) -> set[str]:
     return {ids.from_uuid("sg", g["id"]) for g in await _groups(ctx)} & set(group_ids)
 
 
-@tagging.exists("sgr")
+@tag_reads.exists("sgr")
 async def _existing_rules(ctx: RequestContext, rule_ids: list[str]) -> set[str]:
     overlays = await rule_overlays.load(ctx.services.sessions, ctx.project_id)
     return {rule_overlays.rule_id(rule, overlays) for group in await _groups(ctx, overlays)
@@ -183,7 +184,7 @@ async def describe_security_group_rules(ctx: RequestContext, params: dict) -> di
     wanted = [ids.check("sgr", i) for i in params.get("SecurityGroupRuleIds") or []]
     rules = filters.by_ids(rules, "SecurityGroupRuleId", wanted, lambda missing: errors.EC2Error(
         f"The security group rule ID '{missing}' does not exist", code="InvalidSecurityGroupRuleId.NotFound"))
-    rules = await tagging.with_tags(ctx, rules, "SecurityGroupRuleId")
+    rules = await tag_reads.with_tags(ctx, rules, "SecurityGroupRuleId")
     return paging.answer(ctx, "SecurityGroupRules", filters.apply(rules, compiled), params)
 
 
@@ -222,9 +223,9 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
     group_id = ids.from_uuid("sg", group["id"])
     try:
         if vpc_os_id is not None:  # an EC2 VPC has no IPv6 block: its groups start with AWS's one egress rule
-            await vpcs.drop_ipv6_egress(view.neutron, group)
+            await port_tags.drop_ipv6_egress(view.neutron, group)
         async with ctx.services.sessions() as session, session.begin():
-            await tagging.write(session, ctx.project_id, {group_id: tags})
+            await tag_writes.write(session, ctx.project_id, {group_id: tags})
             if vpc_os_id is not None:
                 session.add(VpcGroup(os_id=group["id"], project_id=ctx.project_id, vpc_os_id=vpc_os_id,
                                      is_default=False))
@@ -262,11 +263,11 @@ async def delete_security_group(ctx: RequestContext, params: dict) -> dict:
             if attempt == 2 or not condemned:
                 raise errors.EC2Error(f"resource {group_id} has a dependent object",
                                       code="DependencyViolation") from None
-            await vpcs.removed(*(functools.partial(view.neutron.remove, "port", port_id) for port_id in condemned))
+            await removed(*(functools.partial(view.neutron.remove, "port", port_id) for port_id in condemned))
             continue
         break
     async with ctx.services.sessions() as session, session.begin():
-        await tagging.forget(session, ctx.project_id, group_id)
+        await tag_writes.forget(session, ctx.project_id, group_id)
         await session.execute(delete(VpcGroup).where(VpcGroup.os_id == group["id"]))
     return {"Return": True, "GroupId": group_id}
 

@@ -8,14 +8,15 @@ and CopySnapshot (which Cinder has no operation for) is refused by name.
 from __future__ import annotations
 
 from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging, timestamps
-from ec2proxy.ec2.lookups import existing, shape_by_ec2_id
 from ec2proxy.ec2.records import Described
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import tag_reads
+from ec2proxy.readmodels.lookups import existing, shape_by_ec2_id
 from ec2proxy.readmodels.volumes import cinder, settled
 from ec2proxy.readmodels.volumes import find as find_volume
-from ec2proxy.state import volume_removal
+from ec2proxy.state import tag_writes, volume_removal
 
 STATES = {"creating": "pending", "available": "completed", "backing-up": "completed", "restoring": "completed",
           "unmanaging": "completed", "deleting": "completed", "error": "error", "error_deleting": "error"}
@@ -48,7 +49,7 @@ async def describe(ctx: RequestContext, snapshots: list[dict] | None = None) -> 
     if snapshots is None:
         snapshots = await (await cinder(ctx)).list_snapshots()
     shapes = [build_snapshot(s, ctx.project_id) for s in snapshots if s.get("status") != "deleted"]
-    return await tagging.with_tags(ctx, shapes, "SnapshotId")
+    return await tag_reads.with_tags(ctx, shapes, "SnapshotId")
 
 
 def snapshot_not_found(snapshot_id: str) -> errors.EC2Error:
@@ -56,14 +57,14 @@ def snapshot_not_found(snapshot_id: str) -> errors.EC2Error:
 
 
 async def find(ctx: RequestContext, snapshot_id: str) -> dict:
-    """One snapshot by its snap- id (see ``ec2proxy.ec2.lookups``)."""
+    """One snapshot by its snap- id (see ``ec2proxy.readmodels.lookups``)."""
     ids.check("snap", snapshot_id)
     client = await cinder(ctx)
     return await shape_by_ec2_id(snapshot_id, "snap", client.get_snapshot, client.list_snapshots,
                                  lambda found: describe(ctx, found), snapshot_not_found)
 
 
-@tagging.exists("snap")
+@tag_reads.exists("snap")
 async def _existing(ctx: RequestContext, snapshot_ids: list[str]) -> set[str]:
     client = await cinder(ctx)
     return await existing(snapshot_ids, lambda s: ids.from_uuid("snap", s["id"]), client.get_snapshot,
@@ -105,13 +106,13 @@ async def create_snapshot(ctx: RequestContext, params: dict) -> dict:
         raise
     shape = build_snapshot(snapshot, ctx.project_id)
     async with ctx.services.sessions() as session, session.begin():
-        await tagging.write(session, ctx.project_id, {shape["SnapshotId"]: tags})
+        await tag_writes.write(session, ctx.project_id, {shape["SnapshotId"]: tags})
     return {**shape, "Tags": tags}
 
 
 @action("DeleteSnapshot", checks_dry_run=True)
 async def delete_snapshot(ctx: RequestContext, params: dict) -> dict:
-    async with tagging.forgotten_if_gone(ctx, params["SnapshotId"]):
+    async with tag_writes.forgotten_if_gone(ctx, params["SnapshotId"]):
         snapshot = await find(ctx, params["SnapshotId"])
     if ctx.dry_run:
         raise errors.DryRunOperation()
@@ -125,7 +126,7 @@ async def delete_snapshot(ctx: RequestContext, params: dict) -> dict:
                                   code="InvalidSnapshot.InUse") from None
         raise
     async with ctx.services.sessions() as session, session.begin():
-        await tagging.forget(session, ctx.project_id, snapshot["SnapshotId"])
+        await tag_writes.forget(session, ctx.project_id, snapshot["SnapshotId"])
     await volume_removal.after_snapshot_deleted(ctx, await ctx.cloud(), snapshot.os)
     return {}
 

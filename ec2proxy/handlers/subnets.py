@@ -9,22 +9,24 @@ import ipaddress
 from sqlalchemy import delete, select, update
 
 from ec2proxy.cloud import BackendError
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import RouteTableAssociation, SubnetSetting
 from ec2proxy.ec2 import errors, tagging, vpcs
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.networks import (
     SUBNET_FILTERS,
     answer,
     build_subnet,
     existing,
     network_state,
+    neutron_of,
     subnet_state,
     used_addresses,
     vpc_state,
     zone,
 )
-from ec2proxy.state import dhcp_options, vpc_making
+from ec2proxy.state import dhcp_options, tag_writes, vpc_making
 from ec2proxy.state.vpc_making import Making
 
 
@@ -74,7 +76,7 @@ async def create_subnet(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     options = await dhcp_options.of_networks(ctx.services.sessions, ctx.project_id, [network["id"]])
     try:
-        async with Making(vpcs.neutron(await ctx.cloud()), ctx.project_id, ctx.services.sessions) as making:
+        async with Making(neutron_of(await ctx.cloud()), ctx.project_id, ctx.services.sessions) as making:
             subnet = await making.subnet(row, block, asked_zone, tags,
                                          dhcp_options.name_servers(options.get(network["id"])))
     except BackendError as exc:
@@ -101,7 +103,7 @@ async def delete_subnet(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     try:
-        await vpc_making.remove(vpcs.neutron(await ctx.cloud()), [
+        await vpc_making.remove(neutron_of(await ctx.cloud()), [
             *(("port", p["id"]) for p in held), ("router_interface", (row.router_id, subnet["id"])),
             ("subnet", subnet["id"])])
     except BackendError as exc:
@@ -113,7 +115,7 @@ async def delete_subnet(ctx: RequestContext, params: dict) -> dict:
         await session.execute(delete(SubnetSetting).where(SubnetSetting.os_id == subnet["id"]))
         await session.execute(delete(RouteTableAssociation).where(
             RouteTableAssociation.subnet_os_id == subnet["id"]))
-        await tagging.forget(session, ctx.project_id, params["SubnetId"])
+        await tag_writes.forget(session, ctx.project_id, params["SubnetId"])
     return {}
 
 
@@ -143,6 +145,6 @@ async def modify_subnet_attribute(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@tagging.exists("subnet")
+@tag_reads.exists("subnet")
 async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
     return await existing(ctx, "subnet", resource_ids)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy import and_, delete, or_, select
 
 from ec2proxy import db
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Tag
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import tag_reads
+from ec2proxy.state import tag_writes
 
 FILTERS = {"key": filters.path("Key"), "value": filters.path("Value"), "resource-id": filters.path("ResourceId"),
            "resource-type": filters.path("ResourceType"), "tag-key": filters.path("Key"),
@@ -38,7 +40,7 @@ async def create_tags(ctx: RequestContext, params: dict) -> dict:
     tags = dict(tagging.check_tag(t.get("Key"), t.get("Value")) for t in params.get("Tags") or [])
     if not tags:
         raise errors.MissingParameter("The request must contain the parameter Tag")
-    found = await tagging.existing(ctx, resources)
+    found = await tag_reads.existing(ctx, resources)
     missing = [r for r in resources if r not in found]
     if missing:
         raise errors.not_found(ids.KINDS[tagging.prefix_of(missing[0])], missing[0])
@@ -58,7 +60,7 @@ async def create_tags(ctx: RequestContext, params: dict) -> dict:
         for chunk in db.chunks(resources):
             await session.execute(delete(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(chunk),
                                                     Tag.key.in_(list(tags))))
-        await tagging.write(session, ctx.project_id,
+        await tag_writes.write(session, ctx.project_id,
                             {r: [{"Key": k, "Value": v} for k, v in tags.items()] for r in resources})
     await _changed(ctx, resources)
     return {}

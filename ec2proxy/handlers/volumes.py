@@ -15,12 +15,12 @@ import datetime
 import re
 
 from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging, timestamps
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import lookup, update_row
 from ec2proxy.readmodels.volumes import FILTERS, by_ids, cinder, describe, find, settled, volume_not_found, wait_settled
-from ec2proxy.state import ledger, oplog
+from ec2proxy.state import ledger, oplog, tag_writes
 
 # Cinder status -> EC2 volume state; the attachment state comes from the status too
 DEVICE = re.compile(r"/dev/(sd|xvd|vd|hd)[a-z]{1,2}[0-9]?|xvd[a-z]{1,2}")
@@ -93,8 +93,8 @@ async def create_volume(ctx: RequestContext, params: dict) -> dict:
         raise failure from None
     volume_id = ids.from_uuid("vol", volume["id"])
     async with ctx.services.sessions() as session, session.begin():
-        await tagging.forget(session, ctx.project_id, volume_id)
-        await tagging.write(session, ctx.project_id, {volume_id: tags})
+        await tag_writes.forget(session, ctx.project_id, volume_id)
+        await tag_writes.write(session, ctx.project_id, {volume_id: tags})
         await create.done(session)
     return _volume_answer((await describe(ctx, [volume]))[0])
 
@@ -113,7 +113,7 @@ async def _by_marker(ctx: RequestContext, marker: str) -> dict:
 
 @action("DeleteVolume", checks_dry_run=True)
 async def delete_volume(ctx: RequestContext, params: dict) -> dict:
-    async with tagging.forgotten_if_gone(ctx, params["VolumeId"]):
+    async with tag_writes.forgotten_if_gone(ctx, params["VolumeId"]):
         volume = await find(ctx, params["VolumeId"])
     if volume["Attachments"] or volume["State"] == "in-use":
         raise errors.EC2Error(f"Volume {volume['VolumeId']} is currently attached to "
@@ -137,7 +137,7 @@ async def delete_volume(ctx: RequestContext, params: dict) -> dict:
                 f"Volume {volume['VolumeId']} is {volume['State']}: {exc.message[:200]}") from None
         raise
     async with ctx.services.sessions() as session, session.begin():
-        await tagging.forget(session, ctx.project_id, volume["VolumeId"])
+        await tag_writes.forget(session, ctx.project_id, volume["VolumeId"])
     return {}
 
 

@@ -8,20 +8,23 @@ import ipaddress
 from sqlalchemy import delete, select, update
 
 from ec2proxy.cloud import BackendError
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAssociation, Vpc, VpcGroup
 from ec2proxy.ec2 import errors, ids, tagging, vpcs
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.networks import (
     VPC_FILTERS,
     answer,
     build_vpc,
     by_network,
     existing,
+    forget_default,
     network_state,
+    neutron_of,
     vpc_state,
 )
-from ec2proxy.state import default_vpc, vpc_making
+from ec2proxy.state import default_vpc, tag_writes, vpc_making
 from ec2proxy.state.vpc_making import Making
 
 
@@ -59,7 +62,7 @@ async def create_vpc(ctx: RequestContext, params: dict) -> dict:
     tags = tagging.from_specs(params, ("vpc",)).get("vpc", [])
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    async with Making(vpcs.neutron(await ctx.cloud()), ctx.project_id, ctx.services.sessions) as making:
+    async with Making(neutron_of(await ctx.cloud()), ctx.project_id, ctx.services.sessions) as making:
         network, row = await making.vpc(block, tags)
     return {"Vpc": {**build_vpc(network, [], None, row), "State": "pending", "Tags": tags}}
 
@@ -101,7 +104,7 @@ async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
                               code="DependencyViolation")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    neutron = vpcs.neutron(await ctx.cloud())
+    neutron = neutron_of(await ctx.cloud())
     try:
         await vpc_making.remove(neutron, [("router", row.router_id), ("network", network["id"])]
                       + [("security_group", g.os_id) for g in groups])
@@ -118,10 +121,10 @@ async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
         await session.execute(delete(RouteTable).where(RouteTable.vpc_os_id == network["id"]))
         await session.execute(delete(Vpc).where(Vpc.os_id == network["id"]))
         await session.execute(delete(VpcGroup).where(VpcGroup.vpc_os_id == network["id"]))
-        await tagging.forget(session, ctx.project_id, vpc_id)
+        await tag_writes.forget(session, ctx.project_id, vpc_id)
         for table in main:
-            await tagging.forget(session, ctx.project_id, table)
-    vpcs.forget_default(ctx.project_id)  # it may have been the default VPC
+            await tag_writes.forget(session, ctx.project_id, table)
+    forget_default(ctx.project_id)  # it may have been the default VPC
     return {}
 
 
@@ -168,6 +171,6 @@ async def modify_vpc_attribute(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@tagging.exists("vpc")
+@tag_reads.exists("vpc")
 async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
     return await existing(ctx, "network", resource_ids)

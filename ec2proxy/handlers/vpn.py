@@ -5,8 +5,8 @@ gateways first and stop when the listing fails."""
 
 from __future__ import annotations
 
+from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import errors, filters, ids, tagging
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.handlers import action
 
 # (action, ids member, id prefix, output member, AWS's filter names)

@@ -5,7 +5,7 @@ operation's input shape; ``xml`` writes any output shape as EC2 XML. Neither
 knows anything about instances or volumes.
 """
 
-from ec2proxy.protocol.model import API_VERSION, SERVICES, VERSIONS, operation, operation_names, service_model
+from ec2proxy.ec2.model import API_VERSION, SERVICES, VERSIONS, operation, operation_names, service_model
 from ec2proxy.protocol.query import parse_input
 from ec2proxy.protocol.xml import Prerendered, error_body, render, serialize_output
 

@@ -8,12 +8,12 @@ import datetime
 from sqlalchemy import select
 
 from ec2proxy.cloud import CloudView
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Operation
 from ec2proxy.ec2 import devices, errors, filters, ids, tagging, timestamps
-from ec2proxy.ec2.lookups import by_ec2_id, existing
 from ec2proxy.ec2.records import Described
-from ec2proxy.frontdoor.context import RequestContext
-from ec2proxy.state import oplog
+from ec2proxy.readmodels import tag_reads
+from ec2proxy.readmodels.lookups import by_ec2_id, existing
 
 _get = filters.path
 
@@ -167,10 +167,10 @@ async def describe(ctx: RequestContext, images: list[dict] | None = None,
     else:
         copying = frozenset()
     shapes = [build_image(i, ctx.project_id, stuck_after, now, copying) for i in images]
-    return await tagging.with_tags(ctx, shapes, "ImageId", tags=tags)
+    return await tag_reads.with_tags(ctx, shapes, "ImageId", tags=tags)
 
 
-@tagging.exists("ami", "aki", "ari")
+@tag_reads.exists("ami", "aki", "ari")
 async def _existing(ctx: RequestContext, image_ids: list[str]) -> set[str]:
     glance = _glance(await ctx.cloud())
     return await existing(image_ids, image_id, glance.get_image, lambda: _visible_images(glance), present)
@@ -200,14 +200,14 @@ async def deregistered(ctx: RequestContext, image_ids: set[str]) -> set[str]:
     async with ctx.services.sessions() as session:
         logged = (await session.scalars(select(Operation.resource_ids).where(
             Operation.project_id == ctx.project_id, Operation.action == "DeregisterImage",
-            oplog.naming(sorted(image_ids)[:50])))).all()
+            Operation.naming(sorted(image_ids)[:50])))).all()
     return {image for ids_ in logged for image in ids_ or [] if image in image_ids}
 
 
 async def glance_image(view: CloudView, wanted: str) -> dict | None:
     """The Glance image behind an ami-/aki-/ari- id, as this project sees it (None: none).
 
-    See ``ec2proxy.ec2.lookups``."""
+    See ``ec2proxy.readmodels.lookups``."""
     glance = _glance(view)
     image = await by_ec2_id(wanted, image_id, glance.get_image, lambda: _visible_images(glance))
     return image if image is not None and present(image) else None

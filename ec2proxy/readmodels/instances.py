@@ -18,12 +18,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ec2proxy import db, protocol
 from ec2proxy.cloud import BackendNotFound, CloudView
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Tag, utcnow
 from ec2proxy.ec2 import devices, errors, filters, fragments, ids, states, tagging, timestamps, vpcs
 from ec2proxy.ec2.records import Described
 from ec2proxy.ec2.servers import addresses, hostname
-from ec2proxy.frontdoor.context import RequestContext
-from ec2proxy.readmodels import keypairs
+from ec2proxy.readmodels import keypairs, tag_reads
 
 USER_DATA_LIMIT = 16 * 1024  # bytes of user data, as EC2 allows
 
@@ -501,7 +501,7 @@ async def _known(ctx: RequestContext,
         query = STORED.where(Instance.project_id == ctx.project_id,
                              Instance.terminated_at.is_(None) | (Instance.terminated_at >= since))
         rows = {row.os_id: InstanceRow.of(row) for row in (await session.execute(query)).all()}
-        return rows, await tagging.read(session, ctx.project_id, [row.ec2_id for row in rows.values()])
+        return rows, await tag_reads.read(session, ctx.project_id, [row.ec2_id for row in rows.values()])
 
 
 @dataclasses.dataclass
@@ -581,7 +581,7 @@ async def _assemble(ctx: RequestContext, servers: list[dict], groups: dict, port
     mine = [s for s in servers if s.get("tenant_id") in (None, ctx.project_id)]  # never another project's
     unread = [i for i in (ids.from_uuid("i", s["id"]) for s in mine) if i not in covered]
     if unread:  # servers we have no row of (made in Nova directly)
-        tags.update(await tagging.load(ctx, unread))
+        tags.update(await tag_reads.load(ctx, unread))
     instances: list[Any] = []
     for server in mine:
         row = rows.get(server["id"])
@@ -687,7 +687,7 @@ async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceR
     return [found[i] for i in wanted]
 
 
-@tagging.exists("i")
+@tag_reads.exists("i")
 async def _existing(ctx: RequestContext, instance_ids: list[str]) -> set[str]:
     try:
         return {i["InstanceId"] for i in await lookup(ctx, instance_ids)}

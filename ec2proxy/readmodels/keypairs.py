@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ec2proxy.cloud import CloudView
-from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.context import RequestContext
 
 
 def namespace(ctx: RequestContext, view: CloudView) -> str:

@@ -21,16 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from typing import Any
+import time
+from typing import Any, Awaitable, Callable, Collection
 
 from sqlalchemy import select
 
-from ec2proxy.cloud import BackendNotFound
+from ec2proxy.cloud import BackendNotFound, CloudView
+from ec2proxy.cloud.clients import Neutron
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import InternetGateway, SubnetSetting, Vpc
 from ec2proxy.ec2 import errors, filters, ids, tagging, vpcs
 from ec2proxy.ec2.servers import hostname
 from ec2proxy.ec2.vpcs import association_id
-from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.readmodels import tag_reads
 
 _get = filters.path
 VPC_FILTERS = {
@@ -101,7 +104,7 @@ async def network_state(ctx: RequestContext, with_ports: bool = False, only_port
     """Networks, subnets (and ports, floating IPs, groups; ``only_ports``: ports alone) of the project, one
     listing each, and our rows of them, concurrently."""
     view = await ctx.cloud()
-    neutron = vpcs.neutron(view)
+    neutron = neutron_of(view)
     calls: list[Any] = [neutron.list("network"), neutron.list("subnet"), _rows(ctx)]
     if with_ports:
         calls += [neutron.list("port", {"fields": ["id", "network_id", "fixed_ips", "project_id", "tenant_id",
@@ -124,13 +127,13 @@ async def network_state(ctx: RequestContext, with_ports: bool = False, only_port
 
 
 async def default_vpc_id(ctx: RequestContext, fresh: bool = False) -> str | None:
-    """The project's default VPC (``ec2proxy.ec2.vpcs.default_vpc_id``; ``fresh``: not from memory)."""
+    """The project's default VPC (``_default_vpc_of``; ``fresh``: not from memory)."""
     async def made() -> set[str]:
         async with ctx.services.sessions() as session:
             return set((await session.scalars(select(Vpc.os_id).where(
                 Vpc.project_id == ctx.project_id, Vpc.default_for.is_(None)))).all())
 
-    return await vpcs.default_vpc_id(await ctx.cloud(), ctx.project_id, made, fresh)
+    return await _default_vpc_of(await ctx.cloud(), ctx.project_id, made, fresh)
 
 
 async def vpc_state(ctx: RequestContext, vpc_id: str, with_ports: bool = False) -> dict:
@@ -153,7 +156,7 @@ async def subnet_state(ctx: RequestContext, subnet_id: str, with_ports: bool = F
     """(the subnet, ``vpc_state`` of its VPC), found as ``vpc_state`` finds a VPC."""
     ids.check("subnet", subnet_id)
     os_id = ids.os_id_of(subnet_id)
-    neutron = vpcs.neutron(await ctx.cloud())
+    neutron = neutron_of(await ctx.cloud())
     if os_id is None:
         async with ctx.services.sessions() as session:
             made = (await session.scalars(select(SubnetSetting.os_id).where(
@@ -182,7 +185,7 @@ async def _shown(neutron, kind: str, os_id: str) -> dict | None:
 
 
 async def _network_scope(ctx: RequestContext, os_id: str, vpc_id: str, with_ports: bool) -> dict:
-    neutron = vpcs.neutron(await ctx.cloud())
+    neutron = neutron_of(await ctx.cloud())
     calls: list[Any] = [_shown(neutron, "network", os_id), neutron.list("subnet", {"network_id": os_id}),
                         _rows(ctx, os_id)]
     if with_ports:
@@ -340,7 +343,7 @@ async def answer(ctx: RequestContext, params: dict, shapes: list[dict], member: 
     wanted = params.get(member + "s") or []
     for value in wanted:
         ids.check(prefix, value)
-    shapes = filters.by_ids(await tagging.with_tags(ctx, shapes, member, tags_member), member, wanted,
+    shapes = filters.by_ids(await tag_reads.with_tags(ctx, shapes, member, tags_member), member, wanted,
                             lambda missing: errors.not_found(ids.KINDS[prefix], missing) if prefix in ids.KINDS
                             else errors.EC2Error(f"The {member[:-2]} ID '{missing}' does not exist", code=code))
     return filters.apply(shapes, filters.compile_filters(params.get("Filters"), spec, ctx.action))
@@ -354,7 +357,7 @@ async def existing(ctx: RequestContext, kind: str, resource_ids: list[str]) -> s
     and the networks (and their subnets) it may use. A few that this process has seen are asked by GET;
     otherwise the objects of the kind are listed."""
     prefix = _PREFIXES[kind]
-    neutron = vpcs.neutron(await ctx.cloud())
+    neutron = neutron_of(await ctx.cloud())
     known = [os_id for r in resource_ids if (os_id := ids.os_id_of(r)) is not None]
     listing = len(resource_ids) > 5 or len(known) < len(resource_ids)
 
@@ -409,3 +412,69 @@ async def gateways(ctx: RequestContext) -> list[InternetGateway]:
     async with ctx.services.sessions() as session:
         return list((await session.scalars(select(InternetGateway).where(
             InternetGateway.project_id == ctx.project_id).order_by(InternetGateway.created_at))).all())
+
+
+# -- one network object by its EC2 id, the external network, the project's default VPC -------------------
+
+
+def neutron_of(view: CloudView) -> Neutron:
+    """The cloud's network service; a cloud without one cannot answer for networks, addresses or interfaces."""
+    if view.neutron is None:
+        raise errors.UnsupportedOperation("This cloud has no network service (Neutron).")
+    return view.neutron
+
+
+async def port_of(view: CloudView, project_id: str, eni: str,
+                  ports: dict[str, dict] | None = None) -> tuple[dict, dict]:
+    """The project's Neutron port behind ``eni-...`` (ids are hashes: one listing, which ``ports`` reuses when
+    several interfaces are asked for), and the eni -> port table for the next question."""
+    ids.check("eni", eni)
+    if ports is None:
+        ports = {ids.from_uuid("eni", p["id"]): p for p in await neutron_of(view).list("port")
+                 if p.get("project_id", p.get("tenant_id")) == project_id}
+    if eni not in ports:
+        raise errors.EC2Error(f"The networkInterface ID '{eni}' does not exist",
+                              code="InvalidNetworkInterfaceID.NotFound")
+    return ports[eni], ports
+
+
+async def _default_vpc_of(view: CloudView, project_id: str, made: Callable[[], Awaitable[Collection[str]]],
+                          fresh: bool = False) -> str | None:
+    """The project's default VPC, remembered for ``DEFAULT_VPC_TTL`` seconds: answers that name it in passing
+    (a security group's VpcId) then cost no network listing, which on a one-worker Neutron queues behind the
+    call that matters. A project's default network changes once in its life, if ever (``forget_default``).
+    ``made``: the networks of the VPCs made through EC2 other than a default VPC, which are never the default."""
+    if view.neutron is None:
+        return None
+    known = _DEFAULT_VPCS.get(project_id)
+    if known is not None and known[0] > time.monotonic() and not fresh:
+        return known[1]
+    networks, ours = await asyncio.gather(
+        view.neutron.list("network", {"router:external": "false", "fields": vpcs.NETWORK_FIELDS}), made())
+    found = vpcs.vpc_id(vpcs.default_network(networks, project_id, ours))
+    if len(_DEFAULT_VPCS) > 10000:
+        _DEFAULT_VPCS.clear()
+    _DEFAULT_VPCS[project_id] = (time.monotonic() + DEFAULT_VPC_TTL, found)
+    return found
+
+
+def forget_default(project_id: str) -> None:
+    """The project's default VPC changed (one was made or deleted): ask Neutron next time."""
+    _DEFAULT_VPCS.pop(project_id, None)
+
+
+DEFAULT_VPC_TTL = 30.0
+_DEFAULT_VPCS: dict[str, tuple[float, str | None]] = {}
+
+
+async def external_network(config, view: CloudView) -> dict:
+    """The Neutron external network elastic IPs and internet gateways use: ``[api] external_network``, else the
+    only one there is."""
+    wanted = str(config.api.external_network or "")
+    externals = await neutron_of(view).list("network", {"router:external": "true"})
+    if wanted:
+        externals = [n for n in externals if wanted in (n["id"], n.get("name"))]
+    if len(externals) != 1:
+        raise errors.InternalError() if not externals else errors.UnsupportedOperation(
+            "This cloud has several external networks; the operator must choose one ([api] external_network).")
+    return externals[0]

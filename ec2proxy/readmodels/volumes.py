@@ -7,11 +7,12 @@ import asyncio
 from sqlalchemy import select
 
 from ec2proxy import db
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance
 from ec2proxy.ec2 import devices, errors, filters, ids, tagging, timestamps
-from ec2proxy.ec2.lookups import by_ec2_id, existing, few_with_tags, shape_by_ec2_id
 from ec2proxy.ec2.records import Described
-from ec2proxy.frontdoor.context import RequestContext
+from ec2proxy.readmodels import tag_reads
+from ec2proxy.readmodels.lookups import by_ec2_id, existing, few_with_tags, shape_by_ec2_id
 
 _get = filters.path
 
@@ -124,7 +125,7 @@ async def describe(ctx: RequestContext, os_volumes: list[dict] | None = None,
         os_volumes = await (await cinder(ctx)).list_volumes()
     types, known = devices.type_map(ctx.services.config), await _devices(ctx, os_volumes)
     shapes = [build_volume(v, types, known) for v in os_volumes if shown(v)]
-    return await tagging.with_tags(ctx, shapes, "VolumeId", tags=tags)
+    return await tag_reads.with_tags(ctx, shapes, "VolumeId", tags=tags)
 
 
 async def by_ids(ctx: RequestContext, volume_ids: list[str]) -> list[Described] | None:
@@ -145,14 +146,14 @@ def volume_not_found(volume_id: str) -> errors.EC2Error:
 
 
 async def find(ctx: RequestContext, volume_id: str) -> Described:
-    """One volume by its vol- id (see ``ec2proxy.ec2.lookups``)."""
+    """One volume by its vol- id (see ``ec2proxy.readmodels.lookups``)."""
     ids.check("vol", volume_id)
     client = await cinder(ctx)
     return await shape_by_ec2_id(volume_id, "vol", client.get_volume, client.list_volumes,
                                  lambda found: describe(ctx, found), volume_not_found)
 
 
-@tagging.exists("vol")
+@tag_reads.exists("vol")
 async def _existing(ctx: RequestContext, volume_ids: list[str]) -> set[str]:
     client = await cinder(ctx)
     return await existing(volume_ids, lambda v: ids.from_uuid("vol", v["id"]), client.get_volume,

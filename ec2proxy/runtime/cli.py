@@ -16,12 +16,13 @@ from typing import Sequence
 
 from aiohttp import web
 
-from ec2proxy import __version__, db
+from ec2proxy import __version__, db, keys
+from ec2proxy import config as configuration
 from ec2proxy.auth.credentials import LocalCredentialStore
 from ec2proxy.frontdoor import actions, listeners
-from ec2proxy.frontdoor.app import create_admin_app, create_api_server, open_services
-from ec2proxy.runtime import config as configuration
-from ec2proxy.runtime import embedded, keys, workers
+from ec2proxy.frontdoor.app import create_admin_app, create_api_server
+from ec2proxy.runtime import embedded, workers
+from ec2proxy.runtime.services import open_services
 from ec2proxy.state import jobs
 
 

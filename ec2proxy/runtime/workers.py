@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 
-from ec2proxy.runtime.config import Config, split_hostport
+from ec2proxy.config import Config, split_hostport
 
 LOG = logging.getLogger("ec2proxy.workers")
 SOCKETS_ENV = "EC2PROXY_WORKER_SOCKETS"  # "api=3,admin=4,metadata=5"

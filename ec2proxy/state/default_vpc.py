@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ec2proxy.cloud import BackendError
 from ec2proxy.db.models import InternetGateway, Route, Vpc, utcnow
-from ec2proxy.ec2 import errors, ids, vpcs
-from ec2proxy.readmodels.networks import default_vpc_id
+from ec2proxy.ec2 import errors, ids
+from ec2proxy.readmodels.networks import default_vpc_id, external_network, forget_default, neutron_of
 from ec2proxy.state.vpc_making import Making
 
 BLOCK = ipaddress.IPv4Network("172.31.0.0/16")
@@ -36,17 +36,17 @@ async def ensure(ctx) -> tuple[str, bool]:
     if existing is not None:
         return ids.os_id_of(existing) or "", False
     view = await ctx.cloud()
-    neutron = vpcs.neutron(view)
+    neutron = neutron_of(view)
     try:
         topology = await neutron.auto_allocated_topology(ctx.project_id)
     except BackendError as exc:
         if exc.status not in (400, 404, 409):  # 404: the extension is off; 409, 400: no default external network
             raise
     else:
-        vpcs.forget_default(ctx.project_id)
+        forget_default(ctx.project_id)
         return topology["id"], True
     try:
-        external = await vpcs.external_network(ctx.services.config, view)
+        external = await external_network(ctx.services.config, view)
     except errors.EC2Error:
         external = None  # no (single) external network: a default VPC without an internet gateway
     try:
@@ -63,7 +63,7 @@ async def ensure(ctx) -> tuple[str, bool]:
                           target_kind="GatewayId", target_id=gateway)]
     except IntegrityError:  # another worker's default VPC was written first: ours is gone, theirs is used
         return await _theirs(ctx, neutron), False
-    vpcs.forget_default(ctx.project_id)
+    forget_default(ctx.project_id)
     return network["id"], True
 
 
@@ -75,7 +75,7 @@ async def _theirs(ctx, neutron) -> str:
         async with ctx.services.sessions() as session:
             network_id = (await session.scalars(select(Vpc.os_id).where(Vpc.default_for == ctx.project_id))).first()
         if network_id is not None and await neutron.list("subnet", {"network_id": network_id, "fields": ["id"]}):
-            vpcs.forget_default(ctx.project_id)
+            forget_default(ctx.project_id)
             return network_id
         if loop.time() > deadline:
             raise errors.InternalError()

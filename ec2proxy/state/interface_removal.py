@@ -11,7 +11,7 @@ interface with its instance.
 
 from __future__ import annotations
 
-from ec2proxy.ec2 import vpcs
+from ec2proxy.cloud import removed
 from ec2proxy.state import jobs
 
 JOB = "TerminateInstances.DeleteInterfaces"
@@ -29,7 +29,7 @@ async def _delete(services, operation, view) -> None:
     async def let_go() -> bool | None:
         """Delete each port Nova let go of (the instance is gone); None while some are still held."""
         held = await view.neutron.list_where("port", "id", waiting, {"fields": ["id", "device_id"]})
-        await vpcs.removed(*(lambda port_id=p["id"]: view.neutron.remove("port", port_id)
+        await removed(*(lambda port_id=p["id"]: view.neutron.remove("port", port_id)
                              for p in held if not p.get("device_id")))
         waiting[:] = [p["id"] for p in held if p.get("device_id")]
         return None if waiting else True

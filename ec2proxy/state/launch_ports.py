@@ -15,14 +15,15 @@ takes the port the first attempt made instead of making a second.
 
 from __future__ import annotations
 
-from ec2proxy.cloud import BackendError, CloudView
+from ec2proxy.cloud import BackendError, CloudView, address_failure, removed
 from ec2proxy.ec2 import ids, vpcs
+from ec2proxy.readmodels.networks import neutron_of
 
 
 async def made(view: CloudView, reservation_id: str, subnet: dict, group_os_ids: list[str], address: str | None,
                delete_on_termination: bool = True, adopting: bool = False) -> dict:
     """The unbound port the instance boots with (one a crashed attempt left, when ``adopting``)."""
-    neutron = vpcs.neutron(view)
+    neutron = neutron_of(view)
     if adopting:
         left = [p for p in await neutron.list("port", {"name": reservation_id}) if not p.get("device_id")]
         if left:
@@ -32,7 +33,7 @@ async def made(view: CloudView, reservation_id: str, subnet: dict, group_os_ids:
         port = await neutron.create("port", {"network_id": subnet["network_id"], "name": reservation_id,
                                              "fixed_ips": [fixed], "security_groups": group_os_ids})
     except BackendError as exc:
-        raise vpcs.address_failure(exc, ids.from_uuid("subnet", subnet["id"])) from None
+        raise address_failure(exc, ids.from_uuid("subnet", subnet["id"])) from None
     try:
         await neutron.add_tag("port", port["id"], vpcs.LAUNCH_PORT)
         if delete_on_termination:
@@ -45,10 +46,10 @@ async def made(view: CloudView, reservation_id: str, subnet: dict, group_os_ids:
 
 async def discard(view: CloudView, port_id: str) -> None:
     """The launch failed: the port goes, unless a server took it after all (Nova answered late)."""
-    neutron = vpcs.neutron(view)
+    neutron = neutron_of(view)
     try:
         port = await neutron.show("port", port_id)
     except BackendError:
         return
     if not port.get("device_id"):
-        await vpcs.removed(lambda: neutron.remove("port", port_id))
+        await removed(lambda: neutron.remove("port", port_id))

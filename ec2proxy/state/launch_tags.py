@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from ec2proxy import db
 from ec2proxy.db.models import Tag
-from ec2proxy.ec2 import ids, tagging
-from ec2proxy.state import jobs
+from ec2proxy.ec2 import ids
+from ec2proxy.state import jobs, tag_writes
 
 JOB = "RunInstances.TagSpecifications"
 KINDS = ("volume", "network-interface")
@@ -56,5 +56,5 @@ async def _add_missing(services, project_id: str, resources: list[tuple[str, lis
         for chunk in db.chunks([resource for resource, _ in resources]):
             have |= set((await session.execute(select(Tag.resource_id, Tag.key).where(
                 Tag.project_id == project_id, Tag.resource_id.in_(chunk)))).tuples().all())
-        await tagging.write(session, project_id, {
+        await tag_writes.write(session, project_id, {
             resource: [t for t in tags if (resource, t["Key"]) not in have] for resource, tags in resources})

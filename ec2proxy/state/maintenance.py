@@ -8,11 +8,10 @@ from keystoneauth1 import exceptions as ks_exceptions
 from sqlalchemy import delete, select
 
 from ec2proxy.cloud import BackendError, BackendNotFound
+from ec2proxy.context import Services
 from ec2proxy.db.models import ClientToken, Instance, Operation, utcnow
 from ec2proxy.ec2 import ids, states, timestamps
 from ec2proxy.ec2.servers import addresses
-from ec2proxy.runtime.services import Services
-from ec2proxy.state import oplog
 
 
 async def instance_record(services: Services, ec2_id: str) -> dict | None:
@@ -62,7 +61,7 @@ async def operations(services: Services, *, state: str | None = None, resource_i
     if project_id:
         query = query.where(Operation.project_id == project_id)
     if resource_id:
-        query = query.where(oplog.naming([resource_id]))
+        query = query.where(Operation.naming([resource_id]))
     async with services.sessions() as session:
         return [operation_record(o) for o in (await session.scalars(query.limit(limit))).all()]
 

@@ -6,18 +6,9 @@ it; background jobs (``ec2proxy.state.jobs``) are operations that stay pending.
 
 from __future__ import annotations
 
-import json
-from typing import Iterable
-
-from sqlalchemy import ColumnElement, Text, cast, or_, update
+from sqlalchemy import update
 
 from ec2proxy.db.models import Operation, utcnow
-
-
-def naming(resource_ids: Iterable[str]) -> ColumnElement[bool]:
-    """Operations whose JSON list of ids holds any of ``resource_ids``, on every database we run on; keep the
-    list short (a few dozen): each id is one LIKE."""
-    return or_(*(cast(Operation.resource_ids, Text).contains(json.dumps(i)) for i in resource_ids))
 
 
 async def record(session, ctx, resource_ids: list[str], *, details: dict | None = None,

@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from ec2proxy import db
 from ec2proxy.auth.credentials import Identity
+from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Operation
 from ec2proxy.ec2 import errors
-from ec2proxy.frontdoor.context import RequestContext
 from ec2proxy.readmodels.instances import lookup
-from ec2proxy.state import instance_changes, jobs, oplog
+from ec2proxy.state import instance_changes, jobs
 
 EVERY = 10.0  # seconds between two looks of one worker
 
@@ -64,7 +64,7 @@ async def _stopped_through_ec2(services, project_id: str, instance_ids: list[str
         for chunk in db.chunks(instance_ids, 50):
             logged = await session.execute(select(Operation.action, Operation.resource_ids).where(
                 Operation.project_id == project_id, Operation.action.in_(("StopInstances", "StartInstances")),
-                oplog.naming(chunk)).order_by(Operation.id.desc()))
+                Operation.naming(chunk)).order_by(Operation.id.desc()))
             for action, named in logged:
                 for instance_id in set(named or []) & set(chunk):
                     last.setdefault(instance_id, action)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 
 from ec2proxy.cloud import BackendError, BackendNotFound
-from ec2proxy.ec2 import ids, tagging
+from ec2proxy.ec2 import ids
 from ec2proxy.readmodels.instances import InstanceRecord
 from ec2proxy.readmodels.volumes import GONE, SNAPSHOT_OF_GONE
-from ec2proxy.state import jobs
+from ec2proxy.state import jobs, tag_writes
 
 TERMINATED = "TerminateInstances.DeleteVolumes"
 SNAPSHOT_DELETED = "DeleteSnapshot.DeleteVolume"
@@ -67,7 +67,7 @@ async def _left_behind(services, operation, view) -> None:
     gone = [volume_id for volume_id, going in zip(volumes, went, strict=True) if going]
     async with services.sessions() as session, session.begin():  # gone from EC2: their tags go too
         for volume_id in gone:
-            await tagging.forget(session, details["project"], ids.from_uuid("vol", volume_id))
+            await tag_writes.forget(session, details["project"], ids.from_uuid("vol", volume_id))
 
 
 async def _gone_with(view, volume_id: str, instance_id: str) -> bool:

@@ -15,8 +15,10 @@ import functools
 import ipaddress
 from typing import Any, Iterable
 
+from ec2proxy.cloud import removed
 from ec2proxy.db.models import RouteTable, RouteTableAssociation, SubnetSetting, Vpc, VpcGroup, utcnow
-from ec2proxy.ec2 import ids, tagging, vpcs
+from ec2proxy.ec2 import ids
+from ec2proxy.state import port_tags, tag_writes
 
 
 @dataclasses.dataclass
@@ -45,7 +47,7 @@ class Making:
             await self.neutron.create_many("security_group_rule", [
                 {"security_group_id": group["id"], "direction": "ingress", "ethertype": family,
                  "remote_group_id": group["id"]} for family in ("IPv4", "IPv6")])
-            await vpcs.drop_ipv6_egress(self.neutron, group)
+            await port_tags.drop_ipv6_egress(self.neutron, group)
             self.rows.append(VpcGroup(os_id=group["id"], project_id=self.project_id, vpc_os_id=network["id"],
                                       is_default=True))
         row = Vpc(os_id=network["id"], project_id=self.project_id, router_id=router["id"], cidr=str(block),
@@ -87,7 +89,7 @@ class Making:
                 async with self.sessions() as session, session.begin():
                     session.add_all(self.rows)
                     await session.flush()
-                    await tagging.write(session, self.project_id, self.tags)
+                    await tag_writes.write(session, self.project_id, self.tags)
         except BaseException:
             await self._undo()
             raise
@@ -102,7 +104,7 @@ class Making:
 async def remove(neutron, objects: Iterable[tuple[str, Any]]) -> None:
     """Neutron objects removed in the order given (a ``("router_interface", (router, subnet))`` is a router's
     interface on a subnet); one already gone counts as removed."""
-    await vpcs.removed(*(functools.partial(neutron.router_interface, *os_id, add=False)
+    await removed(*(functools.partial(neutron.router_interface, *os_id, add=False)
                          if kind == "router_interface" else functools.partial(neutron.remove, kind, os_id)
                          for kind, os_id in objects))
 

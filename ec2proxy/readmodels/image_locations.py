@@ -16,8 +16,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from ec2proxy.config import Config, split_hostport
 from ec2proxy.ec2 import errors
-from ec2proxy.runtime.config import Config, split_hostport
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _WILDCARD = {"", "0.0.0.0", "::"}

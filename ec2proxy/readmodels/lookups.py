@@ -12,7 +12,8 @@ import asyncio
 from typing import Any, Awaitable, Callable, TypeVar
 
 from ec2proxy.cloud import BackendNotFound
-from ec2proxy.ec2 import ids, tagging
+from ec2proxy.ec2 import ids
+from ec2proxy.readmodels import tag_reads
 
 FEW = 20  # up to this many known ids are asked one by one (concurrently) rather than by a listing
 
@@ -38,7 +39,7 @@ async def few_with_tags(ctx, ec2_ids: list[str], get: Callable[[str], Awaitable[
     if not 0 < len(ec2_ids) <= FEW or any(ids.os_id_of(ec2_id) is None for ec2_id in ec2_ids):
         return None
     found, tags = await asyncio.gather(asyncio.gather(*(get(ec2_id) for ec2_id in ec2_ids)),
-                                       tagging.load(ctx, ec2_ids))
+                                       tag_reads.load(ctx, ec2_ids))
     if any(item is None for item in found):
         return None
     return [item for item in found if item is not None], tags
