@@ -128,3 +128,16 @@ def test_the_ec2_vocabulary_does_no_io(graph):
         source = path.read_text()
         assert not any(f"import {lib}" in source or f"from {lib}" in source
                        for lib in ("sqlalchemy", "aiohttp", "socket")), path.name
+
+
+def test_error_codes_are_named_in_one_place():
+    """Every EC2 error code the proxy answers is a class or factory of ec2proxy.ec2.errors; elsewhere a code is
+    named by that class, not written as a string (the dev cloud, which speaks OpenStack, aside)."""
+    written = []
+    for path in (ROOT / "ec2proxy").rglob("*.py"):
+        if "devcloud" in path.parts or path.name == "errors.py" and path.parent.name == "ec2":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg == "code" and isinstance(node.value, ast.Constant):
+                written.append(f"{path.relative_to(ROOT)}:{node.value.lineno} {node.value.value}")
+    assert written == []

@@ -71,9 +71,10 @@ def address_failure(exc: BackendError, subnet_id: str) -> errors.EC2Error:
     if exc.status != 409:
         return exc.ec2()
     if "no more ip addresses" in exc.message.lower():
-        return errors.EC2Error(f"There are not enough free addresses in subnet '{subnet_id}' to satisfy the "
-                               "requested number of instances.", code="InsufficientFreeAddressesInSubnet")
-    return errors.EC2Error(f"An address asked for is in use: {exc.message[:200]}", code="InvalidIPAddress.InUse")
+        return errors.InsufficientFreeAddressesInSubnet(
+            f"There are not enough free addresses in subnet '{subnet_id}' to satisfy the "
+            "requested number of instances.")
+    return errors.InvalidIPAddressInUse(f"An address asked for is in use: {exc.message[:200]}")
 
 
 async def removed(*steps: Callable[[], Awaitable]) -> None:

@@ -83,7 +83,7 @@ async def snapshots(cinder, wanted) -> dict[str, dict]:
     known = {ids.from_uuid("snap", s["id"]): s for s in await cinder.list_snapshots()}
     for snapshot_id in wanted:
         if snapshot_id not in known:
-            raise errors.EC2Error(f"The snapshot '{snapshot_id}' does not exist.", code="InvalidSnapshot.NotFound")
+            raise errors.InvalidSnapshotNotFound(f"The snapshot '{snapshot_id}' does not exist.")
     return known
 
 

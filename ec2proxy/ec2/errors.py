@@ -191,6 +191,213 @@ class KeyPairNotFound(EC2Error):
         super().__init__(f"The key pair '{name[:255]}' does not exist")
 
 
+# -- codes the handlers answer, each named once (the message is the caller's, in AWS's words) ----------
+
+
+class AddressLimitExceeded(EC2Error):
+    code = "AddressLimitExceeded"
+
+
+class CannotDelete(EC2Error):
+    code = "CannotDelete"
+
+
+class DefaultVpcAlreadyExists(EC2Error):
+    code = "DefaultVpcAlreadyExists"
+
+
+class DependencyViolation(EC2Error):
+    code = "DependencyViolation"
+
+
+class GatewayNotAttached(EC2Error):
+    code = "Gateway.NotAttached"
+
+
+class IdempotentInstanceTerminated(EC2Error):
+    code = "IdempotentInstanceTerminated"
+
+
+class InstanceLimitExceeded(EC2Error):
+    code = "InstanceLimitExceeded"
+
+
+class InsufficientFreeAddressesInSubnet(EC2Error):
+    code = "InsufficientFreeAddressesInSubnet"
+
+
+class InvalidAMIIDNotFound(EC2Error):
+    code = "InvalidAMIID.NotFound"
+
+
+class InvalidAMIIDUnavailable(EC2Error):
+    code = "InvalidAMIID.Unavailable"
+
+
+class InvalidAMINameDuplicate(EC2Error):
+    code = "InvalidAMIName.Duplicate"
+
+
+class InvalidAddressNotFound(EC2Error):
+    code = "InvalidAddress.NotFound"
+
+
+class InvalidAllocationIDNotFound(EC2Error):
+    code = "InvalidAllocationID.NotFound"
+
+
+class InvalidAssociationIDNotFound(EC2Error):
+    code = "InvalidAssociationID.NotFound"
+
+
+class InvalidDhcpOptionIDNotFound(EC2Error):
+    code = "InvalidDhcpOptionID.NotFound"
+
+
+class InvalidGatewayIDNotFound(EC2Error):
+    code = "InvalidGatewayID.NotFound"
+
+
+class InvalidGroupDuplicate(EC2Error):
+    code = "InvalidGroup.Duplicate"
+
+
+class InvalidGroupNotFound(EC2Error):
+    code = "InvalidGroup.NotFound"
+
+
+class InvalidID(EC2Error):
+    code = "InvalidID"
+
+
+class InvalidIPAddressInUse(EC2Error):
+    code = "InvalidIPAddress.InUse"
+
+
+class InvalidInstanceType(EC2Error):
+    code = "InvalidInstanceType"
+
+
+class InvalidInternetGatewayIDNotFound(EC2Error):
+    code = "InvalidInternetGatewayID.NotFound"
+
+
+class InvalidKeyFormat(EC2Error):
+    code = "InvalidKey.Format"
+
+
+class InvalidKeyPairDuplicate(EC2Error):
+    code = "InvalidKeyPair.Duplicate"
+
+
+class InvalidNetworkInterfaceIDNotFound(EC2Error):
+    code = "InvalidNetworkInterfaceID.NotFound"
+
+
+class InvalidNetworkInterfaceInUse(EC2Error):
+    code = "InvalidNetworkInterface.InUse"
+
+
+class InvalidPermissionDuplicate(EC2Error):
+    code = "InvalidPermission.Duplicate"
+
+
+class InvalidPermissionNotFound(EC2Error):
+    code = "InvalidPermission.NotFound"
+
+
+class InvalidRouteNotFound(EC2Error):
+    code = "InvalidRoute.NotFound"
+
+
+class InvalidRouteTableIDNotFound(EC2Error):
+    code = "InvalidRouteTableID.NotFound"
+
+
+class InvalidSecurityGroupRuleIdNotFound(EC2Error):
+    code = "InvalidSecurityGroupRuleId.NotFound"
+
+
+class InvalidSnapshotInUse(EC2Error):
+    code = "InvalidSnapshot.InUse"
+
+
+class InvalidSnapshotNotFound(EC2Error):
+    code = "InvalidSnapshot.NotFound"
+
+
+class InvalidSubnetConflict(EC2Error):
+    code = "InvalidSubnet.Conflict"
+
+
+class InvalidSubnetIDNotFound(EC2Error):
+    code = "InvalidSubnetID.NotFound"
+
+
+class InvalidSubnetRange(EC2Error):
+    code = "InvalidSubnet.Range"
+
+
+class InvalidUserIDMalformed(EC2Error):
+    code = "InvalidUserID.Malformed"
+
+
+class InvalidVolumeNotFound(EC2Error):
+    code = "InvalidVolume.NotFound"
+
+
+class InvalidVolumeZoneMismatch(EC2Error):
+    code = "InvalidVolume.ZoneMismatch"
+
+
+class InvalidVpcIDNotFound(EC2Error):
+    code = "InvalidVpcID.NotFound"
+
+
+class InvalidVpcRange(EC2Error):
+    code = "InvalidVpc.Range"
+
+
+class OperationNotPermitted(EC2Error):
+    code = "OperationNotPermitted"
+
+
+class PrivateIpAddressLimitExceeded(EC2Error):
+    code = "PrivateIpAddressLimitExceeded"
+
+
+class RequestTimeout(EC2Error):
+    code = "RequestTimeout"
+
+
+class ResourceAlreadyAssociated(EC2Error):
+    code = "Resource.AlreadyAssociated"
+
+
+class ResourceLimitExceeded(EC2Error):
+    code = "ResourceLimitExceeded"
+
+
+class RouteAlreadyExists(EC2Error):
+    code = "RouteAlreadyExists"
+
+
+class SnapshotLimitExceeded(EC2Error):
+    code = "SnapshotLimitExceeded"
+
+
+class TagLimitExceeded(EC2Error):
+    code = "TagLimitExceeded"
+
+
+class VolumeInUse(EC2Error):
+    code = "VolumeInUse"
+
+
+class VolumeLimitExceeded(EC2Error):
+    code = "VolumeLimitExceeded"
+
+
 # How AWS's NotFound messages name each kind ("The instance ID 'i-...' does not exist")
 NOUNS = {"InstanceID": "instance", "VolumeID": "volume", "SnapshotID": "snapshot", "AMIID": "image",
          "AllocationID": "allocation", "AssociationID": "association", "VpcID": "vpc", "SubnetID": "subnet",

@@ -66,5 +66,5 @@ def check(prefix: str, value: str) -> str:
 def account(value: str) -> str:
     """An account (owner, user) id as EC2 shows it, a Keystone project id, else ``InvalidUserID.Malformed``."""
     if not isinstance(value, str) or _ACCOUNT.fullmatch(value) is None:
-        raise errors.EC2Error(f"Invalid user id: \"{str(value)[:64]}\"", code="InvalidUserID.Malformed")
+        raise errors.InvalidUserIDMalformed(f"Invalid user id: \"{str(value)[:64]}\"")
     return value

@@ -50,7 +50,7 @@ def from_specs(params: dict, allowed: Iterable[str]) -> dict[str, list[dict]]:
             tags.append({"Key": key, "Value": value})
     for tags in out.values():
         if len({t["Key"] for t in tags}) > MAX_PER_RESOURCE:
-            raise errors.EC2Error(f"A resource can have at most {MAX_PER_RESOURCE} tags", code="TagLimitExceeded")
+            raise errors.TagLimitExceeded(f"A resource can have at most {MAX_PER_RESOURCE} tags")
     return out
 
 

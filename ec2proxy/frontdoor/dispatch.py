@@ -79,7 +79,7 @@ async def _wait_for_body(request: web.BaseRequest, missing: int | None, services
     except TimeoutError:
         if services.stopping:  # the rest of the body will not be read: the client may retry elsewhere
             raise errors.Unavailable("The service is restarting. Please try again.") from None
-        raise errors.EC2Error("The request body did not arrive in time.", code="RequestTimeout") from None
+        raise errors.RequestTimeout("The request body did not arrive in time.") from None
     except web.HTTPRequestEntityTooLarge:
         raise errors.RequestEntityTooLarge(f"The request body is larger than {limit} bytes") from None
     except asyncio.IncompleteReadError:

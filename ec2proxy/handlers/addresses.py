@@ -69,8 +69,7 @@ def _find(addresses: list[dict], allocation_id: str | None, public_ip: str | Non
         ids.check("eipalloc", allocation_id)
         found = [a for a in addresses if a["AllocationId"] == allocation_id]
         if not found:
-            raise errors.EC2Error(f"The allocation ID '{allocation_id}' does not exist",
-                                  code="InvalidAllocationID.NotFound")
+            raise errors.InvalidAllocationIDNotFound(f"The allocation ID '{allocation_id}' does not exist")
         return found[0]
     if public_ip:
         try:
@@ -79,8 +78,7 @@ def _find(addresses: list[dict], allocation_id: str | None, public_ip: str | Non
             raise errors.InvalidParameterValue(f"Invalid value '{public_ip[:64]}' for PublicIp") from None
         found = [a for a in addresses if a["PublicIp"] == public_ip]
         if not found:
-            raise errors.EC2Error(f"The address '{public_ip[:64]}' does not belong to you.",
-                                  code="InvalidAddress.NotFound")
+            raise errors.InvalidAddressNotFound(f"The address '{public_ip[:64]}' does not belong to you.")
         return found[0]
     raise errors.MissingParameter("The request must contain the parameter AllocationId or PublicIp")
 
@@ -129,11 +127,10 @@ async def allocate_address(ctx: RequestContext, params: dict) -> dict:
     except BackendError as exc:
         message = exc.message.lower()
         if exc.status in (403, 409) and "quota" in message:
-            raise errors.EC2Error("The maximum number of addresses has been reached.",
-                                  code="AddressLimitExceeded") from None
+            raise errors.AddressLimitExceeded("The maximum number of addresses has been reached.") from None
         if exc.status in (400, 409) and address:
-            raise errors.EC2Error(f"The address {address} is not available: {exc.message[:200]}",
-                                  code="InvalidAddress.NotFound") from None
+            raise errors.InvalidAddressNotFound(
+                f"The address {address} is not available: {exc.message[:200]}") from None
         raise
     shape = build_address(fip, {}, {network["id"]: network.get("name") or network["id"]}, ctx.region)
     try:
@@ -179,8 +176,7 @@ async def associate_address(ctx: RequestContext, params: dict) -> dict:
     fip = address.os
     if fip.get("port_id") and (fip["port_id"], fip.get("fixed_ip_address")) != (port["id"], private_ip) and \
             not params.get("AllowReassociation"):
-        raise errors.EC2Error(f"The address {address['PublicIp']} is already associated",
-                              code="Resource.AlreadyAssociated")
+        raise errors.ResourceAlreadyAssociated(f"The address {address['PublicIp']} is already associated")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     for other in addresses:  # what the interface had on that address before
@@ -194,9 +190,9 @@ async def associate_address(ctx: RequestContext, params: dict) -> dict:
                                                                        "fixed_ip_address": private_ip})
     except BackendError as exc:
         if exc.status in (400, 404, 409):
-            raise errors.EC2Error(f"The address cannot reach this interface: {exc.message[:200]}",
-                                  code="Gateway.NotAttached" if "router" in exc.message.lower()
-                                  or "not reachable" in exc.message.lower() else "InvalidParameterValue") from None
+            unreachable = "router" in exc.message.lower() or "not reachable" in exc.message.lower()
+            raise (errors.GatewayNotAttached if unreachable else errors.InvalidParameterValue)(
+                f"The address cannot reach this interface: {exc.message[:200]}") from None
         raise
     if port.get("device_id"):
         ctx.services.instance_changed(port["device_id"])
@@ -210,8 +206,7 @@ async def disassociate_address(ctx: RequestContext, params: dict) -> dict:
         ids.check("eipassoc", params["AssociationId"])
         found = [a for a in addresses if a.get("AssociationId") == params["AssociationId"]]
         if not found:
-            raise errors.EC2Error(f"The association ID '{params['AssociationId']}' does not exist",
-                                  code="InvalidAssociationID.NotFound")
+            raise errors.InvalidAssociationIDNotFound(f"The association ID '{params['AssociationId']}' does not exist")
         address = found[0]
     else:  # PublicIp is EC2-Classic's (deprecated): every address here is a VPC one
         _find(addresses, None, params.get("PublicIp"))
@@ -236,8 +231,7 @@ async def release_address(ctx: RequestContext, params: dict) -> dict:
         raise errors.InvalidParameterValue(VPC_ADDRESS_NEEDS % ("an allocation id", "releasing a VPC elastic IP "
                                                                  "address"))
     if address.get("AssociationId"):
-        raise errors.EC2Error(f"The address {address['PublicIp']} is in use (associated).",
-                              code="InvalidIPAddress.InUse")
+        raise errors.InvalidIPAddressInUse(f"The address {address['PublicIp']} is in use (associated).")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()

@@ -25,8 +25,7 @@ def _shape(row: DhcpOptions) -> dict:
 
 
 def _not_found(dhcp_options_id: str) -> errors.EC2Error:
-    return errors.EC2Error(f"The dhcpOption ID '{dhcp_options_id}' does not exist",
-                           code="InvalidDhcpOptionID.NotFound")
+    return errors.InvalidDhcpOptionIDNotFound(f"The dhcpOption ID '{dhcp_options_id}' does not exist")
 
 
 def _default_set(ctx: RequestContext) -> DhcpOptions:
@@ -88,8 +87,8 @@ async def delete_dhcp_options(ctx: RequestContext, params: dict) -> dict:
         used = (await session.scalars(select(Vpc.os_id).where(
             Vpc.dhcp_options_id == row.dhcp_options_id))).first()
     if used is not None:
-        raise errors.EC2Error(f"The dhcpOptions '{row.dhcp_options_id}' has dependencies and cannot be deleted.",
-                              code="DependencyViolation")
+        raise errors.DependencyViolation(
+            f"The dhcpOptions '{row.dhcp_options_id}' has dependencies and cannot be deleted.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     async with ctx.services.sessions() as session, session.begin():

@@ -104,8 +104,8 @@ async def _check_unique_name(ctx: RequestContext, name: str) -> None:
     view = await ctx.cloud()
     same = await view.glance.list_images({"name": name, "owner": ctx.project_id})
     if any(present(i) for i in same):
-        raise errors.EC2Error(f"AMI name {name} is already in use by AMI "
-                              f"{image_id(same[0])}", code="InvalidAMIName.Duplicate")
+        raise errors.InvalidAMINameDuplicate(f"AMI name {name} is already in use by AMI "
+                                             f"{image_id(same[0])}")
 
 
 def _image_tags(params: dict) -> list[dict]:
@@ -166,7 +166,7 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
             raise errors.IncorrectInstanceState(
                 f"Instance '{instance['InstanceId']}' cannot be imaged now: {exc.message[:200]}") from None
         if exc.status == 403 and "quota" in exc.message.lower():
-            raise errors.EC2Error("The maximum number of images has been reached", code="ResourceLimitExceeded") \
+            raise errors.ResourceLimitExceeded("The maximum number of images has been reached") \
                 from None
         raise
     ami = ids.from_uuid("ami", os_image)
@@ -304,8 +304,8 @@ async def deregister_image(ctx: RequestContext, params: dict) -> dict:
         pass
     except BackendError as exc:
         if exc.status == 403:
-            raise errors.EC2Error(f"The image {image['ImageId']} is protected in this cloud and cannot be "
-                                  "deregistered", code="OperationNotPermitted") from None
+            raise errors.OperationNotPermitted(f"The image {image['ImageId']} is protected in this cloud and cannot be "
+                                               "deregistered") from None
         raise
     async with ctx.services.sessions() as session, session.begin():
         await tag_writes.forget(session, ctx.project_id, image["ImageId"])
@@ -502,7 +502,7 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
     tags = _image_tags(params)
     source = await find(ctx, params["SourceImageId"])
     if source["State"] != "available":
-        raise errors.EC2Error(f"Image {source['ImageId']} is not available", code="InvalidAMIID.Unavailable")
+        raise errors.InvalidAMIIDUnavailable(f"Image {source['ImageId']} is not available")
     if params.get("CopyImageTags"):
         tags = list({t["Key"]: t for t in source["Tags"] + tags}.values())
     if ctx.dry_run:

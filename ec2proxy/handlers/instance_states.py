@@ -25,9 +25,8 @@ async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
     instances = await _targets(ctx, params["InstanceIds"])
     protected = [i["InstanceId"] for i in instances if i.row is not None and i.row.disable_api_termination]
     if protected:
-        raise errors.EC2Error(f"The instance '{protected[0]}' may not be terminated. Modify its "
-                              "'disableApiTermination' instance attribute and try again.",
-                              code="OperationNotPermitted")
+        raise errors.OperationNotPermitted(f"The instance '{protected[0]}' may not be terminated. Modify its "
+                                           "'disableApiTermination' instance attribute and try again.")
     changes = await terminate(ctx, instances)
     return {"TerminatingInstances": changes}
 

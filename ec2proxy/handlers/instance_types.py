@@ -63,7 +63,7 @@ async def describe_instance_types(ctx: RequestContext, params: dict) -> dict:
         known = {t["InstanceType"] for t in types}
         unknown = [name for name in wanted if name not in known]
         if unknown:
-            raise errors.EC2Error(f"The following supplied instance types do not exist: "
-                                  f"[{', '.join(n[:64] for n in unknown)}]", code="InvalidInstanceType")
+            raise errors.InvalidInstanceType(f"The following supplied instance types do not exist: "
+                                             f"[{', '.join(n[:64] for n in unknown)}]")
         types = [t for t in types if t["InstanceType"] in set(wanted)]
     return paging.answer(ctx, "InstanceTypes", filters.apply(types, compiled), params)

@@ -106,10 +106,9 @@ async def describe_instances(ctx: RequestContext, params: dict) -> dict:
 async def _find_image(view: CloudView, ami: str) -> dict:
     image = await glance_image(view, ami)
     if image is None:
-        raise errors.EC2Error(f"The image id '[{ami}]' does not exist", code="InvalidAMIID.NotFound")
+        raise errors.InvalidAMIIDNotFound(f"The image id '[{ami}]' does not exist")
     if image["status"] != "active":
-        raise errors.EC2Error(f"Image {ami} is not available (state {image['status']})",
-                              code="InvalidAMIID.Unavailable")
+        raise errors.InvalidAMIIDUnavailable(f"Image {ami} is not available (state {image['status']})")
     return image
 
 
@@ -141,7 +140,7 @@ async def _resolve_subnet(view: CloudView, subnet_id: str | None) -> tuple[dict 
         if ids.from_uuid("subnet", subnet["id"]) == subnet_id:
             siblings = [s for s in subnets if s["network_id"] == subnet["network_id"] and s.get("ip_version") == 4]
             return subnet, len(siblings) > 1
-    raise errors.EC2Error(f"The subnet ID '{subnet_id}' does not exist", code="InvalidSubnetID.NotFound")
+    raise errors.InvalidSubnetIDNotFound(f"The subnet ID '{subnet_id}' does not exist")
 
 
 async def _public_on_launch(ctx: RequestContext, params: dict, subnet: dict | None) -> bool:
@@ -241,8 +240,7 @@ async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict
                 raise errors.InvalidParameterCombination("An existing network interface can go to one instance only")
             port, ports = await port_of(view, ctx.project_id, nic["NetworkInterfaceId"], ports)
             if port.get("device_id"):
-                raise errors.EC2Error(f"Interface {nic['NetworkInterfaceId']} is in use.",
-                                      code="InvalidNetworkInterface.InUse")
+                raise errors.InvalidNetworkInterfaceInUse(f"Interface {nic['NetworkInterfaceId']} is in use.")
             networks.append({"port": port["id"]})
             indexes[port["id"]] = nic.get("DeviceIndex", 0)
             continue
@@ -258,8 +256,7 @@ async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict
                                                   "has several: launch them with SubnetId instead.")
             free = await placement.free_addresses(view.neutron, subnet)
             if not free:
-                raise errors.EC2Error(f"Subnet {nic['SubnetId']} has no free address",
-                                      code="InsufficientFreeAddressesInSubnet")
+                raise errors.InsufficientFreeAddressesInSubnet(f"Subnet {nic['SubnetId']} has no free address")
             fixed_ip = free[0]
         entry = {"uuid": subnet["network_id"]}
         if fixed_ip:
@@ -305,16 +302,17 @@ def _user_data(params: dict) -> str | None:
 def _nova_failure(exc: BackendError, ami: str, key_name: str) -> errors.EC2Error:
     message = exc.message.lower()
     if exc.status == 403 and "quota" in message:
-        return errors.EC2Error(f"You have requested more instances than your current instance limit allows: "
-                               f"{exc.message[:200]}", code="InstanceLimitExceeded")
+        return errors.InstanceLimitExceeded(
+            f"You have requested more instances than your current instance limit allows: "
+            f"{exc.message[:200]}")
     if exc.status == 400 and "key_name" in message:
         return errors.KeyPairNotFound(key_name)
     if exc.status == 400 and re.search(r"image \S+ (could not be found|is not active)|invalid imageref", message):
-        return errors.EC2Error(f"The image id '[{ami}]' does not exist", code="InvalidAMIID.NotFound")
+        return errors.InvalidAMIIDNotFound(f"The image id '[{ami}]' does not exist")
     if exc.status == 400 and "availability zone" in message:
         return errors.InvalidParameterValue(f"Invalid availability zone: {exc.message[:200]}")
     if exc.status == 409 and ("ip" in message or "network" in message):
-        return errors.EC2Error(exc.message[:200], code="InsufficientFreeAddressesInSubnet")
+        return errors.InsufficientFreeAddressesInSubnet(exc.message[:200])
     return exc.ec2()
 
 
@@ -521,8 +519,9 @@ async def _replay(ctx: RequestContext, reservation_id: str,
     instances = await describe(ctx, servers=servers, made=made)
     if ctx.services.config.api.client_token_replay_terminated == "error" and instances and \
             all(i["State"]["Name"] == "terminated" for i in instances):
-        raise errors.EC2Error("The client token you have provided is associated with a reservation whose "
-                              "instances have all terminated.", code="IdempotentInstanceTerminated")
+        raise errors.IdempotentInstanceTerminated(
+            "The client token you have provided is associated with a reservation whose "
+            "instances have all terminated.")
     instances.sort(key=lambda i: i["AmiLaunchIndex"])
     grouped = group_reservations(instances, ctx.project_id)
     body = grouped[0] if grouped else {"ReservationId": reservation_id, "OwnerId": ctx.project_id,

@@ -25,8 +25,7 @@ def _shape(gateway: InternetGateway) -> dict:
 
 
 def _not_found(gateway_id: str) -> errors.EC2Error:
-    return errors.EC2Error(f"The internetGateway ID '{gateway_id}' does not exist",
-                           code="InvalidInternetGatewayID.NotFound")
+    return errors.InvalidInternetGatewayIDNotFound(f"The internetGateway ID '{gateway_id}' does not exist")
 
 
 async def _find(ctx: RequestContext, gateway_id: str) -> InternetGateway:
@@ -70,8 +69,8 @@ async def attach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
         raise errors.UnsupportedOperation(f"{params['VpcId']} is one of the project's own networks: route it to "
                                           "the internet in OpenStack.")
     if gateway.vpc_os_id is not None:
-        raise errors.EC2Error(f"resource {gateway.gateway_id} is already attached to network "
-                              f"{ids.from_uuid('vpc', gateway.vpc_os_id)}", code="Resource.AlreadyAssociated")
+        raise errors.ResourceAlreadyAssociated(f"resource {gateway.gateway_id} is already attached to network "
+                                               f"{ids.from_uuid('vpc', gateway.vpc_os_id)}")
     view = await ctx.cloud()
     external = await external_network(ctx.services.config, view)
     if ctx.dry_run:
@@ -82,13 +81,12 @@ async def attach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
                 InternetGateway.gateway_id == gateway.gateway_id,
                 InternetGateway.vpc_os_id.is_(None)).values(vpc_os_id=network["id"]))
             if taken.rowcount != 1:
-                raise errors.EC2Error(f"resource {gateway.gateway_id} is already attached",
-                                      code="Resource.AlreadyAssociated")
+                raise errors.ResourceAlreadyAssociated(f"resource {gateway.gateway_id} is already attached")
             await neutron_of(view).update("router", row.router_id,
                                             {"external_gateway_info": {"network_id": external["id"]}})
     except IntegrityError:
-        raise errors.EC2Error(f"Network {params['VpcId']} already has an internet gateway attached",
-                              code="Resource.AlreadyAssociated") from None
+        raise errors.ResourceAlreadyAssociated(
+            f"Network {params['VpcId']} already has an internet gateway attached") from None
     return {}
 
 
@@ -98,12 +96,12 @@ async def detach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
     state = await vpc_state(ctx, params["VpcId"], with_ports=True)
     network = state["networks"][0]
     if gateway.vpc_os_id != network["id"]:
-        raise errors.EC2Error(f"resource {gateway.gateway_id} is not attached to network {params['VpcId']}",
-                              code="Gateway.NotAttached")
+        raise errors.GatewayNotAttached(f"resource {gateway.gateway_id} is not attached to network {params['VpcId']}")
     on_vpc = {p["id"] for p in state["ports"] if p["network_id"] == network["id"]}
     if any(f.get("port_id") in on_vpc for f in state["fips"]):
-        raise errors.EC2Error(f"Network {params['VpcId']} has some mapped public address(es). Please unmap those "
-                              "public address(es) before detaching the gateway.", code="DependencyViolation")
+        raise errors.DependencyViolation(
+            f"Network {params['VpcId']} has some mapped public address(es). Please unmap those "
+            "public address(es) before detaching the gateway.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     row = state["vpcs"][network["id"]]
@@ -118,8 +116,8 @@ async def detach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
 async def delete_internet_gateway(ctx: RequestContext, params: dict) -> dict:
     gateway = await _find(ctx, params["InternetGatewayId"])
     if gateway.vpc_os_id is not None:
-        raise errors.EC2Error(f"The internetGateway '{gateway.gateway_id}' has dependencies and cannot be deleted.",
-                              code="DependencyViolation")
+        raise errors.DependencyViolation(
+            f"The internetGateway '{gateway.gateway_id}' has dependencies and cannot be deleted.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     async with ctx.services.sessions() as session, session.begin():

@@ -82,9 +82,8 @@ def parse_public_key(material: bytes | str | None):
                 return key
             if isinstance(key, ed25519.Ed25519PublicKey):
                 return key
-            raise errors.EC2Error("Only RSA (1024, 2048 or 4096 bits) and ED25519 keys are supported",
-                                  code="InvalidKey.Format")
-    raise errors.EC2Error("Key is not in valid OpenSSH public key format", code="InvalidKey.Format")
+            raise errors.InvalidKeyFormat("Only RSA (1024, 2048 or 4096 bits) and ED25519 keys are supported")
+    raise errors.InvalidKeyFormat("Key is not in valid OpenSSH public key format")
 
 
 def _openssh(public_key) -> str:
@@ -157,7 +156,7 @@ async def _store(ctx: RequestContext, name: str, public_key, fingerprint: str, t
         await view.nova.create_keypair(nova_name(ctx, view, name), openssh)
     except BackendError as exc:
         if exc.status == 409:
-            raise errors.EC2Error(f"The keypair '{name}' already exists.", code="InvalidKeyPair.Duplicate") from None
+            raise errors.InvalidKeyPairDuplicate(f"The keypair '{name}' already exists.") from None
         raise
     pair_id = key_pair_id(user_id, nova_name(ctx, view, name))
     created = utcnow()

@@ -50,8 +50,7 @@ def _shapes(state: dict, default_zone: str, region: str) -> list[dict]:
 async def describe_network_interfaces(ctx: RequestContext, params: dict) -> dict:
     state, default_zone = await asyncio.gather(network_state(ctx, with_ports=True), zone(ctx))
     return {"NetworkInterfaces": await answer(ctx, params, _shapes(state, default_zone, ctx.region),
-                                              "NetworkInterfaceId", "eni", "InvalidNetworkInterfaceID.NotFound",
-                                              ENI_FILTERS, "TagSet")}
+                                              "NetworkInterfaceId", "eni", ENI_FILTERS, "TagSet")}
 
 
 async def _interface(ctx: RequestContext, eni: str) -> tuple[dict, dict]:
@@ -88,7 +87,7 @@ async def _group_os_ids(ctx: RequestContext, neutron, group_ids: list[str]) -> l
              if g.get("project_id") == ctx.project_id}
     missing = [g for g in wanted if g not in known]
     if missing:
-        raise errors.EC2Error(f"The security group '{missing[0]}' does not exist", code="InvalidGroup.NotFound")
+        raise errors.InvalidGroupNotFound(f"The security group '{missing[0]}' does not exist")
     return [known[g] for g in wanted]
 
 
@@ -199,8 +198,7 @@ async def attach_network_interface(ctx: RequestContext, params: dict) -> dict:
     port, state = await _interface(ctx, params["NetworkInterfaceId"])
     (instance,) = await lookup(ctx, [params["InstanceId"]])
     if port.get("device_id"):
-        raise errors.EC2Error(f"Interface {params['NetworkInterfaceId']} in use.",
-                              code="InvalidNetworkInterface.InUse")
+        raise errors.InvalidNetworkInterfaceInUse(f"Interface {params['NetworkInterfaceId']} in use.")
     if instance.get("VpcId") and instance["VpcId"] != ids.from_uuid("vpc", port["network_id"]):
         raise errors.InvalidParameterValue("The instance and the network interface are in different VPCs")
     index = params.get("DeviceIndex")
@@ -237,8 +235,7 @@ async def detach_network_interface(ctx: RequestContext, params: dict) -> dict:
     if port is None:
         raise errors.not_found("AttachmentID", attachment)
     if vpcs.device_indexes(state["ports"])[port["id"]] == 0:
-        raise errors.EC2Error("The network interface at device index 0 cannot be detached.",
-                              code="OperationNotPermitted")
+        raise errors.OperationNotPermitted("The network interface at device index 0 cannot be detached.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
@@ -261,8 +258,9 @@ MAX_SECONDARY = 49  # the most secondary addresses AWS gives one interface of it
 def _count(params: dict) -> int:
     count = params.get("SecondaryPrivateIpAddressCount") or 0
     if not 0 <= count <= MAX_SECONDARY:
-        raise errors.EC2Error(f"Number of private addresses {count} is out of range: at most {MAX_SECONDARY} "
-                              "secondary addresses per interface", code="PrivateIpAddressLimitExceeded")
+        raise errors.PrivateIpAddressLimitExceeded(
+            f"Number of private addresses {count} is out of range: at most {MAX_SECONDARY} "
+            "secondary addresses per interface")
     return count
 
 
@@ -292,8 +290,7 @@ async def assign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict
     subnet = next(s for s in state["subnets"] if s["id"] == primary["subnet_id"])
     held = {f["ip_address"] for f in port.get("fixed_ips") or []}
     if len(held) - 1 + len(asked) + count > MAX_SECONDARY:
-        raise errors.EC2Error(f"At most {MAX_SECONDARY} secondary addresses per interface",
-                              code="PrivateIpAddressLimitExceeded")
+        raise errors.PrivateIpAddressLimitExceeded(f"At most {MAX_SECONDARY} secondary addresses per interface")
     moved: list[tuple[dict, list[dict]]] = []  # (another port, its fixed IPs without the address)
     for address in asked:
         _check_in_subnet(address, subnet)
@@ -303,8 +300,7 @@ async def assign_private_ip_addresses(ctx: RequestContext, params: dict) -> dict
             continue
         if not params.get("AllowReassignment") or vpcs.primary_fixed_ip(holder) == next(
                 f for f in holder["fixed_ips"] if f["ip_address"] == address):
-            raise errors.EC2Error(f"Address {address} is in use by another interface",
-                                  code="InvalidIPAddress.InUse")
+            raise errors.InvalidIPAddressInUse(f"Address {address} is in use by another interface")
         moved.append((holder, [f for f in holder["fixed_ips"] if f["ip_address"] != address]))
     if ctx.dry_run:
         raise errors.DryRunOperation()

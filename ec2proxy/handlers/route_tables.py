@@ -38,7 +38,7 @@ TARGETS = ("GatewayId", "InstanceId", "NetworkInterfaceId")
 
 
 def _not_found(table_id: str) -> errors.EC2Error:
-    return errors.EC2Error(f"The routeTable ID '{table_id}' does not exist", code="InvalidRouteTableID.NotFound")
+    return errors.InvalidRouteTableIDNotFound(f"The routeTable ID '{table_id}' does not exist")
 
 
 async def _tables(ctx: RequestContext, table_ids: list[str] | None = None) -> tuple[list, list, list]:
@@ -142,8 +142,8 @@ async def delete_route_table(ctx: RequestContext, params: dict) -> dict:
         linked = (await session.scalars(select(RouteTableAssociation.association_id).where(
             RouteTableAssociation.route_table_id == table.route_table_id))).first()
     if table.main or linked:
-        raise errors.EC2Error(f"The routeTable '{table.route_table_id}' has dependencies and cannot be deleted.",
-                              code="DependencyViolation")
+        raise errors.DependencyViolation(
+            f"The routeTable '{table.route_table_id}' has dependencies and cannot be deleted.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     async with ctx.services.sessions() as session, session.begin():
@@ -173,8 +173,9 @@ async def associate_route_table(ctx: RequestContext, params: dict) -> dict:
             session.add(RouteTableAssociation(association_id=association, project_id=ctx.project_id,
                                               route_table_id=table.route_table_id, subnet_os_id=subnet["id"]))
     except IntegrityError:
-        raise errors.EC2Error(f"the specified association for route table {table.route_table_id} conflicts with "
-                              f"an existing association", code="Resource.AlreadyAssociated") from None
+        raise errors.ResourceAlreadyAssociated(
+            f"the specified association for route table {table.route_table_id} conflicts with "
+            f"an existing association") from None
     await _sync_router(ctx, table.vpc_os_id)
     return {"AssociationId": association, "AssociationState": {"State": "associated"}}
 
@@ -184,8 +185,7 @@ async def _association(ctx: RequestContext, association_id: str) -> RouteTableAs
     async with ctx.services.sessions() as session:
         link = await session.get(RouteTableAssociation, association_id)
     if link is None or link.project_id != ctx.project_id:
-        raise errors.EC2Error(f"The association ID '{association_id}' does not exist",
-                              code="InvalidAssociationID.NotFound")
+        raise errors.InvalidAssociationIDNotFound(f"The association ID '{association_id}' does not exist")
     return link
 
 
@@ -244,7 +244,7 @@ async def _target(ctx: RequestContext, table: RouteTable, params: dict) -> tuple
         async with ctx.services.sessions() as session:
             gateway = await session.get(InternetGateway, target)
         if gateway is None or gateway.project_id != ctx.project_id:
-            raise errors.EC2Error(f"The gateway ID '{target}' does not exist", code="InvalidGatewayID.NotFound")
+            raise errors.InvalidGatewayIDNotFound(f"The gateway ID '{target}' does not exist")
         if gateway.vpc_os_id != table.vpc_os_id:
             raise errors.InvalidParameterValue(f"route table {table.route_table_id} and network gateway {target} "
                                                "belong to different networks")
@@ -287,11 +287,9 @@ async def _write_route(ctx: RequestContext, params: dict, replace: bool) -> dict
         await _not_local(session, table, destination)
         existing = await session.get(Route, (table.route_table_id, destination))
         if existing is None and replace:
-            raise errors.EC2Error(f"There is no route defined for '{destination}' in the route table.",
-                                  code="InvalidRoute.NotFound")
+            raise errors.InvalidRouteNotFound(f"There is no route defined for '{destination}' in the route table.")
         if existing is not None and not replace:
-            raise errors.EC2Error(f"The route identified by {destination} already exists.",
-                                  code="RouteAlreadyExists")
+            raise errors.RouteAlreadyExists(f"The route identified by {destination} already exists.")
         if kind != "GatewayId":
             await _check_agreement(session, table, destination, target)
         if existing is not None:
@@ -346,8 +344,7 @@ async def delete_route(ctx: RequestContext, params: dict) -> dict:
         gone = await session.execute(delete(Route).where(Route.route_table_id == table.route_table_id,
                                                          Route.destination == destination))
     if gone.rowcount == 0:
-        raise errors.EC2Error(f"There is no route defined for '{destination}' in the route table.",
-                              code="InvalidRoute.NotFound")
+        raise errors.InvalidRouteNotFound(f"There is no route defined for '{destination}' in the route table.")
     await _sync_router(ctx, table.vpc_os_id)
     return {}
 

@@ -149,12 +149,11 @@ def _find(groups: list[dict], group_id: str | None = None, name: str | None = No
         ids.check("sg", group_id)
         found = [g for g in groups if ids.from_uuid("sg", g["id"]) == group_id]
         if not found:
-            raise errors.EC2Error(f"The security group '{group_id}' does not exist", code="InvalidGroup.NotFound")
+            raise errors.InvalidGroupNotFound(f"The security group '{group_id}' does not exist")
         return found[0]
     found = [g for g in groups if g["name"] == name]
     if not found:
-        raise errors.EC2Error(f"The security group '{str(name)[:255]}' does not exist in default VPC",
-                              code="InvalidGroup.NotFound")
+        raise errors.InvalidGroupNotFound(f"The security group '{str(name)[:255]}' does not exist in default VPC")
     if len(found) > 1:
         raise errors.InvalidParameterValue(f"More than one security group is named '{name}'; use its GroupId.")
     return found[0]
@@ -182,8 +181,8 @@ async def describe_security_group_rules(ctx: RequestContext, params: dict) -> di
     rules = [permissions.rule_shape(rule, ctx.project_id, rule_overlays.rule_id(rule, overlays))
              for group in await _groups(ctx, overlays) for rule in group.get("security_group_rules") or []]
     wanted = [ids.check("sgr", i) for i in params.get("SecurityGroupRuleIds") or []]
-    rules = filters.by_ids(rules, "SecurityGroupRuleId", wanted, lambda missing: errors.EC2Error(
-        f"The security group rule ID '{missing}' does not exist", code="InvalidSecurityGroupRuleId.NotFound"))
+    rules = filters.by_ids(rules, "SecurityGroupRuleId", wanted, lambda missing: (
+        errors.InvalidSecurityGroupRuleIdNotFound(f"The security group rule ID '{missing}' does not exist")))
     rules = await tag_reads.with_tags(ctx, rules, "SecurityGroupRuleId")
     return paging.answer(ctx, "SecurityGroupRules", filters.apply(rules, compiled), params)
 
@@ -211,12 +210,12 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
         vpc = ids.check("vpc", params["VpcId"])
         network = next((n for n in vpcs.usable(networks, ctx.project_id) if vpcs.vpc_id(n) == vpc), None)
         if network is None:
-            raise errors.EC2Error(f"The vpc ID '{vpc}' does not exist", code="InvalidVpcID.NotFound")
+            raise errors.InvalidVpcIDNotFound(f"The vpc ID '{vpc}' does not exist")
         if any(row.vpc_os_id == network["id"] for row in vpc_groups.values()):  # a VPC made through EC2
             vpc_os_id = network["id"]
     same_vpc = [g for g in groups if (vpc_groups[g["id"]].vpc_os_id if g["id"] in vpc_groups else None) == vpc_os_id]
     if any(g["name"] == name for g in same_vpc):  # names are unique within a VPC
-        raise errors.EC2Error(f"The security group '{name}' already exists for VPC", code="InvalidGroup.Duplicate")
+        raise errors.InvalidGroupDuplicate(f"The security group '{name}' already exists for VPC")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     group = await view.neutron.create("security_group", {"name": name, "description": description})
@@ -244,7 +243,7 @@ async def delete_security_group(ctx: RequestContext, params: dict) -> dict:
     group_id = ids.from_uuid("sg", group["id"])
     row = vpc_groups.get(group["id"])
     if group["name"] == "default" or (row is not None and row.is_default):
-        raise errors.EC2Error("The default security group cannot be deleted", code="CannotDelete")
+        raise errors.CannotDelete("The default security group cannot be deleted")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
@@ -261,8 +260,7 @@ async def delete_security_group(ctx: RequestContext, params: dict) -> dict:
             condemned = [p["id"] for p in holders if group["id"] in (p.get("security_groups") or [])
                          and vpcs.condemned(p)]
             if attempt == 2 or not condemned:
-                raise errors.EC2Error(f"resource {group_id} has a dependent object",
-                                      code="DependencyViolation") from None
+                raise errors.DependencyViolation(f"resource {group_id} has a dependent object") from None
             await removed(*(functools.partial(view.neutron.remove, "port", port_id) for port_id in condemned))
             continue
         break
@@ -316,9 +314,9 @@ async def _authorize(ctx: RequestContext, params: dict, egress: bool) -> dict:
     have = {permissions.from_rule(r) for r in rules}
     duplicate = next((key for key, _ in wanted if key in have), None)
     if duplicate is not None:
-        raise errors.EC2Error(f"the specified rule \"peer: {duplicate[4][1]}, {duplicate[1]}, from port: "
-                              f"{duplicate[2]}, to port: {duplicate[3]}, ALLOW\" already exists",
-                              code="InvalidPermission.Duplicate")
+        raise errors.InvalidPermissionDuplicate(
+            f"the specified rule \"peer: {duplicate[4][1]}, {duplicate[1]}, from port: "
+            f"{duplicate[2]}, to port: {duplicate[3]}, ALLOW\" already exists")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     bodies = [body for key, description in dict(wanted).items()
@@ -328,8 +326,7 @@ async def _authorize(ctx: RequestContext, params: dict, egress: bool) -> dict:
         created = await view.neutron.create_many("security_group_rule", bodies)
     except BackendError as exc:
         if exc.status == 409:
-            raise errors.EC2Error(f"A rule already exists: {exc.message[:200]}",
-                                  code="InvalidPermission.Duplicate") from None
+            raise errors.InvalidPermissionDuplicate(f"A rule already exists: {exc.message[:200]}") from None
         raise
     return {"Return": True, "SecurityGroupRules": [
         permissions.rule_shape(r, ctx.project_id, ids.from_uuid("sgr", r["id"])) for r in created]}
@@ -342,8 +339,9 @@ def _existing_by_key(rules: list[dict], wanted: list[tuple[tuple, str]]) -> dict
         by_key.setdefault(permissions.from_rule(rule), []).append(rule)
     missing = next((key for key, _ in wanted if key not in by_key), None)
     if missing is not None:
-        raise errors.EC2Error(f"The specified rule does not exist in this security group: {missing[1]} "
-                              f"{missing[2]}-{missing[3]} {missing[4][1]}", code="InvalidPermission.NotFound")
+        raise errors.InvalidPermissionNotFound(
+            f"The specified rule does not exist in this security group: {missing[1]} "
+            f"{missing[2]}-{missing[3]} {missing[4][1]}")
     return by_key
 
 
@@ -393,8 +391,7 @@ def _rules_by_id(group: dict, overlays: dict[str, rule_overlays.Overlay], wanted
              if egress is None or (r.get("direction") == "egress") == egress}
     for rule_id in wanted:
         if ids.check("sgr", rule_id) not in known:
-            raise errors.EC2Error(f"The security group rule ID '{rule_id}' does not exist",
-                                  code="InvalidSecurityGroupRuleId.NotFound")
+            raise errors.InvalidSecurityGroupRuleIdNotFound(f"The security group rule ID '{rule_id}' does not exist")
     return {rule_id: known[rule_id] for rule_id in wanted}
 
 
@@ -473,8 +470,8 @@ async def modify_security_group_rules(ctx: RequestContext, params: dict) -> dict
         key, description = _requested_rule(change.get("SecurityGroupRule") or {}, egress,
                                            lambda pair: _find(groups, pair.get("GroupId"))["id"])
         if key != permissions.from_rule(old) and key in have:
-            raise errors.EC2Error("The rule the request asks for already exists in this security group",
-                                  code="InvalidPermission.Duplicate")
+            raise errors.InvalidPermissionDuplicate(
+                "The rule the request asks for already exists in this security group")
         plan.append((change["SecurityGroupRuleId"], old, key, description))
     if ctx.dry_run:
         raise errors.DryRunOperation()

@@ -53,7 +53,7 @@ async def describe(ctx: RequestContext, snapshots: list[dict] | None = None) -> 
 
 
 def snapshot_not_found(snapshot_id: str) -> errors.EC2Error:
-    return errors.EC2Error(f"The snapshot '{snapshot_id}' does not exist.", code="InvalidSnapshot.NotFound")
+    return errors.InvalidSnapshotNotFound(f"The snapshot '{snapshot_id}' does not exist.")
 
 
 async def find(ctx: RequestContext, snapshot_id: str) -> dict:
@@ -101,8 +101,7 @@ async def create_snapshot(ctx: RequestContext, params: dict) -> dict:
         snapshot = await client.create_snapshot(volume.os["id"], description=description, force=True)
     except BackendError as exc:
         if exc.status == 413 or "quota" in exc.message.lower():
-            raise errors.EC2Error(f"Snapshot limit exceeded: {exc.message[:200]}",
-                                  code="SnapshotLimitExceeded") from None
+            raise errors.SnapshotLimitExceeded(f"Snapshot limit exceeded: {exc.message[:200]}") from None
         raise
     shape = build_snapshot(snapshot, ctx.project_id)
     async with ctx.services.sessions() as session, session.begin():
@@ -122,8 +121,8 @@ async def delete_snapshot(ctx: RequestContext, params: dict) -> dict:
         pass
     except BackendError as exc:
         if exc.status in (400, 409):
-            raise errors.EC2Error(f"The snapshot {snapshot['SnapshotId']} is in use: {exc.message[:200]}",
-                                  code="InvalidSnapshot.InUse") from None
+            raise errors.InvalidSnapshotInUse(
+                f"The snapshot {snapshot['SnapshotId']} is in use: {exc.message[:200]}") from None
         raise
     async with ctx.services.sessions() as session, session.begin():
         await tag_writes.forget(session, ctx.project_id, snapshot["SnapshotId"])

@@ -36,12 +36,11 @@ async def describe_subnets(ctx: RequestContext, params: dict) -> dict:
     used = used_addresses(state["ports"])
     shapes = [build_subnet(s, default_zone, state["default"], used, state["settings"].get(s["id"]))
               for s in state["subnets"]]
-    return {"Subnets": await answer(ctx, params, shapes, "SubnetId", "subnet", "InvalidSubnetID.NotFound",
-                                    SUBNET_FILTERS)}
+    return {"Subnets": await answer(ctx, params, shapes, "SubnetId", "subnet", SUBNET_FILTERS)}
 
 
 def _conflict(block: ipaddress.IPv4Network) -> errors.EC2Error:
-    return errors.EC2Error(f"The CIDR '{block}' conflicts with another subnet", code="InvalidSubnet.Conflict")
+    return errors.InvalidSubnetConflict(f"The CIDR '{block}' conflicts with another subnet")
 
 
 @action("CreateSubnet", checks_dry_run=True)
@@ -64,7 +63,7 @@ async def create_subnet(ctx: RequestContext, params: dict) -> dict:
         raise errors.InvalidParameterValue(f"Value ({str(params.get('CidrBlock'))[:64]}) for parameter cidrBlock "
                                            "is invalid. This is not a valid CIDR block.") from None
     if not block.subnet_of(ipaddress.IPv4Network(row.cidr)) or not 16 <= block.prefixlen <= 28:
-        raise errors.EC2Error(f"The CIDR '{block}' is invalid.", code="InvalidSubnet.Range")
+        raise errors.InvalidSubnetRange(f"The CIDR '{block}' is invalid.")
     for subnet in state["subnets"]:
         if subnet["network_id"] == network["id"] and block.overlaps(ipaddress.ip_network(subnet["cidr"])):
             raise _conflict(block)
@@ -98,8 +97,7 @@ async def delete_subnet(ctx: RequestContext, params: dict) -> dict:
     held = [p for p in state["ports"] if p.get("device_owner") != "network:router_interface"
             and any(f.get("subnet_id") == subnet["id"] for f in p.get("fixed_ips") or [])]
     if any(not vpcs.condemned(p) for p in held):
-        raise errors.EC2Error(f"The subnet '{params['SubnetId']}' has dependencies and cannot be deleted.",
-                              code="DependencyViolation")
+        raise errors.DependencyViolation(f"The subnet '{params['SubnetId']}' has dependencies and cannot be deleted.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     try:
@@ -108,8 +106,8 @@ async def delete_subnet(ctx: RequestContext, params: dict) -> dict:
             ("subnet", subnet["id"])])
     except BackendError as exc:
         if exc.status == 409:
-            raise errors.EC2Error(f"The subnet '{params['SubnetId']}' has dependencies and cannot be deleted.",
-                                  code="DependencyViolation") from None
+            raise errors.DependencyViolation(
+                f"The subnet '{params['SubnetId']}' has dependencies and cannot be deleted.") from None
         raise
     async with ctx.services.sessions() as session, session.begin():
         await session.execute(delete(SubnetSetting).where(SubnetSetting.os_id == subnet["id"]))

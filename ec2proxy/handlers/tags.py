@@ -29,7 +29,7 @@ def _resource_ids(params: dict) -> list[str]:
     for resource_id in resources:
         prefix = tagging.prefix_of(resource_id)
         if prefix not in tagging.RESOURCE_TYPES:
-            raise errors.EC2Error(f"The ID '{resource_id[:64]}' is not valid", code="InvalidID")
+            raise errors.InvalidID(f"The ID '{resource_id[:64]}' is not valid")
         ids.check(prefix, resource_id)
     return list(dict.fromkeys(resources))
 
@@ -55,8 +55,8 @@ async def create_tags(ctx: RequestContext, params: dict) -> dict:
                 keys.setdefault(resource_id, set()).add(key)
         for resource_id in resources:
             if len(keys.get(resource_id, set()) | set(tags)) > tagging.MAX_PER_RESOURCE:
-                raise errors.EC2Error(f"The maximum number of tags ({tagging.MAX_PER_RESOURCE}) for resource "
-                                      f"{resource_id} has been exceeded", code="TagLimitExceeded")
+                raise errors.TagLimitExceeded(f"The maximum number of tags ({tagging.MAX_PER_RESOURCE}) for resource "
+                                              f"{resource_id} has been exceeded")
         for chunk in db.chunks(resources):
             await session.execute(delete(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(chunk),
                                                     Tag.key.in_(list(tags))))

@@ -42,7 +42,7 @@ async def describe_volumes(ctx: RequestContext, params: dict) -> dict:
 def _cinder_failure(exc: BackendError) -> errors.EC2Error:
     message = exc.message.lower()
     if exc.status == 413 or (exc.status in (400, 403) and "quota" in message):
-        return errors.EC2Error(f"Volume limit exceeded: {exc.message[:200]}", code="VolumeLimitExceeded")
+        return errors.VolumeLimitExceeded(f"Volume limit exceeded: {exc.message[:200]}")
     if exc.status == 400 and "availability zone" in message:
         return errors.InvalidParameterValue(f"Invalid availability zone: {exc.message[:200]}")
     return exc.ec2()
@@ -116,9 +116,8 @@ async def delete_volume(ctx: RequestContext, params: dict) -> dict:
     async with tag_writes.forgotten_if_gone(ctx, params["VolumeId"]):
         volume = await find(ctx, params["VolumeId"])
     if volume["Attachments"] or volume["State"] == "in-use":
-        raise errors.EC2Error(f"Volume {volume['VolumeId']} is currently attached to "
-                              f"{volume['Attachments'][0]['InstanceId'] if volume['Attachments'] else 'an instance'}",
-                              code="VolumeInUse")
+        holder = volume["Attachments"][0]["InstanceId"] if volume["Attachments"] else "an instance"
+        raise errors.VolumeInUse(f"Volume {volume['VolumeId']} is currently attached to {holder}")
     if volume.os.get("status") not in ("available", "error"):  # Cinder's refusal would not say which it is
         raise errors.IncorrectState(f"Volume {volume['VolumeId']} is {volume.os.get('status')}; it can be deleted "
                                     "once it is available")
@@ -130,8 +129,8 @@ async def delete_volume(ctx: RequestContext, params: dict) -> dict:
         pass
     except BackendError as exc:
         if exc.status == 400 and "while it has snapshots" in exc.message.lower():
-            raise errors.EC2Error(f"Volume {volume['VolumeId']} has snapshots; this cloud deletes a volume only "
-                                  "after its snapshots.", code="VolumeInUse") from None
+            raise errors.VolumeInUse(f"Volume {volume['VolumeId']} has snapshots; this cloud deletes a volume only "
+                                     "after its snapshots.") from None
         if exc.status == 400:
             raise errors.IncorrectState(
                 f"Volume {volume['VolumeId']} is {volume['State']}: {exc.message[:200]}") from None
@@ -157,8 +156,9 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     if instance["State"]["Name"] not in ("running", "stopped"):
         raise errors.IncorrectInstanceState(f"Instance '{instance['InstanceId']}' is not 'running' or 'stopped'.")
     if volume["AvailabilityZone"] != instance["Placement"]["AvailabilityZone"]:
-        raise errors.EC2Error(f"The volume '{volume['VolumeId']}' is not in the same availability zone as instance "
-                              f"'{instance['InstanceId']}'", code="InvalidVolume.ZoneMismatch")
+        raise errors.InvalidVolumeZoneMismatch(
+            f"The volume '{volume['VolumeId']}' is not in the same availability zone as instance "
+            f"'{instance['InstanceId']}'")
     row = instance.row
     mappings = list(row.block_device_mappings or []) if row is not None else []
     if device == instance["RootDeviceName"] or any(m.get("DeviceName") == device for m in mappings):
@@ -200,8 +200,8 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
     attachment = attachments[0]
     (instance,) = await lookup(ctx, [attachment["InstanceId"]])
     if attachment["Device"] == instance["RootDeviceName"]:
-        raise errors.EC2Error(f"Unable to detach root volume '{volume['VolumeId']}' from instance "
-                              f"'{instance['InstanceId']}'", code="OperationNotPermitted")
+        raise errors.OperationNotPermitted(f"Unable to detach root volume '{volume['VolumeId']}' from instance "
+                                           f"'{instance['InstanceId']}'")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
@@ -211,8 +211,7 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
         pass
     except BackendError as exc:
         if exc.status == 400 and "root" in exc.message.lower():
-            raise errors.EC2Error(f"Unable to detach root volume '{volume['VolumeId']}'",
-                                  code="OperationNotPermitted") from None
+            raise errors.OperationNotPermitted(f"Unable to detach root volume '{volume['VolumeId']}'") from None
         if exc.status in (400, 409):
             raise errors.IncorrectState(f"{volume['VolumeId']} cannot be detached now: {exc.message[:200]}") from None
         raise

@@ -34,7 +34,7 @@ async def describe_vpcs(ctx: RequestContext, params: dict) -> dict:
     subnets = by_network(state["subnets"])
     shapes = [build_vpc(n, subnets.get(n["id"], []), state["default"], state["vpcs"].get(n["id"]))
               for n in state["networks"]]
-    return {"Vpcs": await answer(ctx, params, shapes, "VpcId", "vpc", "InvalidVpcID.NotFound", VPC_FILTERS)}
+    return {"Vpcs": await answer(ctx, params, shapes, "VpcId", "vpc", VPC_FILTERS)}
 
 
 def _block(text: str | None) -> ipaddress.IPv4Network:
@@ -45,7 +45,7 @@ def _block(text: str | None) -> ipaddress.IPv4Network:
         raise errors.InvalidParameterValue(f"Value ({str(text)[:64]}) for parameter cidrBlock is invalid. This is "
                                            "not a valid CIDR block.") from None
     if not 16 <= block.prefixlen <= 28:
-        raise errors.EC2Error(f"The CIDR '{block}' is invalid.", code="InvalidVpc.Range")
+        raise errors.InvalidVpcRange(f"The CIDR '{block}' is invalid.")
     return block
 
 
@@ -74,8 +74,7 @@ async def create_default_vpc(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     network_id, made = await default_vpc.ensure(ctx)
     if not made:
-        raise errors.EC2Error("A Default VPC already exists for this account in this region.",
-                              code="DefaultVpcAlreadyExists")
+        raise errors.DefaultVpcAlreadyExists("A Default VPC already exists for this account in this region.")
     state = await vpc_state(ctx, ids.from_uuid("vpc", network_id))
     network = state["networks"][0]
     return {"Vpc": build_vpc(network, state["subnets"], network, state["vpcs"].get(network_id))}
@@ -91,8 +90,7 @@ async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
         raise errors.UnsupportedOperation(f"{vpc_id} is one of the project's own networks, not made through EC2; "
                                           "remove it in OpenStack.")
     if any(s["network_id"] == network["id"] for s in state["subnets"]):
-        raise errors.EC2Error(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.",
-                              code="DependencyViolation")
+        raise errors.DependencyViolation(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
     async with ctx.services.sessions() as session:
         attached = (await session.scalars(select(InternetGateway.gateway_id).where(
             InternetGateway.vpc_os_id == network["id"]))).first()
@@ -100,8 +98,7 @@ async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
             RouteTable.vpc_os_id == network["id"], RouteTable.main.is_(False)))).all()
         groups = (await session.scalars(select(VpcGroup).where(VpcGroup.vpc_os_id == network["id"]))).all()
     if attached or tables or any(not g.is_default for g in groups):
-        raise errors.EC2Error(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.",
-                              code="DependencyViolation")
+        raise errors.DependencyViolation(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     neutron = neutron_of(await ctx.cloud())
@@ -110,8 +107,8 @@ async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
                       + [("security_group", g.os_id) for g in groups])
     except BackendError as exc:
         if exc.status == 409:
-            raise errors.EC2Error(f"The vpc '{vpc_id}' has dependencies and cannot be deleted: {exc.message[:200]}",
-                                  code="DependencyViolation") from None
+            raise errors.DependencyViolation(
+                f"The vpc '{vpc_id}' has dependencies and cannot be deleted: {exc.message[:200]}") from None
         raise
     async with ctx.services.sessions() as session, session.begin():
         main = (await session.scalars(select(RouteTable.route_table_id).where(

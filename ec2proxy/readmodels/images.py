@@ -182,12 +182,11 @@ def check_image_id(value: str) -> str:
 
 
 def image_not_found(image: str) -> errors.EC2Error:
-    return errors.EC2Error(f"The image id '[{image}]' does not exist", code="InvalidAMIID.NotFound")
+    return errors.InvalidAMIIDNotFound(f"The image id '[{image}]' does not exist")
 
 
 def image_unavailable(image: str) -> errors.EC2Error:
-    return errors.EC2Error(f"The image id '[{image}]' has been deregistered and is no longer available",
-                           code="InvalidAMIID.Unavailable")
+    return errors.InvalidAMIIDUnavailable(f"The image id '[{image}]' has been deregistered and is no longer available")
 
 
 async def deregistered(ctx: RequestContext, image_ids: set[str]) -> set[str]:

@@ -630,12 +630,12 @@ async def resolve_groups(view: CloudView, names: list[str], group_ids: list[str]
     for group_id in group_ids:
         group = by_id.get(ids.check("sg", group_id))
         if group is None:
-            raise errors.EC2Error(f"The security group '{group_id}' does not exist", code="InvalidGroup.NotFound")
+            raise errors.InvalidGroupNotFound(f"The security group '{group_id}' does not exist")
         out.append(Described({"GroupName": vpcs.group_name(group["name"]), "GroupId": group_id}, group))
     for name in names:
         group = next((g for g in groups if g["name"] == name), None)
         if group is None:
-            raise errors.EC2Error(f"The security group '{name[:64]}' does not exist", code="InvalidGroup.NotFound")
+            raise errors.InvalidGroupNotFound(f"The security group '{name[:64]}' does not exist")
         out.append(Described({"GroupName": name, "GroupId": ids.from_uuid("sg", group["id"])}, group))
     return out
 

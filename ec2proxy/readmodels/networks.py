@@ -337,15 +337,14 @@ def build_interface(port: dict, fips: list[dict], groups: dict[str, str], zone: 
     return shape
 
 
-async def answer(ctx: RequestContext, params: dict, shapes: list[dict], member: str, prefix: str, code: str,
-                 spec: dict, tags_member: str = "Tags") -> list[dict]:
+async def answer(ctx: RequestContext, params: dict, shapes: list[dict], member: str, prefix: str, spec: dict,
+                 tags_member: str = "Tags") -> list[dict]:
     """A Describe's shapes with their tags: those named in ``<member>s`` (each must exist), filtered."""
     wanted = params.get(member + "s") or []
     for value in wanted:
         ids.check(prefix, value)
     shapes = filters.by_ids(await tag_reads.with_tags(ctx, shapes, member, tags_member), member, wanted,
-                            lambda missing: errors.not_found(ids.KINDS[prefix], missing) if prefix in ids.KINDS
-                            else errors.EC2Error(f"The {member[:-2]} ID '{missing}' does not exist", code=code))
+                            lambda missing: errors.not_found(ids.KINDS[prefix], missing))
     return filters.apply(shapes, filters.compile_filters(params.get("Filters"), spec, ctx.action))
 
 
@@ -384,11 +383,11 @@ async def zone(ctx: RequestContext) -> str:
 
 
 def vpc_not_found(vpc_id: str) -> errors.EC2Error:
-    return errors.EC2Error(f"The vpc ID '{vpc_id}' does not exist", code="InvalidVpcID.NotFound")
+    return errors.InvalidVpcIDNotFound(f"The vpc ID '{vpc_id}' does not exist")
 
 
 def subnet_not_found(subnet_id: str) -> errors.EC2Error:
-    return errors.EC2Error(f"The subnet ID '{subnet_id}' does not exist", code="InvalidSubnetID.NotFound")
+    return errors.InvalidSubnetIDNotFound(f"The subnet ID '{subnet_id}' does not exist")
 
 
 def find_network(state: dict, vpc_id: str) -> dict:
@@ -433,8 +432,7 @@ async def port_of(view: CloudView, project_id: str, eni: str,
         ports = {ids.from_uuid("eni", p["id"]): p for p in await neutron_of(view).list("port")
                  if p.get("project_id", p.get("tenant_id")) == project_id}
     if eni not in ports:
-        raise errors.EC2Error(f"The networkInterface ID '{eni}' does not exist",
-                              code="InvalidNetworkInterfaceID.NotFound")
+        raise errors.InvalidNetworkInterfaceIDNotFound(f"The networkInterface ID '{eni}' does not exist")
     return ports[eni], ports
 
 

@@ -33,7 +33,7 @@ async def existing(ctx, resource_ids: list[str]) -> set[str]:
     for resource_id in resource_ids:
         prefix = prefix_of(resource_id)
         if prefix not in _EXISTS:
-            raise errors.EC2Error(f"The ID '{resource_id[:64]}' is not valid", code="InvalidID")
+            raise errors.InvalidID(f"The ID '{resource_id[:64]}' is not valid")
         by_prefix.setdefault(prefix, []).append(resource_id)
     found: set[str] = set()
     for prefix, wanted in by_prefix.items():

@@ -142,7 +142,7 @@ async def by_ids(ctx: RequestContext, volume_ids: list[str]) -> list[Described] 
 
 
 def volume_not_found(volume_id: str) -> errors.EC2Error:
-    return errors.EC2Error(f"The volume '{volume_id}' does not exist.", code="InvalidVolume.NotFound")
+    return errors.InvalidVolumeNotFound(f"The volume '{volume_id}' does not exist.")
 
 
 async def find(ctx: RequestContext, volume_id: str) -> Described:
