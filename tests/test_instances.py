@@ -373,7 +373,8 @@ NOVA_SERVER = {  # the keys of a real Nova 2.96 servers/detail entry; an error w
 def test_a_listing_keeps_all_an_instance_is_made_of(server):
     """DescribeInstances keeps only SERVER_KEYS of each server Nova lists (memory at 10,000 servers): the
     instance built from what is kept is the one built from Nova's whole answer."""
-    from ec2proxy.readmodels.instances import build_instance, slim
+    from ec2proxy.readmodels.instance_shapes import build_instance
+    from ec2proxy.readmodels.instances import slim
 
     kept = slim(server)
     assert "links" not in kept and "metadata" not in kept and kept["flavor"] == {"original_name": "m1.tiny"}

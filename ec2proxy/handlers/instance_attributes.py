@@ -16,17 +16,11 @@ from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
 from ec2proxy.ec2 import errors, ids, vpcs
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.instances import (
-    USER_DATA_LIMIT,
-    InstanceRecord,
-    find_flavor,
-    lookup,
-    metadata_options,
-    resolve_groups,
-    update_row,
-)
+from ec2proxy.readmodels.instance_shapes import USER_DATA_LIMIT, InstanceRecord, metadata_options
+from ec2proxy.readmodels.instances import find_flavor, lookup, resolve_groups
 from ec2proxy.readmodels.networks import neutron_of
 from ec2proxy.state import resizes, shutdown_behavior
+from ec2proxy.state.instance_rows import update_row
 
 # Attribute name (as in Attribute=...) -> the output member carrying it.
 ATTRIBUTES = {

@@ -8,7 +8,8 @@ from ec2proxy.cloud import BackendError
 from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import errors, states
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.instances import InstanceRecord, lookup
+from ec2proxy.readmodels.instance_shapes import InstanceRecord
+from ec2proxy.readmodels.instances import lookup
 from ec2proxy.state import resizes
 from ec2proxy.state.instance_changes import change_state, terminate
 

@@ -17,19 +17,14 @@ from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import keypairs
 from ec2proxy.readmodels.images import glance_image
-from ec2proxy.readmodels.instances import (
+from ec2proxy.readmodels.instance_shapes import (
     FILTERS,
     USER_DATA_LIMIT,
     InstanceRow,
-    Made,
-    deleted_server,
-    describe,
-    find_flavor,
     group_reservations,
-    lookup,
     metadata_options,
-    resolve_groups,
 )
+from ec2proxy.readmodels.instances import Made, deleted_server, describe, find_flavor, lookup, resolve_groups
 from ec2proxy.readmodels.networks import default_vpc_id, external_network, neutron_of, port_of, subnet_zone
 from ec2proxy.state import (
     default_vpc,

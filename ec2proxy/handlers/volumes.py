@@ -18,9 +18,10 @@ from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging, timestamps
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.instances import lookup, update_row
+from ec2proxy.readmodels.instances import lookup
 from ec2proxy.readmodels.volumes import FILTERS, by_ids, cinder, describe, find, settled, volume_not_found, wait_settled
 from ec2proxy.state import ledger, oplog, tag_writes
+from ec2proxy.state.instance_rows import update_row
 
 # Cinder status -> EC2 volume state; the attachment state comes from the status too
 DEVICE = re.compile(r"/dev/(sd|xvd|vd|hd)[a-z]{1,2}[0-9]?|xvd[a-z]{1,2}")

@@ -12,7 +12,7 @@ from ec2proxy import db
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.db.models import Instance, utcnow
 from ec2proxy.ec2 import errors, states
-from ec2proxy.readmodels.instances import InstanceRecord
+from ec2proxy.readmodels.instance_shapes import InstanceRecord
 from ec2proxy.state import interface_removal, jobs, oplog, public_addresses, volume_removal
 
 

@@ -16,7 +16,7 @@ import asyncio
 
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.ec2 import ids
-from ec2proxy.readmodels.instances import InstanceRecord
+from ec2proxy.readmodels.instance_shapes import InstanceRecord
 from ec2proxy.readmodels.volumes import GONE, SNAPSHOT_OF_GONE
 from ec2proxy.state import jobs, tag_writes
 
