@@ -43,21 +43,9 @@ def _user_data(row, server: dict) -> bytes | None:
         return None
 
 
-def build(server: dict, row, tags: list[tuple[str, str]], ports: list[dict], subnets: dict[str, dict],
-          region: str) -> dict:
-    """Everything one instance's metadata requests can ask for, as a tree plus its options."""
-    private_ip, public_ip, mac = addresses(server)
-    mac = mac or ""
-    image = server.get("image") or {}
-    ec2_id = row.ec2_id if row is not None else ids.from_uuid("i", server["id"])
-    ami = row.image_id if row is not None else (ids.from_uuid("ami", image["id"]) if image else "")
-    instance_type = (server.get("flavor") or {}).get("original_name") or (row.instance_type if row else "")
-    zone = server.get("OS-EXT-AZ:availability_zone") or ""
-    groups = [g["name"] for g in server.get("security_groups") or []]
-    private_name, public_name = hostname(private_ip, region), hostname(public_ip, region)
-    owner = server.get("tenant_id") or ""
-    root = row.root_device_name if row is not None else "/dev/sda1"
-
+def _interfaces(ports: list[dict], subnets: dict[str, dict], public_ip: str | None, owner: str, groups: list[str],
+                region: str) -> dict[str, dict]:
+    """network/interfaces/macs: each port by its MAC; the public address is the first interface's."""
     interfaces = {}
     for index, port in enumerate(ports):
         port_ips = [f["ip_address"] for f in port.get("fixed_ips") or [] if ":" not in f["ip_address"]]
@@ -78,10 +66,11 @@ def build(server: dict, row, tags: list[tuple[str, str]], ports: list[dict], sub
             entry["public-hostname"] = hostname(port_public[0], region)
             entry["public-ipv4s"] = "\n".join(port_public)
         interfaces[port["mac_address"]] = entry
-    if not interfaces and mac:
-        interfaces[mac] = {"device-number": "0", "local-hostname": private_name, "local-ipv4s": private_ip or "",
-                           "mac": mac, "owner-id": owner, "security-groups": "\n".join(groups)}
+    return interfaces
 
+
+def _block_devices(server: dict, row, root: str) -> dict[str, str]:
+    """block-device-mapping: the root, the flavor's ephemeral and swap disks, and the EBS volumes recorded."""
     block_devices = {"ami": root, "root": root}
     flavor = server.get("flavor") or {}
     if flavor.get("ephemeral"):
@@ -90,6 +79,30 @@ def build(server: dict, row, tags: list[tuple[str, str]], ports: list[dict], sub
         block_devices["swap"] = "sdc"
     for n, mapping in enumerate(m for m in (row.block_device_mappings if row is not None else []) if "Ebs" in m):
         block_devices[f"ebs{n + 1}"] = mapping["DeviceName"]
+    return block_devices
+
+
+def build(server: dict, row, tags: list[tuple[str, str]], ports: list[dict], subnets: dict[str, dict],
+          region: str) -> dict:
+    """Everything one instance's metadata requests can ask for, as a tree plus its options."""
+    private_ip, public_ip, mac = addresses(server)
+    mac = mac or ""
+    image = server.get("image") or {}
+    ec2_id = row.ec2_id if row is not None else ids.from_uuid("i", server["id"])
+    ami = row.image_id if row is not None else (ids.from_uuid("ami", image["id"]) if image else "")
+    instance_type = (server.get("flavor") or {}).get("original_name") or (row.instance_type if row else "")
+    zone = server.get("OS-EXT-AZ:availability_zone") or ""
+    groups = [g["name"] for g in server.get("security_groups") or []]
+    private_name, public_name = hostname(private_ip, region), hostname(public_ip, region)
+    owner = server.get("tenant_id") or ""
+    root = row.root_device_name if row is not None else "/dev/sda1"
+
+    interfaces = _interfaces(ports, subnets, public_ip, owner, groups, region)
+    if not interfaces and mac:
+        interfaces[mac] = {"device-number": "0", "local-hostname": private_name, "local-ipv4s": private_ip or "",
+                           "mac": mac, "owner-id": owner, "security-groups": "\n".join(groups)}
+
+    block_devices = _block_devices(server, row, root)
 
     meta = {
         "ami-id": ami, "ami-launch-index": str(row.launch_index if row is not None else 0),

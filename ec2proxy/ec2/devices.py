@@ -92,6 +92,40 @@ def snapshot_ids(mappings: list[dict]) -> list[str]:
             if (m.get("Ebs") or {}).get("SnapshotId")]
 
 
+def _volume_source(device: str, root: str, ebs: dict, size: int | None, image: dict,
+                   snapshots: dict[str, dict]) -> dict:
+    """What Nova makes one EBS mapping's volume of: an EBS image's root snapshot, the image itself (a root),
+    an EBS snapshot, or nothing (a blank volume)."""
+    ebs_root = image_root_snapshot(image) if device == root else None
+    if ebs_root is not None:  # an EBS image: the root volume is made of its snapshot, as Nova would
+        if ebs.get("SnapshotId"):
+            raise errors.InvalidParameterCombination("The root volume of an EBS image is made of the image's "
+                                                     "own snapshot")
+        needed = int(ebs_root.get("volume_size") or 1)
+        if size is not None and size < needed:
+            raise errors.InvalidParameterValue(f"Volume of {size} GiB is smaller than the image's snapshot "
+                                               f"({needed} GiB)")
+        return {"source_type": "snapshot", "uuid": ebs_root["snapshot_id"], "boot_index": 0,
+                "volume_size": size or needed, "device_name": ebs_root.get("device_name") or device}
+    if device == root:
+        if ebs.get("SnapshotId"):
+            raise errors.UnsupportedOperation("The root volume is made from the image; a root SnapshotId needs "
+                                              "an image registered from that snapshot (RegisterImage).")
+        needed = image_size_gib(image)
+        if size is not None and size < needed:
+            raise errors.InvalidParameterValue(f"Volume of {size} GiB is smaller than the image ({needed} GiB)")
+        return {"source_type": "image", "uuid": image["id"], "boot_index": 0, "volume_size": size or needed}
+    if ebs.get("SnapshotId"):
+        snapshot = snapshots[ebs["SnapshotId"]]
+        if size is not None and size < snapshot["size"]:
+            raise errors.InvalidParameterValue(f"Volume of {size} GiB is smaller than snapshot {ebs['SnapshotId']}")
+        return {"source_type": "snapshot", "uuid": snapshot["id"], "boot_index": -1,
+                "volume_size": size or snapshot["size"]}
+    if size is None:
+        raise errors.MissingParameter(f"The mapping of {device} needs a VolumeSize or a SnapshotId")
+    return {"source_type": "blank", "boot_index": -1, "volume_size": size}
+
+
 def to_nova(mappings: list[dict], image: dict, types: dict[str, str],
             snapshots: dict[str, dict]) -> tuple[list[dict], list[dict]]:
     """(Nova's block_device_mapping_v2, the mappings to record); ``snapshots`` maps snap- ids to Cinder's."""
@@ -129,36 +163,7 @@ def to_nova(mappings: list[dict], image: dict, types: dict[str, str],
         size = ebs.get("VolumeSize")
         if size is not None and not 1 <= size <= 16384:
             raise errors.InvalidParameterValue(f"Volume size {size} for {device} must be between 1 and 16384 GiB")
-        ebs_root = image_root_snapshot(image) if device == root else None
-        if ebs_root is not None:  # an EBS image: the root volume is made of its snapshot, as Nova would
-            if ebs.get("SnapshotId"):
-                raise errors.InvalidParameterCombination("The root volume of an EBS image is made of the image's "
-                                                         "own snapshot")
-            needed = int(ebs_root.get("volume_size") or 1)
-            if size is not None and size < needed:
-                raise errors.InvalidParameterValue(f"Volume of {size} GiB is smaller than the image's snapshot "
-                                                   f"({needed} GiB)")
-            entry.update(source_type="snapshot", uuid=ebs_root["snapshot_id"], boot_index=0,
-                         volume_size=size or needed, device_name=ebs_root.get("device_name") or device)
-        elif device == root:
-            if ebs.get("SnapshotId"):
-                raise errors.UnsupportedOperation("The root volume is made from the image; a root SnapshotId needs "
-                                                  "an image registered from that snapshot (RegisterImage).")
-            needed = image_size_gib(image)
-            if size is not None and size < needed:
-                raise errors.InvalidParameterValue(f"Volume of {size} GiB is smaller than the image ({needed} GiB)")
-            entry.update(source_type="image", uuid=image["id"], boot_index=0, volume_size=size or needed)
-        elif ebs.get("SnapshotId"):
-            snapshot = snapshots[ebs["SnapshotId"]]
-            if size is not None and size < snapshot["size"]:
-                raise errors.InvalidParameterValue(f"Volume of {size} GiB is smaller than snapshot "
-                                                   f"{ebs['SnapshotId']}")
-            entry.update(source_type="snapshot", uuid=snapshot["id"], boot_index=-1,
-                         volume_size=size or snapshot["size"])
-        else:
-            if size is None:
-                raise errors.MissingParameter(f"The mapping of {device} needs a VolumeSize or a SnapshotId")
-            entry.update(source_type="blank", boot_index=-1, volume_size=size)
+        entry.update(_volume_source(device, root, ebs, size, image, snapshots))
         if volume_type:
             entry["volume_type"] = volume_type
         nova.append(entry)

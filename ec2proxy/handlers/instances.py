@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import ipaddress
 import re
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView, placement
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import Instance, Reservation, SubnetSetting, Vpc, VpcGroup, utcnow
+from ec2proxy.db.models import Instance, Reservation, SubnetSetting, Vpc, VpcGroup
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import keypairs
@@ -31,11 +32,11 @@ from ec2proxy.state import (
     dhcp_options,
     launch_ports,
     launch_tags,
+    launches,
     ledger,
     port_tags,
     public_addresses,
     shutdown_behavior,
-    tag_writes,
 )
 
 MAX_COUNT = 1000
@@ -311,7 +312,132 @@ def _nova_failure(exc: BackendError, ami: str, key_name: str) -> errors.EC2Error
     return exc.ec2()
 
 
-_INDEX = re.compile(r"-(\d+)$")
+@dataclasses.dataclass
+class Launch:
+    """A RunInstances request checked and resolved against the cloud: what the boot, the record and the answer
+    need, nothing made yet."""
+
+    params: dict
+    ami: str
+    min_count: int
+    max_count: int
+    user_data: str | None
+    tags: list[dict]
+    later: dict[str, list[dict]]  # the TagSpecifications of what Nova makes (volumes, interfaces)
+    behavior: str
+    options: dict
+    image: dict = dataclasses.field(default_factory=dict)
+    flavor: dict = dataclasses.field(default_factory=dict)
+    groups: list = dataclasses.field(default_factory=list)
+    subnet: dict | None = None
+    placed: bool = False  # a VPC network of several subnets: Nova is asked per instance, by address
+    public_key: str | None = None
+    kernel: str | None = None
+    ramdisk: str | None = None
+    zone: str = ""
+    nics: list = dataclasses.field(default_factory=list)
+    nic_indexes: dict[str, int] = dataclasses.field(default_factory=dict)
+    bdms: list = dataclasses.field(default_factory=list)
+    recorded: list = dataclasses.field(default_factory=list)
+
+
+def _checked(params: dict) -> Launch:
+    """The request's own consistency, before anything is asked of the cloud."""
+    refused = next((name for name in NOT_YET if _asks(params.get(name), name)), None) or _refused(params)
+    if refused:
+        raise errors.UnsupportedOperation(f"RunInstances with {refused} is not supported by this cloud yet.")
+    if not params.get("ImageId"):  # optional in the model only for launch templates
+        raise errors.MissingParameter("The request must contain the parameter ImageId")
+    min_count, max_count = params["MinCount"], params["MaxCount"]
+    if min_count < 1 or max_count < 1:
+        raise errors.InvalidParameterValue("MinCount and MaxCount must be at least 1")
+    if min_count > max_count:
+        raise errors.InvalidParameterValue("MinCount must be less than or equal to MaxCount")
+    if max_count > MAX_COUNT:
+        raise errors.InvalidParameterValue(f"MaxCount cannot exceed {MAX_COUNT}")
+    specs = tagging.from_specs(params, ("instance", *launch_tags.KINDS))
+    options = params.get("MetadataOptions") or {}
+    if options.get("HttpTokens") not in (None, "optional", "required") or \
+            options.get("HttpEndpoint") not in (None, "enabled", "disabled"):
+        raise errors.InvalidParameterValue("Invalid MetadataOptions")
+    return Launch(params=params, ami=ids.check("ami", params["ImageId"]), min_count=min_count,
+                  max_count=max_count, user_data=_user_data(params), tags=specs.pop("instance", []),
+                  later={kind: given for kind, given in specs.items() if given}, options=options,
+                  behavior=shutdown_behavior.checked(params.get("InstanceInitiatedShutdownBehavior") or "stop",
+                                                     "InstanceInitiatedShutdownBehavior"),
+                  zone=(params.get("Placement") or {}).get("AvailabilityZone") or "")
+
+
+async def _resolved(ctx: RequestContext, view: CloudView, launch: Launch) -> Launch:
+    """The image, type, groups, subnet, zone, interfaces and devices the request names, each checked."""
+    params = launch.params
+    launch.image, launch.flavor, launch.groups, (launch.subnet, launch.placed), launch.public_key = \
+        await asyncio.gather(_find_image(view, launch.ami),
+                             find_flavor(view, params.get("InstanceType") or "m1.small"),
+                             resolve_groups(view, params.get("SecurityGroups") or [],
+                                            params.get("SecurityGroupIds") or []),
+                             _resolve_subnet(view, params.get("SubnetId")),
+                             _public_key(ctx, view, params.get("KeyName")))
+    launch.kernel, launch.ramdisk = _boot_files(launch.image, params)
+    launch.zone = await _zone(ctx, launch.zone, launch.subnet, params.get("SubnetId"))
+    address = params.get("PrivateIpAddress")
+    if address and (launch.subnet is None or not _in_subnet(address, launch.subnet)):  # AWS: not in the subnet
+        raise errors.InvalidParameterValue(f"Address {str(address)[:64]} does not fall within the subnet's address "
+                                           "range" + ("" if launch.subnet is not None else ": give its SubnetId"))
+    launch.nics, nic_groups, launch.nic_indexes = await _network_interfaces(ctx, view, params, launch.max_count)
+    if nic_groups:
+        launch.groups = await resolve_groups(view, [], nic_groups)
+    elif launch.subnet is not None and not (params.get("SecurityGroups") or params.get("SecurityGroupIds")):
+        default = await _vpc_default_group(ctx, launch.subnet["network_id"])
+        if default is not None:
+            launch.groups = await resolve_groups(view, [], [ids.from_uuid("sg", default)])
+    if launch.placed and address and launch.max_count > 1:
+        raise errors.InvalidParameterCombination("A private IP address can go to one instance only")
+    launch.bdms, launch.recorded = await _block_devices(ctx, view, params, launch.image)
+    return launch
+
+
+async def _zone(ctx: RequestContext, asked: str, subnet: dict | None, subnet_id: str | None) -> str:
+    """The zone the instances go to: the subnet's (a Placement zone that contradicts it is refused, as AWS
+    refuses it), else the one asked, else the default; AWS always names it, Nova would choose only later."""
+    offered = await ctx.services.availability_zones()
+    if asked and asked not in offered:
+        raise errors.InvalidParameterValue(f"Invalid availability zone: [{asked[:64]}]")
+    if subnet is not None:  # an instance lives in its subnet's zone
+        home = await subnet_zone(ctx, subnet["id"]) or ctx.services.default_zone(offered)
+        if asked and home and asked != home:
+            raise errors.InvalidParameterValue(f"Value ({asked[:64]}) for parameter availabilityZone is invalid. "
+                                               f"Subnet '{subnet_id}' is in the availability zone {home}")
+        asked = home or asked
+    return asked or ctx.services.default_zone(offered)
+
+
+def _nova_spec(ctx: RequestContext, view: CloudView, launch: Launch, reservation_id: str,
+               default_networks: list[dict]) -> dict:
+    params = launch.params
+    spec: dict = {"name": reservation_id, "imageRef": launch.image["id"], "flavorRef": launch.flavor["id"],
+                  "security_groups": [{"name": g.os["id"]} for g in launch.groups],
+                  "metadata": {"ec2_reservation_id": reservation_id}, "networks": default_networks}
+    if params.get("KeyName"):
+        spec["key_name"] = keypairs.nova_name(ctx, view, params["KeyName"])
+    if launch.user_data is not None:
+        spec["user_data"] = launch.user_data
+    if launch.zone:
+        spec["availability_zone"] = launch.zone
+    if launch.subnet is not None:
+        nic = {"uuid": launch.subnet["network_id"]}
+        if params.get("PrivateIpAddress"):
+            nic["fixed_ip"] = params["PrivateIpAddress"]
+        spec["networks"] = [nic]
+    if launch.nics:
+        spec["networks"] = launch.nics
+    if not spec["networks"]:
+        del spec["networks"]
+    if launch.bdms:
+        spec["block_device_mapping_v2"] = launch.bdms
+        if any(b.get("boot_index") == 0 for b in launch.bdms):
+            del spec["imageRef"]  # the boot volume is made of the image
+    return spec
 
 
 async def _servers_of(view: CloudView, reservation_id: str) -> list[dict]:
@@ -320,118 +446,45 @@ async def _servers_of(view: CloudView, reservation_id: str) -> list[dict]:
     return await view.nova.list_servers({"name": pattern})
 
 
-@action("RunInstances", checks_dry_run=True)
-async def run_instances(ctx: RequestContext, params: dict) -> dict:
-    refused = next((name for name in NOT_YET if _asks(params.get(name), name)), None) or _refused(params)
-    if refused:
-        raise errors.UnsupportedOperation(f"RunInstances with {refused} is not supported by this cloud yet.")
-    if not params.get("ImageId"):  # optional in the model only for launch templates
-        raise errors.MissingParameter("The request must contain the parameter ImageId")
-    ami = ids.check("ami", params["ImageId"])
-    min_count, max_count = params["MinCount"], params["MaxCount"]
-    if min_count < 1 or max_count < 1:
-        raise errors.InvalidParameterValue("MinCount and MaxCount must be at least 1")
-    if min_count > max_count:
-        raise errors.InvalidParameterValue("MinCount must be less than or equal to MaxCount")
-    if max_count > MAX_COUNT:
-        raise errors.InvalidParameterValue(f"MaxCount cannot exceed {MAX_COUNT}")
-    user_data = _user_data(params)
-    specs = tagging.from_specs(params, ("instance", *launch_tags.KINDS))
-    tags, later = specs.pop("instance", []), {kind: given for kind, given in specs.items() if given}
-    zone = (params.get("Placement") or {}).get("AvailabilityZone") or ""
-    behavior = shutdown_behavior.checked(params.get("InstanceInitiatedShutdownBehavior") or "stop",
-                                         "InstanceInitiatedShutdownBehavior")
-    options = params.get("MetadataOptions") or {}
-    if options.get("HttpTokens") not in (None, "optional", "required") or \
-            options.get("HttpEndpoint") not in (None, "enabled", "disabled"):
-        raise errors.InvalidParameterValue("Invalid MetadataOptions")
-    view = await ctx.cloud()
-    image, flavor, groups, (subnet, placed), public_key = await asyncio.gather(
-        _find_image(view, ami), find_flavor(view, params.get("InstanceType") or "m1.small"),
-        resolve_groups(view, params.get("SecurityGroups") or [], params.get("SecurityGroupIds") or []),
-        _resolve_subnet(view, params.get("SubnetId")),
-        _public_key(ctx, view, params.get("KeyName")))
-    kernel, ramdisk = _boot_files(image, params)
-    offered = await ctx.services.availability_zones()
-    if zone and zone not in offered:
-        raise errors.InvalidParameterValue(f"Invalid availability zone: [{zone[:64]}]")
-    if subnet is not None:  # an instance lives in its subnet's zone
-        home = await subnet_zone(ctx, subnet["id"]) or ctx.services.default_zone(offered)
-        if zone and home and zone != home:
-            raise errors.InvalidParameterValue(f"Value ({zone[:64]}) for parameter availabilityZone is invalid. "
-                                               f"Subnet '{params['SubnetId']}' is in the availability zone {home}")
-        zone = home or zone
-    zone = zone or ctx.services.default_zone(offered)  # AWS always names the zone; Nova would choose only later
-    address = params.get("PrivateIpAddress")
-    if address and (subnet is None or not _in_subnet(address, subnet)):  # AWS: not in the (default) subnet's range
-        raise errors.InvalidParameterValue(f"Address {str(address)[:64]} does not fall within the subnet's address "
-                                           "range" + ("" if subnet is not None else ": give its SubnetId"))
-    nics, nic_groups, nic_indexes = await _network_interfaces(ctx, view, params, max_count)
-    if nic_groups:
-        groups = await resolve_groups(view, [], nic_groups)
-    elif subnet is not None and not (params.get("SecurityGroups") or params.get("SecurityGroupIds")):
-        default = await _vpc_default_group(ctx, subnet["network_id"])
-        if default is not None:
-            groups = await resolve_groups(view, [], [ids.from_uuid("sg", default)])
-    if placed and params.get("PrivateIpAddress") and max_count > 1:
-        raise errors.InvalidParameterCombination("A private IP address can go to one instance only")
-    bdms, recorded = await _block_devices(ctx, view, params, image)
-    if ctx.dry_run:
-        raise errors.DryRunOperation()
-    default_networks, public_by_default, default_subnet = await _default_networks(ctx) \
-        if subnet is None and not nics else ([], False, None)
+async def _boot(view: CloudView, launch: Launch, spec: dict, create: ledger.Create) -> tuple[list[dict], str | None]:
+    """(the servers, Nova's reservation id): what an earlier attempt of this ClientToken made, else made now,
+    alone into a subnet on an interface of ours (``ec2proxy.state.launch_ports``), per instance by address in
+    a VPC of several subnets, or by one create."""
+    subnet, params = launch.subnet, launch.params
+    servers = await _servers_of(view, spec["name"]) if create.adopting else []
+    if servers:
+        return servers, servers[0].get("OS-EXT-SRV-ATTR:reservation_id")
+    if subnet is not None and not launch.nics and launch.max_count == 1:
+        port = await launch_ports.made(view, spec["name"], subnet, [g.os["id"] for g in launch.groups],
+                                       params.get("PrivateIpAddress"), adopting=create.adopting)
+        try:
+            created = await view.nova.create_servers({**spec, "networks": [{"port": port["id"]}]}, 1, 1)
+        except BackendError:
+            await launch_ports.discard(view, port["id"])
+            raise
+    elif launch.placed and subnet is not None and not launch.nics:
+        nova_reservation = await placement.boot_in_subnet(view.nova, view.neutron, spec, subnet, launch.max_count,
+                                                          params.get("PrivateIpAddress"))
+        return await _servers_of(view, spec["name"]), nova_reservation
+    else:
+        for port_id, index in launch.nic_indexes.items():  # what DescribeInstances shows as its device index
+            await port_tags.tag_device_index(neutron_of(view), port_id, index)
+        created = await view.nova.create_servers(spec, launch.min_count, launch.max_count)
+    return await view.nova.list_servers({"reservation_id": created["reservation_id"]}), created["reservation_id"]
 
-    create = await ledger.Create.begin(ctx, params, ids.new("r"))
-    reservation_id = create.marker  # the servers' name: what a retry after a crash finds them by
-    if not create.owner:
-        return await _replay(ctx, reservation_id)
-    await create.log([reservation_id])
-    spec: dict = {"name": reservation_id, "imageRef": image["id"], "flavorRef": flavor["id"],
-                  "security_groups": [{"name": g.os["id"]} for g in groups],
-                  "metadata": {"ec2_reservation_id": reservation_id}}
-    if params.get("KeyName"):
-        spec["key_name"] = keypairs.nova_name(ctx, view, params["KeyName"])
-    if user_data is not None:
-        spec["user_data"] = user_data
-    if zone:
-        spec["availability_zone"] = zone
-    if default_networks:
-        spec["networks"] = default_networks
-    if subnet is not None:
-        nic = {"uuid": subnet["network_id"]}
-        if params.get("PrivateIpAddress"):
-            nic["fixed_ip"] = params["PrivateIpAddress"]
-        spec["networks"] = [nic]
-    if nics:
-        spec["networks"] = nics
-    if bdms:
-        spec["block_device_mapping_v2"] = bdms
-        if any(b.get("boot_index") == 0 for b in bdms):
-            del spec["imageRef"]  # the boot volume is made of the image
-    launch_port = None
+
+async def _claimed_boot(ctx: RequestContext, view: CloudView, launch: Launch, create: ledger.Create,
+                        reservation_id: str) -> tuple[list[dict], str | None, dict, tuple[bool, dict | None]]:
+    """The boot under the claim: (servers, Nova's reservation, the spec, (public by default, the default
+    subnet)). A launch without a subnet goes to the default VPC, made now if the project has none (never for a
+    request that does not go ahead); a failure closes the claim with the error the caller gets."""
     try:
-        servers = await _servers_of(view, reservation_id) if create.adopting else []
-        nova_reservation = servers[0].get("OS-EXT-SRV-ATTR:reservation_id") if servers else None
-        if not servers and subnet is not None and not nics and max_count == 1:  # its interface: ours to keep
-            launch_port = await launch_ports.made(view, reservation_id, subnet, [g.os["id"] for g in groups],
-                                                  params.get("PrivateIpAddress"), adopting=create.adopting)
-            created = await view.nova.create_servers({**spec, "networks": [{"port": launch_port["id"]}]}, 1, 1)
-            nova_reservation = created["reservation_id"]
-            servers = await view.nova.list_servers({"reservation_id": nova_reservation})
-        elif not servers and placed and subnet is not None and not nics:
-            nova_reservation = await placement.boot_in_subnet(view.nova, view.neutron, spec, subnet, max_count,
-                                                              params.get("PrivateIpAddress"))
-            servers = await _servers_of(view, reservation_id)
-        elif not servers:
-            for port_id, index in nic_indexes.items():  # what DescribeInstances shows as its device index
-                await port_tags.tag_device_index(neutron_of(view), port_id, index)
-            created = await view.nova.create_servers(spec, min_count, max_count)
-            nova_reservation = created["reservation_id"]
-            servers = await view.nova.list_servers({"reservation_id": nova_reservation})
+        default_networks, public_by_default, default_subnet = await _default_networks(ctx) \
+            if launch.subnet is None and not launch.nics else ([], False, None)
+        spec = _nova_spec(ctx, view, launch, reservation_id, default_networks)
+        servers, nova_reservation = await _boot(view, launch, spec, create)
     except BackendError as exc:
-        if launch_port is not None:
-            await launch_ports.discard(view, launch_port["id"])
-        failure = _nova_failure(exc, ami, params.get("KeyName") or "")
+        failure = _nova_failure(exc, launch.ami, launch.params.get("KeyName") or "")
         await create.failed(failure, f"{failure.code}: {exc}")
         raise failure from None
     except errors.EC2Error as exc:  # the interface could not be made (its address is taken, the subnet full)
@@ -440,50 +493,61 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     except BaseException:
         await create.interrupted()
         raise
-    group_set = [{"GroupName": g["GroupName"], "GroupId": g["GroupId"]} for g in groups]
-    async with ctx.services.sessions() as session, session.begin():
-        session.add(Reservation(reservation_id=reservation_id, project_id=ctx.project_id, user_id=ctx.user_id,
-                                groups=group_set, created_at=utcnow(), nova_reservation_id=nova_reservation))
-        launched, shared = utcnow(), metadata_options(options)
-        rows, tagged = [], {}
-        for server in servers:  # one executemany per table, whatever MaxCount was
-            match = _INDEX.search(server["name"])
-            ec2_id = ids.from_uuid("i", server["id"])
-            rows.append(dict(
-                ec2_id=ec2_id, os_id=server["id"], project_id=ctx.project_id, reservation_id=reservation_id,
-                launch_index=int(match.group(1)) - 1 if match and len(servers) > 1 else 0, image_id=ami,
-                instance_type=flavor["name"], key_name=params.get("KeyName"), public_key=public_key,
-                user_data=user_data, client_token=params.get("ClientToken"),
-                root_device_name=devices.root_device(image), block_device_mappings=recorded, metadata_options=shared,
-                kernel_id=kernel, ramdisk_id=ramdisk,
-                disable_api_termination=bool(params.get("DisableApiTermination")), shutdown_behavior=behavior,
-                launched_at=launched, terminated_at=None, generation=1))
-            tagged[ec2_id] = tags
-        await session.flush()
-        if rows:
-            await session.execute(insert(Instance.__table__), rows)  # Core: no ORM bookkeeping per row
-        await tag_writes.write(session, ctx.project_id, tagged)
-        await create.done(session)
-    if later:
-        await launch_tags.schedule(ctx, view, reservation_id, nova_reservation, [s["id"] for s in servers], later)
-    networks = [n["uuid"] for n in spec["networks"] if isinstance(n, dict) and n.get("uuid")]
-    options = await dhcp_options.of_networks(ctx.services.sessions, ctx.project_id, networks)
-    if options:
-        await dhcp_options.schedule(ctx, view, reservation_id, [s["id"] for s in servers], options)
-    if await _public_on_launch(ctx, params, subnet) or (public_by_default and not params.get("NetworkInterfaces")):
-        external = await external_network(ctx.services.config, view)
-        await public_addresses.schedule(ctx, view, reservation_id, [s["id"] for s in servers], external["id"])
-    made = Made(rows={row["os_id"]: InstanceRow.of(row) for row in rows},
-                tags=tagged,
+    return servers, nova_reservation, spec, (public_by_default, default_subnet)
+
+
+@action("RunInstances", checks_dry_run=True)
+async def run_instances(ctx: RequestContext, params: dict) -> dict:
+    """Check and resolve, claim the ClientToken, boot, record, schedule what follows the boot, answer."""
+    view = await ctx.cloud()
+    launch = await _resolved(ctx, view, _checked(params))
+    if ctx.dry_run:
+        raise errors.DryRunOperation()
+    create = await ledger.Create.begin(ctx, params, ids.new("r"))
+    reservation_id = create.marker  # the servers' name: what a retry after a crash finds them by
+    if not create.owner:
+        return await _replay(ctx, reservation_id)
+    await create.log([reservation_id])
+    servers, nova_reservation, spec, (public_by_default, default_subnet) = await _claimed_boot(
+        ctx, view, launch, create, reservation_id)
+    group_set = [{"GroupName": g["GroupName"], "GroupId": g["GroupId"]} for g in launch.groups]
+    rows, tagged = await launches.record(ctx, create, reservation_id, nova_reservation, servers, group_set, dict(
+        image_id=launch.ami, instance_type=launch.flavor["name"], key_name=params.get("KeyName"),
+        public_key=launch.public_key, user_data=launch.user_data, client_token=params.get("ClientToken"),
+        root_device_name=devices.root_device(launch.image), block_device_mappings=launch.recorded,
+        metadata_options=metadata_options(launch.options), kernel_id=launch.kernel, ramdisk_id=launch.ramdisk,
+        disable_api_termination=bool(params.get("DisableApiTermination")), shutdown_behavior=launch.behavior),
+        launch.tags)
+    networks = [n["uuid"] for n in spec.get("networks") or [] if isinstance(n, dict) and n.get("uuid")]
+    await _after_boot(ctx, view, launch, reservation_id, nova_reservation, [s["id"] for s in servers], networks,
+                      public_by_default)
+    made = Made(rows={row["os_id"]: InstanceRow.of(row) for row in rows}, tags=tagged,
                 groups={g["GroupName"]: g["GroupId"] for g in group_set})
     answer = await _replay(ctx, reservation_id, (servers, made))
-    launched_on = subnet or default_subnet
+    launched_on = launch.subnet or default_subnet
     for instance in answer["Instances"]:  # Nova makes the ports later: where they will be, as AWS answers
         if not instance.get("VpcId") and networks:
             instance["VpcId"] = ids.from_uuid("vpc", networks[0])
             if launched_on is not None and launched_on.get("network_id", networks[0]) == networks[0]:
                 instance["SubnetId"] = ids.from_uuid("subnet", launched_on["id"])
     return answer
+
+
+async def _after_boot(ctx: RequestContext, view: CloudView, launch: Launch, reservation_id: str,
+                      nova_reservation: str | None, server_ids: list[str], networks: list[str],
+                      public_by_default: bool) -> None:
+    """Jobs for what Nova makes after answering: the tags of its volumes and ports, the VPC's DHCP options on
+    the ports, the public addresses of a subnet that maps them."""
+    if launch.later:
+        await launch_tags.schedule(ctx, view, reservation_id, nova_reservation, server_ids, launch.later)
+    options = await dhcp_options.of_networks(ctx.services.sessions, ctx.project_id, networks)
+    if options:
+        await dhcp_options.schedule(ctx, view, reservation_id, server_ids, options)
+    params = launch.params
+    if await _public_on_launch(ctx, params, launch.subnet) or (public_by_default and
+                                                               not params.get("NetworkInterfaces")):
+        external = await external_network(ctx.services.config, view)
+        await public_addresses.schedule(ctx, view, reservation_id, server_ids, external["id"])
 
 
 async def _replay(ctx: RequestContext, reservation_id: str,

@@ -372,6 +372,35 @@ def cmd_config_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_operator_commands(sub, common: argparse.ArgumentParser) -> None:
+    """``instances show``, ``images stuck``, ``operations list``: what operators ask of the proxy."""
+    instances = sub.add_parser("instances", help="what the proxy knows of an instance")
+    instances_sub = instances.add_subparsers(dest="instances_command", required=True)
+    show = instances_sub.add_parser("show", parents=[common], help="ec2 id -> Nova server, project, IP, state")
+    show.add_argument("instance_id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_operator, needs_cloud=True)
+
+    images = sub.add_parser("images", help="images in Glance as the proxy sees them")
+    images_sub = images.add_subparsers(dest="images_command", required=True)
+    stuck = images_sub.add_parser("stuck", parents=[common],
+                                  help="images queued/saving longer than [api] image_stuck_after")
+    stuck.add_argument("--project", help="look in this project (default: the proxy's own view)")
+    stuck.add_argument("--delete", action="store_true", help="delete them")
+    stuck.add_argument("--json", action="store_true")
+    stuck.set_defaults(func=cmd_operator, needs_cloud=True)
+
+    operations = sub.add_parser("operations", help="the operations log")
+    operations_sub = operations.add_subparsers(dest="operations_command", required=True)
+    listing_ops = operations_sub.add_parser("list", parents=[common], help="newest first")
+    listing_ops.add_argument("--state", choices=("pending", "succeeded", "failed"))
+    listing_ops.add_argument("--resource-id")
+    listing_ops.add_argument("--project")
+    listing_ops.add_argument("--limit", type=int, default=100)
+    listing_ops.add_argument("--json", action="store_true")
+    listing_ops.set_defaults(func=cmd_operator)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ec2proxy", description=__doc__)
     parser.add_argument("--version", action="version", version=f"ec2proxy {__version__}")
@@ -414,31 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     help="forget ClientTokens and operations past [api] client_token_retention")
     purge.set_defaults(func=cmd_operator)
 
-    instances = sub.add_parser("instances", help="what the proxy knows of an instance")
-    instances_sub = instances.add_subparsers(dest="instances_command", required=True)
-    show = instances_sub.add_parser("show", parents=[common], help="ec2 id -> Nova server, project, IP, state")
-    show.add_argument("instance_id")
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=cmd_operator, needs_cloud=True)
-
-    images = sub.add_parser("images", help="images in Glance as the proxy sees them")
-    images_sub = images.add_subparsers(dest="images_command", required=True)
-    stuck = images_sub.add_parser("stuck", parents=[common],
-                                  help="images queued/saving longer than [api] image_stuck_after")
-    stuck.add_argument("--project", help="look in this project (default: the proxy's own view)")
-    stuck.add_argument("--delete", action="store_true", help="delete them")
-    stuck.add_argument("--json", action="store_true")
-    stuck.set_defaults(func=cmd_operator, needs_cloud=True)
-
-    operations = sub.add_parser("operations", help="the operations log")
-    operations_sub = operations.add_subparsers(dest="operations_command", required=True)
-    listing_ops = operations_sub.add_parser("list", parents=[common], help="newest first")
-    listing_ops.add_argument("--state", choices=("pending", "succeeded", "failed"))
-    listing_ops.add_argument("--resource-id")
-    listing_ops.add_argument("--project")
-    listing_ops.add_argument("--limit", type=int, default=100)
-    listing_ops.add_argument("--json", action="store_true")
-    listing_ops.set_defaults(func=cmd_operator)
+    _add_operator_commands(sub, common)
 
     devcloud = sub.add_parser("devcloud", parents=[common], help="run the embedded dev cloud alone")
     devcloud.add_argument("--listen", help="HOST:PORT of the dev cloud (default [devcloud] listen)")
