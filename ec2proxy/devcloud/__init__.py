@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ec2proxy.devcloud import compute, identity, image, network, volume
+from ec2proxy.devcloud import compute, compute_catalog, identity, image, network, ports, subnets, volume
 from ec2proxy.devcloud.common import STATE, DevCloud, HTTPError, fail, new_id, now, reply
 from ec2proxy.devcloud.store import Store
 
@@ -238,12 +238,12 @@ def seed(store: Store) -> dict[str, Any]:
         admin_token = type("T", (), {"admin": True, "project_id": projects["admin"]["id"]})()
         public = store.put("network", network._create_network(store, {"name": "public", "router:external": True},
                                                                admin_token))
-        public_subnet = store.put("subnet", network._create_subnet(store, {
+        public_subnet = store.put("subnet", subnets.create_subnet(store, {
             "network_id": public["id"], "cidr": "198.51.100.0/24", "name": "public-subnet"}, admin_token))
         for name, cidr in (("demo", "10.0.0.0/16"), ("alt", "10.1.0.0/16")):
             owner = type("T", (), {"admin": False, "project_id": projects[name]["id"]})()
             private = store.put("network", network._create_network(store, {"name": "private"}, owner))
-            subnet = store.put("subnet", network._create_subnet(store, {
+            subnet = store.put("subnet", subnets.create_subnet(store, {
                 "network_id": private["id"], "cidr": cidr, "name": "private-subnet",
                 "dns_nameservers": ["8.8.8.8"]}, owner))
             router = store.put("router", network._create_router(store, {
@@ -251,7 +251,7 @@ def seed(store: Store) -> dict[str, Any]:
                     "network_id": public["id"], "enable_snat": True,
                     "external_fixed_ips": [{"subnet_id": public_subnet["id"]}]}}, owner))
             network.attach_interface(store, router, subnet)  # as the lab's: the private subnet routed out
-            network.ensure_default_group(store, projects[name]["id"])
+            ports.ensure_default_group(store, projects[name]["id"])
             accounts[f"{name}_network"] = {"network_id": private["id"], "subnet_id": subnet["id"]}
         accounts["image_id"] = cirros["id"]
         accounts["public_network_id"] = public["id"]
@@ -273,7 +273,8 @@ def create_app(data_dir: pathlib.Path, delay: float = 0.5, region: str = "Region
     app = web.Application(middlewares=[log_middleware, errors_middleware, faults_middleware, auth_middleware,
                                        compute.version_headers], client_max_size=64 * 1024 * 1024)
     app[STATE] = state
-    for table in (identity.routes, compute.routes, image.routes, network.routes, volume.routes, admin_routes):
+    for table in (identity.routes, compute.routes, compute_catalog.routes, image.routes, network.routes,
+                  volume.routes, admin_routes):
         app.router.add_routes(table)
 
     async def close(app: web.Application) -> None:

@@ -10,16 +10,15 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hashlib
 import random
 import re
 import string
-from typing import Any
 
 from aiohttp import web
 
 from ec2proxy.devcloud import image as images
-from ec2proxy.devcloud import network, volume
+from ec2proxy.devcloud import ports as neutron_ports
+from ec2proxy.devcloud import volume
 from ec2proxy.devcloud.common import (
     STATE,
     ZONES,
@@ -33,22 +32,12 @@ from ec2proxy.devcloud.common import (
     paged_reply,
     reply,
 )
+from ec2proxy.devcloud.server_views import PREFIX, flavor_by_id, render
 
 routes = web.RouteTableDef()
-PREFIX = "/compute/v2.1"
 MIN_VERSION, MAX_VERSION = (2, 1), (2, 100)
 DELETED_VISIBLE = 3600.0  # deleted servers stay listable with changes-since this long
 
-FLAVORS = [
-    # id, name, vcpus, ram MiB, disk GB
-    ("1", "m1.tiny", 1, 512, 1), ("2", "m1.small", 1, 2048, 20), ("3", "m1.medium", 2, 4096, 40),
-    ("4", "m1.large", 4, 8192, 80), ("5", "m1.xlarge", 8, 16384, 160),
-    ("t2.nano", "t2.nano", 1, 512, 8), ("t2.micro", "t2.micro", 1, 1024, 8), ("t2.small", "t2.small", 1, 2048, 8),
-    ("t2.medium", "t2.medium", 2, 4096, 8), ("t3.micro", "t3.micro", 2, 1024, 8),
-    ("t3.small", "t3.small", 2, 2048, 8), ("t3.medium", "t3.medium", 2, 4096, 8),
-    ("m5.large", "m5.large", 2, 8192, 8), ("m5.xlarge", "m5.xlarge", 4, 16384, 8),
-    ("c5.large", "c5.large", 2, 4096, 8), ("r5.large", "r5.large", 2, 16384, 8),
-]
 
 # (status, vm_state, power_state) of each settled state
 STATES = {
@@ -113,7 +102,7 @@ def settle(cloud, server: dict) -> dict:
         server = {**server, **pending["then"], "pending": None, "updated": pending["at"]}
         if server["status"] == "DELETED":
             volume.release_server(cloud.store, server)
-            network.release_ports(cloud.store, server["id"])
+            neutron_ports.release_ports(cloud.store, server["id"])
         cloud.store.put("server", server)
     return server
 
@@ -149,89 +138,8 @@ def _check_min_disk(store, image: dict, bdms: list[dict]) -> None:
                              "bytes.")
 
 
-def _flavor(flavor_id: str) -> dict | None:
-    for fid, name, vcpus, ram, disk in FLAVORS:
-        if fid == flavor_id or name == flavor_id:
-            return {"id": fid, "name": name, "vcpus": vcpus, "ram": ram, "disk": disk}
-    return None
-
-
 @functools.lru_cache(maxsize=1024)
-def _host_id(project_id: str) -> str:
-    """Nova's hostId: a per-project hash of the host (one host here)."""
-    return hashlib.sha224((project_id + "lab-compute").encode()).hexdigest()
-
-
-def render(request: web.Request, cloud, server: dict, floating: dict[str, dict] | None = None) -> dict:
-    version_ = request["version"]
-    token = request["token"]
-    base = base_url(request)
-    flavor = _flavor(server["flavor_id"]) or {"id": server["flavor_id"], "name": server["flavor_id"],
-                                               "vcpus": 0, "ram": 0, "disk": 0}
-    addresses: dict[str, list] = {}
-    for port in network.ports_of(cloud.store, server):
-        net = cloud.store.get("network", port["network_id"]) or {"name": port["network_id"]}
-        entries = addresses.setdefault(net["name"], [])
-        for fixed in port["fixed_ips"]:
-            entries.append({"OS-EXT-IPS-MAC:mac_addr": port["mac_address"], "OS-EXT-IPS:type": "fixed",
-                            "addr": fixed["ip_address"], "version": 4})
-        fip = (floating or {}).get(port["id"])
-        if fip is not None:
-            entries.append({"OS-EXT-IPS-MAC:mac_addr": port["mac_address"], "OS-EXT-IPS:type": "floating",
-                            "addr": fip["floating_ip_address"], "version": 4})
-    body: dict[str, Any] = {
-        "id": server["id"], "name": server["name"], "status": server["status"],
-        "tenant_id": server["project_id"], "user_id": server["user_id"], "metadata": server["metadata"],
-        "hostId": _host_id(server["project_id"]),
-        "image": "" if not server["image_id"] else {
-            "id": server["image_id"], "links": [{"href": f"{base}/images/{server['image_id']}", "rel": "bookmark"}]},
-        "created": iso(server["created"]), "updated": iso(server["updated"]),
-        "addresses": addresses, "accessIPv4": "", "accessIPv6": "",
-        "links": [{"href": f"{base}{PREFIX}/servers/{server['id']}", "rel": "self"},
-                  {"href": f"{base}/compute/servers/{server['id']}", "rel": "bookmark"}],
-        "OS-DCF:diskConfig": "MANUAL", "progress": 0, "config_drive": "",
-        # Until scheduled, Nova knows no zone unless one was asked for.
-        "OS-EXT-AZ:availability_zone": "" if server["status"] == "BUILD" and not server.get("zone_requested")
-        else server["availability_zone"],
-        "OS-EXT-STS:power_state": server["power_state"], "OS-EXT-STS:task_state": server["task_state"],
-        "OS-EXT-STS:vm_state": server["vm_state"],
-        "OS-SRV-USG:launched_at": iso(server["launched_at"], micro=True),
-        "OS-SRV-USG:terminated_at": iso(server["terminated_at"], micro=True),
-        "key_name": server["key_name"],
-        "security_groups": [{"name": name} for name in server["security_groups"]],
-        "os-extended-volumes:volumes_attached": [
-            {"id": vol_id, "delete_on_termination": dot} for vol_id, dot in server.get("volumes", [])],
-    }
-    if version_ >= (2, 47):
-        body["flavor"] = {"disk": flavor["disk"], "ephemeral": 0, "extra_specs": {}, "original_name": flavor["name"],
-                          "ram": flavor["ram"], "swap": 0, "vcpus": flavor["vcpus"]}
-    else:
-        body["flavor"] = {"id": flavor["id"], "links": [{"href": f"{base}/flavors/{flavor['id']}", "rel": "bookmark"}]}
-    if version_ >= (2, 19):
-        body["description"] = server.get("description")
-    if version_ >= (2, 26):
-        body["tags"] = []
-    if version_ >= (2, 9):
-        body["locked"] = False
-    if server.get("fault"):
-        body["fault"] = server["fault"]
-    if version_ >= (2, 90):
-        body["OS-EXT-SRV-ATTR:hostname"] = server["hostname"]
-    if token.admin:
-        body.update({"OS-EXT-SRV-ATTR:host": "lab-compute", "OS-EXT-SRV-ATTR:hypervisor_hostname": "lab-compute",
-                     "OS-EXT-SRV-ATTR:instance_name": f"instance-{server['seq']:08x}"})
-        if version_ >= (2, 3):
-            body.update({"OS-EXT-SRV-ATTR:reservation_id": server["reservation_id"],
-                         "OS-EXT-SRV-ATTR:launch_index": server["launch_index"],
-                         "OS-EXT-SRV-ATTR:hostname": server["hostname"],
-                         "OS-EXT-SRV-ATTR:kernel_id": server["kernel_id"],
-                         "OS-EXT-SRV-ATTR:ramdisk_id": server["ramdisk_id"],
-                         "OS-EXT-SRV-ATTR:root_device_name": server["root_device_name"],
-                         "OS-EXT-SRV-ATTR:user_data": server["user_data"]})
-    return body
-
-
-def _get_server(request: web.Request, server_id: str) -> dict:
+def get_server(request: web.Request, server_id: str) -> dict:
     cloud = request.app[STATE]
     token = auth(request)
     server = cloud.store.get("server", server_id)
@@ -252,9 +160,52 @@ def _hostname(name: str) -> str:
     return cleaned[:63] or "server"
 
 
-def _quota(store, project_id: str) -> dict:
+def quota_of(store, project_id: str) -> dict:
     return store.get("quota", project_id) or {"id": project_id, "instances": -1, "cores": -1, "ram": -1,
                                               "key_pairs": 100}
+
+
+def _boot_source(store, token, spec: dict) -> tuple[str, list[dict], bool]:
+    """(the image id, the block devices with the image's own mappings the request does not replace, whether
+    the server boots from a volume), as Nova checks them."""
+    bdms = spec.get("block_device_mapping_v2") or []
+    image_id = str(spec.get("imageRef") or "").rsplit("/", 1)[-1]
+    image = None
+    if image_id:
+        image = store.get("image", image_id)
+        if image is None or not _image_visible(image, token):
+            raise HTTPError(400, f"Image {image_id} could not be found.")
+        if image["status"] != "active":
+            raise HTTPError(400, f"Image {image_id} is not active.")
+        asked = {b.get("device_name") for b in bdms}  # the request's mappings win over the image's
+        bdms = [m for m in images.boot_mappings(image) if m.get("device_name") not in asked] + bdms
+    boot_volume = any(b.get("boot_index") in (0, "0") and b.get("destination_type") == "volume" for b in bdms)
+    if not image_id and not boot_volume:
+        raise HTTPError(400, "Missing imageRef attribute")
+    if image is not None and boot_volume:
+        _check_min_disk(store, image, bdms)
+    return image_id, bdms, boot_volume
+
+
+def _counts(store, token, spec: dict) -> tuple[int, int, int]:
+    """(min_count, max_count, how many the project's instance quota allows), as Nova checks them."""
+    try:
+        min_count = int(spec.get("min_count", 1))
+        max_count = int(spec.get("max_count", min_count))
+    except (TypeError, ValueError):
+        raise HTTPError(400, "min_count and max_count must be integers") from None
+    if not 1 <= min_count <= max_count:
+        raise HTTPError(400, "min_count must be <= max_count")
+    quota = quota_of(store, token.project_id)
+    allowed = max_count
+    if quota["instances"] >= 0:
+        used = sum(1 for s in store.all("server").values()
+                   if s["project_id"] == token.project_id and s["status"] != "DELETED")
+        allowed = min(max_count, quota["instances"] - used)
+        if allowed < min_count:
+            raise HTTPError(403, f"Quota exceeded for instances: Requested {min_count}, but already used "
+                                 f"{used} of {quota['instances']} instances")
+    return min_count, max_count, allowed
 
 
 @routes.post(PREFIX + "/servers")
@@ -267,24 +218,10 @@ async def create_servers(request: web.Request) -> web.Response:
     spec = (body or {}).get("server")
     if not isinstance(spec, dict) or not spec.get("name"):
         raise HTTPError(400, "Invalid input for field/attribute server.")
-    flavor = _flavor(str(spec.get("flavorRef", "")).rsplit("/", 1)[-1])
+    flavor = flavor_by_id(str(spec.get("flavorRef", "")).rsplit("/", 1)[-1])
     if flavor is None:
         raise HTTPError(400, f"Flavor {spec.get('flavorRef')} could not be found.")
-    bdms = spec.get("block_device_mapping_v2") or []
-    image_id = str(spec.get("imageRef") or "").rsplit("/", 1)[-1]
-    if image_id:
-        image = store.get("image", image_id)
-        if image is None or not _image_visible(image, token):
-            raise HTTPError(400, f"Image {image_id} could not be found.")
-        if image["status"] != "active":
-            raise HTTPError(400, f"Image {image_id} is not active.")
-        asked = {b.get("device_name") for b in bdms}  # the request's mappings win over the image's
-        bdms = [m for m in images.boot_mappings(image) if m.get("device_name") not in asked] + bdms
-    boot_volume = any(b.get("boot_index") in (0, "0") and b.get("destination_type") == "volume" for b in bdms)
-    if not image_id and not boot_volume:
-        raise HTTPError(400, "Missing imageRef attribute")
-    if image_id and boot_volume:
-        _check_min_disk(store, image, bdms)
+    image_id, bdms, boot_volume = _boot_source(store, token, spec)
     key_name = spec.get("key_name")
     if key_name and store.get("keypair", f"{token.user_id}/{key_name}") is None:
         raise HTTPError(400, "Invalid key_name provided.")
@@ -292,7 +229,7 @@ async def create_servers(request: web.Request) -> web.Response:
     if zone.split(":")[0] not in ZONES:
         raise HTTPError(400, "The requested availability zone is not available")
     groups = [g.get("name") for g in spec.get("security_groups") or [{"name": "default"}]]
-    group_ids = network.resolve_security_groups(store, token.project_id, groups)
+    group_ids = neutron_ports.resolve_security_groups(store, token.project_id, groups)
     groups = [store.get("security_group", gid)["name"] for gid in group_ids]  # Nova shows names, as Neutron has them
     user_data = spec.get("user_data")
     if user_data is not None:
@@ -302,26 +239,11 @@ async def create_servers(request: web.Request) -> web.Response:
             raise HTTPError(400, "User data needs to be valid base 64.") from None
         if len(user_data) > 65535:
             raise HTTPError(400, "User data too large.")
-    try:
-        min_count = int(spec.get("min_count", 1))
-        max_count = int(spec.get("max_count", min_count))
-    except (TypeError, ValueError):
-        raise HTTPError(400, "min_count and max_count must be integers") from None
-    if not 1 <= min_count <= max_count:
-        raise HTTPError(400, "min_count must be <= max_count")
-    quota = _quota(store, token.project_id)
-    allowed = max_count
-    if quota["instances"] >= 0:
-        used = sum(1 for s in store.all("server").values()
-                   if s["project_id"] == token.project_id and s["status"] != "DELETED")
-        allowed = min(max_count, quota["instances"] - used)
-        if allowed < min_count:
-            raise HTTPError(403, f"Quota exceeded for instances: Requested {min_count}, but already used "
-                                 f"{used} of {quota['instances']} instances")
+    min_count, max_count, allowed = _counts(store, token, spec)
     if request["version"] >= (2, 37) and "networks" not in spec:
         raise HTTPError(400, f"Invalid input for field/attribute server. Value: {spec}. "
                              "'networks' is a required property")
-    networks = network.choose_networks(store, token.project_id, spec.get("networks"))
+    networks = neutron_ports.choose_networks(store, token.project_id, spec.get("networks"))
     if max_count > 1 and any(port_id for _, _, port_id in networks):
         raise HTTPError(400, "Unable to launch multiple instances with a single configured port ID. Please launch "
                              "your instance one by one with different ports.")
@@ -336,8 +258,8 @@ async def create_servers(request: web.Request) -> web.Response:
         for index in range(allowed):
             name = spec["name"] if allowed == 1 else f"{spec['name']}-{index + 1}"
             server_id = new_id()
-            ports = [network.bind_port(store, port_id, server_id, zone) if port_id else
-                     network.allocate_port(store, token.project_id, net_id, fixed_ip, group_ids, server_id, zone)
+            ports = [neutron_ports.bind_port(store, port_id, server_id, zone) if port_id else
+                     neutron_ports.allocate_port(store, token.project_id, net_id, fixed_ip, group_ids, server_id, zone)
                      for net_id, fixed_ip, port_id in networks]
             volumes = volume.boot_volumes(store, token.project_id, server_id, bdms, zone, image_id)
             end = _state("ERROR") if fail else _state("ACTIVE")
@@ -414,7 +336,7 @@ async def list_servers(request: web.Request) -> web.Response:
         if all(check(server) for check in settled_checks):
             servers.append(server)
     if request.path.endswith("/detail"):
-        floating = network.floating_by_port(cloud.store)
+        floating = neutron_ports.floating_by_port(cloud.store)
         return paged_reply(request, servers, "servers", lambda s: render(request, cloud, s, floating))
     return paged_reply(request, servers, "servers",
                        lambda s: {"id": s["id"], "name": s["name"], "links": render(request, cloud, s)["links"]})
@@ -429,7 +351,7 @@ def _server_filter(store, key: str, wanted: str):
         return lambda s: pattern.search(s["name"]) is not None
     if key == "ip":  # as the lab's Nova: the text finds ports by substring in Neutron, then must match there
         return lambda s: any(wanted in f["ip_address"] and pattern.match(f["ip_address"])
-                             for p in network.ports_of(store, s) for f in p["fixed_ips"])
+                             for p in neutron_ports.ports_of(store, s) for f in p["fixed_ips"])
     field = {"image": "image_id", "flavor": "flavor_id"}.get(key, key)
     if key == "status":
         return lambda s: s["status"] == wanted.upper()
@@ -451,16 +373,16 @@ def _parse_time(text: str) -> float:
 @routes.get(PREFIX + "/servers/{server_id}")
 async def show_server(request: web.Request) -> web.Response:
     request["version"] = microversion(request)
-    server = _get_server(request, request.match_info["server_id"])
+    server = get_server(request, request.match_info["server_id"])
     cloud = request.app[STATE]
-    return reply({"server": render(request, cloud, server, network.floating_by_port(cloud.store))})
+    return reply({"server": render(request, cloud, server, neutron_ports.floating_by_port(cloud.store))})
 
 
 @routes.post(PREFIX + "/servers/{server_id}/os-interface")
 async def attach_interface(request: web.Request) -> web.Response:
     """A port of the project bound to the server (Nova's 409 when the port is bound already)."""
     cloud = request.app[STATE]
-    server = _get_server(request, request.match_info["server_id"])
+    server = get_server(request, request.match_info["server_id"])
     spec = ((await body_json(request)) or {}).get("interfaceAttachment") or {}
     port = cloud.store.get("port", str(spec.get("port_id", "")))
     if port is None or port["project_id"] != server["project_id"]:
@@ -468,7 +390,7 @@ async def attach_interface(request: web.Request) -> web.Response:
     if port["device_id"]:
         raise HTTPError(409, f"Port {port['id']} is still in use.")
     if server["status"] not in ("ACTIVE", "SHUTOFF"):
-        raise _conflict(server, "attach_interface")
+        raise conflict(server, "attach_interface")
     port = cloud.store.put("port", {**port, "device_id": server["id"], "_preserve": True,
                                     "device_owner": f"compute:{server['availability_zone']}"})
     cloud.store.put("server", {**server, "ports": server["ports"] + [port["id"]]})
@@ -481,7 +403,7 @@ async def attach_interface(request: web.Request) -> web.Response:
 async def detach_interface(request: web.Request) -> web.Response:
     """The port unbound, kept (Nova deletes only the ports it made itself, when the server goes)."""
     cloud = request.app[STATE]
-    server = _get_server(request, request.match_info["server_id"])
+    server = get_server(request, request.match_info["server_id"])
     port = cloud.store.get("port", request.match_info["port_id"])
     if port is None or port["device_id"] != server["id"]:
         raise HTTPError(404, f"Port {request.match_info['port_id']} is not attached")
@@ -493,7 +415,7 @@ async def detach_interface(request: web.Request) -> web.Response:
 @routes.get(PREFIX + "/servers/{server_id}/os-server-password")
 async def server_password(request: web.Request) -> web.Response:
     """What a Windows guest posted to Nova's metadata service, encrypted with its key pair ("" until then)."""
-    server = _get_server(request, request.match_info["server_id"])
+    server = get_server(request, request.match_info["server_id"])
     return reply({"password": server.get("password") or ""})
 
 
@@ -501,22 +423,62 @@ async def server_password(request: web.Request) -> web.Response:
 async def delete_server(request: web.Request) -> web.Response:
     request["version"] = microversion(request)
     cloud = request.app[STATE]
-    server = _get_server(request, request.match_info["server_id"])
+    server = get_server(request, request.match_info["server_id"])
     if server["status"] == "DELETED" or server["task_state"] == "deleting":
         return reply(None, 204)
     _later(cloud, server, "deleting", {**_state("DELETED"), "terminated_at": now() + cloud.delay})
     return reply(None, 204)
 
 
-def _conflict(server: dict, action: str) -> HTTPError:
+def conflict(server: dict, action: str) -> HTTPError:
     return HTTPError(409, f"Cannot '{action}' instance {server['id']} while it is in vm_state {server['vm_state']}")
+
+
+def _change_group(cloud, server: dict, wanted, adding: bool) -> None:
+    """addSecurityGroup / removeSecurityGroup: on every port of the server, as Nova does."""
+    if not isinstance(wanted, str) or not wanted:
+        raise HTTPError(400, "Security group name must be a non-empty string")
+    group_id, = neutron_ports.resolve_security_groups(cloud.store, server["project_id"], [wanted])
+    ports = neutron_ports.ports_of(cloud.store, server)
+    if not ports:
+        raise HTTPError(400, f"Instance {server['id']} has no network port for security groups")
+    if adding == all(group_id in p["security_groups"] for p in ports):
+        raise HTTPError(400, f"Security group {wanted} is {'already' if adding else 'not'} associated "
+                             f"with the instance {server['id']}")
+    for port in ports:
+        chosen = [g for g in port["security_groups"] if g != group_id] + ([group_id] if adding else [])
+        cloud.store.put("port", {**port, "security_groups": chosen})
+    names = sorted({cloud.store.get("security_group", g)["name"]
+                    for p in neutron_ports.ports_of(cloud.store, server) for g in p["security_groups"]})
+    cloud.store.put("server", {**server, "security_groups": names})
+
+
+def _resize(cloud, server: dict, flavor_ref: str, busy: bool) -> None:
+    """resize: to VERIFY_RESIZE after the delay (or back, with a fault, when a failure was injected)."""
+    flavor = flavor_by_id(flavor_ref)
+    if flavor is None:
+        raise HTTPError(400, "Unable to find flavor")
+    if server["status"] not in ("ACTIVE", "SHUTOFF") or busy:
+        raise conflict(server, "resize")
+    if flavor["id"] == server["flavor_id"]:
+        raise HTTPError(400, "When resizing, instances must change flavor!")
+    stopped = server["status"] == "SHUTOFF"
+    cloud.store.put("server", {**server, "status": "RESIZE"})
+    if cloud.fail_resizes > 0:
+        cloud.fail_resizes -= 1
+        outcome = {**_state(server["status"]), "fault": {
+            "code": 500, "message": "No valid host was found. (injected by the dev cloud)",
+            "created": iso(now() + cloud.delay)}}
+    else:
+        outcome = {**_state("VERIFY_RESIZE"), "flavor_id": flavor["id"], "resized_from_stopped": stopped}
+    _later(cloud, {**server, "status": "RESIZE"}, "resize_prep", outcome)
 
 
 @routes.post(PREFIX + "/servers/{server_id}/action")
 async def server_action(request: web.Request) -> web.Response:
     request["version"] = microversion(request)
     cloud = request.app[STATE]
-    server = _get_server(request, request.match_info["server_id"])
+    server = get_server(request, request.match_info["server_id"])
     body = await body_json(request)
     if not isinstance(body, dict) or len(body) != 1:
         raise HTTPError(400, "Malformed request body")
@@ -524,25 +486,25 @@ async def server_action(request: web.Request) -> web.Response:
     busy = server["task_state"] is not None
     if action == "os-stop":
         if server["status"] != "ACTIVE" or busy:
-            raise _conflict(server, "stop")
+            raise conflict(server, "stop")
         _later(cloud, server, "powering-off", _state("SHUTOFF"))
     elif action == "os-start":
         if server["status"] != "SHUTOFF" or busy:
-            raise _conflict(server, "start")
+            raise conflict(server, "start")
         _later(cloud, server, "powering-on", _state("ACTIVE"))
     elif action == "reboot":
         if server["status"] not in ("ACTIVE", "SHUTOFF", "ERROR") or busy:
-            raise _conflict(server, "reboot")
+            raise conflict(server, "reboot")
         kind = ((value or {}).get("type") or "SOFT").upper()
         cloud.store.put("server", {**server, "status": "HARD_REBOOT" if kind == "HARD" else "REBOOT"})
         _later(cloud, {**server, "status": "REBOOT"}, "reboot_started", _state("ACTIVE"))
     elif action == "createImage":
         if server["status"] not in ("ACTIVE", "SHUTOFF") or busy:
-            raise _conflict(server, "createImage")
+            raise conflict(server, "createImage")
         name, metadata = (value or {}).get("name") or "snapshot", (value or {}).get("metadata") or {}
         if server.get("volume_backed", not server["image_id"]):  # Cinder snapshots its volumes; the image maps them
             # Nova writes the flavor's root disk as min_disk, though the root is a volume of its own size
-            disk = (_flavor(server["flavor_id"]) or {}).get("disk") or 1
+            disk = (flavor_by_id(server["flavor_id"]) or {}).get("disk") or 1
             snapshot = cloud.store.put("image", images.volume_backed_snapshot_of(
                 server, name, metadata, volume.image_mappings(cloud, server, name), disk))
         else:
@@ -550,7 +512,7 @@ async def server_action(request: web.Request) -> web.Response:
         return reply({"image_id": snapshot["id"]}, 202)
     elif action == "os-getConsoleOutput":
         if server["status"] not in ("ACTIVE", "SHUTOFF"):
-            raise _conflict(server, "get_console_output")
+            raise conflict(server, "get_console_output")
         lines = [f"[    0.000000] Linux version 6.1.0 (devcloud) booting {server['name']}",
                  f"cloud-init: instance {server['id']} reached the network", "login: "]
         length = (value or {}).get("length")
@@ -558,44 +520,12 @@ async def server_action(request: web.Request) -> web.Response:
             lines = lines[-int(length):]
         return reply({"output": "\n".join(lines) + "\n"})
     elif action in ("addSecurityGroup", "removeSecurityGroup"):
-        wanted = (value or {}).get("name")
-        if not isinstance(wanted, str) or not wanted:
-            raise HTTPError(400, "Security group name must be a non-empty string")
-        group_id, = network.resolve_security_groups(cloud.store, server["project_id"], [wanted])
-        ports = network.ports_of(cloud.store, server)
-        if not ports:
-            raise HTTPError(400, f"Instance {server['id']} has no network port for security groups")
-        adding = action == "addSecurityGroup"
-        if adding == all(group_id in p["security_groups"] for p in ports):
-            raise HTTPError(400, f"Security group {wanted} is {'already' if adding else 'not'} associated "
-                                 f"with the instance {server['id']}")
-        for port in ports:
-            chosen = [g for g in port["security_groups"] if g != group_id] + ([group_id] if adding else [])
-            cloud.store.put("port", {**port, "security_groups": chosen})
-        names = sorted({cloud.store.get("security_group", g)["name"]
-                        for p in network.ports_of(cloud.store, server) for g in p["security_groups"]})
-        cloud.store.put("server", {**server, "security_groups": names})
+        _change_group(cloud, server, (value or {}).get("name"), adding=action == "addSecurityGroup")
     elif action == "resize":
-        flavor = _flavor(str((value or {}).get("flavorRef", "")))
-        if flavor is None:
-            raise HTTPError(400, "Unable to find flavor")
-        if server["status"] not in ("ACTIVE", "SHUTOFF") or busy:
-            raise _conflict(server, "resize")
-        if flavor["id"] == server["flavor_id"]:
-            raise HTTPError(400, "When resizing, instances must change flavor!")
-        stopped = server["status"] == "SHUTOFF"
-        cloud.store.put("server", {**server, "status": "RESIZE"})
-        if cloud.fail_resizes > 0:
-            cloud.fail_resizes -= 1
-            outcome = {**_state(server["status"]), "fault": {
-                "code": 500, "message": "No valid host was found. (injected by the dev cloud)",
-                "created": iso(now() + cloud.delay)}}
-        else:
-            outcome = {**_state("VERIFY_RESIZE"), "flavor_id": flavor["id"], "resized_from_stopped": stopped}
-        _later(cloud, {**server, "status": "RESIZE"}, "resize_prep", outcome)
+        _resize(cloud, server, str((value or {}).get("flavorRef", "")), busy)
     elif action == "confirmResize":
         if busy or server["status"] == "RESIZE":
-            raise _conflict(server, "confirmResize")
+            raise conflict(server, "confirmResize")
         if server["status"] != "VERIFY_RESIZE":  # real Nova's answer once confirmed, or never resized (the lab's)
             raise HTTPError(400, "Instance has not been resized.")
         final = _state("SHUTOFF" if server.get("resized_from_stopped") else "ACTIVE")
@@ -603,218 +533,4 @@ async def server_action(request: web.Request) -> web.Response:
         return reply(None, 204)
     else:
         raise HTTPError(400, f"There is no such action: {action}")
-    return reply(None, 202)
-
-
-# -- flavors, keypairs, zones, limits, quotas ---------------------------------------
-
-
-def _flavor_body(request: web.Request, flavor: dict) -> dict:
-    link = f"{base_url(request)}{PREFIX}/flavors/{flavor['id']}"
-    return {"id": flavor["id"], "name": flavor["name"], "vcpus": flavor["vcpus"], "ram": flavor["ram"],
-            "disk": flavor["disk"], "OS-FLV-EXT-DATA:ephemeral": 0, "OS-FLV-DISABLED:disabled": False,
-            "swap": 0, "rxtx_factor": 1.0, "os-flavor-access:is_public": True, "description": None,
-            "extra_specs": {}, "links": [{"href": link, "rel": "self"}]}
-
-
-@routes.get(PREFIX + "/flavors")
-@routes.get(PREFIX + "/flavors/detail")
-async def list_flavors(request: web.Request) -> web.Response:
-    auth(request)
-    request["version"] = microversion(request)
-    return paged_reply(request, [_flavor(fid) for fid, *_ in FLAVORS], "flavors",
-                       lambda flavor: _flavor_body(request, flavor))
-
-
-@routes.get(PREFIX + "/flavors/{flavor_id}")
-async def show_flavor(request: web.Request) -> web.Response:
-    auth(request)
-    request["version"] = microversion(request)
-    flavor = _flavor(request.match_info["flavor_id"])
-    if flavor is None:
-        raise HTTPError(404, f"Flavor {request.match_info['flavor_id']} could not be found.")
-    return reply({"flavor": _flavor_body(request, flavor)})
-
-
-def fingerprint(public_key: str) -> str:
-    """MD5 of the key blob, colon-separated: what Nova reports. Nova parses the key; so do we."""
-    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
-
-    parts = public_key.split()
-    try:
-        load_ssh_public_key(public_key.strip().encode())
-        blob = base64.b64decode(parts[1], validate=True)
-    except (binascii.Error, ValueError, IndexError, TypeError):
-        raise HTTPError(400, "Keypair data is invalid: failed to generate fingerprint") from None
-    except Exception:  # noqa: BLE001  cryptography's UnsupportedAlgorithm and friends
-        raise HTTPError(400, "Keypair data is invalid: failed to generate fingerprint") from None
-    digest = hashlib.md5(blob).hexdigest()
-    return ":".join(digest[i:i + 2] for i in range(0, 32, 2))
-
-
-def _keypair_body(keypair: dict, full: bool = True) -> dict:
-    body = {"name": keypair["name"], "public_key": keypair["public_key"], "fingerprint": keypair["fingerprint"],
-            "type": keypair["type"]}
-    if full:
-        body.update({"user_id": keypair["user_id"], "created_at": iso(keypair["created"], micro=True),
-                     "deleted": False, "deleted_at": None, "updated_at": None, "id": keypair["seq"]})
-    return body
-
-
-@routes.get(PREFIX + "/os-keypairs")
-async def list_keypairs(request: web.Request) -> web.Response:
-    token = auth(request)
-    request["version"] = microversion(request)
-    store = request.app[STATE].store
-    items = [k for k in store.all("keypair").values() if k["user_id"] == token.user_id]
-    return reply({"keypairs": [{"keypair": _keypair_body(k, full=False)} for k in items]})
-
-
-@routes.post(PREFIX + "/os-keypairs")
-async def create_keypair(request: web.Request) -> web.Response:
-    token = auth(request)
-    request["version"] = microversion(request)
-    store = request.app[STATE].store
-    spec = ((await body_json(request)) or {}).get("keypair") or {}
-    name = spec.get("name")
-    if not name or not isinstance(name, str) or len(name) > 255:
-        raise HTTPError(400, "Keypair name must be string and between 1 and 255 characters long")
-    if not spec.get("public_key"):
-        raise HTTPError(400, "Invalid input for field/attribute keypair. 'public_key' is a required property")
-    key_id = f"{token.user_id}/{name}"
-    if store.get("keypair", key_id) is not None:
-        raise HTTPError(409, f"Key pair '{name}' already exists.")
-    keypair = store.put("keypair", {"id": key_id, "seq": len(store.all("keypair")) + 1, "name": name,
-                                    "user_id": token.user_id, "public_key": spec["public_key"].strip(),
-                                    "fingerprint": fingerprint(spec["public_key"]),
-                                    "type": spec.get("type", "ssh"), "created": now()})
-    return reply({"keypair": _keypair_body(keypair)}, 201 if request["version"] >= (2, 2) else 200)
-
-
-@routes.get(PREFIX + "/os-keypairs/{name}")
-async def show_keypair(request: web.Request) -> web.Response:
-    token = auth(request)
-    request["version"] = microversion(request)
-    keypair = request.app[STATE].store.get("keypair", f"{token.user_id}/{request.match_info['name']}")
-    if keypair is None:
-        raise HTTPError(404, f"Keypair {request.match_info['name']} not found for user {token.user_id}")
-    return reply({"keypair": _keypair_body(keypair)})
-
-
-@routes.delete(PREFIX + "/os-keypairs/{name}")
-async def delete_keypair(request: web.Request) -> web.Response:
-    token = auth(request)
-    request["version"] = microversion(request)
-    store = request.app[STATE].store
-    key_id = f"{token.user_id}/{request.match_info['name']}"
-    if store.get("keypair", key_id) is None:
-        raise HTTPError(404, f"Keypair {request.match_info['name']} not found for user {token.user_id}")
-    store.delete("keypair", key_id)
-    return reply(None, 202 if request["version"] < (2, 2) else 204)
-
-
-@routes.get(PREFIX + "/os-availability-zone")
-async def availability_zones(request: web.Request) -> web.Response:
-    auth(request)
-    request["version"] = microversion(request)
-    return reply({"availabilityZoneInfo": [{"zoneName": z, "zoneState": {"available": True}, "hosts": None}
-                                           for z in ZONES]})
-
-
-@routes.get(PREFIX + "/limits")
-async def limits(request: web.Request) -> web.Response:
-    token = auth(request)
-    request["version"] = microversion(request)
-    store = request.app[STATE].store
-    quota = _quota(store, token.project_id)
-    mine = [s for s in store.all("server").values() if s["project_id"] == token.project_id and s["status"] != "DELETED"]
-    flavors = [_flavor(s["flavor_id"]) or {"vcpus": 0, "ram": 0} for s in mine]
-    return reply({"limits": {"rate": [], "absolute": {
-        "maxTotalInstances": quota["instances"], "maxTotalCores": quota["cores"], "maxTotalRAMSize": quota["ram"],
-        "maxTotalKeypairs": quota["key_pairs"], "maxServerMeta": 128, "maxImageMeta": 128,
-        "maxPersonality": 5, "maxPersonalitySize": 10240, "maxServerGroups": 10, "maxServerGroupMembers": 10,
-        "totalInstancesUsed": len(mine), "totalCoresUsed": sum(f["vcpus"] for f in flavors),
-        "totalRAMUsed": sum(f["ram"] for f in flavors), "totalServerGroupsUsed": 0}}})
-
-
-@routes.get(PREFIX + "/os-quota-sets/{project_id}")
-async def show_quota(request: web.Request) -> web.Response:
-    token = auth(request)
-    request["version"] = microversion(request)
-    project_id = request.match_info["project_id"]
-    if not token.admin and project_id != token.project_id:
-        raise HTTPError(403, "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.")
-    return reply({"quota_set": _quota(request.app[STATE].store, project_id)})
-
-
-@routes.put(PREFIX + "/os-quota-sets/{project_id}")
-async def update_quota(request: web.Request) -> web.Response:
-    token = auth(request)
-    request["version"] = microversion(request)
-    if not token.admin:
-        raise HTTPError(403, "Policy doesn't allow os_compute_api:os-quota-sets:update to be performed.")
-    store = request.app[STATE].store
-    project_id = request.match_info["project_id"]
-    changes = ((await body_json(request)) or {}).get("quota_set") or {}
-    quota = {**_quota(store, project_id), **{k: int(v) for k, v in changes.items() if k != "force"}}
-    return reply({"quota_set": store.put("quota", quota)})
-
-
-# -- volume attachments -----------------------------------------------------------
-
-
-@routes.get(PREFIX + "/servers/{server_id}/os-volume_attachments")
-async def list_attachments(request: web.Request) -> web.Response:
-    request["version"] = microversion(request)
-    server = _get_server(request, request.match_info["server_id"])
-    store = request.app[STATE].store
-    return reply({"volumeAttachments": [volume.attachment_body(store, server["id"], vol_id)
-                                        for vol_id, _ in server.get("volumes", [])]})
-
-
-@routes.post(PREFIX + "/servers/{server_id}/os-volume_attachments")
-async def attach_volume(request: web.Request) -> web.Response:
-    request["version"] = microversion(request)
-    cloud = request.app[STATE]
-    server = _get_server(request, request.match_info["server_id"])
-    spec = ((await body_json(request)) or {}).get("volumeAttachment") or {}
-    if server["status"] not in ("ACTIVE", "SHUTOFF"):
-        raise _conflict(server, "attach_volume")
-    attachment = volume.attach(cloud, server, str(spec.get("volumeId", "")), spec.get("device"))
-    return reply({"volumeAttachment": attachment})
-
-
-@routes.put(PREFIX + "/servers/{server_id}/os-volume_attachments/{volume_id}")
-async def update_attachment(request: web.Request) -> web.Response:
-    """Nova's update of an attachment: since 2.85 its delete_on_termination; another volumeId is a swap, which
-    only an admin may do (not modelled here)."""
-    request["version"] = microversion(request)
-    cloud = request.app[STATE]
-    server = _get_server(request, request.match_info["server_id"])
-    volume_id = request.match_info["volume_id"]
-    spec = ((await body_json(request)) or {}).get("volumeAttachment")
-    if not isinstance(spec, dict) or "volumeId" not in spec:
-        raise HTTPError(400, "Invalid input for field/attribute volumeAttachment.")
-    extra = set(spec) - {"volumeId", *(("delete_on_termination",) if request["version"] >= (2, 85) else ())}
-    if extra:
-        raise HTTPError(400, f"Invalid input for field/attribute volumeAttachment. Additional properties are not "
-                             f"allowed ({sorted(extra)[0]!r} was unexpected)")
-    if spec["volumeId"] != volume_id:
-        raise HTTPError(403, "Policy doesn't allow os_compute_api:os-volumes-attachments:swap to be performed.")
-    if volume_id not in [v for v, _ in server.get("volumes", [])]:
-        raise HTTPError(404, f"No volume Block Device Mapping with id {volume_id}.")
-    if "delete_on_termination" in spec:
-        if not isinstance(spec["delete_on_termination"], bool):
-            raise HTTPError(400, "Invalid input for field/attribute delete_on_termination.")
-        cloud.store.put("server", {**server, "volumes": [
-            (v, spec["delete_on_termination"] if v == volume_id else dot) for v, dot in server["volumes"]]})
-    return reply(None, 202)
-
-
-@routes.delete(PREFIX + "/servers/{server_id}/os-volume_attachments/{volume_id}")
-async def detach_volume(request: web.Request) -> web.Response:
-    request["version"] = microversion(request)
-    cloud = request.app[STATE]
-    server = _get_server(request, request.match_info["server_id"])
-    volume.detach(cloud, server, request.match_info["volume_id"])
     return reply(None, 202)

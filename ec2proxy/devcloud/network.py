@@ -8,7 +8,6 @@ marker paging; show; create; update; delete) over per-kind rules kept as data
 from __future__ import annotations
 
 import ipaddress
-import random
 from typing import Any, Callable
 
 from aiohttp import web
@@ -26,183 +25,11 @@ from ec2proxy.devcloud.common import (
     paged_reply,
     reply,
 )
+from ec2proxy.devcloud.ports import add_rule, allocate_ip, allocate_port, ensure_default_group, mac, release_ip, stamp
+from ec2proxy.devcloud.subnets import check_name_servers, create_subnet, create_subnetpool
 
 routes = web.RouteTableDef()
 PREFIX = "/network/v2.0"
-
-
-def _stamp(obj: dict, project_id: str) -> dict:
-    stamp = iso(now())
-    return {"project_id": project_id, "tenant_id": project_id, "created_at": stamp, "updated_at": stamp,
-            "revision_number": 1, "description": "", "tags": [], **obj}
-
-
-# -- derived indexes (memory only) ----------------------------------------------------
-
-
-def _used_ips(store, subnet_id: str) -> set[str]:
-    indexes = store.__dict__.setdefault("indexes", {})
-    key = ("ips", subnet_id)
-    if key not in indexes:
-        used = set()
-        for port in store.all("port").values():
-            used.update(f["ip_address"] for f in port["fixed_ips"] if f["subnet_id"] == subnet_id)
-        for fip in store.all("floatingip").values():
-            if fip.get("_subnet_id") == subnet_id:
-                used.add(fip["floating_ip_address"])
-        indexes[key] = used
-    return indexes[key]
-
-
-def _allocate_ip(store, subnet: dict, wanted: str | None = None) -> str:
-    used = _used_ips(store, subnet["id"])
-    network = ipaddress.ip_network(subnet["cidr"])
-    if wanted is not None:
-        try:
-            address = ipaddress.ip_address(wanted)
-        except ValueError:
-            raise HTTPError(400, f"Invalid IP address {wanted}") from None
-        if address not in network or wanted == subnet["gateway_ip"]:
-            raise HTTPError(400, f"IP address {wanted} is not a valid IP for the specified subnet.")
-        if wanted in used:
-            raise HTTPError(409, f"IP address {wanted} already allocated in subnet {subnet['id']}")
-        used.add(wanted)
-        return wanted
-    for pool in subnet["allocation_pools"]:
-        start, end = int(ipaddress.ip_address(pool["start"])), int(ipaddress.ip_address(pool["end"]))
-        cursor = subnet.get("_cursor", start)
-        for offset in range(end - start + 1):
-            candidate = str(ipaddress.ip_address(start + (cursor - start + offset) % (end - start + 1)))
-            if candidate not in used:
-                used.add(candidate)
-                subnet["_cursor"] = int(ipaddress.ip_address(candidate)) + 1
-                return candidate
-    raise HTTPError(409, f"No more IP addresses available on network {subnet['network_id']}.")
-
-
-def _release_ip(store, subnet_id: str, address: str) -> None:
-    _used_ips(store, subnet_id).discard(address)
-
-
-def _mac() -> str:
-    return "fa:16:3e:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
-
-
-# -- helpers used by Nova -------------------------------------------------------------
-
-
-def ensure_default_group(store, project_id: str) -> dict:
-    """Every project has a ``default`` group, made on first use like Neutron does."""
-    for group in store.all("security_group").values():
-        if group["project_id"] == project_id and group["name"] == "default":
-            return group
-    group = store.put("security_group", _stamp({"id": new_id(), "name": "default",
-                                                "description": "Default security group", "stateful": True,
-                                                "shared": False}, project_id))
-    for ethertype in ("IPv4", "IPv6"):
-        _add_rule(store, {"security_group_id": group["id"], "direction": "ingress", "ethertype": ethertype,
-                          "remote_group_id": group["id"]}, project_id)
-        _add_rule(store, {"security_group_id": group["id"], "direction": "egress", "ethertype": ethertype},
-                  project_id)
-    return group
-
-
-def resolve_security_groups(store, project_id: str, names: list[str]) -> list[str]:
-    ensure_default_group(store, project_id)
-    groups = [g for g in store.all("security_group").values() if g["project_id"] == project_id]
-    ids = []
-    for name in names:
-        match = [g for g in groups if g["name"] == name or g["id"] == name]
-        if not match:
-            raise HTTPError(400, f"Security group {name} not found for project {project_id}.")
-        if len(match) > 1:
-            raise HTTPError(409, f"Multiple security_group matches found for name '{name}', use an ID.")
-        ids.append(match[0]["id"])
-    return ids
-
-
-def choose_networks(store, project_id: str, requested: Any) -> list[tuple[str, str | None, str | None]]:
-    """(network id, fixed IP, pre-created port id) for each NIC; Nova's 'auto' picks the project's only network."""
-    if requested == "none":
-        return []
-    if isinstance(requested, str) and requested != "auto":
-        raise HTTPError(400, f"Invalid input for field/attribute networks. Value: {requested}.")
-    if isinstance(requested, list) and requested:
-        out = []
-        for nic in requested:
-            if nic.get("port"):  # as Nova: the project's own, unbound port
-                port = store.get("port", nic["port"])
-                if port is None or port["project_id"] != project_id:
-                    raise HTTPError(400, f"Port id {nic['port']} could not be found.")
-                if port["device_id"]:
-                    raise HTTPError(409, f"Port {nic['port']} is still in use.")
-                out.append((port["network_id"], None, port["id"]))
-                continue
-            net = store.get("network", nic.get("uuid", ""))
-            if net is None or not (net["project_id"] == project_id or net["shared"]):
-                raise HTTPError(400, f"Network {nic.get('uuid')} could not be found.")
-            out.append((net["id"], nic.get("fixed_ip"), None))
-        return out
-    own = [n for n in store.all("network").values() if n["project_id"] == project_id and not n["router:external"]]
-    if not own:
-        own = [n for n in store.all("network").values() if n["shared"] and not n["router:external"]]
-    if len(own) != 1:
-        raise HTTPError(409, "Multiple possible networks found, use a Network ID to be more specific."
-                        if own else "No network is available for this project.")
-    return [(own[0]["id"], None, None)]
-
-
-def allocate_port(store, project_id: str, network_id: str, fixed_ip: str | None, group_ids: list[str],
-                  device_id: str, zone: str, subnet_id: str | None = None) -> dict:
-    subnets = [s for s in store.all("subnet").values() if s["network_id"] == network_id and s["ip_version"] == 4]
-    if not subnets:
-        raise HTTPError(400, f"Network {network_id} has no IPv4 subnet.")
-    subnet = subnets[0]
-    if subnet_id is not None:
-        subnet = next((s for s in subnets if s["id"] == subnet_id), None)
-        if subnet is None:
-            raise HTTPError(400, f"Invalid input for operation: Failed to create port on network {network_id}, "
-                                 f"because fixed_ips included invalid subnet {subnet_id}.")
-    elif fixed_ip is not None:
-        subnet = next((s for s in subnets if ipaddress.ip_address(fixed_ip) in ipaddress.ip_network(s["cidr"])),
-                      subnet)
-    address = _allocate_ip(store, subnet, fixed_ip)
-    store.put("subnet", subnet)
-    return store.put("port", _stamp({
-        "id": new_id(), "name": "", "network_id": network_id, "mac_address": _mac(), "admin_state_up": True,
-        "status": "ACTIVE", "device_id": device_id, "device_owner": f"compute:{zone}",
-        "fixed_ips": [{"subnet_id": subnet["id"], "ip_address": address}], "security_groups": group_ids,
-        "allowed_address_pairs": [], "extra_dhcp_opts": [], "binding:vnic_type": "normal",
-        "port_security_enabled": True}, project_id))
-
-
-def bind_port(store, port_id: str, device_id: str, zone: str) -> dict:
-    """A pre-created port given to a new server: Nova binds it, and unbinds (keeps) it when the server goes."""
-    port = store.get("port", port_id)
-    return store.put("port", {**port, "device_id": device_id, "device_owner": f"compute:{zone}", "_preserve": True,
-                              "updated_at": iso(now()), "revision_number": port.get("revision_number", 1) + 1})
-
-
-def release_ports(store, device_id: str) -> None:
-    for port in [p for p in store.all("port").values() if p["device_id"] == device_id]:
-        if port.get("_preserve"):  # attached, not made, by Nova: unbound and kept (its floating IP too)
-            store.put("port", {**port, "device_id": "", "device_owner": "", "_preserve": False})
-            continue
-        for fip in store.all("floatingip").values():
-            if fip["port_id"] == port["id"]:
-                store.put("floatingip", {**fip, "port_id": None, "fixed_ip_address": None, "status": "DOWN",
-                                         "router_id": None})
-        for fixed in port["fixed_ips"]:
-            _release_ip(store, fixed["subnet_id"], fixed["ip_address"])
-        store.delete("port", port["id"])
-
-
-def ports_of(store, server: dict) -> list[dict]:
-    return [p for p in (store.get("port", pid) for pid in server.get("ports", [])) if p is not None]
-
-
-def floating_by_port(store) -> dict[str, dict]:
-    return {fip["port_id"]: fip for fip in store.all("floatingip").values() if fip.get("port_id")}
 
 
 # -- per-kind rules --------------------------------------------------------------------
@@ -212,96 +39,12 @@ def _create_network(store, spec: dict, token) -> dict:
     external = bool(spec.get("router:external", False))
     if external and not token.admin:
         raise HTTPError(403, "Only admins may create external networks.")
-    return _stamp({"id": new_id(), "name": spec.get("name", ""), "admin_state_up": spec.get("admin_state_up", True),
+    return stamp({"id": new_id(), "name": spec.get("name", ""), "admin_state_up": spec.get("admin_state_up", True),
                    "status": "ACTIVE", "subnets": [], "shared": bool(spec.get("shared", False)),
                    "router:external": external, "mtu": 1500, "port_security_enabled": True,
                    "availability_zones": ["nova"], "ipv4_address_scope": None, "ipv6_address_scope": None,
                    "is_default": False}, spec.get("project_id") if token.admin and spec.get("project_id")
                   else token.project_id)
-
-
-def _create_subnet(store, spec: dict, token) -> dict:
-    network = store.get("network", spec.get("network_id", ""))
-    if network is None:
-        raise HTTPError(404, f"Network {spec.get('network_id')} could not be found.")
-    pool = store.get("subnetpool", spec.get("subnetpool_id") or "") if spec.get("subnetpool_id") else None
-    if spec.get("subnetpool_id") and pool is None:
-        raise HTTPError(404, f"Subnet pool {spec['subnetpool_id']} could not be found.")
-    try:
-        cidr = ipaddress.ip_network(spec["cidr"], strict=False) if spec.get("cidr") or pool is None else \
-            _from_pool(store, pool, int(spec.get("prefixlen") or pool["default_prefixlen"]))
-    except (KeyError, ValueError):
-        raise HTTPError(400, "Invalid input for cidr.") from None
-    for other in store.all("subnet").values():
-        if other["network_id"] == network["id"] and cidr.overlaps(ipaddress.ip_network(other["cidr"])):
-            raise HTTPError(400, f"Invalid input for operation: Requested subnet with cidr: {cidr} for network: "
-                                 f"{network['id']} overlaps with another subnet.")
-    _check_name_servers(spec.get("dns_nameservers") or [])
-    hosts = list(_host_bounds(cidr))
-    gateway = spec.get("gateway_ip", str(ipaddress.ip_address(hosts[0])))
-    pools = spec.get("allocation_pools") or [{"start": str(ipaddress.ip_address(hosts[0] + 1)),
-                                              "end": str(ipaddress.ip_address(hosts[1]))}]
-    subnet = _stamp({"id": new_id(), "name": spec.get("name", ""), "network_id": network["id"],
-                     "cidr": str(cidr), "ip_version": cidr.version, "gateway_ip": gateway,
-                     "allocation_pools": pools, "enable_dhcp": spec.get("enable_dhcp", True),
-                     "dns_nameservers": spec.get("dns_nameservers", []),
-                     "host_routes": spec.get("host_routes") or [],
-                     "ipv6_address_mode": None, "ipv6_ra_mode": None,
-                     "subnetpool_id": pool["id"] if pool else None,
-                     "service_types": [], "segment_id": None}, network["project_id"])
-    store.put("network", {**network, "subnets": network["subnets"] + [subnet["id"]]})
-    return subnet
-
-
-MAX_NAME_SERVERS = 5  # Neutron's max_dns_nameservers default
-
-
-def _check_name_servers(servers: list[str]) -> None:
-    if len(servers) > MAX_NAME_SERVERS:
-        raise HTTPError(400, f"Number of DNS nameservers exceeds the limit {MAX_NAME_SERVERS}.")
-    for server in servers:
-        try:
-            ipaddress.ip_address(server)
-        except ValueError:
-            raise HTTPError(400, f"Invalid input for dns_nameservers. Reason: '{server}' is not a valid nameserver."
-                            ) from None
-
-
-def _from_pool(store, pool: dict, prefixlen: int):
-    """The first block of ``prefixlen`` in the pool's prefixes that no subnet of the pool overlaps (Neutron's
-    subnet allocation); 409 when the pool is full."""
-    taken = [ipaddress.ip_network(s["cidr"]) for s in store.all("subnet").values()
-             if s.get("subnetpool_id") == pool["id"]]
-    for prefix in pool["prefixes"]:
-        network = ipaddress.ip_network(prefix)
-        if prefixlen < network.prefixlen:
-            continue
-        for block in network.subnets(new_prefix=prefixlen):
-            if not any(block.overlaps(t) for t in taken):
-                return block
-    raise HTTPError(409, f"Insufficient prefix space to allocate subnet size /{prefixlen}.")
-
-
-def _create_subnetpool(store, spec: dict, token) -> dict:
-    """A subnet pool (Neutron's subnet_allocation); only an admin makes a shared or default one."""
-    if (spec.get("is_default") or spec.get("shared")) and not token.admin:
-        raise HTTPError(403, "Only an admin may make a shared or default subnet pool.")
-    try:
-        prefixes = [str(ipaddress.ip_network(p)) for p in spec.get("prefixes") or []]
-    except ValueError:
-        raise HTTPError(400, "Invalid input for prefixes.") from None
-    if not prefixes:
-        raise HTTPError(400, "Invalid input for operation: prefixes is required.")
-    version = ipaddress.ip_network(prefixes[0]).version
-    return _stamp({"id": new_id(), "name": spec.get("name", ""), "prefixes": prefixes, "ip_version": version,
-                   "default_prefixlen": int(spec.get("default_prefixlen") or (26 if version == 4 else 64)),
-                   "min_prefixlen": int(spec.get("min_prefixlen") or 8), "max_prefixlen": 32 if version == 4 else 128,
-                   "is_default": bool(spec.get("is_default")), "shared": bool(spec.get("shared")),
-                   "address_scope_id": None}, token.project_id)
-
-
-def _host_bounds(cidr) -> tuple[int, int]:
-    return int(cidr.network_address) + 1, int(cidr.broadcast_address) - 1
 
 
 def _create_port(store, spec: dict, token) -> dict:
@@ -320,7 +63,7 @@ def _create_port(store, spec: dict, token) -> dict:
             port["fixed_ips"] = _fixed_ips(store, port, [port["fixed_ips"][0], *spec["fixed_ips"][1:]])
     except BaseException:
         for held in port["fixed_ips"]:
-            _release_ip(store, held["subnet_id"], held["ip_address"])
+            release_ip(store, held["subnet_id"], held["ip_address"])
         store.delete("port", port["id"])
         raise
     return port
@@ -354,17 +97,17 @@ def _fixed_ips(store, port: dict, wanted: list[dict]) -> list[dict]:
                 raise HTTPError(400, f"Invalid input for operation: Failed to create port on network "
                                      f"{port['network_id']}, because fixed_ips included invalid subnet "
                                      f"{entry.get('subnet_id')}.")
-            new = {"subnet_id": subnet["id"], "ip_address": _allocate_ip(store, subnet, address)}
+            new = {"subnet_id": subnet["id"], "ip_address": allocate_ip(store, subnet, address)}
             store.put("subnet", subnet)
             taken.append(new)
             out.append(new)
     except BaseException:
         for new in taken:
-            _release_ip(store, new["subnet_id"], new["ip_address"])
+            release_ip(store, new["subnet_id"], new["ip_address"])
         raise
     for address, fixed in held.items():
         if address not in kept:
-            _release_ip(store, fixed["subnet_id"], address)
+            release_ip(store, fixed["subnet_id"], address)
     return sorted(out, key=lambda f: f["ip_address"])
 
 
@@ -383,40 +126,12 @@ def _dhcp_options(held: list[dict], given: list[dict]) -> list[dict]:
     return list(out.values())
 
 
-def _add_rule(store, spec: dict, project_id: str) -> dict:
-    group = store.get("security_group", spec.get("security_group_id", ""))
-    if group is None:
-        raise HTTPError(404, f"Security group {spec.get('security_group_id')} does not exist")
-    if spec.get("direction") not in ("ingress", "egress"):
-        raise HTTPError(400, "Invalid input for direction.")
-    protocol = spec.get("protocol")
-    low, high = spec.get("port_range_min"), spec.get("port_range_max")
-    if protocol in ("tcp", "udp", "6", "17") and low is not None:
-        if low == 0 or (high is not None and (high == 0 or low > high)) or max(low, high or 0) > 65535:
-            raise HTTPError(400, f"Invalid value for port {0 if 0 in (low, high) else low}")
-    if spec.get("ethertype", "IPv4") == "IPv6" and spec.get("remote_ip_prefix") and \
-            ":" not in spec["remote_ip_prefix"]:
-        raise HTTPError(400, "Conflicting value ethertype IPv6 for CIDR " + spec["remote_ip_prefix"])
-    rule = _stamp({"id": new_id(), "security_group_id": group["id"], "direction": spec["direction"],
-                   "ethertype": spec.get("ethertype", "IPv4"), "protocol": protocol,
-                   "port_range_min": spec.get("port_range_min"), "port_range_max": spec.get("port_range_max"),
-                   "remote_ip_prefix": spec.get("remote_ip_prefix"), "remote_group_id": spec.get("remote_group_id"),
-                   "remote_address_group_id": None, "normalized_cidr": spec.get("remote_ip_prefix"),
-                   "description": spec.get("description", "")}, group["project_id"])
-    identity = ("direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix",
-                "remote_group_id")
-    for existing in store.all("security_group_rule").values():
-        if existing["security_group_id"] == group["id"] and all(existing[k] == rule[k] for k in identity):
-            raise HTTPError(409, f"Security group rule already exists. Rule id is {existing['id']}.")
-    return store.put("security_group_rule", rule)
-
-
 def _create_security_group(store, spec: dict, token) -> dict:
-    group = store.put("security_group", _stamp({"id": new_id(), "name": spec.get("name", ""),
+    group = store.put("security_group", stamp({"id": new_id(), "name": spec.get("name", ""),
                                                 "description": spec.get("description", ""), "stateful": True,
                                                 "shared": False}, token.project_id))
     for ethertype in ("IPv4", "IPv6"):
-        _add_rule(store, {"security_group_id": group["id"], "direction": "egress", "ethertype": ethertype},
+        add_rule(store, {"security_group_id": group["id"], "direction": "egress", "ethertype": ethertype},
                   token.project_id)
     return group
 
@@ -426,9 +141,9 @@ def _create_floatingip(store, spec: dict, token) -> dict:
     if network is None or not network["router:external"]:
         raise HTTPError(404, f"Network {spec.get('floating_network_id')} could not be found.")
     subnet = store.get("subnet", network["subnets"][0])
-    address = _allocate_ip(store, subnet, spec.get("floating_ip_address"))
+    address = allocate_ip(store, subnet, spec.get("floating_ip_address"))
     store.put("subnet", subnet)
-    fip = _stamp({"id": new_id(), "floating_ip_address": address, "floating_network_id": network["id"],
+    fip = stamp({"id": new_id(), "floating_ip_address": address, "floating_network_id": network["id"],
                   "router_id": None, "port_id": None, "fixed_ip_address": None, "status": "DOWN",
                   "port_details": None, "qos_policy_id": None, "_subnet_id": subnet["id"],
                   "description": spec.get("description", "")}, token.project_id)
@@ -482,14 +197,14 @@ def _update_router(store, router: dict, spec: dict) -> dict:
         gateway = spec["external_gateway_info"] or {}
         old = router.get("external_gateway_info") or {}
         for fixed in old.get("external_fixed_ips") or []:
-            _release_ip(store, fixed["subnet_id"], fixed["ip_address"])
+            release_ip(store, fixed["subnet_id"], fixed["ip_address"])
         if gateway.get("network_id"):
             external = store.get("network", gateway["network_id"])
             subnets = [s for s in store.all("subnet").values() if external and s["network_id"] == external["id"]]
             if external is None or not external["router:external"] or not subnets:
                 raise HTTPError(400, f"Bad router request: Network {gateway['network_id']} is not an external "
                                      "network.")
-            address = _allocate_ip(store, subnets[0], None)
+            address = allocate_ip(store, subnets[0], None)
             store.put("subnet", subnets[0])
             changed["external_gateway_info"] = {"network_id": external["id"], "enable_snat": True,
                                                 "external_fixed_ips": [{"subnet_id": subnets[0]["id"],
@@ -507,8 +222,8 @@ def _update_router(store, router: dict, spec: dict) -> dict:
 
 def attach_interface(store, router: dict, subnet: dict) -> dict:
     """The router's port on the subnet, holding the subnet's gateway address."""
-    return store.put("port", _stamp({
-        "id": new_id(), "name": "", "network_id": subnet["network_id"], "mac_address": _mac(),
+    return store.put("port", stamp({
+        "id": new_id(), "name": "", "network_id": subnet["network_id"], "mac_address": mac(),
         "admin_state_up": True, "status": "ACTIVE", "device_id": router["id"],
         "device_owner": "network:router_interface",
         "fixed_ips": [{"subnet_id": subnet["id"], "ip_address": subnet["gateway_ip"]}], "security_groups": [],
@@ -545,7 +260,7 @@ async def router_interface(request: web.Request) -> web.Response:
 
 
 def _create_router(store, spec: dict, token) -> dict:
-    return _stamp({"id": new_id(), "name": spec.get("name", ""), "admin_state_up": True, "status": "ACTIVE",
+    return stamp({"id": new_id(), "name": spec.get("name", ""), "admin_state_up": True, "status": "ACTIVE",
                    "external_gateway_info": spec.get("external_gateway_info"), "routes": [],
                    "distributed": False, "ha": False, "availability_zones": ["nova"]}, token.project_id)
 
@@ -574,10 +289,10 @@ def _after_delete(store, kind: str, obj: dict) -> None:
         for rule in [r for r in store.all("security_group_rule").values() if r["security_group_id"] == obj["id"]]:
             store.delete("security_group_rule", rule["id"])
     if kind == "floatingip":
-        _release_ip(store, obj["_subnet_id"], obj["floating_ip_address"])
+        release_ip(store, obj["_subnet_id"], obj["floating_ip_address"])
     if kind == "port":
         for fixed in obj["fixed_ips"]:
-            _release_ip(store, fixed["subnet_id"], fixed["ip_address"])
+            release_ip(store, fixed["subnet_id"], fixed["ip_address"])
     if kind == "network":  # Neutron deletes a network's subnets with it
         for subnet in [s for s in store.all("subnet").values() if s["network_id"] == obj["id"]]:
             store.delete("subnet", subnet["id"])
@@ -600,14 +315,14 @@ Creator = Callable[[Any, dict, Any], dict]
 KINDS: dict[str, tuple[str, Creator | None]] = {
     # collection -> (singular, creator)
     "networks": ("network", _create_network),
-    "subnets": ("subnet", _create_subnet),
+    "subnets": ("subnet", create_subnet),
     "ports": ("port", _create_port),
     "security-groups": ("security_group", _create_security_group),
-    "security-group-rules": ("security_group_rule", lambda store, spec, token: _add_rule(store, spec,
+    "security-group-rules": ("security_group_rule", lambda store, spec, token: add_rule(store, spec,
                                                                                          token.project_id)),
     "floatingips": ("floatingip", _create_floatingip),
     "routers": ("router", _create_router),
-    "subnetpools": ("subnetpool", _create_subnetpool),
+    "subnetpools": ("subnetpool", create_subnetpool),
 }
 SHARED_VISIBLE = {"network": lambda obj: obj["shared"] or obj["router:external"],
                   "subnetpool": lambda obj: obj["shared"],
@@ -711,7 +426,7 @@ async def auto_allocated_topology(request: web.Request) -> web.Response:
         owner = type("T", (), {"admin": False, "project_id": project_id})()
         with store.batch():
             made = store.put("network", _create_network(store, {"name": "auto_allocated_network"}, owner))
-            subnet = store.put("subnet", _create_subnet(store, {"network_id": made["id"], "subnetpool_id": pool["id"],
+            subnet = store.put("subnet", create_subnet(store, {"network_id": made["id"], "subnetpool_id": pool["id"],
                                                                 "name": "auto_allocated_subnet_v4"}, owner))
             router = store.put("router", _create_router(store, {"name": "auto_allocated_router"}, owner))
             router = store.put("router", _update_router(store, router, {
@@ -805,7 +520,7 @@ async def update(request: web.Request) -> web.Response:
             raise HTTPError(400, f"Cannot update read-only attribute {sorted(unknown)[0]}")
         changed = {**obj, **spec}
         if kind == "subnet":
-            _check_name_servers(spec.get("dns_nameservers") or [])
+            check_name_servers(spec.get("dns_nameservers") or [])
         if kind == "network" and "is_default" in spec and not (token.admin and obj["router:external"]):
             raise HTTPError(403, "Only an admin may set is_default, on an external network.")
         if kind == "port" and "fixed_ips" in spec:
