@@ -11,7 +11,8 @@ from aiohttp import web
 
 from ec2proxy.devcloud import volume
 from ec2proxy.devcloud.common import STATE, ZONES, HTTPError, auth, base_url, body_json, iso, now, paged_reply, reply
-from ec2proxy.devcloud.compute import FLAVORS, PREFIX, conflict, flavor_by_id, get_server, microversion, quota_of
+from ec2proxy.devcloud.compute import conflict, get_server, microversion, quota_of
+from ec2proxy.devcloud.server_views import FLAVORS, PREFIX, flavor_by_id
 
 routes = web.RouteTableDef()
 
