@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import random
 import re
 import string
@@ -138,7 +137,6 @@ def _check_min_disk(store, image: dict, bdms: list[dict]) -> None:
                              "bytes.")
 
 
-@functools.lru_cache(maxsize=1024)
 def get_server(request: web.Request, server_id: str) -> dict:
     cloud = request.app[STATE]
     token = auth(request)

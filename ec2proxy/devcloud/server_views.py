@@ -3,6 +3,7 @@ floating IPs), its flavor, volumes, host id and the extended attributes."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
@@ -33,6 +34,7 @@ def flavor_by_id(flavor_id: str) -> dict | None:
 
 
 
+@functools.lru_cache(maxsize=1024)
 def _host_id(project_id: str) -> str:
     """Nova's hostId: a per-project hash of the host (one host here)."""
     return hashlib.sha224((project_id + "lab-compute").encode()).hexdigest()
