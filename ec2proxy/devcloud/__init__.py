@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from ec2proxy.devcloud import compute, compute_catalog, identity, image, network, ports, subnets, volume
-from ec2proxy.devcloud.common import STATE, DevCloud, HTTPError, fail, new_id, now, reply
+from ec2proxy.devcloud.common import STATE, TOKEN, DevCloud, HTTPError, fail, new_id, now, reply
 from ec2proxy.devcloud.store import Store
 
 LOG = logging.getLogger("ec2proxy.devcloud")
@@ -97,7 +97,7 @@ async def auth_middleware(request: web.Request, handler):
         token = request.app[STATE].token(token_id)
         if token is None and not request.path.endswith("/auth/tokens"):
             return fail(401, "The request you have made requires authentication.", _style(request.path))
-        request["token"] = token
+        request[TOKEN] = token
     return await handler(request)
 
 
@@ -105,7 +105,7 @@ admin_routes = web.RouteTableDef()
 
 
 def _admin(request: web.Request) -> None:
-    token = request.get("token")
+    token = request.get(TOKEN)
     if token is None or not token.admin:
         raise HTTPError(403, "The fault-injection API is for admins only.")
 

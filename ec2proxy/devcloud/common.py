@@ -19,6 +19,16 @@ ZONES = ("nova", "az-2")  # the availability zones of Nova and Cinder alike
 STATE = web.AppKey("devcloud", "DevCloud")
 
 
+def _request_key(name: str, kind: Any) -> Any:
+    """A typed key of a request's storage (aiohttp's RequestKey where it has one; before 3.12, the name)."""
+    maker = getattr(web, "RequestKey", None)
+    return maker(name, kind) if maker is not None else name
+
+
+TOKEN = _request_key("token", object)  # the caller's token, as auth() read it
+VERSION = _request_key("version", tuple)  # the Nova microversion the request asked for
+
+
 @dataclasses.dataclass
 class Token:
     id: str
@@ -121,7 +131,7 @@ class HTTPError(Exception):
 
 
 def auth(request: web.Request) -> Token:
-    token = request.get("token")
+    token = request.get(TOKEN)
     if token is None:
         raise HTTPError(401, "The request you have made requires authentication.")
     return token

@@ -20,6 +20,7 @@ from ec2proxy.devcloud import ports as neutron_ports
 from ec2proxy.devcloud import volume
 from ec2proxy.devcloud.common import (
     STATE,
+    VERSION,
     ZONES,
     HTTPError,
     auth,
@@ -65,8 +66,8 @@ def microversion(request: web.Request) -> tuple[int, int]:
 @web.middleware
 async def version_headers(request: web.Request, handler):
     response = await handler(request)
-    if request.path.startswith("/compute") and "version" in request:
-        major, minor = request["version"]
+    if request.path.startswith("/compute") and VERSION in request:
+        major, minor = request[VERSION]
         response.headers["OpenStack-API-Version"] = f"compute {major}.{minor}"
         response.headers["X-OpenStack-Nova-API-Version"] = f"{major}.{minor}"
         response.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
@@ -211,7 +212,7 @@ async def create_servers(request: web.Request) -> web.Response:
     cloud = request.app[STATE]
     store = cloud.store
     token = auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     body = await body_json(request)
     spec = (body or {}).get("server")
     if not isinstance(spec, dict) or not spec.get("name"):
@@ -238,7 +239,7 @@ async def create_servers(request: web.Request) -> web.Response:
         if len(user_data) > 65535:
             raise HTTPError(400, "User data too large.")
     min_count, max_count, allowed = _counts(store, token, spec)
-    if request["version"] >= (2, 37) and "networks" not in spec:
+    if request[VERSION] >= (2, 37) and "networks" not in spec:
         raise HTTPError(400, f"Invalid input for field/attribute server. Value: {spec}. "
                              "'networks' is a required property")
     networks = neutron_ports.choose_networks(store, token.project_id, spec.get("networks"))
@@ -300,7 +301,7 @@ LIST_FILTERS = ("name", "status", "image", "flavor", "reservation_id", "ip", "av
 async def list_servers(request: web.Request) -> web.Response:
     cloud = request.app[STATE]
     token = auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     query = request.query
     all_projects = token.admin and query.get("all_tenants") not in (None, "0", "false", "False")
     project = query.get("project_id") or query.get("tenant_id") if token.admin else None
@@ -370,7 +371,7 @@ def _parse_time(text: str) -> float:
 
 @routes.get(PREFIX + "/servers/{server_id}")
 async def show_server(request: web.Request) -> web.Response:
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     server = get_server(request, request.match_info["server_id"])
     cloud = request.app[STATE]
     return reply({"server": render(request, cloud, server, neutron_ports.floating_by_port(cloud.store))})
@@ -419,7 +420,7 @@ async def server_password(request: web.Request) -> web.Response:
 
 @routes.delete(PREFIX + "/servers/{server_id}")
 async def delete_server(request: web.Request) -> web.Response:
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     cloud = request.app[STATE]
     server = get_server(request, request.match_info["server_id"])
     if server["status"] == "DELETED" or server["task_state"] == "deleting":
@@ -474,7 +475,7 @@ def _resize(cloud, server: dict, flavor_ref: str, busy: bool) -> None:
 
 @routes.post(PREFIX + "/servers/{server_id}/action")
 async def server_action(request: web.Request) -> web.Response:
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     cloud = request.app[STATE]
     server = get_server(request, request.match_info["server_id"])
     body = await body_json(request)

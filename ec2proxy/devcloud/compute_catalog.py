@@ -10,7 +10,19 @@ import hashlib
 from aiohttp import web
 
 from ec2proxy.devcloud import volume
-from ec2proxy.devcloud.common import STATE, ZONES, HTTPError, auth, base_url, body_json, iso, now, paged_reply, reply
+from ec2proxy.devcloud.common import (
+    STATE,
+    VERSION,
+    ZONES,
+    HTTPError,
+    auth,
+    base_url,
+    body_json,
+    iso,
+    now,
+    paged_reply,
+    reply,
+)
 from ec2proxy.devcloud.compute import conflict, get_server, microversion, quota_of
 from ec2proxy.devcloud.server_views import FLAVORS, PREFIX, flavor_by_id
 
@@ -32,7 +44,7 @@ def _flavor_body(request: web.Request, flavor: dict) -> dict:
 @routes.get(PREFIX + "/flavors/detail")
 async def list_flavors(request: web.Request) -> web.Response:
     auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     return paged_reply(request, [flavor_by_id(fid) for fid, *_ in FLAVORS], "flavors",
                        lambda flavor: _flavor_body(request, flavor))
 
@@ -40,7 +52,7 @@ async def list_flavors(request: web.Request) -> web.Response:
 @routes.get(PREFIX + "/flavors/{flavor_id}")
 async def show_flavor(request: web.Request) -> web.Response:
     auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     flavor = flavor_by_id(request.match_info["flavor_id"])
     if flavor is None:
         raise HTTPError(404, f"Flavor {request.match_info['flavor_id']} could not be found.")
@@ -75,7 +87,7 @@ def _keypair_body(keypair: dict, full: bool = True) -> dict:
 @routes.get(PREFIX + "/os-keypairs")
 async def list_keypairs(request: web.Request) -> web.Response:
     token = auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     store = request.app[STATE].store
     items = [k for k in store.all("keypair").values() if k["user_id"] == token.user_id]
     return reply({"keypairs": [{"keypair": _keypair_body(k, full=False)} for k in items]})
@@ -84,7 +96,7 @@ async def list_keypairs(request: web.Request) -> web.Response:
 @routes.post(PREFIX + "/os-keypairs")
 async def create_keypair(request: web.Request) -> web.Response:
     token = auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     store = request.app[STATE].store
     spec = ((await body_json(request)) or {}).get("keypair") or {}
     name = spec.get("name")
@@ -99,13 +111,13 @@ async def create_keypair(request: web.Request) -> web.Response:
                                     "user_id": token.user_id, "public_key": spec["public_key"].strip(),
                                     "fingerprint": fingerprint(spec["public_key"]),
                                     "type": spec.get("type", "ssh"), "created": now()})
-    return reply({"keypair": _keypair_body(keypair)}, 201 if request["version"] >= (2, 2) else 200)
+    return reply({"keypair": _keypair_body(keypair)}, 201 if request[VERSION] >= (2, 2) else 200)
 
 
 @routes.get(PREFIX + "/os-keypairs/{name}")
 async def show_keypair(request: web.Request) -> web.Response:
     token = auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     keypair = request.app[STATE].store.get("keypair", f"{token.user_id}/{request.match_info['name']}")
     if keypair is None:
         raise HTTPError(404, f"Keypair {request.match_info['name']} not found for user {token.user_id}")
@@ -115,19 +127,19 @@ async def show_keypair(request: web.Request) -> web.Response:
 @routes.delete(PREFIX + "/os-keypairs/{name}")
 async def delete_keypair(request: web.Request) -> web.Response:
     token = auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     store = request.app[STATE].store
     key_id = f"{token.user_id}/{request.match_info['name']}"
     if store.get("keypair", key_id) is None:
         raise HTTPError(404, f"Keypair {request.match_info['name']} not found for user {token.user_id}")
     store.delete("keypair", key_id)
-    return reply(None, 202 if request["version"] < (2, 2) else 204)
+    return reply(None, 202 if request[VERSION] < (2, 2) else 204)
 
 
 @routes.get(PREFIX + "/os-availability-zone")
 async def availability_zones(request: web.Request) -> web.Response:
     auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     return reply({"availabilityZoneInfo": [{"zoneName": z, "zoneState": {"available": True}, "hosts": None}
                                            for z in ZONES]})
 
@@ -135,7 +147,7 @@ async def availability_zones(request: web.Request) -> web.Response:
 @routes.get(PREFIX + "/limits")
 async def limits(request: web.Request) -> web.Response:
     token = auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     store = request.app[STATE].store
     quota = quota_of(store, token.project_id)
     mine = [s for s in store.all("server").values() if s["project_id"] == token.project_id and s["status"] != "DELETED"]
@@ -151,7 +163,7 @@ async def limits(request: web.Request) -> web.Response:
 @routes.get(PREFIX + "/os-quota-sets/{project_id}")
 async def show_quota(request: web.Request) -> web.Response:
     token = auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     project_id = request.match_info["project_id"]
     if not token.admin and project_id != token.project_id:
         raise HTTPError(403, "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.")
@@ -161,7 +173,7 @@ async def show_quota(request: web.Request) -> web.Response:
 @routes.put(PREFIX + "/os-quota-sets/{project_id}")
 async def update_quota(request: web.Request) -> web.Response:
     token = auth(request)
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     if not token.admin:
         raise HTTPError(403, "Policy doesn't allow os_compute_api:os-quota-sets:update to be performed.")
     store = request.app[STATE].store
@@ -176,7 +188,7 @@ async def update_quota(request: web.Request) -> web.Response:
 
 @routes.get(PREFIX + "/servers/{server_id}/os-volume_attachments")
 async def list_attachments(request: web.Request) -> web.Response:
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     server = get_server(request, request.match_info["server_id"])
     store = request.app[STATE].store
     return reply({"volumeAttachments": [volume.attachment_body(store, server["id"], vol_id)
@@ -185,7 +197,7 @@ async def list_attachments(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/servers/{server_id}/os-volume_attachments")
 async def attach_volume(request: web.Request) -> web.Response:
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     cloud = request.app[STATE]
     server = get_server(request, request.match_info["server_id"])
     spec = ((await body_json(request)) or {}).get("volumeAttachment") or {}
@@ -199,14 +211,14 @@ async def attach_volume(request: web.Request) -> web.Response:
 async def update_attachment(request: web.Request) -> web.Response:
     """Nova's update of an attachment: since 2.85 its delete_on_termination; another volumeId is a swap, which
     only an admin may do (not modelled here)."""
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     cloud = request.app[STATE]
     server = get_server(request, request.match_info["server_id"])
     volume_id = request.match_info["volume_id"]
     spec = ((await body_json(request)) or {}).get("volumeAttachment")
     if not isinstance(spec, dict) or "volumeId" not in spec:
         raise HTTPError(400, "Invalid input for field/attribute volumeAttachment.")
-    extra = set(spec) - {"volumeId", *(("delete_on_termination",) if request["version"] >= (2, 85) else ())}
+    extra = set(spec) - {"volumeId", *(("delete_on_termination",) if request[VERSION] >= (2, 85) else ())}
     if extra:
         raise HTTPError(400, f"Invalid input for field/attribute volumeAttachment. Additional properties are not "
                              f"allowed ({sorted(extra)[0]!r} was unexpected)")
@@ -224,7 +236,7 @@ async def update_attachment(request: web.Request) -> web.Response:
 
 @routes.delete(PREFIX + "/servers/{server_id}/os-volume_attachments/{volume_id}")
 async def detach_volume(request: web.Request) -> web.Response:
-    request["version"] = microversion(request)
+    request[VERSION] = microversion(request)
     cloud = request.app[STATE]
     server = get_server(request, request.match_info["server_id"])
     volume.detach(cloud, server, request.match_info["volume_id"])

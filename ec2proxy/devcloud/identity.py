@@ -8,7 +8,7 @@ import secrets
 from aiohttp import web
 
 from ec2proxy.devcloud import ec2signer
-from ec2proxy.devcloud.common import STATE, HTTPError, auth, base_url, body_json, iso, reply
+from ec2proxy.devcloud.common import STATE, TOKEN, HTTPError, auth, base_url, body_json, iso, reply
 
 routes = web.RouteTableDef()
 PREFIX = "/identity"
@@ -240,7 +240,7 @@ async def delete_ec2_credential(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/v3/ec2tokens")
 async def ec2tokens(request: web.Request) -> web.Response:
-    caller = request.get("token")
+    caller = request.get(TOKEN)
     if caller is None or not ({"service", "admin"} & set(caller.roles)):
         raise HTTPError(401, "The request you have made requires authentication.")
     cloud = request.app[STATE]

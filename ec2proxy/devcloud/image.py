@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from ec2proxy.devcloud.common import STATE, HTTPError, auth, body_json, iso, new_id, now, reply
+from ec2proxy.devcloud.common import STATE, TOKEN, HTTPError, auth, body_json, iso, new_id, now, reply
 
 routes = web.RouteTableDef()
 PREFIX = "/image/v2"
@@ -84,7 +84,7 @@ def _owned(request: web.Request):
 
 
 def _own(request: web.Request, image: dict) -> None:
-    token = request["token"]
+    token = request[TOKEN]
     if not token.admin and image["owner"] != token.project_id:
         raise HTTPError(403, "You are not permitted to modify this image.")
 
@@ -238,7 +238,7 @@ async def update_image(request: web.Request) -> web.Response:
             raise HTTPError(400, f"Invalid operation: {op.get('op')}")
     if changed["visibility"] not in ("public", "private", "shared", "community"):
         raise HTTPError(400, "Invalid visibility value")
-    if changed["visibility"] == "public" and image["visibility"] != "public" and not request["token"].admin:
+    if changed["visibility"] == "public" and image["visibility"] != "public" and not request[TOKEN].admin:
         raise HTTPError(403, "You are not authorized to complete publicize_image action.")
     changed["updated_at"] = now()
     return reply(body(store.put("image", changed)))

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from ec2proxy.devcloud import ports as neutron_ports
-from ec2proxy.devcloud.common import base_url, iso
+from ec2proxy.devcloud.common import TOKEN, VERSION, base_url, iso
 
 PREFIX = "/compute/v2.1"
 
@@ -41,8 +41,8 @@ def _host_id(project_id: str) -> str:
 
 
 def render(request: web.Request, cloud, server: dict, floating: dict[str, dict] | None = None) -> dict:
-    version_ = request["version"]
-    token = request["token"]
+    version_ = request[VERSION]
+    token = request[TOKEN]
     base = base_url(request)
     flavor = flavor_by_id(server["flavor_id"]) or {"id": server["flavor_id"], "name": server["flavor_id"],
                                                "vcpus": 0, "ram": 0, "disk": 0}

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ec2proxy.devcloud.common import (
     STATE,
+    TOKEN,
     ZONES,
     HTTPError,
     auth,
@@ -55,7 +56,7 @@ def _new_volume(project_id: str, user_id: str, size: int, zone: str, **fields: A
 
 
 def volume_body(request: web.Request, volume: dict) -> dict:
-    token = request["token"]
+    token = request[TOKEN]
     base = f"{base_url(request)}/volume/v3/{volume['project_id']}/volumes/{volume['id']}"
     body = {
         "id": volume["id"], "name": volume["name"], "description": volume["description"], "size": volume["size"],
