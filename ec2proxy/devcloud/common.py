@@ -16,7 +16,7 @@ from aiohttp import web
 from ec2proxy.devcloud.store import Store
 
 ZONES = ("nova", "az-2")  # the availability zones of Nova and Cinder alike
-STATE = web.AppKey("devcloud", "DevCloud")
+STATE: web.AppKey["DevCloud"] = web.AppKey("devcloud")
 
 
 def _request_key(name: str, kind: Any) -> Any:
@@ -195,12 +195,16 @@ Matcher = Callable[[dict], bool]
 def field_filters(request: web.Request, fields: Iterable[str]) -> list[Matcher]:
     """Equality filters on plain fields from the query string (any listed value matches); on a list field
     (a port's ``security_groups``, as Neutron's port-security-groups-filtering) a member matches."""
-    matchers = []
+    matchers: list[Matcher] = []
     for field in fields:
         values = request.query.getall(field, [])
         if values:
-            matchers.append(lambda obj, f=field, w=set(values): _matches(obj.get(f), w))
+            matchers.append(_field_matcher(field, set(values)))
     return matchers
+
+
+def _field_matcher(field: str, wanted: set[str]) -> Matcher:
+    return lambda obj: _matches(obj.get(field), wanted)
 
 
 def _matches(value: Any, wanted: set[str]) -> bool:

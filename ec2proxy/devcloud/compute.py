@@ -229,7 +229,7 @@ async def create_servers(request: web.Request) -> web.Response:
         raise HTTPError(400, "The requested availability zone is not available")
     groups = [g.get("name") for g in spec.get("security_groups") or [{"name": "default"}]]
     group_ids = neutron_ports.resolve_security_groups(store, token.project_id, groups)
-    groups = [store.get("security_group", gid)["name"] for gid in group_ids]  # Nova shows names, as Neutron has them
+    groups = [(store.get("security_group", gid) or {}).get("name", gid) for gid in group_ids]  # Nova shows names
     user_data = spec.get("user_data")
     if user_data is not None:
         try:
@@ -307,7 +307,8 @@ async def list_servers(request: web.Request) -> web.Response:
     project = query.get("project_id") or query.get("tenant_id") if token.admin else None
     since = query.get("changes-since")
     since_ts = _parse_time(since) if since else None
-    checks, settled_checks = [], []  # what a lifecycle step cannot change is checked before settling
+    checks: list = []  # what a lifecycle step cannot change is checked before settling
+    settled_checks: list = []
     for key in LIST_FILTERS:
         wanted = query.get(key)
         if wanted is None:
@@ -343,7 +344,7 @@ async def list_servers(request: web.Request) -> web.Response:
 
 def _server_filter(store, key: str, wanted: str):
     try:
-        pattern = re.compile(wanted) if key in ("name", "ip") else None
+        pattern = re.compile(wanted if key in ("name", "ip") else "")
     except re.error:
         raise HTTPError(400, f"Invalid regular expression for {key}: {wanted}") from None
     if key == "name":

@@ -45,7 +45,7 @@ def _flavor_body(request: web.Request, flavor: dict) -> dict:
 async def list_flavors(request: web.Request) -> web.Response:
     auth(request)
     request[VERSION] = microversion(request)
-    return paged_reply(request, [flavor_by_id(fid) for fid, *_ in FLAVORS], "flavors",
+    return paged_reply(request, [flavor for fid, *_ in FLAVORS if (flavor := flavor_by_id(fid)) is not None], "flavors",
                        lambda flavor: _flavor_body(request, flavor))
 
 

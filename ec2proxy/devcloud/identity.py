@@ -86,8 +86,8 @@ def token_body(request: web.Request, token, store) -> dict:
         "project": {"id": project["id"], "name": project["name"], "domain": {"id": "default", "name": "Default"}},
         "roles": [{"id": hashlib.md5(r.encode()).hexdigest(), "name": r} for r in token.roles],
         "catalog": catalog,
-        "expires_at": iso(token.expires).replace("Z", ".000000Z"),
-        "issued_at": iso(token.expires - 3600).replace("Z", ".000000Z"),
+        "expires_at": str(iso(token.expires)).replace("Z", ".000000Z"),
+        "issued_at": str(iso(token.expires - 3600)).replace("Z", ".000000Z"),
         "audit_ids": [secrets.token_urlsafe(16)],
     }}
 
@@ -118,6 +118,8 @@ async def issue_token(request: web.Request) -> web.Response:
         if previous is None:
             raise HTTPError(401, "The request you have made requires authentication.")
         user = store.get("user", previous.user_id)
+        if user is None:
+            raise HTTPError(401, "The request you have made requires authentication.")
         default_project = previous.project_id
     else:
         raise HTTPError(401, f"Unsupported authentication method: {methods}")

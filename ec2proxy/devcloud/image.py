@@ -24,11 +24,12 @@ READ_ONLY = {"id", "status", "owner", "size", "virtual_size", "checksum", "os_ha
 
 def new_image(owner: str, **fields: Any) -> dict:
     stamp = now()
-    image = {"id": fields.pop("id", None) or new_id(), "name": None, "status": "queued", "visibility": "shared",
-             "owner": owner, "container_format": None, "disk_format": None, "size": None, "virtual_size": None,
-             "checksum": None, "os_hash_algo": None, "os_hash_value": None, "min_disk": 0, "min_ram": 0,
-             "protected": False, "os_hidden": False, "tags": [], "created_at": stamp, "updated_at": stamp,
-             "properties": {}, "members": {}, "pending": None}
+    image: dict[str, Any] = {
+        "id": fields.pop("id", None) or new_id(), "name": None, "status": "queued", "visibility": "shared",
+        "owner": owner, "container_format": None, "disk_format": None, "size": None, "virtual_size": None,
+        "checksum": None, "os_hash_algo": None, "os_hash_value": None, "min_disk": 0, "min_ram": 0,
+        "protected": False, "os_hidden": False, "tags": [], "created_at": stamp, "updated_at": stamp,
+        "properties": {}, "members": {}, "pending": None}
     for key, value in fields.items():
         if key in CORE:
             image[key] = value
@@ -100,7 +101,7 @@ def snapshot_of(cloud, server: dict, name: str, metadata: dict) -> dict:
     data = f"snapshot of {server['id']}".encode()
     if cloud.fail_snapshots > 0:
         cloud.fail_snapshots -= 1
-        final = {"status": "killed"}
+        final: dict[str, Any] = {"status": "killed"}
     else:
         final = {"status": "active", "size": len(data), "virtual_size": len(data),
                  "checksum": hashlib.md5(data).hexdigest(), "os_hash_algo": "sha512",

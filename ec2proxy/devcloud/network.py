@@ -15,6 +15,7 @@ from aiohttp import web
 from ec2proxy.devcloud.common import (
     STATE,
     HTTPError,
+    Matcher,
     auth,
     base_url,
     body_json,
@@ -43,7 +44,7 @@ def _create_network(store, spec: dict, token) -> dict:
                    "status": "ACTIVE", "subnets": [], "shared": bool(spec.get("shared", False)),
                    "router:external": external, "mtu": 1500, "port_security_enabled": True,
                    "availability_zones": ["nova"], "ipv4_address_scope": None, "ipv6_address_scope": None,
-                   "is_default": False}, spec.get("project_id") if token.admin and spec.get("project_id")
+                   "is_default": False}, str(spec.get("project_id")) if token.admin and spec.get("project_id")
                   else token.project_id)
 
 
@@ -312,7 +313,7 @@ UPDATABLE = {
 }
 
 Creator = Callable[[Any, dict, Any], dict]
-KINDS: dict[str, tuple[str, Creator | None]] = {
+KINDS: dict[str, tuple[str, Creator]] = {
     # collection -> (singular, creator)
     "networks": ("network", _create_network),
     "subnets": ("subnet", create_subnet),
@@ -436,6 +437,13 @@ async def auto_allocated_topology(request: web.Request) -> web.Response:
                                               "project_id": project_id}})
 
 
+def _fixed_ip_matcher(key: str, value: str) -> Matcher:
+    """Neutron's fixed_ips filter: an address, a subnet, or part of an address."""
+    if key == "ip_address_substr":
+        return lambda o: any(value in f["ip_address"] for f in o.get("fixed_ips") or [])
+    return lambda o: any(f.get(key) == value for f in o.get("fixed_ips") or [])
+
+
 @routes.get(PREFIX + "/{collection}")
 async def list_collection(request: web.Request) -> web.Response:
     token = auth(request)
@@ -448,10 +456,7 @@ async def list_collection(request: web.Request) -> web.Response:
         key, _, value = wanted.partition("=")
         if key not in ("ip_address", "subnet_id", "ip_address_substr"):
             raise HTTPError(400, f"Invalid fixed_ips filter {wanted}")
-        if key == "ip_address_substr":
-            matchers.append(lambda o, v=value: any(v in f["ip_address"] for f in o.get("fixed_ips") or []))
-        else:
-            matchers.append(lambda o, k=key, v=value: any(f.get(k) == v for f in o.get("fixed_ips") or []))
+        matchers.append(_fixed_ip_matcher(key, value))
     items = [o for o in store.all(kind).values()
              if _visible(kind, o, token, store) and all(m(o) for m in matchers)]
     rules_of = _rules_by_group(store) if kind == "security_group" else None
@@ -479,6 +484,7 @@ async def create(request: web.Request) -> web.Response:
     token = auth(request)
     store = request.app[STATE].store
     collection, kind = _kind(request)
+    creator = KINDS[collection][1]
     body = (await body_json(request)) or {}
     plural = collection.replace("-", "_")
     if isinstance(body.get(plural), list):  # bulk create: all or nothing, like Neutron
@@ -488,7 +494,7 @@ async def create(request: web.Request) -> web.Response:
                 for spec in body[plural]:
                     if not isinstance(spec, dict):
                         raise HTTPError(400, f"Resource body required: {kind}")
-                    made.append(store.put(kind, KINDS[collection][1](store, spec, token)))
+                    made.append(store.put(kind, creator(store, spec, token)))
         except BaseException:
             for obj in made:
                 store.all(kind).pop(obj["id"], None)
@@ -498,7 +504,7 @@ async def create(request: web.Request) -> web.Response:
     if not isinstance(spec, dict):
         raise HTTPError(400, f"Resource body required: {kind}")
     with store.batch():
-        obj = store.put(kind, KINDS[collection][1](store, spec, token))
+        obj = store.put(kind, creator(store, spec, token))
     return reply({kind: _public(kind, obj, store)}, 201)
 
 

@@ -23,7 +23,7 @@ def used_ips(store, subnet_id: str) -> set[str]:
     indexes = store.__dict__.setdefault("indexes", {})
     key = ("ips", subnet_id)
     if key not in indexes:
-        used = set()
+        used: set[str] = set()
         for port in store.all("port").values():
             used.update(f["ip_address"] for f in port["fixed_ips"] if f["subnet_id"] == subnet_id)
         for fip in store.all("floatingip").values():
@@ -107,7 +107,7 @@ def choose_networks(store, project_id: str, requested: Any) -> list[tuple[str, s
     if isinstance(requested, str) and requested != "auto":
         raise HTTPError(400, f"Invalid input for field/attribute networks. Value: {requested}.")
     if isinstance(requested, list) and requested:
-        out = []
+        out: list[tuple[str, str | None, str | None]] = []
         for nic in requested:
             if nic.get("port"):  # as Nova: the project's own, unbound port
                 port = store.get("port", nic["port"])

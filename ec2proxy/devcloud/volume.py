@@ -119,10 +119,10 @@ def _list(request: web.Request, kind: str, fields: tuple[str, ...]) -> list[dict
     all_projects = token.admin and request.query.get("all_tenants") in ("1", "true", "True")
     matchers = field_filters(request, fields)
     out = []
-    for obj in list(store.all(kind).values()):
-        if not all_projects and obj["project_id"] != project:
+    for stored in list(store.all(kind).values()):
+        if not all_projects and stored["project_id"] != project:
             continue
-        obj = settle(store, kind, obj)
+        obj = settle(store, kind, stored)
         if obj is not None and all(m(obj) for m in matchers):
             out.append(obj)
     return out
@@ -149,6 +149,8 @@ async def create_volume(request: web.Request) -> web.Response:
             raise HTTPError(400, "Invalid snapshot: Originating snapshot status must be one of 'available' values")
         size = size or snapshot["size"]
     try:
+        if size is None:
+            raise TypeError("no size")
         size = int(size)
     except (TypeError, ValueError):
         raise HTTPError(400, "Invalid input received: 'size' must be an integer") from None
@@ -336,7 +338,7 @@ def _attachment(server_id: str, volume_id: str, device: str) -> dict:
 
 
 def _next_device(store, server: dict) -> str:
-    used = set()
+    used: set[str] = set()
     for vol_id, _ in server.get("volumes", []):
         vol = store.get("volume", vol_id)
         used.update(a["device"] for a in (vol or {}).get("attachments", []))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from ec2proxy.ec2 import errors, model, timestamps
 
@@ -191,7 +191,10 @@ def apply(items: Iterable[Any], compiled: list[tuple[Getter, list[str]]]) -> lis
     return [item for item in items if all(matches(values, get(item)) for get, values in compiled)]
 
 
-def by_ids(items: list[dict], member: str, wanted: Sequence[str], missing: Callable[[str], Exception]) -> list[dict]:
+D = TypeVar("D", bound=dict)
+
+
+def by_ids(items: list[D], member: str, wanted: Sequence[str], missing: Callable[[str], Exception]) -> list[D]:
     """The items whose ``member`` is among ``wanted`` (all items when nothing is asked for);
     the first id asked for and not there raises ``missing(id)``."""
     if not wanted:

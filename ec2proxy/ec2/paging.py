@@ -30,9 +30,14 @@ class RequestContext(Protocol):
     @property
     def project_id(self) -> str: ...
 
-    region: str
-    action: str
-    services: _Keys
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def action(self) -> str: ...
+
+    @property
+    def services(self) -> _Keys: ...
 
 T = TypeVar("T")
 MAX_OFFSET = 1 << 31

@@ -8,7 +8,7 @@ from ec2proxy.cloud import BackendError, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import errors
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.networks import default_vpc_id
+from ec2proxy.readmodels.networks import default_vpc_id, neutron_of
 
 NAMES = ("supported-platforms", "default-vpc", "max-instances", "vpc-max-security-groups-per-interface",
          "max-elastic-ips", "vpc-max-elastic-ips")
@@ -18,7 +18,7 @@ async def _network_quota(view: CloudView, project_id: str) -> dict:
     if view.neutron is None:
         return {}
     try:
-        return await view.neutron.quota(project_id)
+        return await neutron_of(view).quota(project_id)
     except BackendError:
         return {}  # quotas are an optional Neutron extension
 

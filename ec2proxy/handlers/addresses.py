@@ -16,7 +16,7 @@ from ec2proxy.ec2.vpcs import association_id
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.instances import lookup
-from ec2proxy.readmodels.networks import external_network, port_of
+from ec2proxy.readmodels.networks import external_network, neutron_of, port_of
 from ec2proxy.state import public_addresses, tag_writes
 
 _get = filters.path
@@ -34,7 +34,7 @@ FILTERS = {
 def build_address(fip: dict, ports: dict[str, dict], networks: dict[str, str], region: str) -> Described:
     port = ports.get(fip.get("port_id") or "")
     shape = {"PublicIp": fip["floating_ip_address"], "AllocationId": ids.from_uuid("eipalloc", fip["id"]),
-             "Domain": "vpc", "PublicIpv4Pool": networks.get(fip.get("floating_network_id"), ""),
+             "Domain": "vpc", "PublicIpv4Pool": networks.get(fip.get("floating_network_id") or "", ""),
              "NetworkBorderGroup": region}
     if fip.get("port_id"):
         shape.update(AssociationId=association_id(fip), NetworkInterfaceId=ids.from_uuid("eni", fip["port_id"]),
@@ -45,16 +45,13 @@ def build_address(fip: dict, ports: dict[str, dict], networks: dict[str, str], r
     return Described(shape, fip)
 
 
-async def describe(ctx: RequestContext) -> list[dict]:
-    view = await ctx.cloud()
-    if view.neutron is None:
-        raise errors.UnsupportedOperation("This cloud has no network service (Neutron).")
-    fips = [f for f in await view.neutron.list("floatingip")  # an instance's automatic public IP is no elastic IP
+async def describe(ctx: RequestContext) -> list[Described]:
+    neutron = neutron_of(await ctx.cloud())
+    fips = [f for f in await neutron.list("floatingip")  # an instance's automatic public IP is no elastic IP
             if f.get("project_id", f.get("tenant_id")) in (None, ctx.project_id) and not public_addresses.automatic(f)]
     port_ids = sorted({f["port_id"] for f in fips if f.get("port_id")})
-    ports = {p["id"]: p for p in await view.neutron.list("port", {"id": port_ids})} if port_ids else {}
-    networks = {n["id"]: n.get("name") or n["id"] for n in await view.neutron.list("network",
-                                                                                 {"router:external": "true"})}
+    ports = {p["id"]: p for p in await neutron.list("port", {"id": port_ids})} if port_ids else {}
+    networks = {n["id"]: n.get("name") or n["id"] for n in await neutron.list("network", {"router:external": "true"})}
     shapes = [build_address(f, ports, networks, ctx.region) for f in fips]
     return await tag_reads.with_tags(ctx, shapes, "AllocationId")
 
@@ -64,7 +61,7 @@ async def _existing(ctx: RequestContext, allocation_ids: list[str]) -> set[str]:
     return {a["AllocationId"] for a in await describe(ctx)} & set(allocation_ids)
 
 
-def _find(addresses: list[dict], allocation_id: str | None, public_ip: str | None) -> dict:
+def _find(addresses: list[Described], allocation_id: str | None, public_ip: str | None) -> Described:
     if allocation_id:
         ids.check("eipalloc", allocation_id)
         found = [a for a in addresses if a["AllocationId"] == allocation_id]
@@ -123,7 +120,7 @@ async def allocate_address(ctx: RequestContext, params: dict) -> dict:
     if address:
         fields["floating_ip_address"] = address
     try:
-        fip = await view.neutron.create("floatingip", fields)
+        fip = await neutron_of(view).create("floatingip", fields)
     except BackendError as exc:
         message = exc.message.lower()
         if exc.status in (403, 409) and "quota" in message:
@@ -137,7 +134,7 @@ async def allocate_address(ctx: RequestContext, params: dict) -> dict:
         async with ctx.services.sessions() as session, session.begin():
             await tag_writes.write(session, ctx.project_id, {shape["AllocationId"]: tags})
     except BaseException:
-        await view.neutron.remove("floatingip", fip["id"])
+        await neutron_of(view).remove("floatingip", fip["id"])
         raise
     return dict(shape)
 
@@ -153,7 +150,7 @@ async def _port_of(ctx: RequestContext, view: CloudView, params: dict) -> tuple[
     if instance["State"]["Name"] in ("shutting-down", "terminated"):
         raise errors.IncorrectInstanceState(
             f"The instance '{instance['InstanceId']}' is not in a valid state for this operation.")
-    ports = await view.neutron.list("port", {"device_id": instance.os_id})
+    ports = await neutron_of(view).list("port", {"device_id": instance.os_id})
     if not ports:
         raise errors.IncorrectInstanceState(f"The instance '{instance['InstanceId']}' has no network interface yet")
     if len(ports) > 1:  # AWS will not guess which: the caller names the interface
@@ -183,10 +180,10 @@ async def associate_address(ctx: RequestContext, params: dict) -> dict:
         os_other = other.os
         if os_other["id"] != fip["id"] and os_other.get("port_id") == port["id"] and \
                 os_other.get("fixed_ip_address") == private_ip:
-            await view.neutron.update("floatingip", os_other["id"], {"port_id": None})
+            await neutron_of(view).update("floatingip", os_other["id"], {"port_id": None})
     await public_addresses.give_way(view, port["id"])
     try:
-        updated = await view.neutron.update("floatingip", fip["id"], {"port_id": port["id"],
+        updated = await neutron_of(view).update("floatingip", fip["id"], {"port_id": port["id"],
                                                                        "fixed_ip_address": private_ip})
     except BackendError as exc:
         if exc.status in (400, 404, 409):
@@ -215,9 +212,9 @@ async def disassociate_address(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    await view.neutron.update("floatingip", address.os["id"], {"port_id": None})
+    await neutron_of(view).update("floatingip", address.os["id"], {"port_id": None})
     if address.get("InstanceId"):
-        port = await view.neutron.show("port", address.os["port_id"])
+        port = await neutron_of(view).show("port", address.os["port_id"])
         ctx.services.instance_changed(port.get("device_id") or "")
     return {}
 
@@ -236,7 +233,7 @@ async def release_address(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
     try:
-        await view.neutron.remove("floatingip", address.os["id"])
+        await neutron_of(view).remove("floatingip", address.os["id"])
     except BackendNotFound:
         pass
     async with ctx.services.sessions() as session, session.begin():

@@ -102,9 +102,9 @@ async def associate_dhcp_options(ctx: RequestContext, params: dict) -> dict:
     """``default`` (the VPC then shows that word, as on AWS) and the project's default set take the VPC back to
     no options written: Neutron's own resolver and domain."""
     wanted = params["DhcpOptionsId"]
-    chosen = None if wanted == "default" else await _find(ctx, wanted)
+    chosen: DhcpOptions | None = None if wanted == "default" else await _find(ctx, wanted)
     if chosen is not None and chosen.dhcp_options_id == vpcs.default_dhcp_options_id(ctx.project_id):
-        chosen, wanted = None, chosen.dhcp_options_id
+        wanted, chosen = chosen.dhcp_options_id, None
     state = await vpc_state(ctx, params["VpcId"], with_ports=True)
     network = state["networks"][0]
     if network["id"] not in state["vpcs"]:

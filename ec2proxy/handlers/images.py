@@ -20,6 +20,7 @@ from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging, timestamps
+from ec2proxy.ec2.records import Described
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import image_locations
 from ec2proxy.readmodels.images import (
@@ -31,6 +32,7 @@ from ec2proxy.readmodels.images import (
     describe,
     find,
     glance_image,
+    glance_of,
     image_id,
     image_not_found,
     image_unavailable,
@@ -44,7 +46,7 @@ NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
 
 
 
-async def _executable_by(ctx: RequestContext, images: list[dict], users: list[str]) -> list[dict]:
+async def _executable_by(ctx: RequestContext, images: list[Described], users: list[str]) -> list[Described]:
     """Images the named accounts may launch: ``all`` means public; the caller's own id or ``self``
     everything it sees; another account the public images and the caller's images shared with it."""
     view = await ctx.cloud()
@@ -52,7 +54,7 @@ async def _executable_by(ctx: RequestContext, images: list[dict], users: list[st
     members: dict[str, set[str]] = {}
     if others:
         shared = [i for i in images if i["OwnerId"] == ctx.project_id and i.os.get("visibility") == "shared"]
-        listed = await asyncio.gather(*(view.glance.members(i.os["id"]) for i in shared))
+        listed = await asyncio.gather(*(glance_of(view).members(i.os["id"]) for i in shared))
         members = {i["ImageId"]: {m["member_id"] for m in found} for i, found in zip(shared, listed, strict=True)}
     out = []
     for image in images:
@@ -62,7 +64,7 @@ async def _executable_by(ctx: RequestContext, images: list[dict], users: list[st
     return out
 
 
-async def _by_id(ctx: RequestContext, wanted: list[str]) -> list[dict] | None:
+async def _by_id(ctx: RequestContext, wanted: list[str]) -> list[Described] | None:
     """A few images by one Glance GET each (``lookups.few_with_tags``); None: ask the listing."""
     view = await ctx.cloud()
     few = await few_with_tags(ctx, wanted, lambda image: glance_image(view, image))
@@ -77,6 +79,7 @@ async def describe_images(ctx: RequestContext, params: dict) -> dict:
     images = await _by_id(ctx, wanted)
     if images is None:  # all of them, or an id not found by GET: the listing says which
         images = await describe(ctx)
+    assert images is not None
     gone = await deregistered(ctx, set(wanted) - {i["ImageId"] for i in images})
     images = filters.by_ids(images, "ImageId", wanted, lambda missing: image_unavailable(missing)
                             if missing in gone else image_not_found(missing))
@@ -91,18 +94,19 @@ async def describe_images(ctx: RequestContext, params: dict) -> dict:
     return paging.answer(ctx, "Images", filters.apply(images, compiled), params)
 
 
-def _check_name(name: str | None, description: str | None) -> None:
+def _check_name(name: str | None, description: str | None) -> str:
     if not name or not NAME.fullmatch(name):
         raise errors.InvalidParameterValue(f"AMI names must be between 3 and 128 characters long, and may contain "
                                            f"letters, numbers, '(', ')', '.', '-', '/', '_', ' ', '[', ']', '@' and "
                                            f"\"'\": {str(name)[:128]}")
     if description is not None and len(description) > 255:
         raise errors.InvalidParameterValue("AMI descriptions are at most 255 characters long")
+    return name
 
 
 async def _check_unique_name(ctx: RequestContext, name: str) -> None:
     view = await ctx.cloud()
-    same = await view.glance.list_images({"name": name, "owner": ctx.project_id})
+    same = await glance_of(view).list_images({"name": name, "owner": ctx.project_id})
     if any(present(i) for i in same):
         raise errors.InvalidAMINameDuplicate(f"AMI name {name} is already in use by AMI "
                                              f"{image_id(same[0])}")
@@ -138,7 +142,7 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
     where it can), so NoReboot changes nothing here.
     """
     name, description = params.get("Name"), params.get("Description")
-    _check_name(name, description)
+    name = _check_name(name, description)
     if params.get("BlockDeviceMappings"):
         raise errors.UnsupportedOperation("CreateImage with BlockDeviceMappings is not supported: the image maps "
                                           "the instance's devices as they are.")
@@ -170,7 +174,7 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
                 from None
         raise
     ami = ids.from_uuid("ami", os_image)
-    image = await view.glance.get_image(os_image)  # Nova mapped the snapshots it asked Cinder for, already there
+    image = await glance_of(view).get_image(os_image)  # Nova mapped the snapshots it asked Cinder for, already there
     await _root_size_as_min_disk(view, image)
     snapshot_tags = {m["Ebs"]["SnapshotId"]: specs["snapshot"] for m in block_devices(image)
                      if m.get("Ebs", {}).get("SnapshotId")} if specs.get("snapshot") else {}
@@ -185,7 +189,7 @@ async def _root_size_as_min_disk(view, image: dict) -> None:
     root = next((m for m in devices.image_mappings(image) if m.get("boot_index") == 0 and m.get("volume_size")),
                 None)
     if root is not None and int(image.get("min_disk") or 0) > int(root["volume_size"]):
-        await view.glance.update_image(image["id"], [{"op": "replace", "path": "/min_disk",
+        await glance_of(view).update_image(image["id"], [{"op": "replace", "path": "/min_disk",
                                                       "value": int(root["volume_size"])}])
 
 
@@ -240,7 +244,7 @@ async def register_image(ctx: RequestContext, params: dict) -> dict:
     """From an image file at ``ImageLocation`` (an http(s) URL Glance imports with web-download), or with
     a root device made from an EBS snapshot (BlockDeviceMappings)."""
     name, description = params.get("Name"), params.get("Description")
-    _check_name(name, description)
+    name = _check_name(name, description)
     tags = _image_tags(params)
     location = params.get("ImageLocation")
     fields: dict = {"name": name, "visibility": "private", "container_format": "bare"}
@@ -273,15 +277,15 @@ async def register_image(ctx: RequestContext, params: dict) -> dict:
     operation_id = await oplog.logged(ctx, [])
     image = None
     try:
-        image = await view.glance.create_image(**fields)
+        image = await glance_of(view).create_image(**fields)
         if location:
-            await view.glance.import_image(image["id"], "web-download", uri=location)
+            await glance_of(view).import_image(image["id"], "web-download", uri=location)
         else:
-            await view.glance.upload(image["id"], b"")  # no data: the root is the snapshot; active at once
+            await glance_of(view).upload(image["id"], b"")  # no data: the root is the snapshot; active at once
     except BackendError as exc:
         await oplog.closed(ctx.services.sessions, operation_id, str(exc))
         if image is not None:  # never leave a queued image behind a refused import
-            await view.glance.delete_image(image["id"])
+            await glance_of(view).delete_image(image["id"])
         if location and exc.status in (400, 404, 409, 415):
             raise errors.UnsupportedOperation(f"This cloud's image service did not take the image from "
                                               f"{location[:200]}: {exc.message[:200]}") from None
@@ -299,7 +303,7 @@ async def deregister_image(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
     try:
-        await view.glance.delete_image(image.os["id"])
+        await glance_of(view).delete_image(image.os["id"])
     except BackendNotFound:
         pass
     except BackendError as exc:
@@ -316,14 +320,14 @@ async def deregister_image(ctx: RequestContext, params: dict) -> dict:
 # -- attributes ----------------------------------------------------------------------------------
 
 
-async def _launch_permissions(ctx: RequestContext, image: dict) -> list[dict]:
+async def _launch_permissions(ctx: RequestContext, image: Described) -> list[dict]:
     os_image = image.os
     if os_image.get("visibility") == "public":
         return [{"Group": "all"}]
     if os_image.get("visibility") != "shared" or image["OwnerId"] != ctx.project_id:
         return []
     view = await ctx.cloud()
-    return [{"UserId": m["member_id"]} for m in await view.glance.members(os_image["id"])]
+    return [{"UserId": m["member_id"]} for m in await glance_of(view).members(os_image["id"])]
 
 
 def _attribute(name: str | None) -> str | None:
@@ -395,7 +399,7 @@ async def _set_visibility(view: CloudView, os_image: dict, visibility: str) -> N
     if os_image.get("visibility") == visibility:
         return
     try:
-        await view.glance.update_image(os_image["id"], [{"op": "replace", "path": "/visibility",
+        await glance_of(view).update_image(os_image["id"], [{"op": "replace", "path": "/visibility",
                                                          "value": visibility}])
     except BackendError as exc:
         if exc.status == 403:
@@ -437,7 +441,7 @@ async def modify_image_attribute(ctx: RequestContext, params: dict) -> dict:
     view = await ctx.cloud()
     os_image = image.os
     if description is not None:
-        await view.glance.update_image(os_image["id"], [{"op": "add", "path": "/description",
+        await glance_of(view).update_image(os_image["id"], [{"op": "add", "path": "/description",
                                                          "value": description}])
     if any(p.get("Group") == "all" for p in adds):
         await _set_visibility(view, os_image, "public")
@@ -446,13 +450,13 @@ async def modify_image_attribute(ctx: RequestContext, params: dict) -> dict:
         await _set_visibility(view, os_image, "shared")
     for user in users_added:
         try:
-            await view.glance.add_member(os_image["id"], user)
+            await glance_of(view).add_member(os_image["id"], user)
         except BackendError as exc:
             if exc.status != 409:  # already a member
                 raise
     for user in [p["UserId"] for p in removes if p.get("UserId")]:
         try:
-            await view.glance.remove_member(os_image["id"], user)
+            await glance_of(view).remove_member(os_image["id"], user)
         except BackendNotFound:
             pass
     if any(p.get("Group") == "all" for p in removes) and os_image.get("visibility") == "public":
@@ -471,8 +475,8 @@ async def reset_image_attribute(ctx: RequestContext, params: dict) -> dict:
     view = await ctx.cloud()
     os_image = image.os
     if os_image.get("visibility") == "shared":
-        for member in await view.glance.members(os_image["id"]):
-            await view.glance.remove_member(os_image["id"], member["member_id"])
+        for member in await glance_of(view).members(os_image["id"]):
+            await glance_of(view).remove_member(os_image["id"], member["member_id"])
     await _set_visibility(view, os_image, "private")
     return {}
 
@@ -498,7 +502,7 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
     if params.get("Encrypted") or params.get("KmsKeyId") or params.get("DestinationOutpostArn"):
         raise errors.UnsupportedOperation("Encrypted copies and outposts are not offered by this cloud.")
     name, description = params.get("Name"), params.get("Description")
-    _check_name(name, description)
+    name = _check_name(name, description)
     tags = _image_tags(params)
     source = await find(ctx, params["SourceImageId"])
     if source["State"] != "available":
@@ -527,7 +531,7 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
     new_id = ids.from_uuid(source["ImageId"].partition("-")[0], target)
     try:
         try:
-            await view.glance.create_image(**fields)
+            await glance_of(view).create_image(**fields)
         except BackendError as exc:
             if not (exc.status == 409 and create.adopting):  # adopting: made before a crash
                 raise
@@ -539,11 +543,11 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
             await tag_writes.write(session, ctx.project_id, {new_id: tags})
             await create.done(session, job=has_data)  # the data is copied by a job, logged until it is in
         if not has_data:  # a snapshot-backed image: its properties are all there is
-            await view.glance.upload(target, b"")
+            await glance_of(view).upload(target, b"")
     except BackendError as exc:
         await create.failed(exc.ec2(), str(exc))
         raise
-    if has_data:
+    if has_data and create.operation_id is not None:
         jobs.kick(ctx.services, create.operation_id, view)
     return {"ImageId": new_id}
 
@@ -552,7 +556,7 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
 async def _copy_data(services, operation, view) -> None:
     """Stream the source's data into the new image, unless an earlier run got it there already."""
     details = operation.details or {}
-    target = await view.glance.get_image(details["target"])
+    target = await glance_of(view).get_image(details["target"])
     if target.get("status") == "active":
         return
     if target.get("status") != "queued":  # another worker's upload is under way: look again after the lease
@@ -561,4 +565,4 @@ async def _copy_data(services, operation, view) -> None:
             raise jobs.JobFailed(f"the copy stayed {target.get('status')} in Glance for more than "
                                  f"{int(services.config.api.image_stuck_after)} s")
         raise BackendError("image", 409, f"image {details['target']} is {target.get('status')}")
-    await view.glance.copy_data(details["source"], details["target"])
+    await glance_of(view).copy_data(details["source"], details["target"])

@@ -122,6 +122,7 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
     instance, = await lookup(ctx, [params["InstanceId"]])
     _one_interface(instance, name)
     view = await ctx.cloud()
+    changes: dict[str, object]
     if name == "disableApiTermination":
         changes = {"disable_api_termination": _boolean(value)}
     elif name == "instanceInitiatedShutdownBehavior":
@@ -142,7 +143,7 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
                                    instance["InstanceType"])
             return {}
     elif name == "groupSet":
-        await _modify_groups(ctx, view, instance, value if isinstance(value, list) else [value])
+        await _modify_groups(ctx, view, instance, value if isinstance(value, list) else [str(value)])
         return {}
     elif name == "sourceDestCheck":
         check = _boolean(value)
@@ -207,7 +208,7 @@ async def _delete_on_termination(ctx: RequestContext, view: CloudView, instance:
     shown = {m["DeviceName"]: m for m in instance["BlockDeviceMappings"]}
     wanted: dict[str, bool] = {}
     for mapping in mappings:
-        device = mapping.get("DeviceName")
+        device = str(mapping.get("DeviceName"))
         if device not in shown:
             raise errors.InvalidParameterValue(f"The device '{str(device)[:64]}' is not attached to "
                                                f"{instance['InstanceId']}")
@@ -230,7 +231,7 @@ async def _delete_on_termination(ctx: RequestContext, view: CloudView, instance:
         await update_row(ctx, instance, block_device_mappings=recorded)
 
 
-async def _modify_groups(ctx: RequestContext, view: CloudView, instance: dict, group_ids: list[str]) -> None:
+async def _modify_groups(ctx: RequestContext, view: CloudView, instance: InstanceRecord, group_ids: list[str]) -> None:
     """Make the instance's groups exactly ``group_ids``: Nova add/remove for the difference."""
     if not group_ids:
         raise errors.MissingParameter("The request must name at least one security group")

@@ -43,7 +43,7 @@ async def stop_instances(ctx: RequestContext, params: dict) -> dict:
     return {"StoppingInstances": changes}
 
 
-async def _start(nova, instance: dict) -> None:
+async def _start(nova, instance: InstanceRecord) -> None:
     """Start; a server resized while stopped (ModifyInstanceAttribute) has its resize confirmed first.
 
     EC2 shows such an instance ``stopped`` throughout and lets it start at

@@ -21,7 +21,9 @@ from ec2proxy.readmodels.images import glance_image
 from ec2proxy.readmodels.instance_shapes import (
     FILTERS,
     USER_DATA_LIMIT,
+    InstanceRecord,
     InstanceRow,
+    RenderedInstance,
     group_reservations,
     metadata_options,
 )
@@ -89,10 +91,16 @@ async def describe_instances(ctx: RequestContext, params: dict) -> dict:
     wanted = [ids.check("i", i) for i in params.get("InstanceIds") or []]
     paging.check_max_results(params, ids_member="InstanceIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
-    instances = await lookup(ctx, wanted) if wanted else await describe(ctx, params, render=not compiled)
-    instances, next_token = paging.page(ctx, filters.apply(instances, compiled), params)
+    found: list[InstanceRecord] | list[RenderedInstance]
+    if wanted:
+        found = await lookup(ctx, wanted)
+    elif compiled:  # the filters read the instances' fields: built as records
+        found = await describe(ctx, params)
+    else:  # the listing's XML, from kept fragments
+        found = await describe(ctx, params, render=True)
+    page, next_token = paging.page(ctx, filters.apply(found, compiled), params)
     result: dict = {"NextToken": next_token} if next_token else {}
-    result["Reservations"] = group_reservations(instances, ctx.project_id)
+    result["Reservations"] = group_reservations(list(page), ctx.project_id)
     return result
 
 
@@ -131,7 +139,7 @@ async def _resolve_subnet(view: CloudView, subnet_id: str | None) -> tuple[dict 
     if subnet_id is None:
         return None, False
     ids.check("subnet", subnet_id)
-    subnets = await view.neutron.list("subnet")
+    subnets = await neutron_of(view).list("subnet")
     for subnet in subnets:
         if ids.from_uuid("subnet", subnet["id"]) == subnet_id:
             siblings = [s for s in subnets if s["network_id"] == subnet["network_id"] and s.get("ip_version") == 4]
@@ -162,7 +170,7 @@ async def _default_networks(ctx: RequestContext) -> tuple[list[dict], bool, dict
     network = ids.os_id_of(vpc_id) if vpc_id else None
     if network is None:
         network, _ = await default_vpc.ensure(ctx)
-    subnets = [s for s in await (await ctx.cloud()).neutron.list("subnet", {"network_id": network,
+    subnets = [s for s in await neutron_of(await ctx.cloud()).list("subnet", {"network_id": network,
                                                                            "fields": ["id", "ip_version"]})
                if s.get("ip_version", 4) == 4]
     async with ctx.services.sessions() as session:

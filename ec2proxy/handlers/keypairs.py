@@ -186,6 +186,7 @@ async def create_key_pair(ctx: RequestContext, params: dict) -> dict:
     if key_format != "pem":
         raise errors.InvalidParameterValue(f"Invalid KeyFormat: {key_format[:32]}")
     tags = tagging.from_specs(params, ("key-pair",)).get("key-pair", [])
+    private: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
     if key_type == "rsa":
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         material = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
@@ -235,6 +236,7 @@ async def delete_key_pair(ctx: RequestContext, params: dict) -> dict:
         if not match:
             raise errors.KeyPairNotFound(pair_id)
         name = match[0]["KeyName"]
+    assert name is not None  # given, or found by its id
     if ctx.dry_run:
         raise errors.DryRunOperation()
     try:

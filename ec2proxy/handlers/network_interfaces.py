@@ -67,9 +67,10 @@ async def _interface(ctx: RequestContext, eni: str) -> tuple[dict, dict]:
             raise errors.not_found("NetworkInterfaceID", eni)
         return port, await vpc_state(ctx, ids.from_uuid("vpc", port["network_id"]), with_ports=True)
     state = await network_state(ctx, with_ports=True)
-    port = next((p for p in state["ports"] if ids.from_uuid("eni", p["id"]) == eni), None)
-    if port is None:
+    listed = [p for p in state["ports"] if ids.from_uuid("eni", p["id"]) == eni]
+    if not listed:
         raise errors.not_found("NetworkInterfaceID", eni)
+    port = listed[0]
     return port, state
 
 

@@ -129,9 +129,10 @@ async def create_route_table(ctx: RequestContext, params: dict) -> dict:
                                    main=False, created_at=utcnow()))
             await tag_writes.write(session, ctx.project_id, {table_id: tags})
             await create.done(session)
-    (shape,) = await _shapes(ctx, [table_id]) or [None]
-    if shape is None:
+    shapes = await _shapes(ctx, [table_id])
+    if not shapes:
         raise errors.IdempotentParameterMismatch("The route table created with this client token no longer exists.")
+    shape = shapes[0]
     return {"RouteTable": shape, **({"ClientToken": params["ClientToken"]} if params.get("ClientToken") else {})}
 
 

@@ -14,7 +14,7 @@ from ec2proxy.ec2 import errors, filters, ids, paging, permissions, tagging, vpc
 from ec2proxy.ec2.records import Described
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import tag_reads
-from ec2proxy.readmodels.networks import default_vpc_id
+from ec2proxy.readmodels.networks import default_vpc_id, neutron_of
 from ec2proxy.state import port_tags, rule_overlays, tag_writes
 
 _get = filters.path
@@ -48,10 +48,10 @@ async def _groups(ctx: RequestContext, overlays: dict[str, rule_overlays.Overlay
     (``overlays``: already read; else one query)."""
     view = await ctx.cloud()
     if overlays is None:
-        listed, overlays = await asyncio.gather(view.neutron.list("security_group"),
+        listed, overlays = await asyncio.gather(neutron_of(view).list("security_group"),
                                                 rule_overlays.load(ctx.services.sessions, ctx.project_id))
     else:
-        listed = await view.neutron.list("security_group")
+        listed = await neutron_of(view).list("security_group")
     groups = [g for g in listed if g.get("project_id", g.get("tenant_id")) in (None, ctx.project_id)]
     rule_overlays.apply(groups, overlays)
     return groups
@@ -91,7 +91,7 @@ def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, st
             "IpPermissionsEgress": permissions.permissions(rules, True, project_id, names)}, group)
 
 
-async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> list[dict]:
+async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> list[Described]:
     """The project's groups as EC2 shows them; ``group_ids`` this process has seen are shown by GET, without
     listing the project's every group."""
     view = await ctx.cloud()
@@ -106,7 +106,7 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> l
         rule_overlays.apply(groups, overlays)
         referenced = {r["remote_group_id"] for g in groups for r in g.get("security_group_rules") or []
                       if r.get("remote_group_id")} - {g["id"] for g in groups}
-        others = await view.neutron.list("security_group", {"id": sorted(referenced), "fields": ["id", "name"]}) \
+        others = await neutron_of(view).list("security_group", {"id": sorted(referenced), "fields": ["id", "name"]}) \
             if referenced else []
         names = {g["id"]: g["name"] for g in [*groups, *others]}
     return await tag_reads.with_tags(ctx, [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups],
@@ -116,20 +116,20 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> l
 async def _shown(ctx: RequestContext, view, group_ids: list[str]) -> list[dict] | None:
     """The groups behind ``group_ids`` by one GET each, when this process knows their Neutron ids and all are
     the caller's; None: ask the listing."""
-    os_ids = [ids.os_id_of(group_id) for group_id in group_ids]
-    if len(group_ids) > 20 or None in os_ids:
+    known = [ids.os_id_of(group_id) for group_id in group_ids]
+    os_ids = [os_id for os_id in known if os_id is not None]
+    if len(group_ids) > 20 or len(os_ids) != len(known):
         return None
 
     async def show(os_id: str) -> dict | None:
         try:
-            return await view.neutron.show("security_group", os_id)
+            return await neutron_of(view).show("security_group", os_id)
         except BackendNotFound:
             return None
 
     found = await asyncio.gather(*(show(o) for o in os_ids))
-    if any(g is None or g.get("project_id", g.get("tenant_id")) not in (None, ctx.project_id) for g in found):
-        return None  # the listing says which is missing, as for any other id
-    return found
+    shown = [g for g in found if g is not None and g.get("project_id", g.get("tenant_id")) in (None, ctx.project_id)]
+    return shown if len(shown) == len(found) else None  # else the listing says which is missing
 
 
 @tag_reads.exists("sg")
@@ -203,7 +203,7 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
         raise errors.InvalidParameterValue("Cannot use reserved security group name: default")
     tags = tagging.from_specs(params, ("security-group",)).get("security-group", [])
     view = await ctx.cloud()
-    networks, groups, vpc_groups = await asyncio.gather(view.neutron.list("network"), _groups(ctx),
+    networks, groups, vpc_groups = await asyncio.gather(neutron_of(view).list("network"), _groups(ctx),
                                                         _vpc_groups(ctx))
     vpc_os_id = None  # the default VPC's
     if params.get("VpcId"):
@@ -218,7 +218,7 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
         raise errors.InvalidGroupDuplicate(f"The security group '{name}' already exists for VPC")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    group = await view.neutron.create("security_group", {"name": name, "description": description})
+    group = await neutron_of(view).create("security_group", {"name": name, "description": description})
     group_id = ids.from_uuid("sg", group["id"])
     try:
         if vpc_os_id is not None:  # an EC2 VPC has no IPv6 block: its groups start with AWS's one egress rule
@@ -229,7 +229,7 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
                 session.add(VpcGroup(os_id=group["id"], project_id=ctx.project_id, vpc_os_id=vpc_os_id,
                                      is_default=False))
     except BaseException:
-        await view.neutron.remove("security_group", group["id"])
+        await neutron_of(view).remove("security_group", group["id"])
         raise
     return {"GroupId": group_id, "Tags": tags}
 
@@ -249,19 +249,19 @@ async def delete_security_group(ctx: RequestContext, params: dict) -> dict:
     view = await ctx.cloud()
     for attempt in (1, 2):
         try:
-            await view.neutron.remove("security_group", group["id"])
+            await neutron_of(view).remove("security_group", group["id"])
         except BackendNotFound:
             pass
         except BackendError as exc:
             if exc.status != 409:
                 raise
-            holders = await view.neutron.list("port", {"security_groups": group["id"],
+            holders = await neutron_of(view).list("port", {"security_groups": group["id"],
                                                        "fields": ["id", "device_id", "tags", "security_groups"]})
             condemned = [p["id"] for p in holders if group["id"] in (p.get("security_groups") or [])
                          and vpcs.condemned(p)]
             if attempt == 2 or not condemned:
                 raise errors.DependencyViolation(f"resource {group_id} has a dependent object") from None
-            await removed(*(functools.partial(view.neutron.remove, "port", port_id) for port_id in condemned))
+            await removed(*(functools.partial(neutron_of(view).remove, "port", port_id) for port_id in condemned))
             continue
         break
     async with ctx.services.sessions() as session, session.begin():
@@ -323,7 +323,7 @@ async def _authorize(ctx: RequestContext, params: dict, egress: bool) -> dict:
               for body in permissions.to_rules(key, description, group["id"])]
     view = await ctx.cloud()
     try:  # one bulk create: Neutron makes all the rules or none
-        created = await view.neutron.create_many("security_group_rule", bodies)
+        created = await neutron_of(view).create_many("security_group_rule", bodies)
     except BackendError as exc:
         if exc.status == 409:
             raise errors.InvalidPermissionDuplicate(f"A rule already exists: {exc.message[:200]}") from None
@@ -355,7 +355,7 @@ async def _revoke(ctx: RequestContext, params: dict, egress: bool) -> dict:
 
     async def remove(rule_id: str) -> None:
         try:
-            await view.neutron.remove("security_group_rule", rule_id)
+            await neutron_of(view).remove("security_group_rule", rule_id)
         except BackendNotFound:
             pass
 
@@ -484,10 +484,10 @@ async def modify_security_group_rules(ctx: RequestContext, params: dict) -> dict
             continue
         bodies = [b for b in permissions.to_rules(key, description, group["id"])
                   if b["ethertype"] == old.get("ethertype", b["ethertype"]) or key[4][0] != "group"]
-        (created,) = await view.neutron.create_many("security_group_rule", bodies[:1])
+        (created,) = await neutron_of(view).create_many("security_group_rule", bodies[:1])
         kept[created["id"]] = rule_overlays.Overlay(rule_id, None)
         try:
-            await view.neutron.remove("security_group_rule", old["id"])
+            await neutron_of(view).remove("security_group_rule", old["id"])
         except BackendNotFound:
             pass
         replaced.append(old["id"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from sqlalchemy import and_, delete, or_, select
 
 from ec2proxy import db
@@ -12,9 +14,10 @@ from ec2proxy.handlers import action
 from ec2proxy.readmodels import tag_reads
 from ec2proxy.state import tag_writes
 
-FILTERS = {"key": filters.path("Key"), "value": filters.path("Value"), "resource-id": filters.path("ResourceId"),
-           "resource-type": filters.path("ResourceType"), "tag-key": filters.path("Key"),
-           "tag-value": filters.path("Value"), "tag:": lambda tag, key: tag["Value"] if tag["Key"] == key else None}
+FILTERS: dict[str, Callable[..., Any]] = {
+    "key": filters.path("Key"), "value": filters.path("Value"), "resource-id": filters.path("ResourceId"),
+    "resource-type": filters.path("ResourceType"), "tag-key": filters.path("Key"),
+    "tag-value": filters.path("Value"), "tag:": lambda tag, key: tag["Value"] if tag["Key"] == key else None}
 # filters the database answers itself when their values are exact (no wildcards)
 COLUMNS = {"key": Tag.key, "value": Tag.value, "tag-key": Tag.key, "tag-value": Tag.value,
            "resource-id": Tag.resource_id, "resource-type": Tag.resource_type}

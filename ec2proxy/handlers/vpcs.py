@@ -84,7 +84,7 @@ async def create_default_vpc(ctx: RequestContext, params: dict) -> dict:
 async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
     state = await vpc_state(ctx, params["VpcId"], with_ports=True)
     network = state["networks"][0]
-    vpc_id = vpcs.vpc_id(network)
+    vpc_id = ids.from_uuid("vpc", network["id"])
     row = state["vpcs"].get(network["id"])
     if row is None:
         raise errors.UnsupportedOperation(f"{vpc_id} is one of the project's own networks, not made through EC2; "

@@ -8,6 +8,7 @@ import datetime
 from sqlalchemy import select
 
 from ec2proxy.cloud import CloudView
+from ec2proxy.cloud.clients import Glance
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Operation
 from ec2proxy.ec2 import devices, errors, filters, ids, tagging, timestamps
@@ -127,7 +128,7 @@ def build_image(image: dict, project_id: str, stuck_after: float, now: datetime.
     return Described(shape, image)
 
 
-def _glance(view: CloudView):
+def glance_of(view: CloudView) -> Glance:
     if view.glance is None:
         raise errors.Unavailable("This cloud has no image service.")
     return view.glance
@@ -143,7 +144,7 @@ async def _visible_images(glance) -> list[dict]:
 
 
 async def _glance_images(ctx: RequestContext) -> list[dict]:
-    return [i for i in await _visible_images(_glance(await ctx.cloud())) if present(i)]
+    return [i for i in await _visible_images(glance_of(await ctx.cloud())) if present(i)]
 
 
 async def _copying(ctx: RequestContext) -> frozenset[str]:
@@ -172,7 +173,7 @@ async def describe(ctx: RequestContext, images: list[dict] | None = None,
 
 @tag_reads.exists("ami", "aki", "ari")
 async def _existing(ctx: RequestContext, image_ids: list[str]) -> set[str]:
-    glance = _glance(await ctx.cloud())
+    glance = glance_of(await ctx.cloud())
     return await existing(image_ids, image_id, glance.get_image, lambda: _visible_images(glance), present)
 
 
@@ -207,7 +208,7 @@ async def glance_image(view: CloudView, wanted: str) -> dict | None:
     """The Glance image behind an ami-/aki-/ari- id, as this project sees it (None: none).
 
     See ``ec2proxy.readmodels.lookups``."""
-    glance = _glance(view)
+    glance = glance_of(view)
     image = await by_ec2_id(wanted, image_id, glance.get_image, lambda: _visible_images(glance))
     return image if image is not None and present(image) else None
 

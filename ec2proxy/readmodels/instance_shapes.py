@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import operator
-from typing import Any
+from typing import Any, Sequence
 
 from ec2proxy import protocol
 from ec2proxy.ec2 import devices, filters, ids, states, tagging, timestamps, vpcs
@@ -294,7 +294,7 @@ def build_instance(server: dict, row: InstanceRow | None, project_id: str, group
     return instance
 
 
-def group_reservations(instances: list[InstanceRecord] | list[RenderedInstance], project_id: str) -> list[dict]:
+def group_reservations(instances: Sequence[InstanceRecord | RenderedInstance], project_id: str) -> list[dict]:
     by_id: dict[str, dict] = {}
     for instance in instances:
         rid = instance.reservation_id

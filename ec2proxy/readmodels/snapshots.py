@@ -47,7 +47,7 @@ def snapshot_not_found(snapshot_id: str) -> errors.EC2Error:
     return errors.InvalidSnapshotNotFound(f"The snapshot '{snapshot_id}' does not exist.")
 
 
-async def find(ctx: RequestContext, snapshot_id: str) -> dict:
+async def find(ctx: RequestContext, snapshot_id: str) -> Described:
     """One snapshot by its snap- id (see ``ec2proxy.readmodels.lookups``)."""
     ids.check("snap", snapshot_id)
     client = await cinder(ctx)

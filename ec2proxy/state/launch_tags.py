@@ -22,7 +22,7 @@ KINDS = ("volume", "network-interface")
 WAIT = 60.0  # seconds one run waits for the build; then the job is tried again after its lease
 
 
-async def schedule(ctx, view, reservation_id: str, nova_reservation: str, server_ids: list[str],
+async def schedule(ctx, view, reservation_id: str, nova_reservation: str | None, server_ids: list[str],
                    tags: dict[str, list[dict]]) -> None:
     await jobs.schedule(ctx, view, JOB, [reservation_id], {
         "reservation": reservation_id, "nova_reservation": nova_reservation, "servers": server_ids, "tags": tags})
