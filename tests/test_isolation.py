@@ -19,7 +19,8 @@ NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidAttachmentID.NotFound", "Inva
              "InvalidAllocationID.NotFound", "InvalidAssociationID.NotFound", "InvalidGroupId.NotFound",
              "InvalidNetworkInterfaceID.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
              "InvalidAddress.NotFound", "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound",
-             "InvalidDhcpOptionID.NotFound", "InvalidCustomerGatewayID.NotFound", "UnauthorizedOperation"}
+             "InvalidDhcpOptionID.NotFound", "InvalidCustomerGatewayID.NotFound", "InvalidNetworkAclID.NotFound",
+             "UnauthorizedOperation"}
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +59,10 @@ def a(ec2, ami):
     ec2.associate_dhcp_options(DhcpOptionsId=dopt, VpcId=made_vpc)
     cgw = ec2.create_customer_gateway(Type="ipsec.1", IpAddress="198.51.100.7", BgpAsn=65010)["CustomerGateway"][
         "CustomerGatewayId"]
-    return {"made_vpc": made_vpc, "dopt": dopt, "cgw": cgw, "made_subnet": made_subnet, "igw": gateway, "rtb": table,
-            "rtbassoc": link,
+    (acl,) = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [made_vpc]}])["NetworkAcls"]
+    return {"made_vpc": made_vpc, "dopt": dopt, "cgw": cgw, "acl": acl["NetworkAclId"],
+            "aclassoc": acl["Associations"][0]["NetworkAclAssociationId"], "made_subnet": made_subnet,
+            "igw": gateway, "rtb": table, "rtbassoc": link,
             "attachment": described["NetworkInterfaces"][0]["Attachment"]["AttachmentId"],
             "instance": iid, "zone": zone, "volume": volume, "snapshot": snapshot, "image": image, "group": group,
             "key": key, "allocation": address["AllocationId"], "ip": address["PublicIp"], "association": association,
@@ -91,6 +94,18 @@ CHANGES = {
     "DeleteVpc": ("delete_vpc", lambda r: {"VpcId": r["made_vpc"]}),
     "DeleteDhcpOptions": ("delete_dhcp_options", lambda r: {"DhcpOptionsId": r["dopt"]}),
     "DeleteCustomerGateway": ("delete_customer_gateway", lambda r: {"CustomerGatewayId": r["cgw"]}),
+    "CreateNetworkAcl": ("create_network_acl", lambda r: {"VpcId": r["made_vpc"]}),
+    "DeleteNetworkAcl": ("delete_network_acl", lambda r: {"NetworkAclId": r["acl"]}),
+    "CreateNetworkAclEntry": ("create_network_acl_entry", lambda r: {
+        "NetworkAclId": r["acl"], "RuleNumber": 110, "Protocol": "-1", "RuleAction": "deny", "Egress": False,
+        "CidrBlock": "10.0.0.0/8"}),
+    "ReplaceNetworkAclEntry": ("replace_network_acl_entry", lambda r: {
+        "NetworkAclId": r["acl"], "RuleNumber": 100, "Protocol": "-1", "RuleAction": "deny", "Egress": False,
+        "CidrBlock": "0.0.0.0/0"}),
+    "DeleteNetworkAclEntry": ("delete_network_acl_entry", lambda r: {"NetworkAclId": r["acl"], "RuleNumber": 100,
+                                                                     "Egress": False}),
+    "ReplaceNetworkAclAssociation": ("replace_network_acl_association", lambda r: {
+        "AssociationId": r["aclassoc"], "NetworkAclId": r["acl"]}),
     "AssociateDhcpOptions": ("associate_dhcp_options", lambda r: {"DhcpOptionsId": "default",
                                                                   "VpcId": r["made_vpc"]}),
     "ResetNetworkInterfaceAttribute": ("reset_network_interface_attribute", lambda r: {
@@ -203,11 +218,15 @@ DESCRIBE_BY_ID = {
     "DescribeVpcs": ("describe_vpcs", lambda r: {"VpcIds": [r["vpc"]]}),
     "DescribeDhcpOptions": ("describe_dhcp_options", lambda r: {"DhcpOptionsIds": [r["dopt"]]}),
     "DescribeCustomerGateways": ("describe_customer_gateways", lambda r: {"CustomerGatewayIds": [r["cgw"]]}),
+    "DescribeNetworkAcls": ("describe_network_acls", lambda r: {"NetworkAclIds": [r["acl"]]}),
     "GetPasswordData": ("get_password_data", lambda r: {"InstanceId": r["instance"]}),
     "DescribeNetworkInterfaceAttribute": ("describe_network_interface_attribute", lambda r: {
         "NetworkInterfaceId": r["eni"], "Attribute": "description"}),
     "DescribeVpcAttribute": ("describe_vpc_attribute", lambda r: {"VpcId": r["vpc"], "Attribute": "enableDnsSupport"}),
 }
+# refused for every caller (a network ACL here is its VPC's default, read-only): nothing to find or change
+ACL_CHANGES = ("CreateNetworkAcl", "DeleteNetworkAcl", "CreateNetworkAclEntry", "ReplaceNetworkAclEntry",
+               "DeleteNetworkAclEntry", "ReplaceNetworkAclAssociation")
 # listings: B's answer must not contain any of A's ids or addresses
 LISTINGS = {
     "DescribeSecurityGroupRules": "describe_security_group_rules", "DescribeTags": "describe_tags",
@@ -220,6 +239,7 @@ LISTINGS = {
     "DescribeRouteTables": "describe_route_tables", "DescribeInternetGateways": "describe_internet_gateways",
     "DescribeDhcpOptions": "describe_dhcp_options", "DescribeVpnGateways": "describe_vpn_gateways",
     "DescribeCustomerGateways": "describe_customer_gateways", "DescribeVpnConnections": "describe_vpn_connections",
+    "DescribeNetworkAcls": "describe_network_acls",
 }
 # actions that name no other project's resource: they create B's own or describe the region
 OWN_ONLY = {
@@ -271,7 +291,7 @@ def test_b_cannot_act_on_as_resources(alt, a, action):
     with pytest.raises(ClientError) as caught:
         getattr(alt, method)(**kwargs(a))
     code = caught.value.response["Error"]["Code"]
-    assert code in NOT_FOUND or (code == "UnsupportedOperation" and action in ("CopySnapshot",)), code
+    assert code in NOT_FOUND or (code == "UnsupportedOperation" and action in ("CopySnapshot", *ACL_CHANGES)), code
 
 
 @pytest.mark.parametrize("action", sorted(DESCRIBE_BY_ID))

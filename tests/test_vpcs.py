@@ -318,3 +318,47 @@ def test_an_instance_lives_in_its_subnets_zone(ec2, ami):
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
     when_free(ec2.delete_subnet, "DependencyViolation", SubnetId=subnet["SubnetId"])
     ec2.delete_vpc(VpcId=vpc_id)
+
+
+def test_every_vpc_has_its_default_network_acl_read_only(ec2, proxy):
+    """Each VPC's default ACL as AWS shows one (allow all, then the "*" deny, in and out), associated with each of
+    its subnets, found by the filters Terraform reads it with, taggable; ACL rules and custom ACLs are refused
+    with the reason (Neutron filters at ports, by security groups), not accepted and never enforced."""
+    vpc = ec2.create_vpc(CidrBlock="10.31.0.0/16")["Vpc"]["VpcId"]
+    subnets = sorted(ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.31.{n}.0/24")["Subnet"]["SubnetId"] for n in (1, 2))
+    (acl,) = ec2.describe_network_acls(Filters=[{"Name": "default", "Values": ["true"]},
+                                                {"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"]
+    acl_id = acl["NetworkAclId"]
+    assert acl_id.startswith("acl-") and acl["IsDefault"] is True and acl["VpcId"] == vpc
+    assert sorted((e["Egress"], e["RuleNumber"], e["RuleAction"], e["Protocol"], e["CidrBlock"])
+                  for e in acl["Entries"]) == [(False, 100, "allow", "-1", "0.0.0.0/0"),
+                                               (False, 32767, "deny", "-1", "0.0.0.0/0"),
+                                               (True, 100, "allow", "-1", "0.0.0.0/0"),
+                                               (True, 32767, "deny", "-1", "0.0.0.0/0")]
+    assert sorted(a["SubnetId"] for a in acl["Associations"]) == subnets
+    assert all(a["NetworkAclId"] == acl_id and a["NetworkAclAssociationId"].startswith("aclassoc-")
+               for a in acl["Associations"])
+    by_subnet = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnets[0]]}])
+    assert [a["NetworkAclId"] for a in by_subnet["NetworkAcls"]] == [acl_id]
+    ec2.create_tags(Resources=[acl_id], Tags=[{"Key": "Name", "Value": "default-acl"}])
+    listed = json.loads(proxy.aws("ec2", "describe-network-acls", "--network-acl-ids", acl_id).stdout)
+    assert listed["NetworkAcls"][0]["Tags"] == [{"Key": "Name", "Value": "default-acl"}]
+    assert code_of(ec2.describe_network_acls, NetworkAclIds=["acl-0123456789abcdef0"]) == \
+        "InvalidNetworkAclID.NotFound"
+    assert code_of(ec2.describe_network_acls, NetworkAclIds=["acl-x"]) == "InvalidNetworkAclId.Malformed"
+    for call, kwargs in ((ec2.create_network_acl, {"VpcId": vpc}),
+                         (ec2.create_network_acl_entry, {"NetworkAclId": acl_id, "RuleNumber": 110, "Protocol": "6",
+                                                         "RuleAction": "deny", "Egress": False,
+                                                         "CidrBlock": "10.0.0.0/8", "PortRange": {"From": 22,
+                                                                                                "To": 22}}),
+                         (ec2.delete_network_acl_entry, {"NetworkAclId": acl_id, "RuleNumber": 100, "Egress": True}),
+                         (ec2.delete_network_acl, {"NetworkAclId": acl_id})):
+        with pytest.raises(ClientError) as caught:
+            call(**kwargs)
+        assert caught.value.response["Error"]["Code"] == "UnsupportedOperation"
+        assert "security groups" in caught.value.response["Error"]["Message"]
+    assert ec2.describe_network_acls(NetworkAclIds=[acl_id])["NetworkAcls"][0]["Entries"] == acl["Entries"]
+    for subnet in subnets:
+        ec2.delete_subnet(SubnetId=subnet)
+    ec2.delete_vpc(VpcId=vpc)
+    assert ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"] == []

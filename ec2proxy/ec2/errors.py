@@ -405,7 +405,7 @@ NOUNS = {"InstanceID": "instance", "VolumeID": "volume", "SnapshotID": "snapshot
          "RouteTableID": "routeTable", "AttachmentID": "attachment", "DhcpOptionID": "dhcpOption",
          "GroupId": "security group", "ReservationID": "reservation", "VpnGatewayID": "vpnGateway",
          "CustomerGatewayID": "customerGateway", "VpnConnectionID": "vpnConnection",
-         "SecurityGroupRuleId": "security group rule"}
+         "SecurityGroupRuleId": "security group rule", "NetworkAclID": "networkAcl"}
 
 
 def not_found(kind: str, ident: str) -> EC2Error:
@@ -424,7 +424,8 @@ def multiple_interfaces(instance_id: str) -> EC2Error:
 # InvalidRouteTableId.Malformed beside InvalidRouteTableID.NotFound)
 MALFORMED_SPELLING = {"InternetGatewayID": "InternetGatewayId", "RouteTableID": "RouteTableId",
                       "NetworkInterfaceID": "NetworkInterfaceId", "AttachmentID": "NetworkInterfaceAttachmentId",
-                      "DhcpOptionID": "DhcpOptionsId", "CustomerGatewayID": "CustomerGatewayId"}
+                      "DhcpOptionID": "DhcpOptionsId", "CustomerGatewayID": "CustomerGatewayId",
+                      "NetworkAclID": "NetworkAclId"}
 
 
 def malformed(kind: str, ident: str) -> EC2Error:

@@ -58,6 +58,10 @@ def test_vpc_stack_on_real_neutron(ec2):
     ec2.create_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
     link = ec2.associate_route_table(RouteTableId=table["RouteTableId"], SubnetId=public)["AssociationId"]
     web = ec2.create_security_group(GroupName="lab-web", Description="web", VpcId=vpc)["GroupId"]
+    # the VPC's default network ACL, as Terraform reads it, with both subnets (from Neutron's listings)
+    (acl,) = ec2.describe_network_acls(Filters=[{"Name": "default", "Values": ["true"]},
+                                                {"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"]
+    assert sorted(a["SubnetId"] for a in acl["Associations"]) == sorted([public, private])
     # a group of an EC2 VPC starts with AWS's one egress rule (Neutron adds IPv6's too; Terraform revokes the one)
     assert [(p["IpProtocol"], p["IpRanges"], p["Ipv6Ranges"]) for p in ec2.describe_security_groups(
         GroupIds=[web])["SecurityGroups"][0]["IpPermissionsEgress"]] == [("-1", [{"CidrIp": "0.0.0.0/0"}], [])]
