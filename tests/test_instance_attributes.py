@@ -320,3 +320,32 @@ def test_a_start_right_after_a_type_change_races_the_resize_job_and_both_win(ec2
         assert attribute(ec2, iid, "instanceType")["InstanceType"] == {"Value": size}
     assert _resize_job(proxy, iid)["state"] == "succeeded"
     ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_instance_type_offerings_by_region_and_zone(ec2, proxy):
+    """DescribeInstanceTypeOfferings (Terraform's aws_ec2_instance_type_offering): every flavor, in the region
+    and in each zone Nova offers, found by instance-type and location."""
+    types = sorted(t["InstanceType"] for page in ec2.get_paginator("describe_instance_types").paginate()
+                   for t in page["InstanceTypes"])
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]]
+    region = [o for page in ec2.get_paginator("describe_instance_type_offerings").paginate()
+              for o in page["InstanceTypeOfferings"]]
+    assert sorted(o["InstanceType"] for o in region) == types
+    assert {(o["LocationType"], o["Location"]) for o in region} == {("region", "RegionOne")}
+    in_zones = ec2.describe_instance_type_offerings(LocationType="availability-zone", Filters=[
+        {"Name": "instance-type", "Values": ["t2.micro"]}])["InstanceTypeOfferings"]
+    assert sorted(o["Location"] for o in in_zones) == sorted(zones)
+    one = ec2.describe_instance_type_offerings(LocationType="availability-zone", Filters=[
+        {"Name": "location", "Values": [zones[0]]}, {"Name": "instance-type", "Values": ["t3.*"]}])[
+        "InstanceTypeOfferings"]
+    assert sorted(o["InstanceType"] for o in one) == [t for t in types if t.startswith("t3.")]
+    by_id = ec2.describe_instance_type_offerings(LocationType="availability-zone-id")["InstanceTypeOfferings"]
+    zone_ids = {z["ZoneId"] for z in ec2.describe_availability_zones()["AvailabilityZones"]}
+    assert {o["Location"] for o in by_id} == zone_ids
+    assert code_of(ec2.describe_instance_type_offerings, LocationType="outpost") == "InvalidParameterValue"
+    assert code_of(ec2.describe_instance_type_offerings, Filters=[{"Name": "colour", "Values": ["x"]}]) == \
+        "InvalidParameterValue"
+    listed = json.loads(proxy.aws("ec2", "describe-instance-type-offerings", "--filters",
+                                  "Name=instance-type,Values=t2.micro").stdout)
+    assert listed["InstanceTypeOfferings"] == [{"InstanceType": "t2.micro", "LocationType": "region",
+                                                "Location": "RegionOne"}]

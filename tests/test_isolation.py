@@ -258,6 +258,7 @@ OWN_ONLY = {
     "DescribeAccountAttributes": ("describe_account_attributes", lambda r: {}),
     "DescribeAvailabilityZones": ("describe_availability_zones", lambda r: {}),
     "DescribeInstanceTypes": ("describe_instance_types", lambda r: {}),
+    "DescribeInstanceTypeOfferings": ("describe_instance_type_offerings", lambda r: {}),
     "DescribeRegions": ("describe_regions", lambda r: {}),
     "ImportKeyPair": ("import_key_pair", lambda r: {"KeyName": "imported-by-reader", "PublicKeyMaterial": (
         b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ2b2dzaGVyZS1vZi10aGUtcmVhZGVyLWtleS0wMDAw reader")}),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 
 def addresses(server: dict) -> tuple[str | None, str | None, str | None]:
     """(private IP, public IP, MAC) from Nova's addresses: the first fixed and floating IPv4 addresses."""
@@ -28,3 +30,8 @@ def hostname(ip: str | None, region: str) -> str:
     if not ip:
         return ""
     return f"ip-{ip.replace('.', '-')}.{domain(region)}"
+
+
+def zone_id(region: str, zone: str) -> str:
+    """A stable zone id (DescribeAvailabilityZones' ZoneId): the same zone keeps its id when others come and go."""
+    return f"{region.lower()}-az{int(hashlib.sha256(zone.encode()).hexdigest()[:6], 16) % 1000:03d}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ec2proxy.context import RequestContext
-from ec2proxy.ec2 import errors, filters, paging
+from ec2proxy.ec2 import errors, filters, paging, servers
 from ec2proxy.handlers import action
 
 
@@ -67,3 +67,26 @@ async def describe_instance_types(ctx: RequestContext, params: dict) -> dict:
                                              f"[{', '.join(n[:64] for n in unknown)}]")
         types = [t for t in types if t["InstanceType"] in set(wanted)]
     return paging.answer(ctx, "InstanceTypes", filters.apply(types, compiled), params)
+
+
+OFFERING_FILTERS = {"instance-type": _path("InstanceType"), "location": _path("Location")}
+
+
+@action("DescribeInstanceTypeOfferings")
+async def describe_instance_type_offerings(ctx: RequestContext, params: dict) -> dict:
+    """Each flavor where it can be launched: in the region, or in each zone Nova offers. A flavor Nova limits
+    to some hosts (aggregates) still shows in every zone: the host aggregates behind a zone are the operator's
+    to read (Nova's admin API), and a launch the scheduler cannot place fails as AWS reports it."""
+    paging.check_max_results(params, low=5, high=1000)
+    kind = params.get("LocationType") or "region"
+    if kind not in ("region", "availability-zone", "availability-zone-id"):
+        raise errors.InvalidParameterValue(f"Value ({str(kind)[:64]}) for parameter locationType is invalid. Valid "
+                                           "values are region, availability-zone and availability-zone-id")
+    compiled = filters.compile_filters(params.get("Filters"), OFFERING_FILTERS, ctx.action)
+    flavors = sorted(f["name"] for f in await (await ctx.cloud()).nova.flavors())
+    zones = await ctx.services.availability_zones() if kind != "region" else []
+    locations = [ctx.region] if kind == "region" else zones if kind == "availability-zone" else \
+        [servers.zone_id(ctx.region, zone) for zone in zones]
+    offerings = [{"InstanceType": name, "LocationType": kind, "Location": location}
+                 for location in locations for name in flavors]
+    return paging.answer(ctx, "InstanceTypeOfferings", filters.apply(offerings, compiled), params)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from ec2proxy.context import RequestContext
-from ec2proxy.ec2 import errors, filters
+from ec2proxy.ec2 import errors, filters, servers
 from ec2proxy.handlers import action
 
 REGION_FILTERS = {
@@ -25,11 +23,6 @@ ZONE_FILTERS = {
     "opt-in-status": lambda zone: zone["OptInStatus"],
     "message": lambda zone: [m["Message"] for m in zone["Messages"]],
 }
-
-
-def zone_id(region: str, zone: str) -> str:
-    """A stable zone id: the same zone keeps its id when others come and go."""
-    return f"{region.lower()}-az{int(hashlib.sha256(zone.encode()).hexdigest()[:6], 16) % 1000:03d}"
 
 
 @action("DescribeRegions")
@@ -56,7 +49,7 @@ async def describe_availability_zones(ctx: RequestContext, params: dict) -> dict
     zones = [
         {
             "ZoneName": name,
-            "ZoneId": zone_id(region, name),
+            "ZoneId": servers.zone_id(region, name),
             "State": "available",
             "RegionName": region,
             "ZoneType": "availability-zone",
