@@ -21,7 +21,7 @@ from ec2proxy.ec2 import ids
 from metadata import tokens
 from tests.devclouds import DevCloudProcess
 from tests.metadata_calls import fetch, secret, signed
-from tests.support import WAIT, free_port
+from tests.support import WAIT, code_of, free_port
 
 CLOUD_INIT = pathlib.Path("/usr/lib/python3/dist-packages/cloudinit")
 USER_DATA = b"#cloud-config\nruncmd:\n - [echo, hello]\n\x00binary\xff"
@@ -196,6 +196,20 @@ def test_instance_tags_when_enabled(proxy, ec2, instances):
     headers = signed(proxy, b)
     assert fetch(f"{proxy.metadata}/latest/meta-data/tags/instance/", headers)[1] == b"Name"
     assert fetch(f"{proxy.metadata}/latest/meta-data/tags/instance/Name", headers)[1] == b"web"
+    # AWS's rule for tags in the metadata: letters, digits and + - = . , _ : @ only, never ".", ".." or "_index"
+    for key in ("team/app", "has space", "..", "_index"):
+        assert code_of(ec2.create_tags, Resources=[b["ec2_id"]], Tags=[{"Key": key, "Value": "x"}]) == \
+            "InvalidParameterValue"
+    ec2.create_tags(Resources=[b["ec2_id"]], Tags=[{"Key": "role:tier@v1.2", "Value": "db"}])
+    assert fetch(f"{proxy.metadata}/latest/meta-data/tags/instance/role:tier@v1.2", headers)[1] == b"db"
+    ec2.modify_instance_metadata_options(InstanceId=b["ec2_id"], InstanceMetadataTags="disabled")
+    ec2.create_tags(Resources=[b["ec2_id"]], Tags=[{"Key": "team/app", "Value": "x"}])  # allowed again
+    assert code_of(ec2.modify_instance_metadata_options, InstanceId=b["ec2_id"],
+                   InstanceMetadataTags="enabled") == "InvalidParameterValue"  # a key the metadata cannot show
+    ec2.delete_tags(Resources=[b["ec2_id"]], Tags=[{"Key": "team/app"}, {"Key": "role:tier@v1.2"}])
+    assert code_of(ec2.run_instances, ImageId=b["described"]["ImageId"], MinCount=1, MaxCount=1,
+                   MetadataOptions={"InstanceMetadataTags": "enabled"}, TagSpecifications=[
+                       {"ResourceType": "instance", "Tags": [{"Key": "a b", "Value": "x"}]}]) == "InvalidParameterValue"
 
 
 def test_identity_document_verifies_with_the_published_certificate(proxy, instances):

@@ -4,6 +4,7 @@ TagSpecifications, and the tag filters. Our database keeps them for every resour
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Iterable, TypeVar
 
 from ec2proxy.ec2 import errors, filters
@@ -22,6 +23,20 @@ RESOURCE_TYPES = {
 
 def prefix_of(resource_id: str) -> str:
     return resource_id.partition("-")[0]
+
+
+# What an instance's tag key may be once its tags show in the metadata service (InstanceMetadataTags = enabled):
+# letters, digits and + - = . , _ : @, not "." nor ".." nor "_index" (EC2 User Guide, instance tags in metadata)
+METADATA_KEY = re.compile(r"[A-Za-z0-9+\-=.,_:@]+")
+
+
+def check_metadata_keys(instance_id: str, keys: Iterable[str]) -> None:
+    """The keys of an instance whose tags are in its metadata, checked as AWS checks them."""
+    for key in keys:
+        if not METADATA_KEY.fullmatch(key) or key in (".", "..", "_index"):
+            raise errors.InvalidParameterValue(
+                f"The tag key '{key[:128]}' of {instance_id} is not allowed while its tags are in the instance "
+                "metadata: use letters, digits and + - = . , _ : @ only (not '.', '..' or '_index')")
 
 
 def check_tag(key: object, value: object, *, value_required: bool = True) -> tuple[str, str]:

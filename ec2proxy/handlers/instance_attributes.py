@@ -14,7 +14,7 @@ import binascii
 from ec2proxy.cloud import BackendError, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
-from ec2proxy.ec2 import errors, ids, vpcs
+from ec2proxy.ec2 import errors, ids, tagging, vpcs
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instance_shapes import USER_DATA_LIMIT, InstanceRecord, metadata_options
 from ec2proxy.readmodels.instances import find_flavor, lookup, resolve_groups
@@ -258,6 +258,8 @@ async def modify_instance_metadata_options(ctx: RequestContext, params: dict) ->
     if hops is not None and not 1 <= hops <= 64:
         raise errors.InvalidParameterValue("HttpPutResponseHopLimit must be between 1 and 64")
     instance, = await lookup(ctx, [params["InstanceId"]])
+    if params.get("InstanceMetadataTags") == "enabled":  # its tags must be ones the metadata can show
+        tagging.check_metadata_keys(instance["InstanceId"], [t["Key"] for t in instance.get("Tags") or []])
     if ctx.dry_run:
         raise errors.DryRunOperation()
     current = {k: v for k, v in instance["MetadataOptions"].items() if k != "State"}

@@ -366,8 +366,11 @@ def _checked(params: dict) -> Launch:
     specs = tagging.from_specs(params, ("instance", *launch_tags.KINDS))
     options = params.get("MetadataOptions") or {}
     if options.get("HttpTokens") not in (None, "optional", "required") or \
-            options.get("HttpEndpoint") not in (None, "enabled", "disabled"):
+            options.get("HttpEndpoint") not in (None, "enabled", "disabled") or \
+            options.get("InstanceMetadataTags") not in (None, "enabled", "disabled"):
         raise errors.InvalidParameterValue("Invalid MetadataOptions")
+    if options.get("InstanceMetadataTags") == "enabled":
+        tagging.check_metadata_keys("the instance", [t["Key"] for t in specs.get("instance") or []])
     return Launch(params=params, ami=ids.check("ami", params["ImageId"]), min_count=min_count,
                   max_count=max_count, user_data=_user_data(params), tags=specs.pop("instance", []),
                   later={kind: given for kind, given in specs.items() if given}, options=options,

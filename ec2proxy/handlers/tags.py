@@ -47,6 +47,8 @@ async def create_tags(ctx: RequestContext, params: dict) -> dict:
     missing = [r for r in resources if r not in found]
     if missing:
         raise errors.not_found(ids.KINDS[tagging.prefix_of(missing[0])], missing[0])
+    for instance_id in await _tags_in_metadata(ctx, [r for r in resources if r.startswith("i-")]):
+        tagging.check_metadata_keys(instance_id, tags)
     if ctx.dry_run:
         raise errors.DryRunOperation()
     async with ctx.services.sessions() as session, session.begin():
@@ -67,6 +69,20 @@ async def create_tags(ctx: RequestContext, params: dict) -> dict:
                             {r: [{"Key": k, "Value": v} for k, v in tags.items()] for r in resources})
     await _changed(ctx, resources)
     return {}
+
+
+async def _tags_in_metadata(ctx: RequestContext, instance_ids: list[str]) -> list[str]:
+    """Which of these instances show their tags in the metadata service (InstanceMetadataTags = enabled)."""
+    if not instance_ids:
+        return []
+    out = []
+    async with ctx.services.sessions() as session:
+        for chunk in db.chunks(instance_ids):
+            rows = await session.execute(select(Instance.ec2_id, Instance.metadata_options).where(
+                Instance.project_id == ctx.project_id, Instance.ec2_id.in_(chunk)))
+            out += [ec2_id for ec2_id, options in rows.all()
+                    if (options or {}).get("InstanceMetadataTags") == "enabled"]
+    return out
 
 
 async def _changed(ctx: RequestContext, resources: list[str]) -> None:
