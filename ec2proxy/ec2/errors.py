@@ -242,16 +242,7 @@ class InvalidAddressNotFound(EC2Error):
     code = "InvalidAddress.NotFound"
 
 
-class InvalidAllocationIDNotFound(EC2Error):
-    code = "InvalidAllocationID.NotFound"
 
-
-class InvalidAssociationIDNotFound(EC2Error):
-    code = "InvalidAssociationID.NotFound"
-
-
-class InvalidDhcpOptionIDNotFound(EC2Error):
-    code = "InvalidDhcpOptionID.NotFound"
 
 
 class InvalidGatewayIDNotFound(EC2Error):
@@ -278,9 +269,6 @@ class InvalidInstanceType(EC2Error):
     code = "InvalidInstanceType"
 
 
-class InvalidInternetGatewayIDNotFound(EC2Error):
-    code = "InvalidInternetGatewayID.NotFound"
-
 
 class InvalidKeyFormat(EC2Error):
     code = "InvalidKey.Format"
@@ -289,9 +277,6 @@ class InvalidKeyFormat(EC2Error):
 class InvalidKeyPairDuplicate(EC2Error):
     code = "InvalidKeyPair.Duplicate"
 
-
-class InvalidNetworkInterfaceIDNotFound(EC2Error):
-    code = "InvalidNetworkInterfaceID.NotFound"
 
 
 class InvalidNetworkInterfaceInUse(EC2Error):
@@ -310,12 +295,6 @@ class InvalidRouteNotFound(EC2Error):
     code = "InvalidRoute.NotFound"
 
 
-class InvalidRouteTableIDNotFound(EC2Error):
-    code = "InvalidRouteTableID.NotFound"
-
-
-class InvalidSecurityGroupRuleIdNotFound(EC2Error):
-    code = "InvalidSecurityGroupRuleId.NotFound"
 
 
 class InvalidSnapshotInUse(EC2Error):
@@ -329,9 +308,6 @@ class InvalidSnapshotNotFound(EC2Error):
 class InvalidSubnetConflict(EC2Error):
     code = "InvalidSubnet.Conflict"
 
-
-class InvalidSubnetIDNotFound(EC2Error):
-    code = "InvalidSubnetID.NotFound"
 
 
 class InvalidSubnetRange(EC2Error):
@@ -349,9 +325,6 @@ class InvalidVolumeNotFound(EC2Error):
 class InvalidVolumeZoneMismatch(EC2Error):
     code = "InvalidVolume.ZoneMismatch"
 
-
-class InvalidVpcIDNotFound(EC2Error):
-    code = "InvalidVpcID.NotFound"
 
 
 class InvalidVpcRange(EC2Error):

@@ -66,7 +66,7 @@ def _find(addresses: list[Described], allocation_id: str | None, public_ip: str 
         ids.check("eipalloc", allocation_id)
         found = [a for a in addresses if a["AllocationId"] == allocation_id]
         if not found:
-            raise errors.InvalidAllocationIDNotFound(f"The allocation ID '{allocation_id}' does not exist")
+            raise errors.not_found("AllocationID", allocation_id)
         return found[0]
     if public_ip:
         try:
@@ -203,7 +203,7 @@ async def disassociate_address(ctx: RequestContext, params: dict) -> dict:
         ids.check("eipassoc", params["AssociationId"])
         found = [a for a in addresses if a.get("AssociationId") == params["AssociationId"]]
         if not found:
-            raise errors.InvalidAssociationIDNotFound(f"The association ID '{params['AssociationId']}' does not exist")
+            raise errors.not_found("AssociationID", params['AssociationId'])
         address = found[0]
     else:  # PublicIp is EC2-Classic's (deprecated): every address here is a VPC one
         _find(addresses, None, params.get("PublicIp"))

@@ -25,7 +25,7 @@ def _shape(row: DhcpOptions) -> dict:
 
 
 def _not_found(dhcp_options_id: str) -> errors.EC2Error:
-    return errors.InvalidDhcpOptionIDNotFound(f"The dhcpOption ID '{dhcp_options_id}' does not exist")
+    return errors.not_found("DhcpOptionID", dhcp_options_id)
 
 
 def _default_set(ctx: RequestContext) -> DhcpOptions:

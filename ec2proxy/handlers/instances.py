@@ -17,7 +17,7 @@ from ec2proxy.db.models import Instance, Reservation, SubnetSetting, Vpc, VpcGro
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import keypairs
-from ec2proxy.readmodels.images import glance_image
+from ec2proxy.readmodels.images import glance_image, image_not_found
 from ec2proxy.readmodels.instance_shapes import (
     FILTERS,
     USER_DATA_LIMIT,
@@ -110,7 +110,7 @@ async def describe_instances(ctx: RequestContext, params: dict) -> dict:
 async def _find_image(view: CloudView, ami: str) -> dict:
     image = await glance_image(view, ami)
     if image is None:
-        raise errors.InvalidAMIIDNotFound(f"The image id '[{ami}]' does not exist")
+        raise image_not_found(ami)
     if image["status"] != "active":
         raise errors.InvalidAMIIDUnavailable(f"Image {ami} is not available (state {image['status']})")
     return image
@@ -144,7 +144,7 @@ async def _resolve_subnet(view: CloudView, subnet_id: str | None) -> tuple[dict 
         if ids.from_uuid("subnet", subnet["id"]) == subnet_id:
             siblings = [s for s in subnets if s["network_id"] == subnet["network_id"] and s.get("ip_version") == 4]
             return subnet, len(siblings) > 1
-    raise errors.InvalidSubnetIDNotFound(f"The subnet ID '{subnet_id}' does not exist")
+    raise errors.not_found("SubnetID", subnet_id)
 
 
 async def _public_on_launch(ctx: RequestContext, params: dict, subnet: dict | None) -> bool:
@@ -312,7 +312,7 @@ def _nova_failure(exc: BackendError, ami: str, key_name: str) -> errors.EC2Error
     if exc.status == 400 and "key_name" in message:
         return errors.KeyPairNotFound(key_name)
     if exc.status == 400 and re.search(r"image \S+ (could not be found|is not active)|invalid imageref", message):
-        return errors.InvalidAMIIDNotFound(f"The image id '[{ami}]' does not exist")
+        return image_not_found(ami)
     if exc.status == 400 and "availability zone" in message:
         return errors.InvalidParameterValue(f"Invalid availability zone: {exc.message[:200]}")
     if exc.status == 409 and ("ip" in message or "network" in message):

@@ -25,7 +25,7 @@ def _shape(gateway: InternetGateway) -> dict:
 
 
 def _not_found(gateway_id: str) -> errors.EC2Error:
-    return errors.InvalidInternetGatewayIDNotFound(f"The internetGateway ID '{gateway_id}' does not exist")
+    return errors.not_found("InternetGatewayID", gateway_id)
 
 
 async def _find(ctx: RequestContext, gateway_id: str) -> InternetGateway:

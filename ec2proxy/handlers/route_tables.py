@@ -38,7 +38,7 @@ TARGETS = ("GatewayId", "InstanceId", "NetworkInterfaceId")
 
 
 def _not_found(table_id: str) -> errors.EC2Error:
-    return errors.InvalidRouteTableIDNotFound(f"The routeTable ID '{table_id}' does not exist")
+    return errors.not_found("RouteTableID", table_id)
 
 
 async def _tables(ctx: RequestContext, table_ids: list[str] | None = None) -> tuple[list, list, list]:
@@ -186,7 +186,7 @@ async def _association(ctx: RequestContext, association_id: str) -> RouteTableAs
     async with ctx.services.sessions() as session:
         link = await session.get(RouteTableAssociation, association_id)
     if link is None or link.project_id != ctx.project_id:
-        raise errors.InvalidAssociationIDNotFound(f"The association ID '{association_id}' does not exist")
+        raise errors.not_found("AssociationID", association_id)
     return link
 
 

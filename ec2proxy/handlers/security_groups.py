@@ -182,7 +182,7 @@ async def describe_security_group_rules(ctx: RequestContext, params: dict) -> di
              for group in await _groups(ctx, overlays) for rule in group.get("security_group_rules") or []]
     wanted = [ids.check("sgr", i) for i in params.get("SecurityGroupRuleIds") or []]
     rules = filters.by_ids(rules, "SecurityGroupRuleId", wanted, lambda missing: (
-        errors.InvalidSecurityGroupRuleIdNotFound(f"The security group rule ID '{missing}' does not exist")))
+        errors.not_found("SecurityGroupRuleId", missing)))
     rules = await tag_reads.with_tags(ctx, rules, "SecurityGroupRuleId")
     return paging.answer(ctx, "SecurityGroupRules", filters.apply(rules, compiled), params)
 
@@ -210,7 +210,7 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
         vpc = ids.check("vpc", params["VpcId"])
         network = next((n for n in vpcs.usable(networks, ctx.project_id) if vpcs.vpc_id(n) == vpc), None)
         if network is None:
-            raise errors.InvalidVpcIDNotFound(f"The vpc ID '{vpc}' does not exist")
+            raise errors.not_found("VpcID", vpc)
         if any(row.vpc_os_id == network["id"] for row in vpc_groups.values()):  # a VPC made through EC2
             vpc_os_id = network["id"]
     same_vpc = [g for g in groups if (vpc_groups[g["id"]].vpc_os_id if g["id"] in vpc_groups else None) == vpc_os_id]
@@ -391,7 +391,7 @@ def _rules_by_id(group: dict, overlays: dict[str, rule_overlays.Overlay], wanted
              if egress is None or (r.get("direction") == "egress") == egress}
     for rule_id in wanted:
         if ids.check("sgr", rule_id) not in known:
-            raise errors.InvalidSecurityGroupRuleIdNotFound(f"The security group rule ID '{rule_id}' does not exist")
+            raise errors.not_found("SecurityGroupRuleId", rule_id)
     return {rule_id: known[rule_id] for rule_id in wanted}
 
 

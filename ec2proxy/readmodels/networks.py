@@ -383,11 +383,11 @@ async def zone(ctx: RequestContext) -> str:
 
 
 def vpc_not_found(vpc_id: str) -> errors.EC2Error:
-    return errors.InvalidVpcIDNotFound(f"The vpc ID '{vpc_id}' does not exist")
+    return errors.not_found("VpcID", vpc_id)
 
 
 def subnet_not_found(subnet_id: str) -> errors.EC2Error:
-    return errors.InvalidSubnetIDNotFound(f"The subnet ID '{subnet_id}' does not exist")
+    return errors.not_found("SubnetID", subnet_id)
 
 
 def find_network(state: dict, vpc_id: str) -> dict:
@@ -432,7 +432,7 @@ async def port_of(view: CloudView, project_id: str, eni: str,
         ports = {ids.from_uuid("eni", p["id"]): p for p in await neutron_of(view).list("port")
                  if p.get("project_id", p.get("tenant_id")) == project_id}
     if eni not in ports:
-        raise errors.InvalidNetworkInterfaceIDNotFound(f"The networkInterface ID '{eni}' does not exist")
+        raise errors.not_found("NetworkInterfaceID", eni)
     return ports[eni], ports
 
 
