@@ -247,23 +247,26 @@ async def delete_security_group(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    for attempt in (1, 2):
+    neutron = neutron_of(view)
+    try:
+        await removed(lambda: neutron.remove("security_group", group["id"]))
+    except BackendError as exc:
+        if exc.status != 409:
+            raise
+        # in use: by ports whose instance has ended and whose removal job is due (they go now), or for good
+        holders = await neutron.list("port", {"security_groups": group["id"],
+                                              "fields": ["id", "device_id", "tags", "security_groups"]})
+        condemned = [p["id"] for p in holders if group["id"] in (p.get("security_groups") or [])
+                     and vpcs.condemned(p)]
+        if not condemned:
+            raise errors.DependencyViolation(f"resource {group_id} has a dependent object") from None
+        await removed(*(functools.partial(neutron.remove, "port", port_id) for port_id in condemned))
         try:
-            await neutron_of(view).remove("security_group", group["id"])
-        except BackendNotFound:
-            pass
-        except BackendError as exc:
-            if exc.status != 409:
-                raise
-            holders = await neutron_of(view).list("port", {"security_groups": group["id"],
-                                                       "fields": ["id", "device_id", "tags", "security_groups"]})
-            condemned = [p["id"] for p in holders if group["id"] in (p.get("security_groups") or [])
-                         and vpcs.condemned(p)]
-            if attempt == 2 or not condemned:
+            await removed(lambda: neutron.remove("security_group", group["id"]))
+        except BackendError as again:
+            if again.status == 409:
                 raise errors.DependencyViolation(f"resource {group_id} has a dependent object") from None
-            await removed(*(functools.partial(neutron_of(view).remove, "port", port_id) for port_id in condemned))
-            continue
-        break
+            raise
     async with ctx.services.sessions() as session, session.begin():
         await tag_writes.forget(session, ctx.project_id, group_id)
         await session.execute(delete(VpcGroup).where(VpcGroup.os_id == group["id"]))
