@@ -20,7 +20,7 @@ def without_networks(sdk) -> None:
     for router in list(sdk.network.routers()):
         for port in list(sdk.network.ports(device_id=router.id)):
             for fixed in port.fixed_ips:
-                sdk.network.remove_interface_from_router(router, subnet_id=fixed["subnet_id"])
+                sdk.network.remove_interface_from_router(router, subnet=fixed["subnet_id"])
         sdk.network.delete_router(router)
     for network in list(sdk.network.networks()):
         if network.project_id == sdk.current_project_id and not network.is_router_external:

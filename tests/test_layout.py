@@ -151,3 +151,29 @@ def test_error_codes_are_named_in_one_place():
             if isinstance(node, ast.keyword) and node.arg == "code" and isinstance(node.value, ast.Constant):
                 written.append(f"{path.relative_to(ROOT)}:{node.value.lineno} {node.value.value}")
     assert written == []
+
+
+def _calls(tree: ast.AST) -> list[ast.Call]:
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+
+
+def test_handlers_open_no_sessions_and_read_models_write_nothing():
+    """A handler says what changes; the state module that owns the rows writes them, in a transaction
+    ``state.write`` (or a create's ``record``) opens. A read model only reads."""
+    found = []
+    for path in (ROOT / "ec2proxy" / "handlers").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        found += [f"{path.name}:{call.lineno} opens a session" for call in _calls(tree)
+                  if isinstance(call.func, ast.Attribute) and call.func.attr == "sessions"]
+        found += [f"{path.name}:{node.lineno} imports sqlalchemy" for node in ast.walk(tree)
+                  if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy")]
+    for path in (ROOT / "ec2proxy" / "readmodels").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        found += [f"{path.name}:{node.lineno} imports a write statement" for node in ast.walk(tree)
+                  if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy")
+                  and {a.name for a in node.names} & {"delete", "insert", "update"}]
+        found += [f"{path.name}:{call.lineno} writes ({call.func.attr})" for call in _calls(tree)
+                  if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
+                  and call.func.value.id == "session" and call.func.attr in ("begin", "add", "add_all", "flush",
+                                                                              "commit", "merge", "delete")]
+    assert found == []

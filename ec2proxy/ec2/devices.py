@@ -13,10 +13,28 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import TypedDict
 
 from ec2proxy.ec2 import errors, ids
 
 GIB = 1024 ** 3
+
+
+class DeviceRecord(TypedDict, total=False):
+    """One block device mapping as an instance's row keeps it (``instances.block_device_mappings``, JSON)."""
+
+    DeviceName: str
+    NoDevice: bool  # the image's mapping of this device suppressed
+    VirtualName: str  # ephemeralN: an instance-store disk
+    Ebs: bool  # a volume Nova makes at boot
+    Root: bool
+    VolumeType: str
+    DeleteOnTermination: bool
+    VolumeId: str  # vol- id of a volume attached through AttachVolume
+    CinderVolumeId: str  # ... and its Cinder id, which names it among Nova's attachments
+    AttachTime: str  # ISO 8601
+
+
 EPHEMERAL = re.compile(r"ephemeral\d+")
 
 
@@ -127,11 +145,11 @@ def _volume_source(device: str, root: str, ebs: dict, size: int | None, image: d
 
 
 def to_nova(mappings: list[dict], image: dict, types: dict[str, str],
-            snapshots: dict[str, dict]) -> tuple[list[dict], list[dict]]:
+            snapshots: dict[str, dict]) -> tuple[list[dict], list[DeviceRecord]]:
     """(Nova's block_device_mapping_v2, the mappings to record); ``snapshots`` maps snap- ids to Cinder's."""
     root = root_device(image)
     nova: list[dict] = []
-    recorded: list[dict] = []
+    recorded: list[DeviceRecord] = []
     seen: set[str] = set()
     for mapping in mappings or []:
         device = mapping.get("DeviceName")
@@ -183,18 +201,18 @@ def to_nova(mappings: list[dict], image: dict, types: dict[str, str],
     return nova, recorded
 
 
-def match(recorded: list[dict], attached: list[str]) -> list[tuple[dict, str]]:
+def match(recorded: list[DeviceRecord], attached: list[str]) -> list[tuple[DeviceRecord, str]]:
     """(recorded mapping, Cinder volume id) pairs for the volumes attached to one instance, in ``attached``'s
     order (boot order): volumes we attached (AttachVolume) carry their Cinder id; the others, made by Nova at
     boot, are the Ebs mappings RunInstances asked for, in order."""
-    known = {m["_os_volume"] for m in recorded if m.get("_os_volume")}
+    known = {m["CinderVolumeId"] for m in recorded if m.get("CinderVolumeId")}
     booted = iter([v for v in attached if v not in known])
     present = set(attached)
     pairs = []
     for mapping in recorded:
-        if mapping.get("_os_volume"):
-            if mapping["_os_volume"] in present:
-                pairs.append((mapping, mapping["_os_volume"]))
+        if "CinderVolumeId" in mapping:
+            if mapping["CinderVolumeId"] in present:
+                pairs.append((mapping, mapping["CinderVolumeId"]))
         elif mapping.get("Ebs"):
             volume_id = next(booted, None)
             if volume_id is not None:
@@ -202,7 +220,7 @@ def match(recorded: list[dict], attached: list[str]) -> list[tuple[dict, str]]:
     return pairs
 
 
-def from_nova(server: dict, recorded: list[dict], attached_at) -> list[dict]:
+def from_nova(server: dict, recorded: list[DeviceRecord], attached_at) -> list[dict]:
     """The instance's BlockDeviceMappings: Nova's attached volumes under our recorded device names."""
     by_id = {v["id"]: v for v in server.get("os-extended-volumes:volumes_attached") or []}
     out = []

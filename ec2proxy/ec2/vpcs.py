@@ -119,6 +119,14 @@ def condemned(port: dict) -> bool:
     return not port.get("device_id") and goes_with_instance(port)
 
 
+def gone_with_instance(port: dict) -> bool:
+    """A condemned interface that was attached after its instance's launch: AWS deletes it as the instance
+    terminates, so DescribeNetworkInterfaces no longer shows it, though the job deletes it a moment later. (The
+    interface made for an instance before its boot looks the same until Nova binds it, so it is shown until
+    the job deletes it.)"""
+    return condemned(port) and LAUNCH_PORT not in (port.get("tags") or [])
+
+
 # A VPC's default security group in Neutron, which allows one group named "default" per project.
 VPC_DEFAULT_GROUP = re.compile(r"vpc-[0-9a-f]{8,17}-default")
 

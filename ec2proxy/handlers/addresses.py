@@ -17,7 +17,7 @@ from ec2proxy.handlers import action
 from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.instances import lookup
 from ec2proxy.readmodels.networks import external_network, neutron_of, port_of
-from ec2proxy.state import public_addresses, tag_writes
+from ec2proxy.state import public_addresses, tag_writes, write
 
 _get = filters.path
 # AWS's answer when a VPC address is named by PublicIp where its id is needed (DisassociateAddress, ReleaseAddress)
@@ -131,8 +131,7 @@ async def allocate_address(ctx: RequestContext, params: dict) -> dict:
         raise
     shape = build_address(fip, {}, {network["id"]: network.get("name") or network["id"]}, ctx.region)
     try:
-        async with ctx.services.sessions() as session, session.begin():
-            await tag_writes.write(session, ctx.project_id, {shape["AllocationId"]: tags})
+        await write(ctx, tag_writes.write, ctx.project_id, {shape["AllocationId"]: tags})
     except BaseException:
         await neutron_of(view).remove("floatingip", fip["id"])
         raise
@@ -236,8 +235,7 @@ async def release_address(ctx: RequestContext, params: dict) -> dict:
         await neutron_of(view).remove("floatingip", address.os["id"])
     except BackendNotFound:
         pass
-    async with ctx.services.sessions() as session, session.begin():
-        await tag_writes.forget(session, ctx.project_id, address["AllocationId"])
+    await write(ctx, tag_writes.forget, ctx.project_id, address["AllocationId"])
     return {}
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import delete, select
-
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import CustomerGateway, utcnow
 from ec2proxy.ec2 import errors, filters, ids, tagging
 from ec2proxy.handlers import action
-from ec2proxy.readmodels import tag_reads
-from ec2proxy.state import tag_writes
+from ec2proxy.readmodels import own_rows, tag_reads
+from ec2proxy.state import own_rows as row_changes
+from ec2proxy.state import write
 
 _get = filters.path
 FILTERS = {"bgp-asn": _get("BgpAsn"), "customer-gateway-id": _get("CustomerGatewayId"),
@@ -66,11 +65,7 @@ def _address(params: dict) -> str:
 
 
 async def _rows(ctx: RequestContext, wanted: list[str] | None = None) -> list[CustomerGateway]:
-    query = select(CustomerGateway).where(CustomerGateway.project_id == ctx.project_id)
-    if wanted is not None:
-        query = query.where(CustomerGateway.customer_gateway_id.in_(wanted))
-    async with ctx.services.sessions() as session:
-        return list((await session.scalars(query.order_by(CustomerGateway.created_at))).all())
+    return await own_rows.rows(ctx, CustomerGateway, CustomerGateway.customer_gateway_id, wanted)
 
 
 @action("CreateCustomerGateway", checks_dry_run=True)
@@ -94,9 +89,7 @@ async def create_customer_gateway(ctx: RequestContext, params: dict) -> dict:
         return {"CustomerGateway": shapes[0]}
     row = CustomerGateway(customer_gateway_id=ids.new("cgw"), project_id=ctx.project_id, type=params["Type"],
                           ip_address=address, bgp_asn=asn, device_name=device, created_at=utcnow())
-    async with ctx.services.sessions() as session, session.begin():
-        session.add(row)
-        await tag_writes.write(session, ctx.project_id, {row.customer_gateway_id: tags})
+    await write(ctx, row_changes.add, row, row.customer_gateway_id, tags)
     return {"CustomerGateway": {**_shape(row), "Tags": tags}}
 
 
@@ -121,10 +114,7 @@ async def delete_customer_gateway(ctx: RequestContext, params: dict) -> dict:
         raise _not_found(gateway_id)
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    async with ctx.services.sessions() as session, session.begin():
-        await session.execute(delete(CustomerGateway).where(CustomerGateway.project_id == ctx.project_id,
-                                                            CustomerGateway.customer_gateway_id == gateway_id))
-        await tag_writes.forget(session, ctx.project_id, gateway_id)
+    await write(ctx, row_changes.remove, CustomerGateway.customer_gateway_id, ctx.project_id, gateway_id)
     return {}
 
 

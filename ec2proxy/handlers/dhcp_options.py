@@ -3,15 +3,14 @@ says where Neutron holds them)."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
-
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import DhcpOptions, Vpc, utcnow
+from ec2proxy.db.models import DhcpOptions, utcnow
 from ec2proxy.ec2 import errors, filters, ids, paging, servers, tagging, vpcs
 from ec2proxy.handlers import action
-from ec2proxy.readmodels import tag_reads
+from ec2proxy.readmodels import own_rows, tag_reads
 from ec2proxy.readmodels.networks import neutron_of, vpc_state
-from ec2proxy.state import dhcp_options, tag_writes
+from ec2proxy.state import dhcp_options, write
+from ec2proxy.state import own_rows as row_changes
 
 _get = filters.path
 FILTERS = {"dhcp-options-id": _get("DhcpOptionsId"), "key": _get("DhcpConfigurations.Key"),
@@ -37,11 +36,7 @@ def _default_set(ctx: RequestContext) -> DhcpOptions:
 
 
 async def _rows(ctx: RequestContext, wanted: list[str] | None = None) -> list[DhcpOptions]:
-    query = select(DhcpOptions).where(DhcpOptions.project_id == ctx.project_id)
-    if wanted is not None:
-        query = query.where(DhcpOptions.dhcp_options_id.in_(wanted))
-    async with ctx.services.sessions() as session:
-        rows = list((await session.scalars(query.order_by(DhcpOptions.created_at))).all())
+    rows = await own_rows.rows(ctx, DhcpOptions, DhcpOptions.dhcp_options_id, wanted)
     default = _default_set(ctx)
     return ([default] if wanted is None or default.dhcp_options_id in wanted else []) + rows
 
@@ -61,9 +56,7 @@ async def create_dhcp_options(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     row = DhcpOptions(dhcp_options_id=ids.new("dopt"), project_id=ctx.project_id, configurations=configurations,
                       created_at=utcnow())
-    async with ctx.services.sessions() as session, session.begin():
-        session.add(row)
-        await tag_writes.write(session, ctx.project_id, {row.dhcp_options_id: tags})
+    await write(ctx, row_changes.add, row, row.dhcp_options_id, tags)
     return {"DhcpOptions": {**_shape(row), "Tags": tags}}
 
 
@@ -83,17 +76,12 @@ async def delete_dhcp_options(ctx: RequestContext, params: dict) -> dict:
     if row.dhcp_options_id == vpcs.default_dhcp_options_id(ctx.project_id):
         raise errors.UnsupportedOperation("The default DHCP options set is the cloud's own settings (Neutron's "
                                           "resolver and domain): it cannot be deleted here.")
-    async with ctx.services.sessions() as session:
-        used = (await session.scalars(select(Vpc.os_id).where(
-            Vpc.dhcp_options_id == row.dhcp_options_id))).first()
-    if used is not None:
+    if await dhcp_options.in_use(ctx, row.dhcp_options_id):
         raise errors.DependencyViolation(
             f"The dhcpOptions '{row.dhcp_options_id}' has dependencies and cannot be deleted.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    async with ctx.services.sessions() as session, session.begin():
-        await session.execute(delete(DhcpOptions).where(DhcpOptions.dhcp_options_id == row.dhcp_options_id))
-        await tag_writes.forget(session, ctx.project_id, row.dhcp_options_id)
+    await write(ctx, row_changes.remove, DhcpOptions.dhcp_options_id, ctx.project_id, row.dhcp_options_id)
     return {}
 
 
@@ -114,9 +102,7 @@ async def associate_dhcp_options(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     await dhcp_options.apply(neutron_of(await ctx.cloud()), state["subnets"], state["ports"],
                              chosen.configurations if chosen else None)
-    async with ctx.services.sessions() as session, session.begin():
-        await session.execute(update(Vpc).where(Vpc.os_id == network["id"]).values(
-            dhcp_options_id=chosen.dhcp_options_id if chosen else wanted))
+    await write(ctx, dhcp_options.associate, network["id"], chosen.dhcp_options_id if chosen else wanted)
     return {}
 
 

@@ -40,7 +40,7 @@ from ec2proxy.readmodels.images import (
 )
 from ec2proxy.readmodels.instances import lookup
 from ec2proxy.readmodels.lookups import few_with_tags
-from ec2proxy.state import jobs, ledger, oplog, tag_writes
+from ec2proxy.state import image_records, jobs, ledger, oplog, tag_writes, write
 
 NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
 
@@ -123,11 +123,7 @@ def _image_tags(params: dict) -> list[dict]:
 async def _tag_new(ctx: RequestContext, operation_id: int, ami: str, tags: list[dict],
                    snapshot_tags: dict[str, list[dict]] | None = None) -> None:
     """The new image's tags, and those of the snapshots it maps (CreateImage of a volume-backed instance)."""
-    async with ctx.services.sessions() as session, session.begin():
-        for resource in (ami, *(snapshot_tags or {})):
-            await tag_writes.forget(session, ctx.project_id, resource)
-        await tag_writes.write(session, ctx.project_id, {ami: tags, **(snapshot_tags or {})})
-        await oplog.close(session, operation_id)
+    await write(ctx, image_records.tagged, ctx.project_id, operation_id, {ami: tags, **(snapshot_tags or {})})
 
 
 @action("CreateImage", checks_dry_run=True)
@@ -311,9 +307,7 @@ async def deregister_image(ctx: RequestContext, params: dict) -> dict:
             raise errors.OperationNotPermitted(f"The image {image['ImageId']} is protected in this cloud and cannot be "
                                                "deregistered") from None
         raise
-    async with ctx.services.sessions() as session, session.begin():
-        await tag_writes.forget(session, ctx.project_id, image["ImageId"])
-        await oplog.record(session, ctx, [image["ImageId"]], state="succeeded")  # DescribeImages: Unavailable
+    await write(ctx, image_records.deregistered, ctx, image["ImageId"])
     return {"Return": True}
 
 
@@ -537,11 +531,8 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
                 raise
         has_data = bool(os_source.get("size"))
         details = {"source": os_source["id"], "target": target, "project": ctx.project_id}
-        async with ctx.services.sessions() as session, session.begin():
-            await create.log([source["ImageId"], new_id], session, details=details)
-            await tag_writes.forget(session, ctx.project_id, new_id)
-            await tag_writes.write(session, ctx.project_id, {new_id: tags})
-            await create.done(session, job=has_data)  # the data is copied by a job, logged until it is in
+        # the data is copied by a job, logged until it is in
+        await create.record(image_records.copying, create, source["ImageId"], new_id, details, tags, job=has_data)
         if not has_data:  # a snapshot-backed image: its properties are all there is
             await glance_of(view).upload(target, b"")
     except BackendError as exc:

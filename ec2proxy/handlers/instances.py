@@ -9,14 +9,11 @@ import dataclasses
 import ipaddress
 import re
 
-from sqlalchemy import select
-
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView, placement
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import Instance, Reservation, SubnetSetting, Vpc, VpcGroup
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging
 from ec2proxy.handlers import action
-from ec2proxy.readmodels import keypairs
+from ec2proxy.readmodels import keypairs, reservations
 from ec2proxy.readmodels.images import glance_image, image_not_found
 from ec2proxy.readmodels.instance_shapes import (
     FILTERS,
@@ -27,8 +24,17 @@ from ec2proxy.readmodels.instance_shapes import (
     group_reservations,
     metadata_options,
 )
-from ec2proxy.readmodels.instances import Made, deleted_server, describe, find_flavor, lookup, resolve_groups
-from ec2proxy.readmodels.networks import default_vpc_id, external_network, neutron_of, port_of, subnet_zone
+from ec2proxy.readmodels.instances import describe, find_flavor, lookup, resolve_groups
+from ec2proxy.readmodels.networks import (
+    default_vpc_id,
+    external_network,
+    maps_public_ip,
+    neutron_of,
+    port_of,
+    subnet_zone,
+    vpc_default_group,
+)
+from ec2proxy.readmodels.reservations import Launched
 from ec2proxy.state import (
     default_vpc,
     dhcp_options,
@@ -156,9 +162,7 @@ async def _public_on_launch(ctx: RequestContext, params: dict, subnet: dict | No
         return bool(asked)
     if subnet is None:
         return False
-    async with ctx.services.sessions() as session:
-        setting = await session.get(SubnetSetting, subnet["id"])
-    return bool(setting and setting.map_public_ip_on_launch)
+    return await maps_public_ip(ctx, [subnet["id"]])
 
 
 async def _default_networks(ctx: RequestContext) -> tuple[list[dict], bool, dict | None]:
@@ -173,24 +177,12 @@ async def _default_networks(ctx: RequestContext) -> tuple[list[dict], bool, dict
     subnets = [s for s in await neutron_of(await ctx.cloud()).list("subnet", {"network_id": network,
                                                                            "fields": ["id", "ip_version"]})
                if s.get("ip_version", 4) == 4]
-    async with ctx.services.sessions() as session:
-        mapped = (await session.scalars(select(SubnetSetting.os_id).join(Vpc, Vpc.os_id == network).where(
-            Vpc.default_for == ctx.project_id, SubnetSetting.os_id.in_([s["id"] for s in subnets]),
-            SubnetSetting.map_public_ip_on_launch.is_(True)))).first()
-    return [{"uuid": network}], mapped is not None, subnets[0] if len(subnets) == 1 else None
-
-
-async def _vpc_default_group(ctx: RequestContext, network_id: str) -> str | None:
-    """The default security group of a VPC made through EC2 (an instance launched there without groups is
-    in it, as on AWS)."""
-    async with ctx.services.sessions() as session:
-        return (await session.scalars(select(VpcGroup.os_id).where(
-            VpcGroup.project_id == ctx.project_id, VpcGroup.vpc_os_id == network_id,
-            VpcGroup.is_default.is_(True)))).first()
+    mapped = await maps_public_ip(ctx, [s["id"] for s in subnets], default_vpc=network)
+    return [{"uuid": network}], mapped, subnets[0] if len(subnets) == 1 else None
 
 
 async def _block_devices(ctx: RequestContext, view: CloudView, params: dict,
-                         image: dict) -> tuple[list[dict], list[dict]]:
+                         image: dict) -> tuple[list[dict], list[devices.DeviceRecord]]:
     mappings = params.get("BlockDeviceMappings") or []
     if not mappings and not devices.image_mappings(image):
         return [], []
@@ -346,7 +338,7 @@ class Launch:
     nics: list = dataclasses.field(default_factory=list)
     nic_indexes: dict[str, int] = dataclasses.field(default_factory=dict)
     bdms: list = dataclasses.field(default_factory=list)
-    recorded: list = dataclasses.field(default_factory=list)
+    recorded: list[devices.DeviceRecord] = dataclasses.field(default_factory=list)
 
 
 def _checked(params: dict) -> Launch:
@@ -399,7 +391,7 @@ async def _resolved(ctx: RequestContext, view: CloudView, launch: Launch) -> Lau
     if nic_groups:
         launch.groups = await resolve_groups(view, [], nic_groups)
     elif launch.subnet is not None and not (params.get("SecurityGroups") or params.get("SecurityGroupIds")):
-        default = await _vpc_default_group(ctx, launch.subnet["network_id"])
+        default = await vpc_default_group(ctx, launch.subnet["network_id"])
         if default is not None:
             launch.groups = await resolve_groups(view, [], [ids.from_uuid("sg", default)])
     if launch.placed and address and launch.max_count > 1:
@@ -517,7 +509,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     create = await ledger.Create.begin(ctx, params, ids.new("r"))
     reservation_id = create.marker  # the servers' name: what a retry after a crash finds them by
     if not create.owner:
-        return await _replay(ctx, reservation_id)
+        return await reservations.replayed(ctx, reservation_id)
     await create.log([reservation_id])
     servers, nova_reservation, spec, (public_by_default, default_subnet) = await _claimed_boot(
         ctx, view, launch, create, reservation_id)
@@ -532,16 +524,12 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     networks = [n["uuid"] for n in spec.get("networks") or [] if isinstance(n, dict) and n.get("uuid")]
     await _after_boot(ctx, view, launch, reservation_id, nova_reservation, [s["id"] for s in servers], networks,
                       public_by_default)
-    made = Made(rows={row["os_id"]: InstanceRow.of(row) for row in rows}, tags=tagged,
-                groups={g["GroupName"]: g["GroupId"] for g in group_set})
-    answer = await _replay(ctx, reservation_id, (servers, made))
     launched_on = launch.subnet or default_subnet
-    for instance in answer["Instances"]:  # Nova makes the ports later: where they will be, as AWS answers
-        if not instance.get("VpcId") and networks:
-            instance["VpcId"] = ids.from_uuid("vpc", networks[0])
-            if launched_on is not None and launched_on.get("network_id", networks[0]) == networks[0]:
-                instance["SubnetId"] = ids.from_uuid("subnet", launched_on["id"])
-    return answer
+    return await reservations.launched(ctx, Launched(
+        reservation_id, servers, {row["os_id"]: InstanceRow.of(row) for row in rows}, tagged,
+        {g["GroupName"]: g["GroupId"] for g in group_set}, networks[0] if networks else None,
+        launched_on["id"] if launched_on is not None and networks and
+        launched_on.get("network_id", networks[0]) == networks[0] else None))
 
 
 async def _after_boot(ctx: RequestContext, view: CloudView, launch: Launch, reservation_id: str,
@@ -559,41 +547,3 @@ async def _after_boot(ctx: RequestContext, view: CloudView, launch: Launch, rese
                                                                not params.get("NetworkInterfaces")):
         external = await external_network(ctx.services.config, view)
         await public_addresses.schedule(ctx, view, reservation_id, server_ids, external["id"])
-
-
-async def _replay(ctx: RequestContext, reservation_id: str,
-                  just_made: tuple[list[dict], Made] | None = None) -> dict:
-    """The reservation as DescribeInstances shows it now (tags and state included).
-
-    Servers Nova has forgotten are shown ``terminated``; with
-    ``client_token_replay_terminated = error`` a reservation whose instances
-    all terminated answers ``IdempotentInstanceTerminated`` instead.
-    """
-    made = None
-    if just_made is not None:  # the servers Nova listed, what we wrote
-        servers, made = just_made
-    else:  # a replay: the reservation as our database and Nova know it now
-        async with ctx.services.sessions() as session:
-            reservation = await session.get(Reservation, reservation_id)
-            os_ids = (await session.scalars(select(Instance.os_id).where(
-                Instance.reservation_id == reservation_id, Instance.project_id == ctx.project_id))).all()
-        if reservation is None or reservation.project_id != ctx.project_id:
-            raise errors.InternalError()
-        view = await ctx.cloud()
-        query = {"reservation_id": reservation.nova_reservation_id} if reservation.nova_reservation_id else \
-            {"name": f"^{reservation_id}(-[0-9]+)?$"}
-        # the plain listing has every live server of the reservation; the others were deleted
-        servers = [s for s in await view.nova.list_servers(query) if s["id"] in set(os_ids)]
-        seen = {s["id"] for s in servers}
-        servers += [deleted_server(os_id) for os_id in os_ids if os_id not in seen]
-    instances = await describe(ctx, servers=servers, made=made)
-    if ctx.services.config.api.client_token_replay_terminated == "error" and instances and \
-            all(i["State"]["Name"] == "terminated" for i in instances):
-        raise errors.IdempotentInstanceTerminated(
-            "The client token you have provided is associated with a reservation whose "
-            "instances have all terminated.")
-    instances.sort(key=lambda i: i["AmiLaunchIndex"])
-    grouped = group_reservations(instances, ctx.project_id)
-    body = grouped[0] if grouped else {"ReservationId": reservation_id, "OwnerId": ctx.project_id,
-                                       "Groups": [], "Instances": []}
-    return body

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import InternetGateway, utcnow
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging
 from ec2proxy.handlers import action
-from ec2proxy.readmodels import tag_reads
+from ec2proxy.readmodels import own_rows, tag_reads
 from ec2proxy.readmodels.networks import external_network, gateways, neutron_of, vpc_state
-from ec2proxy.state import tag_writes
+from ec2proxy.state import internet_gateways, write
+from ec2proxy.state import own_rows as row_changes
 
 _get = filters.path
 FILTERS = {"internet-gateway-id": _get("InternetGatewayId"), "attachment.vpc-id": _get("Attachments.VpcId"),
@@ -43,9 +41,7 @@ async def create_internet_gateway(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     gateway = InternetGateway(gateway_id=ids.new("igw"), project_id=ctx.project_id, vpc_os_id=None,
                               created_at=utcnow())
-    async with ctx.services.sessions() as session, session.begin():
-        session.add(gateway)
-        await tag_writes.write(session, ctx.project_id, {gateway.gateway_id: tags})
+    await write(ctx, row_changes.add, gateway, gateway.gateway_id, tags)
     return {"InternetGateway": {**_shape(gateway), "Tags": tags}}
 
 
@@ -75,18 +71,9 @@ async def attach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
     external = await external_network(ctx.services.config, view)
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    try:  # the VPC's one gateway: the unique index settles two attachments at once
-        async with ctx.services.sessions() as session, session.begin():
-            taken = await session.execute(update(InternetGateway).where(
-                InternetGateway.gateway_id == gateway.gateway_id,
-                InternetGateway.vpc_os_id.is_(None)).values(vpc_os_id=network["id"]))
-            if taken.rowcount != 1:
-                raise errors.ResourceAlreadyAssociated(f"resource {gateway.gateway_id} is already attached")
-            await neutron_of(view).update("router", row.router_id,
-                                            {"external_gateway_info": {"network_id": external["id"]}})
-    except IntegrityError:
-        raise errors.ResourceAlreadyAssociated(
-            f"Network {params['VpcId']} already has an internet gateway attached") from None
+    await internet_gateways.attach(ctx, gateway, params["VpcId"], network["id"],
+                                   lambda: neutron_of(view).update("router", row.router_id, {
+                                       "external_gateway_info": {"network_id": external["id"]}}))
     return {}
 
 
@@ -106,9 +93,7 @@ async def detach_internet_gateway(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     row = state["vpcs"][network["id"]]
     await neutron_of(await ctx.cloud()).update("router", row.router_id, {"external_gateway_info": {}})
-    async with ctx.services.sessions() as session, session.begin():
-        await session.execute(update(InternetGateway).where(
-            InternetGateway.gateway_id == gateway.gateway_id).values(vpc_os_id=None))
+    await write(ctx, internet_gateways.detach, gateway.gateway_id)
     return {}
 
 
@@ -120,16 +105,11 @@ async def delete_internet_gateway(ctx: RequestContext, params: dict) -> dict:
             f"The internetGateway '{gateway.gateway_id}' has dependencies and cannot be deleted.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    async with ctx.services.sessions() as session, session.begin():
-        await session.execute(delete(InternetGateway).where(InternetGateway.gateway_id == gateway.gateway_id,
-                                                            InternetGateway.vpc_os_id.is_(None)))
-        await tag_writes.forget(session, ctx.project_id, gateway.gateway_id)
+    await write(ctx, row_changes.remove, InternetGateway.gateway_id, ctx.project_id, gateway.gateway_id,
+                InternetGateway.vpc_os_id.is_(None))
     return {}
 
 
 @tag_reads.exists("igw")
 async def _existing(ctx: RequestContext, resource_ids: list[str]) -> set[str]:
-    async with ctx.services.sessions() as session:
-        found = (await session.scalars(select(InternetGateway.gateway_id).where(
-            InternetGateway.project_id == ctx.project_id, InternetGateway.gateway_id.in_(resource_ids)))).all()
-    return set(found)
+    return await own_rows.existing(ctx, InternetGateway.gateway_id, resource_ids)

@@ -17,16 +17,16 @@ import hashlib
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from sqlalchemy import delete, select
 
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import KeyPair, utcnow
 from ec2proxy.ec2 import errors, filters, ids, tagging
 from ec2proxy.handlers import action
-from ec2proxy.readmodels import tag_reads
+from ec2proxy.readmodels import keypairs, tag_reads
 from ec2proxy.readmodels.keypairs import namespace, nova_name
-from ec2proxy.state import tag_writes
+from ec2proxy.state import keypairs as keypair_changes
+from ec2proxy.state import write
 
 FILTERS = {
     "key-pair-id": filters.path("KeyPairId"), "key-name": filters.path("KeyName"),
@@ -129,9 +129,7 @@ async def _key_pairs(ctx: RequestContext) -> list[dict]:
     nova_keys = [{**k, "name": k["name"][len(prefix):]} for k in await view.nova.keypairs()
                  if k["name"].startswith(prefix)]
     user_id = view.scoped.user_id
-    async with ctx.services.sessions() as session:
-        rows = {row.name: row for row in (await session.scalars(
-            select(KeyPair).where(KeyPair.user_id == user_id, KeyPair.project_id == ctx.project_id))).all()}
+    rows = await keypairs.rows(ctx, user_id)
     pairs = [_describe_one(key, rows.get(key["name"]), user_id, prefix) for key in nova_keys]
     return await tag_reads.with_tags(ctx, pairs, "KeyPairId")
 
@@ -139,12 +137,6 @@ async def _key_pairs(ctx: RequestContext) -> list[dict]:
 @tag_reads.exists("key")
 async def _existing(ctx: RequestContext, key_ids: list[str]) -> set[str]:
     return {pair["KeyPairId"] for pair in await _key_pairs(ctx)} & set(key_ids)
-
-
-async def _forget(session, ctx: RequestContext, user_id: str, name: str, pair_id: str) -> None:
-    await session.execute(delete(KeyPair).where(KeyPair.user_id == user_id, KeyPair.name == name,
-                                                KeyPair.project_id == ctx.project_id))
-    await tag_writes.forget(session, ctx.project_id, pair_id)
 
 
 async def _store(ctx: RequestContext, name: str, public_key, fingerprint: str, tags: list[dict]) -> dict:
@@ -159,14 +151,11 @@ async def _store(ctx: RequestContext, name: str, public_key, fingerprint: str, t
             raise errors.InvalidKeyPairDuplicate(f"The keypair '{name}' already exists.") from None
         raise
     pair_id = key_pair_id(user_id, nova_name(ctx, view, name))
-    created = utcnow()
+    row = KeyPair(key_pair_id=pair_id, project_id=ctx.project_id, user_id=user_id, name=name,
+                  key_type="ed25519" if isinstance(public_key, ed25519.Ed25519PublicKey) else "rsa",
+                  fingerprint=fingerprint, public_key_sha256=_sha(openssh), created_at=utcnow())
     try:
-        async with ctx.services.sessions() as session, session.begin():
-            await _forget(session, ctx, user_id, name, pair_id)
-            session.add(KeyPair(key_pair_id=pair_id, project_id=ctx.project_id, user_id=user_id, name=name,
-                                key_type="ed25519" if isinstance(public_key, ed25519.Ed25519PublicKey) else "rsa",
-                                fingerprint=fingerprint, public_key_sha256=_sha(openssh), created_at=created))
-            await tag_writes.write(session, ctx.project_id, {pair_id: tags})
+        await write(ctx, keypair_changes.record, row, tags)
     except BaseException:
         await view.nova.delete_keypair(nova_name(ctx, view, name))
         raise
@@ -244,6 +233,5 @@ async def delete_key_pair(ctx: RequestContext, params: dict) -> dict:
     except BackendNotFound:
         pass
     pair_id = key_pair_id(user_id, nova_name(ctx, view, name))
-    async with ctx.services.sessions() as session, session.begin():
-        await _forget(session, ctx, user_id, name, pair_id)
+    await write(ctx, keypair_changes.forget, ctx.project_id, user_id, name, pair_id)
     return {"Return": True, "KeyPairId": pair_id}

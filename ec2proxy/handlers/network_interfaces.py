@@ -8,11 +8,8 @@ import asyncio
 import functools
 import ipaddress
 
-from sqlalchemy import select
-
 from ec2proxy.cloud import BackendError, BackendNotFound, address_failure, removed
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import VpcGroup
 from ec2proxy.ec2 import errors, ids, tagging, vpcs
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import tag_reads
@@ -25,17 +22,18 @@ from ec2proxy.readmodels.networks import (
     network_state,
     neutron_of,
     subnet_state,
+    vpc_default_group,
     vpc_state,
     zone,
 )
-from ec2proxy.state import dhcp_options, ledger, port_tags, tag_writes
+from ec2proxy.state import dhcp_options, ledger, port_tags, tag_writes, write
 
 
 def _shapes(state: dict, default_zone: str, region: str) -> list[dict]:
     indexes = vpcs.device_indexes(state["ports"])
     shapes = []
     for port in state["ports"]:
-        if (port.get("device_owner") or "").startswith(("network:", "neutron:")):
+        if (port.get("device_owner") or "").startswith(("network:", "neutron:")) or vpcs.gone_with_instance(port):
             continue
         shape = build_interface(port, state["fips"], state["groups"], default_zone, region)
         if "Attachment" in shape:
@@ -93,10 +91,7 @@ async def _group_os_ids(ctx: RequestContext, neutron, group_ids: list[str]) -> l
 
 
 async def _default_groups(ctx: RequestContext, network_id: str) -> list[str]:
-    async with ctx.services.sessions() as session:
-        default = (await session.scalars(select(VpcGroup.os_id).where(
-            VpcGroup.project_id == ctx.project_id, VpcGroup.vpc_os_id == network_id,
-            VpcGroup.is_default.is_(True)))).first()
+    default = await vpc_default_group(ctx, network_id)
     return [default] if default else []  # else Neutron's: the project's default group
 
 
@@ -158,9 +153,7 @@ async def create_network_interface(ctx: RequestContext, params: dict) -> dict:
         except BaseException:
             await create.interrupted()
             raise
-        async with ctx.services.sessions() as session, session.begin():
-            await tag_writes.write(session, ctx.project_id, {ids.from_uuid("eni", port["id"]): tags})
-            await create.done(session)
+        await create.record(tag_writes.write, ctx.project_id, {ids.from_uuid("eni", port["id"]): tags})
     held = port.get("security_groups") or []
     names = {g["id"]: g["name"] for g in await neutron.list("security_group", {"id": held, "fields": ["id", "name"]})
              } if held else {}
@@ -189,8 +182,7 @@ async def delete_network_interface(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     neutron = neutron_of(await ctx.cloud())
     await removed(lambda: neutron.remove("port", port["id"]))
-    async with ctx.services.sessions() as session, session.begin():
-        await tag_writes.forget(session, ctx.project_id, params["NetworkInterfaceId"])
+    await write(ctx, tag_writes.forget, ctx.project_id, params["NetworkInterfaceId"])
     return {}
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import functools
 
-from sqlalchemy import delete, select
-
 from ec2proxy.cloud import BackendError, BackendNotFound, removed
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import VpcGroup
 from ec2proxy.ec2 import errors, filters, ids, paging, permissions, tagging, vpcs
 from ec2proxy.ec2.records import Described
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import networks as network_reads
 from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.networks import default_vpc_id, neutron_of
-from ec2proxy.state import port_tags, rule_overlays, tag_writes
+from ec2proxy.state import port_tags, rule_overlays, write
+from ec2proxy.state import security_groups as group_records
 
 _get = filters.path
 
@@ -57,27 +57,6 @@ async def _groups(ctx: RequestContext, overlays: dict[str, rule_overlays.Overlay
     return groups
 
 
-async def _vpc_groups(ctx: RequestContext) -> dict[str, VpcGroup]:
-    async with ctx.services.sessions() as session:
-        return await _read_vpc_groups(session, ctx.project_id)
-
-
-async def _read_vpc_groups(session, project_id: str) -> dict[str, VpcGroup]:
-    """The project's groups that belong to VPCs made through EC2, by Neutron id (the rest are the default
-    VPC's)."""
-    rows = (await session.scalars(select(VpcGroup).where(VpcGroup.project_id == project_id))).all()
-    return {row.os_id: row for row in rows}
-
-
-async def _stored(ctx: RequestContext, group_ids: list[str] | None) -> tuple[
-        dict[str, VpcGroup], dict[str, rule_overlays.Overlay], dict[str, list[dict]] | None]:
-    """What our database keeps of the project's groups, in one session: the VPC groups, the rule descriptions
-    set through EC2, and the tags of ``group_ids`` when they are named (None: read once a listing names them)."""
-    async with ctx.services.sessions() as session:
-        return (await _read_vpc_groups(session, ctx.project_id), await rule_overlays.read(session, ctx.project_id),
-                await tag_reads.read(session, ctx.project_id, group_ids) if group_ids else None)
-
-
 def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, str],
            vpc_groups: dict[str, VpcGroup]) -> Described:
     rules = group.get("security_group_rules") or []
@@ -97,7 +76,7 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> l
     view = await ctx.cloud()
     shown, vpc_id, (vpc_groups, overlays, tags) = await asyncio.gather(
         _shown(ctx, view, group_ids) if group_ids else asyncio.sleep(0), default_vpc_id(ctx),
-        _stored(ctx, group_ids))
+        group_records.stored(ctx, group_ids))
     if shown is None:
         groups, tags = await _groups(ctx, overlays), None
         names = {g["id"]: g["name"] for g in groups}
@@ -204,7 +183,7 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
     tags = tagging.from_specs(params, ("security-group",)).get("security-group", [])
     view = await ctx.cloud()
     networks, groups, vpc_groups = await asyncio.gather(neutron_of(view).list("network"), _groups(ctx),
-                                                        _vpc_groups(ctx))
+                                                        network_reads.vpc_groups(ctx))
     vpc_os_id = None  # the default VPC's
     if params.get("VpcId"):
         vpc = ids.check("vpc", params["VpcId"])
@@ -223,11 +202,7 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
     try:
         if vpc_os_id is not None:  # an EC2 VPC has no IPv6 block: its groups start with AWS's one egress rule
             await port_tags.drop_ipv6_egress(view.neutron, group)
-        async with ctx.services.sessions() as session, session.begin():
-            await tag_writes.write(session, ctx.project_id, {group_id: tags})
-            if vpc_os_id is not None:
-                session.add(VpcGroup(os_id=group["id"], project_id=ctx.project_id, vpc_os_id=vpc_os_id,
-                                     is_default=False))
+        await write(ctx, group_records.record, ctx.project_id, group_id, group["id"], vpc_os_id, tags)
     except BaseException:
         await neutron_of(view).remove("security_group", group["id"])
         raise
@@ -238,7 +213,7 @@ async def create_security_group(ctx: RequestContext, params: dict) -> dict:
 async def delete_security_group(ctx: RequestContext, params: dict) -> dict:
     if not params.get("GroupId") and not params.get("GroupName"):
         raise errors.MissingParameter("The request must contain the parameter GroupId or GroupName")
-    groups, vpc_groups = await asyncio.gather(_groups(ctx), _vpc_groups(ctx))
+    groups, vpc_groups = await asyncio.gather(_groups(ctx), network_reads.vpc_groups(ctx))
     group = _find(groups, params.get("GroupId"), params.get("GroupName"))
     group_id = ids.from_uuid("sg", group["id"])
     row = vpc_groups.get(group["id"])
@@ -267,9 +242,7 @@ async def delete_security_group(ctx: RequestContext, params: dict) -> dict:
             if again.status == 409:
                 raise errors.DependencyViolation(f"resource {group_id} has a dependent object") from None
             raise
-    async with ctx.services.sessions() as session, session.begin():
-        await tag_writes.forget(session, ctx.project_id, group_id)
-        await session.execute(delete(VpcGroup).where(VpcGroup.os_id == group["id"]))
+    await write(ctx, group_records.forget, ctx.project_id, group_id, group["id"])
     return {"Return": True, "GroupId": group_id}
 
 

@@ -14,7 +14,7 @@ from ec2proxy.handlers import action
 from ec2proxy.readmodels.snapshots import FILTERS, build_snapshot, describe, find, snapshot_not_found
 from ec2proxy.readmodels.volumes import cinder, settled
 from ec2proxy.readmodels.volumes import find as find_volume
-from ec2proxy.state import tag_writes, volume_removal
+from ec2proxy.state import tag_writes, volume_removal, write
 
 
 @action("DescribeSnapshots")
@@ -50,8 +50,7 @@ async def create_snapshot(ctx: RequestContext, params: dict) -> dict:
             raise errors.SnapshotLimitExceeded(f"Snapshot limit exceeded: {exc.message[:200]}") from None
         raise
     shape = build_snapshot(snapshot, ctx.project_id)
-    async with ctx.services.sessions() as session, session.begin():
-        await tag_writes.write(session, ctx.project_id, {shape["SnapshotId"]: tags})
+    await write(ctx, tag_writes.write, ctx.project_id, {shape["SnapshotId"]: tags})
     return {**shape, "Tags": tags}
 
 
@@ -70,8 +69,7 @@ async def delete_snapshot(ctx: RequestContext, params: dict) -> dict:
             raise errors.InvalidSnapshotInUse(
                 f"The snapshot {snapshot['SnapshotId']} is in use: {exc.message[:200]}") from None
         raise
-    async with ctx.services.sessions() as session, session.begin():
-        await tag_writes.forget(session, ctx.project_id, snapshot["SnapshotId"])
+    await write(ctx, tag_writes.forget, ctx.project_id, snapshot["SnapshotId"])
     await volume_removal.after_snapshot_deleted(ctx, await ctx.cloud(), snapshot.os)
     return {}
 

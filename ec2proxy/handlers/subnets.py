@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
-from sqlalchemy import delete, select, update
-
 from ec2proxy.cloud import BackendError
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import RouteTableAssociation, SubnetSetting
+from ec2proxy.db.models import SubnetSetting
 from ec2proxy.ec2 import errors, tagging, vpcs
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import tag_reads
@@ -26,7 +24,7 @@ from ec2proxy.readmodels.networks import (
     vpc_state,
     zone,
 )
-from ec2proxy.state import dhcp_options, tag_writes, vpc_making
+from ec2proxy.state import dhcp_options, vpc_making, write
 from ec2proxy.state.vpc_making import Making
 
 
@@ -109,11 +107,7 @@ async def delete_subnet(ctx: RequestContext, params: dict) -> dict:
             raise errors.DependencyViolation(
                 f"The subnet '{params['SubnetId']}' has dependencies and cannot be deleted.") from None
         raise
-    async with ctx.services.sessions() as session, session.begin():
-        await session.execute(delete(SubnetSetting).where(SubnetSetting.os_id == subnet["id"]))
-        await session.execute(delete(RouteTableAssociation).where(
-            RouteTableAssociation.subnet_os_id == subnet["id"]))
-        await tag_writes.forget(session, ctx.project_id, params["SubnetId"])
+    await write(ctx, vpc_making.forget_subnet, ctx.project_id, params["SubnetId"], subnet["id"])
     return {}
 
 
@@ -132,14 +126,7 @@ async def modify_subnet_attribute(ctx: RequestContext, params: dict) -> dict:
     subnet, _ = await subnet_state(ctx, params["SubnetId"])
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    async with ctx.services.sessions() as session, session.begin():
-        found = (await session.scalars(select(SubnetSetting).where(SubnetSetting.os_id == subnet["id"]))).first()
-        if found is None:
-            session.add(SubnetSetting(os_id=subnet["id"], project_id=ctx.project_id,
-                                      map_public_ip_on_launch=value, availability_zone=""))
-        else:
-            await session.execute(update(SubnetSetting).where(SubnetSetting.os_id == subnet["id"]).values(
-                map_public_ip_on_launch=value))
+    await write(ctx, vpc_making.map_public_ip_on_launch, ctx.project_id, subnet["id"], value)
     return {}
 
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import and_, delete, or_, select
-
-from ec2proxy import db
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import Instance, Tag
+from ec2proxy.db.models import Tag
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import tag_reads
-from ec2proxy.state import tag_writes
+from ec2proxy.readmodels.instances import server_ids, with_metadata_tags
+from ec2proxy.state import tag_writes, write
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "key": filters.path("Key"), "value": filters.path("Value"), "resource-id": filters.path("ResourceId"),
@@ -47,42 +45,13 @@ async def create_tags(ctx: RequestContext, params: dict) -> dict:
     missing = [r for r in resources if r not in found]
     if missing:
         raise errors.not_found(ids.KINDS[tagging.prefix_of(missing[0])], missing[0])
-    for instance_id in await _tags_in_metadata(ctx, [r for r in resources if r.startswith("i-")]):
+    for instance_id in await with_metadata_tags(ctx, [r for r in resources if r.startswith("i-")]):
         tagging.check_metadata_keys(instance_id, tags)
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    async with ctx.services.sessions() as session, session.begin():
-        keys: dict[str, set[str]] = {}
-        for chunk in db.chunks(resources):
-            query = select(Tag.resource_id, Tag.key).where(Tag.project_id == ctx.project_id,
-                                                          Tag.resource_id.in_(chunk))
-            for resource_id, key in (await session.execute(query)).all():
-                keys.setdefault(resource_id, set()).add(key)
-        for resource_id in resources:
-            if len(keys.get(resource_id, set()) | set(tags)) > tagging.MAX_PER_RESOURCE:
-                raise errors.TagLimitExceeded(f"The maximum number of tags ({tagging.MAX_PER_RESOURCE}) for resource "
-                                              f"{resource_id} has been exceeded")
-        for chunk in db.chunks(resources):
-            await session.execute(delete(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(chunk),
-                                                    Tag.key.in_(list(tags))))
-        await tag_writes.write(session, ctx.project_id,
-                            {r: [{"Key": k, "Value": v} for k, v in tags.items()] for r in resources})
+    await write(ctx, tag_writes.put, ctx.project_id, resources, tags)
     await _changed(ctx, resources)
     return {}
-
-
-async def _tags_in_metadata(ctx: RequestContext, instance_ids: list[str]) -> list[str]:
-    """Which of these instances show their tags in the metadata service (InstanceMetadataTags = enabled)."""
-    if not instance_ids:
-        return []
-    out = []
-    async with ctx.services.sessions() as session:
-        for chunk in db.chunks(instance_ids):
-            rows = await session.execute(select(Instance.ec2_id, Instance.metadata_options).where(
-                Instance.project_id == ctx.project_id, Instance.ec2_id.in_(chunk)))
-            out += [ec2_id for ec2_id, options in rows.all()
-                    if (options or {}).get("InstanceMetadataTags") == "enabled"]
-    return out
 
 
 async def _changed(ctx: RequestContext, resources: list[str]) -> None:
@@ -90,12 +59,7 @@ async def _changed(ctx: RequestContext, resources: list[str]) -> None:
     instance_ids = [r for r in resources if r.startswith("i-")]
     if not instance_ids or not ctx.services.change_listeners:
         return
-    os_ids: list[str] = []
-    async with ctx.services.sessions() as session:
-        for chunk in db.chunks(instance_ids):
-            os_ids += (await session.scalars(select(Instance.os_id).where(
-                Instance.project_id == ctx.project_id, Instance.ec2_id.in_(chunk)))).all()
-    for os_id in os_ids:
+    for os_id in await server_ids(ctx, instance_ids):
         ctx.services.instance_changed(os_id)
 
 
@@ -103,37 +67,31 @@ async def _changed(ctx: RequestContext, resources: list[str]) -> None:
 async def delete_tags(ctx: RequestContext, params: dict) -> dict:
     """A Tag with no Value deletes the key whatever its value; with a Value (even empty), only that value."""
     resources = _resource_ids(params)
-    conditions = []
+    keys: list[tuple[str, str | None]] = []
     for tag in params.get("Tags") or []:
         key = tag.get("Key")
         if not key:
             raise errors.MissingParameter("The request must contain the parameter Tag.Key")
         if key.lower().startswith("aws:"):
             raise errors.InvalidParameterValue("Tags starting with 'aws:' are reserved for internal use")
-        conditions.append(Tag.key == key if tag.get("Value") is None else and_(Tag.key == key,
-                                                                              Tag.value == tag["Value"]))
+        keys.append((key, tag.get("Value")))
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    async with ctx.services.sessions() as session, session.begin():
-        for chunk in db.chunks(resources):
-            statement = delete(Tag).where(Tag.project_id == ctx.project_id, Tag.resource_id.in_(chunk))
-            await session.execute(statement.where(or_(*conditions)) if conditions else statement)
+    await write(ctx, tag_writes.drop, ctx.project_id, resources, keys)
     await _changed(ctx, resources)
     return {}
+
+
+def _wildcard(values: list[str]) -> bool:
+    return any(c in v for v in values for c in "*?\\")
 
 
 @action("DescribeTags")
 async def describe_tags(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=1000)
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
-    query = select(Tag).where(Tag.project_id == ctx.project_id)
-    for item in params.get("Filters") or []:
-        column, values = COLUMNS.get(item["Name"]), item.get("Values") or []
-        if column is not None and not any(c in v for v in values for c in "*?\\"):
-            query = query.where(column.in_(values))
-    async with ctx.services.sessions() as session:
-        rows = (await session.scalars(query.order_by(Tag.resource_id, Tag.key))).all()
-    tags = [{"ResourceId": row.resource_id, "ResourceType": row.resource_type, "Key": row.key, "Value": row.value}
-            for row in rows]
+    exact = [(COLUMNS[item["Name"]], item.get("Values") or []) for item in params.get("Filters") or []
+             if item["Name"] in COLUMNS and not _wildcard(item.get("Values") or [])]
+    tags = await tag_reads.listed(ctx, exact)
     return paging.answer(ctx, "Tags", filters.apply(tags, compiled), params)
 

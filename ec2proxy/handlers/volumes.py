@@ -20,7 +20,7 @@ from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging, timesta
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import lookup
 from ec2proxy.readmodels.volumes import FILTERS, by_ids, cinder, describe, find, settled, volume_not_found, wait_settled
-from ec2proxy.state import ledger, oplog, tag_writes
+from ec2proxy.state import ledger, oplog, tag_writes, write
 from ec2proxy.state.instance_rows import update_row
 
 # Cinder status -> EC2 volume state; the attachment state comes from the status too
@@ -93,10 +93,7 @@ async def create_volume(ctx: RequestContext, params: dict) -> dict:
         await create.failed(failure, f"{failure.code}: {exc}")
         raise failure from None
     volume_id = ids.from_uuid("vol", volume["id"])
-    async with ctx.services.sessions() as session, session.begin():
-        await tag_writes.forget(session, ctx.project_id, volume_id)
-        await tag_writes.write(session, ctx.project_id, {volume_id: tags})
-        await create.done(session)
+    await create.record(tag_writes.replace, ctx.project_id, volume_id, tags)
     return _volume_answer((await describe(ctx, [volume]))[0])
 
 
@@ -136,8 +133,7 @@ async def delete_volume(ctx: RequestContext, params: dict) -> dict:
             raise errors.IncorrectState(
                 f"Volume {volume['VolumeId']} is {volume['State']}: {exc.message[:200]}") from None
         raise
-    async with ctx.services.sessions() as session, session.begin():
-        await tag_writes.forget(session, ctx.project_id, volume["VolumeId"])
+    await write(ctx, tag_writes.forget, ctx.project_id, volume["VolumeId"])
     return {}
 
 
@@ -177,7 +173,7 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
             raise errors.IncorrectState(f"{volume['VolumeId']} cannot be attached now: {exc.message[:200]}") from None
         raise
     attached_at = datetime.datetime.now(datetime.timezone.utc)
-    mappings.append({"DeviceName": device, "VolumeId": volume["VolumeId"], "_os_volume": volume.os["id"],
+    mappings.append({"DeviceName": device, "VolumeId": volume["VolumeId"], "CinderVolumeId": volume.os["id"],
                      "DeleteOnTermination": False, "AttachTime": attached_at.isoformat()})
     await update_row(ctx, instance, block_device_mappings=mappings)
     await oplog.closed(ctx.services.sessions, operation_id)

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import delete, select, update
-
 from ec2proxy.cloud import BackendError
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import InternetGateway, Route, RouteTable, RouteTableAssociation, Vpc, VpcGroup
 from ec2proxy.ec2 import errors, ids, tagging, vpcs
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import tag_reads
@@ -22,9 +19,11 @@ from ec2proxy.readmodels.networks import (
     forget_default,
     network_state,
     neutron_of,
+    vpc_dependencies,
+    vpc_groups,
     vpc_state,
 )
-from ec2proxy.state import default_vpc, tag_writes, vpc_making
+from ec2proxy.state import default_vpc, vpc_making, write
 from ec2proxy.state.vpc_making import Making
 
 
@@ -89,38 +88,22 @@ async def delete_vpc(ctx: RequestContext, params: dict) -> dict:
     if row is None:
         raise errors.UnsupportedOperation(f"{vpc_id} is one of the project's own networks, not made through EC2; "
                                           "remove it in OpenStack.")
-    if any(s["network_id"] == network["id"] for s in state["subnets"]):
+    if any(s["network_id"] == network["id"] for s in state["subnets"]) or \
+            await vpc_dependencies(ctx, network["id"]):
         raise errors.DependencyViolation(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
-    async with ctx.services.sessions() as session:
-        attached = (await session.scalars(select(InternetGateway.gateway_id).where(
-            InternetGateway.vpc_os_id == network["id"]))).first()
-        tables = (await session.scalars(select(RouteTable.route_table_id).where(
-            RouteTable.vpc_os_id == network["id"], RouteTable.main.is_(False)))).all()
-        groups = (await session.scalars(select(VpcGroup).where(VpcGroup.vpc_os_id == network["id"]))).all()
-    if attached or tables or any(not g.is_default for g in groups):
-        raise errors.DependencyViolation(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+    groups = [g.os_id for g in (await vpc_groups(ctx)).values() if g.vpc_os_id == network["id"]]
     if ctx.dry_run:
         raise errors.DryRunOperation()
     neutron = neutron_of(await ctx.cloud())
     try:
         await vpc_making.remove(neutron, [("router", row.router_id), ("network", network["id"])]
-                      + [("security_group", g.os_id) for g in groups])
+                                + [("security_group", os_id) for os_id in groups])
     except BackendError as exc:
         if exc.status == 409:
             raise errors.DependencyViolation(
                 f"The vpc '{vpc_id}' has dependencies and cannot be deleted: {exc.message[:200]}") from None
         raise
-    async with ctx.services.sessions() as session, session.begin():
-        main = (await session.scalars(select(RouteTable.route_table_id).where(
-            RouteTable.vpc_os_id == network["id"]))).all()
-        await session.execute(delete(Route).where(Route.route_table_id.in_(main)))
-        await session.execute(delete(RouteTableAssociation).where(RouteTableAssociation.route_table_id.in_(main)))
-        await session.execute(delete(RouteTable).where(RouteTable.vpc_os_id == network["id"]))
-        await session.execute(delete(Vpc).where(Vpc.os_id == network["id"]))
-        await session.execute(delete(VpcGroup).where(VpcGroup.vpc_os_id == network["id"]))
-        await tag_writes.forget(session, ctx.project_id, vpc_id)
-        for table in main:
-            await tag_writes.forget(session, ctx.project_id, table)
+    await write(ctx, vpc_making.forget_vpc, ctx.project_id, vpc_id, network["id"])
     forget_default(ctx.project_id)  # it may have been the default VPC
     return {}
 
@@ -163,8 +146,7 @@ async def modify_vpc_attribute(ctx: RequestContext, params: dict) -> dict:
                                           "OpenStack's.")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    async with ctx.services.sessions() as session, session.begin():
-        await session.execute(update(Vpc).where(Vpc.os_id == network["id"]).values({column: bool(value)}))
+    await write(ctx, vpc_making.set_attribute, network["id"], column, bool(value))
     return {}
 
 

@@ -33,7 +33,7 @@ class InstanceRow:
     root_device_name: str
     kernel_id: str | None
     ramdisk_id: str | None
-    block_device_mappings: list
+    block_device_mappings: list[devices.DeviceRecord]
     metadata_options: dict
     disable_api_termination: bool
     shutdown_behavior: str

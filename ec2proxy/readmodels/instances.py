@@ -8,7 +8,6 @@ launch, attributes, status, volumes, addresses) build on it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime
 import functools
 from typing import Any, Callable, Literal, overload
@@ -71,7 +70,7 @@ PORT_FIELDS = ["id", "device_id", "network_id", "mac_address", "fixed_ips", "sec
                "port_security_enabled", "allowed_address_pairs", "tags"]
 
 
-async def _ports(view: CloudView, server_ids: list[str] | None) -> dict[str, list[Port]]:
+async def server_ports(view: CloudView, server_ids: list[str] | None) -> dict[str, list[Port]]:
     """The project's ports by server: one listing, or for named servers (a reservation, a lookup) only theirs,
     asked 50 at a time, so a new reservation never lists the ports of a big project. A few servers' floating
     IPs are asked by their ports once those are known (in parallel with Nova's answer, which is slower);
@@ -182,25 +181,16 @@ async def _known(ctx: RequestContext,
         return rows, await tag_reads.read(session, ctx.project_id, [row.ec2_id for row in rows.values()])
 
 
-@dataclasses.dataclass
-class Made:
-    """What RunInstances just wrote and asked for: its answer needs no second read of any of it."""
-
-    rows: dict[str, InstanceRow]  # by Nova id
-    tags: dict[str, list[dict]]
-    groups: dict[str, str]  # name -> sg- id of the groups the servers were booted with
-
-
 @overload
 async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None,
-                   made: Made | None = None, render: Literal[False] = False) -> list[InstanceRecord]: ...
+                   render: Literal[False] = False) -> list[InstanceRecord]: ...
 @overload
-async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None,
-                   made: Made | None = None, *, render: Literal[True]) -> list[RenderedInstance]: ...
+async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None, *,
+                   render: Literal[True]) -> list[RenderedInstance]: ...
 
 
 async def describe(ctx: RequestContext, params: dict | None = None, servers: list[dict] | None = None,
-                   made: Made | None = None, render: bool = False) -> list[InstanceRecord] | list[RenderedInstance]:
+                   render: bool = False) -> list[InstanceRecord] | list[RenderedInstance]:
     """Every instance of the project (terminated ones for a while), as EC2 Instance dicts.
 
     One paginated Nova listing (narrowed by the filters Nova understands), the
@@ -210,31 +200,23 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
     they are made of changed), for an answer that only shows them.
     """
     view = await ctx.cloud()
-    tags: dict[str, list[dict]] = {}
-    covered: set[str] = set()
-    if made is not None:
-        ports = await _ports(view, [s["id"] for s in servers or []])
-        rows, tags, groups = made.rows, made.tags, made.groups
-        covered = {row.ec2_id for row in rows.values()}
-    elif servers is None:
+    if servers is None:
         since = changes_since(ctx)
         query = nova_filters(ctx, view, params or {})
         servers, groups, ports, (rows, tags) = await asyncio.gather(
-            _listed(view, query), _group_ids(view), _ports(view, None), _known(ctx, since))
+            _listed(view, query), _group_ids(view), server_ports(view, None), _known(ctx, since))
         servers += await _ended(view, query, since, servers, rows)
-        covered = {row.ec2_id for row in rows.values()}
     else:
         os_ids = [s["id"] for s in servers]
         ports, rows, tags = await _around(ctx, view, os_ids)
         groups = await _groups_of(view, servers, ports)
-        covered = {row.ec2_id for row in rows.values()}
-    return await _assemble(ctx, servers or [], groups, ports, rows, tags, covered, render)
+    return await _assemble(ctx, servers, groups, ports, rows, tags, {row.ec2_id for row in rows.values()}, render)
 
 
 async def _around(ctx: RequestContext, view: CloudView, os_ids: list[str]) -> tuple[dict, dict, dict]:
     """What the instances of these servers are made of besides the servers and their groups: ports, rows,
     tags."""
-    ports, (rows, tags) = await asyncio.gather(_ports(view, os_ids), _stored(ctx, os_ids))
+    ports, (rows, tags) = await asyncio.gather(server_ports(view, os_ids), _stored(ctx, os_ids))
     return ports, rows, tags
 
 
@@ -373,3 +355,25 @@ async def _existing(ctx: RequestContext, instance_ids: list[str]) -> set[str]:
         if exc.code != "InvalidInstanceID.NotFound":
             raise
     return {i["InstanceId"] for i in await describe(ctx)} & set(instance_ids)
+
+
+async def with_metadata_tags(ctx: RequestContext, instance_ids: list[str]) -> list[str]:
+    """Which of these instances show their tags in the metadata service (InstanceMetadataTags = enabled)."""
+    out: list[str] = []
+    async with ctx.services.sessions() as session:
+        for chunk in db.chunks(instance_ids):
+            rows = await session.execute(select(Instance.ec2_id, Instance.metadata_options).where(
+                Instance.project_id == ctx.project_id, Instance.ec2_id.in_(chunk)))
+            out += [ec2_id for ec2_id, options in rows.all()
+                    if (options or {}).get("InstanceMetadataTags") == "enabled"]
+    return out
+
+
+async def server_ids(ctx: RequestContext, instance_ids: list[str]) -> list[str]:
+    """The Nova ids of those of these instances that we launched."""
+    out: list[str] = []
+    async with ctx.services.sessions() as session:
+        for chunk in db.chunks(instance_ids):
+            out += (await session.scalars(select(Instance.os_id).where(
+                Instance.project_id == ctx.project_id, Instance.ec2_id.in_(chunk)))).all()
+    return out

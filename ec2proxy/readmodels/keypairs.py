@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from ec2proxy.cloud import CloudView
 from ec2proxy.context import RequestContext
+from ec2proxy.db.models import KeyPair
 
 
 def namespace(ctx: RequestContext, view: CloudView) -> str:
@@ -18,3 +21,10 @@ def namespace(ctx: RequestContext, view: CloudView) -> str:
 
 def nova_name(ctx: RequestContext, view: CloudView, name: str) -> str:
     return namespace(ctx, view) + name
+
+
+async def rows(ctx: RequestContext, user_id: str) -> dict[str, KeyPair]:
+    """Our rows of the user's key pairs in the project, by name."""
+    async with ctx.services.sessions() as session:
+        return {row.name: row for row in (await session.scalars(
+            select(KeyPair).where(KeyPair.user_id == user_id, KeyPair.project_id == ctx.project_id))).all()}

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from ec2proxy.cloud import BackendNotFound, CloudView
 from ec2proxy.cloud.clients import Neutron
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import InternetGateway, SubnetSetting, Vpc
+from ec2proxy.db.models import InternetGateway, RouteTable, SubnetSetting, Vpc, VpcGroup
 from ec2proxy.ec2 import errors, filters, ids, tagging, vpcs
 from ec2proxy.ec2.servers import hostname
 from ec2proxy.ec2.vpcs import association_id
@@ -411,6 +411,49 @@ async def gateways(ctx: RequestContext) -> list[InternetGateway]:
     async with ctx.services.sessions() as session:
         return list((await session.scalars(select(InternetGateway).where(
             InternetGateway.project_id == ctx.project_id).order_by(InternetGateway.created_at))).all())
+
+
+async def vpc_default_group(ctx: RequestContext, network_id: str) -> str | None:
+    """The default security group of a VPC made through EC2 (what an instance or an interface made there
+    without groups is in, as on AWS); None for other networks, whose default is Neutron's."""
+    async with ctx.services.sessions() as session:
+        return (await session.scalars(select(VpcGroup.os_id).where(
+            VpcGroup.project_id == ctx.project_id, VpcGroup.vpc_os_id == network_id,
+            VpcGroup.is_default.is_(True)))).first()
+
+
+async def vpc_groups(ctx: RequestContext, session: Any = None) -> dict[str, VpcGroup]:
+    """The project's groups that belong to VPCs made through EC2, by Neutron id (the rest are the default
+    VPC's); in ``session`` when the caller reads more in it."""
+    if session is None:
+        async with ctx.services.sessions() as own:
+            return await vpc_groups(ctx, own)
+    rows = (await session.scalars(select(VpcGroup).where(VpcGroup.project_id == ctx.project_id))).all()
+    return {row.os_id: row for row in rows}
+
+
+async def maps_public_ip(ctx: RequestContext, subnet_ids: list[str], default_vpc: str | None = None) -> bool:
+    """Whether one of these subnets has MapPublicIpOnLaunch (``default_vpc``: counting only subnets of that
+    network while it is the project's default VPC)."""
+    query = select(SubnetSetting.os_id).where(SubnetSetting.os_id.in_(subnet_ids),
+                                              SubnetSetting.map_public_ip_on_launch.is_(True))
+    if default_vpc is not None:
+        query = query.join(Vpc, Vpc.os_id == default_vpc).where(Vpc.default_for == ctx.project_id)
+    async with ctx.services.sessions() as session:
+        return (await session.scalars(query)).first() is not None
+
+
+async def vpc_dependencies(ctx: RequestContext, network_id: str) -> bool:
+    """Whether our rows hold what keeps a VPC from being deleted: an attached internet gateway, a route table
+    besides the main one, a security group besides the default."""
+    async with ctx.services.sessions() as session:
+        attached = (await session.scalars(select(InternetGateway.gateway_id).where(
+            InternetGateway.vpc_os_id == network_id))).first()
+        tables = (await session.scalars(select(RouteTable.route_table_id).where(
+            RouteTable.vpc_os_id == network_id, RouteTable.main.is_(False)))).first()
+        groups = (await session.scalars(select(VpcGroup.os_id).where(
+            VpcGroup.vpc_os_id == network_id, VpcGroup.is_default.is_(False)))).first()
+    return attached is not None or tables is not None or groups is not None
 
 
 # -- one network object by its EC2 id, the external network, the project's default VPC -------------------

@@ -4,7 +4,7 @@ CreateTags asks before writing, so a tag never lands on someone else's resource 
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from sqlalchemy import select
 
@@ -64,3 +64,15 @@ async def with_tags(ctx, items: list[Item], id_member: str, member: str = "Tags"
     if tags is None:
         tags = await load(ctx, [item[id_member] for item in items])
     return attach(items, id_member, tags, member)
+
+
+async def listed(ctx, exact: list[tuple[Any, list[str]]]) -> list[dict]:
+    """The project's tags as DescribeTags shows them, narrowed by the database where a filter's values are
+    exact (``exact``: (column, values) pairs)."""
+    query = select(Tag).where(Tag.project_id == ctx.project_id)
+    for column, values in exact:
+        query = query.where(column.in_(values))
+    async with ctx.services.sessions() as session:
+        rows = (await session.scalars(query.order_by(Tag.resource_id, Tag.key))).all()
+    return [{"ResourceId": row.resource_id, "ResourceType": row.resource_type, "Key": row.key, "Value": row.value}
+            for row in rows]

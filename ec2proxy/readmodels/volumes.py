@@ -10,6 +10,7 @@ from ec2proxy import db
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance
 from ec2proxy.ec2 import devices, errors, filters, ids, tagging, timestamps
+from ec2proxy.ec2.devices import DeviceRecord
 from ec2proxy.ec2.records import Described
 from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.lookups import by_ec2_id, existing, few_with_tags, shape_by_ec2_id
@@ -61,7 +62,7 @@ def ec2_type(volume: dict, types: dict[str, str]) -> str:
     return next((ec2 for ec2, mapped in types.items() if mapped == cinder), cinder)
 
 
-def build_volume(volume: dict, types: dict[str, str], devices: dict[tuple[str, str], dict]) -> Described:
+def build_volume(volume: dict, types: dict[str, str], devices: dict[tuple[str, str], DeviceRecord]) -> Described:
     """The EC2 Volume shape of one Cinder volume; ``devices`` is (server, volume) -> our recorded mapping."""
     state = STATES.get(volume.get("status") or "", "error")
     attachments = []
@@ -88,7 +89,7 @@ def build_volume(volume: dict, types: dict[str, str], devices: dict[tuple[str, s
     }, volume)
 
 
-async def _devices(ctx: RequestContext, volumes: list[dict]) -> dict[tuple[str, str], dict]:
+async def _devices(ctx: RequestContext, volumes: list[dict]) -> dict[tuple[str, str], devices.DeviceRecord]:
     """Our recorded EC2 device names, from the rows of the instances the volumes are attached to: one query."""
     servers = {a.get("server_id") for v in volumes for a in v.get("attachments") or [] if a.get("server_id")}
     if not servers:

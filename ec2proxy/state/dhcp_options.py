@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ec2proxy.cloud import BackendError
 from ec2proxy.db.models import DhcpOptions, Vpc
@@ -147,6 +147,18 @@ async def of_networks(sessions, project_id: str, network_ids: list[str]) -> dict
             DhcpOptions, DhcpOptions.dhcp_options_id == Vpc.dhcp_options_id).where(
             Vpc.project_id == project_id, Vpc.os_id.in_(network_ids)))).tuples().all()
     return dict(rows)
+
+
+async def in_use(ctx, dhcp_options_id: str) -> bool:
+    """Whether a VPC is associated with the set."""
+    async with ctx.services.sessions() as session:
+        return (await session.scalars(select(Vpc.os_id).where(
+            Vpc.dhcp_options_id == dhcp_options_id))).first() is not None
+
+
+async def associate(session, network_id: str, dhcp_options_id: str) -> None:
+    """The VPC's set (or ``default``) as Describe shows it, once Neutron holds its options."""
+    await session.execute(update(Vpc).where(Vpc.os_id == network_id).values(dhcp_options_id=dhcp_options_id))
 
 
 async def schedule(ctx, view, reservation_id: str, server_ids: list[str], by_network: dict[str, list[dict]]) -> None:

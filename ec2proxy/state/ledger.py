@@ -16,7 +16,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -155,6 +155,15 @@ class Create:
         if self.operation_id is not None:
             await db.transaction(self.ctx.services.sessions,
                                  lambda session: oplog.close(session, self.operation_id, "interrupted"))
+
+    async def record(self, change: Callable[..., Awaitable[Any]], *args: Any, job: bool = False) -> Any:
+        """``change(session, *args)`` and the token's outcome in one transaction: what the create made is
+        recorded exactly when its claim is finished."""
+        async def work(session) -> Any:
+            made = await change(session, *args)
+            await self.done(session, job=job)
+            return made
+        return await db.transaction(self.ctx.services.sessions, work)
 
     async def done(self, session, *, job: bool = False) -> None:
         """Succeeded, in the transaction that writes what the create made. ``job``: the logged operation

@@ -15,8 +15,10 @@ import functools
 import ipaddress
 from typing import Any, Iterable
 
+from sqlalchemy import delete, select, update
+
 from ec2proxy.cloud import removed
-from ec2proxy.db.models import RouteTable, RouteTableAssociation, SubnetSetting, Vpc, VpcGroup, utcnow
+from ec2proxy.db.models import Route, RouteTable, RouteTableAssociation, SubnetSetting, Vpc, VpcGroup, utcnow
 from ec2proxy.ec2 import ids
 from ec2proxy.state import port_tags, tag_writes
 
@@ -108,3 +110,38 @@ async def remove(neutron, objects: Iterable[tuple[str, Any]]) -> None:
                          if kind == "router_interface" else functools.partial(neutron.remove, kind, os_id)
                          for kind, os_id in objects))
 
+
+
+async def forget_vpc(session, project_id: str, vpc_id: str, network_id: str) -> None:
+    """Our rows of a VPC Neutron no longer has: its route tables (routes, associations, tags), its groups'
+    rows, its own row and tags."""
+    tables = (await session.scalars(select(RouteTable.route_table_id).where(
+        RouteTable.vpc_os_id == network_id))).all()
+    await session.execute(delete(Route).where(Route.route_table_id.in_(tables)))
+    await session.execute(delete(RouteTableAssociation).where(RouteTableAssociation.route_table_id.in_(tables)))
+    await session.execute(delete(RouteTable).where(RouteTable.vpc_os_id == network_id))
+    await session.execute(delete(Vpc).where(Vpc.os_id == network_id))
+    await session.execute(delete(VpcGroup).where(VpcGroup.vpc_os_id == network_id))
+    for resource_id in (vpc_id, *tables):
+        await tag_writes.forget(session, project_id, resource_id)
+
+
+async def set_attribute(session, network_id: str, column: str, value: bool) -> None:
+    """ModifyVpcAttribute's DNS settings, which are ours to keep."""
+    await session.execute(update(Vpc).where(Vpc.os_id == network_id).values({column: value}))
+
+
+async def forget_subnet(session, project_id: str, subnet_id: str, subnet_os_id: str) -> None:
+    """Our rows of a subnet Neutron no longer has: its settings, its route table association, its tags."""
+    await session.execute(delete(SubnetSetting).where(SubnetSetting.os_id == subnet_os_id))
+    await session.execute(delete(RouteTableAssociation).where(RouteTableAssociation.subnet_os_id == subnet_os_id))
+    await tag_writes.forget(session, project_id, subnet_id)
+
+
+async def map_public_ip_on_launch(session, project_id: str, subnet_os_id: str, value: bool) -> None:
+    found = (await session.scalars(select(SubnetSetting).where(SubnetSetting.os_id == subnet_os_id))).first()
+    if found is None:
+        session.add(SubnetSetting(os_id=subnet_os_id, project_id=project_id, map_public_ip_on_launch=value,
+                                  availability_zone=""))
+    else:
+        found.map_public_ip_on_launch = value
