@@ -14,9 +14,9 @@ import binascii
 from ec2proxy.cloud import BackendError, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
-from ec2proxy.ec2 import errors, ids, tagging, vpcs
+from ec2proxy.ec2 import errors, ids, launch_requests, tagging, vpcs
 from ec2proxy.handlers import action
-from ec2proxy.readmodels.instance_shapes import USER_DATA_LIMIT, InstanceRecord, metadata_options
+from ec2proxy.readmodels.instance_shapes import InstanceRecord, metadata_options
 from ec2proxy.readmodels.instances import find_flavor, lookup, resolve_groups
 from ec2proxy.readmodels.networks import neutron_of
 from ec2proxy.state import resizes, shutdown_behavior
@@ -196,8 +196,7 @@ def _user_data_value(value: object) -> str:
             raw = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
             raise errors.InvalidParameterValue("Invalid BASE64 encoding of user data.") from None
-    if len(raw) > USER_DATA_LIMIT:
-        raise errors.InvalidParameterValue(f"User data is limited to {USER_DATA_LIMIT} bytes")
+    launch_requests.check_user_data_size(raw)
     return base64.b64encode(raw).decode()
 
 

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import dataclasses
 import ipaddress
 import re
 
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView, placement
 from ec2proxy.context import RequestContext
-from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging
+from ec2proxy.ec2 import devices, errors, filters, ids, launch_requests, paging, tagging
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import keypairs, reservations
 from ec2proxy.readmodels.images import glance_image, image_not_found
 from ec2proxy.readmodels.instance_shapes import (
     FILTERS,
-    USER_DATA_LIMIT,
     InstanceRecord,
     InstanceRow,
     RenderedInstance,
@@ -46,50 +43,6 @@ from ec2proxy.state import (
     public_addresses,
     shutdown_behavior,
 )
-
-MAX_COUNT = 1000
-# Inputs that need the volume and network work of later issues: refused loudly until then.
-NOT_YET = ("LaunchTemplate",
-           "ElasticGpuSpecification", "CpuOptions", "CapacityReservationSpecification", "HibernationOptions",
-           "LicenseSpecifications", "EnclaveOptions", "IamInstanceProfile", "InstanceMarketOptions",
-           "ElasticInferenceAccelerators", "SecondaryInterfaces", "Operator", "Ipv6AddressCount", "Ipv6Addresses")
-PLACEMENT_NOT_YET = ("GroupName", "GroupId", "HostId", "Affinity", "PartitionNumber", "SpreadDomain",
-                     "HostResourceGroupArn", "AvailabilityZoneId")
-
-
-# The value of a refused member that asks for nothing, beside false and empty (what Terraform sends on every
-# launch: HibernationOptions.Configured=false, CapacityReservationSpecification.CapacityReservationPreference=open)
-ASKS_NOTHING = {"CapacityReservationSpecification.CapacityReservationPreference": "open"}
-
-
-def _asks(value: object, path: str) -> bool:
-    """Whether a member's value asks for something: false, empty and the documented default do not."""
-    if isinstance(value, dict):
-        return any(_asks(item, f"{path}.{key}") for key, item in value.items())
-    if isinstance(value, list):
-        return any(_asks(item, path) for item in value)
-    return value not in (None, False, "", 0) and ASKS_NOTHING.get(path) != value
-
-
-def _refused(params: dict) -> str | None:
-    """What a RunInstances asks for that this cloud has no counterpart of; its defaults (asking for nothing,
-    what the instance then shows) are accepted."""
-    placement, names = params.get("Placement") or {}, params.get("PrivateDnsNameOptions") or {}
-    asked = {
-        "DisableApiStop": params.get("DisableApiStop") is True,
-        "EbsOptimized": params.get("EbsOptimized") is True,
-        "Monitoring (detailed monitoring)": (params.get("Monitoring") or {}).get("Enabled") is True,
-        "EnablePrimaryIpv6": params.get("EnablePrimaryIpv6") is True,
-        "NetworkPerformanceOptions": (params.get("NetworkPerformanceOptions") or {}).get(
-            "BandwidthWeighting") not in (None, "default"),
-        "PrivateDnsNameOptions": names.get("HostnameType") not in (None, "ip-name")
-        or bool(names.get("EnableResourceNameDnsARecord") or names.get("EnableResourceNameDnsAAAARecord")),
-        "Placement.Tenancy": placement.get("Tenancy") not in (None, "", "default"),
-        **{f"Placement.{member}": placement.get(member) not in (None, "") for member in PLACEMENT_NOT_YET},
-    }
-    return next((member for member, refused in asked.items() if refused), None)
-
-
 
 
 @action("DescribeInstances")
@@ -194,19 +147,6 @@ NIC_UNSUPPORTED = ("SecondaryPrivateIpAddressCount", "Ipv6AddressCount", "Ipv6Ad
                    "AssociateCarrierIpAddress", "NetworkCardIndex", "Ipv4Prefixes", "Ipv6Prefixes", "InterfaceType")
 
 
-def _check_device_indexes(nics: list[dict]) -> None:
-    """Each index once, 0 among them (AWS). The interfaces Nova makes take the lowest indexes the existing ones
-    leave free (their order is the order Nova makes them in), so a new interface elsewhere is refused."""
-    indexes = [n.get("DeviceIndex", 0) for n in nics]
-    if len(set(indexes)) != len(indexes) or 0 not in indexes or min(indexes) < 0:
-        raise errors.InvalidParameterValue("Each network interface needs its own device index, and one of them 0")
-    given = {n.get("DeviceIndex", 0) for n in nics if n.get("NetworkInterfaceId")}
-    made = sorted(n.get("DeviceIndex", 0) for n in nics if not n.get("NetworkInterfaceId"))
-    if made != [i for i in range(len(nics)) if i not in given][:len(made)]:
-        raise errors.UnsupportedOperation("A network interface made at launch takes the lowest device index the "
-                                          "existing ones leave free in this cloud.")
-
-
 async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict,
                               max_count: int) -> tuple[list, list, dict[str, int]]:
     """Nova ``networks`` for RunInstances' NetworkInterfaces, the security group ids they name, and the device
@@ -217,7 +157,7 @@ async def _network_interfaces(ctx: RequestContext, view: CloudView, params: dict
     if any(params.get(k) for k in ("SubnetId", "PrivateIpAddress", "SecurityGroupIds", "SecurityGroups")):
         raise errors.InvalidParameterCombination("Network interfaces and an instance-level subnet, private IP or "
                                                  "security groups may not be specified on the same request")
-    _check_device_indexes(nics)
+    launch_requests.check_device_indexes(nics)
     networks, group_sets, indexes = [], [], {}
     ports = None
     for nic in nics:
@@ -282,19 +222,6 @@ def _boot_files(image: dict, params: dict) -> tuple[str | None, str | None]:
     return chosen[0], chosen[1]
 
 
-def _user_data(params: dict) -> str | None:
-    value = params.get("UserData")
-    if value is None:
-        return None
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise errors.InvalidParameterValue("Invalid BASE64 encoding of user data.") from None
-    if len(raw) > USER_DATA_LIMIT:
-        raise errors.InvalidParameterValue(f"User data is limited to {USER_DATA_LIMIT} bytes")
-    return value
-
-
 def _nova_failure(exc: BackendError, ami: str, key_name: str) -> errors.EC2Error:
     message = exc.message.lower()
     if exc.status == 403 and "quota" in message:
@@ -343,7 +270,7 @@ class Launch:
 
 def _checked(params: dict) -> Launch:
     """The request's own consistency, before anything is asked of the cloud."""
-    refused = next((name for name in NOT_YET if _asks(params.get(name), name)), None) or _refused(params)
+    refused = launch_requests.refused(params)
     if refused:
         raise errors.UnsupportedOperation(f"RunInstances with {refused} is not supported by this cloud yet.")
     if not params.get("ImageId"):  # optional in the model only for launch templates
@@ -353,8 +280,8 @@ def _checked(params: dict) -> Launch:
         raise errors.InvalidParameterValue("MinCount and MaxCount must be at least 1")
     if min_count > max_count:
         raise errors.InvalidParameterValue("MinCount must be less than or equal to MaxCount")
-    if max_count > MAX_COUNT:
-        raise errors.InvalidParameterValue(f"MaxCount cannot exceed {MAX_COUNT}")
+    if max_count > launch_requests.MAX_COUNT:
+        raise errors.InvalidParameterValue(f"MaxCount cannot exceed {launch_requests.MAX_COUNT}")
     specs = tagging.from_specs(params, ("instance", *launch_tags.KINDS))
     options = params.get("MetadataOptions") or {}
     if options.get("HttpTokens") not in (None, "optional", "required") or \
@@ -364,7 +291,7 @@ def _checked(params: dict) -> Launch:
     if options.get("InstanceMetadataTags") == "enabled":
         tagging.check_metadata_keys("the instance", [t["Key"] for t in specs.get("instance") or []])
     return Launch(params=params, ami=ids.check("ami", params["ImageId"]), min_count=min_count,
-                  max_count=max_count, user_data=_user_data(params), tags=specs.pop("instance", []),
+                  max_count=max_count, user_data=launch_requests.user_data(params), tags=specs.pop("instance", []),
                   later={kind: given for kind, given in specs.items() if given}, options=options,
                   behavior=shutdown_behavior.checked(params.get("InstanceInitiatedShutdownBehavior") or "stop",
                                                      "InstanceInitiatedShutdownBehavior"),

@@ -13,7 +13,6 @@ from ec2proxy import protocol
 from ec2proxy.ec2 import devices, filters, ids, states, tagging, timestamps, vpcs
 from ec2proxy.ec2.servers import addresses, hostname
 
-USER_DATA_LIMIT = 16 * 1024  # bytes of user data, as EC2 allows
 
 @dataclasses.dataclass(slots=True, frozen=True)
 class InstanceRow:
