@@ -102,6 +102,13 @@ class ApiSection:
     image_location_deny: str = option('',
         "More hosts and networks ImageLocation may not name (loopback, link-local and this proxy's "
         'listeners always are).')
+    placement_soft_policies: bool = option(False,
+        'Placement groups on Nova\'s soft server group policies: a spread group is soft-anti-affinity and a '
+        'cluster group soft-affinity, so a launch the hosts cannot spread (or pack) still boots, as AWS never '
+        'would (default: the strict policies, and InsufficientInstanceCapacity when Nova cannot honour them).')
+    placement_wait: float = option(60.0,
+        'Seconds RunInstances into a placement group waits for Nova to schedule the instances, so a launch the '
+        'group\'s policy cannot hold fails as on AWS instead of leaving instances in error.')
     header_timeout: float = option(30.0,
         'Seconds a connection may stay without sending a complete request (idle keep-alive included), on '
         'every listener.')

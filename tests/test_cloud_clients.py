@@ -422,3 +422,56 @@ async def test_snapshot_goes_queued_saving_active_or_killed(target):
     target.state.fail_snapshots = 1
     broken = await view.nova.create_image(server["id"], "snap-broken")
     assert (await wait_for(lambda: status(broken), lambda i: i["status"] in ("active", "killed")))["status"] == "killed"
+
+
+async def test_server_groups_and_their_policies_on_one_host(target):
+    """Placement groups stand on these (ec2proxy.state.placement_groups): the group, its policy field, the
+    scheduler hint, and what Nova's scheduler does with an anti-affinity group on a cloud of one compute host
+    (the lab's, the dev cloud's): the first member runs, a later create fails every server of it (ERROR, "No
+    valid host"), the failed ones still members until deleted; an unknown group is refused at the create."""
+    cloud, view = await demo_view(target)
+    images = await view.glance.list_images({"status": "active", "visibility": "public"})
+    flavor = next(f for f in await view.nova.flavors() if f["name"] in ("m1.tiny", "t2.micro"))
+    spec = {"imageRef": images[0]["id"], "flavorRef": flavor["id"], "networks": "auto"}
+    apart = await view.nova.create_server_group(f"contract-apart-{time.time()}", "anti-affinity")
+    together = await view.nova.create_server_group(f"contract-together-{time.time()}", "affinity")
+    made: list[str] = []
+    try:
+        assert apart["policy"] == "anti-affinity" and apart["members"] == [] and together["policy"] == "affinity"
+        with pytest.raises(BackendError) as caught:
+            await view.nova.create_servers({**spec, "name": "contract-nogroup"}, hints={
+                "group": "00000000-0000-0000-0000-000000000000"})
+        assert caught.value.status == 400 and "could not be found" in caught.value.message
+        first = await view.nova.create_servers({**spec, "name": "contract-apart"}, hints={"group": apart["id"]})
+        (server,) = await wait_for(lambda: view.nova.list_servers({"reservation_id": first["reservation_id"]}),
+                                   lambda items: len(items) == 1 and items[0]["status"] in ("ACTIVE", "ERROR"))
+        made.append(server["id"])
+        assert server["status"] == "ACTIVE"
+        shown = await view.nova.get_server(server["id"])
+        assert shown["server_groups"] == [apart["id"]]  # microversion 2.71: in the show, not the listings
+        assert "server_groups" not in server
+        more = await view.nova.create_servers({**spec, "name": "contract-apart-more"}, 2, 2,
+                                              hints={"group": apart["id"]})
+        failed = await wait_for(lambda: view.nova.list_servers({"reservation_id": more["reservation_id"]}),
+                                lambda items: len(items) == 2 and all(s["status"] != "BUILD" for s in items))
+        made += [s["id"] for s in failed]
+        assert {s["status"] for s in failed} == {"ERROR"}
+        assert all("No valid host" in s["fault"]["message"] for s in failed)
+        assert sorted((await view.nova.server_group(apart["id"]))["members"]) == sorted(made)
+        packed = await view.nova.create_servers({**spec, "name": "contract-together"}, 2, 2,
+                                                hints={"group": together["id"]})
+        running = await wait_for(lambda: view.nova.list_servers({"reservation_id": packed["reservation_id"]}),
+                                 lambda items: len(items) == 2 and all(s["status"] != "BUILD" for s in items))
+        made += [s["id"] for s in running]
+        assert {s["status"] for s in running} == {"ACTIVE"}
+    finally:
+        for server_id in made:
+            await view.nova.delete_server(server_id)
+        for server_id in made:
+            with pytest.raises(BackendNotFound):
+                await wait_for(lambda sid=server_id: view.nova.get_server(sid), lambda _: False, timeout=60)
+        assert (await view.nova.server_group(apart["id"]))["members"] == []
+        for group in (apart, together):
+            await view.nova.delete_server_group(group["id"])
+    with pytest.raises(BackendNotFound):
+        await view.nova.server_group(apart["id"])

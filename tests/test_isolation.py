@@ -20,7 +20,7 @@ NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidAttachmentID.NotFound", "Inva
              "InvalidNetworkInterfaceID.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
              "InvalidAddress.NotFound", "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound",
              "InvalidDhcpOptionID.NotFound", "InvalidCustomerGatewayID.NotFound", "InvalidNetworkAclID.NotFound",
-             "UnauthorizedOperation"}
+             "InvalidPlacementGroup.Unknown", "UnauthorizedOperation"}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,8 @@ def a(ec2, ami):
     cgw = ec2.create_customer_gateway(Type="ipsec.1", IpAddress="198.51.100.7", BgpAsn=65010)["CustomerGateway"][
         "CustomerGatewayId"]
     (acl,) = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [made_vpc]}])["NetworkAcls"]
-    return {"made_vpc": made_vpc, "dopt": dopt, "cgw": cgw, "acl": acl["NetworkAclId"],
+    pg = ec2.create_placement_group(GroupName="a-pg", Strategy="cluster")["PlacementGroup"]["GroupId"]
+    return {"made_vpc": made_vpc, "pg": pg, "dopt": dopt, "cgw": cgw, "acl": acl["NetworkAclId"],
             "aclassoc": acl["Associations"][0]["NetworkAclAssociationId"], "made_subnet": made_subnet,
             "igw": gateway, "rtb": table, "rtbassoc": link,
             "attachment": described["NetworkInterfaces"][0]["Attachment"]["AttachmentId"],
@@ -94,6 +95,7 @@ CHANGES = {
     "DeleteVpc": ("delete_vpc", lambda r: {"VpcId": r["made_vpc"]}),
     "DeleteDhcpOptions": ("delete_dhcp_options", lambda r: {"DhcpOptionsId": r["dopt"]}),
     "DeleteCustomerGateway": ("delete_customer_gateway", lambda r: {"CustomerGatewayId": r["cgw"]}),
+    "DeletePlacementGroup": ("delete_placement_group", lambda r: {"GroupName": "a-pg"}),
     "CreateNetworkAcl": ("create_network_acl", lambda r: {"VpcId": r["made_vpc"]}),
     "DeleteNetworkAcl": ("delete_network_acl", lambda r: {"NetworkAclId": r["acl"]}),
     "CreateNetworkAclEntry": ("create_network_acl_entry", lambda r: {
@@ -219,6 +221,7 @@ DESCRIBE_BY_ID = {
     "DescribeDhcpOptions": ("describe_dhcp_options", lambda r: {"DhcpOptionsIds": [r["dopt"]]}),
     "DescribeCustomerGateways": ("describe_customer_gateways", lambda r: {"CustomerGatewayIds": [r["cgw"]]}),
     "DescribeNetworkAcls": ("describe_network_acls", lambda r: {"NetworkAclIds": [r["acl"]]}),
+    "DescribePlacementGroups": ("describe_placement_groups", lambda r: {"GroupIds": [r["pg"]]}),
     "GetPasswordData": ("get_password_data", lambda r: {"InstanceId": r["instance"]}),
     "DescribeNetworkInterfaceAttribute": ("describe_network_interface_attribute", lambda r: {
         "NetworkInterfaceId": r["eni"], "Attribute": "description"}),
@@ -239,7 +242,7 @@ LISTINGS = {
     "DescribeRouteTables": "describe_route_tables", "DescribeInternetGateways": "describe_internet_gateways",
     "DescribeDhcpOptions": "describe_dhcp_options", "DescribeVpnGateways": "describe_vpn_gateways",
     "DescribeCustomerGateways": "describe_customer_gateways", "DescribeVpnConnections": "describe_vpn_connections",
-    "DescribeNetworkAcls": "describe_network_acls",
+    "DescribeNetworkAcls": "describe_network_acls", "DescribePlacementGroups": "describe_placement_groups",
 }
 # actions that name no other project's resource: they create B's own or describe the region
 OWN_ONLY = {
@@ -252,6 +255,8 @@ OWN_ONLY = {
     "CreateInternetGateway": ("create_internet_gateway", lambda r: {}),
     "CreateCustomerGateway": ("create_customer_gateway", lambda r: {"Type": "ipsec.1", "IpAddress": "198.51.100.7",
                                                                     "BgpAsn": 65010}),
+    "CreatePlacementGroup": ("create_placement_group", lambda r: {"GroupName": "made-by-reader",
+                                                                  "Strategy": "spread"}),
     "CreateSecurityGroup": ("create_security_group", lambda r: {"GroupName": "made-by-reader", "Description": "r"}),
     "DeleteKeyPair": ("delete_key_pair", lambda r: {"KeyPairId": r["key"]}),
     "DeleteTags": ("delete_tags", lambda r: {"Resources": [r["instance"]]}),

@@ -34,7 +34,8 @@ async def free_addresses(neutron, subnet: dict) -> list[str]:
     return out
 
 
-async def boot_in_subnet(nova, neutron, spec: dict, subnet: dict, count: int, fixed_ip: str | None) -> str | None:
+async def boot_in_subnet(nova, neutron, spec: dict, subnet: dict, count: int, fixed_ip: str | None,
+                         hints: dict | None = None) -> str | None:
     """``count`` servers with their addresses on ``subnet``, named ``name`` (one) or ``name-1``, ``name-2``...;
     Nova's reservation id when there was one create. On failure the servers made are deleted."""
     free = [fixed_ip] if fixed_ip else await free_addresses(neutron, subnet)
@@ -50,7 +51,7 @@ async def boot_in_subnet(nova, neutron, spec: dict, subnet: dict, count: int, fi
                 raise BackendError("network", 409, f"subnet {subnet['id']} has no free address left")
             try:
                 return await nova.create_servers({**spec, "name": name, "networks": [
-                    {"uuid": subnet["network_id"], "fixed_ip": address}]}, 1, 1)
+                    {"uuid": subnet["network_id"], "fixed_ip": address}]}, 1, 1, hints)
             except BackendError as exc:  # the address went to someone else meanwhile: the next one
                 if fixed_ip or attempt + 1 == ATTEMPTS or exc.status not in (400, 409) or \
                         "in use" not in exc.message.lower():

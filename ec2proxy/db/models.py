@@ -94,6 +94,25 @@ class Instance(Base):
     launched_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
     terminated_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp, nullable=True)
     generation: Mapped[int] = mapped_column(Integer, default=1)
+    # the placement group it was launched into, as DescribeInstances shows it after the group is gone
+    placement_group_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    placement_group_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class PlacementGroup(Base):
+    """A placement group: Nova has the server group (``os_id``) that holds the policy and the members; the
+    EC2 id, name, strategy and tags are ours."""
+
+    __tablename__ = "placement_groups"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_placement_groups_name"),)
+
+    group_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    strategy: Mapped[str] = mapped_column(String(16))
+    spread_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    os_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class ClientToken(Base):

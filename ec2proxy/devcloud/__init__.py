@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ec2proxy.devcloud import compute, compute_catalog, identity, image, network, ports, subnets, volume
+from ec2proxy.devcloud import compute, compute_catalog, identity, image, network, ports, server_groups, subnets, volume
 from ec2proxy.devcloud.common import STATE, TOKEN, DevCloud, HTTPError, fail, new_id, now, reply
 from ec2proxy.devcloud.store import Store
 
@@ -273,8 +273,8 @@ def create_app(data_dir: pathlib.Path, delay: float = 0.5, region: str = "Region
     app = web.Application(middlewares=[log_middleware, errors_middleware, faults_middleware, auth_middleware,
                                        compute.version_headers], client_max_size=64 * 1024 * 1024)
     app[STATE] = state
-    for table in (identity.routes, compute.routes, compute_catalog.routes, image.routes, network.routes,
-                  volume.routes, admin_routes):
+    for table in (identity.routes, compute.routes, compute_catalog.routes, server_groups.routes, image.routes,
+                  network.routes, volume.routes, admin_routes):
         app.router.add_routes(table)
 
     async def close(app: web.Application) -> None:

@@ -36,6 +36,8 @@ from ec2proxy.devcloud.server_views import PREFIX, flavor_by_id, render
 
 routes = web.RouteTableDef()
 MIN_VERSION, MAX_VERSION = (2, 1), (2, 100)
+GROUP_HOSTS = 1  # the hosts an anti-affinity group may spread over: one, as on the lab
+NO_HOST = "No valid host was found. There are not enough hosts available."
 DELETED_VISIBLE = 3600.0  # deleted servers stay listable with changes-since this long
 
 
@@ -207,6 +209,22 @@ def _counts(store, token, spec: dict) -> tuple[int, int, int]:
     return min_count, max_count, allowed
 
 
+def scheduled(store, token, hints: object, count: int) -> tuple[str | None, bool]:
+    """(the group the ``os:scheduler_hints`` of a create names, whether its ``count`` servers fit the group's
+    policy); an unknown group is refused as Nova refuses it."""
+    group_id = hints.get("group") if isinstance(hints, dict) else None
+    if not group_id:
+        return None, True
+    group = store.get("server_group", str(group_id))
+    if group is None or group["project_id"] != token.project_id:
+        raise HTTPError(400, f"Instance group {group_id} could not be found.")
+    if group["policy"] != "anti-affinity":
+        return group["id"], True
+    placed = [s for s in store.all("server").values() if s.get("server_group") == group["id"]
+              and s["status"] not in ("DELETED", "ERROR") and s.get("task_state") != "deleting"]
+    return group["id"], len(placed) + count <= GROUP_HOSTS
+
+
 @routes.post(PREFIX + "/servers")
 async def create_servers(request: web.Request) -> web.Response:
     cloud = request.app[STATE]
@@ -246,9 +264,11 @@ async def create_servers(request: web.Request) -> web.Response:
     if max_count > 1 and any(port_id for _, _, port_id in networks):
         raise HTTPError(400, "Unable to launch multiple instances with a single configured port ID. Please launch "
                              "your instance one by one with different ports.")
+    group, fits = scheduled(store, token, body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints"),
+                            allowed)
     reservation = _reservation_id()
-    fail = cloud.fail_builds > 0
-    if fail:
+    fail = cloud.fail_builds > 0 or not fits
+    if cloud.fail_builds > 0:
         cloud.fail_builds -= 1
     created = []
     stamp = now()
@@ -264,8 +284,8 @@ async def create_servers(request: web.Request) -> web.Response:
             end = _state("ERROR") if fail else _state("ACTIVE")
             then = {**end, "launched_at": None if fail else stamp + cloud.delay}
             if fail:
-                then["fault"] = {"code": 500, "message": "Build of instance failed (injected by the dev cloud)",
-                                 "created": iso(stamp + cloud.delay)}
+                then["fault"] = {"code": 500, "created": iso(stamp + cloud.delay), "message": NO_HOST if not fits
+                                 else "Build of instance failed (injected by the dev cloud)"}
             server = {
                 "id": server_id, "seq": seq + index + 1, "name": name, "project_id": token.project_id,
                 "user_id": token.user_id, **_state("BUILD"), "task_state": "scheduling",
@@ -276,7 +296,7 @@ async def create_servers(request: web.Request) -> web.Response:
                 "hostname": _hostname(name), "created": stamp, "updated": stamp, "launched_at": None,
                 "terminated_at": None, "ports": [p["id"] for p in ports], "volumes": volumes,
                 "root_device_name": "/dev/vda" if boot_volume else "/dev/sda", "kernel_id": "", "ramdisk_id": "",
-                "description": spec.get("description"), "fault": None,
+                "description": spec.get("description"), "fault": None, "server_group": group,
                 "pending": {"at": stamp + cloud.delay, "then": {**then, "task_state": None}},
             }
             created.append(store.put("server", server))
@@ -375,7 +395,11 @@ async def show_server(request: web.Request) -> web.Response:
     request[VERSION] = microversion(request)
     server = get_server(request, request.match_info["server_id"])
     cloud = request.app[STATE]
-    return reply({"server": render(request, cloud, server, neutron_ports.floating_by_port(cloud.store))})
+    body = render(request, cloud, server, neutron_ports.floating_by_port(cloud.store))
+    if request[VERSION] >= (2, 71):  # in the show only, not in listings
+        group = server.get("server_group")
+        body["server_groups"] = [group] if group and cloud.store.get("server_group", group) else []
+    return reply({"server": body})
 
 
 @routes.post(PREFIX + "/servers/{server_id}/os-interface")

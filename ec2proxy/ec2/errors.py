@@ -222,6 +222,11 @@ class InstanceLimitExceeded(EC2Error):
     code = "InstanceLimitExceeded"
 
 
+class InsufficientInstanceCapacity(EC2Error):
+    code = "InsufficientInstanceCapacity"
+    status = 500  # AWS answers it as a server error: the request may succeed later or elsewhere
+
+
 class InsufficientFreeAddressesInSubnet(EC2Error):
     code = "InsufficientFreeAddressesInSubnet"
 
@@ -281,6 +286,18 @@ class InvalidKeyPairDuplicate(EC2Error):
 
 class InvalidNetworkInterfaceInUse(EC2Error):
     code = "InvalidNetworkInterface.InUse"
+
+
+class InvalidPlacementGroupDuplicate(EC2Error):
+    code = "InvalidPlacementGroup.Duplicate"
+
+
+class InvalidPlacementGroupInUse(EC2Error):
+    code = "InvalidPlacementGroup.InUse"
+
+
+class InvalidPlacementGroupUnknown(EC2Error):
+    code = "InvalidPlacementGroup.Unknown"
 
 
 class InvalidPermissionDuplicate(EC2Error):

@@ -15,7 +15,7 @@ NOT_YET = ("LaunchTemplate",
            "ElasticGpuSpecification", "CpuOptions", "CapacityReservationSpecification", "HibernationOptions",
            "LicenseSpecifications", "EnclaveOptions", "IamInstanceProfile", "InstanceMarketOptions",
            "ElasticInferenceAccelerators", "SecondaryInterfaces", "Operator", "Ipv6AddressCount", "Ipv6Addresses")
-PLACEMENT_NOT_YET = ("GroupName", "GroupId", "HostId", "Affinity", "PartitionNumber", "SpreadDomain",
+PLACEMENT_NOT_YET = ("HostId", "Affinity", "PartitionNumber", "SpreadDomain",
                      "HostResourceGroupArn", "AvailabilityZoneId")
 
 

@@ -17,7 +17,7 @@ RESOURCE_TYPES = {
     "i": "instance", "ami": "image", "aki": "image", "ari": "image", "vol": "volume", "snap": "snapshot",
     "sg": "security-group", "key": "key-pair", "eipalloc": "elastic-ip", "vpc": "vpc", "subnet": "subnet",
     "eni": "network-interface", "sgr": "security-group-rule", "igw": "internet-gateway", "rtb": "route-table",
-    "dopt": "dhcp-options", "cgw": "customer-gateway", "acl": "network-acl",
+    "dopt": "dhcp-options", "cgw": "customer-gateway", "acl": "network-acl", "pg": "placement-group",
 }
 
 

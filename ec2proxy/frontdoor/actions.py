@@ -30,6 +30,7 @@ from ec2proxy.handlers import (  # noqa: F401  (importing a handler module regis
     keypairs,
     network_acls,
     network_interfaces,
+    placement_groups,
     regions,
     registered,
     route_tables,

@@ -9,9 +9,11 @@ import re
 
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView, placement
 from ec2proxy.context import RequestContext
+from ec2proxy.db.models import PlacementGroup
 from ec2proxy.ec2 import devices, errors, filters, ids, launch_requests, paging, tagging
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import keypairs, reservations
+from ec2proxy.readmodels import placement_groups as placement_group_reads
 from ec2proxy.readmodels.images import glance_image, image_not_found
 from ec2proxy.readmodels.instance_shapes import (
     FILTERS,
@@ -43,6 +45,7 @@ from ec2proxy.state import (
     public_addresses,
     shutdown_behavior,
 )
+from ec2proxy.state import placement_groups as placement_group_changes
 
 
 @action("DescribeInstances")
@@ -266,6 +269,12 @@ class Launch:
     nic_indexes: dict[str, int] = dataclasses.field(default_factory=dict)
     bdms: list = dataclasses.field(default_factory=list)
     recorded: list[devices.DeviceRecord] = dataclasses.field(default_factory=list)
+    group: PlacementGroup | None = None  # the placement group, a Nova server group
+
+    @property
+    def hints(self) -> dict | None:
+        """Nova's scheduler hints: the server group of the placement group."""
+        return {"group": self.group.os_id} if self.group is not None else None
 
 
 def _checked(params: dict) -> Launch:
@@ -324,7 +333,19 @@ async def _resolved(ctx: RequestContext, view: CloudView, launch: Launch) -> Lau
     if launch.placed and address and launch.max_count > 1:
         raise errors.InvalidParameterCombination("A private IP address can go to one instance only")
     launch.bdms, launch.recorded = await _block_devices(ctx, view, params, launch.image)
+    launch.group = await _placement_group(ctx, view, launch)
     return launch
+
+
+async def _placement_group(ctx: RequestContext, view: CloudView, launch: Launch) -> PlacementGroup | None:
+    """Placement.GroupName or GroupId: the project's group, with room for the launch."""
+    placement = launch.params.get("Placement") or {}
+    name, group_id = placement.get("GroupName") or None, placement.get("GroupId") or None
+    if name is None and group_id is None:
+        return None
+    group = await placement_group_reads.named(ctx, name, group_id)
+    await placement_group_changes.check_room(view, group, launch.max_count, launch.flavor["name"], launch.zone)
+    return group
 
 
 async def _zone(ctx: RequestContext, asked: str, subnet: dict | None, subnet_id: str | None) -> str:
@@ -388,18 +409,19 @@ async def _boot(view: CloudView, launch: Launch, spec: dict, create: ledger.Crea
         port = await launch_ports.made(view, spec["name"], subnet, [g.os["id"] for g in launch.groups],
                                        params.get("PrivateIpAddress"), adopting=create.adopting)
         try:
-            created = await view.nova.create_servers({**spec, "networks": [{"port": port["id"]}]}, 1, 1)
+            created = await view.nova.create_servers({**spec, "networks": [{"port": port["id"]}]}, 1, 1,
+                                                     launch.hints)
         except BackendError:
             await launch_ports.discard(view, port["id"])
             raise
     elif launch.placed and subnet is not None and not launch.nics:
         nova_reservation = await placement.boot_in_subnet(view.nova, view.neutron, spec, subnet, launch.max_count,
-                                                          params.get("PrivateIpAddress"))
+                                                          params.get("PrivateIpAddress"), launch.hints)
         return await _servers_of(view, spec["name"]), nova_reservation
     else:
         for port_id, index in launch.nic_indexes.items():  # what DescribeInstances shows as its device index
             await port_tags.tag_device_index(neutron_of(view), port_id, index)
-        created = await view.nova.create_servers(spec, launch.min_count, launch.max_count)
+        created = await view.nova.create_servers(spec, launch.min_count, launch.max_count, launch.hints)
     return await view.nova.list_servers({"reservation_id": created["reservation_id"]}), created["reservation_id"]
 
 
@@ -413,6 +435,9 @@ async def _claimed_boot(ctx: RequestContext, view: CloudView, launch: Launch, cr
             if launch.subnet is None and not launch.nics else ([], False, None)
         spec = _nova_spec(ctx, view, launch, reservation_id, default_networks)
         servers, nova_reservation = await _boot(view, launch, spec, create)
+        if launch.group is not None:
+            await placement_group_changes.scheduled(ctx, view, launch.group, servers, reservation_id,
+                                                    launch.flavor["name"], launch.zone)
     except BackendError as exc:
         failure = _nova_failure(exc, launch.ami, launch.params.get("KeyName") or "")
         await create.failed(failure, f"{failure.code}: {exc}")
@@ -446,7 +471,9 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
         public_key=launch.public_key, user_data=launch.user_data, client_token=params.get("ClientToken"),
         root_device_name=devices.root_device(launch.image), block_device_mappings=launch.recorded,
         metadata_options=metadata_options(launch.options), kernel_id=launch.kernel, ramdisk_id=launch.ramdisk,
-        disable_api_termination=bool(params.get("DisableApiTermination")), shutdown_behavior=launch.behavior),
+        disable_api_termination=bool(params.get("DisableApiTermination")), shutdown_behavior=launch.behavior,
+        placement_group_id=launch.group.group_id if launch.group else None,
+        placement_group_name=launch.group.name if launch.group else None),
         launch.tags)
     networks = [n["uuid"] for n in spec.get("networks") or [] if isinstance(n, dict) and n.get("uuid")]
     await _after_boot(ctx, view, launch, reservation_id, nova_reservation, [s["id"] for s in servers], networks,

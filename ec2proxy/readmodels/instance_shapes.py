@@ -39,6 +39,8 @@ class InstanceRow:
     launched_at: datetime.datetime
     terminated_at: datetime.datetime | None
     generation: int
+    placement_group_id: str | None
+    placement_group_name: str | None
 
     @classmethod
     def of(cls, row: Any) -> "InstanceRow":
@@ -94,6 +96,7 @@ FILTERS = {
     "virtualization-type": _get("VirtualizationType"), "platform": _get("Platform"),
     "monitoring-state": _get("Monitoring.State"), "state-reason-code": _get("StateReason.Code"),
     "state-reason-message": _get("StateReason.Message"), "tenancy": _get("Placement.Tenancy"),
+    "placement-group-name": _get("Placement.GroupName"),
     "metadata-options.http-tokens": _get("MetadataOptions.HttpTokens"),
     "metadata-options.http-endpoint": _get("MetadataOptions.HttpEndpoint"),
     "metadata-options.http-put-response-hop-limit": _get("MetadataOptions.HttpPutResponseHopLimit"),
@@ -156,7 +159,7 @@ FILTERS = {
         "network-interface.operator.managed", "network-interface.operator.principal",
         "network-interface.outpost-arn", "network-interface.requester-id", "network-interface.tag-key",
         "network-interface.tag-value", "network-performance-options.bandwidth-weighting", "operator.managed",
-        "operator.principal", "outpost-arn", "placement-group-name", "placement-partition-number",
+        "operator.principal", "outpost-arn", "placement-partition-number",
         "private-dns-name-options.enable-resource-name-dns-a-record",
         "private-dns-name-options.enable-resource-name-dns-aaaa-record", "private-dns-name-options.hostname-type",
         "spot-instance-request-id", "tpm-support", "usage-operation-update-time"), filters.absent),
@@ -262,8 +265,9 @@ def build_instance(server: dict, row: InstanceRow | None, project_id: str, group
         "StateTransitionReason": "", "AmiLaunchIndex": row.launch_index if row else 0,
         "ProductCodes": [], "InstanceType": _instance_type(server, row),
         "LaunchTime": launched,
-        "Placement": {"AvailabilityZone": server.get("OS-EXT-AZ:availability_zone") or "", "GroupName": "",
-                      "Tenancy": "default"},
+        "Placement": {"AvailabilityZone": server.get("OS-EXT-AZ:availability_zone") or "",
+                      "GroupName": (row.placement_group_name if row else None) or "", "Tenancy": "default",
+                      **({"GroupId": row.placement_group_id} if row and row.placement_group_id else {})},
         "Monitoring": {"State": "disabled"}, "PrivateIpAddress": private_ip, "PublicIpAddress": public_ip,
         "Architecture": "x86_64", "RootDeviceType": "ebs" if _ebs_root(server, row) else "instance-store",
         "RootDeviceName": row.root_device_name if row else "/dev/sda1",

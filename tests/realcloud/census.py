@@ -17,6 +17,7 @@ NEUTRON_KINDS = ("network", "subnet", "router", "port", "security_group", "float
 def census() -> set[tuple[str, str]]:
     async def read(view):
         held = {("server", s["id"]) for s in await view.nova.list_server_ids()}
+        held |= {("server_group", g["id"]) for g in await view.nova.server_groups()}
         held |= {("volume", v["id"]) for v in await view.cinder.list_volumes()} if view.cinder else set()
         held |= {("snapshot", s["id"]) for s in await view.cinder.list_snapshots()} if view.cinder else set()
         images = await view.glance.list_images({"owner": view.project_id}) if view.glance else []
@@ -45,7 +46,7 @@ def left_behind(before: set[tuple[str, str]], seconds: float = 120) -> list[tupl
 
 
 # What goes first: a router's interfaces hold its subnets, servers hold ports and volumes, snapshots hold volumes
-SWEEP_ORDER = ("server", "floatingip", "router", "port", "subnet", "network", "security_group", "image",
+SWEEP_ORDER = ("server", "server_group", "floatingip", "router", "port", "subnet", "network", "security_group", "image",
                "snapshot", "volume")
 
 
@@ -57,6 +58,8 @@ def sweep(leaked: list[tuple[str, str]], seconds: float = 120) -> list[tuple[str
     async def remove(view, kind: str, os_id: str) -> None:
         if kind == "server":
             await view.nova.delete_server(os_id)
+        elif kind == "server_group":
+            await view.nova.delete_server_group(os_id)
         elif kind == "router":
             router = await view.neutron.show("router", os_id)
             for port in await view.neutron.list("port", {"device_id": os_id,
