@@ -81,3 +81,8 @@ def test_instances_volumes_snapshots_images_and_addresses(proxy, ami, tmp_path):
     root = proxy.client().describe_images(ImageIds=[ami])["Images"][0]["RootDeviceName"]
     ran = run_playbook(proxy, "instances.yml", tmp_path, ami=ami, root_device=root)
     assert check_states(ran) >= 28
+
+
+def test_placement_groups_and_launch_templates(proxy, ami, tmp_path):
+    ran = run_playbook(proxy, "templates_and_placement.yml", tmp_path, ami=ami)
+    assert check_states(ran) >= 13

@@ -20,7 +20,8 @@ NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidAttachmentID.NotFound", "Inva
              "InvalidNetworkInterfaceID.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
              "InvalidAddress.NotFound", "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound",
              "InvalidDhcpOptionID.NotFound", "InvalidCustomerGatewayID.NotFound", "InvalidNetworkAclID.NotFound",
-             "InvalidPlacementGroup.Unknown", "UnauthorizedOperation"}
+             "InvalidPlacementGroup.Unknown", "InvalidLaunchTemplateId.NotFound",
+             "UnauthorizedOperation"}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,9 @@ def a(ec2, ami):
         "CustomerGatewayId"]
     (acl,) = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [made_vpc]}])["NetworkAcls"]
     pg = ec2.create_placement_group(GroupName="a-pg", Strategy="cluster")["PlacementGroup"]["GroupId"]
-    return {"made_vpc": made_vpc, "pg": pg, "dopt": dopt, "cgw": cgw, "acl": acl["NetworkAclId"],
+    lt = ec2.create_launch_template(LaunchTemplateName="a-lt", LaunchTemplateData={"InstanceType": "t2.micro"})[
+        "LaunchTemplate"]["LaunchTemplateId"]
+    return {"made_vpc": made_vpc, "pg": pg, "lt": lt, "dopt": dopt, "cgw": cgw, "acl": acl["NetworkAclId"],
             "aclassoc": acl["Associations"][0]["NetworkAclAssociationId"], "made_subnet": made_subnet,
             "igw": gateway, "rtb": table, "rtbassoc": link,
             "attachment": described["NetworkInterfaces"][0]["Attachment"]["AttachmentId"],
@@ -96,6 +99,13 @@ CHANGES = {
     "DeleteDhcpOptions": ("delete_dhcp_options", lambda r: {"DhcpOptionsId": r["dopt"]}),
     "DeleteCustomerGateway": ("delete_customer_gateway", lambda r: {"CustomerGatewayId": r["cgw"]}),
     "DeletePlacementGroup": ("delete_placement_group", lambda r: {"GroupName": "a-pg"}),
+    "CreateLaunchTemplateVersion": ("create_launch_template_version", lambda r: {
+        "LaunchTemplateId": r["lt"], "LaunchTemplateData": {"InstanceType": "t2.small"}}),
+    "ModifyLaunchTemplate": ("modify_launch_template", lambda r: {"LaunchTemplateId": r["lt"],
+                                                                  "DefaultVersion": "1"}),
+    "DeleteLaunchTemplate": ("delete_launch_template", lambda r: {"LaunchTemplateId": r["lt"]}),
+    "DeleteLaunchTemplateVersions": ("delete_launch_template_versions", lambda r: {
+        "LaunchTemplateId": r["lt"], "Versions": ["1"]}),
     "CreateNetworkAcl": ("create_network_acl", lambda r: {"VpcId": r["made_vpc"]}),
     "DeleteNetworkAcl": ("delete_network_acl", lambda r: {"NetworkAclId": r["acl"]}),
     "CreateNetworkAclEntry": ("create_network_acl_entry", lambda r: {
@@ -222,6 +232,10 @@ DESCRIBE_BY_ID = {
     "DescribeCustomerGateways": ("describe_customer_gateways", lambda r: {"CustomerGatewayIds": [r["cgw"]]}),
     "DescribeNetworkAcls": ("describe_network_acls", lambda r: {"NetworkAclIds": [r["acl"]]}),
     "DescribePlacementGroups": ("describe_placement_groups", lambda r: {"GroupIds": [r["pg"]]}),
+    "DescribeLaunchTemplates": ("describe_launch_templates", lambda r: {"LaunchTemplateIds": [r["lt"]]}),
+    "DescribeLaunchTemplateVersions": ("describe_launch_template_versions", lambda r: {
+        "LaunchTemplateId": r["lt"]}),
+    "GetLaunchTemplateData": ("get_launch_template_data", lambda r: {"InstanceId": r["instance"]}),
     "GetPasswordData": ("get_password_data", lambda r: {"InstanceId": r["instance"]}),
     "DescribeNetworkInterfaceAttribute": ("describe_network_interface_attribute", lambda r: {
         "NetworkInterfaceId": r["eni"], "Attribute": "description"}),
@@ -243,6 +257,8 @@ LISTINGS = {
     "DescribeDhcpOptions": "describe_dhcp_options", "DescribeVpnGateways": "describe_vpn_gateways",
     "DescribeCustomerGateways": "describe_customer_gateways", "DescribeVpnConnections": "describe_vpn_connections",
     "DescribeNetworkAcls": "describe_network_acls", "DescribePlacementGroups": "describe_placement_groups",
+    "DescribeLaunchTemplates": "describe_launch_templates",
+    "DescribeLaunchTemplateVersions": "describe_launch_template_versions",
 }
 # actions that name no other project's resource: they create B's own or describe the region
 OWN_ONLY = {
@@ -255,6 +271,8 @@ OWN_ONLY = {
     "CreateInternetGateway": ("create_internet_gateway", lambda r: {}),
     "CreateCustomerGateway": ("create_customer_gateway", lambda r: {"Type": "ipsec.1", "IpAddress": "198.51.100.7",
                                                                     "BgpAsn": 65010}),
+    "CreateLaunchTemplate": ("create_launch_template", lambda r: {
+        "LaunchTemplateName": "made-by-reader", "LaunchTemplateData": {"InstanceType": "t2.micro"}}),
     "CreatePlacementGroup": ("create_placement_group", lambda r: {"GroupName": "made-by-reader",
                                                                   "Strategy": "spread"}),
     "CreateSecurityGroup": ("create_security_group", lambda r: {"GroupName": "made-by-reader", "Description": "r"}),
@@ -391,7 +409,7 @@ def test_reader_is_refused_every_change_dry_run_or_not(reader, a, action):
 @pytest.mark.parametrize("action", READABLE)
 def test_reader_reads_its_project(reader, a, action):
     answer = repr(_call(reader, action, a))
-    if action in DESCRIBE_BY_ID and action != "GetPasswordData":
+    if action in DESCRIBE_BY_ID and action not in ("GetPasswordData", "GetLaunchTemplateData"):  # no id shown
         asked = {value for value in repr(DESCRIBE_BY_ID[action][1](a)).split("'") if value in a.values()}
         assert asked and all(value in answer for value in asked), answer
     if _takes_dry_run(reader, action):

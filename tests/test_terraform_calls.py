@@ -463,3 +463,51 @@ def test_a_terraform_stack_is_created_refreshed_and_destroyed_as_the_provider_ca
     subnet_delete(ec2, subnet_id)
     vpc_delete(ec2, vpc_id)
     assert code_of(ec2.describe_key_pairs, KeyNames=[key_name]) == "InvalidKeyPair.NotFound"
+
+
+def test_launch_template_and_placement_group_as_the_provider_reads_them(ec2, ami):
+    """``ec2_launch_template.go`` and ``ec2_placement_group.go`` (``find.go``): a template is read by
+    DescribeLaunchTemplates(LaunchTemplateIds) and its version by DescribeLaunchTemplateVersions(LaunchTemplateId,
+    Versions=[n]); gone, they must answer one of the codes the provider takes for "not found"
+    (InvalidLaunchTemplateId.NotFound/.Malformed, InvalidLaunchTemplateName.NotFoundException, and
+    InvalidLaunchTemplateId.VersionNotFound for a version). A placement group is read by
+    DescribePlacementGroups(GroupNames), gone as InvalidPlacementGroup.Unknown; created, it waits for "available".
+    An aws_instance with launch_template and placement_group launches with both."""
+    group = ec2.create_placement_group(GroupName="tf-pg", Strategy="cluster", TagSpecifications=[
+        {"ResourceType": "placement-group", "Tags": [{"Key": "Name", "Value": "tf-pg"}]}])["PlacementGroup"]
+    (read,) = ec2.describe_placement_groups(GroupNames=["tf-pg"])["PlacementGroups"]
+    assert read["State"] == "available" and read["GroupId"] == group["GroupId"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName="tf-lt", ClientToken="terraform-lt-1", VersionDescription="",
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Name", "Value": "tf-lt"}]}],
+        LaunchTemplateData={"ImageId": ami, "InstanceType": "t2.micro", "MetadataOptions": {
+            "HttpEndpoint": "enabled", "HttpTokens": "required", "HttpPutResponseHopLimit": 1}},
+    )["LaunchTemplate"]
+    template_id = template["LaunchTemplateId"]
+    (found,) = ec2.describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"]
+    assert found["LatestVersionNumber"] == 1 and found["DefaultVersionNumber"] == 1
+    (version,) = ec2.describe_launch_template_versions(LaunchTemplateId=template_id,
+                                                       Versions=["1"])["LaunchTemplateVersions"]
+    assert version["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == "required"
+    # update_default_version = true: a new version, then ModifyLaunchTemplate
+    ec2.create_launch_template_version(LaunchTemplateId=template_id, ClientToken="terraform-lt-2",
+                                       LaunchTemplateData={"ImageId": ami, "InstanceType": "t2.small"})
+    ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion="2")
+    launched = ec2.run_instances(MinCount=1, MaxCount=1, LaunchTemplate={"LaunchTemplateId": template_id,
+                                                                         "Version": "$Default"},
+                                 Placement={"GroupName": "tf-pg"}, HibernationOptions={"Configured": False},
+                                 CapacityReservationSpecification={"CapacityReservationPreference": "open"}
+                                 )["Instances"][0]
+    assert launched["InstanceType"] == "t2.small" and launched["Placement"]["GroupName"] == "tf-pg"
+    ec2.terminate_instances(InstanceIds=[launched["InstanceId"]])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[launched["InstanceId"]], WaiterConfig=WAIT)
+
+    ec2.delete_launch_template(LaunchTemplateId=template_id)
+    assert code_of(ec2.describe_launch_templates, LaunchTemplateIds=[template_id]) in (
+        "InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateId.Malformed",
+        "InvalidLaunchTemplateName.NotFoundException")
+    assert code_of(ec2.describe_launch_template_versions, LaunchTemplateId=template_id, Versions=["1"]) in (
+        "InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateName.NotFoundException",
+        "InvalidLaunchTemplateId.VersionNotFound")
+    ec2.delete_placement_group(GroupName="tf-pg")
+    assert code_of(ec2.describe_placement_groups, GroupNames=["tf-pg"]) == "InvalidPlacementGroup.Unknown"

@@ -115,6 +115,36 @@ class PlacementGroup(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
+class LaunchTemplate(Base):
+    """A launch template: Nova has no counterpart, so it lives here whole (its versions below)."""
+
+    __tablename__ = "launch_templates"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_launch_templates_name"),)
+
+    template_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    default_version: Mapped[int] = mapped_column(Integer, default=1)
+    latest_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class LaunchTemplateVersion(Base):
+    """One version of a launch template: its LaunchTemplateData as given (botocore's member names)."""
+
+    __tablename__ = "launch_template_versions"
+
+    template_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    description: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+    marker: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the ClientToken's, for its replay
+
+
 class ClientToken(Base):
     """The idempotency ledger: a row is INSERTed before any backend call, under a UNIQUE key."""
 

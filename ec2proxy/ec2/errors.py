@@ -284,6 +284,26 @@ class InvalidKeyPairDuplicate(EC2Error):
 
 
 
+class InvalidLaunchTemplateIdNotFound(EC2Error):
+    code = "InvalidLaunchTemplateId.NotFound"
+
+
+class InvalidLaunchTemplateIdVersionNotFound(EC2Error):
+    code = "InvalidLaunchTemplateId.VersionNotFound"
+
+
+class InvalidLaunchTemplateNameAlreadyExists(EC2Error):
+    code = "InvalidLaunchTemplateName.AlreadyExistsException"
+
+
+class InvalidLaunchTemplateNameMalformed(EC2Error):
+    code = "InvalidLaunchTemplateName.MalformedException"
+
+
+class InvalidLaunchTemplateNameNotFound(EC2Error):
+    code = "InvalidLaunchTemplateName.NotFoundException"
+
+
 class InvalidNetworkInterfaceInUse(EC2Error):
     code = "InvalidNetworkInterface.InUse"
 

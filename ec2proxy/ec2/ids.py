@@ -22,6 +22,7 @@ KINDS = {
     "ari": "AMIID", "igw": "InternetGatewayID", "rtb": "RouteTableID", "rtbassoc": "AssociationID",
     "eni-attach": "AttachmentID", "dopt": "DhcpOptionID", "vgw": "VpnGatewayID", "cgw": "CustomerGatewayID",
     "vpn": "VpnConnectionID", "acl": "NetworkAclID", "aclassoc": "AssociationID", "pg": "PlacementGroupId",
+    "lt": "LaunchTemplateId",
 }
 _SHAPE = re.compile(r"([a-z]+(?:-[a-z]+)?)-([0-9a-f]{8}|[0-9a-f]{17})")  # eni-attach-0123...
 _ACCOUNT = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an owner id is a Keystone project id

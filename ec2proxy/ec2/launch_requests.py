@@ -11,8 +11,7 @@ from ec2proxy.ec2 import errors
 USER_DATA_LIMIT = 16 * 1024  # EC2: user data is limited to 16 KB (before base64)
 MAX_COUNT = 1000
 # Inputs that need the volume and network work of later issues: refused loudly until then.
-NOT_YET = ("LaunchTemplate",
-           "ElasticGpuSpecification", "CpuOptions", "CapacityReservationSpecification", "HibernationOptions",
+NOT_YET = ("ElasticGpuSpecification", "CpuOptions", "CapacityReservationSpecification", "HibernationOptions",
            "LicenseSpecifications", "EnclaveOptions", "IamInstanceProfile", "InstanceMarketOptions",
            "ElasticInferenceAccelerators", "SecondaryInterfaces", "Operator", "Ipv6AddressCount", "Ipv6Addresses")
 PLACEMENT_NOT_YET = ("HostId", "Affinity", "PartitionNumber", "SpreadDomain",

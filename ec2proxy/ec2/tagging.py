@@ -18,6 +18,7 @@ RESOURCE_TYPES = {
     "sg": "security-group", "key": "key-pair", "eipalloc": "elastic-ip", "vpc": "vpc", "subnet": "subnet",
     "eni": "network-interface", "sgr": "security-group-rule", "igw": "internet-gateway", "rtb": "route-table",
     "dopt": "dhcp-options", "cgw": "customer-gateway", "acl": "network-acl", "pg": "placement-group",
+    "lt": "launch-template",
 }
 
 

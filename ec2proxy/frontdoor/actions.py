@@ -28,6 +28,7 @@ from ec2proxy.handlers import (  # noqa: F401  (importing a handler module regis
     instances,
     internet_gateways,
     keypairs,
+    launch_templates,
     network_acls,
     network_interfaces,
     placement_groups,

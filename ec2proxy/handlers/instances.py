@@ -10,9 +10,10 @@ import re
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView, placement
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import PlacementGroup
-from ec2proxy.ec2 import devices, errors, filters, ids, launch_requests, paging, tagging
+from ec2proxy.ec2 import devices, errors, filters, ids, launch_requests, launch_templates, paging, tagging
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import keypairs, reservations
+from ec2proxy.readmodels import launch_templates as launch_template_reads
 from ec2proxy.readmodels import placement_groups as placement_group_reads
 from ec2proxy.readmodels.images import glance_image, image_not_found
 from ec2proxy.readmodels.instance_shapes import (
@@ -348,6 +349,16 @@ async def _placement_group(ctx: RequestContext, view: CloudView, launch: Launch)
     return group
 
 
+async def _from_template(ctx: RequestContext, params: dict) -> tuple[dict, list[dict]]:
+    """The launch a LaunchTemplate (id or name, Version: a number, $Latest or $Default) and the call make
+    together (the call's members win), and the tags naming the template and the version taken."""
+    spec = params["LaunchTemplate"]
+    template = await launch_template_reads.template(ctx, spec)
+    version = await launch_template_reads.version(ctx, template, spec.get("Version"))
+    named = dict(zip(launch_templates.INSTANCE_TAGS, (template.template_id, str(version.version)), strict=True))
+    return launch_templates.run_params(version.data, params), [{"Key": k, "Value": v} for k, v in named.items()]
+
+
 async def _zone(ctx: RequestContext, asked: str, subnet: dict | None, subnet_id: str | None) -> str:
     """The zone the instances go to: the subnet's (a Placement zone that contradicts it is refused, as AWS
     refuses it), else the one asked, else the default; AWS always names it, Nova would choose only later."""
@@ -455,10 +466,13 @@ async def _claimed_boot(ctx: RequestContext, view: CloudView, launch: Launch, cr
 async def run_instances(ctx: RequestContext, params: dict) -> dict:
     """Check and resolve, claim the ClientToken, boot, record, schedule what follows the boot, answer."""
     view = await ctx.cloud()
-    launch = await _resolved(ctx, view, _checked(params))
+    asked, template_tags = await _from_template(ctx, params) if params.get("LaunchTemplate") else (params, [])
+    launch = _checked(asked)
+    launch.tags += template_tags  # the instances say which template and version launched them
+    launch = await _resolved(ctx, view, launch)
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    create = await ledger.Create.begin(ctx, params, ids.new("r"))
+    create = await ledger.Create.begin(ctx, params, ids.new("r"))  # the call as made: its retry is the same
     reservation_id = create.marker  # the servers' name: what a retry after a crash finds them by
     if not create.owner:
         return await reservations.replayed(ctx, reservation_id)

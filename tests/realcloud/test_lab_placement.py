@@ -84,3 +84,35 @@ def test_spread_and_cluster_groups_on_real_nova(ec2):
         for name in ("lab-spread", "lab-cluster"):
             ec2.delete_placement_group(GroupName=name)
     assert spread["GroupId"] not in nova_groups() and cluster["GroupId"] not in nova_groups()
+
+
+def test_launch_from_a_template_on_real_nova(ec2):
+    """A template's version launched on the lab: Nova gets its image and flavor, the call's own member wins, the
+    instance carries the template's tags and says which template and version made it."""
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    flavors = [f for f in os.environ.get("LAB_FLAVORS", "m1.tiny,t2.micro").split(",") if f]
+    template = ec2.create_launch_template(LaunchTemplateName="lab-template", LaunchTemplateData={
+        "ImageId": ami, "InstanceType": flavors[0],
+        "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "role", "Value": "lab"}]}]}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    launched = None
+    try:
+        launched = ec2.run_instances(MinCount=1, MaxCount=1, InstanceType=flavors[-1],
+                                     LaunchTemplate={"LaunchTemplateId": template})["Instances"][0]["InstanceId"]
+        wait_running(ec2, [launched])
+        (instance,) = ec2.describe_instances(InstanceIds=[launched])["Reservations"][0]["Instances"]
+        assert instance["InstanceType"] == flavors[-1] and instance["ImageId"] == ami
+        tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+        assert tags["role"] == "lab" and tags["aws:ec2launchtemplate:id"] == template
+        assert tags["aws:ec2launchtemplate:version"] == "1"
+
+        async def flavor_of(view):
+            (server,) = [s for s in await view.nova.list_servers() if ids.from_uuid("i", s["id"]) == launched]
+            return server["flavor"]["original_name"]
+
+        assert as_demo(flavor_of) == flavors[-1]  # Nova booted the type the call named, not the template's
+    finally:
+        if launched:
+            ec2.terminate_instances(InstanceIds=[launched])
+            ec2.get_waiter("instance_terminated").wait(InstanceIds=[launched], WaiterConfig=WAIT)
+        ec2.delete_launch_template(LaunchTemplateId=template)
