@@ -130,7 +130,7 @@ def test_dry_run_validates_and_boots_nothing(ec2, ami):
     ({"Monitoring": {"Enabled": True}}, "UnsupportedOperation"),
     ({"Ipv6AddressCount": 1}, "UnsupportedOperation"),
     ({"Placement": {"Tenancy": "dedicated"}}, "UnsupportedOperation"),
-    ({"Placement": {"GroupName": "cluster-a"}}, "UnsupportedOperation"),
+    ({"Placement": {"GroupName": "cluster-a"}}, "InvalidPlacementGroup.Unknown"),  # no such group
     ({"PrivateDnsNameOptions": {"HostnameType": "resource-name"}}, "UnsupportedOperation"),
     ({"ElasticInferenceAccelerators": [{"Type": "eia1.medium"}]}, "UnsupportedOperation"),
     ({"HibernationOptions": {"Configured": True}}, "UnsupportedOperation"),

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from ec2proxy.ec2 import errors, model, timestamps
 
+T = TypeVar("T")
+
 Getter = Callable[[Any], Any]
 
 
@@ -185,23 +187,27 @@ def compile_filters(
     return compiled
 
 
-def apply(items: Iterable[Any], compiled: list[tuple[Getter, list[str]]]) -> list[Any]:
+def _itself(item: Any) -> Any:
+    return item
+
+
+def apply(items: Iterable[T], compiled: list[tuple[Getter, list[str]]],
+          of: Callable[[T], Any] = _itself) -> list[T]:
+    """The items every filter matches; ``of``: where an item's EC2 shape is (a record's ``shape``)."""
     if not compiled:
         return list(items)
-    return [item for item in items if all(matches(values, get(item)) for get, values in compiled)]
+    return [item for item in items if all(matches(values, get(of(item))) for get, values in compiled)]
 
 
-D = TypeVar("D", bound=dict)
-
-
-def by_ids(items: list[D], member: str, wanted: Sequence[str], missing: Callable[[str], Exception]) -> list[D]:
+def by_ids(items: list[T], member: str, wanted: Sequence[str], missing: Callable[[str], Exception],
+           of: Callable[[T], Any] = _itself) -> list[T]:
     """The items whose ``member`` is among ``wanted`` (all items when nothing is asked for);
     the first id asked for and not there raises ``missing(id)``."""
     if not wanted:
         return items
-    known = {item[member] for item in items}
+    known = {of(item)[member] for item in items}
     for value in wanted:
         if value not in known:
             raise missing(value)
     chosen = set(wanted)
-    return [item for item in items if item[member] in chosen]
+    return [item for item in items if of(item)[member] in chosen]

@@ -11,7 +11,7 @@ import ipaddress
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging
-from ec2proxy.ec2.records import Described
+from ec2proxy.ec2.records import Described, shapes
 from ec2proxy.ec2.vpcs import association_id
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import tag_reads
@@ -53,18 +53,18 @@ async def describe(ctx: RequestContext) -> list[Described]:
     ports = {p["id"]: p for p in await neutron.list("port", {"id": port_ids})} if port_ids else {}
     networks = {n["id"]: n.get("name") or n["id"] for n in await neutron.list("network", {"router:external": "true"})}
     shapes = [build_address(f, ports, networks, ctx.region) for f in fips]
-    return await tag_reads.with_tags(ctx, shapes, "AllocationId")
+    return await tag_reads.tagged(ctx, shapes, "AllocationId")
 
 
 @tag_reads.exists("eipalloc")
 async def _existing(ctx: RequestContext, allocation_ids: list[str]) -> set[str]:
-    return {a["AllocationId"] for a in await describe(ctx)} & set(allocation_ids)
+    return {a.shape["AllocationId"] for a in await describe(ctx)} & set(allocation_ids)
 
 
 def _find(addresses: list[Described], allocation_id: str | None, public_ip: str | None) -> Described:
     if allocation_id:
         ids.check("eipalloc", allocation_id)
-        found = [a for a in addresses if a["AllocationId"] == allocation_id]
+        found = [a for a in addresses if a.shape["AllocationId"] == allocation_id]
         if not found:
             raise errors.not_found("AllocationID", allocation_id)
         return found[0]
@@ -73,7 +73,7 @@ def _find(addresses: list[Described], allocation_id: str | None, public_ip: str 
             ipaddress.IPv4Address(public_ip)
         except ValueError:
             raise errors.InvalidParameterValue(f"Invalid value '{public_ip[:64]}' for PublicIp") from None
-        found = [a for a in addresses if a["PublicIp"] == public_ip]
+        found = [a for a in addresses if a.shape["PublicIp"] == public_ip]
         if not found:
             raise errors.InvalidAddressNotFound(f"The address '{public_ip[:64]}' does not belong to you.")
         return found[0]
@@ -84,7 +84,7 @@ def _find(addresses: list[Described], allocation_id: str | None, public_ip: str 
 async def describe_addresses(ctx: RequestContext, params: dict) -> dict:
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     addresses = _named(await describe(ctx), params.get("AllocationIds"), params.get("PublicIps"))
-    return {"Addresses": filters.apply(addresses, compiled)}
+    return {"Addresses": filters.apply(shapes(addresses), compiled)}
 
 
 def _named(addresses: list[Described], allocation_ids: list[str] | None,
@@ -94,7 +94,7 @@ def _named(addresses: list[Described], allocation_ids: list[str] | None,
         return addresses
     chosen = [_find(addresses, allocation_id, None) for allocation_id in allocation_ids or []]
     chosen += [_find(addresses, None, ip) for ip in public_ips or []]
-    return list({a["AllocationId"]: a for a in chosen}.values())
+    return list({a.shape["AllocationId"]: a for a in chosen}.values())
 
 
 @action("AllocateAddress", checks_dry_run=True)
@@ -131,11 +131,11 @@ async def allocate_address(ctx: RequestContext, params: dict) -> dict:
         raise
     shape = build_address(fip, {}, {network["id"]: network.get("name") or network["id"]}, ctx.region)
     try:
-        await write(ctx, tag_writes.write, ctx.project_id, {shape["AllocationId"]: tags})
+        await write(ctx, tag_writes.write, ctx.project_id, {shape.shape["AllocationId"]: tags})
     except BaseException:
         await neutron_of(view).remove("floatingip", fip["id"])
         raise
-    return dict(shape)
+    return dict(shape.shape)
 
 
 async def _port_of(ctx: RequestContext, view: CloudView, params: dict) -> tuple[dict, str | None]:
@@ -172,7 +172,7 @@ async def associate_address(ctx: RequestContext, params: dict) -> dict:
     fip = address.os
     if fip.get("port_id") and (fip["port_id"], fip.get("fixed_ip_address")) != (port["id"], private_ip) and \
             not params.get("AllowReassociation"):
-        raise errors.ResourceAlreadyAssociated(f"The address {address['PublicIp']} is already associated")
+        raise errors.ResourceAlreadyAssociated(f"The address {address.shape['PublicIp']} is already associated")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     for other in addresses:  # what the interface had on that address before
@@ -200,7 +200,7 @@ async def disassociate_address(ctx: RequestContext, params: dict) -> dict:
     addresses = await describe(ctx)
     if params.get("AssociationId"):
         ids.check("eipassoc", params["AssociationId"])
-        found = [a for a in addresses if a.get("AssociationId") == params["AssociationId"]]
+        found = [a for a in addresses if a.shape.get("AssociationId") == params["AssociationId"]]
         if not found:
             raise errors.not_found("AssociationID", params['AssociationId'])
         address = found[0]
@@ -212,7 +212,7 @@ async def disassociate_address(ctx: RequestContext, params: dict) -> dict:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
     await neutron_of(view).update("floatingip", address.os["id"], {"port_id": None})
-    if address.get("InstanceId"):
+    if address.shape.get("InstanceId"):
         port = await neutron_of(view).show("port", address.os["port_id"])
         ctx.services.instance_changed(port.get("device_id") or "")
     return {}
@@ -226,8 +226,8 @@ async def release_address(ctx: RequestContext, params: dict) -> dict:
     if not params.get("AllocationId"):  # PublicIp is EC2-Classic's (deprecated): every address here is a VPC one
         raise errors.InvalidParameterValue(VPC_ADDRESS_NEEDS % ("an allocation id", "releasing a VPC elastic IP "
                                                                  "address"))
-    if address.get("AssociationId"):
-        raise errors.InvalidIPAddressInUse(f"The address {address['PublicIp']} is in use (associated).")
+    if address.shape.get("AssociationId"):
+        raise errors.InvalidIPAddressInUse(f"The address {address.shape['PublicIp']} is in use (associated).")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
@@ -235,7 +235,7 @@ async def release_address(ctx: RequestContext, params: dict) -> dict:
         await neutron_of(view).remove("floatingip", address.os["id"])
     except BackendNotFound:
         pass
-    await write(ctx, tag_writes.forget, ctx.project_id, address["AllocationId"])
+    await write(ctx, tag_writes.forget, ctx.project_id, address.shape["AllocationId"])
     return {}
 
 
@@ -243,7 +243,7 @@ def _attribute_shape(address: Described) -> dict:
     """The address's reverse DNS as Neutron's DNS extension keeps it (a floating IP's dns_name in dns_domain,
     set when it is made); none where the cloud has no such extension."""
     fip = address.os
-    shape = {"PublicIp": address["PublicIp"], "AllocationId": address["AllocationId"]}
+    shape = {"PublicIp": address.shape["PublicIp"], "AllocationId": address.shape["AllocationId"]}
     if fip.get("dns_name") and fip.get("dns_domain"):
         shape["PtrRecord"] = f"{fip['dns_name']}.{fip['dns_domain'].rstrip('.')}."
     return shape

@@ -20,7 +20,7 @@ from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import utcnow
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging, timestamps
-from ec2proxy.ec2.records import Described
+from ec2proxy.ec2.records import Described, shape_of, shapes
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import image_locations
 from ec2proxy.readmodels.images import (
@@ -53,13 +53,13 @@ async def _executable_by(ctx: RequestContext, images: list[Described], users: li
     others = [u for u in users if u not in ("all", "self", ctx.project_id)]
     members: dict[str, set[str]] = {}
     if others:
-        shared = [i for i in images if i["OwnerId"] == ctx.project_id and i.os.get("visibility") == "shared"]
+        shared = [i for i in images if i.shape["OwnerId"] == ctx.project_id and i.os.get("visibility") == "shared"]
         listed = await asyncio.gather(*(glance_of(view).members(i.os["id"]) for i in shared))
-        members = {i["ImageId"]: {m["member_id"] for m in found} for i, found in zip(shared, listed, strict=True)}
+        members = {i.shape["ImageId"]: {m["member_id"] for m in found} for i, found in zip(shared, listed, strict=True)}
     out = []
     for image in images:
-        if ("all" in users and image["Public"]) or any(u in ("self", ctx.project_id) for u in users) or \
-                (others and (image["Public"] or members.get(image["ImageId"], set()) & set(others))):
+        if ("all" in users and image.shape["Public"]) or any(u in ("self", ctx.project_id) for u in users) or \
+                (others and (image.shape["Public"] or members.get(image.shape["ImageId"], set()) & set(others))):
             out.append(image)
     return out
 
@@ -80,18 +80,18 @@ async def describe_images(ctx: RequestContext, params: dict) -> dict:
     if images is None:  # all of them, or an id not found by GET: the listing says which
         images = await describe(ctx)
     assert images is not None
-    gone = await deregistered(ctx, set(wanted) - {i["ImageId"] for i in images})
+    gone = await deregistered(ctx, set(wanted) - {i.shape["ImageId"] for i in images})
     images = filters.by_ids(images, "ImageId", wanted, lambda missing: image_unavailable(missing)
-                            if missing in gone else image_not_found(missing))
+                            if missing in gone else image_not_found(missing), of=shape_of)
     owners = params.get("Owners") or []
     if owners:
-        images = [i for i in images if ("self" in owners and i["OwnerId"] == ctx.project_id) or
-                  i["OwnerId"] in owners or
-                  (set(owners) & OWNER_ALIASES and i["Public"] and i["OwnerId"] != ctx.project_id)]
+        images = [i for i in images if ("self" in owners and i.shape["OwnerId"] == ctx.project_id) or
+                  i.shape["OwnerId"] in owners or
+                  (set(owners) & OWNER_ALIASES and i.shape["Public"] and i.shape["OwnerId"] != ctx.project_id)]
     if params.get("ExecutableUsers"):
         images = await _executable_by(ctx, images, params["ExecutableUsers"])
-    images.sort(key=lambda i: (i["CreationDate"] or "", i["ImageId"]))
-    return paging.answer(ctx, "Images", filters.apply(images, compiled), params)
+    images.sort(key=lambda i: (i.shape["CreationDate"] or "", i.shape["ImageId"]))
+    return paging.answer(ctx, "Images", filters.apply(shapes(images), compiled), params)
 
 
 def _check_name(name: str | None, description: str | None) -> str:
@@ -304,10 +304,10 @@ async def deregister_image(ctx: RequestContext, params: dict) -> dict:
         pass
     except BackendError as exc:
         if exc.status == 403:
-            raise errors.OperationNotPermitted(f"The image {image['ImageId']} is protected in this cloud and cannot be "
-                                               "deregistered") from None
+            raise errors.OperationNotPermitted(f"The image {image.shape['ImageId']} is protected in this cloud and "
+                                               "cannot be deregistered") from None
         raise
-    await write(ctx, image_records.deregistered, ctx, image["ImageId"])
+    await write(ctx, image_records.deregistered, ctx, image.shape["ImageId"])
     return {"Return": True}
 
 
@@ -318,7 +318,7 @@ async def _launch_permissions(ctx: RequestContext, image: Described) -> list[dic
     os_image = image.os
     if os_image.get("visibility") == "public":
         return [{"Group": "all"}]
-    if os_image.get("visibility") != "shared" or image["OwnerId"] != ctx.project_id:
+    if os_image.get("visibility") != "shared" or image.shape["OwnerId"] != ctx.project_id:
         return []
     view = await ctx.cloud()
     return [{"UserId": m["member_id"]} for m in await glance_of(view).members(os_image["id"])]
@@ -353,16 +353,16 @@ async def describe_image_attribute(ctx: RequestContext, params: dict) -> dict:
     if attribute in UNKEPT_ATTRIBUTES:
         raise errors.UnsupportedOperation(f"The image attribute {attribute} is not kept by this cloud.")
     image = await find(ctx, params["ImageId"], own=True)
-    out: dict = {"ImageId": image["ImageId"]}
+    out: dict = {"ImageId": image.shape["ImageId"]}
     if attribute == "description":
-        out["Description"] = {"Value": image["Description"]} if image["Description"] else {}
+        out["Description"] = {"Value": image.shape["Description"]} if image.shape["Description"] else {}
     elif attribute in ("kernel", "ramdisk"):  # an image with none has no such member (as DescribeImages)
         member = "KernelId" if attribute == "kernel" else "RamdiskId"
-        out.update({member: {"Value": image[member]}} if image.get(member) else {})
+        out.update({member: {"Value": image.shape[member]}} if image.shape.get(member) else {})
     elif attribute == "launchPermission":
         out["LaunchPermissions"] = await _launch_permissions(ctx, image)
     elif attribute == "blockDeviceMapping":
-        out["BlockDeviceMappings"] = image["BlockDeviceMappings"]
+        out["BlockDeviceMappings"] = image.shape["BlockDeviceMappings"]
     elif attribute == "productCodes":
         out["ProductCodes"] = []
     else:  # imdsSupport
@@ -499,17 +499,17 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
     name = _check_name(name, description)
     tags = _image_tags(params)
     source = await find(ctx, params["SourceImageId"])
-    if source["State"] != "available":
-        raise errors.InvalidAMIIDUnavailable(f"Image {source['ImageId']} is not available")
+    if source.shape["State"] != "available":
+        raise errors.InvalidAMIIDUnavailable(f"Image {source.shape['ImageId']} is not available")
     if params.get("CopyImageTags"):
-        tags = list({t["Key"]: t for t in source["Tags"] + tags}.values())
+        tags = list({t["Key"]: t for t in source.shape["Tags"] + tags}.values())
     if ctx.dry_run:
         raise errors.DryRunOperation()
     # the new image's id is chosen here: Glance creates it under that id, which a retry finds it by
     create = await ledger.Create.begin(ctx, params, str(uuid.uuid4()))
     target = create.marker
     if not create.owner:  # a replay answers before the name is checked: the name is its own copy's
-        return {"ImageId": ids.from_uuid(source["ImageId"].partition("-")[0], target)}
+        return {"ImageId": ids.from_uuid(source.shape["ImageId"].partition("-")[0], target)}
     try:
         if not create.adopting:
             await _check_unique_name(ctx, name)
@@ -522,7 +522,7 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
     if description or os_source.get("description"):
         fields["description"] = description or os_source["description"]
     view = await ctx.cloud()
-    new_id = ids.from_uuid(source["ImageId"].partition("-")[0], target)
+    new_id = ids.from_uuid(source.shape["ImageId"].partition("-")[0], target)
     try:
         try:
             await glance_of(view).create_image(**fields)
@@ -532,7 +532,7 @@ async def copy_image(ctx: RequestContext, params: dict) -> dict:
         has_data = bool(os_source.get("size"))
         details = {"source": os_source["id"], "target": target, "project": ctx.project_id}
         # the data is copied by a job, logged until it is in
-        await create.record(image_records.copying, create, source["ImageId"], new_id, details, tags, job=has_data)
+        await create.record(image_records.copying, create, source.shape["ImageId"], new_id, details, tags, job=has_data)
         if not has_data:  # a snapshot-backed image: its properties are all there is
             await glance_of(view).upload(target, b"")
     except BackendError as exc:

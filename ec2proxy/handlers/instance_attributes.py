@@ -234,7 +234,7 @@ async def _modify_groups(ctx: RequestContext, view: CloudView, instance: Instanc
     """Make the instance's groups exactly ``group_ids``: Nova add/remove for the difference."""
     if not group_ids:
         raise errors.MissingParameter("The request must name at least one security group")
-    wanted = {g["GroupId"]: g.os["id"] for g in await resolve_groups(view, [], group_ids)}
+    wanted = {g.shape["GroupId"]: g.os["id"] for g in await resolve_groups(view, [], group_ids)}
     current = {g["GroupId"]: g["GroupName"] for g in instance["SecurityGroups"]}
     if ctx.dry_run:
         raise errors.DryRunOperation()

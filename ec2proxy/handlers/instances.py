@@ -6,11 +6,13 @@ import asyncio
 import dataclasses
 import ipaddress
 import re
+from typing import Sequence
 
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView, placement
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import PlacementGroup
 from ec2proxy.ec2 import devices, errors, filters, ids, launch_requests, launch_templates, paging, tagging
+from ec2proxy.ec2.records import Described
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import keypairs, reservations
 from ec2proxy.readmodels import launch_templates as launch_template_reads
@@ -54,14 +56,15 @@ async def describe_instances(ctx: RequestContext, params: dict) -> dict:
     wanted = [ids.check("i", i) for i in params.get("InstanceIds") or []]
     paging.check_max_results(params, ids_member="InstanceIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
-    found: list[InstanceRecord] | list[RenderedInstance]
+    found: Sequence[InstanceRecord | RenderedInstance]
     if wanted:
         found = await lookup(ctx, wanted)
     elif compiled:  # the filters read the instances' fields: built as records
         found = await describe(ctx, params)
     else:  # the listing's XML, from kept fragments
         found = await describe(ctx, params, render=True)
-    page, next_token = paging.page(ctx, filters.apply(found, compiled), params)
+    chosen: list[InstanceRecord | RenderedInstance] = filters.apply(found, compiled)
+    page, next_token = paging.page(ctx, chosen, params)
     result: dict = {"NextToken": next_token} if next_token else {}
     result["Reservations"] = group_reservations(list(page), ctx.project_id)
     return result
@@ -259,7 +262,7 @@ class Launch:
     options: dict
     image: dict = dataclasses.field(default_factory=dict)
     flavor: dict = dataclasses.field(default_factory=dict)
-    groups: list = dataclasses.field(default_factory=list)
+    groups: list[Described] = dataclasses.field(default_factory=list)
     subnet: dict | None = None
     placed: bool = False  # a VPC network of several subnets: Nova is asked per instance, by address
     public_key: str | None = None
@@ -479,7 +482,7 @@ async def run_instances(ctx: RequestContext, params: dict) -> dict:
     await create.log([reservation_id])
     servers, nova_reservation, spec, (public_by_default, default_subnet) = await _claimed_boot(
         ctx, view, launch, create, reservation_id)
-    group_set = [{"GroupName": g["GroupName"], "GroupId": g["GroupId"]} for g in launch.groups]
+    group_set = [{"GroupName": g.shape["GroupName"], "GroupId": g.shape["GroupId"]} for g in launch.groups]
     rows, tagged = await launches.record(ctx, create, reservation_id, nova_reservation, servers, group_set, dict(
         image_id=launch.ami, instance_type=launch.flavor["name"], key_name=params.get("KeyName"),
         public_key=launch.public_key, user_data=launch.user_data, client_token=params.get("ClientToken"),

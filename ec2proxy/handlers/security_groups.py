@@ -9,7 +9,7 @@ from ec2proxy.cloud import BackendError, BackendNotFound, removed
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import VpcGroup
 from ec2proxy.ec2 import errors, filters, ids, paging, permissions, tagging, vpcs
-from ec2proxy.ec2.records import Described
+from ec2proxy.ec2.records import Described, shapes
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import networks as network_reads
 from ec2proxy.readmodels import tag_reads
@@ -88,7 +88,7 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> l
         others = await neutron_of(view).list("security_group", {"id": sorted(referenced), "fields": ["id", "name"]}) \
             if referenced else []
         names = {g["id"]: g["name"] for g in [*groups, *others]}
-    return await tag_reads.with_tags(ctx, [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups],
+    return await tag_reads.tagged(ctx, [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups],
                                    "GroupId", tags=tags)
 
 
@@ -149,7 +149,7 @@ async def describe_security_groups(ctx: RequestContext, params: dict) -> dict:
     wanted += [_find(os_groups, name=n)["id"] for n in params.get("GroupNames") or []]
     if wanted:
         groups = [g for g in groups if g.os["id"] in wanted]
-    return paging.answer(ctx, "SecurityGroups", filters.apply(groups, compiled), params)
+    return paging.answer(ctx, "SecurityGroups", filters.apply(shapes(groups), compiled), params)
 
 
 @action("DescribeSecurityGroupRules")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging, timestamps
+from ec2proxy.ec2.records import shape_of, shapes
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.snapshots import FILTERS, build_snapshot, describe, find, snapshot_not_found
 from ec2proxy.readmodels.volumes import cinder, settled
@@ -22,13 +23,13 @@ async def describe_snapshots(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=1000, ids_member="SnapshotIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     wanted = [ids.check("snap", s) for s in params.get("SnapshotIds") or []]
-    snapshots = filters.by_ids(await describe(ctx), "SnapshotId", wanted, snapshot_not_found)
+    snapshots = filters.by_ids(await describe(ctx), "SnapshotId", wanted, snapshot_not_found, of=shape_of)
     mine = {"self", ctx.project_id}
     for member in ("OwnerIds", "RestorableByUserIds"):  # only the project itself can see or restore them
         if params.get(member) and not set(params[member]) & mine:
             snapshots = []
-    snapshots.sort(key=lambda s: (timestamps.ec2_text(s["StartTime"]), s["SnapshotId"]))
-    return paging.answer(ctx, "Snapshots", filters.apply(snapshots, compiled), params)
+    snapshots.sort(key=lambda s: (timestamps.ec2_text(s.shape["StartTime"]), s.shape["SnapshotId"]))
+    return paging.answer(ctx, "Snapshots", filters.apply(shapes(snapshots), compiled), params)
 
 
 @action("CreateSnapshot", checks_dry_run=True)
@@ -50,8 +51,8 @@ async def create_snapshot(ctx: RequestContext, params: dict) -> dict:
             raise errors.SnapshotLimitExceeded(f"Snapshot limit exceeded: {exc.message[:200]}") from None
         raise
     shape = build_snapshot(snapshot, ctx.project_id)
-    await write(ctx, tag_writes.write, ctx.project_id, {shape["SnapshotId"]: tags})
-    return {**shape, "Tags": tags}
+    await write(ctx, tag_writes.write, ctx.project_id, {shape.shape["SnapshotId"]: tags})
+    return {**shape.shape, "Tags": tags}
 
 
 @action("DeleteSnapshot", checks_dry_run=True)
@@ -67,9 +68,9 @@ async def delete_snapshot(ctx: RequestContext, params: dict) -> dict:
     except BackendError as exc:
         if exc.status in (400, 409):
             raise errors.InvalidSnapshotInUse(
-                f"The snapshot {snapshot['SnapshotId']} is in use: {exc.message[:200]}") from None
+                f"The snapshot {snapshot.shape['SnapshotId']} is in use: {exc.message[:200]}") from None
         raise
-    await write(ctx, tag_writes.forget, ctx.project_id, snapshot["SnapshotId"])
+    await write(ctx, tag_writes.forget, ctx.project_id, snapshot.shape["SnapshotId"])
     await volume_removal.after_snapshot_deleted(ctx, await ctx.cloud(), snapshot.os)
     return {}
 
@@ -85,9 +86,9 @@ async def describe_snapshot_attribute(ctx: RequestContext, params: dict) -> dict
     snapshot = await find(ctx, params["SnapshotId"])
     attribute = params["Attribute"]
     if attribute == "createVolumePermission":
-        return {"SnapshotId": snapshot["SnapshotId"], "CreateVolumePermissions": []}
+        return {"SnapshotId": snapshot.shape["SnapshotId"], "CreateVolumePermissions": []}
     if attribute == "productCodes":
-        return {"SnapshotId": snapshot["SnapshotId"], "ProductCodes": []}
+        return {"SnapshotId": snapshot.shape["SnapshotId"], "ProductCodes": []}
     raise errors.InvalidParameterValue(f"Value ({attribute[:64]}) for parameter attribute is invalid.")
 
 

@@ -17,6 +17,7 @@ import re
 from ec2proxy.cloud import BackendError, BackendNotFound
 from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import devices, errors, filters, ids, paging, tagging, timestamps
+from ec2proxy.ec2.records import Described, shape_of, shapes
 from ec2proxy.handlers import action
 from ec2proxy.readmodels.instances import lookup
 from ec2proxy.readmodels.volumes import FILTERS, by_ids, cinder, describe, find, settled, volume_not_found, wait_settled
@@ -35,9 +36,10 @@ async def describe_volumes(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=500, ids_member="VolumeIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     wanted = [ids.check("vol", v) for v in params.get("VolumeIds") or []]
-    volumes = filters.by_ids(await by_ids(ctx, wanted) or await describe(ctx), "VolumeId", wanted, volume_not_found)
-    volumes.sort(key=lambda v: (timestamps.ec2_text(v["CreateTime"]), v["VolumeId"]))
-    return paging.answer(ctx, "Volumes", filters.apply(volumes, compiled), params)
+    volumes = filters.by_ids(await by_ids(ctx, wanted) or await describe(ctx), "VolumeId", wanted, volume_not_found,
+                             of=shape_of)
+    volumes.sort(key=lambda v: (timestamps.ec2_text(v.shape["CreateTime"]), v.shape["VolumeId"]))
+    return paging.answer(ctx, "Volumes", filters.apply(shapes(volumes), compiled), params)
 
 
 def _cinder_failure(exc: BackendError) -> errors.EC2Error:
@@ -97,8 +99,8 @@ async def create_volume(ctx: RequestContext, params: dict) -> dict:
     return _volume_answer((await describe(ctx, [volume]))[0])
 
 
-def _volume_answer(volume: dict) -> dict:
-    return dict(volume)
+def _volume_answer(volume: Described) -> dict:
+    return dict(volume.shape)
 
 
 async def _by_marker(ctx: RequestContext, marker: str) -> dict:
@@ -113,12 +115,12 @@ async def _by_marker(ctx: RequestContext, marker: str) -> dict:
 async def delete_volume(ctx: RequestContext, params: dict) -> dict:
     async with tag_writes.forgotten_if_gone(ctx, params["VolumeId"]):
         volume = await find(ctx, params["VolumeId"])
-    if volume["Attachments"] or volume["State"] == "in-use":
-        holder = volume["Attachments"][0]["InstanceId"] if volume["Attachments"] else "an instance"
-        raise errors.VolumeInUse(f"Volume {volume['VolumeId']} is currently attached to {holder}")
+    if volume.shape["Attachments"] or volume.shape["State"] == "in-use":
+        holder = volume.shape["Attachments"][0]["InstanceId"] if volume.shape["Attachments"] else "an instance"
+        raise errors.VolumeInUse(f"Volume {volume.shape['VolumeId']} is currently attached to {holder}")
     if volume.os.get("status") not in ("available", "error"):  # Cinder's refusal would not say which it is
-        raise errors.IncorrectState(f"Volume {volume['VolumeId']} is {volume.os.get('status')}; it can be deleted "
-                                    "once it is available")
+        raise errors.IncorrectState(f"Volume {volume.shape['VolumeId']} is {volume.os.get('status')}; it can be "
+                                    "deleted once it is available")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     try:
@@ -127,13 +129,13 @@ async def delete_volume(ctx: RequestContext, params: dict) -> dict:
         pass
     except BackendError as exc:
         if exc.status == 400 and "while it has snapshots" in exc.message.lower():
-            raise errors.VolumeInUse(f"Volume {volume['VolumeId']} has snapshots; this cloud deletes a volume only "
-                                     "after its snapshots.") from None
+            raise errors.VolumeInUse(f"Volume {volume.shape['VolumeId']} has snapshots; this cloud deletes a volume "
+                                     "only after its snapshots.") from None
         if exc.status == 400:
             raise errors.IncorrectState(
-                f"Volume {volume['VolumeId']} is {volume['State']}: {exc.message[:200]}") from None
+                f"Volume {volume.shape['VolumeId']} is {volume.shape['State']}: {exc.message[:200]}") from None
         raise
-    await write(ctx, tag_writes.forget, ctx.project_id, volume["VolumeId"])
+    await write(ctx, tag_writes.forget, ctx.project_id, volume.shape["VolumeId"])
     return {}
 
 
@@ -148,13 +150,13 @@ def _check_device(device: str) -> str:
 async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     device = _check_device(params["Device"])
     volume, (instance,) = await asyncio.gather(find(ctx, params["VolumeId"]), lookup(ctx, [params["InstanceId"]]))
-    if volume["State"] != "available":
-        raise errors.IncorrectState(f"{volume['VolumeId']} is {volume['State']}")
+    if volume.shape["State"] != "available":
+        raise errors.IncorrectState(f"{volume.shape['VolumeId']} is {volume.shape['State']}")
     if instance["State"]["Name"] not in ("running", "stopped"):
         raise errors.IncorrectInstanceState(f"Instance '{instance['InstanceId']}' is not 'running' or 'stopped'.")
-    if volume["AvailabilityZone"] != instance["Placement"]["AvailabilityZone"]:
+    if volume.shape["AvailabilityZone"] != instance["Placement"]["AvailabilityZone"]:
         raise errors.InvalidVolumeZoneMismatch(
-            f"The volume '{volume['VolumeId']}' is not in the same availability zone as instance "
+            f"The volume '{volume.shape['VolumeId']}' is not in the same availability zone as instance "
             f"'{instance['InstanceId']}'")
     row = instance.row
     mappings = list(row.block_device_mappings or []) if row is not None else []
@@ -164,21 +166,22 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    operation_id = await oplog.logged(ctx, [volume["VolumeId"], instance["InstanceId"]])
+    operation_id = await oplog.logged(ctx, [volume.shape["VolumeId"], instance["InstanceId"]])
     try:
         await view.nova.attach_volume(instance.os_id, volume.os["id"])
     except BackendError as exc:
         await oplog.closed(ctx.services.sessions, operation_id, str(exc))
         if exc.status in (400, 409):
-            raise errors.IncorrectState(f"{volume['VolumeId']} cannot be attached now: {exc.message[:200]}") from None
+            raise errors.IncorrectState(
+                f"{volume.shape['VolumeId']} cannot be attached now: {exc.message[:200]}") from None
         raise
     attached_at = datetime.datetime.now(datetime.timezone.utc)
-    mappings.append({"DeviceName": device, "VolumeId": volume["VolumeId"], "CinderVolumeId": volume.os["id"],
+    mappings.append({"DeviceName": device, "VolumeId": volume.shape["VolumeId"], "CinderVolumeId": volume.os["id"],
                      "DeleteOnTermination": False, "AttachTime": attached_at.isoformat()})
     await update_row(ctx, instance, block_device_mappings=mappings)
     await oplog.closed(ctx.services.sessions, operation_id)
     return {"AttachTime": attached_at, "Device": device,
-            "InstanceId": instance["InstanceId"], "State": "attaching", "VolumeId": volume["VolumeId"],
+            "InstanceId": instance["InstanceId"], "State": "attaching", "VolumeId": volume.shape["VolumeId"],
             "DeleteOnTermination": False}
 
 
@@ -186,18 +189,18 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
 async def detach_volume(ctx: RequestContext, params: dict) -> dict:
     """Force detaches like a plain detach: Nova has no forced detach for a project's users."""
     volume = await find(ctx, params["VolumeId"])
-    attachments = volume["Attachments"]
+    attachments = volume.shape["Attachments"]
     if params.get("InstanceId"):
         attachments = [a for a in attachments if a["InstanceId"] == params["InstanceId"]]
     if params.get("Device"):
         attachments = [a for a in attachments if a["Device"] == params["Device"]]
     if not attachments:
         raise errors.IncorrectState(
-            f"Volume '{volume['VolumeId']}' is in the '{volume['State']}' state and not attached as asked.")
+            f"Volume '{volume.shape['VolumeId']}' is in the '{volume.shape['State']}' state and not attached as asked.")
     attachment = attachments[0]
     (instance,) = await lookup(ctx, [attachment["InstanceId"]])
     if attachment["Device"] == instance["RootDeviceName"]:
-        raise errors.OperationNotPermitted(f"Unable to detach root volume '{volume['VolumeId']}' from instance "
+        raise errors.OperationNotPermitted(f"Unable to detach root volume '{volume.shape['VolumeId']}' from instance "
                                            f"'{instance['InstanceId']}'")
     if ctx.dry_run:
         raise errors.DryRunOperation()
@@ -208,13 +211,14 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
         pass
     except BackendError as exc:
         if exc.status == 400 and "root" in exc.message.lower():
-            raise errors.OperationNotPermitted(f"Unable to detach root volume '{volume['VolumeId']}'") from None
+            raise errors.OperationNotPermitted(f"Unable to detach root volume '{volume.shape['VolumeId']}'") from None
         if exc.status in (400, 409):
-            raise errors.IncorrectState(f"{volume['VolumeId']} cannot be detached now: {exc.message[:200]}") from None
+            raise errors.IncorrectState(
+                f"{volume.shape['VolumeId']} cannot be detached now: {exc.message[:200]}") from None
         raise
     row = instance.row
     if row is not None:
-        kept = [m for m in row.block_device_mappings or [] if m.get("VolumeId") != volume["VolumeId"]]
+        kept = [m for m in row.block_device_mappings or [] if m.get("VolumeId") != volume.shape["VolumeId"]]
         await update_row(ctx, instance, block_device_mappings=kept)
     return {**attachment, "State": "detaching"}
 
@@ -223,12 +227,13 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
 async def describe_volume_status(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, low=5, high=1000, ids_member="VolumeIds")
     wanted = [ids.check("vol", v) for v in params.get("VolumeIds") or []]
-    volumes = filters.by_ids(await by_ids(ctx, wanted) or await describe(ctx), "VolumeId", wanted, volume_not_found)
+    volumes = filters.by_ids(await by_ids(ctx, wanted) or await describe(ctx), "VolumeId", wanted, volume_not_found,
+                             of=shape_of)
     statuses = []
     for volume in volumes:
-        ok = volume["State"] != "error"
+        ok = volume.shape["State"] != "error"
         statuses.append({
-            "VolumeId": volume["VolumeId"], "AvailabilityZone": volume["AvailabilityZone"], "Actions": [],
+            "VolumeId": volume.shape["VolumeId"], "AvailabilityZone": volume.shape["AvailabilityZone"], "Actions": [],
             "Events": [], "VolumeStatus": {"Status": "ok" if ok else "impaired", "Details": [
                 {"Name": "io-enabled", "Status": "passed" if ok else "failed"},
                 {"Name": "io-performance", "Status": "not-applicable"}]}})
@@ -245,7 +250,7 @@ async def describe_volume_attribute(ctx: RequestContext, params: dict) -> dict:
     """I/O is never suspended on a Cinder volume; autoEnableIO reports what was set."""
     volume = await find(ctx, params["VolumeId"])
     attribute = params["Attribute"]
-    out: dict = {"VolumeId": volume["VolumeId"]}
+    out: dict = {"VolumeId": volume.shape["VolumeId"]}
     if attribute == "autoEnableIO":
         out["AutoEnableIO"] = {"Value": (volume.os.get("metadata") or {}).get("ec2_auto_enable_io") == "true"}
     elif attribute == "productCodes":
@@ -278,11 +283,11 @@ async def modify_volume(ctx: RequestContext, params: dict) -> dict:
     size, asked = params.get("Size"), params.get("VolumeType")
     if size is None and asked is None:
         raise errors.MissingParameter("The request must contain the parameter Size or VolumeType")
-    if size is not None and (size <= volume["Size"] or size > MAX_SIZE):
-        raise errors.InvalidParameterValue(f"New size {size} must be larger than the current {volume['Size']} GiB "
-                                           f"and at most {MAX_SIZE}")
+    if size is not None and (size <= volume.shape["Size"] or size > MAX_SIZE):
+        raise errors.InvalidParameterValue(f"New size {size} must be larger than the current "
+                                           f"{volume.shape['Size']} GiB and at most {MAX_SIZE}")
     types = devices.type_map(ctx.services.config)
-    target = volume["VolumeType"]
+    target = volume.shape["VolumeType"]
     if asked is not None:
         target, _ = devices.cinder_type(types, asked)
     retype = types.get(target, target) != (volume.os.get("volume_type") or "__DEFAULT__")
@@ -303,8 +308,9 @@ async def modify_volume(ctx: RequestContext, params: dict) -> dict:
     except BackendError as exc:
         raise _cinder_failure(exc) from None
     return {"VolumeModification": {
-        "VolumeId": volume["VolumeId"], "ModificationState": "modifying", "TargetSize": size or volume["Size"],
-        "OriginalSize": volume["Size"], "TargetVolumeType": target,
-        "OriginalVolumeType": volume["VolumeType"], "Progress": 0,
+        "VolumeId": volume.shape["VolumeId"], "ModificationState": "modifying",
+        "TargetSize": size or volume.shape["Size"],
+        "OriginalSize": volume.shape["Size"], "TargetVolumeType": target,
+        "OriginalVolumeType": volume.shape["VolumeType"], "Progress": 0,
         "StartTime": datetime.datetime.now(datetime.timezone.utc)}}
 

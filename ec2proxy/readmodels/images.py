@@ -168,7 +168,7 @@ async def describe(ctx: RequestContext, images: list[dict] | None = None,
     else:
         copying = frozenset()
     shapes = [build_image(i, ctx.project_id, stuck_after, now, copying) for i in images]
-    return await tag_reads.with_tags(ctx, shapes, "ImageId", tags=tags)
+    return await tag_reads.tagged(ctx, shapes, "ImageId", tags=tags)
 
 
 @tag_reads.exists("ami", "aki", "ari")
@@ -221,6 +221,6 @@ async def find(ctx: RequestContext, wanted: str, own: bool = False) -> Described
     if image is None:
         raise image_not_found(wanted)
     shapes = await describe(ctx, [image])
-    if own and shapes[0]["OwnerId"] != ctx.project_id:
+    if own and shapes[0].shape["OwnerId"] != ctx.project_id:
         raise errors.not_authorized_for("image", wanted)
     return shapes[0]

@@ -45,7 +45,7 @@ async def few_with_tags(ctx, ec2_ids: list[str], get: Callable[[str], Awaitable[
     return [item for item in found if item is not None], tags
 
 
-Shape = TypeVar("Shape", bound=dict)
+Shape = TypeVar("Shape")
 
 
 async def shape_by_ec2_id(ec2_id: str, prefix: str, get: Callable[[str], Awaitable[dict]],

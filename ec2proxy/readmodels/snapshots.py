@@ -40,7 +40,7 @@ async def describe(ctx: RequestContext, snapshots: list[dict] | None = None) -> 
     if snapshots is None:
         snapshots = await (await cinder(ctx)).list_snapshots()
     shapes: list[Described] = [build_snapshot(s, ctx.project_id) for s in snapshots if s.get("status") != "deleted"]
-    return await tag_reads.with_tags(ctx, shapes, "SnapshotId")
+    return await tag_reads.tagged(ctx, shapes, "SnapshotId")
 
 
 def snapshot_not_found(snapshot_id: str) -> errors.EC2Error:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ec2proxy import db
 from ec2proxy.db.models import Tag
 from ec2proxy.ec2 import errors
+from ec2proxy.ec2.records import Described
 from ec2proxy.ec2.tagging import Item, attach, prefix_of
 
 Exists = Callable[..., Awaitable[set[str]]]
@@ -64,6 +65,13 @@ async def with_tags(ctx, items: list[Item], id_member: str, member: str = "Tags"
     if tags is None:
         tags = await load(ctx, [item[id_member] for item in items])
     return attach(items, id_member, tags, member)
+
+
+async def tagged(ctx, found: list[Described], id_member: str,
+                 tags: dict[str, list[dict]] | None = None) -> list[Described]:
+    """Records with their tags in their shapes."""
+    await with_tags(ctx, [d.shape for d in found], id_member, tags=tags)
+    return found
 
 
 async def listed(ctx, exact: list[tuple[Any, list[str]]]) -> list[dict]:

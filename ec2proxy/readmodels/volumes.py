@@ -126,7 +126,7 @@ async def describe(ctx: RequestContext, os_volumes: list[dict] | None = None,
         os_volumes = await (await cinder(ctx)).list_volumes()
     types, known = devices.type_map(ctx.services.config), await _devices(ctx, os_volumes)
     shapes = [build_volume(v, types, known) for v in os_volumes if shown(v)]
-    return await tag_reads.with_tags(ctx, shapes, "VolumeId", tags=tags)
+    return await tag_reads.tagged(ctx, shapes, "VolumeId", tags=tags)
 
 
 async def by_ids(ctx: RequestContext, volume_ids: list[str]) -> list[Described] | None:
@@ -175,9 +175,9 @@ async def settled(ctx: RequestContext, volume: Described, timeout: float = 30.0)
     if status in SETTLED:
         return volume
     if status not in SETTLING:
-        raise errors.IncorrectState(f"{volume['VolumeId']} is {status}; retry when it has settled")
+        raise errors.IncorrectState(f"{volume.shape['VolumeId']} is {status}; retry when it has settled")
     await wait_settled(await cinder(ctx), volume.os["id"], timeout)
-    return await find(ctx, volume["VolumeId"])
+    return await find(ctx, volume.shape["VolumeId"])
 
 
 async def wait_settled(client, os_id: str, timeout: float = 30.0) -> None:
