@@ -380,7 +380,7 @@ def test_a_listing_keeps_all_an_instance_is_made_of(server):
     assert "links" not in kept and "metadata" not in kept and kept["flavor"] == {"original_name": "m1.tiny"}
     built = build_instance(kept, None, "p1", {"default": "sg-1"}, "RegionOne")
     assert built == build_instance(server, None, "p1", {"default": "sg-1"}, "RegionOne")
-    assert built["State"]["Name"] in ("terminated", "running") and built["PublicIpAddress"] == "172.24.4.9"
+    assert built.shape["State"]["Name"] in ("terminated", "running") and built.shape["PublicIpAddress"] == "172.24.4.9"
 
 
 def test_not_found_messages_say_what_aws_says(ec2):

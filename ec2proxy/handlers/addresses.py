@@ -146,14 +146,15 @@ async def _port_of(ctx: RequestContext, view: CloudView, params: dict) -> tuple[
     if not params.get("InstanceId"):
         raise errors.MissingParameter("The request must contain the parameter InstanceId or NetworkInterfaceId")
     (instance,) = await lookup(ctx, [params["InstanceId"]])
-    if instance["State"]["Name"] in ("shutting-down", "terminated"):
+    if instance.shape["State"]["Name"] in ("shutting-down", "terminated"):
         raise errors.IncorrectInstanceState(
-            f"The instance '{instance['InstanceId']}' is not in a valid state for this operation.")
+            f"The instance '{instance.shape['InstanceId']}' is not in a valid state for this operation.")
     ports = await neutron_of(view).list("port", {"device_id": instance.os_id})
     if not ports:
-        raise errors.IncorrectInstanceState(f"The instance '{instance['InstanceId']}' has no network interface yet")
+        raise errors.IncorrectInstanceState(
+            f"The instance '{instance.shape['InstanceId']}' has no network interface yet")
     if len(ports) > 1:  # AWS will not guess which: the caller names the interface
-        raise errors.multiple_interfaces(instance["InstanceId"])
+        raise errors.multiple_interfaces(instance.shape["InstanceId"])
     return ports[0], instance.os_id
 
 

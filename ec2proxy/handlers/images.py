@@ -145,17 +145,17 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
     specs = tagging.from_specs(params, ("image", "snapshot"))
     tags = specs.get("image", [])
     (instance,) = await lookup(ctx, [params["InstanceId"]])
-    if instance["State"]["Name"] not in ("running", "stopped"):
-        raise errors.IncorrectInstanceState(f"Instance '{instance['InstanceId']}' is not in a state to be imaged "
-                                            f"({instance['State']['Name']})")
-    if instance["RootDeviceType"] != "ebs":
-        raise errors.InvalidParameterValue(f"Instance '{instance['InstanceId']}' is an instance store-backed "
+    if instance.shape["State"]["Name"] not in ("running", "stopped"):
+        raise errors.IncorrectInstanceState(f"Instance '{instance.shape['InstanceId']}' is not in a state to be imaged "
+                                            f"({instance.shape['State']['Name']})")
+    if instance.shape["RootDeviceType"] != "ebs":
+        raise errors.InvalidParameterValue(f"Instance '{instance.shape['InstanceId']}' is an instance store-backed "
                                            "instance: CreateImage makes EBS-backed AMIs of EBS-backed instances "
                                            "only (launch it with an EBS root volume to image it).")
     await _check_unique_name(ctx, name)
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    operation_id = await oplog.logged(ctx, [instance["InstanceId"]])
+    operation_id = await oplog.logged(ctx, [instance.shape["InstanceId"]])
     view = await ctx.cloud()
     metadata = {"description": description} if description else {}
     try:
@@ -164,7 +164,7 @@ async def create_image(ctx: RequestContext, params: dict) -> dict:
         await oplog.closed(ctx.services.sessions, operation_id, str(exc))
         if exc.status == 409:
             raise errors.IncorrectInstanceState(
-                f"Instance '{instance['InstanceId']}' cannot be imaged now: {exc.message[:200]}") from None
+                f"Instance '{instance.shape['InstanceId']}' cannot be imaged now: {exc.message[:200]}") from None
         if exc.status == 403 and "quota" in exc.message.lower():
             raise errors.ResourceLimitExceeded("The maximum number of images has been reached") \
                 from None

@@ -52,22 +52,22 @@ async def describe_instance_attribute(ctx: RequestContext, params: dict) -> dict
     _one_interface(instance, attribute)
     row = instance.row
     values = {
-        "InstanceType": {"Value": instance["InstanceType"]},
+        "InstanceType": {"Value": instance.shape["InstanceType"]},
         # an instance with none answers an empty one (the retired suite checks it against AWS; an image omits it)
-        "KernelId": {"Value": instance["KernelId"]} if instance.get("KernelId") else {},
-        "RamdiskId": {"Value": instance["RamdiskId"]} if instance.get("RamdiskId") else {},
+        "KernelId": {"Value": instance.shape["KernelId"]} if instance.shape.get("KernelId") else {},
+        "RamdiskId": {"Value": instance.shape["RamdiskId"]} if instance.shape.get("RamdiskId") else {},
         "UserData": {"Value": row.user_data} if row is not None and row.user_data else {},
         "DisableApiTermination": {"Value": bool(row and row.disable_api_termination)},
         "DisableApiStop": {"Value": False},
         "InstanceInitiatedShutdownBehavior": {"Value": row.shutdown_behavior if row else "stop"},
-        "RootDeviceName": {"Value": instance["RootDeviceName"]},
-        "BlockDeviceMappings": instance["BlockDeviceMappings"], "ProductCodes": [],
-        "SourceDestCheck": {"Value": instance["SourceDestCheck"]}, "EbsOptimized": {"Value": False},
+        "RootDeviceName": {"Value": instance.shape["RootDeviceName"]},
+        "BlockDeviceMappings": instance.shape["BlockDeviceMappings"], "ProductCodes": [],
+        "SourceDestCheck": {"Value": instance.shape["SourceDestCheck"]}, "EbsOptimized": {"Value": False},
         "SriovNetSupport": {},
         "EnaSupport": {"Value": True}, "EnclaveOptions": {"Enabled": False},
-        "Groups": instance["SecurityGroups"],
+        "Groups": instance.shape["SecurityGroups"],
     }
-    return {"InstanceId": instance["InstanceId"], member: values[member]}
+    return {"InstanceId": instance.shape["InstanceId"], member: values[member]}
 
 
 def _modification(params: dict) -> tuple[str, object]:
@@ -92,9 +92,9 @@ def _modification(params: dict) -> tuple[str, object]:
 PER_INTERFACE = ("groupSet", "sourceDestCheck")
 
 
-def _one_interface(instance: dict, attribute: str) -> None:
-    if attribute in PER_INTERFACE and len(instance.get("NetworkInterfaces") or []) > 1:
-        raise errors.multiple_interfaces(instance["InstanceId"])
+def _one_interface(instance: InstanceRecord, attribute: str) -> None:
+    if attribute in PER_INTERFACE and len(instance.shape.get("NetworkInterfaces") or []) > 1:
+        raise errors.multiple_interfaces(instance.shape["InstanceId"])
 
 
 def _boolean(value: object) -> bool:
@@ -105,10 +105,10 @@ def _boolean(value: object) -> bool:
     raise errors.InvalidParameterValue(f"Value ({str(value)[:32]}) for parameter value is invalid. Expected a boolean.")
 
 
-def _require_stopped(instance: dict, attribute: str) -> None:
-    if instance["State"]["Name"] != "stopped":
-        raise errors.IncorrectInstanceState(f"The instance '{instance['InstanceId']}' is not in the 'stopped' state; "
-                                            f"{attribute} can only be changed while it is stopped.")
+def _require_stopped(instance: InstanceRecord, attribute: str) -> None:
+    if instance.shape["State"]["Name"] != "stopped":
+        raise errors.IncorrectInstanceState(f"The instance '{instance.shape['InstanceId']}' is not in the 'stopped' "
+                                            f"state; {attribute} can only be changed while it is stopped.")
 
 
 @action("ModifyInstanceAttribute", checks_dry_run=True)
@@ -136,11 +136,11 @@ async def modify_instance_attribute(ctx: RequestContext, params: dict) -> dict:
         if ctx.dry_run:
             raise errors.DryRunOperation()
         changes = {"instance_type": flavor["name"]}
-        if flavor["name"] != instance["InstanceType"]:
+        if flavor["name"] != instance.shape["InstanceType"]:
             await view.nova.resize(instance.os_id, flavor["id"])
             await update_row(ctx, instance, **changes)  # shown at once, as EC2 does; the job confirms it
-            await resizes.schedule(ctx, view, instance["InstanceId"], instance.os_id, flavor,
-                                   instance["InstanceType"])
+            await resizes.schedule(ctx, view, instance.shape["InstanceId"], instance.os_id, flavor,
+                                   instance.shape["InstanceType"])
             return {}
     elif name == "groupSet":
         await _modify_groups(ctx, view, instance, value if isinstance(value, list) else [str(value)])
@@ -204,13 +204,13 @@ async def _delete_on_termination(ctx: RequestContext, view: CloudView, instance:
                                  mappings: list[dict]) -> None:
     """Whether attached volumes go with the instance: Nova's own flag, which decides what it deletes with the
     server (compute API 2.85), and our record of the mapping."""
-    shown = {m["DeviceName"]: m for m in instance["BlockDeviceMappings"]}
+    shown = {m["DeviceName"]: m for m in instance.shape["BlockDeviceMappings"]}
     wanted: dict[str, bool] = {}
     for mapping in mappings:
         device = str(mapping.get("DeviceName"))
         if device not in shown:
             raise errors.InvalidParameterValue(f"The device '{str(device)[:64]}' is not attached to "
-                                               f"{instance['InstanceId']}")
+                                               f"{instance.shape['InstanceId']}")
         flag = (mapping.get("Ebs") or {}).get("DeleteOnTermination")
         if flag is not None:
             wanted[device] = bool(flag)
@@ -235,7 +235,7 @@ async def _modify_groups(ctx: RequestContext, view: CloudView, instance: Instanc
     if not group_ids:
         raise errors.MissingParameter("The request must name at least one security group")
     wanted = {g.shape["GroupId"]: g.os["id"] for g in await resolve_groups(view, [], group_ids)}
-    current = {g["GroupId"]: g["GroupName"] for g in instance["SecurityGroups"]}
+    current = {g["GroupId"]: g["GroupName"] for g in instance.shape["SecurityGroups"]}
     if ctx.dry_run:
         raise errors.DryRunOperation()
     for group_id in wanted.keys() - current.keys():  # Nova takes a Neutron group's id where it says name
@@ -258,14 +258,14 @@ async def modify_instance_metadata_options(ctx: RequestContext, params: dict) ->
         raise errors.InvalidParameterValue("HttpPutResponseHopLimit must be between 1 and 64")
     instance, = await lookup(ctx, [params["InstanceId"]])
     if params.get("InstanceMetadataTags") == "enabled":  # its tags must be ones the metadata can show
-        tagging.check_metadata_keys(instance["InstanceId"], [t["Key"] for t in instance.get("Tags") or []])
+        tagging.check_metadata_keys(instance.shape["InstanceId"], [t["Key"] for t in instance.shape.get("Tags") or []])
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    current = {k: v for k, v in instance["MetadataOptions"].items() if k != "State"}
+    current = {k: v for k, v in instance.shape["MetadataOptions"].items() if k != "State"}
     options = metadata_options({**current, **{k: params[k] for k in (*choices, "HttpPutResponseHopLimit")
                                               if params.get(k) is not None}})
     await update_row(ctx, instance, metadata_options=options)
-    return {"InstanceId": instance["InstanceId"], "InstanceMetadataOptions": options}
+    return {"InstanceId": instance.shape["InstanceId"], "InstanceMetadataOptions": options}
 
 
 @action("GetPasswordData")
@@ -275,9 +275,9 @@ async def get_password_data(ctx: RequestContext, params: dict) -> dict:
     instance, = await lookup(ctx, [params["InstanceId"]])
     view = await ctx.cloud()
     password = ""
-    if instance["State"]["Name"] not in ("terminated", "shutting-down"):
+    if instance.shape["State"]["Name"] not in ("terminated", "shutting-down"):
         password = await view.nova.password(instance.os_id)
-    return {"InstanceId": instance["InstanceId"], "Timestamp": utcnow(), "PasswordData": password}
+    return {"InstanceId": instance.shape["InstanceId"], "Timestamp": utcnow(), "PasswordData": password}
 
 
 @action("GetConsoleOutput")
@@ -285,7 +285,7 @@ async def get_console_output(ctx: RequestContext, params: dict) -> dict:
     instance, = await lookup(ctx, [params["InstanceId"]])
     view = await ctx.cloud()
     output = ""
-    if instance["State"]["Name"] in ("running", "stopped", "stopping"):
+    if instance.shape["State"]["Name"] in ("running", "stopped", "stopping"):
         try:
             lines = 64 * 1024 // 80 if params.get("Latest") else None
             output = await view.nova.console_output(instance.os_id, lines)
@@ -293,4 +293,4 @@ async def get_console_output(ctx: RequestContext, params: dict) -> dict:
             if exc.status != 409:  # a server between states has no console yet: EC2 answers empty output
                 raise
     encoded = base64.b64encode(output.encode()[-64 * 1024:]).decode()
-    return {"InstanceId": instance["InstanceId"], "Timestamp": utcnow(), "Output": encoded}
+    return {"InstanceId": instance.shape["InstanceId"], "Timestamp": utcnow(), "Output": encoded}

@@ -24,7 +24,7 @@ async def _targets(ctx: RequestContext, instance_ids: list[str]) -> list[Instanc
 @action("TerminateInstances", checks_dry_run=True)
 async def terminate_instances(ctx: RequestContext, params: dict) -> dict:
     instances = await _targets(ctx, params["InstanceIds"])
-    protected = [i["InstanceId"] for i in instances if i.row is not None and i.row.disable_api_termination]
+    protected = [i.shape["InstanceId"] for i in instances if i.row is not None and i.row.disable_api_termination]
     if protected:
         raise errors.OperationNotPermitted(f"The instance '{protected[0]}' may not be terminated. Modify its "
                                            "'disableApiTermination' instance attribute and try again.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import filters, ids, paging
 from ec2proxy.handlers import action
+from ec2proxy.readmodels.instance_shapes import InstanceRecord
 from ec2proxy.readmodels.instances import describe, lookup
 
 
@@ -18,11 +19,11 @@ def _summary(ok: bool) -> dict:
             "Details": [{"Name": "reachability", "Status": "passed" if ok else "not-applicable"}]}
 
 
-def status_of(instance: dict) -> dict:
-    running = instance["State"]["Name"] == "running"
-    return {"InstanceId": instance["InstanceId"],
-            "AvailabilityZone": instance["Placement"]["AvailabilityZone"],
-            "InstanceState": instance["State"], "InstanceStatus": _summary(running),
+def status_of(instance: InstanceRecord) -> dict:
+    running = instance.shape["State"]["Name"] == "running"
+    return {"InstanceId": instance.shape["InstanceId"],
+            "AvailabilityZone": instance.shape["Placement"]["AvailabilityZone"],
+            "InstanceState": instance.shape["State"], "InstanceStatus": _summary(running),
             "SystemStatus": _summary(running), "Events": []}
 
 
@@ -46,5 +47,5 @@ async def describe_instance_status(ctx: RequestContext, params: dict) -> dict:
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     instances = await lookup(ctx, wanted) if wanted else await describe(ctx)
     if not params.get("IncludeAllInstances"):
-        instances = [i for i in instances if i["State"]["Name"] == "running"]
+        instances = [i for i in instances if i.shape["State"]["Name"] == "running"]
     return paging.answer(ctx, "InstanceStatuses", filters.apply([status_of(i) for i in instances], compiled), params)

@@ -194,27 +194,27 @@ async def get_launch_template_data(ctx: RequestContext, params: dict) -> dict:
     (instance,) = await lookup(ctx, [ids.check("i", params["InstanceId"])])
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    placement = {k: v for k, v in (instance.get("Placement") or {}).items()
+    placement = {k: v for k, v in (instance.shape.get("Placement") or {}).items()
                  if k in ("AvailabilityZone", "GroupName", "Tenancy") and v}
     row = instance.row
     data: dict = {
-        "ImageId": instance["ImageId"], "InstanceType": instance["InstanceType"], "Placement": placement,
+        "ImageId": instance.shape["ImageId"], "InstanceType": instance.shape["InstanceType"], "Placement": placement,
         "Monitoring": {"Enabled": False}, "DisableApiTermination": bool(row and row.disable_api_termination),
         "InstanceInitiatedShutdownBehavior": row.shutdown_behavior if row else "stop",
-        "MetadataOptions": instance.get("MetadataOptions") or {},
+        "MetadataOptions": instance.shape.get("MetadataOptions") or {},
         "NetworkInterfaces": [{"DeviceIndex": (n.get("Attachment") or {}).get("DeviceIndex", 0),
                                "SubnetId": n.get("SubnetId"), "Groups": [g["GroupId"] for g in n.get("Groups") or []],
                                "DeleteOnTermination": (n.get("Attachment") or {}).get("DeleteOnTermination", True)}
-                              for n in instance.get("NetworkInterfaces") or []],
+                              for n in instance.shape.get("NetworkInterfaces") or []],
     }
-    if instance.get("KeyName"):
-        data["KeyName"] = instance["KeyName"]
+    if instance.shape.get("KeyName"):
+        data["KeyName"] = instance.shape["KeyName"]
     if row is not None and row.user_data:
         data["UserData"] = row.user_data
-    tags = [t for t in instance.get("Tags") or [] if not t["Key"].startswith("aws:")]
+    tags = [t for t in instance.shape.get("Tags") or [] if not t["Key"].startswith("aws:")]
     if tags:
         data["TagSpecifications"] = [{"ResourceType": "instance", "Tags": tags}]
     if not data["NetworkInterfaces"]:
         data.pop("NetworkInterfaces")
-        data["SecurityGroupIds"] = [g["GroupId"] for g in instance.get("SecurityGroups") or []]
+        data["SecurityGroupIds"] = [g["GroupId"] for g in instance.shape.get("SecurityGroups") or []]
     return {"LaunchTemplateData": data}

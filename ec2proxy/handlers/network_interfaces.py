@@ -192,15 +192,15 @@ async def attach_network_interface(ctx: RequestContext, params: dict) -> dict:
     (instance,) = await lookup(ctx, [params["InstanceId"]])
     if port.get("device_id"):
         raise errors.InvalidNetworkInterfaceInUse(f"Interface {params['NetworkInterfaceId']} in use.")
-    if instance.get("VpcId") and instance["VpcId"] != ids.from_uuid("vpc", port["network_id"]):
+    if instance.shape.get("VpcId") and instance.shape["VpcId"] != ids.from_uuid("vpc", port["network_id"]):
         raise errors.InvalidParameterValue("The instance and the network interface are in different VPCs")
     index = params.get("DeviceIndex")
     held = vpcs.device_indexes([p for p in state["ports"] if p.get("device_id") == instance.os_id])
     if index is None or index < 1:
         raise errors.InvalidParameterValue("DeviceIndex must be 1 or more: index 0 is the instance's own")
     if index in held.values():
-        raise errors.InvalidParameterValue(f"Instance {instance['InstanceId']} already has an interface at device "
-                                           f"index {index}")
+        raise errors.InvalidParameterValue(f"Instance {instance.shape['InstanceId']} already has an interface at "
+                                           f"device index {index}")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
@@ -212,7 +212,7 @@ async def attach_network_interface(ctx: RequestContext, params: dict) -> dict:
     except BaseException as exc:
         await _untag(neutron, {**port, "tags": [f"{vpcs.DEVICE_INDEX}{index}"]})
         if isinstance(exc, BackendError) and exc.status == 409:
-            raise errors.IncorrectInstanceState(f"{instance['InstanceId']} cannot take an interface now: "
+            raise errors.IncorrectInstanceState(f"{instance.shape['InstanceId']} cannot take an interface now: "
                                                 f"{exc.message[:200]}") from None
         raise
     ctx.services.instance_changed(instance.os_id)

@@ -152,21 +152,21 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     volume, (instance,) = await asyncio.gather(find(ctx, params["VolumeId"]), lookup(ctx, [params["InstanceId"]]))
     if volume.shape["State"] != "available":
         raise errors.IncorrectState(f"{volume.shape['VolumeId']} is {volume.shape['State']}")
-    if instance["State"]["Name"] not in ("running", "stopped"):
-        raise errors.IncorrectInstanceState(f"Instance '{instance['InstanceId']}' is not 'running' or 'stopped'.")
-    if volume.shape["AvailabilityZone"] != instance["Placement"]["AvailabilityZone"]:
+    if instance.shape["State"]["Name"] not in ("running", "stopped"):
+        raise errors.IncorrectInstanceState(f"Instance '{instance.shape['InstanceId']}' is not 'running' or 'stopped'.")
+    if volume.shape["AvailabilityZone"] != instance.shape["Placement"]["AvailabilityZone"]:
         raise errors.InvalidVolumeZoneMismatch(
             f"The volume '{volume.shape['VolumeId']}' is not in the same availability zone as instance "
-            f"'{instance['InstanceId']}'")
+            f"'{instance.shape['InstanceId']}'")
     row = instance.row
     mappings = list(row.block_device_mappings or []) if row is not None else []
-    if device == instance["RootDeviceName"] or any(m.get("DeviceName") == device for m in mappings):
+    if device == instance.shape["RootDeviceName"] or any(m.get("DeviceName") == device for m in mappings):
         raise errors.InvalidParameterValue(f"Invalid value '{device}' for unixDevice. Attachment point {device} is "
                                            "already in use")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()
-    operation_id = await oplog.logged(ctx, [volume.shape["VolumeId"], instance["InstanceId"]])
+    operation_id = await oplog.logged(ctx, [volume.shape["VolumeId"], instance.shape["InstanceId"]])
     try:
         await view.nova.attach_volume(instance.os_id, volume.os["id"])
     except BackendError as exc:
@@ -181,7 +181,7 @@ async def attach_volume(ctx: RequestContext, params: dict) -> dict:
     await update_row(ctx, instance, block_device_mappings=mappings)
     await oplog.closed(ctx.services.sessions, operation_id)
     return {"AttachTime": attached_at, "Device": device,
-            "InstanceId": instance["InstanceId"], "State": "attaching", "VolumeId": volume.shape["VolumeId"],
+            "InstanceId": instance.shape["InstanceId"], "State": "attaching", "VolumeId": volume.shape["VolumeId"],
             "DeleteOnTermination": False}
 
 
@@ -199,9 +199,9 @@ async def detach_volume(ctx: RequestContext, params: dict) -> dict:
             f"Volume '{volume.shape['VolumeId']}' is in the '{volume.shape['State']}' state and not attached as asked.")
     attachment = attachments[0]
     (instance,) = await lookup(ctx, [attachment["InstanceId"]])
-    if attachment["Device"] == instance["RootDeviceName"]:
+    if attachment["Device"] == instance.shape["RootDeviceName"]:
         raise errors.OperationNotPermitted(f"Unable to detach root volume '{volume.shape['VolumeId']}' from instance "
-                                           f"'{instance['InstanceId']}'")
+                                           f"'{instance.shape['InstanceId']}'")
     if ctx.dry_run:
         raise errors.DryRunOperation()
     view = await ctx.cloud()

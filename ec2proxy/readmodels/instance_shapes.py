@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import operator
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ec2proxy import protocol
 from ec2proxy.ec2 import devices, filters, ids, states, tagging, timestamps, vpcs
@@ -53,18 +53,18 @@ _FIELDS = tuple(field.name for field in dataclasses.fields(InstanceRow))
 ROW_VALUES = operator.attrgetter(*_FIELDS)
 
 
-class InstanceRecord(dict):
-    """An instance: its EC2 ``Instance`` shape (the items, all that is ever serialized), and what we know of it
-    behind that shape (typed attributes)."""
+@dataclasses.dataclass(slots=True)
+class InstanceRecord:
+    """An instance: its EC2 ``Instance`` shape (``shape``: all that is ever serialized or filtered on), and what
+    we know of it behind that shape."""
 
-    __slots__ = ("os_id", "nova_status", "row", "reservation_id", "owner", "leaving_ports")
-
-    def __init__(self, shape: dict, *, os_id: str, nova_status: str | None, row: InstanceRow | None,
-                 reservation_id: str, owner: str):
-        super().__init__(shape)
-        self.os_id, self.nova_status, self.row = os_id, nova_status, row
-        self.reservation_id, self.owner = reservation_id, owner
-        self.leaving_ports: tuple[str, ...] = ()  # ports Nova keeps that go with the instance (ours to delete)
+    shape: dict
+    os_id: str
+    nova_status: str | None
+    row: InstanceRow | None
+    reservation_id: str
+    owner: str
+    leaving_ports: tuple[str, ...] = ()  # ports Nova keeps that go with the instance (ours to delete)
 
 
 class RenderedInstance(protocol.Prerendered):
@@ -79,9 +79,9 @@ class RenderedInstance(protocol.Prerendered):
 _get = filters.path
 
 
-FILTERS = {
+_SHAPE_FILTERS = {
     "instance-id": _get("InstanceId"), "instance-state-name": _get("State.Name"),
-    "instance-state-code": _get("State.Code"), "reservation-id": lambda i: i.reservation_id,
+    "instance-state-code": _get("State.Code"),
     "client-token": _get("ClientToken"), "image-id": _get("ImageId"), "instance-type": _get("InstanceType"),
     "key-name": _get("KeyName"), "availability-zone": _get("Placement.AvailabilityZone"),
     "launch-index": _get("AmiLaunchIndex"), "private-ip-address": _get("PrivateIpAddress"),
@@ -91,7 +91,7 @@ FILTERS = {
     "instance.group-name": _get("SecurityGroups.GroupName"), "subnet-id": _get("SubnetId"), "vpc-id": _get("VpcId"),
     **tagging.FILTERS,
     "launch-time": lambda i: timestamps.ec2_text(i["LaunchTime"]), "root-device-type": _get("RootDeviceType"),
-    "root-device-name": _get("RootDeviceName"), "owner-id": lambda i: i.owner,
+    "root-device-name": _get("RootDeviceName"),
     "requester-id": lambda i: [], "architecture": _get("Architecture"), "hypervisor": _get("Hypervisor"),
     "virtualization-type": _get("VirtualizationType"), "platform": _get("Platform"),
     "monitoring-state": _get("Monitoring.State"), "state-reason-code": _get("StateReason.Code"),
@@ -118,7 +118,6 @@ FILTERS = {
     "platform-details": lambda i: "Windows" if i.get("Platform") == "windows" else "Linux/UNIX",
     "usage-operation": lambda i: "RunInstances:0002" if i.get("Platform") == "windows" else "RunInstances",
     "network-interface.attachment.instance-id": _get("InstanceId"),
-    "network-interface.attachment.instance-owner-id": lambda i: i.owner,
     "network-interface.availability-zone": _get("Placement.AvailabilityZone"),
     "network-interface.requester-managed": filters.constant(False),
     "network-interface.attachment.network-card-index": filters.constant(0),
@@ -164,6 +163,17 @@ FILTERS = {
         "private-dns-name-options.enable-resource-name-dns-aaaa-record", "private-dns-name-options.hostname-type",
         "spot-instance-request-id", "tpm-support", "usage-operation-update-time"), filters.absent),
 }
+
+
+def _on_shape(getter: Callable[..., Any]) -> Callable[..., Any]:
+    """A getter of the EC2 shape, asked of an instance record."""
+    return lambda record, *more: getter(record.shape, *more)
+
+
+# DescribeInstances' filters, each asked of an InstanceRecord: the shape's members, and what the record knows
+FILTERS = {**{name: _on_shape(getter) for name, getter in _SHAPE_FILTERS.items()},
+           "reservation-id": lambda record: record.reservation_id, "owner-id": lambda record: record.owner,
+           "network-interface.attachment.instance-owner-id": lambda record: record.owner}
 
 
 def metadata_options(options: dict | None) -> dict:
@@ -285,13 +295,13 @@ def build_instance(server: dict, row: InstanceRow | None, project_id: str, group
     interfaces = network_interfaces(server, ports or [], project_id, region)
     instance.leaving_ports = tuple(p.neutron["id"] for p in ports or () if vpcs.goes_with_instance(p.neutron))
     if interfaces:
-        instance.update(NetworkInterfaces=interfaces, VpcId=interfaces[0]["VpcId"], SubnetId=interfaces[0]["SubnetId"],
-                        SourceDestCheck=interfaces[0]["SourceDestCheck"])
+        instance.shape.update(NetworkInterfaces=interfaces, VpcId=interfaces[0]["VpcId"],
+                              SubnetId=interfaces[0]["SubnetId"], SourceDestCheck=interfaces[0]["SourceDestCheck"])
         public = next((i["Association"]["PublicIp"] for i in interfaces if i.get("Association")), None)
         if ports is not None and public != public_ip:
-            instance.update(PublicIpAddress=public, PublicDnsName=hostname(public, region))
+            instance.shape.update(PublicIpAddress=public, PublicDnsName=hostname(public, region))
         for interface in interfaces:
-            names = {g["GroupId"]: g["GroupName"] for g in instance["SecurityGroups"]}
+            names = {g["GroupId"]: g["GroupName"] for g in instance.shape["SecurityGroups"]}
             for group in interface["Groups"]:
                 group["GroupName"] = names.get(group["GroupId"], "")
     return instance
@@ -306,5 +316,5 @@ def group_reservations(instances: Sequence[InstanceRecord | RenderedInstance], p
             # Reservation.Groups is "Not supported" in the EC2 API reference: AWS answers it empty, whatever
             # groups the launch named (they are on each instance and interface).
             reservation = by_id[rid] = {"ReservationId": rid, "OwnerId": project_id, "Groups": [], "Instances": []}
-        reservation["Instances"].append(instance)
+        reservation["Instances"].append(instance.shape if isinstance(instance, InstanceRecord) else instance)
     return list(by_id.values())

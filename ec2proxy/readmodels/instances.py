@@ -253,14 +253,15 @@ async def _assemble(ctx: RequestContext, servers: list[dict], groups: dict, port
                                    ctx.project_id, ctx.region)
             xml = fragments.INSTANCES.get(key)
             if xml is None:
-                instance = tagging.attach([build_instance(server, row, ctx.project_id, groups, ctx.region,
-                                                          own_ports)], "InstanceId", tags)[0]
-                xml = protocol.render(_instance_shape(), instance)
+                instance = build_instance(server, row, ctx.project_id, groups, ctx.region, own_ports)
+                xml = protocol.render(_instance_shape(), tagging.attach([instance.shape], "InstanceId", tags)[0])
                 fragments.INSTANCES.put(key, xml)
             instances.append(RenderedInstance(xml, ec2_id, reservation_of(server, row)))
             continue
         instances.append(build_instance(server, row, ctx.project_id, groups, ctx.region, own_ports))
-    return instances if render else tagging.attach(instances, "InstanceId", tags)
+    if not render:
+        tagging.attach([i.shape for i in instances], "InstanceId", tags)
+    return instances
 
 
 def _row_values(row: InstanceRow | None) -> tuple | None:
@@ -317,7 +318,7 @@ async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceR
                 known.update((await session.execute(select(Instance.ec2_id, Instance.os_id).where(
                     Instance.project_id == ctx.project_id, Instance.ec2_id.in_(chunk)))).tuples().all())
     if len(wanted) > 50 or any(i not in known for i in wanted):
-        found = {i["InstanceId"]: i for i in await describe(ctx)}
+        found = {i.shape["InstanceId"]: i for i in await describe(ctx)}
     else:
         view = await ctx.cloud()
         semaphore = asyncio.Semaphore(16)
@@ -335,11 +336,11 @@ async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceR
                                                _around(ctx, view, os_ids))
         shown = [s for s in servers if s is not None]
         if len(shown) < len(servers):  # deleted servers are only listed (changes-since), never shown
-            found = {i["InstanceId"]: i for i in await describe(ctx)}
+            found = {i.shape["InstanceId"]: i for i in await describe(ctx)}
         else:
             ports, rows, tags = around
             groups = await _groups_of(view, shown, ports)
-            found = {i["InstanceId"]: i for i in await _assemble(ctx, shown, groups, ports, rows, tags,
+            found = {i.shape["InstanceId"]: i for i in await _assemble(ctx, shown, groups, ports, rows, tags,
                                                                  {row.ec2_id for row in rows.values()}, False)}
     missing = [i for i in wanted if i not in found]
     if missing:
@@ -350,11 +351,11 @@ async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceR
 @tag_reads.exists("i")
 async def _existing(ctx: RequestContext, instance_ids: list[str]) -> set[str]:
     try:
-        return {i["InstanceId"] for i in await lookup(ctx, instance_ids)}
+        return {i.shape["InstanceId"] for i in await lookup(ctx, instance_ids)}
     except errors.EC2Error as exc:
         if exc.code != "InvalidInstanceID.NotFound":
             raise
-    return {i["InstanceId"] for i in await describe(ctx)} & set(instance_ids)
+    return {i.shape["InstanceId"] for i in await describe(ctx)} & set(instance_ids)
 
 
 async def with_metadata_tags(ctx: RequestContext, instance_ids: list[str]) -> list[str]:

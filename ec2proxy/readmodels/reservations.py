@@ -28,7 +28,7 @@ class Launched:
 
 
 def _reservation(ctx: RequestContext, reservation_id: str, instances: list[InstanceRecord]) -> dict:
-    instances.sort(key=lambda i: i["AmiLaunchIndex"])
+    instances.sort(key=lambda i: i.shape["AmiLaunchIndex"])
     grouped = group_reservations(instances, ctx.project_id)
     return grouped[0] if grouped else {"ReservationId": reservation_id, "OwnerId": ctx.project_id,
                                        "Groups": [], "Instances": []}
@@ -38,14 +38,14 @@ async def launched(ctx: RequestContext, launch: Launched) -> dict:
     """RunInstances' answer: the instances built from Nova's servers and the rows just written, placed where
     their interfaces will be, as AWS answers before the instances run."""
     ports = await server_ports(await ctx.cloud(), [s["id"] for s in launch.servers])
-    instances = tagging.attach([build_instance(s, launch.rows.get(s["id"]), ctx.project_id, launch.groups,
-                                               ctx.region, ports.get(s["id"])) for s in launch.servers],
-                               "InstanceId", launch.tags)
+    instances = [build_instance(s, launch.rows.get(s["id"]), ctx.project_id, launch.groups, ctx.region,
+                                ports.get(s["id"])) for s in launch.servers]
+    tagging.attach([i.shape for i in instances], "InstanceId", launch.tags)
     for instance in instances:
-        if not instance.get("VpcId") and launch.network_id:
-            instance["VpcId"] = ids.from_uuid("vpc", launch.network_id)
+        if not instance.shape.get("VpcId") and launch.network_id:
+            instance.shape["VpcId"] = ids.from_uuid("vpc", launch.network_id)
             if launch.subnet_id:
-                instance["SubnetId"] = ids.from_uuid("subnet", launch.subnet_id)
+                instance.shape["SubnetId"] = ids.from_uuid("subnet", launch.subnet_id)
     return _reservation(ctx, launch.reservation_id, instances)
 
 
@@ -70,7 +70,7 @@ async def replayed(ctx: RequestContext, reservation_id: str) -> dict:
     servers += [deleted_server(os_id) for os_id in os_ids if os_id not in seen]
     instances = await describe(ctx, servers=servers)
     if ctx.services.config.api.client_token_replay_terminated == "error" and instances and \
-            all(i["State"]["Name"] == "terminated" for i in instances):
+            all(i.shape["State"]["Name"] == "terminated" for i in instances):
         raise errors.IdempotentInstanceTerminated(
             "The client token you have provided is associated with a reservation whose "
             "instances have all terminated.")

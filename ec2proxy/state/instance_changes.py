@@ -16,21 +16,21 @@ from ec2proxy.readmodels.instance_shapes import InstanceRecord
 from ec2proxy.state import interface_removal, jobs, oplog, public_addresses, volume_removal
 
 
-async def change_state(ctx, instances: Sequence[dict], call, allowed: set[str],
+async def change_state(ctx, instances: Sequence[InstanceRecord], call, allowed: set[str],
                        current: tuple[int, str], idle: Collection[str] = frozenset()) -> list[dict]:
     for instance in instances:
-        name = instance["State"]["Name"]
+        name = instance.shape["State"]["Name"]
         if name not in allowed and name not in idle:
-            raise errors.IncorrectInstanceState(f"The instance '{instance['InstanceId']}' is not in a state from which "
-                                                f"{ctx.action} can act (it is {name}).")
+            raise errors.IncorrectInstanceState(f"The instance '{instance.shape['InstanceId']}' is not in a state "
+                                                f"from which {ctx.action} can act (it is {name}).")
     if ctx.dry_run:
         raise errors.DryRunOperation()
-    operation_id = await oplog.logged(ctx, [i["InstanceId"] for i in instances])
+    operation_id = await oplog.logged(ctx, [i.shape["InstanceId"] for i in instances])
     view = await ctx.cloud()
-    acting = [i for i in instances if i["State"]["Name"] in allowed]
+    acting = [i for i in instances if i.shape["State"]["Name"] in allowed]
     semaphore = asyncio.Semaphore(16)
 
-    async def act(instance: dict) -> None:
+    async def act(instance: InstanceRecord) -> None:
         async with semaphore:
             try:
                 await call(view.nova, instance)
@@ -45,9 +45,10 @@ async def change_state(ctx, instances: Sequence[dict], call, allowed: set[str],
     await oplog.closed(ctx.services.sessions, operation_id)
     changes = []
     for instance in instances:
-        previous = instance["State"]
+        previous = instance.shape["State"]
         now_state = {"Code": current[0], "Name": current[1]} if instance in acting else previous
-        changes.append({"InstanceId": instance["InstanceId"], "PreviousState": previous, "CurrentState": now_state})
+        changes.append({"InstanceId": instance.shape["InstanceId"], "PreviousState": previous,
+                        "CurrentState": now_state})
     return changes
 
 
@@ -65,7 +66,7 @@ async def terminate(ctx, instances: list[InstanceRecord]) -> list[dict]:
     servers; what Nova keeps that EC2 deletes with an instance goes by background jobs. A termination accepted
     is carried out: a delete Nova failed for now is asked again by a job until the server is gone (the instance
     shows shutting-down meanwhile), never answered as the backend's 500."""
-    ending = [i for i in instances if i["State"]["Name"] not in ("terminated", "shutting-down")]
+    ending = [i for i in instances if i.shape["State"]["Name"] not in ("terminated", "shutting-down")]
     await public_addresses.release(await ctx.cloud(), [i.os_id for i in ending])
     again: list[str] = []
 
@@ -82,16 +83,16 @@ async def terminate(ctx, instances: list[InstanceRecord]) -> list[dict]:
     changes = await change_state(ctx, instances, delete, {"pending", "running", "stopping", "stopped"},
                                  states.SHUTTING_DOWN, idle={"shutting-down", "terminated"})
     if again:
-        await jobs.schedule(ctx, await ctx.cloud(), DELETE_JOB, [i["InstanceId"] for i in instances
+        await jobs.schedule(ctx, await ctx.cloud(), DELETE_JOB, [i.shape["InstanceId"] for i in instances
                                                                  if i.os_id in again], {"servers": again})
     async with ctx.services.sessions() as session, session.begin():
-        for chunk in db.chunks([i["InstanceId"] for i in instances]):
+        for chunk in db.chunks([i.shape["InstanceId"] for i in instances]):
             await session.execute(update(Instance).where(
                 Instance.project_id == ctx.project_id, Instance.terminated_at.is_(None),
                 Instance.ec2_id.in_(chunk)).values(terminated_at=utcnow(), generation=Instance.generation + 1))
     going = [port_id for i in instances for port_id in i.leaving_ports]
     if going:  # interfaces set to go with the instance that Nova keeps (not its own): the proxy deletes them
-        await interface_removal.schedule(ctx, await ctx.cloud(), [i["InstanceId"] for i in instances], going)
+        await interface_removal.schedule(ctx, await ctx.cloud(), [i.shape["InstanceId"] for i in instances], going)
     # volumes set to go with the instances: Nova deletes them, but not one that has snapshots (Cinder refuses)
     await volume_removal.after_termination(ctx, await ctx.cloud(), ending)
     return changes

@@ -23,19 +23,19 @@ async def update_row(ctx: RequestContext, instance: InstanceRecord, **values) ->
     async with ctx.services.sessions() as session, session.begin():
         if row is None:
             session.add(Instance(
-                ec2_id=instance["InstanceId"], os_id=instance.os_id, project_id=ctx.project_id,
-                reservation_id=instance.reservation_id, launch_index=instance["AmiLaunchIndex"],
-                image_id=instance["ImageId"], instance_type=instance["InstanceType"],
-                key_name=instance.get("KeyName"), root_device_name=instance["RootDeviceName"],
-                block_device_mappings=[], metadata_options=instance["MetadataOptions"],
-                launched_at=instance["LaunchTime"] or utcnow(), generation=1, **values))
+                ec2_id=instance.shape["InstanceId"], os_id=instance.os_id, project_id=ctx.project_id,
+                reservation_id=instance.reservation_id, launch_index=instance.shape["AmiLaunchIndex"],
+                image_id=instance.shape["ImageId"], instance_type=instance.shape["InstanceType"],
+                key_name=instance.shape.get("KeyName"), root_device_name=instance.shape["RootDeviceName"],
+                block_device_mappings=[], metadata_options=instance.shape["MetadataOptions"],
+                launched_at=instance.shape["LaunchTime"] or utcnow(), generation=1, **values))
             try:
                 await session.flush()
             except IntegrityError:
                 raise _lost_race(instance) from None
         else:
             done = await session.execute(update(Instance).where(
-                Instance.ec2_id == instance["InstanceId"], Instance.project_id == ctx.project_id,
+                Instance.ec2_id == instance.shape["InstanceId"], Instance.project_id == ctx.project_id,
                 Instance.generation == row.generation).values(generation=row.generation + 1, **values))
             if done.rowcount != 1:
                 raise _lost_race(instance)
@@ -44,4 +44,4 @@ async def update_row(ctx: RequestContext, instance: InstanceRecord, **values) ->
 
 def _lost_race(instance: InstanceRecord) -> errors.EC2Error:
     return errors.IncorrectInstanceState(
-        f"The instance '{instance['InstanceId']}' was changed by another request; retry.")
+        f"The instance '{instance.shape['InstanceId']}' was changed by another request; retry.")

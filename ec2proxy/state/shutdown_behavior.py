@@ -52,7 +52,7 @@ async def terminate_shut_down(services) -> None:
             ctx = RequestContext(request_id=services.request_ids.next(), action="TerminateInstances",
                                  identity=Identity("", project_id, "", ""), region=services.config.api.region,
                                  services=services, _cloud=view)
-            ending = [i for i in await lookup(ctx, going) if i["State"]["Name"] == "stopped"]
+            ending = [i for i in await lookup(ctx, going) if i.shape["State"]["Name"] == "stopped"]
             if ending:
                 await instance_changes.terminate(ctx, ending)
 

@@ -27,12 +27,12 @@ WAIT = 60.0
 
 async def after_termination(ctx, view, instances: list[InstanceRecord]) -> None:
     """Log the job for the volumes set to go with these instances (EC2 Instance dicts with their Nova id)."""
-    volumes = {os_id: instance["InstanceId"] for instance in instances
-               for mapping in instance.get("BlockDeviceMappings") or []
+    volumes = {os_id: instance.shape["InstanceId"] for instance in instances
+               for mapping in instance.shape.get("BlockDeviceMappings") or []
                if (mapping.get("Ebs") or {}).get("DeleteOnTermination")
                and (os_id := ids.os_id_of(mapping["Ebs"]["VolumeId"])) is not None}
     if volumes:
-        servers = sorted({instance.os_id for instance in instances if instance["InstanceId"] in volumes.values()})
+        servers = sorted({instance.os_id for instance in instances if instance.shape["InstanceId"] in volumes.values()})
         await jobs.schedule(ctx, view, TERMINATED, sorted(set(volumes.values())),
                             {"servers": servers, "volumes": volumes})
 
