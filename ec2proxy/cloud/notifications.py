@@ -1,0 +1,153 @@
+"""OpenStack's notifications as they arrive on the message bus, read into the changes a live view keeps.
+
+What the lab showed (``tests/lab_samples/notifications.json``: a boot, a floating IP associated and removed, a
+stop and a start, a group and a rule made and deleted, a volume and a snapshot made and deleted, the server
+deleted, captured with ``LAB_NOTIFICATIONS=1``):
+
+* Every message is oslo.messaging's envelope ``{"oslo.version": "2.0", "oslo.message": "<JSON>"}``; the message
+  has ``event_type``, ``publisher_id``, ``priority``, ``timestamp`` (UTC to the microsecond, ``2026-12-07
+  14:06:14.371106``), ``payload`` and the request's context as ``_context_*`` members.
+* Nova sends versioned notifications (exchange ``nova``, topic ``versioned_notifications``): the payload is a
+  ``nova_object`` (``InstanceUpdatePayload``, ``InstanceActionPayload``) whose data has ``uuid``, ``tenant_id``,
+  ``state``, ``task_state``, ``power_state`` and ``updated_at`` — to the second only, and none at all on the first
+  updates of a boot, so not an order on its own: the message's timestamp breaks the tie.
+* Neutron (exchange ``neutron``, topic ``notifications``) sends ``<kind>.<action>.start`` and ``.end``; the
+  ``.end`` of a create or update carries the resource with its ``revision_number``; a delete carries
+  ``<kind>_id`` and, for most kinds, the resource as it was.
+* Cinder (exchange ``openstack``) sends ``volume.*`` and ``snapshot.*``, with no ``updated_at`` nor revision:
+  the message's timestamp is their only order.
+* An exchange exists only once its service has published on it: a consumer declares it (topic) before binding
+  its queue, or misses what comes first.
+
+A message that is not what these are is ``Malformed``; one of a kind a view does not keep is no change (None).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from typing import Any
+
+MAX_BODY = 1 << 20  # the largest message read; Nova's biggest (an instance with its devices) is a few KB
+NEUTRON_KINDS = ("port", "floatingip", "security_group", "security_group_rule", "network", "subnet", "router")
+CINDER_KINDS = ("volume", "snapshot")
+GONE = 10 ** 19  # a deleted Neutron object sorts after every revision of it
+
+
+class Malformed(ValueError):
+    """A message that is not an OpenStack notification as the services send them."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Change:
+    """One object as a notification shows it after a change: ``order`` compares two changes of the same object
+    as text (the later one sorts after; a database compares it as well as Python); ``data`` is the object as
+    the event carries it (None for a bare delete)."""
+
+    kind: str  # server, port, floatingip, security_group, security_group_rule, ..., volume, snapshot
+    os_id: str
+    project_id: str
+    deleted: bool
+    order: str
+    data: dict | None
+    event_type: str
+
+
+def message_of(body: bytes | str) -> dict:
+    """The notification inside oslo.messaging's envelope (or a message sent without one)."""
+    if len(body) > MAX_BODY:
+        raise Malformed(f"a message of {len(body)} bytes")
+    try:
+        outer = json.loads(body)
+        message = json.loads(outer["oslo.message"]) if isinstance(outer, dict) and "oslo.message" in outer \
+            else outer
+    except (ValueError, TypeError, KeyError) as exc:
+        raise Malformed(f"not an oslo.messaging envelope: {type(exc).__name__}") from None
+    if not isinstance(message, dict):
+        raise Malformed("the message is not an object")
+    for member, kind in (("event_type", str), ("timestamp", str), ("payload", dict)):
+        if not isinstance(message.get(member), kind):
+            raise Malformed(f"the message has no {member}")
+    return message
+
+
+def _stamp(message: dict) -> str:
+    """The message's timestamp, checked, as text that sorts as time does."""
+    text = message["timestamp"]
+    try:
+        when = datetime.datetime.fromisoformat(text.replace(" ", "T"))
+    except ValueError:
+        raise Malformed("the message's timestamp is not a time") from None
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 255:
+        raise Malformed(f"{what} is missing or not an id")
+    return value
+
+
+def _server(message: dict, event: str, stamp: str) -> Change | None:
+    payload = message["payload"]
+    data = payload.get("nova_object.data")
+    if not isinstance(data, dict) or "state" not in data:
+        return None  # a versioned payload of another object (a flavor, a scheduler's request spec...)
+    changed = data.get("updated_at") or data.get("created_at") or ""
+    if not isinstance(changed, str):
+        raise Malformed("updated_at is not a time")
+    deleted = event == "instance.delete.end" or data.get("state") == "deleted"
+    return Change("server", _text(data.get("uuid"), "uuid"), _text(data.get("tenant_id"), "tenant_id"), deleted,
+                  f"{changed[:32]}|{stamp}", data, event)
+
+
+def _neutron(message: dict, kind: str, action: str, stamp: str) -> Change | None:
+    payload = message["payload"]
+    resource = payload.get(kind)
+    if resource is not None and not isinstance(resource, dict):
+        raise Malformed(f"the {kind} is not an object")
+    deleted = action == "delete.end"
+    if resource is None:
+        if not deleted:
+            raise Malformed(f"a {kind} change without the {kind}")
+        os_id = _text(payload.get(f"{kind}_id"), f"{kind}_id")
+        context_project = message.get("_context_project_id")
+        return Change(kind, os_id, _text(context_project, "the project"), True, f"{GONE}|{stamp}", None,
+                      message["event_type"])
+    revision = resource.get("revision_number", 0)
+    if not isinstance(revision, int) or isinstance(revision, bool) or not 0 <= revision < GONE:
+        raise Malformed("revision_number is not a number")
+    project = resource.get("project_id") or resource.get("tenant_id")
+    # a deleted object is after every revision of it, whatever revision it was deleted at
+    return Change(kind, _text(resource.get("id"), "id"), _text(project, "project_id"), deleted,
+                  f"{GONE if deleted else revision:020d}|{stamp}", resource, message["event_type"])
+
+
+def _cinder(message: dict, kind: str, action: str, stamp: str) -> Change:
+    payload = message["payload"]
+    os_id = _text(payload.get(f"{kind}_id"), f"{kind}_id")
+    return Change(kind, os_id, _text(payload.get("tenant_id"), "tenant_id"), action == "delete.end", stamp,
+                  payload, message["event_type"])
+
+
+def change_of(message: dict) -> Change | None:
+    """The change a notification reports, or None for one a view does not keep (a ``.start``, a scheduler's
+    notice, a kind no Describe shows)."""
+    event = message["event_type"]
+    stamp = _stamp(message)
+    kind, _, action = event.partition(".")
+    if kind == "instance":
+        return _server(message, event, stamp) if action == "update" or action.endswith(".end") else None
+    if not action.endswith(".end"):
+        return None  # a .start carries the request, not the result
+    if kind in NEUTRON_KINDS:
+        return _neutron(message, kind, action, stamp)
+    if kind in CINDER_KINDS:
+        return _cinder(message, kind, action, stamp)
+    return None
+
+
+def newer(change: Change, known: Change | None) -> bool:
+    """Whether ``change`` is to be applied over what is known of its object: never going backwards, and the
+    same change twice applied once."""
+    return known is None or change.order > known.order
