@@ -145,6 +145,21 @@ class LaunchTemplateVersion(Base):
     marker: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the ClientToken's, for its replay
 
 
+class ViewObject(Base):
+    """One OpenStack object as its services' notifications last showed it (the live view, issue 29): written
+    only by a change whose ``order_key`` sorts after the one held, so the view never goes backwards."""
+
+    __tablename__ = "view_objects"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)  # server, port, floatingip, volume...
+    os_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    order_key: Mapped[str] = mapped_column(String(64))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    applied_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
 class ClientToken(Base):
     """The idempotency ledger: a row is INSERTed before any backend call, under a UNIQUE key."""
 

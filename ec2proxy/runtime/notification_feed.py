@@ -1,0 +1,106 @@
+"""The feed of OpenStack's notifications into the live view: one queue on the operators' RabbitMQ, shared by
+every worker of every proxy (competing consumers: each message is applied by one of them).
+
+aio-pika is the consumer: native asyncio on the proxy's own loop, a robust connection that comes back after the
+broker does, per-message acknowledgement. (oslo.messaging's notification listener would bring its executor
+threads and oslo.config into the proxy for the same AMQP consumption.)
+
+The exchanges are declared before the queue is bound to them, as oslo.messaging declares them (topic, not
+durable): an exchange exists only once its service has published, and a queue bound after that misses what came
+first. A message that is no notification is counted and dropped; a change is acknowledged once applied, or
+given back to the queue when the database is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from typing import Callable
+
+import aio_pika
+from aio_pika.exceptions import ChannelPreconditionFailed
+
+from ec2proxy import db
+from ec2proxy.cloud import notifications
+from ec2proxy.state import live_view
+
+log = logging.getLogger(__name__)
+# Where each service sends (the services' defaults: Cinder's exchange is oslo.messaging's own, "openstack")
+BINDINGS = {"nova": ("versioned_notifications.*",), "neutron": ("notifications.*",),
+            "openstack": ("notifications.*",)}
+QUEUE = "ec2proxy-live-view"
+PREFETCH = 64
+
+
+def amqp_url(transport_url: str) -> str:
+    """oslo.messaging's ``rabbit://user:password@host:port/vhost`` as an AMQP URL."""
+    return "amqp://" + transport_url.split("://", 1)[1] if transport_url.startswith("rabbit://") else transport_url
+
+
+class Counts(collections.Counter):
+    """What the feed did with the messages it took: applied, stale, ignored, malformed, requeued, failed."""
+
+
+async def _exchange(connection, channel, name: str):
+    """The service's exchange, declared as oslo.messaging declares it; one an operator made durable is taken
+    as it is."""
+    try:
+        return channel, await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=False)
+    except ChannelPreconditionFailed:
+        channel = await connection.channel()
+        return channel, await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, passive=True)
+
+
+async def _handle(message, sessions, counts: Counts) -> None:
+    try:
+        change = notifications.change_of(notifications.message_of(message.body))
+    except notifications.Malformed as exc:
+        counts["malformed"] += 1
+        log.warning("dropped a malformed notification (%s) from exchange %s", exc, message.exchange)
+        await message.ack()
+        return
+    if change is None:
+        counts["ignored"] += 1
+        await message.ack()
+        return
+    try:
+        applied = await live_view.apply(sessions, change)
+    except Exception as exc:
+        if db.unavailable(exc):
+            counts["requeued"] += 1
+            await message.nack(requeue=True)  # the database is away: another worker, or this one later
+            await asyncio.sleep(1.0)
+        else:  # ours to fix; the feed goes on without this one message (the reconciliation repairs its object)
+            counts["failed"] += 1
+            log.exception("a notification (%s of %s %s) could not be applied", change.event_type, change.kind,
+                          change.os_id)
+            await message.nack(requeue=False)
+        return
+    counts["applied" if applied else "stale"] += 1
+    await message.ack()
+
+
+async def consume(transport_url: str, sessions, counts: Counts, stop: asyncio.Event, queue_name: str = QUEUE,
+                  on_ready: Callable[[], None] | None = None, bindings: dict | None = None) -> None:
+    """Apply the notifications of the broker at ``transport_url`` until ``stop`` is set (``bindings``: other
+    exchanges than the services' defaults, as an operator's configuration or a test names them)."""
+    connection = await aio_pika.connect_robust(amqp_url(transport_url))
+    try:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=PREFETCH)
+        queue = await channel.declare_queue(queue_name, durable=True)
+        for exchange, keys in (bindings or BINDINGS).items():
+            _, declared = await _exchange(connection, await connection.channel(), exchange)
+            for key in keys:
+                await queue.bind(declared, routing_key=key)
+        async def handle(message) -> None:
+            await _handle(message, sessions, counts)
+
+        tag = await queue.consume(handle)
+        if on_ready is not None:
+            on_ready()
+        await stop.wait()
+        await queue.cancel(tag)
+    finally:
+        await connection.close()

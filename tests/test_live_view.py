@@ -1,0 +1,153 @@
+"""The feed of OpenStack's notifications into the live view (issue 29, first part), through the machine's
+RabbitMQ: the lab's own messages (``tests/lab_samples/notifications.json``) published as the services publish
+them are applied to ``view_objects``; replayed twice and out of order they change nothing; malformed ones are
+counted and dropped while the feed goes on; two consumers share one queue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pathlib
+import random
+import uuid
+
+import pytest
+
+from ec2proxy import db
+from ec2proxy.db.models import ViewObject
+from ec2proxy.runtime import notification_feed
+
+BROKER = os.environ.get("EC2PROXY_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
+SAMPLES = json.loads((pathlib.Path(__file__).parent / "lab_samples" / "notifications.json").read_text())
+
+
+async def _broker_or_skip():
+    import aio_pika
+
+    try:
+        return await asyncio.wait_for(aio_pika.connect(BROKER), 5)
+    except Exception as exc:  # noqa: BLE001 - any failure to reach it means there is none to test with
+        if os.environ.get("EC2PROXY_REQUIRE_DATABASES"):
+            raise
+        pytest.skip(f"no RabbitMQ at {BROKER} ({type(exc).__name__}); the machine's runs on 127.0.0.1:5672")
+
+
+class Feed:
+    """Consumers on test-only exchanges (a lab on the same broker keeps its own), and a publisher."""
+
+    def __init__(self, tmp_path: pathlib.Path, url: str | None = None):
+        self.tag = uuid.uuid4().hex[:8]
+        self.exchanges = {name: f"test-{self.tag}-{name}" for name in notification_feed.BINDINGS}
+        self.bindings = {self.exchanges[name]: keys for name, keys in notification_feed.BINDINGS.items()}
+        self.url = url or f"sqlite+aiosqlite:///{tmp_path / 'view.sqlite'}"
+        self.engine = db.create_engine(self.url)
+        self.sessions = db.sessionmaker(self.engine)
+        self.counts = notification_feed.Counts()
+        self.stop = asyncio.Event()
+        self.tasks: list[asyncio.Task] = []
+
+    async def start(self, consumers: int = 1) -> None:
+        await asyncio.to_thread(db.upgrade, self.url)  # Alembic runs its own loop
+        for _ in range(consumers):
+            ready = asyncio.Event()
+            self.tasks.append(asyncio.create_task(notification_feed.consume(
+                BROKER, self.sessions, self.counts, self.stop, queue_name=f"test-{self.tag}",
+                on_ready=ready.set, bindings=self.bindings)))
+            await asyncio.wait_for(ready.wait(), 10)
+
+    async def publish(self, samples: list[dict], extra: list[bytes] = ()) -> None:
+        import aio_pika
+
+        connection = await aio_pika.connect(BROKER)
+        async with connection:
+            channel = await connection.channel()
+            exchanges = {name: await channel.get_exchange(self.exchanges[name]) for name in self.exchanges}
+            for sample in samples:
+                await exchanges[sample["exchange"]].publish(
+                    aio_pika.Message(json.dumps(sample["body"]).encode()), routing_key=sample["routing_key"])
+            for body in extra:
+                await exchanges["nova"].publish(aio_pika.Message(body), routing_key="versioned_notifications.info")
+
+    async def until(self, total: int) -> None:
+        for _ in range(200):
+            if sum(self.counts.values()) >= total:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"the feed took {dict(self.counts)}, {total} expected")
+
+    async def rows(self) -> dict[tuple[str, str], tuple]:
+        from sqlalchemy import select
+
+        async with self.sessions() as session:
+            return {(r.kind, r.os_id): (r.project_id, r.order_key, r.deleted, json.dumps(r.data, sort_keys=True))
+                    for r in (await session.scalars(select(ViewObject))).all()}
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.gather(*self.tasks)
+        import aio_pika
+
+        connection = await aio_pika.connect(BROKER)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(f"test-{self.tag}")
+            for name in self.exchanges.values():
+                await channel.exchange_delete(name)
+        await self.engine.dispose()
+
+
+async def test_the_lab_notifications_make_the_view_and_replays_change_nothing(tmp_path):
+    await _made_and_replayed(Feed(tmp_path))
+
+
+async def test_the_view_on_shared_databases(tmp_path, shared_database):
+    """PostgreSQL and MariaDB, as several workers share them: the same stream makes the same view."""
+    await _made_and_replayed(Feed(tmp_path, shared_database))
+
+
+async def _made_and_replayed(feed: Feed) -> None:
+    await (await _broker_or_skip()).close()
+    await feed.start()
+    try:
+        await feed.publish(SAMPLES)
+        await feed.until(len(SAMPLES))
+        assert feed.counts["malformed"] == 0 and feed.counts["applied"] > 0
+        rows = await feed.rows()
+        servers = [key for key in rows if key[0] == "server"]
+        assert len(servers) == 1 and rows[servers[0]][2] is True  # booted, stopped, started, deleted
+        for kind in ("floatingip", "security_group", "security_group_rule", "volume", "snapshot", "port"):
+            held = [value for key, value in rows.items() if key[0] == kind]
+            assert held and all(deleted for _, _, deleted, _ in held), kind
+        assert {project for project, *_ in rows.values()} == {SAMPLES_PROJECT}
+
+        replay = SAMPLES * 2
+        random.Random(3).shuffle(replay)
+        junk = [b"not json", b'{"oslo.version": "2.0", "oslo.message": "{}"}', b"x" * 2_000_000]
+        before = sum(feed.counts.values())
+        await feed.publish(replay, junk)
+        await feed.until(before + len(replay) + len(junk))
+        assert feed.counts["malformed"] == len(junk)
+        assert await feed.rows() == rows  # nothing went backwards, nothing applied twice
+    finally:
+        await feed.close()
+
+
+async def test_two_consumers_share_one_queue(tmp_path):
+    await (await _broker_or_skip()).close()
+    feed = Feed(tmp_path)
+    await feed.start(consumers=2)
+    try:
+        await feed.publish(SAMPLES)
+        await feed.until(len(SAMPLES))
+        assert sum(feed.counts.values()) == len(SAMPLES)  # each message taken once, by one of them
+        rows = await feed.rows()
+        assert rows[next(key for key in rows if key[0] == "server")][2] is True
+    finally:
+        await feed.close()
+
+
+SAMPLES_PROJECT = next(json.loads(s["body"]["oslo.message"])["payload"]["nova_object.data"]["tenant_id"]
+                       for s in SAMPLES if s["exchange"] == "nova"
+                       and "nova_object.data" in json.loads(s["body"]["oslo.message"])["payload"]
+                       and "tenant_id" in json.loads(s["body"]["oslo.message"])["payload"]["nova_object.data"])
