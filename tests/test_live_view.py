@@ -118,7 +118,7 @@ async def _made_and_replayed(feed: Feed) -> None:
         assert len(servers) == 1 and rows[servers[0]][2] is True  # booted, stopped, started, deleted
         for kind in ("floatingip", "security_group", "security_group_rule", "volume", "snapshot", "port"):
             held = [value for key, value in rows.items() if key[0] == kind]
-            assert held and all(deleted for _, _, deleted, _ in held), kind
+            assert held and all(deleted for _, _, deleted, _ in held), (kind, dict(feed.counts))
         assert {project for project, *_ in rows.values()} == {SAMPLES_PROJECT}
 
         replay = SAMPLES * 2
@@ -151,3 +151,92 @@ SAMPLES_PROJECT = next(json.loads(s["body"]["oslo.message"])["payload"]["nova_ob
                        for s in SAMPLES if s["exchange"] == "nova"
                        and "nova_object.data" in json.loads(s["body"]["oslo.message"])["payload"]
                        and "tenant_id" in json.loads(s["body"]["oslo.message"])["payload"]["nova_object.data"])
+
+
+def _metric(server, outcome: str) -> float:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.admin}/metrics") as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(f'ec2proxy_notifications{{outcome="{outcome}"}}'):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.mark.e2e
+def test_serve_feeds_the_view_from_the_bus_and_counts_in_metrics(tmp_path):
+    """``ec2proxy serve`` with ``[notifications] transport_url`` (set by the environment as any option): its
+    worker binds the queue and applies what the services publish; /metrics counts each outcome."""
+    import sqlite3
+    import time
+
+    from tests.support import Server, until
+
+    asyncio.run(_broker_reachable_or_skip())
+    tag = uuid.uuid4().hex[:8]
+    exchanges = {name: f"test-{tag}-{name}" for name in notification_feed.BINDINGS}
+    bindings = " ".join(f"{exchanges[name]}={key}" for name, keys in notification_feed.BINDINGS.items()
+                        for key in keys)
+    server = Server(tmp_path / "proxy", env={"EC2PROXY_NOTIFICATIONS_TRANSPORT_URL": "rabbit://guest:guest@127.0.0.1:5672/",
+                                             "EC2PROXY_NOTIFICATIONS_BINDINGS": bindings,
+                                             "EC2PROXY_NOTIFICATIONS_QUEUE": f"test-{tag}"}).start()
+    try:
+        async def publish() -> None:
+            import aio_pika
+
+            connection = await aio_pika.connect(BROKER)
+            async with connection:
+                for _ in range(100):  # the worker declares the exchanges once it has connected
+                    try:
+                        channel = await connection.channel()
+                        found = {n: await channel.get_exchange(exchanges[n]) for n in exchanges}
+                        break
+                    except Exception:  # noqa: BLE001 - not declared yet
+                        await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError("the worker never declared its exchanges")
+                for sample in SAMPLES:
+                    await found[sample["exchange"]].publish(aio_pika.Message(json.dumps(sample["body"]).encode()),
+                                                            routing_key=sample["routing_key"])
+                await found["nova"].publish(aio_pika.Message(b"not json"), routing_key="versioned_notifications.info")
+
+        asyncio.run(publish())
+        until(lambda: sum(_metric(server, o) for o in ("applied", "stale", "ignored", "malformed")) >=
+              len(SAMPLES) + 1, seconds=30, delay=0.2)
+        assert _metric(server, "malformed") == 1 and _metric(server, "applied") > 0
+        with sqlite3.connect(tmp_path / "proxy" / "ec2proxy.sqlite") as database:
+            kinds = {kind for (kind,) in database.execute("SELECT kind FROM view_objects")}
+        assert {"server", "port", "floatingip", "volume", "snapshot"} <= kinds
+    finally:
+        server.stop()
+        asyncio.run(_cleanup(tag, exchanges.values()))
+    time.sleep(0)
+
+
+@pytest.mark.e2e
+def test_serve_with_its_broker_away_serves_and_says_so(tmp_path):
+    from tests.support import Server, until
+
+    server = Server(tmp_path / "proxy", env={"EC2PROXY_NOTIFICATIONS_TRANSPORT_URL": "rabbit://guest:guest@127.0.0.1:1/"}
+                    ).start()
+    try:
+        until(lambda: _metric(server, "unreachable") >= 1, seconds=30, delay=0.2)
+        assert server.client().describe_regions()["Regions"]  # the API answers meanwhile
+        assert "cannot reach its broker" in server.log.read_text()
+    finally:
+        server.stop()
+
+
+async def _broker_reachable_or_skip() -> None:
+    await (await _broker_or_skip()).close()
+
+
+async def _cleanup(tag: str, exchanges) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(BROKER)
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(f"test-{tag}")
+        for name in exchanges:
+            await channel.exchange_delete(name)

@@ -21,7 +21,7 @@ from ec2proxy import config as configuration
 from ec2proxy.auth.credentials import LocalCredentialStore
 from ec2proxy.frontdoor import actions, listeners
 from ec2proxy.frontdoor.app import create_admin_app, create_api_server
-from ec2proxy.runtime import embedded, workers
+from ec2proxy.runtime import embedded, notification_feed, workers
 from ec2proxy.runtime.services import open_services
 from ec2proxy.state import jobs
 
@@ -151,6 +151,7 @@ async def _serve(config: configuration.Config) -> None:
             accounts = await _embedded_cloud(stack, config)
         services = await stack.enter_async_context(open_services(config))
         await stack.enter_async_context(jobs.running(services))
+        await stack.enter_async_context(notification_feed.running(services))
         identity = await _demo_identity(config, services, accounts)
         await _listen(stack, config, services, inherited)
         if inherited is None:

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import functools
 import logging
-from typing import Callable
+from typing import AsyncIterator, Callable
 
 import aio_pika
 from aio_pika.exceptions import ChannelPreconditionFailed
+from prometheus_client import Gauge
 
 from ec2proxy import db
 from ec2proxy.cloud import notifications
@@ -31,6 +34,8 @@ BINDINGS = {"nova": ("versioned_notifications.*",), "neutron": ("notifications.*
             "openstack": ("notifications.*",)}
 QUEUE = "ec2proxy-live-view"
 PREFETCH = 64
+RETRY = 5.0  # seconds between attempts to reach a broker that is away
+OUTCOMES = ("applied", "stale", "ignored", "malformed", "requeued", "failed", "unreachable")
 
 
 def amqp_url(transport_url: str) -> str:
@@ -104,3 +109,52 @@ async def consume(transport_url: str, sessions, counts: Counts, stop: asyncio.Ev
         await queue.cancel(tag)
     finally:
         await connection.close()
+
+
+def parse_bindings(text: str) -> dict[str, tuple[str, ...]]:
+    """``[notifications] bindings``: EXCHANGE=TOPIC pairs, space-separated."""
+    out: dict[str, tuple[str, ...]] = {}
+    for pair in text.split():
+        exchange, _, topic = pair.partition("=")
+        if not exchange or not topic:
+            raise ValueError(f"[notifications] bindings: {pair!r} is not EXCHANGE=TOPIC")
+        out[exchange] = (*out.get(exchange, ()), topic)
+    return out
+
+
+async def _forever(config, sessions, counts: Counts, stop: asyncio.Event) -> None:
+    """The feed, back after the broker is: while it is away the log and /metrics say so."""
+    bindings = parse_bindings(config.notifications.bindings)
+    while not stop.is_set():
+        try:
+            await consume(config.notifications.transport_url, sessions, counts, stop,
+                          queue_name=config.notifications.queue, bindings=bindings)
+        except Exception as exc:  # noqa: BLE001 - the broker away, refused, gone: tried again
+            counts["unreachable"] += 1
+            log.warning("the notification feed cannot reach its broker (%s: %s); trying again in %.0f s",
+                        type(exc).__name__, exc, RETRY)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETRY)
+
+
+@contextlib.asynccontextmanager
+async def running(services) -> AsyncIterator[Counts]:
+    """The feed while the worker serves, when ``[notifications] transport_url`` is set; its counts in
+    /metrics as ``ec2proxy_notifications{outcome}``."""
+    counts = Counts()
+    config = services.config
+    if not config.notifications.transport_url:
+        yield counts
+        return
+    parse_bindings(config.notifications.bindings)  # a bad setting stops the start, not the feed later
+    gauge = Gauge("ec2proxy_notifications", "OpenStack notifications this worker took, by outcome", ["outcome"],
+                  registry=services.metrics.registry)
+    for outcome in OUTCOMES:
+        gauge.labels(outcome).set_function(functools.partial(counts.__getitem__, outcome))
+    stop = asyncio.Event()
+    task = asyncio.create_task(_forever(config, services.sessions, counts, stop))
+    try:
+        yield counts
+    finally:
+        stop.set()
+        await task

@@ -24,15 +24,21 @@ async def _apply(session, change: Change) -> bool:
                         applied_at=utcnow())
     if change.data is not None:  # a bare delete keeps what was last known of the object
         values["data"] = change.data
-    done = await session.execute(update(ViewObject).where(
-        ViewObject.kind == change.kind, ViewObject.os_id == change.os_id,
-        ViewObject.order_key < change.order).values(**values))
-    if done.rowcount:
-        return True
-    held = await session.scalar(select(ViewObject.order_key).where(
-        ViewObject.kind == change.kind, ViewObject.os_id == change.os_id))
-    if held is not None:
-        return False  # the same change again, or one older than what is held
+    for _ in range(ATTEMPTS):
+        done = await session.execute(update(ViewObject).where(
+            ViewObject.kind == change.kind, ViewObject.os_id == change.os_id,
+            ViewObject.order_key < change.order).values(**values))
+        if done.rowcount:
+            return True
+        held = await session.scalar(select(ViewObject.order_key).where(  # a locking read: the latest row
+            ViewObject.kind == change.kind, ViewObject.os_id == change.os_id).with_for_update())
+        if held is None:
+            break
+        if held >= change.order:
+            return False  # the same change again, or one older than what is held
+        # an older row committed between the two statements (each sees what is committed when it runs): again
+    else:
+        raise RuntimeError(f"the view's {change.kind} {change.os_id} kept changing under a notification")
     session.add(ViewObject(kind=change.kind, os_id=change.os_id, **{**values, "data": change.data}))
     await session.flush()  # another writer's first row of the object at once: IntegrityError, asked again
     return True
