@@ -54,11 +54,7 @@ async def create_launch_template(ctx: RequestContext, params: dict) -> dict:
         row = LaunchTemplate(template_id=create.marker, project_id=ctx.project_id, name=name, default_version=1,
                              latest_version=1, created_by=_created_by(ctx), created_at=utcnow())
         first = changes.version_row(ctx.project_id, row.template_id, 1, data, description, row.created_by)
-        try:
-            await create.record(changes.create, row, first, tags)
-        except errors.EC2Error as failure:
-            await create.failed(failure)
-            raise
+        await create.record(changes.create, row, first, tags)
     shown = await templates.shapes(ctx, [create.marker])
     if not shown:
         raise errors.IdempotentParameterMismatch("The launch template created with this client token no longer "
@@ -81,11 +77,7 @@ async def create_launch_template_version(ctx: RequestContext, params: dict) -> d
     if create.owner:
         row = changes.version_row(ctx.project_id, template.template_id, 0, data, description, _created_by(ctx),
                                   marker=create.marker)
-        try:
-            template = await create.record(changes.add_version, template.template_id, row)
-        except errors.EC2Error as failure:
-            await create.failed(failure)
-            raise
+        template = await create.record(changes.add_version, template.template_id, row)
         return {"LaunchTemplateVersion": templates.version_shape(template, row)}
     found = await templates.by_marker(ctx, create.marker)
     if found is None:

@@ -3,12 +3,12 @@ tags, further versions numbered one after the other, the default version, deleti
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ec2proxy.db.models import LaunchTemplate, LaunchTemplateVersion, utcnow
 from ec2proxy.ec2 import errors
-from ec2proxy.readmodels.launch_templates import version_not_found
+from ec2proxy.readmodels.launch_templates import id_not_found, version_not_found
 from ec2proxy.state import tag_writes
 
 
@@ -34,16 +34,16 @@ async def create(session, template: LaunchTemplate, first: LaunchTemplateVersion
 
 async def add_version(session, template_id: str, row: LaunchTemplateVersion) -> LaunchTemplate:
     """``row`` as the template's next version (its number set here); the template as it is then."""
-    template = await session.get(LaunchTemplate, template_id, with_for_update=True)
-    if template is None:
-        raise errors.InvalidLaunchTemplateIdNotFound(
-            f"The specified launch template, with template ID {template_id}, does not exist.")
-    newest = (await session.scalar(select(func.max(LaunchTemplateVersion.version)).where(
-        LaunchTemplateVersion.template_id == template_id))) or 0
-    row.version = max(newest, template.latest_version) + 1
+    # the number taken by one UPDATE first: it holds the template's row (SQLite: the database) until the
+    # transaction ends, so two at once number one after the other; it never falls back below a deleted version
+    taken = await session.execute(update(LaunchTemplate).where(LaunchTemplate.template_id == template_id).values(
+        latest_version=LaunchTemplate.latest_version + 1))
+    if not taken.rowcount:
+        raise id_not_found(template_id)
+    template = await session.get(LaunchTemplate, template_id, populate_existing=True)
+    row.version = template.latest_version
     session.add(row)
-    template.latest_version = row.version
-    await session.flush()  # two at once: one takes the number, the other's transaction runs again
+    await session.flush()
     return template
 
 

@@ -158,12 +158,16 @@ class Create:
 
     async def record(self, change: Callable[..., Awaitable[Any]], *args: Any, job: bool = False) -> Any:
         """``change(session, *args)`` and the token's outcome in one transaction: what the create made is
-        recorded exactly when its claim is finished."""
+        recorded exactly when its claim is finished; a change refused (an EC2 error) finishes the claim with it."""
         async def work(session) -> Any:
             made = await change(session, *args)
             await self.done(session, job=job)
             return made
-        return await db.transaction(self.ctx.services.sessions, work)
+        try:
+            return await db.transaction(self.ctx.services.sessions, work)
+        except errors.EC2Error as failure:
+            await self.failed(failure)
+            raise
 
     async def done(self, session, *, job: bool = False) -> None:
         """Succeeded, in the transaction that writes what the create made. ``job``: the logged operation
