@@ -196,6 +196,11 @@ class DevCloudSection:
         'HOST:PORT of the embedded dev cloud (port 0: any free port); it keeps its state in '
         'DATA_DIR/devcloud.')
     delay: float = option(0.5, 'Seconds the embedded dev cloud takes for each asynchronous transition.')
+    notify_url: str = option('',
+        'RabbitMQ URL (rabbit://user:password@host:5672/) the embedded dev cloud sends its notifications to, '
+        'shaped as Nova, Neutron and Cinder send theirs; empty: none.')
+    notify_exchanges: str = option('nova=nova neutron=neutron cinder=openstack',
+        'SERVICE=EXCHANGE pairs the embedded dev cloud notifies on (the services\' defaults).')
 
 
 @dataclasses.dataclass

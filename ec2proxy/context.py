@@ -10,6 +10,8 @@ here imports the front door or the runtime, so data flows one way.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:
@@ -17,7 +19,22 @@ if TYPE_CHECKING:
 
     from ec2proxy.auth.credentials import Identity
     from ec2proxy.cloud import Cloud, CloudView
+    from ec2proxy.cloud.notifications import Change
     from ec2proxy.config import Config
+
+
+class LiveFeed(Protocol):
+    """The live view's feed as requests see it (``ec2proxy.state.live_view.Feed``)."""
+
+    configured: bool
+    connected: bool
+    trusted_since: datetime.datetime | None
+    reads: Counter
+
+    def watch(self, view: CloudView, sessions: async_sessionmaker) -> None: ...
+
+    async def observed(self, sessions: async_sessionmaker, project_id: str, changes: list[Change],
+                       since: datetime.datetime) -> None: ...
 
 
 class RequestIdSource(Protocol):
@@ -47,6 +64,9 @@ class Services(Protocol):
 
     @property
     def background(self) -> set: ...
+
+    @property
+    def live(self) -> LiveFeed: ...
 
     @property
     def page_key(self) -> bytes: ...
@@ -82,6 +102,8 @@ class RequestContext:
             scoped = self.identity.scoped
             self._cloud = await (self.services.cloud.view(scoped=scoped) if scoped is not None
                                  else self.services.cloud.view(self.project_id))
+            if self.services.live.configured:
+                self.services.live.watch(self._cloud, self.services.sessions)
         return self._cloud
 
     @property

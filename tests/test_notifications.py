@@ -51,7 +51,8 @@ def test_every_message_of_the_lab_reads():
 def test_a_server_is_followed_through_its_life():
     servers = [c for c in _changes() if c.kind == "server"]
     assert len({c.os_id for c in servers}) == 1 and len({c.project_id for c in servers}) == 1
-    states = [(c.data["state"], c.data["task_state"]) for c in sorted(servers, key=lambda c: c.order)]
+    states = [(c.data["OS-EXT-STS:vm_state"], c.data["OS-EXT-STS:task_state"])
+              for c in sorted(servers, key=lambda c: c.order)]
     assert states[0] == ("building", "scheduling")
     assert ("stopped", None) in states and ("active", None) in states
     assert states[-1][0] == "deleted" and sorted(servers, key=lambda c: c.order)[-1].deleted

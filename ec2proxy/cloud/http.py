@@ -171,6 +171,9 @@ class ServiceClient:
         self.token = token
         self.headers = headers or {}
         self.renew = renew  # the proxy's own tokens: a refused one (401) is renewed once and the call repeated
+        # Told of every call that may have changed something (path, body), whatever its outcome: the live view
+        # marks what our own writes changed (``ec2proxy.state.live_view.marking``).
+        self.on_write: Callable[[str, Any], Awaitable[None]] | None = None
 
     async def _renewing(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
         """A 401 means the service did nothing with the call, so it is safe to repeat with a new token."""
@@ -192,7 +195,11 @@ class ServiceClient:
         def attempt() -> Awaitable[Response]:
             return self.transport.request(self.service, method, self.url(path), self.token, headers=headers, **kwargs)
 
-        return await (self._renewing(attempt) if renewable else attempt())
+        try:
+            return await (self._renewing(attempt) if renewable else attempt())
+        finally:
+            if method != "GET" and self.on_write is not None:
+                await self.on_write(path, kwargs.get("json_body"))
 
     async def stream_copy(self, source: str, target: str, timeout: float = 3600.0) -> None:
         """GET ``source`` and PUT its body to ``target`` chunk by chunk: large data never sits in memory."""

@@ -79,13 +79,67 @@ def _stamp(message: dict) -> str:
         when = datetime.datetime.fromisoformat(text.replace(" ", "T"))
     except ValueError:
         raise Malformed("the message's timestamp is not a time") from None
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return stamp_of(when)
 
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value or len(value) > 255:
         raise Malformed(f"{what} is missing or not an id")
     return value
+
+
+# Nova's server status of a vm_state, and of the tasks that change it (the API's own table, as documented for
+# GET /servers/{id}: "status" is derived from these two)
+STATUS = {"active": "ACTIVE", "building": "BUILD", "stopped": "SHUTOFF", "resized": "VERIFY_RESIZE",
+          "paused": "PAUSED", "suspended": "SUSPENDED", "rescued": "RESCUE", "error": "ERROR", "deleted": "DELETED",
+          "soft-delete": "SOFT_DELETED", "shelved": "SHELVED", "shelved_offloaded": "SHELVED_OFFLOADED"}
+TASK_STATUS = {
+    "active": {"rebooting": "REBOOT", "reboot_pending": "REBOOT", "reboot_started": "REBOOT",
+               "rebooting_hard": "HARD_REBOOT", "reboot_pending_hard": "HARD_REBOOT",
+               "reboot_started_hard": "HARD_REBOOT", "updating_password": "PASSWORD", "rebuilding": "REBUILD",
+               "rebuild_block_device_mapping": "REBUILD", "rebuild_spawning": "REBUILD", "migrating": "MIGRATING",
+               "resize_prep": "RESIZE", "resize_migrating": "RESIZE", "resize_migrated": "RESIZE",
+               "resize_finish": "RESIZE"},
+    "stopped": {"resize_prep": "RESIZE", "resize_migrating": "RESIZE", "resize_migrated": "RESIZE",
+                "resize_finish": "RESIZE", "rebuilding": "REBUILD"},
+    "resized": {"resize_reverting": "REVERT_RESIZE"},
+    "error": {"rebuilding": "REBUILD"},
+}
+
+
+def _object(value: Any) -> dict:
+    """A versioned object's fields (``nova_object.data``)."""
+    data = value.get("nova_object.data") if isinstance(value, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def server_of(data: dict) -> dict:
+    """Nova's versioned instance payload as the server Nova's API shows (the members the describe path reads,
+    ``ec2proxy.readmodels.instances.SERVER_KEYS``). ``security_groups`` is not in the payload (Nova reads a
+    server's groups from its ports), nor, unless Nova sends them (``bdms_in_notifications``), its volumes: None
+    says they are to be read elsewhere."""
+    vm_state, task = data.get("state"), data.get("task_state")
+    addresses: dict[str, list] = {}
+    for ip in map(_object, data.get("ip_addresses") or []):
+        addresses.setdefault(ip.get("label") or "", []).append({
+            "addr": ip.get("address"), "version": ip.get("version"), "OS-EXT-IPS:type": "fixed",
+            "OS-EXT-IPS-MAC:mac_addr": ip.get("mac"), "port_id": ip.get("port_uuid")})
+    devices = data.get("block_devices")
+    fault = _object(data.get("fault"))
+    return {
+        "id": data.get("uuid"), "tenant_id": data.get("tenant_id"), "name": data.get("display_name"),
+        "status": TASK_STATUS.get(str(vm_state), {}).get(str(task)) or STATUS.get(str(vm_state), "UNKNOWN"),
+        "OS-EXT-STS:vm_state": vm_state, "OS-EXT-STS:task_state": task,
+        "created": data.get("created_at"), "updated": data.get("updated_at"), "key_name": data.get("key_name"),
+        "OS-EXT-AZ:availability_zone": data.get("availability_zone"),
+        "image": {"id": data["image_uuid"]} if data.get("image_uuid") else "",
+        "flavor": {"original_name": _object(data.get("flavor")).get("name")},
+        "addresses": addresses, "security_groups": None,
+        "os-extended-volumes:volumes_attached": None if devices is None else [
+            {"id": d.get("volume_id"), "delete_on_termination": d.get("delete_on_termination")}
+            for d in map(_object, devices)],
+        **({"fault": {"message": fault.get("exception_message")}} if fault else {}),
+    }
 
 
 def _server(message: dict, event: str, stamp: str) -> Change | None:
@@ -97,8 +151,31 @@ def _server(message: dict, event: str, stamp: str) -> Change | None:
     if not isinstance(changed, str):
         raise Malformed("updated_at is not a time")
     deleted = event == "instance.delete.end" or data.get("state") == "deleted"
-    return Change("server", _text(data.get("uuid"), "uuid"), _text(data.get("tenant_id"), "tenant_id"), deleted,
-                  f"{changed[:32]}|{stamp}", data, event)
+    server = server_of(data)
+    return Change("server", _text(server["id"], "uuid"), _text(server["tenant_id"], "tenant_id"), deleted,
+                  server_order(changed, stamp), server, event)
+
+
+def server_order(updated: str, stamp: str) -> str:
+    """A server's order: Nova's updated_at (to the second), then when it was seen (a notification's
+    timestamp, or when the API was read): text that sorts as time."""
+    return f"{updated.replace('T', ' ').rstrip('Z')[:19]}|{stamp}"
+
+
+def neutron_order(revision: int, stamp: str) -> str:
+    return f"{revision:020d}|{stamp}"
+
+
+def stamp_of(when: datetime.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def link_of(kind: str, data: dict | None) -> str | None:
+    """The object a view row belongs to, by which it is found: a port's server, a floating IP's port."""
+    if data is None:
+        return None
+    value = data.get("device_id") if kind == "port" else data.get("port_id") if kind == "floatingip" else None
+    return value if isinstance(value, str) and value else None
 
 
 def _neutron(message: dict, kind: str, action: str, stamp: str) -> Change | None:
@@ -120,7 +197,7 @@ def _neutron(message: dict, kind: str, action: str, stamp: str) -> Change | None
     project = resource.get("project_id") or resource.get("tenant_id")
     # a deleted object is after every revision of it, whatever revision it was deleted at
     return Change(kind, _text(resource.get("id"), "id"), _text(project, "project_id"), deleted,
-                  f"{GONE if deleted else revision:020d}|{stamp}", resource, message["event_type"])
+                  neutron_order(GONE if deleted else revision, stamp), resource, message["event_type"])
 
 
 def _cinder(message: dict, kind: str, action: str, stamp: str) -> Change:

@@ -158,6 +158,21 @@ class ViewObject(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     applied_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+    link: Mapped[str | None] = mapped_column(String(255), nullable=True)  # a port's server, a floating IP's port
+
+    __table_args__ = (Index("ix_view_objects_link", "kind", "link"),)
+
+
+class ViewMark(Base):
+    """An object the proxy itself changed (a call to Nova, Neutron or Cinder other than a read), and when: its
+    view rows are not read until a direct read after that time replaced them (read your writes, issue 29)."""
+
+    __tablename__ = "view_marks"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    os_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+    marked_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class ClientToken(Base):

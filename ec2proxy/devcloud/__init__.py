@@ -20,7 +20,18 @@ from typing import Any
 
 from aiohttp import web
 
-from ec2proxy.devcloud import compute, compute_catalog, identity, image, network, ports, server_groups, subnets, volume
+from ec2proxy.devcloud import (
+    compute,
+    compute_catalog,
+    identity,
+    image,
+    network,
+    notifier,
+    ports,
+    server_groups,
+    subnets,
+    volume,
+)
 from ec2proxy.devcloud.common import STATE, TOKEN, DevCloud, HTTPError, fail, new_id, now, reply
 from ec2proxy.devcloud.store import Store
 
@@ -264,8 +275,10 @@ def accounts(store: Store) -> dict[str, Any]:
     return meta["accounts"] if meta else seed(store)
 
 
-def create_app(data_dir: pathlib.Path, delay: float = 0.5, region: str = "RegionOne") -> web.Application:
-    """The dev cloud application; its state lives in ``data_dir/devcloud.sqlite``."""
+def create_app(data_dir: pathlib.Path, delay: float = 0.5, region: str = "RegionOne",
+               notify: notifier.Notifier | None = None) -> web.Application:
+    """The dev cloud application; its state lives in ``data_dir/devcloud.sqlite``; with ``notify``, every change
+    is a notification on its broker."""
     data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(data_dir / "devcloud.sqlite")
     state = DevCloud(store=store, region=region, delay=delay)
@@ -280,6 +293,17 @@ def create_app(data_dir: pathlib.Path, delay: float = 0.5, region: str = "Region
     async def close(app: web.Application) -> None:
         store.close()
 
+    if notify is not None:
+        store.listener = notify.written
+
+        async def notifying(app: web.Application):
+            tasks = [asyncio.create_task(notify.run()), asyncio.create_task(notifier.settle_due(state))]
+            yield
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        app.cleanup_ctx.append(notifying)
     app.on_cleanup.append(close)
     return app
 

@@ -11,7 +11,7 @@ import contextlib
 import json
 import pathlib
 import sqlite3
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 class Store:
@@ -23,6 +23,8 @@ class Store:
             "CREATE TABLE IF NOT EXISTS objects (kind TEXT, id TEXT, data TEXT, PRIMARY KEY (kind, id))"
         )
         self._depth = 0
+        # Told of every write (the store, kind, the object written or None, the object before): the notifier
+        self.listener: Callable[[Store, str, dict | None, dict | None], None] | None = None
         self.data: dict[str, dict[str, dict]] = {}
         for kind, ident, data in self._db.execute("SELECT kind, id, data FROM objects ORDER BY rowid"):
             self.data.setdefault(kind, {})[ident] = json.loads(data)
@@ -37,14 +39,19 @@ class Store:
         return self.data.get(kind, {}).get(ident)
 
     def put(self, kind: str, obj: dict) -> dict:
+        old = self.all(kind).get(obj["id"])
         self.all(kind)[obj["id"]] = obj
         self._db.execute("INSERT OR REPLACE INTO objects (kind, id, data) VALUES (?, ?, ?)",
                          (kind, obj["id"], json.dumps(obj)))
+        if self.listener is not None:
+            self.listener(self, kind, obj, old)
         return obj
 
     def delete(self, kind: str, ident: str) -> None:
-        self.all(kind).pop(ident, None)
+        old = self.all(kind).pop(ident, None)
         self._db.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (kind, ident))
+        if self.listener is not None and old is not None:
+            self.listener(self, kind, None, old)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:

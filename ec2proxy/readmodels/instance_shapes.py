@@ -194,7 +194,11 @@ class Port:
     """
 
     neutron: dict
-    public_ip: str | None
+    floating: dict | None = None  # Neutron's floating IP on the port
+
+    @property
+    def public_ip(self) -> str | None:
+        return self.floating.get("floating_ip_address") if self.floating else None
 
 
 def network_interfaces(server: dict, ports: list[Port], project_id: str, region: str) -> list[dict]:

@@ -20,7 +20,7 @@ from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Tag, utcnow
 from ec2proxy.ec2 import errors, fragments, ids, tagging, vpcs
 from ec2proxy.ec2.records import Described
-from ec2proxy.readmodels import keypairs, tag_reads
+from ec2proxy.readmodels import keypairs, live_instances, tag_reads
 from ec2proxy.readmodels.instance_shapes import (
     ROW_VALUES,
     InstanceRecord,
@@ -65,9 +65,9 @@ async def _group_ids(view: CloudView) -> dict[str, str]:
     return {g["name"]: ids.from_uuid("sg", g["id"]) for g in groups}
 
 
-FIP_FIELDS = ["id", "port_id", "floating_ip_address"]
+FIP_FIELDS = ["id", "port_id", "floating_ip_address", "revision_number"]
 PORT_FIELDS = ["id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at",
-               "port_security_enabled", "allowed_address_pairs", "tags"]
+               "port_security_enabled", "allowed_address_pairs", "tags", "revision_number"]
 
 
 async def server_ports(view: CloudView, server_ids: list[str] | None) -> dict[str, list[Port]]:
@@ -88,17 +88,17 @@ async def server_ports(view: CloudView, server_ids: list[str] | None) -> dict[st
         fips, ports = await asyncio.gather(
             view.neutron.list("floatingip", fip_fields),
             view.neutron.list_where("port", "device_id", server_ids, {"fields": PORT_FIELDS}))
-    public = {f["port_id"]: f["floating_ip_address"] for f in fips if f.get("port_id")}
+    floating = {f["port_id"]: f for f in fips if f.get("port_id")}
     out: dict[str, list[Port]] = {}
     for port in ports:
         if port.get("device_id"):
-            out.setdefault(port["device_id"], []).append(Port(port, public.get(port["id"])))
+            out.setdefault(port["device_id"], []).append(Port(port, floating.get(port["id"])))
     return out
 
 
 # What an instance is made of in Nova's server (``build_instance``, ``states``, ``devices.from_nova``): a
 # listing keeps only these of each page as it comes, a third of the objects at 10,000 servers.
-SERVER_KEYS = ("id", "status", "tenant_id", "created", "key_name", "addresses", "fault", "security_groups",
+SERVER_KEYS = ("id", "status", "tenant_id", "created", "updated", "key_name", "addresses", "fault", "security_groups",
                "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state", "OS-EXT-AZ:availability_zone",
                "os-extended-volumes:volumes_attached")
 
@@ -320,32 +320,59 @@ async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceR
     if len(wanted) > 50 or any(i not in known for i in wanted):
         found = {i.shape["InstanceId"]: i for i in await describe(ctx)}
     else:
-        view = await ctx.cloud()
-        semaphore = asyncio.Semaphore(16)
-
-        async def server(os_id: str) -> dict | None:
-            async with semaphore:
-                try:
-                    return slim(await view.nova.get_server(os_id))
-                except BackendNotFound:
-                    return None
-
         os_ids = [known[i] for i in wanted]
-        # The servers and what they are made of at the same time: one Nova GET's time, not two round trips.
-        servers, around = await asyncio.gather(asyncio.gather(*(server(os_id) for os_id in os_ids)),
-                                               _around(ctx, view, os_ids))
-        shown = [s for s in servers if s is not None]
-        if len(shown) < len(servers):  # deleted servers are only listed (changes-since), never shown
-            found = {i.shape["InstanceId"]: i for i in await describe(ctx)}
-        else:
-            ports, rows, tags = around
-            groups = await _groups_of(view, shown, ports)
-            found = {i.shape["InstanceId"]: i for i in await _assemble(ctx, shown, groups, ports, rows, tags,
-                                                                 {row.ec2_id for row in rows.values()}, False)}
+        made = await _from_view(ctx, os_ids) if ctx.services.live.configured else None
+        if made is None:
+            made = await _read(ctx, os_ids)
+        found = {i.shape["InstanceId"]: i for i in made}
     missing = [i for i in wanted if i not in found]
     if missing:
         raise errors.not_found("InstanceID", ", ".join(missing))
     return [found[i] for i in wanted]
+
+
+async def _from_view(ctx: RequestContext, os_ids: list[str]) -> list[InstanceRecord] | None:
+    """The instances of these servers from the live view, or None when it cannot vouch for them (counted)."""
+    reads = ctx.services.live.reads
+    try:
+        (shown, ports, groups), (rows, tags) = await asyncio.gather(live_instances.servers(ctx, os_ids),
+                                                                    _stored(ctx, os_ids))
+    except live_instances.Unanswered as exc:
+        reads[str(exc)] += 1
+        return None
+    if not live_instances.volumes_known(shown, rows):
+        reads["unknown"] += 1
+        return None
+    reads["view"] += 1
+    return await _assemble(ctx, shown, groups, ports, rows, tags, {row.ec2_id for row in rows.values()}, False)
+
+
+async def _read(ctx: RequestContext, os_ids: list[str]) -> list[InstanceRecord]:
+    """The instances of these servers read from Nova one by one (and what they are made of, from Neutron and
+    our database); with the live view on, what was read refreshes it."""
+    view = await ctx.cloud()
+    semaphore = asyncio.Semaphore(16)
+    since = utcnow()
+
+    async def server(os_id: str) -> dict | None:
+        async with semaphore:
+            try:
+                return slim(await view.nova.get_server(os_id))
+            except BackendNotFound:
+                return None
+
+    # The servers and what they are made of at the same time: one Nova GET's time, not two round trips.
+    servers, around = await asyncio.gather(asyncio.gather(*(server(os_id) for os_id in os_ids)),
+                                           _around(ctx, view, os_ids))
+    shown = [s for s in servers if s is not None]
+    if len(shown) < len(servers):  # deleted servers are only listed (changes-since), never shown
+        return await describe(ctx)
+    ports, rows, tags = around
+    groups = await _groups_of(view, shown, ports)
+    made = await _assemble(ctx, shown, groups, ports, rows, tags, {row.ec2_id for row in rows.values()}, False)
+    if ctx.services.live.configured:
+        await live_instances.remember(ctx, view, shown, ports, since)
+    return made
 
 
 @tag_reads.exists("i")

@@ -56,7 +56,12 @@ async def _start_devcloud(stack: contextlib.AsyncExitStack, config: configuratio
     """Run the dev cloud in this process on a loopback port; answers its URL and seeded accounts."""
     from ec2proxy import devcloud
 
-    app = devcloud.create_app(config.data_dir / "devcloud", delay=config.devcloud.delay, region=config.api.region)
+    notify = None
+    if config.devcloud.notify_url:
+        exchanges = dict(pair.partition("=")[::2] for pair in config.devcloud.notify_exchanges.split())
+        notify = devcloud.notifier.Notifier(config.devcloud.notify_url, exchanges)
+    app = devcloud.create_app(config.data_dir / "devcloud", delay=config.devcloud.delay, region=config.api.region,
+                              notify=notify)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)

@@ -87,10 +87,15 @@ async def _handle(message, sessions, counts: Counts) -> None:
 
 
 async def consume(transport_url: str, sessions, counts: Counts, stop: asyncio.Event, queue_name: str = QUEUE,
-                  on_ready: Callable[[], None] | None = None, bindings: dict | None = None) -> None:
+                  on_ready: Callable[[], None] | None = None, bindings: dict | None = None,
+                  feed: live_view.Feed | None = None) -> None:
     """Apply the notifications of the broker at ``transport_url`` until ``stop`` is set (``bindings``: other
-    exchanges than the services' defaults, as an operator's configuration or a test names them)."""
+    exchanges than the services' defaults, as an operator's configuration or a test names them; ``feed``: told
+    when the connection is up and when it is not)."""
     connection = await aio_pika.connect_robust(amqp_url(transport_url))
+    if feed is not None:
+        connection.close_callbacks.add(feed.down)
+        connection.reconnect_callbacks.add(feed.up)
     try:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=PREFETCH)
@@ -103,11 +108,15 @@ async def consume(transport_url: str, sessions, counts: Counts, stop: asyncio.Ev
             await _handle(message, sessions, counts)
 
         tag = await queue.consume(handle)
+        if feed is not None:
+            feed.up()
         if on_ready is not None:
             on_ready()
         await stop.wait()
         await queue.cancel(tag)
     finally:
+        if feed is not None:
+            feed.down()
         await connection.close()
 
 
@@ -122,13 +131,13 @@ def parse_bindings(text: str) -> dict[str, tuple[str, ...]]:
     return out
 
 
-async def _forever(config, sessions, counts: Counts, stop: asyncio.Event) -> None:
+async def _forever(config, sessions, counts: Counts, stop: asyncio.Event, feed: live_view.Feed) -> None:
     """The feed, back after the broker is: while it is away the log and /metrics say so."""
     bindings = parse_bindings(config.notifications.bindings)
     while not stop.is_set():
         try:
             await consume(config.notifications.transport_url, sessions, counts, stop,
-                          queue_name=config.notifications.queue, bindings=bindings)
+                          queue_name=config.notifications.queue, bindings=bindings, feed=feed)
         except Exception as exc:  # noqa: BLE001 - the broker away, refused, gone: tried again
             counts["unreachable"] += 1
             log.warning("the notification feed cannot reach its broker (%s: %s); trying again in %.0f s",
@@ -140,19 +149,29 @@ async def _forever(config, sessions, counts: Counts, stop: asyncio.Event) -> Non
 @contextlib.asynccontextmanager
 async def running(services) -> AsyncIterator[Counts]:
     """The feed while the worker serves, when ``[notifications] transport_url`` is set; its counts in
-    /metrics as ``ec2proxy_notifications{outcome}``."""
+    /metrics as ``ec2proxy_notifications{outcome}``, whether it is connected as ``ec2proxy_live_view_connected``
+    and how Describe* read (the view, or OpenStack directly and why) as ``ec2proxy_live_view_reads{outcome}``."""
     counts = Counts()
     config = services.config
     if not config.notifications.transport_url:
         yield counts
         return
     parse_bindings(config.notifications.bindings)  # a bad setting stops the start, not the feed later
+    feed: live_view.Feed = services.live
+    registry = services.metrics.registry
     gauge = Gauge("ec2proxy_notifications", "OpenStack notifications this worker took, by outcome", ["outcome"],
-                  registry=services.metrics.registry)
+                  registry=registry)
     for outcome in OUTCOMES:
         gauge.labels(outcome).set_function(functools.partial(counts.__getitem__, outcome))
+    Gauge("ec2proxy_live_view_connected", "Whether this worker's notification feed is connected (1) or not, "
+          "when Describe* reads OpenStack directly", registry=registry).set_function(lambda: float(feed.connected))
+    reads = Gauge("ec2proxy_live_view_reads", "Describe* answers of this worker: from the view, or read "
+                  "directly and why", ["outcome"], registry=registry)
+    for outcome in live_view.READS:
+        reads.labels(outcome).set_function(functools.partial(feed.reads.__getitem__, outcome))
+    feed.configured = True
     stop = asyncio.Event()
-    task = asyncio.create_task(_forever(config, services.sessions, counts, stop))
+    task = asyncio.create_task(_forever(config, services.sessions, counts, stop, feed))
     try:
         yield counts
     finally:

@@ -24,6 +24,7 @@ from ec2proxy.frontdoor.accesslog import AccessLog
 from ec2proxy.frontdoor.metrics import Metrics
 from ec2proxy.frontdoor.ratelimit import RateLimiter
 from ec2proxy.frontdoor.requestids import RequestIds
+from ec2proxy.state import live_view
 
 
 @dataclasses.dataclass
@@ -48,6 +49,7 @@ class Services:
     # what arrives on a connection once it closes it, so a body still on the way then is never complete.
     body_reads: set = dataclasses.field(default_factory=set)
     stopping: bool = False
+    live: live_view.Feed = dataclasses.field(default_factory=live_view.Feed)  # the notification feed's state
 
     def stop_reading(self, grace: float = 0.2) -> None:
         """Bodies not complete within ``grace`` are answered Unavailable (retryable) instead of waited for."""

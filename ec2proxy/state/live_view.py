@@ -9,21 +9,60 @@ which takes no row lock.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import collections
+import dataclasses
+import datetime
+import logging
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ec2proxy import db
-from ec2proxy.cloud.notifications import Change
-from ec2proxy.db.models import ViewObject, utcnow
+from ec2proxy.cloud import writes
+from ec2proxy.cloud.notifications import Change, link_of
+from ec2proxy.db.models import ViewMark, ViewObject, utcnow
+
+log = logging.getLogger(__name__)
 
 ATTEMPTS = 3
+
+
+# How Describe* answered: from the view; or directly, the feed being down, an object unknown to the view (or not
+# trusted: not seen since the feed connected), or one our own write changed and no direct read saw since
+READS = ("view", "down", "unknown", "written")
+
+
+@dataclasses.dataclass
+class Feed:
+    """This worker's feed as the read models see it: the view is read only while the feed is connected (every
+    change since is on its way), else Describe* reads OpenStack directly; ``reads`` counts which it did and why
+    (``/metrics`` ``ec2proxy_live_view_reads``)."""
+
+    configured: bool = False
+    connected: bool = False
+    # When the feed last (re)connected: what was lost before (the broker away, its exchanges gone with it) is
+    # not trusted, so a row is read only when a change or a direct read wrote it since.
+    trusted_since: datetime.datetime | None = None
+    reads: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+
+    def up(self, *_) -> None:
+        self.connected, self.trusted_since = True, utcnow()
+
+    def down(self, *_) -> None:
+        self.connected = False
+
+    def watch(self, view, sessions) -> None:
+        marking(view, sessions)
+
+    async def observed(self, sessions, project_id: str, changes: list[Change], since: datetime.datetime) -> None:
+        await observed(sessions, project_id, changes, since)
 
 
 async def _apply(session, change: Change) -> bool:
     values: dict = dict(project_id=change.project_id, order_key=change.order, deleted=change.deleted,
                         applied_at=utcnow())
     if change.data is not None:  # a bare delete keeps what was last known of the object
-        values["data"] = change.data
+        values.update(data=change.data, link=link_of(change.kind, change.data))
     for _ in range(ATTEMPTS):
         done = await session.execute(update(ViewObject).where(
             ViewObject.kind == change.kind, ViewObject.os_id == change.os_id,
@@ -39,7 +78,8 @@ async def _apply(session, change: Change) -> bool:
         # an older row committed between the two statements (each sees what is committed when it runs): again
     else:
         raise RuntimeError(f"the view's {change.kind} {change.os_id} kept changing under a notification")
-    session.add(ViewObject(kind=change.kind, os_id=change.os_id, **{**values, "data": change.data}))
+    session.add(ViewObject(kind=change.kind, os_id=change.os_id,
+                           **{**values, "data": change.data, "link": link_of(change.kind, change.data)}))
     await session.flush()  # another writer's first row of the object at once: IntegrityError, asked again
     return True
 
@@ -53,3 +93,64 @@ async def apply(sessions, change: Change) -> bool:
             if attempt + 1 == ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+async def observed(sessions, project_id: str, changes: list[Change], since: datetime.datetime) -> None:
+    """What a direct read found (read after ``since``), in one transaction: applied as any change (never over a
+    newer one), and the marks of the objects read, made before ``since``, lifted (the read showed what those
+    writes did)."""
+    now = utcnow()
+
+    async def write(session) -> None:
+        for change in changes:
+            if not await _apply(session, change):  # the view held as new: it is confirmed as of now
+                await session.execute(update(ViewObject).where(
+                    ViewObject.kind == change.kind, ViewObject.os_id == change.os_id).values(applied_at=now))
+        for kind in {change.kind for change in changes}:
+            for chunk in db.chunks([change.os_id for change in changes if change.kind == kind]):
+                await session.execute(delete(ViewMark).where(
+                    ViewMark.kind == kind, ViewMark.os_id.in_(chunk), ViewMark.project_id == project_id,
+                    ViewMark.marked_at <= since))
+
+    for attempt in range(ATTEMPTS):
+        try:
+            return await db.transaction(sessions, write)
+        except IntegrityError:  # a notification's first row of one of them at once: compare with it
+            if attempt + 1 == ATTEMPTS:
+                raise
+
+
+async def mark(sessions, project_id: str, objects: list[tuple[str, str]]) -> None:
+    """Our own write changed these objects (kind, id): the view shows them again once a direct read did."""
+    now = utcnow()
+
+    async def put(session) -> None:
+        for kind, os_id in dict.fromkeys(objects):
+            done = await session.execute(update(ViewMark).where(
+                ViewMark.kind == kind, ViewMark.os_id == os_id).values(marked_at=now, project_id=project_id))
+            if not done.rowcount:
+                session.add(ViewMark(kind=kind, os_id=os_id, project_id=project_id, marked_at=now))
+        await session.flush()
+
+    for attempt in range(ATTEMPTS):
+        try:
+            return await db.transaction(sessions, put)
+        except IntegrityError:  # another request marked it first: ours is the later time, set it again
+            if attempt + 1 == ATTEMPTS:
+                raise
+
+
+def marking(view, sessions) -> None:
+    """Every call of this view's Nova, Neutron and Cinder clients that may change something marks the objects
+    it changes, once it returned (a describe after the write sees the mark, one during it may not)."""
+    async def on_write(path: str, body) -> None:
+        objects = writes.changed(path, body)
+        if objects:
+            try:
+                await mark(sessions, view.project_id, objects)
+            except Exception as exc:  # noqa: BLE001 - the write is done; the view's rows age out by the feed
+                log.warning("could not mark %s as changed for the live view (%s)", objects, type(exc).__name__)
+
+    for client in (view.nova, view.neutron, view.cinder):
+        if client is not None:
+            client.on_write = on_write

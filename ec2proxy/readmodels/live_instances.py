@@ -1,0 +1,131 @@
+"""Instances from the live view (issue 29): Nova's servers, their ports, floating IPs and groups as the services'
+notifications (or our last direct read) left them in ``view_objects``, so describing an instance asks nothing
+of OpenStack.
+
+The view answers only for what it can vouch for: the feed connected, every object the instance is made of seen
+since it connected, none changed by our own writes since (``view_marks``), the server's ports all known. Else
+the caller reads OpenStack directly, and what it read refreshes the view (``remember``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import NamedTuple
+
+from sqlalchemy import select
+
+from ec2proxy import db
+from ec2proxy.cloud import notifications
+from ec2proxy.cloud.notifications import Change
+from ec2proxy.context import RequestContext
+from ec2proxy.db.models import ViewMark, ViewObject
+from ec2proxy.ec2 import ids, timestamps
+from ec2proxy.readmodels.instance_shapes import InstanceRow, Port
+
+
+class Unanswered(Exception):
+    """The view cannot answer this (the reason is a ``ec2proxy.state.live_view.READS`` outcome)."""
+
+
+async def _rows(session, ctx: RequestContext, kind: str, column, values: list[str]) -> list[ViewObject]:
+    out: list[ViewObject] = []
+    for chunk in db.chunks(values):
+        out += (await session.scalars(select(ViewObject).where(
+            ViewObject.kind == kind, column.in_(chunk), ViewObject.project_id == ctx.project_id))).all()
+    return out
+
+
+class Held(NamedTuple):
+    kind: str
+    os_id: str
+    link: str | None
+    data: dict
+
+
+def _trusted(ctx: RequestContext, rows: list[ViewObject]) -> list[Held]:
+    """The live objects of these rows, each written since the feed connected (a delete is final: ids are never
+    used again)."""
+    since = ctx.services.live.trusted_since
+    live = [row for row in rows if not row.deleted]
+    if since is None or any(timestamps.aware(row.applied_at) < since for row in live):
+        raise Unanswered("unknown")
+    return [Held(row.kind, row.os_id, row.link, row.data) for row in live if row.data is not None]
+
+
+async def servers(ctx: RequestContext, os_ids: list[str]) -> tuple[list[dict], dict[str, list[Port]], dict]:
+    """The servers (as Nova's API shows them), their ports and group names -> ids, from the view; Unanswered
+    when it cannot vouch for them."""
+    live = ctx.services.live
+    if not live.connected:
+        raise Unanswered("down")
+    async with ctx.services.sessions() as session:
+        found = _trusted(ctx, await _rows(session, ctx, "server", ViewObject.os_id, os_ids))  # (a deleted one
+        # is read from Nova's listing, which tells how long ago)
+        if len(found) < len(set(os_ids)):
+            raise Unanswered("unknown")  # not in the view, or deleted (its instance is read from a listing)
+        ports = _trusted(ctx, await _rows(session, ctx, "port", ViewObject.link, os_ids))
+        fips = _trusted(ctx, await _rows(session, ctx, "floatingip", ViewObject.link, [p.os_id for p in ports]))
+        held = sorted({g for p in ports for g in p.data.get("security_groups") or []})
+        groups = _trusted(ctx, await _rows(session, ctx, "security_group", ViewObject.os_id, held))
+        if len(groups) < len(held):
+            raise Unanswered("unknown")
+        objects = [(r.kind, r.os_id) for r in (*found, *ports, *fips, *groups)]
+        marked = False
+        for kind in {kind for kind, _ in objects}:
+            for chunk in db.chunks([os_id for k, os_id in objects if k == kind]):
+                marked = marked or (await session.scalar(select(ViewMark.os_id).where(
+                    ViewMark.kind == kind, ViewMark.os_id.in_(chunk)).limit(1))) is not None
+        if marked:
+            raise Unanswered("written")
+    names = {g.os_id: g.data.get("name") for g in groups}
+    floating = {f.link: f.data for f in fips}
+    by_server: dict[str, list[Port]] = {}
+    for port in ports:
+        by_server.setdefault(port.link or "", []).append(Port(port.data, floating.get(port.os_id)))
+    shown = []
+    for row in sorted(found, key=lambda r: os_ids.index(r.os_id)):
+        server = dict(row.data)
+        own = by_server.get(row.os_id, [])
+        known = {p.neutron["id"] for p in own}
+        if any(a.get("port_id") and a["port_id"] not in known
+               for entries in server["addresses"].values() for a in entries):
+            raise Unanswered("unknown")  # a port Nova names that the view lacks
+        server["security_groups"] = [{"name": names[g]} for g in dict.fromkeys(
+            g for p in own for g in p.neutron.get("security_groups") or [])]
+        shown.append(server)
+    return shown, by_server, {names[g]: ids.from_uuid("sg", g) for g in names}
+
+
+def volumes_known(servers_shown: list[dict], rows: dict[str, InstanceRow]) -> bool:
+    """Whether the view tells the volumes of these instances: Nova's payloads carry them only when Nova sends
+    them (``bdms_in_notifications``); an instance with no volume of ours needs none."""
+    return all(server.get("os-extended-volumes:volumes_attached") is not None
+               or not (rows.get(server["id"]) and rows[server["id"]].block_device_mappings)
+               for server in servers_shown)
+
+
+async def remember(ctx: RequestContext, view, shown: list[dict], ports: dict[str, list[Port]],
+                   since: datetime.datetime) -> None:
+    """What a direct read (begun at ``since``) found, into the view: never over a newer change, and lifting the
+    marks of our writes made before it. The ports' groups are asked of Neutron with their revisions (one call;
+    the instance's answer names them from Nova's server and the ports alone)."""
+    seen = notifications.stamp_of(since)
+    project = ctx.project_id
+    changes = [Change("server", s["id"], project, False, notifications.server_order(s.get("updated") or "", seen),
+                      {**s, "security_groups": None}, "read") for s in shown]
+    held: set[str] = set()
+    for port in (port for own in ports.values() for port in own):
+        held.update(port.neutron.get("security_groups") or [])
+        changes.append(_neutron("port", port.neutron, project, seen))
+        if port.floating is not None:
+            changes.append(_neutron("floatingip", port.floating, project, seen))
+    if held and view.neutron is not None:
+        groups = await view.neutron.list("security_group", {"id": sorted(held),
+                                                            "fields": ["id", "name", "revision_number"]})
+        changes += [_neutron("security_group", group, project, seen) for group in groups]
+    await ctx.services.live.observed(ctx.services.sessions, project, changes, since)
+
+
+def _neutron(kind: str, data: dict, project: str, seen: str) -> Change:
+    return Change(kind, data["id"], project, False, notifications.neutron_order(data.get("revision_number", 0), seen),
+                  data, "read")

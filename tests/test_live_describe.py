@@ -1,0 +1,152 @@
+"""DescribeInstances from the live view (issue 29), through ``ec2proxy serve`` on the embedded dev cloud that
+notifies as Nova, Neutron and Cinder do, on the machine's RabbitMQ (test-only exchanges and queue): an instance
+is described from the view once the view can vouch for it; our own writes show at once (the view is not read
+for what we changed until a direct read saw it); a change made in the cloud directly shows within the bound;
+with the feed away Describe* reads OpenStack, and the view is read again once the feed is back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from ec2proxy.ec2 import ids
+from tests.devclouds import DevCloudProcess
+from tests.support import until
+from tests.test_live_view import _broker_reachable_or_skip, _cleanup
+
+pytestmark = pytest.mark.e2e
+
+TAG = uuid.uuid4().hex[:8]
+EXCHANGES = {"nova": f"test-{TAG}-nova", "neutron": f"test-{TAG}-neutron", "openstack": f"test-{TAG}-openstack"}
+BROKER = "rabbit://guest:guest@127.0.0.1:5672/"
+PROXY_ENV = {
+    "EC2PROXY_DEVCLOUD_DELAY": "0.3",
+    "EC2PROXY_NOTIFICATIONS_TRANSPORT_URL": BROKER,
+    "EC2PROXY_NOTIFICATIONS_BINDINGS": " ".join([f"{EXCHANGES['nova']}=versioned_notifications.*",
+                                                 f"{EXCHANGES['neutron']}=notifications.*",
+                                                 f"{EXCHANGES['openstack']}=notifications.*"]),
+    "EC2PROXY_NOTIFICATIONS_QUEUE": f"test-{TAG}",
+    "EC2PROXY_DEVCLOUD_NOTIFY_URL": BROKER,
+    "EC2PROXY_DEVCLOUD_NOTIFY_EXCHANGES": (f"nova={EXCHANGES['nova']} neutron={EXCHANGES['neutron']} "
+                                           f"cinder={EXCHANGES['openstack']}"),
+}
+BOUND = 2.0  # seconds: a change made in the cloud shows in Describe* within this while the feed is healthy
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _broker():
+    asyncio.run(_broker_reachable_or_skip())
+    yield
+    asyncio.run(_cleanup(TAG, EXCHANGES.values()))
+
+
+@pytest.fixture(scope="module")
+def ec2(proxy):
+    return proxy.client()
+
+
+def metrics(proxy) -> dict[str, float]:
+    with urllib.request.urlopen(f"{proxy.admin}/metrics") as response:
+        lines = response.read().decode().splitlines()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines
+            if line.startswith("ec2proxy_live_view") or line.startswith("ec2proxy_notifications")}
+
+
+def reads(proxy, outcome: str) -> float:
+    return metrics(proxy).get(f'ec2proxy_live_view_reads{{outcome="{outcome}"}}', 0.0)
+
+
+def described(ec2, iid: str) -> dict:
+    return ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+
+
+def from_view(proxy, ec2, iid: str) -> dict:
+    """The instance, described until the view answered it (the first answers may be direct reads that fill it)."""
+    for _ in range(100):
+        before = reads(proxy, "view")
+        instance = described(ec2, iid)
+        if reads(proxy, "view") > before:
+            return instance
+        time.sleep(0.1)
+    raise AssertionError(f"the view never answered for {iid}: {metrics(proxy)}")
+
+
+def server_of(sdk, iid: str) -> str:
+    return next(s.id for s in sdk.compute.servers() if ids.from_uuid("i", s.id) == iid)
+
+
+@pytest.fixture(scope="module")
+def running(proxy, ec2, ami) -> str:
+    until(lambda: metrics(proxy).get("ec2proxy_live_view_connected") == 1.0, seconds=30, delay=0.2)
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0][
+        "InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+    return iid
+
+
+def test_an_instance_is_described_from_the_view_as_directly(proxy, ec2, running):
+    direct = described(ec2, running)
+    viewed = from_view(proxy, ec2, running)
+    assert viewed == direct  # the same instance, whichever way it was read
+    assert viewed["State"]["Name"] == "running" and viewed["PrivateIpAddress"]
+    assert viewed["SecurityGroups"] and viewed["NetworkInterfaces"][0]["Groups"] == [
+        {"GroupId": viewed["SecurityGroups"][0]["GroupId"], "GroupName": viewed["SecurityGroups"][0]["GroupName"]}]
+
+
+def test_our_own_writes_show_at_once_then_the_view_answers_again(proxy, ec2, running):
+    from_view(proxy, ec2, running)
+    before = reads(proxy, "written")
+    ec2.stop_instances(InstanceIds=[running])
+    assert described(ec2, running)["State"]["Name"] == "stopping"  # the view still said running
+    assert reads(proxy, "written") == before + 1
+    until(lambda: from_view(proxy, ec2, running)["State"]["Name"] == "stopped", seconds=30, delay=0.2)
+
+    ec2.create_tags(Resources=[running], Tags=[{"Key": "role", "Value": "web"}])  # ours: read from our database
+    assert from_view(proxy, ec2, running)["Tags"] == [{"Key": "role", "Value": "web"}]
+
+    address = ec2.allocate_address(Domain="vpc")
+    ec2.start_instances(InstanceIds=[running])
+    assert described(ec2, running)["State"]["Name"] == "pending"
+    ec2.get_waiter("instance_running").wait(InstanceIds=[running], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+    ec2.associate_address(InstanceId=running, AllocationId=address["AllocationId"])
+    assert described(ec2, running)["PublicIpAddress"] == address["PublicIp"]
+    assert from_view(proxy, ec2, running)["PublicIpAddress"] == address["PublicIp"]
+    association = ec2.describe_addresses(AllocationIds=[address["AllocationId"]])["Addresses"][0]["AssociationId"]
+    ec2.disassociate_address(AssociationId=association)
+    assert "PublicIpAddress" not in described(ec2, running)
+    ec2.release_address(AllocationId=address["AllocationId"])
+
+
+def test_a_change_made_in_the_cloud_directly_shows_within_the_bound(proxy, ec2, running):
+    from_view(proxy, ec2, running)
+    sdk = DevCloudProcess(proxy.data_dir).sdk("devcloud-demo")
+    os_id = server_of(sdk, running)
+    state = described(ec2, running)["State"]["Name"]
+    viewed = reads(proxy, "view")
+    if state == "running":
+        sdk.compute.stop_server(os_id)
+        wanted = ("stopping", "stopped")
+    else:
+        sdk.compute.start_server(os_id)
+        wanted = ("pending", "running")
+    changed = time.monotonic()
+    until(lambda: described(ec2, running)["State"]["Name"] in wanted, seconds=BOUND, delay=0.05)
+    seen = time.monotonic() - changed
+    assert reads(proxy, "view") > viewed, "answered by direct reads, not by the view"
+    assert seen <= BOUND
+    until(lambda: described(ec2, running)["State"]["Name"] == wanted[1], seconds=30, delay=0.2)
+
+
+def test_a_server_deleted_in_the_cloud_directly_is_terminated(proxy, ec2, ami):
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+    from_view(proxy, ec2, iid)
+    sdk = DevCloudProcess(proxy.data_dir).sdk("devcloud-demo")
+    sdk.compute.delete_server(server_of(sdk, iid))
+    until(lambda: described(ec2, iid)["State"]["Name"] in ("shutting-down", "terminated"), seconds=BOUND,
+          delay=0.05)
+    until(lambda: described(ec2, iid)["State"]["Name"] == "terminated", seconds=30, delay=0.2)
