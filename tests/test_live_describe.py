@@ -150,3 +150,121 @@ def test_a_server_deleted_in_the_cloud_directly_is_terminated(proxy, ec2, ami):
     until(lambda: described(ec2, iid)["State"]["Name"] in ("shutting-down", "terminated"), seconds=BOUND,
           delay=0.05)
     until(lambda: described(ec2, iid)["State"]["Name"] == "terminated", seconds=30, delay=0.2)
+
+
+def listing(ec2, **kw) -> dict[str, dict]:
+    return {i["InstanceId"]: i for r in ec2.describe_instances(**kw)["Reservations"] for i in r["Instances"]}
+
+
+def listed_from_view(proxy, ec2, **kw) -> dict[str, dict]:
+    for _ in range(100):
+        before = reads(proxy, "view")
+        found = listing(ec2, **kw)
+        if reads(proxy, "view") > before:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"the view never answered the project's listing: {metrics(proxy)}")
+
+
+def test_the_projects_listing_from_the_view_and_our_launches_in_it_at_once(proxy, ec2, ami, running):
+    viewed = listed_from_view(proxy, ec2)
+    direct_after = listing(ec2, InstanceIds=list(viewed))  # by id, read directly or from the view alike
+    assert {i: v["State"]["Name"] for i, v in viewed.items()} == \
+        {i: v["State"]["Name"] for i, v in direct_after.items()}
+    assert viewed[running] == direct_after[running]
+    state = viewed[running]["State"]["Name"]
+    filtered = listed_from_view(proxy, ec2, Filters=[{"Name": "instance-state-name", "Values": [state]}])
+    assert running in filtered and all(i["State"]["Name"] == state for i in filtered.values())
+
+    launched = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    assert listing(ec2)[launched]["State"]["Name"] == "pending"  # ours, before any notification of it
+    ec2.get_waiter("instance_running").wait(InstanceIds=[launched], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+    ec2.terminate_instances(InstanceIds=[launched])
+    assert listing(ec2)[launched]["State"]["Name"] in ("shutting-down", "terminated")
+    until(lambda: listed_from_view(proxy, ec2)[launched]["State"]["Name"] == "terminated", seconds=30, delay=0.2)
+
+
+class Forwarder:
+    """A TCP hop between the proxy's feed and the machine's RabbitMQ that a test cuts and restores: the broker
+    away for this proxy alone (the machine's is shared)."""
+
+    def __init__(self, target: int = 5672):
+        import threading
+
+        from tests.support import free_port
+
+        self.port, self.target = free_port(), target
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server: asyncio.Server | None = None
+        self.writers: set = set()
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
+
+    async def _pipe(self, reader, writer) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader, writer) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self.writers |= {writer, upstream_writer}
+        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+
+    def resume(self) -> None:
+        async def start() -> None:
+            self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+        self._run(start())
+
+    def cut(self) -> None:
+        async def stop() -> None:
+            assert self.server is not None
+            self.server.close()
+            for writer in self.writers:
+                writer.close()
+            self.writers.clear()
+        self._run(stop())
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def test_with_the_feed_away_describe_reads_openstack_then_the_view_again(tmp_path, ami):
+    from tests.support import Server
+
+    forwarder = Forwarder()
+    forwarder.resume()
+    env = {**PROXY_ENV, "EC2PROXY_NOTIFICATIONS_TRANSPORT_URL": f"rabbit://guest:guest@127.0.0.1:{forwarder.port}/",
+           "EC2PROXY_NOTIFICATIONS_QUEUE": f"test-{TAG}-away"}
+    proxy = Server(tmp_path / "proxy", env=env).start()
+    try:
+        ec2 = proxy.client()
+        until(lambda: metrics(proxy).get("ec2proxy_live_view_connected") == 1.0, seconds=30, delay=0.2)
+        image = next(i["ImageId"] for i in ec2.describe_images()["Images"])
+        iid = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+        from_view(proxy, ec2, iid)
+
+        forwarder.cut()
+        until(lambda: metrics(proxy).get("ec2proxy_live_view_connected") == 0.0, seconds=30, delay=0.2)
+        down = reads(proxy, "down")
+        sdk = DevCloudProcess(proxy.data_dir).sdk("devcloud-demo")
+        sdk.compute.stop_server(server_of(sdk, iid))  # notified while this proxy's feed is away
+        assert described(ec2, iid)["State"]["Name"] in ("stopping", "stopped")  # read from Nova
+        assert reads(proxy, "down") > down
+
+        forwarder.resume()
+        until(lambda: metrics(proxy).get("ec2proxy_live_view_connected") == 1.0, seconds=60, delay=0.2)
+        until(lambda: from_view(proxy, ec2, iid)["State"]["Name"] == "stopped", seconds=30, delay=0.2)
+        assert "Describe* reads OpenStack directly until it is back" in proxy.log.read_text()
+    finally:
+        proxy.stop()
+        forwarder.close()
+        asyncio.run(_cleanup(f"{TAG}-away", ()))

@@ -58,10 +58,17 @@ async def _stored(ctx: RequestContext, os_ids: list[str]) -> tuple[dict[str, Ins
     return rows, tags
 
 
-async def _group_ids(view: CloudView) -> dict[str, str]:
+async def _groups(view: CloudView) -> list[dict]:
     if view.neutron is None:
-        return {}
-    groups = await view.neutron.list("security_group", {"fields": ["id", "name"]})
+        return []
+    return await view.neutron.list("security_group", {"fields": ["id", "name", "revision_number"]})
+
+
+async def _group_ids(view: CloudView) -> dict[str, str]:
+    return by_name(await _groups(view))
+
+
+def by_name(groups: list[dict]) -> dict[str, str]:
     return {g["name"]: ids.from_uuid("sg", g["id"]) for g in groups}
 
 
@@ -199,18 +206,48 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
     the instances come as ``Prerendered`` XML (from ``fragments`` when nothing
     they are made of changed), for an answer that only shows them.
     """
-    view = await ctx.cloud()
     if servers is None:
         since = changes_since(ctx)
+        if ctx.services.live.configured:
+            viewed = await _listed_from_view(ctx, since)
+            if viewed is not None:
+                servers, ports, groups, rows, tags = viewed
+                return await _assemble(ctx, servers, groups, ports, rows, tags,
+                                       {row.ec2_id for row in rows.values()}, render)
+        view = await ctx.cloud()
+        started = utcnow()
         query = nova_filters(ctx, view, params or {})
-        servers, groups, ports, (rows, tags) = await asyncio.gather(
-            _listed(view, query), _group_ids(view), server_ports(view, None), _known(ctx, since))
+        servers, listed_groups, ports, (rows, tags) = await asyncio.gather(
+            _listed(view, query), _groups(view), server_ports(view, None), _known(ctx, since))
+        if ctx.services.live.configured and not query:  # the whole project as it is: the view's from now on
+            await live_instances.remember(ctx, None, servers, ports, started, listed_groups)
         servers += await _ended(view, query, since, servers, rows)
+        groups = by_name(listed_groups)
     else:
+        view = await ctx.cloud()
         os_ids = [s["id"] for s in servers]
         ports, rows, tags = await _around(ctx, view, os_ids)
         groups = await _groups_of(view, servers, ports)
     return await _assemble(ctx, servers, groups, ports, rows, tags, {row.ec2_id for row in rows.values()}, render)
+
+
+async def _listed_from_view(ctx: RequestContext, since: datetime.datetime) -> tuple | None:
+    """The project's instances from the live view (its servers as they are, those deleted since ``since``), or
+    None when it cannot vouch for them (counted)."""
+    reads = ctx.services.live.reads
+    try:
+        (servers, ports, groups), (rows, tags) = await asyncio.gather(live_instances.project(ctx, since),
+                                                                      _known(ctx, since))
+    except live_instances.Unanswered as exc:
+        reads[str(exc)] += 1
+        return None
+    listed = {s["id"] for s in servers}
+    if any(os_id not in listed and row.terminated_at is None for os_id, row in rows.items()) \
+            or not live_instances.volumes_known(servers, rows):
+        reads["unknown"] += 1  # one we launched that the view has not seen yet
+        return None
+    reads["view"] += 1
+    return servers, ports, groups, rows, tags
 
 
 async def _around(ctx: RequestContext, view: CloudView, os_ids: list[str]) -> tuple[dict, dict, dict]:

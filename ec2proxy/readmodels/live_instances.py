@@ -22,6 +22,8 @@ from ec2proxy.db.models import ViewMark, ViewObject
 from ec2proxy.ec2 import ids, timestamps
 from ec2proxy.readmodels.instance_shapes import InstanceRow, Port
 
+INSTANCE_KINDS = ("server", "port", "floatingip", "security_group")
+
 
 class Unanswered(Exception):
     """The view cannot answer this (the reason is a ``ec2proxy.state.live_view.READS`` outcome)."""
@@ -77,7 +79,7 @@ async def servers(ctx: RequestContext, os_ids: list[str]) -> tuple[list[dict], d
                     ViewMark.kind == kind, ViewMark.os_id.in_(chunk)).limit(1))) is not None
         if marked:
             raise Unanswered("written")
-    names = {g.os_id: g.data.get("name") for g in groups}
+    names = {g.os_id: g.data.get("name") or "" for g in groups}
     floating = {f.link: f.data for f in fips}
     by_server: dict[str, list[Port]] = {}
     for port in ports:
@@ -90,9 +92,7 @@ async def servers(ctx: RequestContext, os_ids: list[str]) -> tuple[list[dict], d
         if any(a.get("port_id") and a["port_id"] not in known
                for entries in server["addresses"].values() for a in entries):
             raise Unanswered("unknown")  # a port Nova names that the view lacks
-        server["security_groups"] = [{"name": names[g]} for g in dict.fromkeys(
-            g for p in own for g in p.neutron.get("security_groups") or [])]
-        shown.append(server)
+        shown.append(_with_groups(server, own, names))
     return shown, by_server, {names[g]: ids.from_uuid("sg", g) for g in names}
 
 
@@ -105,10 +105,11 @@ def volumes_known(servers_shown: list[dict], rows: dict[str, InstanceRow]) -> bo
 
 
 async def remember(ctx: RequestContext, view, shown: list[dict], ports: dict[str, list[Port]],
-                   since: datetime.datetime) -> None:
+                   since: datetime.datetime, groups: list[dict] | None = None) -> None:
     """What a direct read (begun at ``since``) found, into the view: never over a newer change, and lifting the
-    marks of our writes made before it. The ports' groups are asked of Neutron with their revisions (one call;
-    the instance's answer names them from Nova's server and the ports alone)."""
+    marks of our writes made before it. ``groups``: the project's every group, the read being of the whole
+    project (the view then answers for the project); without, the ports' groups are asked of Neutron with their
+    revisions (one call; the instance's answer named them from Nova's server and the ports alone)."""
     seen = notifications.stamp_of(since)
     project = ctx.project_id
     changes = [Change("server", s["id"], project, False, notifications.server_order(s.get("updated") or "", seen),
@@ -119,11 +120,65 @@ async def remember(ctx: RequestContext, view, shown: list[dict], ports: dict[str
         changes.append(_neutron("port", port.neutron, project, seen))
         if port.floating is not None:
             changes.append(_neutron("floatingip", port.floating, project, seen))
-    if held and view.neutron is not None:
+    if groups is None and held and view.neutron is not None:
         groups = await view.neutron.list("security_group", {"id": sorted(held),
                                                             "fields": ["id", "name", "revision_number"]})
-        changes += [_neutron("security_group", group, project, seen) for group in groups]
-    await ctx.services.live.observed(ctx.services.sessions, project, changes, since)
+        whole = False
+    else:
+        whole = groups is not None
+    changes += [_neutron("security_group", group, project, seen) for group in groups or []]
+    if whole:
+        changes.append(Change("project", project, project, False, seen, {}, "read"))
+    await ctx.services.live.observed(ctx.services.sessions, project, changes, since, whole)
+
+
+async def project(ctx: RequestContext, since: datetime.datetime) -> tuple[list[dict], dict[str, list[Port]], dict]:
+    """The project's servers (those deleted since ``since`` too), their ports and group names -> ids, from the
+    view; Unanswered unless a read of the whole project refreshed it since the feed (re)connected and none of
+    its objects was changed by our writes since."""
+    live = ctx.services.live
+    if not live.connected:
+        raise Unanswered("down")
+    async with ctx.services.sessions() as session:
+        built = await session.scalar(select(ViewObject.applied_at).where(
+            ViewObject.kind == "project", ViewObject.os_id == ctx.project_id))
+        if built is None or live.trusted_since is None or timestamps.aware(built) < live.trusted_since:
+            raise Unanswered("unknown")
+        if await session.scalar(select(ViewMark.os_id).where(
+                ViewMark.project_id == ctx.project_id, ViewMark.kind.in_(INSTANCE_KINDS)).limit(1)) is not None:
+            raise Unanswered("written")
+        rows = (await session.scalars(select(ViewObject).where(
+            ViewObject.project_id == ctx.project_id, ViewObject.kind.in_(INSTANCE_KINDS)))).all()
+    servers: list[dict] = []
+    ports: dict[str, dict] = {}
+    floating: dict[str, dict] = {}
+    names: dict[str, str] = {}
+    for row in rows:
+        if row.data is None:
+            continue
+        if row.kind == "server" and (not row.deleted or timestamps.aware(row.applied_at) >= since):
+            servers.append(row.data)
+        elif row.deleted:
+            continue
+        elif row.kind == "port" and row.link:
+            ports[row.os_id] = row.data
+        elif row.kind == "floatingip" and row.link:
+            floating[row.link] = row.data
+        elif row.kind == "security_group":
+            names[row.os_id] = row.data.get("name") or ""
+    by_server: dict[str, list[Port]] = {}
+    for os_id, port in ports.items():
+        by_server.setdefault(port.get("device_id") or "", []).append(Port(port, floating.get(os_id)))
+    shown = [_with_groups(server, by_server.get(server["id"], []), names) for server in servers]
+    return shown, by_server, {name: ids.from_uuid("sg", g) for g, name in names.items()}
+
+
+def _with_groups(server: dict, ports: list[Port], names: dict[str, str]) -> dict:
+    """The server as Nova's API shows it: its groups are its ports' (by name, once each)."""
+    held = dict.fromkeys(g for p in ports for g in p.neutron.get("security_groups") or [])
+    if any(g not in names for g in held):
+        raise Unanswered("unknown")
+    return {**server, "security_groups": [{"name": names[g]} for g in held]}
 
 
 def _neutron(kind: str, data: dict, project: str, seen: str) -> Change:

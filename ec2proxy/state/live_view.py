@@ -47,15 +47,19 @@ class Feed:
 
     def up(self, *_) -> None:
         self.connected, self.trusted_since = True, utcnow()
+        log.info("the notification feed is connected: Describe* reads the live view again as it fills")
 
     def down(self, *_) -> None:
+        if self.connected:
+            log.warning("the notification feed lost its broker: Describe* reads OpenStack directly until it is back")
         self.connected = False
 
     def watch(self, view, sessions) -> None:
         marking(view, sessions)
 
-    async def observed(self, sessions, project_id: str, changes: list[Change], since: datetime.datetime) -> None:
-        await observed(sessions, project_id, changes, since)
+    async def observed(self, sessions, project_id: str, changes: list[Change], since: datetime.datetime,
+                       whole: bool = False) -> None:
+        await observed(sessions, project_id, changes, since, whole)
 
 
 async def _apply(session, change: Change) -> bool:
@@ -95,10 +99,11 @@ async def apply(sessions, change: Change) -> bool:
     raise AssertionError("unreachable")
 
 
-async def observed(sessions, project_id: str, changes: list[Change], since: datetime.datetime) -> None:
+async def observed(sessions, project_id: str, changes: list[Change], since: datetime.datetime,
+                   whole: bool = False) -> None:
     """What a direct read found (read after ``since``), in one transaction: applied as any change (never over a
     newer one), and the marks of the objects read, made before ``since``, lifted (the read showed what those
-    writes did)."""
+    writes did); ``whole``: the read was of the project's every instance, every mark before it is lifted."""
     now = utcnow()
 
     async def write(session) -> None:
@@ -106,6 +111,10 @@ async def observed(sessions, project_id: str, changes: list[Change], since: date
             if not await _apply(session, change):  # the view held as new: it is confirmed as of now
                 await session.execute(update(ViewObject).where(
                     ViewObject.kind == change.kind, ViewObject.os_id == change.os_id).values(applied_at=now))
+        if whole:
+            await session.execute(delete(ViewMark).where(ViewMark.project_id == project_id,
+                                                         ViewMark.marked_at <= since))
+            return
         for kind in {change.kind for change in changes}:
             for chunk in db.chunks([change.os_id for change in changes if change.kind == kind]):
                 await session.execute(delete(ViewMark).where(
