@@ -181,6 +181,8 @@ def test_the_projects_listing_from_the_view_and_our_launches_in_it_at_once(proxy
     ec2.get_waiter("instance_running").wait(InstanceIds=[launched], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
     ec2.terminate_instances(InstanceIds=[launched])
     assert listing(ec2)[launched]["State"]["Name"] in ("shutting-down", "terminated")
+    # the direct read (our write marked it) refreshed the view: it never shows the instance running again
+    assert listed_from_view(proxy, ec2)[launched]["State"]["Name"] in ("shutting-down", "terminated")
     until(lambda: listed_from_view(proxy, ec2)[launched]["State"]["Name"] == "terminated", seconds=30, delay=0.2)
 
 

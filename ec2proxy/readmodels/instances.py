@@ -219,9 +219,10 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
         query = nova_filters(ctx, view, params or {})
         servers, listed_groups, ports, (rows, tags) = await asyncio.gather(
             _listed(view, query), _groups(view), server_ports(view, None), _known(ctx, since))
+        ended = await _ended(view, query, since, servers, rows)
         if ctx.services.live.configured and not query:  # the whole project as it is: the view's from now on
-            await live_instances.remember(ctx, None, servers, ports, started, listed_groups)
-        servers += await _ended(view, query, since, servers, rows)
+            await live_instances.remember(ctx, None, servers, ports, started, listed_groups, ended)
+        servers += ended
         groups = by_name(listed_groups)
     else:
         view = await ctx.cloud()

@@ -10,7 +10,7 @@ the caller reads OpenStack directly, and what it read refreshes the view (``reme
 from __future__ import annotations
 
 import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 from sqlalchemy import select
 
@@ -23,6 +23,7 @@ from ec2proxy.ec2 import ids, timestamps
 from ec2proxy.readmodels.instance_shapes import InstanceRow, Port
 
 INSTANCE_KINDS = ("server", "port", "floatingip", "security_group")
+FINAL = "9999-12-31T23:59:59Z"  # a deleted server's order: after every change of it
 
 
 class Unanswered(Exception):
@@ -105,15 +106,18 @@ def volumes_known(servers_shown: list[dict], rows: dict[str, InstanceRow]) -> bo
 
 
 async def remember(ctx: RequestContext, view, shown: list[dict], ports: dict[str, list[Port]],
-                   since: datetime.datetime, groups: list[dict] | None = None) -> None:
+                   since: datetime.datetime, groups: list[dict] | None = None, ended: Sequence[dict] = ()) -> None:
     """What a direct read (begun at ``since``) found, into the view: never over a newer change, and lifting the
     marks of our writes made before it. ``groups``: the project's every group, the read being of the whole
     project (the view then answers for the project); without, the ports' groups are asked of Neutron with their
-    revisions (one call; the instance's answer named them from Nova's server and the ports alone)."""
+    revisions (one call; the instance's answer named them from Nova's server and the ports alone). ``ended``:
+    servers the read found deleted, final (nothing after overwrites them)."""
     seen = notifications.stamp_of(since)
     project = ctx.project_id
     changes = [Change("server", s["id"], project, False, notifications.server_order(s.get("updated") or "", seen),
                       {**s, "security_groups": None}, "read") for s in shown]
+    changes += [Change("server", s["id"], project, True, notifications.server_order(FINAL, seen), s, "read")
+                for s in ended]
     held: set[str] = set()
     for port in (port for own in ports.values() for port in own):
         held.update(port.neutron.get("security_groups") or [])
