@@ -11,6 +11,7 @@ the view's rows while servers are stopped and started in Nova directly.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import os
 import pathlib
@@ -26,8 +27,10 @@ from bench.instances import _timed_post
 from bench.lab_describe import _backend_get, demo_session
 from ec2proxy.ec2 import ids
 from tests.realcloud.test_lab_instances import _demo_credential, _system_reader, lab_server
+from tests.realcloud.test_lab_live_view import _queue_deleted
 
 WAIT = {"Delay": 1, "MaxAttempts": 600}
+QUEUE = "ec2proxy-live-view-bench"
 
 
 def _metric(server, name: str) -> float:
@@ -113,7 +116,7 @@ def run(rounds: int, counts: list[int], events: int) -> None:
     compute = backend.get_endpoint(service_type="compute", interface="public")
     _system_reader(True)
     server = lab_server(pathlib.Path(tempfile.mkdtemp()), "LAB_EC2_SERVICE", "[notifications]",
-                        f"transport_url = {os.environ['LAB_TRANSPORT_URL']}")
+                        f"transport_url = {os.environ['LAB_TRANSPORT_URL']}", f"queue = {QUEUE}")
     made: list[str] = []
     try:
         keys = (credential["access"], credential["secret"])
@@ -150,6 +153,7 @@ def run(rounds: int, counts: list[int], events: int) -> None:
             ec2.terminate_instances(InstanceIds=made[chunk:chunk + 100])
         server.stop()
         _system_reader(False)
+        asyncio.run(_queue_deleted(os.environ["LAB_TRANSPORT_URL"], QUEUE))
 
 
 def main(argv: list[str] | None = None) -> int:

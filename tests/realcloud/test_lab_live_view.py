@@ -1,0 +1,135 @@
+"""The live view on real OpenStack (issue 29): changes made in Nova and Neutron directly, not through the proxy,
+show in DescribeInstances within the bound, answered by the view that the lab's own notifications keep
+(``LAB_NOTIFICATIONS=1``, as CI runs the lab). Skips, saying why, without a lab or without its notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+import urllib.request
+
+import pytest
+
+from ec2proxy.ec2 import ids
+from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server, wait_running
+from tests.support import until
+
+pytestmark = [
+    pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh"),
+    pytest.mark.skipif(not os.environ.get("LAB_TRANSPORT_URL"),
+                       reason="the lab sends no notifications: run it with LAB_NOTIFICATIONS=1"),
+]
+BOUND = 2.0  # seconds, while the feed is healthy
+QUEUE = "ec2proxy-live-view-lab-tier"
+
+
+def _reads(server, outcome: str) -> float:
+    with urllib.request.urlopen(f"{server.admin}/metrics") as response:
+        text = response.read().decode()
+    match = re.search(rf'^ec2proxy_live_view_reads{{outcome="{outcome}"}} (\S+)$', text, re.M)
+    connected = re.search(r"^ec2proxy_live_view_connected (\S+)$", text, re.M)
+    if outcome == "connected":
+        return float(connected.group(1)) if connected else 0.0
+    return float(match.group(1)) if match else 0.0
+
+
+@pytest.fixture(scope="module")
+def live_proxy(tmp_path_factory):
+    server = lab_server(tmp_path_factory.mktemp("lab-live"), "LAB_EC2_SERVICE", "[notifications]",
+                        f"transport_url = {os.environ['LAB_TRANSPORT_URL']}",
+                        f"queue = {QUEUE}")
+    credential = _demo_credential()
+    until(lambda: _reads(server, "connected") == 1.0, seconds=60, delay=0.2)
+    yield server, server.client(credential["access"], credential["secret"])
+    server.stop()
+    asyncio.run(_queue_deleted(os.environ["LAB_TRANSPORT_URL"], QUEUE))
+
+
+async def _queue_deleted(url: str, name: str) -> None:
+    """The durable queue goes with the test: left, it would take the lab's every notification forever."""
+    import aio_pika
+
+    connection = await aio_pika.connect(url.replace("rabbit://", "amqp://", 1))
+    async with connection:
+        await (await connection.channel()).queue_delete(name)
+
+
+def _instance(ec2, iid: str) -> dict:
+    return ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+
+
+def _within_bound(server, ec2, iid: str, check) -> float:
+    """Seconds until the instance as described passes ``check``; each answer after the first from the view."""
+    started = time.monotonic()
+    viewed = _reads(server, "view")
+    while not check(_instance(ec2, iid)):
+        assert time.monotonic() - started < BOUND, f"not within {BOUND} s: {_instance(ec2, iid)}"
+        time.sleep(0.05)
+    assert _reads(server, "view") > viewed, "answered by direct reads, not by the view"
+    return time.monotonic() - started
+
+
+def _settled_in_view(server, ec2, iid: str) -> dict:
+    for _ in range(100):
+        before = _reads(server, "view")
+        instance = _instance(ec2, iid)
+        if _reads(server, "view") > before:
+            return instance
+        time.sleep(0.1)
+    raise AssertionError("the view never answered")
+
+
+def test_changes_made_in_openstack_directly_show_within_the_bound(live_proxy):
+    server, ec2 = live_proxy
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                            InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"][0]["InstanceId"]
+    try:
+        wait_running(ec2, [iid])
+        shown = _settled_in_view(server, ec2, iid)
+        os_id = as_demo(lambda view: _server_id(view, iid))
+
+        as_demo(lambda view: view.nova.stop(os_id))  # a stop in Nova directly
+        _within_bound(server, ec2, iid, lambda i: i["State"]["Name"] in ("stopping", "stopped"))
+        until(lambda: _instance(ec2, iid)["State"]["Name"] == "stopped", seconds=60, delay=0.5)
+
+        port = shown["NetworkInterfaces"][0]["NetworkInterfaceId"]
+        fip = as_demo(lambda view: _floating_ip(view, port))  # a floating IP associated in Neutron directly
+        try:
+            _within_bound(server, ec2, iid, lambda i: i.get("PublicIpAddress") == fip["floating_ip_address"])
+        finally:
+            as_demo(lambda view: view.neutron.remove("floatingip", fip["id"]))  # and deleted there
+        _within_bound(server, ec2, iid, lambda i: "PublicIpAddress" not in i)
+
+        group = shown["SecurityGroups"][0]["GroupId"]
+        group_os_id = as_demo(lambda view: _group_of(view, group))
+        rule = as_demo(lambda view: view.neutron.create("security_group_rule", {
+            "security_group_id": group_os_id, "direction": "ingress",
+            "ethertype": "IPv4", "protocol": "tcp", "port_range_min": 4567, "port_range_max": 4567,
+            "remote_ip_prefix": "192.0.2.0/24"}))  # a rule added in Neutron directly
+        try:
+            permissions = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+            assert any(p.get("FromPort") == 4567 for p in permissions)
+        finally:
+            as_demo(lambda view: view.neutron.remove("security_group_rule", rule["id"]))
+
+        as_demo(lambda view: view.nova.delete_server(os_id))  # the server deleted in Nova directly
+        _within_bound(server, ec2, iid, lambda i: i["State"]["Name"] in ("shutting-down", "terminated"))
+    finally:
+        ec2.terminate_instances(InstanceIds=[iid])
+
+
+async def _server_id(view, iid: str) -> str:
+    return next(s["id"] for s in await view.nova.list_servers() if ids.from_uuid("i", s["id"]) == iid)
+
+
+async def _group_of(view, group: str) -> str:
+    return next(g["id"] for g in await view.neutron.list("security_group") if ids.from_uuid("sg", g["id"]) == group)
+
+
+async def _floating_ip(view, eni: str) -> dict:
+    port = next(p for p in await view.neutron.list("port") if ids.from_uuid("eni", p["id"]) == eni)
+    public = next(n for n in await view.neutron.list("network", {"router:external": "true"}))
+    return await view.neutron.create("floatingip", {"floating_network_id": public["id"], "port_id": port["id"]})
