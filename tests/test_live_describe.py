@@ -7,6 +7,7 @@ with the feed away Describe* reads OpenStack, and the view is read again once th
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import urllib.request
 import uuid
@@ -37,11 +38,43 @@ PROXY_ENV = {
 BOUND = 2.0  # seconds: a change made in the cloud shows in Describe* within this while the feed is healthy
 
 
+CAPTURE = f"test-{TAG}-capture"
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _broker():
+    """The test exchanges, and a queue that keeps a copy of everything the dev cloud sends on them."""
     asyncio.run(_broker_reachable_or_skip())
+    asyncio.run(_capture())
     yield
     asyncio.run(_cleanup(TAG, EXCHANGES.values()))
+    asyncio.run(_cleanup(f"{TAG}-capture", ()))
+
+
+async def _capture() -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(BROKER.replace("rabbit://", "amqp://"))
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(CAPTURE, durable=True)
+        for name in EXCHANGES.values():
+            exchange = await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=False)
+            await queue.bind(exchange, routing_key="#")
+
+
+async def _captured() -> list[dict]:
+    import aio_pika
+
+    out = []
+    connection = await aio_pika.connect(BROKER.replace("rabbit://", "amqp://"))
+    async with connection:
+        queue = await (await connection.channel()).get_queue(CAPTURE)
+        while (message := await queue.get(fail=False)) is not None:
+            await message.ack()
+            out.append({"exchange": message.exchange, "routing_key": message.routing_key,
+                        "body": json.loads(message.body)})
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -270,3 +303,18 @@ def test_with_the_feed_away_describe_reads_openstack_then_the_view_again(tmp_pat
         proxy.stop()
         forwarder.close()
         asyncio.run(_cleanup(f"{TAG}-away", ()))
+
+
+def test_the_dev_cloud_notifies_as_the_lab_does():
+    """The contract, on both: every message the dev cloud sent in this module and every one the lab's services
+    sent (``tests/lab_samples``) passes the same checks, and Nova's payload has the same members on both."""
+    from tests.test_notifications import SAMPLES as LAB
+    from tests.test_notifications import shapes_hold
+
+    sent = asyncio.run(_captured())
+    names = {value: key for key, value in EXCHANGES.items()}
+    sent = [{**message, "exchange": names[message["exchange"]]} for message in sent]
+    assert {"instance.update", "port.update.end", "floatingip.update.end", "floatingip.delete.end",
+            "port.delete.end"} <= {json.loads(m["body"]["oslo.message"])["event_type"] for m in sent}
+    lab_members = shapes_hold(LAB)
+    assert shapes_hold(sent) == lab_members

@@ -131,3 +131,32 @@ def test_mangled_lab_messages_never_raise_but_malformed():
                 change_of(mangled)
             except Malformed:
                 pass
+
+
+def shapes_hold(messages: list[dict]) -> list[str]:
+    """The checks a source of notifications must pass for the live view to read it (the lab's services and the
+    dev cloud alike): each message reads; a server reads into what the describe path takes, its addresses naming
+    their ports; ports, floating IPs and groups carry the members the view reads. Answers the members of Nova's
+    instance.update payload, for comparing two sources."""
+    from ec2proxy.readmodels.instances import FIP_FIELDS, PORT_FIELDS
+
+    members: set[str] = set()
+    for sample in messages:
+        message = message_of(json.dumps(sample["body"]))
+        change = change_of(message)
+        if message["event_type"] == "instance.update":
+            members |= set(message["payload"]["nova_object.data"])
+        if change is None or change.data is None or change.deleted:
+            continue
+        data = change.data
+        if change.kind == "server":
+            assert data["status"] != "UNKNOWN" and data["tenant_id"] and data["flavor"]["original_name"], data
+            assert all(a["port_id"] and a["addr"] for entries in data["addresses"].values() for a in entries)
+        wanted = {"port": PORT_FIELDS, "floatingip": FIP_FIELDS,
+                  "security_group": ["id", "name", "revision_number"]}.get(change.kind, [])
+        assert set(wanted) <= set(data), (change.kind, set(wanted) - set(data))
+    return sorted(members)
+
+
+def test_the_lab_messages_hold_the_shapes_the_view_reads():
+    assert "ip_addresses" in shapes_hold(SAMPLES)

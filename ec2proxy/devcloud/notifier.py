@@ -62,7 +62,7 @@ def instance_payload(store, server: dict) -> dict:
         "ip_addresses": addresses, "block_devices": None, "metadata": server["metadata"], "locked": False,
         "auto_disk_config": "MANUAL", "action_initiator_user": server["user_id"],
         "action_initiator_project": server["project_id"], "locked_reason": None, "shares": None,
-        "tags": [], "state_update": None, "audit_period": None, "bandwidth": [], "old_display_name": None})
+        "tags": [], "state_update": None, "audit_period": None, "old_display_name": None, "request_id": None})
 
 
 def cinder_payload(kind: str, obj: dict) -> dict:
@@ -74,7 +74,8 @@ def cinder_payload(kind: str, obj: dict) -> dict:
         return {**common, "volume_id": obj["volume_id"], "volume_size": obj["size"], "deleted": "", "metadata": ""}
     return {**common, "host": "lab-volume@lab#lab", "volume_type": obj.get("volume_type"),
             "launched_at": iso(obj.get("created_at")), "snapshot_id": obj.get("snapshot_id"), "size": obj["size"],
-            "replication_status": None, "metadata": [], "volume_attachment": obj.get("attachments") or []}
+            "replication_status": None, "replication_extended_status": None, "replication_driver_data": None,
+            "metadata": [], "volume_attachment": obj.get("attachments") or []}
 
 
 def _public(obj: dict) -> dict:
