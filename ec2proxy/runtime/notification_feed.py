@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 BINDINGS = {"nova": ("versioned_notifications.*",), "neutron": ("notifications.*",),
             "openstack": ("notifications.*",)}
 QUEUE = "ec2proxy-live-view"
-PREFETCH = 64
+PREFETCH = 256  # messages on their way to this consumer, unacknowledged
+BATCH = 128  # changes applied in one transaction
 RETRY = 5.0  # seconds between attempts to reach a broker that is away
 OUTCOMES = ("applied", "stale", "ignored", "malformed", "requeued", "failed", "unreachable")
 
@@ -57,33 +58,69 @@ async def _exchange(connection, channel, name: str):
         return channel, await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, passive=True)
 
 
-async def _handle(message, sessions, counts: Counts) -> None:
+def _read(message, counts: Counts) -> notifications.Change | None:
+    """The change a message reports; None when there is none to apply (counted)."""
     try:
         change = notifications.change_of(notifications.message_of(message.body))
     except notifications.Malformed as exc:
         counts["malformed"] += 1
         log.warning("dropped a malformed notification (%s) from exchange %s", exc, message.exchange)
-        await message.ack()
-        return
+        return None
     if change is None:
         counts["ignored"] += 1
-        await message.ack()
-        return
+    return change
+
+
+async def _apply(batch: list, sessions, counts: Counts) -> None:
+    """Apply the changes of a batch of messages in one transaction and acknowledge them; when that fails for
+    another reason than the database being away, one by one, so that one change at fault costs only itself."""
     try:
-        applied = await live_view.apply(sessions, change)
+        results = await live_view.apply_all(sessions, [change for _, change in batch])
     except Exception as exc:
         if db.unavailable(exc):
-            counts["requeued"] += 1
-            await message.nack(requeue=True)  # the database is away: another worker, or this one later
+            counts["requeued"] += len(batch)
+            for message, _ in batch:
+                await message.nack(requeue=True)  # the database is away: another worker, or this one later
             await asyncio.sleep(1.0)
-        else:  # ours to fix; the feed goes on without this one message (the reconciliation repairs its object)
-            counts["failed"] += 1
-            log.exception("a notification (%s of %s %s) could not be applied", change.event_type, change.kind,
-                          change.os_id)
-            await message.nack(requeue=False)
+            return
+        if len(batch) > 1:
+            for one in batch:
+                await _apply([one], sessions, counts)
+            return
+        message, change = batch[0]  # ours to fix; the feed goes on without it (reconciliation repairs its object)
+        counts["failed"] += 1
+        log.exception("a notification (%s of %s %s) could not be applied", change.event_type, change.kind,
+                      change.os_id)
+        await message.nack(requeue=False)
         return
-    counts["applied" if applied else "stale"] += 1
-    await message.ack()
+    for (message, _), applied in zip(batch, results, strict=True):
+        counts["applied" if applied else "stale"] += 1
+        await message.ack()
+
+
+async def _applier(inbox: asyncio.Queue, sessions, counts: Counts) -> None:
+    """Take what has arrived, up to BATCH messages, read each (the loop is given back between them, so API
+    requests are served during a flood) and apply their changes together; then rest as long as that took, so
+    that a flood takes at most about half of the worker (the broker holds the rest: at most PREFETCH
+    messages are on their way to it)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        messages = [await inbox.get()]
+        started = loop.time()
+        while len(messages) < BATCH and not inbox.empty():
+            messages.append(inbox.get_nowait())
+        batch = []
+        for message in messages:
+            change = _read(message, counts)
+            if change is None:
+                await message.ack()
+            else:
+                batch.append((message, change))
+            await asyncio.sleep(0)
+        if batch:
+            await _apply(batch, sessions, counts)
+        if not inbox.empty():
+            await asyncio.sleep(loop.time() - started)
 
 
 async def consume(transport_url: str, sessions, counts: Counts, stop: asyncio.Event, queue_name: str = QUEUE,
@@ -104,16 +141,24 @@ async def consume(transport_url: str, sessions, counts: Counts, stop: asyncio.Ev
             _, declared = await _exchange(connection, await connection.channel(), exchange)
             for key in keys:
                 await queue.bind(declared, routing_key=key)
+        inbox: asyncio.Queue = asyncio.Queue()
+        applier = asyncio.create_task(_applier(inbox, sessions, counts))
+
         async def handle(message) -> None:
-            await _handle(message, sessions, counts)
+            inbox.put_nowait(message)
 
         tag = await queue.consume(handle)
         if feed is not None:
             feed.up()
         if on_ready is not None:
             on_ready()
-        await stop.wait()
-        await queue.cancel(tag)
+        try:
+            await stop.wait()
+            await queue.cancel(tag)
+        finally:
+            applier.cancel()  # what it had not acknowledged goes back to the queue with the channel
+            with contextlib.suppress(asyncio.CancelledError):
+                await applier
     finally:
         if feed is not None:
             feed.down()

@@ -1,0 +1,188 @@
+"""The live view under a flood of notifications, on the embedded dev cloud and the machine's RabbitMQ (issue 29).
+
+``python -m bench.live_view_flood``: ``ec2proxy serve`` with its feed (and the dev cloud notifying) on test-only
+exchanges; 10,000 of Nova's instance.update (the lab's own message, one per server of another project) are
+published at once. Printed: how long the one worker took to apply them, its CPU per 1,000, its memory (RSS)
+before and after the view holds 10,000 more servers, and DescribeInstances of one id (from the view) before,
+during and after the flood; then the project's listing from the view at 100 and 1,000 instances against the
+dev cloud's own detailed listing, alternating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import pathlib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+
+from bench.instances import _timed_post
+from tests.support import Server
+from tests.test_live_describe import PROXY_ENV, TAG
+from tests.test_live_view import SAMPLES, _cleanup
+
+BROKER = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def _metric(server: Server, name: str) -> float:
+    with urllib.request.urlopen(f"{server.admin}/metrics") as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime, in clock ticks of 1/100 s
+
+
+def _rss_mb(pid: int) -> float:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _flood_bodies(count: int) -> list[bytes]:
+    """The lab's instance.update of a running server, as ``count`` servers of a project of their own."""
+    message = next(m for m in (json.loads(s["body"]["oslo.message"]) for s in SAMPLES)
+                   if m["event_type"] == "instance.update" and m["payload"]["nova_object.data"]["state"] == "active")
+    project = uuid.uuid4().hex
+    out = []
+    for _ in range(count):
+        one = copy.deepcopy(message)
+        data = one["payload"]["nova_object.data"]
+        data["uuid"], data["tenant_id"] = str(uuid.uuid4()), project
+        out.append(json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(one)}).encode())
+    return out
+
+
+async def _publish(bodies: list[bytes]) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(BROKER)
+    async with connection:
+        exchange = await (await connection.channel()).get_exchange(f"test-{TAG}-nova")
+        for body in bodies:
+            await exchange.publish(aio_pika.Message(body), routing_key="versioned_notifications.info")
+
+
+def _describe_ms(server: Server, keys, body: bytes) -> float:
+    return _timed_post(server.endpoint, keys, body)[0] * 1000
+
+
+def _until_viewed(server: Server, keys, body: bytes) -> None:
+    name = 'ec2proxy_live_view_reads{outcome="view"}'
+    for _ in range(600):
+        before = _metric(server, name)
+        _timed_post(server.endpoint, keys, body)
+        if _metric(server, name) > before:
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the view never answered")
+
+
+def run(flood: int, counts: list[int], rounds: int) -> None:
+    server = Server(pathlib.Path(tempfile.mkdtemp()), env={**PROXY_ENV, "EC2PROXY_DEVCLOUD_DELAY": "0.05"}).start()
+    try:
+        assert server.process is not None
+        pid = server.process.pid
+        ec2 = server.client()
+        keys = server.demo_keys()
+        while _metric(server, "ec2proxy_live_view_connected") != 1.0:
+            time.sleep(0.1)
+        image = ec2.describe_images()["Images"][0]["ImageId"]
+        (first,) = [i["InstanceId"] for i in ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"]]
+        ec2.get_waiter("instance_running").wait(InstanceIds=[first], WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+        one = f"Action=DescribeInstances&Version=2016-11-15&InstanceId.1={first}".encode()
+        _until_viewed(server, keys, one)
+        before = [_describe_ms(server, keys, one) for _ in range(rounds)]
+
+        bodies = _flood_bodies(flood)
+        applied = _metric(server, 'ec2proxy_notifications{outcome="applied"}')
+        rss_before, cpu_before = _rss_mb(pid), _cpu_seconds(pid)
+        during: list[float] = []
+        publisher = threading.Thread(target=lambda: asyncio.run(_publish(bodies)))
+        started = time.monotonic()
+        publisher.start()
+        while _metric(server, 'ec2proxy_notifications{outcome="applied"}') < applied + flood:
+            during.append(_describe_ms(server, keys, one))
+            time.sleep(0.05)
+        took = time.monotonic() - started
+        publisher.join()
+        cpu = _cpu_seconds(pid) - cpu_before
+        after = [_describe_ms(server, keys, one) for _ in range(rounds)]
+        print(f"| {flood:,} notifications of {flood:,} servers published at once | |")
+        print("|---|---|")
+        print(f"| applied by one worker in | {took:.1f} s ({flood / took:,.0f}/s) |")
+        print(f"| the worker's CPU per 1,000 (the dev cloud idle in the same process) | {cpu / flood * 1000:.2f} s |")
+        print(f"| RSS before / after (the view of {flood:,} more servers) | {rss_before:.0f} MB / {_rss_mb(pid):.0f} MB |")
+        print(f"| DescribeInstances of one id (from the view), median before / during / after | "
+              f"{statistics.median(before):.1f} / {statistics.median(during):.1f} ({len(during)} calls) / "
+              f"{statistics.median(after):.1f} ms |", flush=True)
+
+        made = 1
+        every = b"Action=DescribeInstances&Version=2016-11-15"
+        print("\n| instances | DescribeInstances of the project, from the view (ms) | dev cloud's GET /servers/detail "
+              "(ms) | ratio |")
+        print("|---|---|---|---|")
+        for count in counts:
+            while made < count:
+                batch = min(count - made, 500)
+                ec2.run_instances(ImageId=image, MinCount=batch, MaxCount=batch)
+                made += batch
+            time.sleep(1.0)
+            _until_viewed(server, keys, every)
+            proxy, own = [], []
+            for done in range(rounds):
+                if done % 2:
+                    own.append(_devcloud_listing(server))
+                proxy.append(_describe_ms(server, keys, every))
+                if not done % 2:
+                    own.append(_devcloud_listing(server))
+            print(f"| {count:,} | {statistics.median(proxy):.1f} | {statistics.median(own):.1f} | "
+                  f"{statistics.median(proxy) / statistics.median(own):.2f}x |", flush=True)
+    finally:
+        server.stop()
+        asyncio.run(_cleanup(TAG, [f"test-{TAG}-{n}" for n in ("nova", "neutron", "openstack")]))
+
+
+def _devcloud_listing(server: Server) -> float:
+    """The dev cloud's own detailed listing of the demo project's servers, as the proxy's user would ask it."""
+    import openstack
+
+    global _SDK
+    if _SDK is None:
+        import os
+
+        os.environ["OS_CLIENT_CONFIG_FILE"] = str(server.data_dir / "devcloud" / "clouds.yaml")
+        _SDK = openstack.connect(cloud="devcloud-demo")
+        _SDK.compute.get("/servers/detail")
+    started = time.perf_counter()
+    assert _SDK.compute.get("/servers/detail?limit=1000", microversion="2.47").content
+    return (time.perf_counter() - started) * 1000
+
+
+_SDK = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.live_view_flood", description=__doc__)
+    parser.add_argument("--flood", type=int, default=10_000)
+    parser.add_argument("--counts", default="100,1000")
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args(argv)
+    run(args.flood, [int(c) for c in args.counts.split(",")], args.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
