@@ -124,7 +124,8 @@ def run(flood: int, counts: list[int], rounds: int) -> None:
         print("|---|---|")
         print(f"| applied by one worker in | {took:.1f} s ({flood / took:,.0f}/s) |")
         print(f"| the worker's CPU per 1,000 (the dev cloud idle in the same process) | {cpu / flood * 1000:.2f} s |")
-        print(f"| RSS before / after (the view of {flood:,} more servers) | {rss_before:.0f} MB / {_rss_mb(pid):.0f} MB |")
+        print(f"| RSS before / after (the view of {flood:,} more servers) | {rss_before:.0f} MB / "
+              f"{_rss_mb(pid):.0f} MB |")
         print(f"| DescribeInstances of one id (from the view), median before / during / after | "
               f"{statistics.median(before):.1f} / {statistics.median(during):.1f} ({len(during)} calls) / "
               f"{statistics.median(after):.1f} ms |", flush=True)
