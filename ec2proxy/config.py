@@ -214,7 +214,7 @@ class DatabaseSection:
 
 @dataclasses.dataclass
 class NotificationsSection:
-    """[notifications]: OpenStack's notifications, fed into the live view (issue 29: not yet read by Describe*)."""
+    """[notifications]: OpenStack's notifications, fed into the live view that DescribeInstances reads."""
 
     transport_url: str = option('',
         "oslo.messaging's URL of the RabbitMQ the services notify on (rabbit://user:password@host:5672/, as in "
