@@ -225,6 +225,9 @@ class NotificationsSection:
         'oslo.messaging\'s "openstack" exchange); change them where their control_exchange or topics are set.')
     queue: str = option('ec2proxy-live-view',
         'The queue every worker of every proxy shares (each notification is applied by one of them).')
+    reconcile: float = option(300.0,
+        'Seconds the live view answers with what a notification or a direct read last wrote of an object; '
+        'older, the object is read from OpenStack again (what a lost notification left wrong lasts no longer).')
 
 
 # [section] -> its typed options, in the order the sample configuration shows them

@@ -28,8 +28,9 @@ class LiveFeed(Protocol):
 
     configured: bool
     connected: bool
-    trusted_since: datetime.datetime | None
     reads: Counter
+
+    def trusted(self) -> datetime.datetime | None: ...
 
     def watch(self, view: CloudView, sessions: async_sessionmaker) -> None: ...
 

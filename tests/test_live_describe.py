@@ -7,6 +7,7 @@ with the feed away Describe* reads OpenStack, and the view is read again once th
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import time
 import urllib.request
@@ -318,3 +319,36 @@ def test_the_dev_cloud_notifies_as_the_lab_does():
             "port.delete.end"} <= {json.loads(m["body"]["oslo.message"])["event_type"] for m in sent}
     lab_members = shapes_hold(LAB)
     assert shapes_hold(sent) == lab_members
+
+
+def test_what_a_lost_notification_left_wrong_is_read_again_within_the_reconcile_time(tmp_path):
+    """A notification lost (here: the view's row of a running server made to say stopped, as a lost start
+    would leave it) is answered from the view until the row is [notifications] reconcile old, then read from
+    Nova again."""
+    import sqlite3
+
+    from tests.support import Server
+
+    env = {**PROXY_ENV, "EC2PROXY_NOTIFICATIONS_QUEUE": f"test-{TAG}-reconcile",
+           "EC2PROXY_NOTIFICATIONS_RECONCILE": "3"}
+    proxy = Server(tmp_path / "proxy", env=env).start()
+    try:
+        ec2 = proxy.client()
+        until(lambda: metrics(proxy).get("ec2proxy_live_view_connected") == 1.0, seconds=30, delay=0.2)
+        image = next(i["ImageId"] for i in ec2.describe_images()["Images"])
+        iid = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+        until(lambda: from_view(proxy, ec2, iid)["State"]["Name"] == "running", seconds=30, delay=0.2)
+        with sqlite3.connect(tmp_path / "proxy" / "ec2proxy.sqlite") as database:
+            (data,) = database.execute("SELECT data FROM view_objects WHERE kind = 'server'").fetchone()
+            wrong = json.loads(data)
+            wrong.update({"status": "SHUTOFF", "OS-EXT-STS:vm_state": "stopped"})
+            now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+            database.execute("UPDATE view_objects SET data = ?, applied_at = ? WHERE kind = 'server'",
+                             (json.dumps(wrong), now))
+        assert from_view(proxy, ec2, iid)["State"]["Name"] == "stopped"  # the view, as it was left
+        until(lambda: described(ec2, iid)["State"]["Name"] == "running", seconds=10, delay=0.2)
+        assert from_view(proxy, ec2, iid)["State"]["Name"] == "running"  # read again, and the view repaired
+    finally:
+        proxy.stop()
+        asyncio.run(_cleanup(f"{TAG}-reconcile", ()))

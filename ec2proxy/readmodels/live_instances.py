@@ -48,7 +48,7 @@ class Held(NamedTuple):
 def _trusted(ctx: RequestContext, rows: list[ViewObject]) -> list[Held]:
     """The live objects of these rows, each written since the feed connected (a delete is final: ids are never
     used again)."""
-    since = ctx.services.live.trusted_since
+    since = ctx.services.live.trusted()
     live = [row for row in rows if not row.deleted]
     if since is None or any(timestamps.aware(row.applied_at) < since for row in live):
         raise Unanswered("unknown")
@@ -146,7 +146,8 @@ async def project(ctx: RequestContext, since: datetime.datetime) -> tuple[list[d
     async with ctx.services.sessions() as session:
         built = await session.scalar(select(ViewObject.applied_at).where(
             ViewObject.kind == "project", ViewObject.os_id == ctx.project_id))
-        if built is None or live.trusted_since is None or timestamps.aware(built) < live.trusted_since:
+        trusted = live.trusted()
+        if built is None or trusted is None or timestamps.aware(built) < trusted:
             raise Unanswered("unknown")
         if await session.scalar(select(ViewMark.os_id).where(
                 ViewMark.project_id == ctx.project_id, ViewMark.kind.in_(INSTANCE_KINDS)).limit(1)) is not None:

@@ -214,7 +214,7 @@ async def running(services) -> AsyncIterator[Counts]:
                   "directly and why", ["outcome"], registry=registry)
     for outcome in live_view.READS:
         reads.labels(outcome).set_function(functools.partial(feed.reads.__getitem__, outcome))
-    feed.configured = True
+    feed.configured, feed.max_age = True, float(config.notifications.reconcile)
     stop = asyncio.Event()
     task = asyncio.create_task(_forever(config, services.sessions, counts, stop, feed))
     try:

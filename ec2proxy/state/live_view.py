@@ -44,7 +44,16 @@ class Feed:
     # When the feed last (re)connected: what was lost before (the broker away, its exchanges gone with it) is
     # not trusted, so a row is read only when a change or a direct read wrote it since.
     trusted_since: datetime.datetime | None = None
+    # A row not confirmed (by a change or a direct read) for this long is read again: what a lost notification
+    # left wrong lasts at most this long ([notifications] reconcile)
+    max_age: float = 300.0
     reads: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+
+    def trusted(self) -> datetime.datetime | None:
+        """Rows written before this are not read (None: none are)."""
+        if self.trusted_since is None:
+            return None
+        return max(self.trusted_since, utcnow() - datetime.timedelta(seconds=self.max_age))
 
     def up(self, *_) -> None:
         self.connected, self.trusted_since = True, utcnow()
