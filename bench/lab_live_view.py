@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import json
 import os
 import pathlib
 import re
@@ -102,7 +103,8 @@ def _lags(server, backend, compute: str, os_id: str, events: int) -> list[float]
                 stamp = datetime.datetime.fromisoformat(row[0].split("|", 1)[1]).replace(tzinfo=datetime.UTC)
                 applied = datetime.datetime.fromisoformat(row[1]).replace(tzinfo=datetime.UTC)
                 seen[row[0]] = (applied - stamp).total_seconds()
-            if row and f'"OS-EXT-STS:vm_state": "{wanted}"' in row[2] and '"OS-EXT-STS:task_state": null' in row[2]:
+            shown = json.loads(row[2]) if row else {}
+            if shown.get("OS-EXT-STS:vm_state") == wanted and shown.get("OS-EXT-STS:task_state") is None:
                 break
             time.sleep(0.002)
         action = "os-start" if action == "os-stop" else "os-stop"
