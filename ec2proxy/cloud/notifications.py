@@ -33,6 +33,14 @@ MAX_BODY = 1 << 20  # the largest message read; Nova's biggest (an instance with
 NEUTRON_KINDS = ("port", "floatingip", "security_group", "security_group_rule", "network", "subnet", "router")
 CINDER_KINDS = ("volume", "snapshot")
 GONE = 10 ** 19  # a deleted Neutron object sorts after every revision of it
+# What Describe* reads of Neutron's objects: what it asks Neutron for (``fields``), and all the view keeps of a
+# notification's resource (a port's bindings, a group's rules would be most of the bytes it reads back)
+KEPT = {
+    "port": ("id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at",
+             "port_security_enabled", "allowed_address_pairs", "tags", "revision_number", "project_id"),
+    "floatingip": ("id", "port_id", "floating_ip_address", "revision_number", "project_id"),
+    "security_group": ("id", "name", "revision_number", "project_id"),
+}
 
 
 class Malformed(ValueError):
@@ -195,9 +203,11 @@ def _neutron(message: dict, kind: str, action: str, stamp: str) -> Change | None
     if not isinstance(revision, int) or isinstance(revision, bool) or not 0 <= revision < GONE:
         raise Malformed("revision_number is not a number")
     project = resource.get("project_id") or resource.get("tenant_id")
+    kept = KEPT.get(kind)
+    data = resource if kept is None else {key: resource[key] for key in kept if key in resource}
     # a deleted object is after every revision of it, whatever revision it was deleted at
     return Change(kind, _text(resource.get("id"), "id"), _text(project, "project_id"), deleted,
-                  neutron_order(GONE if deleted else revision, stamp), resource, message["event_type"])
+                  neutron_order(GONE if deleted else revision, stamp), data, message["event_type"])
 
 
 def _cinder(message: dict, kind: str, action: str, stamp: str) -> Change:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Literal, overload
 from sqlalchemy import select
 
 from ec2proxy import db, protocol
-from ec2proxy.cloud import BackendNotFound, CloudView
+from ec2proxy.cloud import BackendNotFound, CloudView, notifications
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import Instance, Tag, utcnow
 from ec2proxy.ec2 import errors, fragments, ids, tagging, vpcs
@@ -61,7 +61,7 @@ async def _stored(ctx: RequestContext, os_ids: list[str]) -> tuple[dict[str, Ins
 async def _groups(view: CloudView) -> list[dict]:
     if view.neutron is None:
         return []
-    return await view.neutron.list("security_group", {"fields": ["id", "name", "revision_number"]})
+    return await view.neutron.list("security_group", {"fields": list(notifications.KEPT["security_group"])})
 
 
 async def _group_ids(view: CloudView) -> dict[str, str]:
@@ -72,9 +72,8 @@ def by_name(groups: list[dict]) -> dict[str, str]:
     return {g["name"]: ids.from_uuid("sg", g["id"]) for g in groups}
 
 
-FIP_FIELDS = ["id", "port_id", "floating_ip_address", "revision_number"]
-PORT_FIELDS = ["id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at",
-               "port_security_enabled", "allowed_address_pairs", "tags", "revision_number"]
+FIP_FIELDS = list(notifications.KEPT["floatingip"])
+PORT_FIELDS = list(notifications.KEPT["port"])
 
 
 async def server_ports(view: CloudView, server_ids: list[str] | None) -> dict[str, list[Port]]:
