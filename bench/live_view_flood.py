@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
-import json
+import datetime
 import pathlib
 import statistics
 import sys
@@ -21,14 +20,11 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 
 from bench.instances import _timed_post
 from tests.support import Server
 from tests.test_live_describe import PROXY_ENV, TAG
-from tests.test_live_view import SAMPLES, _cleanup
-
-BROKER = "amqp://guest:guest@127.0.0.1:5672/"
+from tests.test_live_view import _cleanup, flood_bodies, publish_flood
 
 
 def _metric(server: Server, name: str) -> float:
@@ -49,30 +45,6 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _flood_bodies(count: int) -> list[bytes]:
-    """The lab's instance.update of a running server, as ``count`` servers of a project of their own."""
-    message = next(m for m in (json.loads(s["body"]["oslo.message"]) for s in SAMPLES)
-                   if m["event_type"] == "instance.update" and m["payload"]["nova_object.data"]["state"] == "active")
-    project = uuid.uuid4().hex
-    out = []
-    for _ in range(count):
-        one = copy.deepcopy(message)
-        data = one["payload"]["nova_object.data"]
-        data["uuid"], data["tenant_id"] = str(uuid.uuid4()), project
-        out.append(json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(one)}).encode())
-    return out
-
-
-async def _publish(bodies: list[bytes]) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(BROKER)
-    async with connection:
-        exchange = await (await connection.channel()).get_exchange(f"test-{TAG}-nova")
-        for body in bodies:
-            await exchange.publish(aio_pika.Message(body), routing_key="versioned_notifications.info")
 
 
 def _describe_ms(server: Server, keys, body: bytes) -> float:
@@ -106,11 +78,12 @@ def run(flood: int, counts: list[int], rounds: int) -> None:
         _until_viewed(server, keys, one)
         before = [_describe_ms(server, keys, one) for _ in range(rounds)]
 
-        bodies = _flood_bodies(flood)
+        bodies = flood_bodies(flood, sent=datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S.%f"))
         applied = _metric(server, 'ec2proxy_notifications{outcome="applied"}')
         rss_before, cpu_before = _rss_mb(pid), _cpu_seconds(pid)
         during: list[float] = []
-        publisher = threading.Thread(target=lambda: asyncio.run(_publish(bodies)))
+        publisher = threading.Thread(target=lambda: asyncio.run(publish_flood(f"test-{TAG}-nova", bodies)))
         started = time.monotonic()
         publisher.start()
         while _metric(server, 'ec2proxy_notifications{outcome="applied"}') < applied + flood:

@@ -225,6 +225,9 @@ class NotificationsSection:
         'oslo.messaging\'s "openstack" exchange); change them where their control_exchange or topics are set.')
     queue: str = option('ec2proxy-live-view',
         'The queue every worker of every proxy shares (each notification is applied by one of them).')
+    bound: float = option(2.0,
+        'Seconds the live view may be behind the services: when the newest notification applied was sent longer '
+        'ago than this before it was applied, Describe* reads OpenStack directly until the feed has caught up.')
     reconcile: float = option(300.0,
         'Seconds the live view answers with what a notification or a direct read last wrote of an object; '
         'older, the object is read from OpenStack again (what a lost notification left wrong lasts no longer).')

@@ -30,6 +30,9 @@ class LiveFeed(Protocol):
     connected: bool
     reads: Counter
 
+    @property
+    def late(self) -> bool: ...
+
     def trusted(self) -> datetime.datetime | None: ...
 
     def watch(self, view: CloudView, sessions: async_sessionmaker) -> None: ...

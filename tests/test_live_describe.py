@@ -352,3 +352,20 @@ def test_what_a_lost_notification_left_wrong_is_read_again_within_the_reconcile_
     finally:
         proxy.stop()
         asyncio.run(_cleanup(f"{TAG}-reconcile", ()))
+
+
+def test_behind_a_flood_describe_reads_openstack_then_the_view_again(proxy, ec2, running):
+    """3,000 notifications (of another project's servers, sent 10 s ago) at once: while the feed works through
+    them it is late, and Describe* reads Nova (counted 'late'); once it has caught up the view answers again."""
+    from tests.test_live_view import flood_bodies, publish_flood
+
+    from_view(proxy, ec2, running)
+    late, applied = reads(proxy, "late"), metrics(proxy)['ec2proxy_notifications{outcome="applied"}']
+    old = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=10)).strftime(
+        "%Y-%m-%d %H:%M:%S.%f")
+    asyncio.run(publish_flood(EXCHANGES["nova"], flood_bodies(3000, sent=old)))
+    until(lambda: described(ec2, running) and reads(proxy, "late") > late, seconds=30, delay=0.05)
+    until(lambda: metrics(proxy)['ec2proxy_notifications{outcome="applied"}'] >= applied + 3000, seconds=60,
+          delay=0.2)
+    from_view(proxy, ec2, running)
+    assert "Describe* reads OpenStack directly until it has caught up" in proxy.log.read_text()

@@ -240,3 +240,33 @@ async def _cleanup(tag: str, exchanges) -> None:
         await channel.queue_delete(f"test-{tag}")
         for name in exchanges:
             await channel.exchange_delete(name)
+
+
+def flood_bodies(count: int, sent: str | None = None) -> list[bytes]:
+    """The lab's instance.update of a running server, as ``count`` servers of a project of their own (sent at
+    ``sent``, ``2026-12-07 14:06:14.371106``, or when the lab sent it)."""
+    import copy
+
+    message = next(m for m in (json.loads(s["body"]["oslo.message"]) for s in SAMPLES)
+                   if m["event_type"] == "instance.update" and m["payload"]["nova_object.data"]["state"] == "active")
+    if sent is not None:
+        message["timestamp"] = sent
+    project = uuid.uuid4().hex
+    out = []
+    for _ in range(count):
+        one = copy.deepcopy(message)
+        data = one["payload"]["nova_object.data"]
+        data["uuid"], data["tenant_id"] = str(uuid.uuid4()), project
+        out.append(json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(one)}).encode())
+    return out
+
+
+async def publish_flood(exchange_name: str, bodies: list[bytes]) -> None:
+    """Each body on Nova's topic of the exchange, as fast as the broker takes them."""
+    import aio_pika
+
+    connection = await aio_pika.connect(BROKER)
+    async with connection:
+        exchange = await (await connection.channel()).get_exchange(exchange_name)
+        for body in bodies:
+            await exchange.publish(aio_pika.Message(body), routing_key="versioned_notifications.info")

@@ -80,6 +80,15 @@ def message_of(body: bytes | str) -> dict:
     return message
 
 
+def sent_at(message: dict) -> datetime.datetime:
+    """When the service sent it (UTC)."""
+    try:
+        when = datetime.datetime.fromisoformat(message["timestamp"].replace(" ", "T"))
+    except ValueError:
+        raise Malformed("the message's timestamp is not a time") from None
+    return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+
+
 def _stamp(message: dict) -> str:
     """The message's timestamp, checked, as text that sorts as time does."""
     text = message["timestamp"]

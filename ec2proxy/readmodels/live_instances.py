@@ -43,6 +43,14 @@ async def _rows(session, ctx: RequestContext, kind: str, column, values: list[st
     return out
 
 
+def _current(live) -> None:
+    """Unanswered unless the feed is connected and on time."""
+    if not live.connected:
+        raise Unanswered("down")
+    if live.late:
+        raise Unanswered("late")
+
+
 class Held(NamedTuple):
     kind: str
     os_id: str
@@ -64,8 +72,7 @@ async def servers(ctx: RequestContext, os_ids: list[str]) -> tuple[list[dict], d
     """The servers (as Nova's API shows them), their ports and group names -> ids, from the view; Unanswered
     when it cannot vouch for them."""
     live = ctx.services.live
-    if not live.connected:
-        raise Unanswered("down")
+    _current(live)
     async with ctx.services.sessions() as session:
         found = _trusted(ctx, await _rows(session, ctx, "server", ViewObject.os_id, os_ids))  # (a deleted one
         # is read from Nova's listing, which tells how long ago)
@@ -146,8 +153,7 @@ async def project(ctx: RequestContext, since: datetime.datetime) -> tuple[list[d
     view; Unanswered unless a read of the whole project refreshed it since the feed (re)connected and none of
     its objects was changed by our writes since."""
     live = ctx.services.live
-    if not live.connected:
-        raise Unanswered("down")
+    _current(live)
     async with ctx.services.sessions() as session:
         built = await session.scalar(select(ViewObject.applied_at).where(
             ViewObject.kind == "project", ViewObject.os_id == ctx.project_id))

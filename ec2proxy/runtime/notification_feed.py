@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import datetime
 import functools
 import logging
 from typing import AsyncIterator, Callable
@@ -34,7 +35,7 @@ BINDINGS = {"nova": ("versioned_notifications.*",), "neutron": ("notifications.*
             "openstack": ("notifications.*",)}
 QUEUE = "ec2proxy-live-view"
 PREFETCH = 256  # messages on their way to this consumer, unacknowledged
-BATCH = 128  # changes applied in one transaction
+BATCH = 32  # changes applied in one transaction
 RETRY = 5.0  # seconds between attempts to reach a broker that is away
 OUTCOMES = ("applied", "stale", "ignored", "malformed", "requeued", "failed", "unreachable")
 
@@ -58,17 +59,18 @@ async def _exchange(connection, channel, name: str):
         return channel, await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, passive=True)
 
 
-def _read(message, counts: Counts) -> notifications.Change | None:
-    """The change a message reports; None when there is none to apply (counted)."""
+def _read(message, counts: Counts) -> tuple[notifications.Change | None, datetime.datetime | None]:
+    """The change a message reports and when it was sent; no change when there is none to apply (counted)."""
     try:
-        change = notifications.change_of(notifications.message_of(message.body))
+        read = notifications.message_of(message.body)
+        change, sent = notifications.change_of(read), notifications.sent_at(read)
     except notifications.Malformed as exc:
         counts["malformed"] += 1
         log.warning("dropped a malformed notification (%s) from exchange %s", exc, message.exchange)
-        return None
+        return None, None
     if change is None:
         counts["ignored"] += 1
-    return change
+    return change, sent
 
 
 async def _apply(batch: list, sessions, counts: Counts) -> None:
@@ -98,7 +100,7 @@ async def _apply(batch: list, sessions, counts: Counts) -> None:
         await message.ack()
 
 
-async def _applier(inbox: asyncio.Queue, sessions, counts: Counts) -> None:
+async def _applier(inbox: asyncio.Queue, sessions, counts: Counts, feed: live_view.Feed | None) -> None:
     """Take what has arrived, up to BATCH messages, read each (the loop is given back between them, so API
     requests are served during a flood) and apply their changes together; then rest as long as that took, so
     that a flood takes at most about half of the worker (the broker holds the rest: at most PREFETCH
@@ -110,17 +112,21 @@ async def _applier(inbox: asyncio.Queue, sessions, counts: Counts) -> None:
         while len(messages) < BATCH and not inbox.empty():
             messages.append(inbox.get_nowait())
         batch = []
+        newest: datetime.datetime | None = None
         for message in messages:
-            change = _read(message, counts)
+            change, sent = _read(message, counts)
             if change is None:
                 await message.ack()
             else:
                 batch.append((message, change))
+            newest = max(newest, sent) if newest and sent else sent or newest
             await asyncio.sleep(0)
         if batch:
             await _apply(batch, sessions, counts)
+        if feed is not None and newest is not None:
+            feed.applied(newest, waiting=not inbox.empty())
         if not inbox.empty():
-            await asyncio.sleep(loop.time() - started)
+            await asyncio.sleep(3 * (loop.time() - started))
 
 
 async def consume(transport_url: str, sessions, counts: Counts, stop: asyncio.Event, queue_name: str = QUEUE,
@@ -142,7 +148,7 @@ async def consume(transport_url: str, sessions, counts: Counts, stop: asyncio.Ev
             for key in keys:
                 await queue.bind(declared, routing_key=key)
         inbox: asyncio.Queue = asyncio.Queue()
-        applier = asyncio.create_task(_applier(inbox, sessions, counts))
+        applier = asyncio.create_task(_applier(inbox, sessions, counts, feed))
 
         async def handle(message) -> None:
             inbox.put_nowait(message)
@@ -210,11 +216,15 @@ async def running(services) -> AsyncIterator[Counts]:
         gauge.labels(outcome).set_function(functools.partial(counts.__getitem__, outcome))
     Gauge("ec2proxy_live_view_connected", "Whether this worker's notification feed is connected (1) or not, "
           "when Describe* reads OpenStack directly", registry=registry).set_function(lambda: float(feed.connected))
+    Gauge("ec2proxy_live_view_lag_seconds", "From when the service sent the newest notification this worker "
+          "applied to when it was applied; over [notifications] bound, Describe* reads OpenStack directly",
+          registry=registry).set_function(lambda: feed.lag)
     reads = Gauge("ec2proxy_live_view_reads", "Describe* answers of this worker: from the view, or read "
                   "directly and why", ["outcome"], registry=registry)
     for outcome in live_view.READS:
         reads.labels(outcome).set_function(functools.partial(feed.reads.__getitem__, outcome))
     feed.configured, feed.max_age = True, float(config.notifications.reconcile)
+    feed.bound = float(config.notifications.bound)
     stop = asyncio.Event()
     task = asyncio.create_task(_forever(config, services.sessions, counts, stop, feed))
     try:

@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 3
 
 
-# How Describe* answered: from the view; or directly, the feed being down, an object unknown to the view (or not
+# How Describe* answered: from the view; or directly, the feed being down or late, an object unknown to the view (or not
 # trusted: not seen since the feed connected), or one our own write changed and no direct read saw since
-READS = ("view", "down", "unknown", "written")
+READS = ("view", "down", "late", "unknown", "written")
 
 
 @dataclasses.dataclass
@@ -47,6 +47,24 @@ class Feed:
     # A row not confirmed (by a change or a direct read) for this long is read again: what a lost notification
     # left wrong lasts at most this long ([notifications] reconcile)
     max_age: float = 300.0
+    # Seconds from a notification's sending to its applying, of the newest applied; over ``bound`` while more
+    # wait to be applied (the feed behind a flood) the view is not read. Once nothing waits, the feed is as
+    # current as the services made it (a lag that stays is their clocks', not ours to wait for).
+    lag: float = 0.0
+    bound: float = 2.0
+    waiting: bool = False
+
+    @property
+    def late(self) -> bool:
+        return self.waiting and self.lag > self.bound
+
+    def applied(self, sent: datetime.datetime, waiting: bool) -> None:
+        was = self.late
+        self.lag, self.waiting = max(0.0, (utcnow() - sent).total_seconds()), waiting
+        if self.late != was:
+            log.warning("the notification feed is %.1f s behind the services: Describe* reads OpenStack directly "
+                        "until it has caught up", self.lag) if self.late else \
+                log.info("the notification feed has caught up: Describe* reads the live view again")
     reads: collections.Counter = dataclasses.field(default_factory=collections.Counter)
 
     def trusted(self) -> datetime.datetime | None:
