@@ -4,7 +4,7 @@
 exchanges; 10,000 of Nova's instance.update (the lab's own message, one per server of another project) are
 published at once. Printed: how long the one worker took to apply them, its CPU per 1,000, its memory (RSS)
 before and after the view holds 10,000 more servers, and DescribeInstances of one id (from the view) before,
-during and after the flood; then the project's listing from the view at 100 and 1,000 instances against the
+during (the feed late, so read from the dev cloud) and after the flood; then the project's listing from the view at 100 and 1,000 instances against the
 dev cloud's own detailed listing, alternating.
 """
 
@@ -99,7 +99,8 @@ def run(flood: int, counts: list[int], rounds: int) -> None:
         print(f"| the worker's CPU per 1,000 (the dev cloud idle in the same process) | {cpu / flood * 1000:.2f} s |")
         print(f"| RSS before / after (the view of {flood:,} more servers) | {rss_before:.0f} MB / "
               f"{_rss_mb(pid):.0f} MB |")
-        print(f"| DescribeInstances of one id (from the view), median before / during / after | "
+        print(f"| DescribeInstances of one id, median before (the view) / during (the feed late: read directly) / "
+              f"after (the view) | "
               f"{statistics.median(before):.1f} / {statistics.median(during):.1f} ({len(during)} calls) / "
               f"{statistics.median(after):.1f} ms |", flush=True)
 
