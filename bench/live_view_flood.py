@@ -3,9 +3,9 @@
 ``python -m bench.live_view_flood``: ``ec2proxy serve`` with its feed (and the dev cloud notifying) on test-only
 exchanges; 10,000 of Nova's instance.update (the lab's own message, one per server of another project) are
 published at once. Printed: how long the one worker took to apply them, its CPU per 1,000, its memory (RSS)
-before and after the view holds 10,000 more servers, and DescribeInstances of one id (from the view) before,
-during (the feed late, so read from the dev cloud) and after the flood; then the project's listing from the view at 100 and 1,000 instances against the
-dev cloud's own detailed listing, alternating.
+before and after the view holds 10,000 more servers, and DescribeInstances of one id before (from the view),
+during (the feed late, so read from the dev cloud) and after the flood (the view again); then the project's
+listing from the view at 100 and 1,000 instances against the dev cloud's own detailed listing, alternating.
 """
 
 from __future__ import annotations
