@@ -272,20 +272,29 @@ class Forwarder:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-def test_with_the_feed_away_describe_reads_openstack_then_the_view_again(tmp_path, ami):
+def own_proxy(tmp_path, **env: str):
+    """A proxy of the test's own (the module's settings and ``env``), its feed connected, and a running instance."""
     from tests.support import Server
 
-    forwarder = Forwarder()
-    forwarder.resume()
-    env = {**PROXY_ENV, "EC2PROXY_NOTIFICATIONS_TRANSPORT_URL": f"rabbit://guest:guest@127.0.0.1:{forwarder.port}/",
-           "EC2PROXY_NOTIFICATIONS_QUEUE": f"test-{TAG}-away"}
-    proxy = Server(tmp_path / "proxy", env=env).start()
+    proxy = Server(tmp_path / "proxy", env={**PROXY_ENV, **env}).start()
     try:
         ec2 = proxy.client()
         until(lambda: metrics(proxy).get("ec2proxy_live_view_connected") == 1.0, seconds=30, delay=0.2)
         image = next(i["ImageId"] for i in ec2.describe_images()["Images"])
         iid = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
         ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+    except BaseException:
+        proxy.stop()
+        raise
+    return proxy, ec2, iid
+
+
+def test_with_the_feed_away_describe_reads_openstack_then_the_view_again(tmp_path):
+    forwarder = Forwarder()
+    forwarder.resume()
+    proxy, ec2, iid = own_proxy(tmp_path, EC2PROXY_NOTIFICATIONS_QUEUE=f"test-{TAG}-away",
+                                EC2PROXY_NOTIFICATIONS_TRANSPORT_URL=f"rabbit://guest:guest@127.0.0.1:{forwarder.port}/")
+    try:
         from_view(proxy, ec2, iid)
 
         forwarder.cut()
@@ -327,17 +336,9 @@ def test_what_a_lost_notification_left_wrong_is_read_again_within_the_reconcile_
     Nova again."""
     import sqlite3
 
-    from tests.support import Server
-
-    env = {**PROXY_ENV, "EC2PROXY_NOTIFICATIONS_QUEUE": f"test-{TAG}-reconcile",
-           "EC2PROXY_NOTIFICATIONS_RECONCILE": "3"}
-    proxy = Server(tmp_path / "proxy", env=env).start()
+    proxy, ec2, iid = own_proxy(tmp_path, EC2PROXY_NOTIFICATIONS_QUEUE=f"test-{TAG}-reconcile",
+                                EC2PROXY_NOTIFICATIONS_RECONCILE="3")
     try:
-        ec2 = proxy.client()
-        until(lambda: metrics(proxy).get("ec2proxy_live_view_connected") == 1.0, seconds=30, delay=0.2)
-        image = next(i["ImageId"] for i in ec2.describe_images()["Images"])
-        iid = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
-        ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
         until(lambda: from_view(proxy, ec2, iid)["State"]["Name"] == "running", seconds=30, delay=0.2)
         with sqlite3.connect(tmp_path / "proxy" / "ec2proxy.sqlite") as database:
             (data,) = database.execute("SELECT data FROM view_objects WHERE kind = 'server'").fetchone()

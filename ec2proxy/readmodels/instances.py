@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import functools
-from typing import Any, Callable, Literal, overload
+from typing import Any, Awaitable, Callable, Literal, overload
 
 from sqlalchemy import select
 
@@ -231,16 +231,23 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
     return await _assemble(ctx, servers, groups, ports, rows, tags, {row.ec2_id for row in rows.values()}, render)
 
 
+async def _with_view(ctx: RequestContext, viewed: Awaitable[tuple], ours: Awaitable[tuple]) -> tuple | None:
+    """What the view holds and our rows, read at once; None when the view cannot vouch for it (counted)."""
+    try:
+        return tuple(await asyncio.gather(viewed, ours))
+    except live_instances.Unanswered as exc:
+        ctx.services.live.reads[str(exc)] += 1
+        return None
+
+
 async def _listed_from_view(ctx: RequestContext, since: datetime.datetime) -> tuple | None:
     """The project's instances from the live view (its servers as they are, those deleted since ``since``), or
     None when it cannot vouch for them (counted)."""
-    reads = ctx.services.live.reads
-    try:
-        (servers, ports, groups), (rows, tags) = await asyncio.gather(live_instances.project(ctx, since),
-                                                                      _known(ctx, since))
-    except live_instances.Unanswered as exc:
-        reads[str(exc)] += 1
+    both = await _with_view(ctx, live_instances.project(ctx, since), _known(ctx, since))
+    if both is None:
         return None
+    (servers, ports, groups), (rows, tags) = both
+    reads = ctx.services.live.reads
     listed = {s["id"] for s in servers}
     if any(os_id not in listed and row.terminated_at is None for os_id, row in rows.items()) \
             or not live_instances.volumes_known(servers, rows):
@@ -370,13 +377,11 @@ async def lookup(ctx: RequestContext, instance_ids: list[str]) -> list[InstanceR
 
 async def _from_view(ctx: RequestContext, os_ids: list[str]) -> list[InstanceRecord] | None:
     """The instances of these servers from the live view, or None when it cannot vouch for them (counted)."""
-    reads = ctx.services.live.reads
-    try:
-        (shown, ports, groups), (rows, tags) = await asyncio.gather(live_instances.servers(ctx, os_ids),
-                                                                    _stored(ctx, os_ids))
-    except live_instances.Unanswered as exc:
-        reads[str(exc)] += 1
+    both = await _with_view(ctx, live_instances.servers(ctx, os_ids), _stored(ctx, os_ids))
+    if both is None:
         return None
+    (shown, ports, groups), (rows, tags) = both
+    reads = ctx.services.live.reads
     if not live_instances.volumes_known(shown, rows):
         reads["unknown"] += 1
         return None
