@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import time
-import urllib.request
 
 import pytest
 
 from ec2proxy.ec2 import ids
 from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server, wait_running
 from tests.support import until
+from tests.test_live_describe import described, from_view, metrics, reads
 
 pytestmark = [
     pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh"),
@@ -25,23 +24,13 @@ BOUND = 2.0  # seconds, while the feed is healthy
 QUEUE = "ec2proxy-live-view-lab-tier"
 
 
-def _reads(server, outcome: str) -> float:
-    with urllib.request.urlopen(f"{server.admin}/metrics") as response:
-        text = response.read().decode()
-    match = re.search(rf'^ec2proxy_live_view_reads{{outcome="{outcome}"}} (\S+)$', text, re.M)
-    connected = re.search(r"^ec2proxy_live_view_connected (\S+)$", text, re.M)
-    if outcome == "connected":
-        return float(connected.group(1)) if connected else 0.0
-    return float(match.group(1)) if match else 0.0
-
-
 @pytest.fixture(scope="module")
 def live_proxy(tmp_path_factory):
     server = lab_server(tmp_path_factory.mktemp("lab-live"), "LAB_EC2_SERVICE", "[notifications]",
                         f"transport_url = {os.environ['LAB_TRANSPORT_URL']}",
                         f"queue = {QUEUE}")
     credential = _demo_credential()
-    until(lambda: _reads(server, "connected") == 1.0, seconds=60, delay=0.2)
+    until(lambda: metrics(server).get("ec2proxy_live_view_connected") == 1.0, seconds=60, delay=0.2)
     yield server, server.client(credential["access"], credential["secret"])
     server.stop()
     asyncio.run(_queue_deleted(os.environ["LAB_TRANSPORT_URL"], QUEUE))
@@ -56,29 +45,15 @@ async def _queue_deleted(url: str, name: str) -> None:
         await (await connection.channel()).queue_delete(name)
 
 
-def _instance(ec2, iid: str) -> dict:
-    return ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
-
-
 def _within_bound(server, ec2, iid: str, check) -> float:
     """Seconds until the instance as described passes ``check``; each answer after the first from the view."""
     started = time.monotonic()
-    viewed = _reads(server, "view")
-    while not check(_instance(ec2, iid)):
-        assert time.monotonic() - started < BOUND, f"not within {BOUND} s: {_instance(ec2, iid)}"
+    viewed = reads(server, "view")
+    while not check(described(ec2, iid)):
+        assert time.monotonic() - started < BOUND, f"not within {BOUND} s: {described(ec2, iid)}"
         time.sleep(0.05)
-    assert _reads(server, "view") > viewed, "answered by direct reads, not by the view"
+    assert reads(server, "view") > viewed, "answered by direct reads, not by the view"
     return time.monotonic() - started
-
-
-def _settled_in_view(server, ec2, iid: str) -> dict:
-    for _ in range(100):
-        before = _reads(server, "view")
-        instance = _instance(ec2, iid)
-        if _reads(server, "view") > before:
-            return instance
-        time.sleep(0.1)
-    raise AssertionError("the view never answered")
 
 
 def test_changes_made_in_openstack_directly_show_within_the_bound(live_proxy):
@@ -88,12 +63,12 @@ def test_changes_made_in_openstack_directly_show_within_the_bound(live_proxy):
                             InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"][0]["InstanceId"]
     try:
         wait_running(ec2, [iid])
-        shown = _settled_in_view(server, ec2, iid)
+        shown = from_view(server, ec2, iid)
         os_id = as_demo(lambda view: _server_id(view, iid))
 
         as_demo(lambda view: view.nova.stop(os_id))  # a stop in Nova directly
         _within_bound(server, ec2, iid, lambda i: i["State"]["Name"] in ("stopping", "stopped"))
-        until(lambda: _instance(ec2, iid)["State"]["Name"] == "stopped", seconds=60, delay=0.5)
+        until(lambda: described(ec2, iid)["State"]["Name"] == "stopped", seconds=60, delay=0.5)
 
         port = shown["NetworkInterfaces"][0]["NetworkInterfaceId"]
         fip = as_demo(lambda view: _floating_ip(view, port))  # a floating IP associated in Neutron directly
