@@ -370,3 +370,32 @@ def test_behind_a_flood_describe_reads_openstack_then_the_view_again(proxy, ec2,
           delay=0.2)
     from_view(proxy, ec2, running)
     assert "Describe* reads OpenStack directly until it has caught up" in proxy.log.read_text()
+
+
+def test_more_of_our_writes_show_at_once(proxy, ec2, ami):
+    """A group added to the instance (its port updated in Neutron), a volume attached and detached: each shows
+    in the next describe, before any notification of it (the view's rows of what they changed are marked)."""
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+    shown = from_view(proxy, ec2, iid)
+    group = ec2.create_security_group(GroupName=f"live-{TAG}", Description="live view", VpcId=shown["VpcId"])[
+        "GroupId"]
+    volume = ec2.create_volume(Size=1, AvailabilityZone=shown["Placement"]["AvailabilityZone"])["VolumeId"]
+    try:
+        current = [g["GroupId"] for g in shown["SecurityGroups"]]
+        ec2.modify_instance_attribute(InstanceId=iid, Groups=[*current, group])
+        assert {g["GroupId"] for g in described(ec2, iid)["SecurityGroups"]} == {*current, group}
+        assert {g["GroupId"] for g in from_view(proxy, ec2, iid)["SecurityGroups"]} == {*current, group}
+
+        ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+        ec2.attach_volume(VolumeId=volume, InstanceId=iid, Device="/dev/sdf")
+        assert volume in [m["Ebs"]["VolumeId"] for m in described(ec2, iid)["BlockDeviceMappings"]]
+        ec2.get_waiter("volume_in_use").wait(VolumeIds=[volume], WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+        ec2.detach_volume(VolumeId=volume)
+        ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+        assert volume not in [m["Ebs"]["VolumeId"] for m in described(ec2, iid)["BlockDeviceMappings"]]
+    finally:
+        ec2.terminate_instances(InstanceIds=[iid])
+        ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+        ec2.delete_volume(VolumeId=volume)
+        ec2.delete_security_group(GroupId=group)
