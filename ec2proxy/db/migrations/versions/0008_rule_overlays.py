@@ -7,6 +7,8 @@ Revises: 0007
 import sqlalchemy as sa
 from alembic import op
 
+from ec2proxy.db.exact import exact_text_and_microseconds
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
@@ -22,10 +24,7 @@ def upgrade() -> None:
         sa.Column("description", sa.String(255), nullable=True),
     )
     op.create_index("ix_rule_overlays_project", "rule_overlays", ["project_id"])
-    bind = op.get_bind()
-    if bind.dialect.name in ("mysql", "mariadb"):  # exact text, as 0006 made every other table
-        collation = "utf8mb4_nopad_bin" if getattr(bind.dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
-        op.execute(f"ALTER TABLE rule_overlays CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}")
+    exact_text_and_microseconds("rule_overlays")
 
 
 def downgrade() -> None:

@@ -8,6 +8,8 @@ Revises: 0008
 import sqlalchemy as sa
 from alembic import op
 
+from ec2proxy.db.exact import exact_text_and_microseconds
+
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -73,15 +75,9 @@ def upgrade() -> None:
         sa.Column("vpc_os_id", sa.String(64), nullable=False, index=True),
         sa.Column("is_default", sa.Boolean(), nullable=False),
     )
-    bind = op.get_bind()
-    if bind.dialect.name in ("mysql", "mariadb"):  # exact text and microseconds, as 0006 made every other table
-        from sqlalchemy.dialects import mysql
-
-        collation = "utf8mb4_nopad_bin" if getattr(bind.dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
-        for table in TABLES:
-            op.execute(f"ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}")
-        for table in ("vpcs", "internet_gateways", "route_tables"):
-            op.alter_column(table, "created_at", type_=mysql.DATETIME(fsp=6), existing_nullable=False)
+    for table in TABLES:
+        exact_text_and_microseconds(table, *(("created_at",) if table in ("vpcs", "internet_gateways",
+                                                                          "route_tables") else ()))
 
 
 def downgrade() -> None:

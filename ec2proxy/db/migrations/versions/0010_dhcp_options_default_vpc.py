@@ -7,6 +7,8 @@ Revises: 0009
 import sqlalchemy as sa
 from alembic import op
 
+from ec2proxy.db.exact import exact_text_and_microseconds
+
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
@@ -25,13 +27,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("dhcp_options_id", sa.String(32), nullable=True))
         batch.add_column(sa.Column("default_for", sa.String(64), nullable=True))
         batch.create_unique_constraint("uq_vpcs_default_for", ["default_for"])
-    bind = op.get_bind()
-    if bind.dialect.name in ("mysql", "mariadb"):  # exact text and microseconds, as 0006 made every other table
-        from sqlalchemy.dialects import mysql
-
-        collation = "utf8mb4_nopad_bin" if getattr(bind.dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
-        op.execute(f"ALTER TABLE dhcp_options CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}")
-        op.alter_column("dhcp_options", "created_at", type_=mysql.DATETIME(fsp=6), existing_nullable=False)
+    exact_text_and_microseconds("dhcp_options", "created_at")
 
 
 def downgrade() -> None:

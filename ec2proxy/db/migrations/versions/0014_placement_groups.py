@@ -8,6 +8,8 @@ Revises: 0013
 import sqlalchemy as sa
 from alembic import op
 
+from ec2proxy.db.exact import exact_text_and_microseconds
+
 revision = "0014"
 down_revision = "0013"
 branch_labels = None
@@ -29,13 +31,7 @@ def upgrade() -> None:
     with op.batch_alter_table("instances") as batch:
         batch.add_column(sa.Column("placement_group_id", sa.String(32), nullable=True))
         batch.add_column(sa.Column("placement_group_name", sa.String(255), nullable=True))
-    bind = op.get_bind()
-    if bind.dialect.name in ("mysql", "mariadb"):  # exact text and microseconds, as 0006 made every other table
-        from sqlalchemy.dialects import mysql
-
-        collation = "utf8mb4_nopad_bin" if getattr(bind.dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
-        op.execute(f"ALTER TABLE placement_groups CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}")
-        op.alter_column("placement_groups", "created_at", type_=mysql.DATETIME(fsp=6), existing_nullable=False)
+    exact_text_and_microseconds("placement_groups", "created_at")
 
 
 def downgrade() -> None:

@@ -7,6 +7,8 @@ Revises: 0014
 import sqlalchemy as sa
 from alembic import op
 
+from ec2proxy.db.exact import exact_text_and_microseconds
+
 revision = "0015"
 down_revision = "0014"
 branch_labels = None
@@ -36,14 +38,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("marker", sa.String(64), nullable=True),
     )
-    bind = op.get_bind()
-    if bind.dialect.name in ("mysql", "mariadb"):  # exact text and microseconds, as 0006 made every other table
-        from sqlalchemy.dialects import mysql
-
-        collation = "utf8mb4_nopad_bin" if getattr(bind.dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
-        for table in ("launch_templates", "launch_template_versions"):
-            op.execute(f"ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}")
-            op.alter_column(table, "created_at", type_=mysql.DATETIME(fsp=6), existing_nullable=False)
+    for table in ("launch_templates", "launch_template_versions"):
+        exact_text_and_microseconds(table, "created_at")
 
 
 def downgrade() -> None:

@@ -7,6 +7,8 @@ Revises: 0015
 import sqlalchemy as sa
 from alembic import op
 
+from ec2proxy.db.exact import exact_text_and_microseconds
+
 revision = "0016"
 down_revision = "0015"
 branch_labels = None
@@ -24,13 +26,7 @@ def upgrade() -> None:
         sa.Column("data", sa.JSON, nullable=True),
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
     )
-    bind = op.get_bind()
-    if bind.dialect.name in ("mysql", "mariadb"):  # exact text and microseconds, as 0006 made every other table
-        from sqlalchemy.dialects import mysql
-
-        collation = "utf8mb4_nopad_bin" if getattr(bind.dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
-        op.execute(f"ALTER TABLE view_objects CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}")
-        op.alter_column("view_objects", "applied_at", type_=mysql.DATETIME(fsp=6), existing_nullable=False)
+    exact_text_and_microseconds("view_objects", "applied_at")
 
 
 def downgrade() -> None:

@@ -10,6 +10,8 @@ Revises: 0016
 import sqlalchemy as sa
 from alembic import op
 
+from ec2proxy.db.exact import exact_text_and_microseconds
+
 revision = "0017"
 down_revision = "0016"
 branch_labels = None
@@ -28,13 +30,7 @@ def upgrade() -> None:
         sa.Column("project_id", sa.String(255), nullable=False),
         sa.Column("marked_at", sa.DateTime(timezone=True), nullable=False),
     )
-    bind = op.get_bind()
-    if bind.dialect.name in ("mysql", "mariadb"):  # exact text and microseconds, as 0006 made every other table
-        from sqlalchemy.dialects import mysql
-
-        collation = "utf8mb4_nopad_bin" if getattr(bind.dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
-        op.execute(f"ALTER TABLE view_marks CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}")
-        op.alter_column("view_marks", "marked_at", type_=mysql.DATETIME(fsp=6), existing_nullable=False)
+    exact_text_and_microseconds("view_marks", "marked_at")
 
 
 def downgrade() -> None:
