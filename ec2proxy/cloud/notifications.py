@@ -91,12 +91,7 @@ def sent_at(message: dict) -> datetime.datetime:
 
 def _stamp(message: dict) -> str:
     """The message's timestamp, checked, as text that sorts as time does."""
-    text = message["timestamp"]
-    try:
-        when = datetime.datetime.fromisoformat(text.replace(" ", "T"))
-    except ValueError:
-        raise Malformed("the message's timestamp is not a time") from None
-    return stamp_of(when)
+    return stamp_of(sent_at(message))
 
 
 def _text(value: Any, what: str) -> str:

@@ -13,7 +13,7 @@ import collections
 import dataclasses
 import datetime
 import logging
-from typing import cast
+from typing import Iterator, Sequence, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -116,6 +116,24 @@ async def _apply(session, change: Change) -> bool:
     return True
 
 
+def _by_kind(objects: list[tuple[str, str]]) -> Iterator[tuple[str, Sequence[str]]]:
+    """(kind, ids) of these (kind, id) pairs, a database's IN list at a time."""
+    for kind in dict.fromkeys(kind for kind, _ in objects):
+        yield from ((kind, chunk) for chunk in db.chunks(list(dict.fromkeys(i for k, i in objects if k == kind))))
+
+
+async def _retried(sessions, work):
+    """``work`` in one transaction, asked again when another writer inserted one of its rows at once (the
+    unique key said so): the second time it sees that row."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return await db.transaction(sessions, work)
+        except IntegrityError:
+            if attempt + 1 == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def apply(sessions, change: Change) -> bool:
     """Whether the change was newer than what the view held (and is now held)."""
     return (await apply_all(sessions, [change]))[0]
@@ -137,11 +155,10 @@ async def _apply_many(session, changes: list[Change]) -> list[bool]:
     another writer changed it meanwhile); the first rows of new objects inserted together."""
     connection = await session.connection()
     held: dict[tuple[str, str], str] = {}
-    for kind in {change.kind for change in changes}:
-        for chunk in db.chunks(list({change.os_id for change in changes if change.kind == kind})):
-            rows = await connection.execute(select(VIEW.c.os_id, VIEW.c.order_key).where(
-                VIEW.c.kind == kind, VIEW.c.os_id.in_(chunk)))
-            held.update({(kind, os_id): order for os_id, order in rows})
+    for kind, chunk in _by_kind([(change.kind, change.os_id) for change in changes]):
+        rows = await connection.execute(select(VIEW.c.os_id, VIEW.c.order_key).where(
+            VIEW.c.kind == kind, VIEW.c.os_id.in_(chunk)))
+        held.update({(kind, os_id): order for os_id, order in rows})
     now = utcnow()
     new: dict[tuple[str, str], dict] = {}
     out: list[bool] = []
@@ -173,13 +190,7 @@ async def _apply_many(session, changes: list[Change]) -> list[bool]:
 async def apply_all(sessions, changes: list[Change]) -> list[bool]:
     """Each change applied as ``apply`` does, all in one transaction (a flood of notifications is a few
     commits and few statements, not several each): whether each was newer than what the view held."""
-    for attempt in range(ATTEMPTS):
-        try:
-            return await db.transaction(sessions, lambda session: _apply_many(session, changes))
-        except IntegrityError:  # another worker inserted an object's first row meanwhile: compare with it
-            if attempt + 1 == ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    return await _retried(sessions, lambda session: _apply_many(session, changes))
 
 
 async def observed(sessions, project_id: str, changes: list[Change], since: datetime.datetime,
@@ -190,26 +201,21 @@ async def observed(sessions, project_id: str, changes: list[Change], since: date
     now = utcnow()
 
     async def write(session) -> None:
-        for change, applied in zip(changes, await _apply_many(session, changes), strict=True):
-            if not applied:  # the view held as new: it is confirmed as of now
-                await session.execute(update(ViewObject).where(
-                    ViewObject.kind == change.kind, ViewObject.os_id == change.os_id).values(applied_at=now))
+        applied = await _apply_many(session, changes)
+        # what the view held as new already is confirmed as of now: one statement per kind, not one per row
+        for kind, chunk in _by_kind([(c.kind, c.os_id) for c, new in zip(changes, applied, strict=True) if not new]):
+            await session.execute(update(ViewObject).where(
+                ViewObject.kind == kind, ViewObject.os_id.in_(chunk)).values(applied_at=now))
         if whole:
             await session.execute(delete(ViewMark).where(ViewMark.project_id == project_id,
                                                          ViewMark.marked_at <= since))
             return
-        for kind in {change.kind for change in changes}:
-            for chunk in db.chunks([change.os_id for change in changes if change.kind == kind]):
-                await session.execute(delete(ViewMark).where(
-                    ViewMark.kind == kind, ViewMark.os_id.in_(chunk), ViewMark.project_id == project_id,
-                    ViewMark.marked_at <= since))
+        for kind, chunk in _by_kind([(change.kind, change.os_id) for change in changes]):
+            await session.execute(delete(ViewMark).where(
+                ViewMark.kind == kind, ViewMark.os_id.in_(chunk), ViewMark.project_id == project_id,
+                ViewMark.marked_at <= since))
 
-    for attempt in range(ATTEMPTS):
-        try:
-            return await db.transaction(sessions, write)
-        except IntegrityError:  # a notification's first row of one of them at once: compare with it
-            if attempt + 1 == ATTEMPTS:
-                raise
+    await _retried(sessions, write)
 
 
 async def mark(sessions, project_id: str, objects: list[tuple[str, str]]) -> None:
@@ -224,12 +230,7 @@ async def mark(sessions, project_id: str, objects: list[tuple[str, str]]) -> Non
                 session.add(ViewMark(kind=kind, os_id=os_id, project_id=project_id, marked_at=now))
         await session.flush()
 
-    for attempt in range(ATTEMPTS):
-        try:
-            return await db.transaction(sessions, put)
-        except IntegrityError:  # another request marked it first: ours is the later time, set it again
-            if attempt + 1 == ATTEMPTS:
-                raise
+    await _retried(sessions, put)  # another request marked one first: ours is the later time, set again
 
 
 def marking(view, sessions) -> None:
