@@ -399,3 +399,18 @@ def test_more_of_our_writes_show_at_once(proxy, ec2, ami):
         ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
         ec2.delete_volume(VolumeId=volume)
         ec2.delete_security_group(GroupId=group)
+
+
+def test_the_aws_cli_is_answered_from_the_view(proxy, ec2, running):
+    """The AWS CLI, as a subprocess with the files the proxy wrote: the instance by id and the project's listing
+    answered by the view, the same instance boto3 was shown."""
+    shown = from_view(proxy, ec2, running)
+    listed_from_view(proxy, ec2)
+    viewed = reads(proxy, "view")
+    by_id = json.loads(proxy.aws("ec2", "describe-instances", "--instance-ids", running).stdout)
+    listed = json.loads(proxy.aws("ec2", "describe-instances").stdout)
+    assert reads(proxy, "view") == viewed + 2
+    (instance,) = [i for r in by_id["Reservations"] for i in r["Instances"]]
+    assert (instance["InstanceId"], instance["State"], instance["PrivateIpAddress"]) == \
+        (running, shown["State"], shown["PrivateIpAddress"])
+    assert running in {i["InstanceId"] for r in listed["Reservations"] for i in r["Instances"]}
