@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import json
 import pathlib
 import statistics
 import sys
@@ -78,8 +79,9 @@ def run(flood: int, counts: list[int], rounds: int) -> None:
         _until_viewed(server, keys, one)
         before = [_describe_ms(server, keys, one) for _ in range(rounds)]
 
+        project = json.loads((server.data_dir / "devcloud" / "accounts.json").read_text())["demo"]["project_id"]
         bodies = flood_bodies(flood, sent=datetime.datetime.now(datetime.timezone.utc).strftime(
-            "%Y-%m-%d %H:%M:%S.%f"))
+            "%Y-%m-%d %H:%M:%S.%f"), project=project)
         applied = _metric(server, 'ec2proxy_notifications{outcome="applied"}')
         rss_before, cpu_before = _rss_mb(pid), _cpu_seconds(pid)
         during: list[float] = []
@@ -103,6 +105,16 @@ def run(flood: int, counts: list[int], rounds: int) -> None:
               f"after (the view) | "
               f"{statistics.median(before):.1f} / {statistics.median(during):.1f} ({len(during)} calls) / "
               f"{statistics.median(after):.1f} ms |", flush=True)
+
+        foreign = flood_bodies(flood)  # another project's servers: counted and dropped
+        dropped, cpu_before, started = (_metric(server, 'ec2proxy_notifications{outcome="foreign"}'),
+                                        _cpu_seconds(pid), time.monotonic())
+        asyncio.run(publish_flood(f"test-{TAG}-nova", foreign))
+        while _metric(server, 'ec2proxy_notifications{outcome="foreign"}') < dropped + flood:
+            time.sleep(0.05)
+        took, cpu = time.monotonic() - started, _cpu_seconds(pid) - cpu_before
+        print(f"| {flood:,} notifications of a project the proxy does not serve, dropped in | {took:.1f} s "
+              f"(published and dropped), {cpu / flood * 1000:.2f} s CPU per 1,000 |", flush=True)
 
         made = 1
         every = b"Action=DescribeInstances&Version=2016-11-15"

@@ -35,7 +35,7 @@ class LiveFeed(Protocol):
 
     def trusted(self) -> datetime.datetime | None: ...
 
-    def watch(self, view: CloudView, sessions: async_sessionmaker) -> None: ...
+    async def watch(self, view: CloudView, sessions: async_sessionmaker) -> None: ...
 
     async def observed(self, sessions: async_sessionmaker, project_id: str, changes: list[Change],
                        since: datetime.datetime, whole: bool = False) -> None: ...
@@ -107,7 +107,7 @@ class RequestContext:
             self._cloud = await (self.services.cloud.view(scoped=scoped) if scoped is not None
                                  else self.services.cloud.view(self.project_id))
             if self.services.live.configured:
-                self.services.live.watch(self._cloud, self.services.sessions)
+                await self.services.live.watch(self._cloud, self.services.sessions)
         return self._cloud
 
     @property

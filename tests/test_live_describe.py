@@ -355,16 +355,17 @@ def test_what_a_lost_notification_left_wrong_is_read_again_within_the_reconcile_
         asyncio.run(_cleanup(f"{TAG}-reconcile", ()))
 
 
-def test_behind_a_flood_describe_reads_openstack_then_the_view_again(proxy, ec2, running):
-    """3,000 notifications (of another project's servers, sent 10 s ago) at once: while the feed works through
-    them it is late, and Describe* reads Nova (counted 'late'); once it has caught up the view answers again."""
+def test_behind_a_flood_describe_reads_openstack_then_the_view_again(proxy, ec2, running, accounts):
+    """3,000 notifications (of made-up servers of the project, sent 10 s ago) at once: while the feed works
+    through them it is late, and Describe* reads Nova (counted 'late'); once it has caught up the view answers
+    again."""
     from tests.test_live_view import flood_bodies, publish_flood
 
     from_view(proxy, ec2, running)
     late, applied = reads(proxy, "late"), metrics(proxy)['ec2proxy_notifications{outcome="applied"}']
     old = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=10)).strftime(
         "%Y-%m-%d %H:%M:%S.%f")
-    asyncio.run(publish_flood(EXCHANGES["nova"], flood_bodies(3000, sent=old)))
+    asyncio.run(publish_flood(EXCHANGES["nova"], flood_bodies(3000, sent=old, project=accounts["demo"]["project_id"])))
     until(lambda: described(ec2, running) and reads(proxy, "late") > late, seconds=30, delay=0.05)
     until(lambda: metrics(proxy)['ec2proxy_notifications{outcome="applied"}'] >= applied + 3000, seconds=60,
           delay=0.2)
@@ -414,3 +415,26 @@ def test_the_aws_cli_is_answered_from_the_view(proxy, ec2, running):
     assert (instance["InstanceId"], instance["State"], instance["PrivateIpAddress"]) == \
         (running, shown["State"], shown["PrivateIpAddress"])
     assert running in {i["InstanceId"] for r in listed["Reservations"] for i in r["Instances"]}
+
+
+def test_another_projects_changes_are_counted_as_foreign_and_not_kept(proxy, ec2, running, accounts):
+    """A project nobody asked this proxy about (the dev cloud's alt) changes in the cloud directly: the feed
+    counts its notifications as foreign and keeps nothing of them, while the served project's go on."""
+    import sqlite3
+
+    from_view(proxy, ec2, running)
+    alt = DevCloudProcess(proxy.data_dir).sdk("devcloud-alt")
+    foreign = metrics(proxy).get('ec2proxy_notifications{outcome="foreign"}', 0.0)
+    group = alt.network.create_security_group(name=f"foreign-{TAG}")
+    try:
+        until(lambda: metrics(proxy)['ec2proxy_notifications{outcome="foreign"}'] > foreign, seconds=BOUND,
+              delay=0.05)
+        with sqlite3.connect(proxy.data_dir / "ec2proxy.sqlite") as database:
+            held = database.execute("SELECT COUNT(*) FROM view_objects WHERE project_id = ?",
+                                    (accounts["alt"]["project_id"],)).fetchone()[0]
+            served = [p for (p,) in database.execute("SELECT project_id FROM view_projects")]
+        assert held == 0 and accounts["alt"]["project_id"] not in served
+        assert accounts["demo"]["project_id"] in served
+    finally:
+        alt.network.delete_security_group(group)
+    assert from_view(proxy, ec2, running)["State"]["Name"] in ("running", "stopped", "pending", "stopping")

@@ -15,8 +15,10 @@ import uuid
 import pytest
 
 from ec2proxy import db
+from ec2proxy.cloud import notifications
 from ec2proxy.db.models import ViewObject
 from ec2proxy.runtime import notification_feed
+from ec2proxy.state import live_view
 
 BROKER = os.environ.get("EC2PROXY_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 SAMPLES = json.loads((pathlib.Path(__file__).parent / "lab_samples" / "notifications.json").read_text())
@@ -47,8 +49,11 @@ class Feed:
         self.stop = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
 
-    async def start(self, consumers: int = 1) -> None:
+    async def start(self, consumers: int = 1, serve: bool = True) -> None:
+        """``serve``: the lab's project served (as a request of it would), else its changes are foreign."""
         await asyncio.to_thread(db.upgrade, self.url)  # Alembic runs its own loop
+        if serve:
+            await live_view.Served().add(self.sessions, SAMPLES_PROJECT)
         for _ in range(consumers):
             ready = asyncio.Event()
             self.tasks.append(asyncio.create_task(notification_feed.consume(
@@ -133,6 +138,35 @@ async def _made_and_replayed(feed: Feed) -> None:
         await feed.close()
 
 
+async def test_changes_of_projects_the_proxy_does_not_serve_are_counted_and_dropped(tmp_path):
+    """A cloud's other projects are not the view's: their changes are counted as foreign and dropped, the feed
+    going on; once a request of the project was served, its changes are kept."""
+    await (await _broker_or_skip()).close()
+    feed = Feed(tmp_path)
+    await feed.start(serve=False)
+    try:
+        await feed.publish(SAMPLES)
+        await feed.until(len(SAMPLES))
+        changes = [c for c in map(notifications.change_of,
+                                  (json.loads(s["body"]["oslo.message"]) for s in SAMPLES)) if c is not None]
+        bare = [c for c in changes if c.data is None]  # deletes naming only an id: kept, whoever's they are
+        assert feed.counts["foreign"] == len(changes) - len(bare) > 0
+        rows = await feed.rows()
+        assert len(rows) == len({(c.kind, c.os_id) for c in bare})
+        assert all(deleted for _, _, deleted, _ in rows.values())
+        assert not [key for key in rows if key[0] == "server"]
+
+        await live_view.Served().add(feed.sessions, SAMPLES_PROJECT)  # as the first request of it does
+        before = sum(feed.counts.values())
+        await feed.publish(SAMPLES)
+        await feed.until(before + len(SAMPLES))
+        assert feed.counts["foreign"] == len(changes) - len(bare)  # none more
+        rows = await feed.rows()
+        assert rows[next(key for key in rows if key[0] == "server")][2] is True
+    finally:
+        await feed.close()
+
+
 async def test_two_consumers_share_one_queue(tmp_path):
     await (await _broker_or_skip()).close()
     feed = Feed(tmp_path)
@@ -181,6 +215,11 @@ def test_serve_feeds_the_view_from_the_bus_and_counts_in_metrics(tmp_path):
                                              "EC2PROXY_NOTIFICATIONS_BINDINGS": bindings,
                                              "EC2PROXY_NOTIFICATIONS_QUEUE": f"test-{tag}"}).start()
     try:
+        # the lab's project served, as a request of it would make it (it has no credentials here)
+        with sqlite3.connect(tmp_path / "proxy" / "ec2proxy.sqlite") as database:
+            database.execute("INSERT INTO view_projects (project_id, served_since) "
+                             "VALUES (?, '2026-01-01 00:00:00.000000')", (SAMPLES_PROJECT,))
+
         async def publish() -> None:
             import aio_pika
 
@@ -204,6 +243,7 @@ def test_serve_feeds_the_view_from_the_bus_and_counts_in_metrics(tmp_path):
         until(lambda: sum(_metric(server, o) for o in ("applied", "stale", "ignored", "malformed")) >=
               len(SAMPLES) + 1, seconds=30, delay=0.2)
         assert _metric(server, "malformed") == 1 and _metric(server, "applied") > 0
+        assert _metric(server, "foreign") == 0
         with sqlite3.connect(tmp_path / "proxy" / "ec2proxy.sqlite") as database:
             kinds = {kind for (kind,) in database.execute("SELECT kind FROM view_objects")}
         assert {"server", "port", "floatingip", "volume", "snapshot"} <= kinds
@@ -242,16 +282,16 @@ async def _cleanup(tag: str, exchanges) -> None:
             await channel.exchange_delete(name)
 
 
-def flood_bodies(count: int, sent: str | None = None) -> list[bytes]:
-    """The lab's instance.update of a running server, as ``count`` servers of a project of their own (sent at
-    ``sent``, ``2026-12-07 14:06:14.371106``, or when the lab sent it)."""
+def flood_bodies(count: int, sent: str | None = None, project: str | None = None) -> list[bytes]:
+    """The lab's instance.update of a running server, as ``count`` servers of ``project`` (else one of their own,
+    foreign to any proxy), sent at ``sent`` (``2026-12-07 14:06:14.371106``, or when the lab sent it)."""
     import copy
 
     message = next(m for m in (json.loads(s["body"]["oslo.message"]) for s in SAMPLES)
                    if m["event_type"] == "instance.update" and m["payload"]["nova_object.data"]["state"] == "active")
     if sent is not None:
         message["timestamp"] = sent
-    project = uuid.uuid4().hex
+    project = project or uuid.uuid4().hex
     out = []
     for _ in range(count):
         one = copy.deepcopy(message)

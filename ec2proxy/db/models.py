@@ -175,6 +175,17 @@ class ViewMark(Base):
     marked_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
+class ViewProject(Base):
+    """A project the proxy has served a request of: the live view keeps its objects' changes; the services'
+    notifications of other projects are counted and dropped (the view holds the part of a cloud EC2 users use,
+    and a project's part is built by a direct read when it is first asked for)."""
+
+    __tablename__ = "view_projects"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    served_since: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
 class ClientToken(Base):
     """The idempotency ledger: a row is INSERTed before any backend call, under a UNIQUE key."""
 

@@ -37,7 +37,7 @@ QUEUE = "ec2proxy-live-view"
 PREFETCH = 256  # messages on their way to this consumer, unacknowledged
 BATCH = 32  # changes applied in one transaction
 RETRY = 5.0  # seconds between attempts to reach a broker that is away
-OUTCOMES = ("applied", "stale", "ignored", "malformed", "requeued", "failed", "unreachable")
+OUTCOMES = ("applied", "stale", "ignored", "foreign", "malformed", "requeued", "failed", "unreachable")
 
 
 def amqp_url(transport_url: str) -> str:
@@ -46,7 +46,8 @@ def amqp_url(transport_url: str) -> str:
 
 
 class Counts(collections.Counter):
-    """What the feed did with the messages it took: applied, stale, ignored, malformed, requeued, failed."""
+    """What the feed did with the messages it took: applied, stale, ignored, foreign (of a project the proxy
+    does not serve), malformed, requeued, failed."""
 
 
 async def _exchange(connection, channel, name: str):
@@ -73,11 +74,21 @@ def _read(message, counts: Counts) -> tuple[notifications.Change | None, datetim
     return change, sent
 
 
-async def _apply(batch: list, sessions, counts: Counts) -> None:
+async def _apply(batch: list, sessions, counts: Counts, served: live_view.Served) -> None:
     """Apply the changes of a batch of messages in one transaction and acknowledge them; when that fails for
-    another reason than the database being away, one by one, so that one change at fault costs only itself."""
+    another reason than the database being away, one by one, so that one change at fault costs only itself.
+    A change of a project the proxy does not serve is dropped (a bare delete is kept: the project it names is
+    the deleting caller's, not always the object's)."""
     try:
-        results = await live_view.apply_all(sessions, [change for _, change in batch])
+        kept = await served.of(sessions, {change.project_id for _, change in batch})
+        foreign = [message for message, change in batch if change.project_id not in kept and change.data is not None]
+        if foreign:
+            batch = [(message, change) for message, change in batch
+                     if change.project_id in kept or change.data is None]
+            counts["foreign"] += len(foreign)
+            for message in foreign:
+                await message.ack()
+        results = await live_view.apply_all(sessions, [change for _, change in batch]) if batch else []
     except Exception as exc:
         if db.unavailable(exc):
             counts["requeued"] += len(batch)
@@ -87,7 +98,7 @@ async def _apply(batch: list, sessions, counts: Counts) -> None:
             return
         if len(batch) > 1:
             for one in batch:
-                await _apply([one], sessions, counts)
+                await _apply([one], sessions, counts, served)
             return
         message, change = batch[0]  # ours to fix; the feed goes on without it (reconciliation repairs its object)
         counts["failed"] += 1
@@ -100,7 +111,8 @@ async def _apply(batch: list, sessions, counts: Counts) -> None:
         await message.ack()
 
 
-async def _applier(inbox: asyncio.Queue, sessions, counts: Counts, feed: live_view.Feed | None) -> None:
+async def _applier(inbox: asyncio.Queue, sessions, counts: Counts, feed: live_view.Feed | None,
+                   served: live_view.Served) -> None:
     """Take what has arrived, up to BATCH messages, read each (the loop is given back between them, so API
     requests are served during a flood) and apply their changes together; then rest as long as that took, so
     that a flood takes at most about half of the worker (the broker holds the rest: at most PREFETCH
@@ -122,7 +134,7 @@ async def _applier(inbox: asyncio.Queue, sessions, counts: Counts, feed: live_vi
             newest = max(newest, sent) if newest and sent else sent or newest
             await asyncio.sleep(0)
         if batch:
-            await _apply(batch, sessions, counts)
+            await _apply(batch, sessions, counts, served)
         if feed is not None and newest is not None:
             feed.applied(newest, waiting=not inbox.empty())
         if not inbox.empty():
@@ -148,7 +160,8 @@ async def consume(transport_url: str, sessions, counts: Counts, stop: asyncio.Ev
             for key in keys:
                 await queue.bind(declared, routing_key=key)
         inbox: asyncio.Queue = asyncio.Queue()
-        applier = asyncio.create_task(_applier(inbox, sessions, counts, feed))
+        served = feed.served if feed is not None else live_view.Served()
+        applier = asyncio.create_task(_applier(inbox, sessions, counts, feed, served))
 
         async def handle(message) -> None:
             inbox.put_nowait(message)

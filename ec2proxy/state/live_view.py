@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from ec2proxy import db
 from ec2proxy.cloud import writes
 from ec2proxy.cloud.notifications import Change, link_of
-from ec2proxy.db.models import ViewMark, ViewObject, utcnow
+from ec2proxy.db.models import ViewMark, ViewObject, ViewProject, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,38 @@ ATTEMPTS = 3
 # How Describe* answered: from the view; or directly, the feed being down or late, an object unknown to the view (or not
 # trusted: not seen since the feed connected), or one our own write changed and no direct read saw since
 READS = ("view", "down", "late", "unknown", "written")
+
+
+class Served:
+    """The projects whose changes the view keeps: those the proxy has served a request of
+    (``view_projects``). What the services say of the others is foreign: counted and dropped, so the view holds
+    the part of the cloud EC2 users use. A project is served from before its first call to OpenStack, so a
+    change the feed drops as foreign happened before the direct read that builds the project's view."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()  # once served, always: only the unknown are asked of the database
+
+    async def add(self, sessions, project_id: str) -> None:
+        if project_id in self.known:
+            return
+
+        async def put(session) -> None:
+            if await session.get(ViewProject, project_id) is None:
+                session.add(ViewProject(project_id=project_id, served_since=utcnow()))
+                await session.flush()
+
+        await _retried(sessions, put)  # another worker served it first: the second attempt finds its row
+        self.known.add(project_id)
+
+    async def of(self, sessions, projects: set[str]) -> set[str]:
+        """Which of these projects are served (any worker may have served one since this one last asked)."""
+        unknown = sorted(projects - self.known)
+        if unknown:
+            async with sessions() as session:
+                for chunk in db.chunks(unknown):
+                    self.known.update(await session.scalars(select(ViewProject.project_id).where(
+                        ViewProject.project_id.in_(chunk))))
+        return projects & self.known
 
 
 @dataclasses.dataclass
@@ -66,6 +98,7 @@ class Feed:
                         "until it has caught up", self.lag) if self.late else \
                 log.info("the notification feed has caught up: Describe* reads the live view again")
     reads: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    served: Served = dataclasses.field(default_factory=Served)
 
     def trusted(self) -> datetime.datetime | None:
         """Rows written before this are not read (None: none are)."""
@@ -82,7 +115,9 @@ class Feed:
             log.warning("the notification feed lost its broker: Describe* reads OpenStack directly until it is back")
         self.connected = False
 
-    def watch(self, view, sessions) -> None:
+    async def watch(self, view, sessions) -> None:
+        """A request's view of the cloud, before its first call: its project served, its writes marked."""
+        await self.served.add(sessions, view.project_id)
         marking(view, sessions)
 
     async def observed(self, sessions, project_id: str, changes: list[Change], since: datetime.datetime,
@@ -91,10 +126,10 @@ class Feed:
 
 
 async def _apply(session, change: Change) -> bool:
-    values: dict = dict(project_id=change.project_id, order_key=change.order, deleted=change.deleted,
-                        applied_at=utcnow())
-    if change.data is not None:  # a bare delete keeps what was last known of the object
-        values.update(data=change.data, link=link_of(change.kind, change.data))
+    values: dict = dict(order_key=change.order, deleted=change.deleted, applied_at=utcnow())
+    if change.data is not None:  # a bare delete keeps what was last known of the object, and its project (the
+        # one it names is the deleting caller's, an admin's maybe)
+        values.update(project_id=change.project_id, data=change.data, link=link_of(change.kind, change.data))
     for _ in range(ATTEMPTS):
         done = await session.execute(update(ViewObject).where(
             ViewObject.kind == change.kind, ViewObject.os_id == change.os_id,
@@ -112,7 +147,7 @@ async def _apply(session, change: Change) -> bool:
         raise RuntimeError(f"the view's {change.kind} {change.os_id} kept changing under a notification")
     # another writer's first row of the object at once: IntegrityError, asked again
     await session.execute(insert(ViewObject).values(kind=change.kind, os_id=change.os_id, **{
-        "data": change.data, "link": link_of(change.kind, change.data), **values}))
+        "project_id": change.project_id, "data": change.data, "link": link_of(change.kind, change.data), **values}))
     return True
 
 
@@ -145,8 +180,7 @@ NEWER = update(VIEW).where(VIEW.c.kind == bindparam("k"), VIEW.c.os_id == bindpa
                            VIEW.c.order_key < bindparam("o"))
 NEWER_WITH_DATA = NEWER.values(project_id=bindparam("p"), order_key=bindparam("o"), deleted=bindparam("d"),
                                applied_at=bindparam("t"), data=bindparam("data_"), link=bindparam("link_"))
-NEWER_BARE = NEWER.values(project_id=bindparam("p"), order_key=bindparam("o"), deleted=bindparam("d"),
-                          applied_at=bindparam("t"))
+NEWER_BARE = NEWER.values(order_key=bindparam("o"), deleted=bindparam("d"), applied_at=bindparam("t"))
 
 
 async def _apply_many(session, changes: list[Change]) -> list[bool]:
@@ -174,10 +208,9 @@ async def _apply_many(session, changes: list[Change]) -> list[bool]:
                         "order_key": change.order, "deleted": change.deleted, "applied_at": now,
                         "data": change.data, "link": link_of(change.kind, change.data)}
             continue
-        values = {"k": change.kind, "i": change.os_id, "o": change.order, "p": change.project_id,
-                  "d": change.deleted, "t": now}
+        values = {"k": change.kind, "i": change.os_id, "o": change.order, "d": change.deleted, "t": now}
         if change.data is not None:
-            values.update(data_=change.data, link_=link_of(change.kind, change.data))
+            values.update(p=change.project_id, data_=change.data, link_=link_of(change.kind, change.data))
         done = await connection.execute(NEWER_WITH_DATA if change.data is not None else NEWER_BARE, values)
         if not done.rowcount:
             out[-1] = await _apply(session, change)  # changed meanwhile by another writer: compare again
