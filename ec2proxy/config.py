@@ -231,6 +231,10 @@ class NotificationsSection:
     reconcile: float = option(300.0,
         'Seconds the live view answers with what a notification or a direct read last wrote of an object; '
         'older, the object is read from OpenStack again (what a lost notification left wrong lasts no longer).')
+    sweep: float = option(60.0,
+        'Seconds between sweeps of each served project: Nova\'s changes-since listing (one call) compared with '
+        'what the feed brought; a change it missed is repaired, counted, and the project is read directly '
+        'until a sweep finds its changes brought by the feed (at most reconcile seconds). 0: no sweep.')
 
 
 # [section] -> its typed options, in the order the sample configuration shows them

@@ -29,6 +29,8 @@ class LiveFeed(Protocol):
     configured: bool
     connected: bool
     reads: Counter
+    sweep: float
+    max_age: float
 
     @property
     def late(self) -> bool: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -15,8 +16,9 @@ from tests.support import Server, free_port
 
 
 class DevCloudProcess:
-    def __init__(self, data_dir: pathlib.Path):
+    def __init__(self, data_dir: pathlib.Path, env: dict | None = None):
         self.data_dir = data_dir
+        self.env = {**os.environ, **(env or {})}  # its settings, as EC2PROXY_DEVCLOUD_* (notify_url...)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
@@ -26,7 +28,8 @@ class DevCloudProcess:
         self.log = open(self.data_dir / "devcloud.log", "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ec2proxy", "devcloud", "--data-dir", str(self.data_dir),
-             "--listen", f"127.0.0.1:{self.port}", "--delay", "0.1"], stdout=self.log, stderr=subprocess.STDOUT)
+             "--listen", f"127.0.0.1:{self.port}", "--delay", "0.1"], stdout=self.log, stderr=subprocess.STDOUT,
+            env=self.env)
         for _ in range(300):
             try:
                 urllib.request.urlopen(f"{self.url}/identity/v3", timeout=1).close()

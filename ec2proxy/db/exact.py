@@ -4,9 +4,9 @@ no-pad collation (EC2 matches ClientTokens, tag keys and names exactly) and time
 from __future__ import annotations
 
 
-def exact_text_and_microseconds(table: str, *times: str) -> None:
-    """In a migration: ``table`` as 0006 made the others, its ``times`` columns (not null) to the microsecond;
-    nothing on other databases."""
+def exact_text_and_microseconds(table: str, *times: str, nullable: tuple[str, ...] = ()) -> None:
+    """In a migration: ``table`` as 0006 made the others, its ``times`` columns (not null) and its ``nullable``
+    ones to the microsecond; nothing on other databases."""
     from alembic import op
     from sqlalchemy.dialects import mysql
 
@@ -15,5 +15,5 @@ def exact_text_and_microseconds(table: str, *times: str) -> None:
         return
     collation = "utf8mb4_nopad_bin" if getattr(bind.dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
     op.execute(f"ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}")
-    for column in times:
-        op.alter_column(table, column, type_=mysql.DATETIME(fsp=6), existing_nullable=False)
+    for column in (*times, *nullable):
+        op.alter_column(table, column, type_=mysql.DATETIME(fsp=6), existing_nullable=column in nullable)

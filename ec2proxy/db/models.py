@@ -184,6 +184,10 @@ class ViewProject(Base):
 
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     served_since: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+    # when a worker last swept it (changes-since against the view), and when a sweep last found a change the
+    # feed had missed (its view is not read for a while after)
+    swept_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp, nullable=True)
+    missed_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
 class ClientToken(Base):

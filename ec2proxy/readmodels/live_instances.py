@@ -18,7 +18,7 @@ from ec2proxy import db
 from ec2proxy.cloud import notifications
 from ec2proxy.cloud.notifications import Change
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import ViewMark, ViewObject
+from ec2proxy.db.models import ViewMark, ViewObject, ViewProject, utcnow
 from ec2proxy.ec2 import ids, timestamps
 from ec2proxy.readmodels.instance_shapes import InstanceRow, Port
 
@@ -51,6 +51,17 @@ def _current(live) -> None:
         raise Unanswered("late")
 
 
+async def _swept(session, ctx: RequestContext) -> None:
+    """Unanswered while a sweep lately found a change of the project that the feed had missed (its services'
+    notifications are not all arriving): until a sweep finds its changes brought by the feed again, for at most
+    the reconcile time."""
+    live = ctx.services.live
+    if live.sweep:
+        missed = await session.scalar(select(ViewProject.missed_at).where(ViewProject.project_id == ctx.project_id))
+        if missed is not None and timestamps.aware(missed) > utcnow() - datetime.timedelta(seconds=live.max_age):
+            raise Unanswered("missed")
+
+
 class Held(NamedTuple):
     kind: str
     os_id: str
@@ -74,6 +85,7 @@ async def servers(ctx: RequestContext, os_ids: list[str]) -> tuple[list[dict], d
     live = ctx.services.live
     _current(live)
     async with ctx.services.sessions() as session:
+        await _swept(session, ctx)
         found = _trusted(ctx, await _rows(session, ctx, "server", ViewObject.os_id, os_ids))  # (a deleted one
         # is read from Nova's listing, which tells how long ago)
         if len(found) < len(set(os_ids)):
@@ -155,6 +167,7 @@ async def project(ctx: RequestContext, since: datetime.datetime) -> tuple[list[d
     live = ctx.services.live
     _current(live)
     async with ctx.services.sessions() as session:
+        await _swept(session, ctx)
         built = await session.scalar(select(ViewObject.applied_at).where(
             ViewObject.kind == "project", ViewObject.os_id == ctx.project_id))
         trusted = live.trusted()

@@ -27,6 +27,7 @@ from prometheus_client import Gauge
 
 from ec2proxy import db
 from ec2proxy.cloud import notifications
+from ec2proxy.runtime import view_sweep
 from ec2proxy.state import live_view
 
 log = logging.getLogger(__name__)
@@ -236,12 +237,19 @@ async def running(services) -> AsyncIterator[Counts]:
                   "directly and why", ["outcome"], registry=registry)
     for outcome in live_view.READS:
         reads.labels(outcome).set_function(functools.partial(feed.reads.__getitem__, outcome))
+    sweeps = Gauge("ec2proxy_live_view_sweeps", "This worker's sweeps (Nova's changes-since against the view): "
+                   "projects swept, changes found missed (and repaired), sweeps failed", ["outcome"],
+                   registry=registry)
+    for outcome in view_sweep.OUTCOMES:
+        sweeps.labels(outcome).set_function(functools.partial(feed.swept.__getitem__, outcome))
     feed.configured, feed.max_age = True, float(config.notifications.reconcile)
-    feed.bound = float(config.notifications.bound)
+    feed.bound, feed.sweep = float(config.notifications.bound), float(config.notifications.sweep)
     stop = asyncio.Event()
-    task = asyncio.create_task(_forever(config, services.sessions, counts, stop, feed))
+    tasks = [asyncio.create_task(_forever(config, services.sessions, counts, stop, feed))]
+    if feed.sweep > 0:
+        tasks.append(asyncio.create_task(view_sweep.sweeping(services, feed, stop)))
     try:
         yield counts
     finally:
         stop.set()
-        await task
+        await asyncio.gather(*tasks)

@@ -29,8 +29,9 @@ ATTEMPTS = 3
 
 
 # How Describe* answered: from the view; or directly, the feed being down or late, an object unknown to the view (or not
-# trusted: not seen since the feed connected), or one our own write changed and no direct read saw since
-READS = ("view", "down", "late", "unknown", "written")
+# trusted: not seen since the feed connected), one our own write changed and no direct read saw since, or the
+# project's changes lately found missed by a sweep
+READS = ("view", "down", "late", "unknown", "written", "missed")
 
 
 class Served:
@@ -85,6 +86,7 @@ class Feed:
     lag: float = 0.0
     bound: float = 2.0
     waiting: bool = False
+    sweep: float = 0.0  # seconds between sweeps of a project ([notifications] sweep; 0: none)
 
     @property
     def late(self) -> bool:
@@ -99,6 +101,7 @@ class Feed:
                 log.info("the notification feed has caught up: Describe* reads the live view again")
     reads: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     served: Served = dataclasses.field(default_factory=Served)
+    swept: collections.Counter = dataclasses.field(default_factory=collections.Counter)  # ec2proxy.runtime.view_sweep
 
     def trusted(self) -> datetime.datetime | None:
         """Rows written before this are not read (None: none are)."""
