@@ -245,11 +245,9 @@ async def running(services) -> AsyncIterator[Counts]:
     feed.configured, feed.max_age = True, float(config.notifications.reconcile)
     feed.bound, feed.sweep = float(config.notifications.bound), float(config.notifications.sweep)
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(_forever(config, services.sessions, counts, stop, feed))]
-    if feed.sweep > 0:
-        tasks.append(asyncio.create_task(view_sweep.sweeping(services, feed, stop)))
+    task = asyncio.create_task(_forever(config, services.sessions, counts, stop, feed))
     try:
         yield counts
     finally:
         stop.set()
-        await asyncio.gather(*tasks)
+        await task

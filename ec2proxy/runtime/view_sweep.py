@@ -4,8 +4,11 @@ Nova's changes-since listing says changed, against what the feed brought of them
 Notifications can be lost with nobody told: a service's notification driver left off, its exchange deleted and
 made again, a broker that dropped what it held. The feed then stays connected and on time, and only asking the
 service shows it. A sweep is one call per project (the servers changed since the last sweep, deleted ones
-included), made by whichever worker claims the project first (one conditional UPDATE of its row), never a
-listing of the whole project.
+included), never a listing of the whole project. It is made when the project's Describe* comes and the sweep is
+due, in the background, with the caller's own view of the cloud (the proxy's own user may hold no role in the
+project: on a cloud that validates signatures with Keystone it has the ``service`` role only), by whichever
+worker claims it first (one conditional UPDATE of the project's row). A project nobody asks about is not
+swept: its view is not read either.
 
 A change that the view lacks although it is older than the feed's bound was missed: it is written as a direct
 read writes (never over a newer change), counted (``/metrics`` ``ec2proxy_live_view_sweeps{outcome="missed"}``),
@@ -17,7 +20,6 @@ until a sweep finds a change of it that the feed did bring (the notifications ar
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 
@@ -34,31 +36,31 @@ from ec2proxy.state import live_view
 
 log = logging.getLogger(__name__)
 
-LOOK = 1.0  # seconds between looks for projects due (at most the sweep interval)
-CLAIMED = 100  # projects one worker claims at a time
 OUTCOMES = ("projects", "missed", "failed")
 STATE = ("status", "OS-EXT-STS:vm_state", "OS-EXT-STS:task_state")
 
 
-async def _claimed(sessions, interval: float, now: datetime.datetime) -> list[tuple[str, datetime.datetime,
-                                                                                   datetime.datetime]]:
-    """The served projects due (not swept for ``interval`` seconds), each claimed by this worker unless another
-    claimed it first: (project, when it was last swept, since when it is served)."""
+async def _claimed(sessions, project: str, interval: float,
+                   now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime] | None:
+    """The project claimed for a sweep by this worker, unless it is not due (swept less than ``interval`` seconds
+    ago, by any worker) or not served: (when it was last swept, since when it is served)."""
     due = now - datetime.timedelta(seconds=interval)
     not_recent = or_(ViewProject.swept_at.is_(None), ViewProject.swept_at < due)
-    async with sessions() as session:
-        rows = (await session.execute(select(ViewProject.project_id, ViewProject.swept_at, ViewProject.served_since)
-                                      .where(not_recent).limit(CLAIMED))).all()
-    out = []
-    for project, swept, served in rows:
-        async def claim(session, project: str = project) -> int:
-            done = await session.execute(update(ViewProject).where(ViewProject.project_id == project, not_recent)
-                                         .values(swept_at=now))
-            return done.rowcount
-        if await db.transaction(sessions, claim):
-            served = timestamps.aware(served)
-            out.append((project, timestamps.aware(swept) if swept is not None else served, served))
-    return out
+
+    async def claim(session) -> tuple[datetime.datetime, datetime.datetime] | None:
+        row = (await session.execute(select(ViewProject.swept_at, ViewProject.served_since).where(
+            ViewProject.project_id == project, not_recent))).first()
+        if row is None:
+            return None
+        done = await session.execute(update(ViewProject).where(
+            ViewProject.project_id == project, ViewProject.swept_at == row.swept_at if row.swept_at is not None
+            else ViewProject.swept_at.is_(None)).values(swept_at=now))
+        if not done.rowcount:
+            return None  # another worker claimed it between the two statements
+        served = timestamps.aware(row.served_since)
+        return (timestamps.aware(row.swept_at) if row.swept_at is not None else served), served
+
+    return await db.transaction(sessions, claim)
 
 
 def _second(updated: str) -> str:
@@ -66,15 +68,14 @@ def _second(updated: str) -> str:
     return updated.replace("T", " ").rstrip("Z")[:19]
 
 
-async def sweep(services, feed: live_view.Feed, project: str, since: datetime.datetime,
-                served: datetime.datetime) -> int:
+async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, served: datetime.datetime) -> int:
     """The project's servers changed since ``since`` against the view: what it missed is repaired; how many."""
-    view = await services.cloud.view(project)
+    project = view.project_id
     # a change the previous sweep saw as too recent to judge is asked again
-    asked = since - datetime.timedelta(seconds=feed.bound + 2)
+    query = {"changes-since": nova_time(since - datetime.timedelta(seconds=feed.bound + 2))}
     started = utcnow()
     servers: list[dict] = []
-    async for page in view.nova.server_pages({"changes-since": nova_time(asked)}):
+    async for page in view.nova.server_pages(query):
         servers += map(slim, page)
     if not servers:
         return 0
@@ -136,24 +137,29 @@ async def sweep(services, feed: live_view.Feed, project: str, since: datetime.da
     return len(missed)
 
 
-async def sweeping(services, feed: live_view.Feed, stop: asyncio.Event) -> None:
-    """Every ``[notifications] sweep`` seconds each served project swept by one worker, while the feed is
-    connected (when it is not, Describe* reads OpenStack anyway)."""
-    while not stop.is_set():
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), min(LOOK, feed.sweep))
-        if stop.is_set() or not feed.connected or services.cloud is None:
-            continue
-        try:
-            due = await _claimed(services.sessions, feed.sweep, utcnow())
-        except Exception as exc:  # noqa: BLE001 - the database away: the next look tries again
-            log.warning("the live view's sweep could not read its projects (%s)", type(exc).__name__)
-            continue
-        for project, since, served in due:
-            try:
-                feed.swept["missed"] += await sweep(services, feed, project, since, served)
-                feed.swept["projects"] += 1
-            except Exception as exc:  # noqa: BLE001 - the cloud or the database away: swept again when due
-                feed.swept["failed"] += 1
-                log.warning("the live view's sweep of project %s failed (%s: %s)", project, type(exc).__name__,
-                            exc)
+def kick(ctx) -> None:
+    """On a Describe* the view may answer: the project's sweep, in the background, when this worker has not
+    seen it due for ``[notifications] sweep`` seconds (the database decides which worker makes it)."""
+    feed = ctx.services.live
+    if not feed.sweep or not feed.connected:
+        return
+    now = asyncio.get_running_loop().time()
+    if feed.next_sweep.get(ctx.project_id, 0.0) > now:
+        return
+    feed.next_sweep[ctx.project_id] = now + feed.sweep
+    task = asyncio.create_task(_swept(ctx, feed))
+    ctx.services.background.add(task)
+    task.add_done_callback(ctx.services.background.discard)
+
+
+async def _swept(ctx, feed: live_view.Feed) -> None:
+    try:
+        claimed = await _claimed(ctx.services.sessions, ctx.project_id, feed.sweep, utcnow())
+        if claimed is None:
+            return
+        feed.swept["missed"] += await sweep(ctx.services, feed, await ctx.cloud(), *claimed)
+        feed.swept["projects"] += 1
+    except Exception as exc:  # noqa: BLE001 - the cloud or the database away: swept again when due
+        feed.swept["failed"] += 1
+        log.warning("the live view's sweep of project %s failed (%s: %s)", ctx.project_id, type(exc).__name__,
+                    exc)

@@ -102,6 +102,7 @@ class Feed:
     reads: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     served: Served = dataclasses.field(default_factory=Served)
     swept: collections.Counter = dataclasses.field(default_factory=collections.Counter)  # ec2proxy.runtime.view_sweep
+    next_sweep: dict[str, float] = dataclasses.field(default_factory=dict)  # project -> loop time it is due
 
     def trusted(self) -> datetime.datetime | None:
         """Rows written before this are not read (None: none are)."""

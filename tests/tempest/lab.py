@@ -11,6 +11,7 @@ from tests.realcloud.test_lab_instances import _demo_credential, as_demo, bootab
 from tests.support import until
 
 WAIT = {"Delay": 1, "MaxAttempts": 120}
+QUEUE = "ec2proxy-live-view-tempest"
 
 
 def log(message: str) -> None:
@@ -29,7 +30,11 @@ class Stage:
 
         self.before = census()
         self.data.mkdir(parents=True, exist_ok=True)
-        self.server = lab_server(self.data, "LAB_EC2_SERVICE")
+        # with the lab's notifications (LAB_NOTIFICATIONS=1, as CI runs it) the proxy's live view is on: the
+        # suite's Describe* are answered from it wherever it can vouch for them
+        transport = os.environ.get("LAB_TRANSPORT_URL")
+        self.server = lab_server(self.data, "LAB_EC2_SERVICE", *([
+            "[notifications]", f"transport_url = {transport}", f"queue = {QUEUE}", "sweep = 10"] if transport else []))
         self.credential = _demo_credential()
         self.made.append(lambda: as_demo(lambda view: view.keystone.delete_ec2_credential(
             view.scoped.user_id, self.credential["access"])))
@@ -88,6 +93,18 @@ class Stage:
         except AssertionError as exc:
             log(f"could not undo {call.__name__}({kwargs}): {exc}")
 
+    def _live_view_said(self) -> None:
+        """How the proxy's Describe* were answered during the suite, and its queue removed from the lab."""
+        import asyncio
+
+        from tests.live_feeds import metrics
+        from tests.realcloud.test_lab_live_view import _queue_deleted
+
+        figures = metrics(self.server)
+        log("live view: " + ", ".join(f"{name.removeprefix('ec2proxy_')} {value:.0f}"
+                                      for name, value in sorted(figures.items()) if "{" in name and value))
+        asyncio.run(_queue_deleted(os.environ["LAB_TRANSPORT_URL"], QUEUE))
+
     def __exit__(self, *exc) -> None:
         while self.made:
             undo = self.made.pop()
@@ -95,6 +112,8 @@ class Stage:
         # the proxy still runs while the census waits: its jobs finish what the undo began (the root volume kept
         # for the EBS image's snapshot goes once that snapshot is deleted)
         self.leaked = left_behind(self.before)
+        if os.environ.get("LAB_TRANSPORT_URL"):
+            self._live_view_said()
         self.server.stop()
         if self.leaked:  # swept, so that the next run finds the project as this one did
             log(f"the suite left these in the lab's demo project: {self.leaked}")
