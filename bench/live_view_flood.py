@@ -77,7 +77,9 @@ def run(flood: int, counts: list[int], rounds: int) -> None:
         ec2.get_waiter("instance_running").wait(InstanceIds=[first], WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
         one = f"Action=DescribeInstances&Version=2016-11-15&InstanceId.1={first}".encode()
         _until_viewed(server, keys, one)
+        regions = b"Action=DescribeRegions&Version=2016-11-15"  # the API itself, no view, no cloud: the flood's cost
         before = [_describe_ms(server, keys, one) for _ in range(rounds)]
+        before_api = [_describe_ms(server, keys, regions) for _ in range(rounds)]
 
         project = json.loads((server.data_dir / "devcloud" / "accounts.json").read_text())["demo"]["project_id"]
         bodies = flood_bodies(flood, sent=datetime.datetime.now(datetime.timezone.utc).strftime(
@@ -85,16 +87,19 @@ def run(flood: int, counts: list[int], rounds: int) -> None:
         applied = _metric(server, 'ec2proxy_notifications{outcome="applied"}')
         rss_before, cpu_before = _rss_mb(pid), _cpu_seconds(pid)
         during: list[float] = []
+        during_api: list[float] = []
         publisher = threading.Thread(target=lambda: asyncio.run(publish_flood(f"test-{TAG}-nova", bodies)))
         started = time.monotonic()
         publisher.start()
         while _metric(server, 'ec2proxy_notifications{outcome="applied"}') < applied + flood:
             during.append(_describe_ms(server, keys, one))
+            during_api.append(_describe_ms(server, keys, regions))
             time.sleep(0.05)
         took = time.monotonic() - started
         publisher.join()
         cpu = _cpu_seconds(pid) - cpu_before
         after = [_describe_ms(server, keys, one) for _ in range(rounds)]
+        after_api = [_describe_ms(server, keys, regions) for _ in range(rounds)]
         print(f"| {flood:,} notifications of {flood:,} servers published at once | |")
         print("|---|---|")
         print(f"| applied by one worker in | {took:.1f} s ({flood / took:,.0f}/s) |")
@@ -105,6 +110,9 @@ def run(flood: int, counts: list[int], rounds: int) -> None:
               f"after (the view) | "
               f"{statistics.median(before):.1f} / {statistics.median(during):.1f} ({len(during)} calls) / "
               f"{statistics.median(after):.1f} ms |", flush=True)
+        print(f"| DescribeRegions (neither view nor cloud: what the applier takes from the API), median before / "
+              f"during / after | {statistics.median(before_api):.1f} / {statistics.median(during_api):.1f} / "
+              f"{statistics.median(after_api):.1f} ms |", flush=True)
 
         foreign = flood_bodies(flood)  # another project's servers: counted and dropped
         dropped, cpu_before, started = (_metric(server, 'ec2proxy_notifications{outcome="foreign"}'),

@@ -12,7 +12,7 @@ import random
 import pytest
 
 from ec2proxy.cloud import notifications
-from ec2proxy.cloud.notifications import Malformed, change_of, message_of, newer
+from ec2proxy.cloud.notifications import Malformed, changes_of, message_of, newer
 
 SAMPLES = json.loads((pathlib.Path(__file__).parent / "lab_samples" / "notifications.json").read_text())
 
@@ -22,7 +22,7 @@ def _bodies() -> list[bytes]:
 
 
 def _changes() -> list[notifications.Change]:
-    return [change for body in _bodies() if (change := change_of(message_of(body))) is not None]
+    return [change for body in _bodies() for change in changes_of(message_of(body))]
 
 
 def _fold(changes) -> dict[tuple[str, str], notifications.Change]:
@@ -45,7 +45,7 @@ def test_every_message_of_the_lab_reads():
                      ("volume", "volume.create.end"), ("snapshot", "snapshot.delete.end")):
         assert expected in kinds
     starts = [m for m in messages if m["event_type"].endswith(".start") and not m["event_type"].startswith("instance")]
-    assert starts and all(change_of(m) is None for m in starts)  # a .start is the request, not the result
+    assert starts and all(changes_of(m) == [] for m in starts)  # a .start is the request, not the result
 
 
 def test_a_server_is_followed_through_its_life():
@@ -102,13 +102,13 @@ def test_what_is_no_notification_is_malformed(body):
 ])
 def test_changes_that_do_not_say_what_changed_are_malformed(message):
     with pytest.raises(Malformed):
-        change_of(message)
+        changes_of(message)
 
 
 def test_kinds_no_view_keeps_are_no_change():
     for event in ("compute.instance.exists", "image.upload", "scheduler.select_destinations.end",
                   "identity.project.created", "flavor.update"):
-        assert change_of({"event_type": event, "timestamp": "2026-12-07 14:06:14.1", "payload": {}}) is None
+        assert changes_of({"event_type": event, "timestamp": "2026-12-07 14:06:14.1", "payload": {}}) == []
 
 
 def test_mangled_lab_messages_never_raise_but_malformed():
@@ -128,7 +128,7 @@ def test_mangled_lab_messages_never_raise_but_malformed():
                 next((v for v in inner.values() if isinstance(v, dict)), inner)
             place[key] = rng.choice(junk)
             try:
-                change_of(mangled)
+                changes_of(mangled)
             except Malformed:
                 pass
 
@@ -138,16 +138,20 @@ def shapes_hold(messages: list[dict]) -> list[str]:
     dev cloud alike): each message reads; a server reads into what the describe path takes, its addresses naming
     their ports; ports, floating IPs and groups carry the members the view reads. Answers the members of Nova's
     instance.update payload, for comparing two sources."""
-    from ec2proxy.readmodels.instances import FIP_FIELDS, PORT_FIELDS
-
     members: set[str] = set()
     for sample in messages:
         message = message_of(json.dumps(sample["body"]))
-        change = change_of(message)
         if message["event_type"] == "instance.update":
             members |= set(message["payload"]["nova_object.data"])
-        if change is None or change.data is None or change.deleted:
-            continue
+        for change in changes_of(message):
+            _holds(change)
+    return sorted(members)
+
+
+def _holds(change: notifications.Change) -> None:
+    from ec2proxy.readmodels.instances import FIP_FIELDS, PORT_FIELDS
+
+    if change.data is not None and not change.deleted:
         data = change.data
         if change.kind == "server":
             assert data["status"] != "UNKNOWN" and data["tenant_id"] and data["flavor"]["original_name"], data
@@ -155,8 +159,21 @@ def shapes_hold(messages: list[dict]) -> list[str]:
         wanted = {"port": PORT_FIELDS, "floatingip": FIP_FIELDS,
                   "security_group": ["id", "name", "revision_number"]}.get(change.kind, [])
         assert set(wanted) <= set(data), (change.kind, set(wanted) - set(data))
-    return sorted(members)
 
 
 def test_the_lab_messages_hold_the_shapes_the_view_reads():
     assert "ip_addresses" in shapes_hold(SAMPLES)
+
+
+def test_a_bulk_create_is_a_change_of_each_object():
+    """Neutron's answer to a bulk create (POST /security-group-rules with ``security_group_rules``, as the lab
+    sent it when two rules were made at once): the collection, each object a change; a member that is no
+    object is malformed."""
+    rule = next(json.loads(s["body"]["oslo.message"]) for s in SAMPLES
+                if json.loads(s["body"]["oslo.message"])["event_type"] == "security_group_rule.create.end")
+    one = rule["payload"]["security_group_rule"]
+    bulk = {**rule, "payload": {"security_group_rules": [one, {**one, "id": "second", "port_range_min": 2222}]}}
+    changes = changes_of(bulk)
+    assert [c.os_id for c in changes] == [one["id"], "second"] and all(not c.deleted for c in changes)
+    with pytest.raises(Malformed):
+        changes_of({**rule, "payload": {"security_group_rules": [one, "not a rule"]}})

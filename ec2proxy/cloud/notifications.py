@@ -190,9 +190,16 @@ def link_of(kind: str, data: dict | None) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _neutron(message: dict, kind: str, action: str, stamp: str) -> Change | None:
+def _neutron(message: dict, kind: str, action: str, stamp: str) -> list[Change]:
     payload = message["payload"]
-    resource = payload.get(kind)
+    collection = payload.get(f"{kind}s")
+    if payload.get(kind) is None and isinstance(collection, list):  # a bulk create: the objects made, together
+        return [_neutron_one(message, kind, action, stamp, resource) for resource in collection]
+    return [_neutron_one(message, kind, action, stamp, payload.get(kind))]
+
+
+def _neutron_one(message: dict, kind: str, action: str, stamp: str, resource: Any) -> Change:
+    payload = message["payload"]
     if resource is not None and not isinstance(resource, dict):
         raise Malformed(f"the {kind} is not an object")
     deleted = action == "delete.end"
@@ -221,21 +228,22 @@ def _cinder(message: dict, kind: str, action: str, stamp: str) -> Change:
                   payload, message["event_type"])
 
 
-def change_of(message: dict) -> Change | None:
-    """The change a notification reports, or None for one a view does not keep (a ``.start``, a scheduler's
-    notice, a kind no Describe shows)."""
+def changes_of(message: dict) -> list[Change]:
+    """The changes a notification reports (one, or each object of a bulk create); none for one a view does not
+    keep (a ``.start``, a scheduler's notice, a kind no Describe shows)."""
     event = message["event_type"]
     stamp = _stamp(message)
     kind, _, action = event.partition(".")
     if kind == "instance":
-        return _server(message, event, stamp) if action == "update" or action.endswith(".end") else None
+        server = _server(message, event, stamp) if action == "update" or action.endswith(".end") else None
+        return [server] if server is not None else []
     if not action.endswith(".end"):
-        return None  # a .start carries the request, not the result
+        return []  # a .start carries the request, not the result
     if kind in NEUTRON_KINDS:
         return _neutron(message, kind, action, stamp)
     if kind in CINDER_KINDS:
-        return _cinder(message, kind, action, stamp)
-    return None
+        return [_cinder(message, kind, action, stamp)]
+    return []
 
 
 def newer(change: Change, known: Change | None) -> bool:

@@ -61,35 +61,37 @@ async def _exchange(connection, channel, name: str):
         return channel, await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, passive=True)
 
 
-def _read(message, counts: Counts) -> tuple[notifications.Change | None, datetime.datetime | None]:
-    """The change a message reports and when it was sent; no change when there is none to apply (counted)."""
+def _read(message, counts: Counts) -> tuple[list[notifications.Change], datetime.datetime | None]:
+    """The changes a message reports and when it was sent; none when there is none to apply (counted)."""
     try:
         read = notifications.message_of(message.body)
-        change, sent = notifications.change_of(read), notifications.sent_at(read)
+        changes, sent = notifications.changes_of(read), notifications.sent_at(read)
     except notifications.Malformed as exc:
         counts["malformed"] += 1
         log.warning("dropped a malformed notification (%s) from exchange %s", exc, message.exchange)
-        return None, None
-    if change is None:
+        return [], None
+    if not changes:
         counts["ignored"] += 1
-    return change, sent
+    return changes, sent
 
 
 async def _apply(batch: list, sessions, counts: Counts, served: live_view.Served) -> None:
-    """Apply the changes of a batch of messages in one transaction and acknowledge them; when that fails for
-    another reason than the database being away, one by one, so that one change at fault costs only itself.
-    A change of a project the proxy does not serve is dropped (a bare delete is kept: the project it names is
-    the deleting caller's, not always the object's)."""
+    """Apply the changes of a batch of messages (each with its changes) in one transaction and acknowledge the
+    messages; when that fails for another reason than the database being away, one by one, so that one message
+    at fault costs only itself. A change of a project the proxy does not serve is dropped (a bare delete is
+    kept: the project it names is the deleting caller's, not always the object's)."""
     try:
-        kept = await served.of(sessions, {change.project_id for _, change in batch})
-        foreign = [message for message, change in batch if change.project_id not in kept and change.data is not None]
+        kept = await served.of(sessions, {change.project_id for _, changes in batch for change in changes})
+        batch = [(message, [c for c in changes if c.project_id in kept or c.data is None])
+                 for message, changes in batch]
+        foreign = [message for message, changes in batch if not changes]
         if foreign:
-            batch = [(message, change) for message, change in batch
-                     if change.project_id in kept or change.data is None]
+            batch = [(message, changes) for message, changes in batch if changes]
             counts["foreign"] += len(foreign)
             for message in foreign:
                 await message.ack()
-        results = await live_view.apply_all(sessions, [change for _, change in batch]) if batch else []
+        results = iter(await live_view.apply_all(sessions, [c for _, changes in batch for c in changes])
+                       if batch else [])
     except Exception as exc:
         if db.unavailable(exc):
             counts["requeued"] += len(batch)
@@ -101,14 +103,15 @@ async def _apply(batch: list, sessions, counts: Counts, served: live_view.Served
             for one in batch:
                 await _apply([one], sessions, counts, served)
             return
-        message, change = batch[0]  # ours to fix; the feed goes on without it (reconciliation repairs its object)
+        message, (change, *_) = batch[0]  # ours to fix; the feed goes on without it (the sweep and the reconcile
+        # time repair its objects)
         counts["failed"] += 1
         log.exception("a notification (%s of %s %s) could not be applied", change.event_type, change.kind,
                       change.os_id)
         await message.nack(requeue=False)
         return
-    for (message, _), applied in zip(batch, results, strict=True):
-        counts["applied" if applied else "stale"] += 1
+    for message, changes in batch:
+        counts["applied" if any([next(results) for _ in changes]) else "stale"] += 1
         await message.ack()
 
 
@@ -127,11 +130,11 @@ async def _applier(inbox: asyncio.Queue, sessions, counts: Counts, feed: live_vi
         batch = []
         newest: datetime.datetime | None = None
         for message in messages:
-            change, sent = _read(message, counts)
-            if change is None:
+            changes, sent = _read(message, counts)
+            if not changes:
                 await message.ack()
             else:
-                batch.append((message, change))
+                batch.append((message, changes))
             newest = max(newest, sent) if newest and sent else sent or newest
             await asyncio.sleep(0)
         if batch:

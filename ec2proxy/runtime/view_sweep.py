@@ -68,6 +68,32 @@ def _second(updated: str) -> str:
     return updated.replace("T", " ").rstrip("Z")[:19]
 
 
+async def _held(sessions, os_ids: list[str]) -> dict[str, tuple[str, bool, dict]]:
+    """The view's servers of these ids: (Nova's updated time its order holds, deleted, data)."""
+    held: dict[str, tuple[str, bool, dict]] = {}
+    async with sessions() as session:
+        for chunk in db.chunks(os_ids):
+            held.update({os_id: (order.split("|")[0], deleted, data or {}) for os_id, order, deleted, data in (
+                await session.execute(select(ViewObject.os_id, ViewObject.order_key, ViewObject.deleted,
+                                             ViewObject.data).where(ViewObject.kind == "server",
+                                                                    ViewObject.os_id.in_(chunk)))).all()})
+    return held
+
+
+def _lacking(server: dict, held: dict[str, tuple[str, bool, dict]], floor: str) -> bool | None:
+    """Whether the view lacks this change of the server (None: the view cannot be judged by it)."""
+    updated, os_id = _second(server.get("updated") or ""), server["id"]
+    if os_id not in held:
+        # a server the view never had: its change was missed, unless it may be from before the project was
+        # served (its notifications were dropped then), or a deletion (nothing to show)
+        return True if updated > floor and server.get("status") != "DELETED" else None
+    order, deleted, data = held[os_id]
+    if server.get("status") == "DELETED":
+        return not deleted
+    # (Nova's times are to the second: two changes in one second have one time, the state tells them)
+    return order < updated or (order == updated and any(data.get(k) != server.get(k) for k in STATE))
+
+
 async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, served: datetime.datetime) -> int:
     """The project's servers changed since ``since`` against the view: what it missed is repaired; how many."""
     project = view.project_id
@@ -77,63 +103,53 @@ async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, 
     servers: list[dict] = []
     async for page in view.nova.server_pages(query):
         servers += map(slim, page)
+    # judged: the changes older than the bound, and, while notifications wait to be applied, older than the
+    # newest the feed applied (a backlog is the feed late, not a loss)
+    horizon = started - datetime.timedelta(seconds=feed.bound + 1)
+    if feed.waiting and feed.newest is not None:
+        horizon = min(horizon, feed.newest - datetime.timedelta(seconds=1))
+    judged = _second(notifications.stamp_of(horizon))
+    servers = [s for s in servers if _second(s.get("updated") or "") < judged]
     if not servers:
         return 0
-    held: dict[str, tuple[str, bool, dict]] = {}
-    async with services.sessions() as session:
-        for chunk in db.chunks([s["id"] for s in servers]):
-            held.update({os_id: (order.split("|")[0], deleted, data or {}) for os_id, order, deleted, data in (
-                await session.execute(select(ViewObject.os_id, ViewObject.order_key, ViewObject.deleted,
-                                             ViewObject.data).where(ViewObject.kind == "server",
-                                                                    ViewObject.os_id.in_(chunk)))).all()})
-    judged = _second(notifications.stamp_of(started - datetime.timedelta(seconds=feed.bound + 1)))
     floor = _second(notifications.stamp_of(served))
+    held = await _held(services.sessions, [s["id"] for s in servers])
+    verdicts = [(server, _lacking(server, held, floor)) for server in servers]
+    lacking = [server for server, verdict in verdicts if verdict]
+    if lacking:  # a second look, the bound later: a notification on its way to another worker is not a loss
+        await asyncio.sleep(feed.bound)
+        again = await _held(services.sessions, [s["id"] for s in lacking])
+        lacking = [server for server in lacking if _lacking(server, again, floor)]
+    if not lacking:
+        if any(verdict is False for _, verdict in verdicts):  # the feed brings the project's changes: its view
+            # is read again
+
+            async def clear(session) -> None:
+                await session.execute(update(ViewProject).where(
+                    ViewProject.project_id == project, ViewProject.missed_at.is_not(None)).values(missed_at=None))
+
+            await db.transaction(services.sessions, clear)
+        return 0
     stamp = notifications.stamp_of(started)
-    missed: list[Change] = []
-    brought = 0
-    for server in servers:
-        updated, os_id = _second(server.get("updated") or ""), server["id"]
-        if updated >= judged:
-            continue  # too recent to judge: the next sweep asks again
-        live = {**server, "security_groups": None}
-        if os_id not in held:
-            # a change of a server the view never had: missed, unless it may be from before the project was
-            # served (its notifications were dropped then), or a deletion (nothing to show)
-            if updated > floor and server.get("status") != "DELETED":
-                missed.append(Change("server", os_id, project, False, notifications.server_order(updated, stamp),
-                                     live, "sweep"))
-            continue
-        order, deleted, data = held[os_id]
-        if server.get("status") == "DELETED":
-            if deleted:
-                brought += 1
-            else:
-                missed.append(Change("server", os_id, project, True, notifications.server_order(FINAL, stamp),
-                                     server, "sweep"))
-        elif order < updated or (order == updated and any(data.get(k) != server.get(k) for k in STATE)):
-            # (Nova's times are to the second: two changes in one second have one time, the state tells them)
-            missed.append(Change("server", os_id, project, False, notifications.server_order(updated, stamp),
-                                 live, "sweep"))
-        else:
-            brought += 1
-    if brought and not missed:  # the feed brings the project's changes: its view is read again
+    missed = [Change("server", s["id"], project, True, notifications.server_order(FINAL, stamp), s, "sweep")
+              if s.get("status") == "DELETED" else
+              Change("server", s["id"], project, False, notifications.server_order(_second(s["updated"]), stamp),
+                     {**s, "security_groups": None}, "sweep") for s in lacking]
+    await live_view.observed(services.sessions, project, missed, started)
 
-        async def clear(session) -> None:
-            await session.execute(update(ViewProject).where(
-                ViewProject.project_id == project, ViewProject.missed_at.is_not(None)).values(missed_at=None))
+    async def flag(session) -> None:
+        await session.execute(update(ViewProject).where(ViewProject.project_id == project).values(
+            missed_at=utcnow()))
 
-        await db.transaction(services.sessions, clear)
-    if missed:
-        await live_view.observed(services.sessions, project, missed, started)
-
-        async def flag(session) -> None:
-            await session.execute(update(ViewProject).where(ViewProject.project_id == project).values(
-                missed_at=utcnow()))
-
-        await db.transaction(services.sessions, flag)
-        log.warning("the live view had missed %d change(s) of project %s that Nova's changes-since shows (are "
-                    "all its notifications arriving?): repaired; the project's Describe* reads OpenStack "
-                    "directly until a sweep finds its changes brought by the feed", len(missed), project)
+    await db.transaction(services.sessions, flag)
+    said = []
+    for server in lacking:
+        order, _, data = held.get(server["id"], ("nothing", False, {}))
+        said.append(f"{server['id']} ({server.get('status')} updated {server.get('updated')}; the view had "
+                    f"{data.get('status')} of {order})")
+    log.warning("the live view had missed %d change(s) of project %s that Nova's changes-since shows (are all its "
+                "notifications arriving?), repaired: %s; the project's Describe* reads OpenStack directly until a "
+                "sweep finds its changes brought by the feed", len(missed), project, ", ".join(said))
     return len(missed)
 
 
@@ -157,7 +173,8 @@ async def _swept(ctx, feed: live_view.Feed) -> None:
         claimed = await _claimed(ctx.services.sessions, ctx.project_id, feed.sweep, utcnow())
         if claimed is None:
             return
-        feed.swept["missed"] += await sweep(ctx.services, feed, await ctx.cloud(), *claimed)
+        missed = await sweep(ctx.services, feed, await ctx.cloud(), *claimed)
+        feed.swept["missed"] += missed  # (added after the await: sweeps of other projects count meanwhile)
         feed.swept["projects"] += 1
     except Exception as exc:  # noqa: BLE001 - the cloud or the database away: swept again when due
         feed.swept["failed"] += 1

@@ -87,6 +87,7 @@ class Feed:
     bound: float = 2.0
     waiting: bool = False
     sweep: float = 0.0  # seconds between sweeps of a project ([notifications] sweep; 0: none)
+    newest: datetime.datetime | None = None  # when the newest notification this worker applied was sent
 
     @property
     def late(self) -> bool:
@@ -95,6 +96,7 @@ class Feed:
     def applied(self, sent: datetime.datetime, waiting: bool) -> None:
         was = self.late
         self.lag, self.waiting = max(0.0, (utcnow() - sent).total_seconds()), waiting
+        self.newest = max(self.newest, sent) if self.newest is not None else sent
         if self.late != was:
             log.warning("the notification feed is %.1f s behind the services: Describe* reads OpenStack directly "
                         "until it has caught up", self.lag) if self.late else \
