@@ -161,3 +161,20 @@ def test_address_attributes_as_terraform_reads_them(ec2, proxy):
     assert code_of(ec2.modify_address_attribute, AllocationId=allocation, DomainName="www.example.com") == \
         "UnsupportedOperation"
     ec2.release_address(AllocationId=allocation)
+
+
+def test_an_address_on_an_interface_gone_with_its_instance_is_no_longer_associated():
+    """An interface that goes with its instance is shown deleted as the instance ends, though Neutron deletes its
+    port a moment later: its address is shown free from then on, as AWS disassociates it with the interface;
+    an address on any other interface stays associated."""
+    from ec2proxy.ec2 import ids, vpcs
+    from ec2proxy.handlers.addresses import build_address
+
+    fip = {"id": "f1", "floating_ip_address": "203.0.113.9", "port_id": "p1", "fixed_ip_address": "10.0.0.5",
+           "floating_network_id": "n1", "project_id": "demo"}
+    condemned = {"id": "p1", "device_id": "", "device_owner": "", "tags": [vpcs.DELETE_ON_TERMINATION]}
+    shown = build_address(fip, {"p1": condemned}, {"n1": "public"}, "RegionOne").shape
+    assert "AssociationId" not in shown and "NetworkInterfaceId" not in shown and "PrivateIpAddress" not in shown
+    for kept in ({**condemned, "tags": []}, {**condemned, "device_id": "s1", "device_owner": "compute:nova"}):
+        shown = build_address(fip, {"p1": kept}, {"n1": "public"}, "RegionOne").shape
+        assert shown["NetworkInterfaceId"] == ids.from_uuid("eni", "p1") and shown["AssociationId"]

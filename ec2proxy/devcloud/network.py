@@ -26,7 +26,16 @@ from ec2proxy.devcloud.common import (
     paged_reply,
     reply,
 )
-from ec2proxy.devcloud.ports import add_rule, allocate_ip, allocate_port, ensure_default_group, mac, release_ip, stamp
+from ec2proxy.devcloud.ports import (
+    add_rule,
+    allocate_ip,
+    allocate_port,
+    ensure_default_group,
+    free_floating_ips,
+    mac,
+    release_ip,
+    stamp,
+)
 from ec2proxy.devcloud.subnets import check_name_servers, create_subnet, create_subnetpool
 
 routes = web.RouteTableDef()
@@ -292,6 +301,7 @@ def _after_delete(store, kind: str, obj: dict) -> None:
     if kind == "floatingip":
         release_ip(store, obj["_subnet_id"], obj["floating_ip_address"])
     if kind == "port":
+        free_floating_ips(store, obj["id"])
         for fixed in obj["fixed_ips"]:
             release_ip(store, fixed["subnet_id"], fixed["ip_address"])
     if kind == "network":  # Neutron deletes a network's subnets with it

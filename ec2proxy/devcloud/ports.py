@@ -162,15 +162,25 @@ def bind_port(store, port_id: str, device_id: str, zone: str) -> dict:
                               "updated_at": iso(now()), "revision_number": port.get("revision_number", 1) + 1})
 
 
+def _revised(obj: dict) -> dict:
+    """An object as Neutron writes every change of it: a new revision, updated now."""
+    return {**obj, "updated_at": iso(now()), "revision_number": obj.get("revision_number", 1) + 1}
+
+
+def free_floating_ips(store, port_id: str) -> None:
+    """As Neutron, when a port is deleted: its floating IPs are disassociated (kept, free)."""
+    for fip in store.all("floatingip").values():
+        if fip["port_id"] == port_id:
+            store.put("floatingip", _revised({**fip, "port_id": None, "fixed_ip_address": None, "status": "DOWN",
+                                              "router_id": None}))
+
+
 def release_ports(store, device_id: str) -> None:
     for port in [p for p in store.all("port").values() if p["device_id"] == device_id]:
         if port.get("_preserve"):  # attached, not made, by Nova: unbound and kept (its floating IP too)
-            store.put("port", {**port, "device_id": "", "device_owner": "", "_preserve": False})
+            store.put("port", _revised({**port, "device_id": "", "device_owner": "", "_preserve": False}))
             continue
-        for fip in store.all("floatingip").values():
-            if fip["port_id"] == port["id"]:
-                store.put("floatingip", {**fip, "port_id": None, "fixed_ip_address": None, "status": "DOWN",
-                                         "router_id": None})
+        free_floating_ips(store, port["id"])
         for fixed in port["fixed_ips"]:
             release_ip(store, fixed["subnet_id"], fixed["ip_address"])
         store.delete("port", port["id"])

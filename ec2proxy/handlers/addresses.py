@@ -12,7 +12,7 @@ from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging
 from ec2proxy.ec2.records import Described, shapes
-from ec2proxy.ec2.vpcs import association_id
+from ec2proxy.ec2.vpcs import association_id, gone_with_instance
 from ec2proxy.handlers import action
 from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.instances import lookup
@@ -33,6 +33,9 @@ FILTERS = {
 
 def build_address(fip: dict, ports: dict[str, dict], networks: dict[str, str], region: str) -> Described:
     port = ports.get(fip.get("port_id") or "")
+    if port is not None and gone_with_instance(port):  # its interface went with its instance (AWS deleted it and
+        # DescribeNetworkInterfaces no longer shows it) though Neutron holds it a moment longer: so did the address
+        fip, port = {**fip, "port_id": None, "fixed_ip_address": None}, None
     shape = {"PublicIp": fip["floating_ip_address"], "AllocationId": ids.from_uuid("eipalloc", fip["id"]),
              "Domain": "vpc", "PublicIpv4Pool": networks.get(fip.get("floating_network_id") or "", ""),
              "NetworkBorderGroup": region}
