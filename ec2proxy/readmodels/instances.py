@@ -234,9 +234,7 @@ async def describe(ctx: RequestContext, params: dict | None = None, servers: lis
 async def _with_view(ctx: RequestContext, viewed: Awaitable[tuple], ours: Awaitable[tuple]) -> tuple | None:
     """What the view holds and our rows, read at once; None when the view cannot vouch for it (counted). The
     project's sweep, when due, follows in the background."""
-    from ec2proxy.runtime import view_sweep  # (it reads servers as this module does)
-
-    view_sweep.kick(ctx)
+    ctx.services.live.swept_when_due(ctx)
     try:
         return tuple(await asyncio.gather(viewed, ours))
     except live_instances.Unanswered as exc:

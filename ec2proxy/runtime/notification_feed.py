@@ -27,8 +27,7 @@ from prometheus_client import Gauge
 
 from ec2proxy import db
 from ec2proxy.cloud import notifications
-from ec2proxy.runtime import view_sweep
-from ec2proxy.state import live_view
+from ec2proxy.state import live_view, view_sweep
 
 log = logging.getLogger(__name__)
 # Where each service sends (the services' defaults: Cinder's exchange is oslo.messaging's own, "openstack")
@@ -247,6 +246,7 @@ async def running(services) -> AsyncIterator[Counts]:
         sweeps.labels(outcome).set_function(functools.partial(feed.swept.__getitem__, outcome))
     feed.configured, feed.max_age = True, float(config.notifications.reconcile)
     feed.bound, feed.sweep = float(config.notifications.bound), float(config.notifications.sweep)
+    feed.sweeper = view_sweep.kick
     stop = asyncio.Event()
     task = asyncio.create_task(_forever(config, services.sessions, counts, stop, feed))
     try:

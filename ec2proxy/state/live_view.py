@@ -13,7 +13,7 @@ import collections
 import dataclasses
 import datetime
 import logging
-from typing import Iterator, Sequence, cast
+from typing import Any, Callable, Iterator, Sequence, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -103,8 +103,9 @@ class Feed:
                 log.info("the notification feed has caught up: Describe* reads the live view again")
     reads: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     served: Served = dataclasses.field(default_factory=Served)
-    swept: collections.Counter = dataclasses.field(default_factory=collections.Counter)  # ec2proxy.runtime.view_sweep
+    swept: collections.Counter = dataclasses.field(default_factory=collections.Counter)  # ec2proxy.state.view_sweep
     next_sweep: dict[str, float] = dataclasses.field(default_factory=dict)  # project -> loop time it is due
+    sweeper: Callable[[Any], None] | None = None
 
     def trusted(self) -> datetime.datetime | None:
         """Rows written before this are not read (None: none are)."""
@@ -120,6 +121,12 @@ class Feed:
         if self.connected:
             log.warning("the notification feed lost its broker: Describe* reads OpenStack directly until it is back")
         self.connected = False
+
+    def swept_when_due(self, ctx) -> None:
+        """On a Describe* the view may answer: the project's sweep when it is due (``ec2proxy.state.view_sweep``,
+        set as ``sweeper`` where the feed runs)."""
+        if self.sweeper is not None:
+            self.sweeper(ctx)
 
     async def watch(self, view, sessions) -> None:
         """A request's view of the cloud, before its first call: its project served, its writes marked."""

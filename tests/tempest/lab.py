@@ -94,16 +94,12 @@ class Stage:
             log(f"could not undo {call.__name__}({kwargs}): {exc}")
 
     def _live_view_said(self) -> None:
-        """How the proxy's Describe* were answered during the suite, and its queue removed from the lab."""
-        import asyncio
-
+        """How the proxy's Describe* were answered during the suite."""
         from tests.live_feeds import metrics
-        from tests.realcloud.test_lab_live_view import _queue_deleted
 
         figures = metrics(self.server)
         log("live view: " + ", ".join(f"{name.removeprefix('ec2proxy_')} {value:.0f}"
                                       for name, value in sorted(figures.items()) if "{" in name and value))
-        asyncio.run(_queue_deleted(os.environ["LAB_TRANSPORT_URL"], QUEUE))
 
     def __exit__(self, *exc) -> None:
         while self.made:
@@ -115,6 +111,13 @@ class Stage:
         if os.environ.get("LAB_TRANSPORT_URL"):
             self._live_view_said()
         self.server.stop()
+        if os.environ.get("LAB_TRANSPORT_URL"):  # its queue, once its consumer is gone (a robust consumer would
+            # declare it again): left, it would take the lab's every notification
+            import asyncio
+
+            from tests.realcloud.test_lab_live_view import _queue_deleted
+
+            asyncio.run(_queue_deleted(os.environ["LAB_TRANSPORT_URL"], QUEUE))
         if self.leaked:  # swept, so that the next run finds the project as this one did
             log(f"the suite left these in the lab's demo project: {self.leaked}")
             self.unswept = sweep(self.leaked)
