@@ -32,10 +32,15 @@ class LiveFeed:
                                                        f"cinder={self.exchanges['openstack']}")}
 
     @property
+    def feed_env(self) -> dict:
+        """``ec2proxy serve``'s environment for its feed on the test exchanges."""
+        return {"EC2PROXY_NOTIFICATIONS_TRANSPORT_URL": BROKER, "EC2PROXY_NOTIFICATIONS_BINDINGS": self.bindings,
+                "EC2PROXY_NOTIFICATIONS_QUEUE": f"test-{self.tag}"}
+
+    @property
     def env(self) -> dict:
         """``ec2proxy serve``'s environment: its feed on the test exchanges, its embedded dev cloud notifying."""
-        return {"EC2PROXY_NOTIFICATIONS_TRANSPORT_URL": BROKER, "EC2PROXY_NOTIFICATIONS_BINDINGS": self.bindings,
-                "EC2PROXY_NOTIFICATIONS_QUEUE": f"test-{self.tag}", **self.notify}
+        return {**self.feed_env, **self.notify}
 
     def reachable_or_skip(self) -> None:
         from tests.test_live_view import _broker_reachable_or_skip

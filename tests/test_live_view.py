@@ -203,16 +203,13 @@ def test_serve_feeds_the_view_from_the_bus_and_counts_in_metrics(tmp_path):
     import sqlite3
     import time
 
+    from tests.live_feeds import LiveFeed
     from tests.support import Server, until
 
     asyncio.run(_broker_reachable_or_skip())
-    tag = uuid.uuid4().hex[:8]
-    exchanges = {name: f"test-{tag}-{name}" for name in notification_feed.BINDINGS}
-    bindings = " ".join(f"{exchanges[name]}={key}" for name, keys in notification_feed.BINDINGS.items()
-                        for key in keys)
-    server = Server(tmp_path / "proxy", env={"EC2PROXY_NOTIFICATIONS_TRANSPORT_URL": "rabbit://guest:guest@127.0.0.1:5672/",
-                                             "EC2PROXY_NOTIFICATIONS_BINDINGS": bindings,
-                                             "EC2PROXY_NOTIFICATIONS_QUEUE": f"test-{tag}"}).start()
+    feed = LiveFeed()
+    exchanges = feed.exchanges
+    server = Server(tmp_path / "proxy", env=feed.feed_env).start()  # (its dev cloud does not notify)
     try:
         # the lab's project served, as a request of it would make it (it has no credentials here)
         with sqlite3.connect(tmp_path / "proxy" / "ec2proxy.sqlite") as database:
@@ -248,7 +245,7 @@ def test_serve_feeds_the_view_from_the_bus_and_counts_in_metrics(tmp_path):
         assert {"server", "port", "floatingip", "volume", "snapshot"} <= kinds
     finally:
         server.stop()
-        asyncio.run(_cleanup(tag, exchanges.values()))
+        feed.cleanup()
     time.sleep(0)
 
 

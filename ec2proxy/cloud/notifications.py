@@ -171,7 +171,12 @@ def _server(message: dict, event: str, stamp: str) -> Change | None:
 def server_order(updated: str, stamp: str) -> str:
     """A server's order: Nova's updated_at (to the second), then when it was seen (a notification's
     timestamp, or when the API was read): text that sorts as time."""
-    return f"{updated.replace('T', ' ').rstrip('Z')[:19]}|{stamp}"
+    return f"{to_second(updated)}|{stamp}"
+
+
+def to_second(updated: str) -> str:
+    """Nova's updated time (API or payload) as a server's order begins with it."""
+    return updated.replace("T", " ").rstrip("Z")[:19]
 
 
 def neutron_order(revision: int, stamp: str) -> str:

@@ -138,10 +138,7 @@ async def remember(ctx: RequestContext, view, shown: list[dict], ports: dict[str
     servers the read found deleted, final (nothing after overwrites them)."""
     seen = notifications.stamp_of(since)
     project = ctx.project_id
-    changes = [Change("server", s["id"], project, False, notifications.server_order(s.get("updated") or "", seen),
-                      {**s, "security_groups": None}, "read") for s in shown]
-    changes += [Change("server", s["id"], project, True, notifications.server_order(FINAL, seen), s, "read")
-                for s in ended]
+    changes = [read_server(s, project, seen) for s in shown] + [read_server(s, project, seen, True) for s in ended]
     held: set[str] = set()
     for port in (port for own in ports.values() for port in own):
         held.update(port.neutron.get("security_groups") or [])
@@ -208,6 +205,15 @@ def _with_groups(server: dict, ports: list[Port], names: dict[str, str]) -> dict
     if any(g not in names for g in held):
         raise Unanswered("unknown")
     return {**server, "security_groups": [{"name": names[g]} for g in held]}
+
+
+def read_server(server: dict, project: str, seen: str, ended: bool = False, event: str = "read") -> Change:
+    """A server as Nova's API showed it when read at ``seen``, as the view keeps it (its groups come from its
+    ports); ``ended``: found deleted, final (nothing after overwrites it)."""
+    if ended:
+        return Change("server", server["id"], project, True, notifications.server_order(FINAL, seen), server, event)
+    return Change("server", server["id"], project, False, notifications.server_order(server.get("updated") or "", seen),
+                  {**server, "security_groups": None}, event)
 
 
 def _neutron(kind: str, data: dict, project: str, seen: str) -> Change:

@@ -27,11 +27,10 @@ from sqlalchemy import or_, select, update
 
 from ec2proxy import db
 from ec2proxy.cloud import notifications
-from ec2proxy.cloud.notifications import Change
 from ec2proxy.db.models import ViewObject, ViewProject, utcnow
 from ec2proxy.ec2 import timestamps
 from ec2proxy.readmodels.instances import nova_time, slim
-from ec2proxy.readmodels.live_instances import FINAL
+from ec2proxy.readmodels.live_instances import read_server
 from ec2proxy.state import live_view
 
 log = logging.getLogger(__name__)
@@ -63,11 +62,6 @@ async def _claimed(sessions, project: str, interval: float,
     return await db.transaction(sessions, claim)
 
 
-def _second(updated: str) -> str:
-    """Nova's updated time as the view's orders hold it (to the second)."""
-    return updated.replace("T", " ").rstrip("Z")[:19]
-
-
 async def _held(sessions, os_ids: list[str]) -> dict[str, tuple[str, bool, dict]]:
     """The view's servers of these ids: (Nova's updated time its order holds, deleted, data)."""
     held: dict[str, tuple[str, bool, dict]] = {}
@@ -82,7 +76,7 @@ async def _held(sessions, os_ids: list[str]) -> dict[str, tuple[str, bool, dict]
 
 def _lacking(server: dict, held: dict[str, tuple[str, bool, dict]], floor: str) -> bool | None:
     """Whether the view lacks this change of the server (None: the view cannot be judged by it)."""
-    updated, os_id = _second(server.get("updated") or ""), server["id"]
+    updated, os_id = notifications.to_second(server.get("updated") or ""), server["id"]
     if os_id not in held:
         # a server the view never had: its change was missed, unless it may be from before the project was
         # served (its notifications were dropped then), or a deletion (nothing to show)
@@ -108,11 +102,11 @@ async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, 
     horizon = started - datetime.timedelta(seconds=feed.bound + 1)
     if feed.waiting and feed.newest is not None:
         horizon = min(horizon, feed.newest - datetime.timedelta(seconds=1))
-    judged = _second(notifications.stamp_of(horizon))
-    servers = [s for s in servers if _second(s.get("updated") or "") < judged]
+    judged = notifications.to_second(notifications.stamp_of(horizon))
+    servers = [s for s in servers if notifications.to_second(s.get("updated") or "") < judged]
     if not servers:
         return 0
-    floor = _second(notifications.stamp_of(served))
+    floor = notifications.to_second(notifications.stamp_of(served))
     held = await _held(services.sessions, [s["id"] for s in servers])
     verdicts = [(server, _lacking(server, held, floor)) for server in servers]
     lacking = [server for server, verdict in verdicts if verdict]
@@ -131,10 +125,7 @@ async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, 
             await db.transaction(services.sessions, clear)
         return 0
     stamp = notifications.stamp_of(started)
-    missed = [Change("server", s["id"], project, True, notifications.server_order(FINAL, stamp), s, "sweep")
-              if s.get("status") == "DELETED" else
-              Change("server", s["id"], project, False, notifications.server_order(_second(s["updated"]), stamp),
-                     {**s, "security_groups": None}, "sweep") for s in lacking]
+    missed = [read_server(s, project, stamp, s.get("status") == "DELETED", "sweep") for s in lacking]
     await live_view.observed(services.sessions, project, missed, started)
 
     async def flag(session) -> None:
