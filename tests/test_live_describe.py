@@ -498,9 +498,36 @@ def test_changes_whose_notifications_never_arrive_are_found_by_the_sweep(tmp_pat
         asyncio.run(_cleanup(f"{TAG}-sweep", ()))
 
 
+def test_a_floating_ip_whose_notifications_never_arrive_is_found_by_the_sweep(tmp_path):
+    """Neutron's notifications never reach the proxy (its feed bound to Nova's and Cinder's exchanges only): a
+    floating IP associated in Neutron directly changes nothing Nova's changes-since shows, yet the sweep (Neutron's
+    changed_since listings) finds it missing from the view, repairs it, and the instance shows its public address."""
+    proxy, ec2, iid = own_proxy(tmp_path, EC2PROXY_NOTIFICATIONS_QUEUE=f"test-{TAG}-neutron-sweep",
+                                EC2PROXY_NOTIFICATIONS_SWEEP="1",
+                                EC2PROXY_NOTIFICATIONS_BINDINGS=" ".join([
+                                    f"{EXCHANGES['nova']}=versioned_notifications.*",
+                                    f"{EXCHANGES['openstack']}=notifications.*"]))
+    try:
+        assert "PublicIpAddress" not in from_view(proxy, ec2, iid)
+        sdk = DevCloudProcess(proxy.data_dir).sdk("devcloud-demo")
+        public = next(n for n in sdk.network.networks() if n.is_router_external)
+        port = next(sdk.network.ports(device_id=server_of(sdk, iid)))
+        floating = sdk.network.create_ip(floating_network_id=public.id, port_id=port.id)
+        until(lambda: described(ec2, iid).get("PublicIpAddress") == floating.floating_ip_address, seconds=20,
+              delay=0.2)
+        figures = metrics(proxy)
+        assert figures.get('ec2proxy_live_view_sweeps{outcome="missed"}', 0) >= 1, figures
+        assert f"floatingip {floating.id}" in proxy.log.read_text()
+        assert not figures.get('ec2proxy_live_view_sweeps{outcome="failed"}'), figures
+    finally:
+        proxy.stop()
+        asyncio.run(_cleanup(f"{TAG}-neutron-sweep", ()))
+
+
 def test_the_sweeps_found_nothing_the_feed_missed(proxy, ec2):
     """The module's proxy swept its project every 5 s through all of the above: every change Nova's
-    changes-since showed had come by the feed (the dev cloud's notifications and its API agree)."""
+    changes-since and Neutron's changed_since showed had come by the feed (the dev cloud's notifications and its
+    API agree)."""
     ec2.describe_instances()  # (the project served, were this test run alone)
     until(lambda: metrics(proxy).get('ec2proxy_live_view_sweeps{outcome="projects"}', 0) >= 1, seconds=10,
           delay=0.2)

@@ -142,16 +142,16 @@ async def remember(ctx: RequestContext, view, shown: list[dict], ports: dict[str
     held: set[str] = set()
     for port in (port for own in ports.values() for port in own):
         held.update(port.neutron.get("security_groups") or [])
-        changes.append(_neutron("port", port.neutron, project, seen))
+        changes.append(read_neutron("port", port.neutron, project, seen))
         if port.floating is not None:
-            changes.append(_neutron("floatingip", port.floating, project, seen))
+            changes.append(read_neutron("floatingip", port.floating, project, seen))
     if groups is None and held and view.neutron is not None:
         groups = await view.neutron.list("security_group", {"id": sorted(held),
                                                             "fields": list(notifications.KEPT["security_group"])})
         whole = False
     else:
         whole = groups is not None
-    changes += [_neutron("security_group", group, project, seen) for group in groups or []]
+    changes += [read_neutron("security_group", group, project, seen) for group in groups or []]
     if whole:
         changes.append(Change("project", project, project, False, seen, {}, "read"))
     await ctx.services.live.observed(ctx.services.sessions, project, changes, since, whole)
@@ -216,6 +216,7 @@ def read_server(server: dict, project: str, seen: str, ended: bool = False, even
                   {**server, "security_groups": None}, event)
 
 
-def _neutron(kind: str, data: dict, project: str, seen: str) -> Change:
+def read_neutron(kind: str, data: dict, project: str, seen: str, event: str = "read") -> Change:
+    """A Neutron object as its API showed it when read at ``seen``, as the view keeps it."""
     return Change(kind, data["id"], project, False, notifications.neutron_order(data.get("revision_number", 0), seen),
-                  data, "read")
+                  data, event)

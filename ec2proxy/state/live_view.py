@@ -164,7 +164,7 @@ async def _apply(session, change: Change) -> bool:
     return True
 
 
-def _by_kind(objects: list[tuple[str, str]]) -> Iterator[tuple[str, Sequence[str]]]:
+def by_kind(objects: list[tuple[str, str]]) -> Iterator[tuple[str, Sequence[str]]]:
     """(kind, ids) of these (kind, id) pairs, a database's IN list at a time."""
     for kind in dict.fromkeys(kind for kind, _ in objects):
         yield from ((kind, chunk) for chunk in db.chunks(list(dict.fromkeys(i for k, i in objects if k == kind))))
@@ -202,7 +202,7 @@ async def _apply_many(session, changes: list[Change]) -> list[bool]:
     another writer changed it meanwhile); the first rows of new objects inserted together."""
     connection = await session.connection()
     held: dict[tuple[str, str], str] = {}
-    for kind, chunk in _by_kind([(change.kind, change.os_id) for change in changes]):
+    for kind, chunk in by_kind([(change.kind, change.os_id) for change in changes]):
         rows = await connection.execute(select(VIEW.c.os_id, VIEW.c.order_key).where(
             VIEW.c.kind == kind, VIEW.c.os_id.in_(chunk)))
         held.update({(kind, os_id): order for os_id, order in rows})
@@ -249,14 +249,14 @@ async def observed(sessions, project_id: str, changes: list[Change], since: date
     async def write(session) -> None:
         applied = await _apply_many(session, changes)
         # what the view held as new already is confirmed as of now: one statement per kind, not one per row
-        for kind, chunk in _by_kind([(c.kind, c.os_id) for c, new in zip(changes, applied, strict=True) if not new]):
+        for kind, chunk in by_kind([(c.kind, c.os_id) for c, new in zip(changes, applied, strict=True) if not new]):
             await session.execute(update(ViewObject).where(
                 ViewObject.kind == kind, ViewObject.os_id.in_(chunk)).values(applied_at=now))
         if whole:
             await session.execute(delete(ViewMark).where(ViewMark.project_id == project_id,
                                                          ViewMark.marked_at <= since))
             return
-        for kind, chunk in _by_kind([(change.kind, change.os_id) for change in changes]):
+        for kind, chunk in by_kind([(change.kind, change.os_id) for change in changes]):
             await session.execute(delete(ViewMark).where(
                 ViewMark.kind == kind, ViewMark.os_id.in_(chunk), ViewMark.project_id == project_id,
                 ViewMark.marked_at <= since))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+from typing import NamedTuple
 
 from sqlalchemy import or_, select, update
 
@@ -30,13 +31,14 @@ from ec2proxy.cloud import notifications
 from ec2proxy.db.models import ViewObject, ViewProject, utcnow
 from ec2proxy.ec2 import timestamps
 from ec2proxy.readmodels.instances import nova_time, slim
-from ec2proxy.readmodels.live_instances import read_server
+from ec2proxy.readmodels.live_instances import read_neutron, read_server
 from ec2proxy.state import live_view
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("projects", "missed", "failed")
 STATE = ("status", "OS-EXT-STS:vm_state", "OS-EXT-STS:task_state")
+NEUTRON = ("port", "floatingip", "security_group")  # the Neutron objects Describe* reads from the view
 
 
 async def _claimed(sessions, project: str, interval: float,
@@ -62,58 +64,103 @@ async def _claimed(sessions, project: str, interval: float,
     return await db.transaction(sessions, claim)
 
 
-async def _held(sessions, os_ids: list[str]) -> dict[str, tuple[str, bool, dict]]:
-    """The view's servers of these ids: (Nova's updated time its order holds, deleted, data)."""
-    held: dict[str, tuple[str, bool, dict]] = {}
+async def _held(sessions, objects: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, bool, dict]]:
+    """The view's rows of these (kind, id): (order, deleted, data)."""
+    held: dict[tuple[str, str], tuple[str, bool, dict]] = {}
     async with sessions() as session:
-        for chunk in db.chunks(os_ids):
-            held.update({os_id: (order.split("|")[0], deleted, data or {}) for os_id, order, deleted, data in (
+        for kind, chunk in live_view.by_kind(objects):
+            held.update({(kind, os_id): (order, deleted, data or {}) for os_id, order, deleted, data in (
                 await session.execute(select(ViewObject.os_id, ViewObject.order_key, ViewObject.deleted,
-                                             ViewObject.data).where(ViewObject.kind == "server",
+                                             ViewObject.data).where(ViewObject.kind == kind,
                                                                     ViewObject.os_id.in_(chunk)))).all()})
     return held
 
 
-def _lacking(server: dict, held: dict[str, tuple[str, bool, dict]], floor: str) -> bool | None:
-    """Whether the view lacks this change of the server (None: the view cannot be judged by it)."""
-    updated, os_id = notifications.to_second(server.get("updated") or ""), server["id"]
-    if os_id not in held:
+class Listed(NamedTuple):
+    """An object a service's listing of what changed showed, and when it last changed (to the second)."""
+
+    kind: str
+    data: dict
+    updated: str
+
+
+async def _changed(view, since: datetime.datetime) -> list[Listed]:
+    """What changed since ``since``: Nova's servers (changes-since: deleted ones too), Neutron's ports, floating
+    IPs and groups of the project (changed_since: a deleted one is not listed), one call each, at once."""
+    async def servers() -> list[Listed]:
+        found: list[Listed] = []
+        async for page in view.nova.server_pages({"changes-since": nova_time(since)}):
+            found += [Listed("server", server, notifications.to_second(server.get("updated") or ""))
+                      for server in map(slim, page)]
+        return found
+
+    async def neutron(kind: str) -> list[Listed]:
+        found = await view.neutron.list(kind, {"changed_since": nova_time(since),
+                                               "fields": [*notifications.KEPT[kind], "updated_at"]})
+        return [Listed(kind, {k: v for k, v in item.items() if k != "updated_at"},
+                       notifications.to_second(item.get("updated_at") or ""))
+                for item in found if item.get("project_id") == view.project_id]  # (a group shared with it)
+
+    calls = [servers()] + ([neutron(kind) for kind in NEUTRON] if view.neutron is not None else [])
+    return [listed for found in await asyncio.gather(*calls) for listed in found]
+
+
+def _lacking(listed: Listed, held: dict[tuple[str, str], tuple[str, bool, dict]], floor: str) -> bool | None:
+    """Whether the view lacks this change (False: it holds it or a later one; None: it cannot be judged by it)."""
+    obj = listed.data
+    row = held.get((listed.kind, obj["id"]))
+    if listed.kind != "server":
+        return _neutron_lacking(listed, row, floor)
+    if row is None:
         # a server the view never had: its change was missed, unless it may be from before the project was
         # served (its notifications were dropped then), or a deletion (nothing to show)
-        return True if updated > floor and server.get("status") != "DELETED" else None
-    order, deleted, data = held[os_id]
-    if server.get("status") == "DELETED":
+        return True if listed.updated > floor and obj.get("status") != "DELETED" else None
+    order, deleted, data = row
+    if obj.get("status") == "DELETED":
         return not deleted
+    updated = order.split("|")[0]
     # (Nova's times are to the second: two changes in one second have one time, the state tells them)
-    return order < updated or (order == updated and any(data.get(k) != server.get(k) for k in STATE))
+    return updated < listed.updated or (updated == listed.updated and any(data.get(k) != obj.get(k) for k in STATE))
+
+
+def _neutron_lacking(listed: Listed, row: tuple[str, bool, dict] | None, floor: str) -> bool | None:
+    obj = listed.data
+    if row is None:
+        # (Neutron makes a project's default group when the project first asks, and says nothing of it)
+        return True if listed.updated > floor and listed.kind != "security_group" else None
+    order, deleted, data = row
+    if deleted:
+        return None  # deleted since it was listed
+    if int(order.split("|")[0]) >= obj.get("revision_number", 0):
+        return False
+    # a later revision than the view's: Neutron writes some without a notification (an agent's port status, a
+    # group's rules), so only a change of what Describe* shows was missed
+    return True if any(data.get(k) != v for k, v in obj.items() if k != "revision_number") else None
 
 
 async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, served: datetime.datetime) -> int:
-    """The project's servers changed since ``since`` against the view: what it missed is repaired; how many."""
+    """The project's objects changed since ``since`` against the view: what it missed is repaired; how many."""
     project = view.project_id
-    # a change the previous sweep saw as too recent to judge is asked again
-    query = {"changes-since": nova_time(since - datetime.timedelta(seconds=feed.bound + 2))}
     started = utcnow()
-    servers: list[dict] = []
-    async for page in view.nova.server_pages(query):
-        servers += map(slim, page)
+    # a change the previous sweep saw as too recent to judge is asked again
+    listed = await _changed(view, since - datetime.timedelta(seconds=feed.bound + 2))
     # judged: the changes older than the bound, and, while notifications wait to be applied, older than the
     # newest the feed applied (a backlog is the feed late, not a loss)
     horizon = started - datetime.timedelta(seconds=feed.bound + 1)
     if feed.waiting and feed.newest is not None:
         horizon = min(horizon, feed.newest - datetime.timedelta(seconds=1))
     judged = notifications.to_second(notifications.stamp_of(horizon))
-    servers = [s for s in servers if notifications.to_second(s.get("updated") or "") < judged]
-    if not servers:
+    listed = [item for item in listed if item.updated < judged]
+    if not listed:
         return 0
     floor = notifications.to_second(notifications.stamp_of(served))
-    held = await _held(services.sessions, [s["id"] for s in servers])
-    verdicts = [(server, _lacking(server, held, floor)) for server in servers]
-    lacking = [server for server, verdict in verdicts if verdict]
+    held = await _held(services.sessions, [(item.kind, item.data["id"]) for item in listed])
+    verdicts = [(item, _lacking(item, held, floor)) for item in listed]
+    lacking = [item for item, verdict in verdicts if verdict]
     if lacking:  # a second look, the bound later: a notification on its way to another worker is not a loss
         await asyncio.sleep(feed.bound)
-        again = await _held(services.sessions, [s["id"] for s in lacking])
-        lacking = [server for server in lacking if _lacking(server, again, floor)]
+        again = await _held(services.sessions, [(item.kind, item.data["id"]) for item in lacking])
+        lacking = [item for item in lacking if _lacking(item, again, floor)]
     if not lacking:
         if any(verdict is False for _, verdict in verdicts):  # the feed brings the project's changes: its view
             # is read again
@@ -125,7 +172,9 @@ async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, 
             await db.transaction(services.sessions, clear)
         return 0
     stamp = notifications.stamp_of(started)
-    missed = [read_server(s, project, stamp, s.get("status") == "DELETED", "sweep") for s in lacking]
+    missed = [read_server(item.data, project, stamp, item.data.get("status") == "DELETED", "sweep")
+              if item.kind == "server" else read_neutron(item.kind, item.data, project, stamp, "sweep")
+              for item in lacking]
     await live_view.observed(services.sessions, project, missed, started)
 
     async def flag(session) -> None:
@@ -133,15 +182,21 @@ async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, 
             missed_at=utcnow()))
 
     await db.transaction(services.sessions, flag)
-    said = []
-    for server in lacking:
-        order, _, data = held.get(server["id"], ("nothing", False, {}))
-        said.append(f"{server['id']} ({server.get('status')} updated {server.get('updated')}; the view had "
-                    f"{data.get('status')} of {order})")
-    log.warning("the live view had missed %d change(s) of project %s that Nova's changes-since shows (are all its "
-                "notifications arriving?), repaired: %s; the project's Describe* reads OpenStack directly until a "
-                "sweep finds its changes brought by the feed", len(missed), project, ", ".join(said))
+    log.warning("the live view had missed %d change(s) of project %s that the services' listings of what changed "
+                "show (are all their notifications arriving?), repaired: %s; the project's Describe* reads "
+                "OpenStack directly until a sweep finds its changes brought by the feed", len(missed), project,
+                ", ".join(_said(item, held) for item in lacking))
     return len(missed)
+
+
+def _said(item: Listed, held: dict[tuple[str, str], tuple[str, bool, dict]]) -> str:
+    """A change missed as the log names it: the object, what the service shows, what the view had."""
+    order, _, data = held.get((item.kind, item.data["id"]), ("nothing", False, {}))
+    if item.kind == "server":
+        return (f"server {item.data['id']} ({item.data.get('status')} updated {item.data.get('updated')}; the view "
+                f"had {data.get('status')} of {order})")
+    return (f"{item.kind} {item.data['id']} (revision {item.data.get('revision_number')} updated {item.updated}; "
+            f"the view had {order})")
 
 
 def kick(ctx) -> None:
