@@ -232,9 +232,9 @@ class NotificationsSection:
         'Seconds the live view answers with what a notification or a direct read last wrote of an object; '
         'older, the object is read from OpenStack again (what a lost notification left wrong lasts no longer).')
     sweep: float = option(60.0,
-        'Seconds between sweeps of each served project: Nova\'s changes-since and Neutron\'s changed_since '
-        'listings (one call each) compared with what the feed brought; a change it missed is repaired, counted, '
-        'and the project is read directly '
+        'Seconds between sweeps of each served project: Nova\'s changes-since listing and Neutron\'s listings '
+        'of the project\'s ports, floating IPs and groups (one call each) compared with what the feed brought; a '
+        'change it missed is repaired, counted, and the project is read directly '
         'until a sweep finds its changes brought by the feed (at most reconcile seconds). 0: no sweep.')
 
 

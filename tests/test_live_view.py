@@ -279,10 +279,11 @@ async def _cleanup(tag: str, exchanges) -> None:
 
 
 def test_what_the_sweep_judges_missed_of_neutrons_objects():
-    """A Neutron object that Neutron's changed_since lists, against the view's row of it: missed only when what
-    Describe* shows of it differs at a later revision (Neutron writes revisions it sends no notification of: an
-    agent's port status, a group's rules), or the view never had it though it changed since the project was
-    served (but a group: Neutron makes a project's default group unannounced)."""
+    """A Neutron object that Neutron's listing shows changed since the last sweep, against the view's row of it:
+    missed only when what Describe* shows of it differs at a later revision (Neutron writes revisions it sends
+    no notification of: an agent's port status, a group's rules), or the view never had it though it changed
+    since the project was served (but a group: Neutron makes a project's default group unannounced); and one the
+    listing no longer shows that the view holds alive."""
     from ec2proxy.state.view_sweep import Listed, _lacking
 
     floor, after, before = "2026-12-07 14:00:00", "2026-12-07 14:05:00", "2026-12-07 13:00:00"
@@ -301,6 +302,9 @@ def test_what_the_sweep_judges_missed_of_neutrons_objects():
     assert _lacking(listed, held(2, deleted=True), floor) is None  # deleted since listed
     assert _lacking(listed, {}, floor) is True  # made since the project was served, never seen
     assert _lacking(Listed("floatingip", fip, before), {}, floor) is None  # from before it was served
+    gone = Listed("floatingip", {"id": "f1"}, "", True)  # held alive, no longer in Neutron's listing
+    assert _lacking(gone, held(3), floor) is True
+    assert _lacking(gone, held(3, deleted=True), floor) is False  # the feed brought the deletion
     group = {"id": "g1", "name": "default", "revision_number": 1, "project_id": "demo"}
     assert _lacking(Listed("security_group", group, after), {}, floor) is None
 

@@ -1,14 +1,16 @@
-"""The live view's sweep (issue 29's periodic reconciliation): now and then, each served project's servers that
-Nova's changes-since listing says changed, against what the feed brought of them.
+"""The live view's sweep (issue 29's periodic reconciliation): now and then, what each served project's
+services say changed (Nova's servers by changes-since; Neutron's ports, floating IPs and groups by their
+``updated_at``), against what the feed brought of them.
 
-Notifications can be lost with nobody told: a service's notification driver left off, its exchange deleted and
-made again, a broker that dropped what it held. The feed then stays connected and on time, and only asking the
-service shows it. A sweep is one call per project (the servers changed since the last sweep, deleted ones
-included), never a listing of the whole project. It is made when the project's Describe* comes and the sweep is
-due, in the background, with the caller's own view of the cloud (the proxy's own user may hold no role in the
-project: on a cloud that validates signatures with Keystone it has the ``service`` role only), by whichever
-worker claims it first (one conditional UPDATE of the project's row). A project nobody asks about is not
-swept: its view is not read either.
+Notifications can be lost with nobody told: a service's notification driver left off, its exchange deleted and made
+again, a broker that dropped what it held. The feed then stays connected and on time, and only asking the service
+shows it. A sweep is four calls per project, at once: the servers changed since the last sweep (deleted ones
+included), and the project's Neutron objects with only the fields the view keeps (Neutron lists nothing by what
+changed: the objects the view holds that it no longer lists were deleted). It is made when the project's Describe*
+comes and the sweep is due, in the background, with the caller's own view of the cloud (the proxy's own user may
+hold no role in the project: on a cloud that validates signatures with Keystone it has the ``service`` role only),
+by whichever worker claims it first (one conditional UPDATE of the project's row). A project nobody asks about is
+not swept: its view is not read either.
 
 A change that the view lacks although it is older than the feed's bound was missed: it is written as a direct
 read writes (never over a newer change), counted (``/metrics`` ``ec2proxy_live_view_sweeps{outcome="missed"}``),
@@ -28,6 +30,7 @@ from sqlalchemy import or_, select, update
 
 from ec2proxy import db
 from ec2proxy.cloud import notifications
+from ec2proxy.cloud.notifications import Change
 from ec2proxy.db.models import ViewObject, ViewProject, utcnow
 from ec2proxy.ec2 import timestamps
 from ec2proxy.readmodels.instances import nova_time, slim
@@ -77,38 +80,64 @@ async def _held(sessions, objects: list[tuple[str, str]]) -> dict[tuple[str, str
 
 
 class Listed(NamedTuple):
-    """An object a service's listing of what changed showed, and when it last changed (to the second)."""
+    """An object a service's listing showed changed since the last sweep, and when (to the second); or one the
+    view holds that Neutron's listing no longer shows (``gone``: deleted)."""
 
     kind: str
     data: dict
     updated: str
+    gone: bool = False
 
 
-async def _changed(view, since: datetime.datetime) -> list[Listed]:
-    """What changed since ``since``: Nova's servers (changes-since: deleted ones too), Neutron's ports, floating
-    IPs and groups of the project (changed_since: a deleted one is not listed), one call each, at once."""
-    async def servers() -> list[Listed]:
+async def _changed(view, since: datetime.datetime) -> tuple[list[Listed], dict[str, set[str]]]:
+    """What changed since ``since``: Nova's servers (changes-since, deleted ones too), and Neutron's ports,
+    floating IPs and groups of the project, one call each, at once; and the ids Neutron listed of each kind.
+    Neutron has no listing of what changed (its ``changed_since`` is refused by the filter validation real
+    clouds run, and ``updated_at`` is no sort key): the project's objects are listed with the few fields the
+    view keeps, and their ``updated_at`` tells what changed."""
+    async def servers() -> tuple[list[Listed], dict[str, set[str]]]:
         found: list[Listed] = []
         async for page in view.nova.server_pages({"changes-since": nova_time(since)}):
             found += [Listed("server", server, notifications.to_second(server.get("updated") or ""))
                       for server in map(slim, page)]
-        return found
+        return found, {}
 
-    async def neutron(kind: str) -> list[Listed]:
-        found = await view.neutron.list(kind, {"changed_since": nova_time(since),
-                                               "fields": [*notifications.KEPT[kind], "updated_at"]})
-        return [Listed(kind, {k: v for k, v in item.items() if k != "updated_at"},
-                       notifications.to_second(item.get("updated_at") or ""))
-                for item in found if item.get("project_id") == view.project_id]  # (a group shared with it)
+    floor = notifications.to_second(notifications.stamp_of(since))
+
+    async def neutron(kind: str) -> tuple[list[Listed], dict[str, set[str]]]:
+        items = [item for item in await view.neutron.list(kind, {"fields": [*notifications.KEPT[kind], "updated_at"]})
+                 if item.get("project_id") == view.project_id]  # (not a group shared with it)
+        changed = [Listed(kind, {k: v for k, v in item.items() if k != "updated_at"},
+                          notifications.to_second(item.get("updated_at") or "")) for item in items]
+        return [item for item in changed if item.updated >= floor], {kind: {item["id"] for item in items}}
 
     calls = [servers()] + ([neutron(kind) for kind in NEUTRON] if view.neutron is not None else [])
-    return [listed for found in await asyncio.gather(*calls) for listed in found]
+    listed: list[Listed] = []
+    present: dict[str, set[str]] = {}
+    for found, ids in await asyncio.gather(*calls):
+        listed += found
+        present.update(ids)
+    return listed, present
+
+
+async def _vanished(sessions, project: str, present: dict[str, set[str]],
+                    before: datetime.datetime) -> list[Listed]:
+    """The Neutron objects the view holds alive (written before the listings began) that they do not show."""
+    if not present:
+        return []
+    async with sessions() as session:
+        rows = (await session.execute(select(ViewObject.kind, ViewObject.os_id).where(
+            ViewObject.project_id == project, ViewObject.kind.in_(sorted(present)), ViewObject.deleted.is_(False),
+            ViewObject.applied_at < before))).all()
+    return [Listed(kind, {"id": os_id}, "", True) for kind, os_id in rows if os_id not in present[kind]]
 
 
 def _lacking(listed: Listed, held: dict[tuple[str, str], tuple[str, bool, dict]], floor: str) -> bool | None:
     """Whether the view lacks this change (False: it holds it or a later one; None: it cannot be judged by it)."""
     obj = listed.data
     row = held.get((listed.kind, obj["id"]))
+    if listed.gone:
+        return row is not None and not row[1]  # (the feed brought the deletion: the row says deleted)
     if listed.kind != "server":
         return _neutron_lacking(listed, row, floor)
     if row is None:
@@ -143,7 +172,7 @@ async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, 
     project = view.project_id
     started = utcnow()
     # a change the previous sweep saw as too recent to judge is asked again
-    listed = await _changed(view, since - datetime.timedelta(seconds=feed.bound + 2))
+    listed, present = await _changed(view, since - datetime.timedelta(seconds=feed.bound + 2))
     # judged: the changes older than the bound, and, while notifications wait to be applied, older than the
     # newest the feed applied (a backlog is the feed late, not a loss)
     horizon = started - datetime.timedelta(seconds=feed.bound + 1)
@@ -151,6 +180,7 @@ async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, 
         horizon = min(horizon, feed.newest - datetime.timedelta(seconds=1))
     judged = notifications.to_second(notifications.stamp_of(horizon))
     listed = [item for item in listed if item.updated < judged]
+    listed += await _vanished(services.sessions, project, present, started)
     if not listed:
         return 0
     floor = notifications.to_second(notifications.stamp_of(served))
@@ -172,9 +202,7 @@ async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, 
             await db.transaction(services.sessions, clear)
         return 0
     stamp = notifications.stamp_of(started)
-    missed = [read_server(item.data, project, stamp, item.data.get("status") == "DELETED", "sweep")
-              if item.kind == "server" else read_neutron(item.kind, item.data, project, stamp, "sweep")
-              for item in lacking]
+    missed = [_repaired(item, project, stamp) for item in lacking]
     await live_view.observed(services.sessions, project, missed, started)
 
     async def flag(session) -> None:
@@ -189,9 +217,21 @@ async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, 
     return len(missed)
 
 
+def _repaired(item: Listed, project: str, stamp: str) -> Change:
+    """A change missed, as the view keeps it (never over a later one)."""
+    if item.gone:
+        return Change(item.kind, item.data["id"], project, True, notifications.neutron_order(notifications.GONE, stamp),
+                      None, "sweep")
+    if item.kind == "server":
+        return read_server(item.data, project, stamp, item.data.get("status") == "DELETED", "sweep")
+    return read_neutron(item.kind, item.data, project, stamp, "sweep")
+
+
 def _said(item: Listed, held: dict[tuple[str, str], tuple[str, bool, dict]]) -> str:
     """A change missed as the log names it: the object, what the service shows, what the view had."""
     order, _, data = held.get((item.kind, item.data["id"]), ("nothing", False, {}))
+    if item.gone:
+        return f"{item.kind} {item.data['id']} (deleted; the view had it alive at {order})"
     if item.kind == "server":
         return (f"server {item.data['id']} ({item.data.get('status')} updated {item.data.get('updated')}; the view "
                 f"had {data.get('status')} of {order})")

@@ -113,8 +113,8 @@ async def _floating_ip(view, eni: str) -> dict:
 
 def test_the_sweeps_found_nothing_the_feed_missed_on_real_nova(live_proxy):
     """The proxy swept the demo project every 2 s through the test above: every change real Nova's
-    changes-since showed had come by its notifications (their updated_at and the API's agree), so no project
-    was read directly for a miss."""
+    changes-since and Neutron's changed_since showed had come by their notifications (their updated_at, revisions
+    and the APIs agree), so no project was read directly for a miss."""
     server, ec2 = live_proxy
     ec2.describe_instances()
     until(lambda: metrics(server).get('ec2proxy_live_view_sweeps{outcome="projects"}', 0) >= 2, seconds=20,
@@ -123,3 +123,41 @@ def test_the_sweeps_found_nothing_the_feed_missed_on_real_nova(live_proxy):
     assert figures.get('ec2proxy_live_view_sweeps{outcome="missed"}') == 0, figures
     assert figures.get('ec2proxy_live_view_sweeps{outcome="failed"}') == 0, figures
     assert not reads(server, "missed"), figures
+
+
+def test_a_floating_ip_neutron_never_notified_is_found_by_the_sweep(tmp_path):
+    """A proxy bound to Nova's notifications only (as a cloud whose Neutron notifies nowhere): a floating IP
+    associated in real Neutron directly is found by the sweep (Neutron's listing, its updated_at), repaired and
+    shown; deleted there, the sweep finds it gone."""
+    queue = f"{QUEUE}-nova-only"
+    server = lab_server(tmp_path, "LAB_EC2_SERVICE", "[notifications]",
+                        f"transport_url = {os.environ['LAB_TRANSPORT_URL']}", f"queue = {queue}", "sweep = 1",
+                        "bindings = nova=versioned_notifications.*")
+    credential = _demo_credential()
+    ec2 = server.client(credential["access"], credential["secret"])
+    iid = None
+    try:
+        until(lambda: metrics(server).get("ec2proxy_live_view_connected") == 1.0, seconds=60, delay=0.2)
+        ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+        iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                                InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"][0]["InstanceId"]
+        wait_running(ec2, [iid])
+        shown = from_view(server, ec2, iid)
+        fip = as_demo(lambda view: _floating_ip(view, shown["NetworkInterfaces"][0]["NetworkInterfaceId"]))
+        try:
+            until(lambda: described(ec2, iid).get("PublicIpAddress") == fip["floating_ip_address"], seconds=30,
+                  delay=0.2)
+            figures = metrics(server)
+            assert figures.get('ec2proxy_live_view_sweeps{outcome="missed"}', 0) >= 1, figures
+            assert not figures.get('ec2proxy_live_view_sweeps{outcome="failed"}'), figures
+            assert f"floatingip {fip['id']}" in server.log.read_text()
+        finally:
+            as_demo(lambda view: view.neutron.remove("floatingip", fip["id"]))
+        # (a project is swept on its Describe*)
+        until(lambda: "PublicIpAddress" not in described(ec2, iid)
+              and f"floatingip {fip['id']} (deleted" in server.log.read_text(), seconds=30, delay=0.2)
+    finally:
+        if iid is not None:
+            ec2.terminate_instances(InstanceIds=[iid])
+        server.stop()
+        asyncio.run(_queue_deleted(os.environ["LAB_TRANSPORT_URL"], queue))
