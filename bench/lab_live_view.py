@@ -1,4 +1,4 @@
-"""Describe* from the live view on the real lab, against Nova's own GET and listing (issue 29).
+"""Describe* from the live view on the real lab, against Nova's and Neutron's own GET and listing (issue 29).
 
 Run inside the lab with its notifications on:
 ``LAB_NOTIFICATIONS=1 bash ../shared/openstack-lab/run-with-lab.sh python -m bench.lab_live_view``. The proxy
@@ -120,6 +120,7 @@ def run(rounds: int, counts: list[int], events: int) -> None:
     server = lab_server(pathlib.Path(tempfile.mkdtemp()), "LAB_EC2_SERVICE", "[notifications]",
                         f"transport_url = {os.environ['LAB_TRANSPORT_URL']}", f"queue = {QUEUE}")
     made: list[str] = []
+    allocations: list[str] = []
     try:
         keys = (credential["access"], credential["secret"])
         ec2 = server.client(*keys)
@@ -138,6 +139,17 @@ def run(rounds: int, counts: list[int], events: int) -> None:
         proxy, own, paired = _alternate(server, keys, one, backend, f"{compute}/servers/{os_id}", rounds)
         print(f"| DescribeInstances of one id vs GET /servers/ID | {proxy:.1f} | {own:.1f} | {proxy / own:.2f}x "
               f"| {paired:.2f}x |", flush=True)
+        allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        allocations.append(allocation)
+        ec2.associate_address(InstanceId=made[0], AllocationId=allocation)
+        network = backend.get_endpoint(service_type="network", interface="public").rstrip("/")
+        network = network if network.endswith("/v2.0") else f"{network}/v2.0"
+        fip = next(f["id"] for f in backend.get(f"{network}/floatingips").json()["floatingips"]
+                   if ids.from_uuid("eipalloc", f["id"]) == allocation)
+        one = f"Action=DescribeAddresses&Version=2016-11-15&AllocationId.1={allocation}".encode()
+        proxy, own, paired = _alternate(server, keys, one, backend, f"{network}/floatingips/{fip}", rounds)
+        print(f"| DescribeAddresses of one id vs GET /v2.0/floatingips/ID | {proxy:.1f} | {own:.1f} | "
+              f"{proxy / own:.2f}x | {paired:.2f}x |", flush=True)
         lags = sorted(_lags(server, backend, compute, os_id, events))
         for count in counts:
             if count > len(made):
@@ -151,6 +163,11 @@ def run(rounds: int, counts: list[int], events: int) -> None:
               f"Nova: p50 {statistics.median(lags) * 1000:.1f} ms, p99 {lags[int(len(lags) * 0.99)] * 1000:.1f} ms, "
               f"max {lags[-1] * 1000:.1f} ms")
     finally:
+        for allocation in allocations:
+            shown = ec2.describe_addresses(AllocationIds=[allocation])["Addresses"][0]
+            if shown.get("AssociationId"):
+                ec2.disassociate_address(AssociationId=shown["AssociationId"])
+            ec2.release_address(AllocationId=allocation)
         for chunk in range(0, len(made), 100):
             ec2.terminate_instances(InstanceIds=made[chunk:chunk + 100])
         server.stop()

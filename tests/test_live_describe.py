@@ -87,6 +87,21 @@ def from_view(proxy, ec2, iid: str) -> dict:
     raise AssertionError(f"the view never answered for {iid}: {metrics(proxy)}")
 
 
+def described_address(ec2, allocation: str) -> dict:
+    return ec2.describe_addresses(AllocationIds=[allocation])["Addresses"][0]
+
+
+def address_from_view(proxy, ec2, allocation: str) -> dict:
+    """The address, described by its allocation id until the view answered it."""
+    for _ in range(100):
+        before = reads(proxy, "view")
+        shown = described_address(ec2, allocation)
+        if reads(proxy, "view") > before:
+            return shown
+        time.sleep(0.1)
+    raise AssertionError(f"the view never answered for {allocation}: {metrics(proxy)}")
+
+
 def server_of(sdk, iid: str) -> str:
     return next(s.id for s in sdk.compute.servers() if ids.from_uuid("i", s.id) == iid)
 
@@ -131,6 +146,46 @@ def test_our_own_writes_show_at_once_then_the_view_answers_again(proxy, ec2, run
     ec2.disassociate_address(AssociationId=association)
     assert "PublicIpAddress" not in described(ec2, running)
     ec2.release_address(AllocationId=address["AllocationId"])
+
+
+def test_an_address_by_id_from_the_view_our_writes_at_once_and_neutrons_within_the_bound(proxy, ec2, running):
+    """DescribeAddresses naming an allocation id (a Terraform refresh of an aws_eip) is answered from the view
+    as it would be directly; our associate shows at once; a disassociation made in Neutron directly within the
+    bound, still from the view."""
+    address = ec2.allocate_address(Domain="vpc")
+    allocation = address["AllocationId"]
+
+    def addressed() -> dict:
+        return described_address(ec2, allocation)
+
+    def from_the_view() -> dict:
+        return address_from_view(proxy, ec2, allocation)
+
+    try:
+        ec2.associate_address(InstanceId=running, AllocationId=allocation)
+        assert addressed()["InstanceId"] == running  # ours, at once
+        direct = addressed()
+        viewed = from_the_view()
+        assert viewed == direct and viewed["InstanceId"] == running and viewed["AssociationId"]
+        assert viewed["PublicIpv4Pool"] and viewed["NetworkInterfaceId"].startswith("eni-")
+
+        sdk = DevCloudProcess(proxy.data_dir).sdk("devcloud-demo")
+        (fip,) = sdk.network.ips(floating_ip_address=address["PublicIp"])
+        sdk.network.update_ip(fip, port_id=None)  # in Neutron directly
+        until(lambda: "AssociationId" not in addressed(), seconds=BOUND, delay=0.05)
+        assert "InstanceId" not in from_the_view()
+
+        ec2.associate_address(InstanceId=running, AllocationId=allocation)
+        assert addressed()["InstanceId"] == running  # ours again, at once
+        with pytest.raises(Exception, match="InvalidAllocationID.NotFound"):
+            ec2.describe_addresses(AllocationIds=[ids.from_uuid("eipalloc", "no-such-address")])
+    finally:
+        association = addressed().get("AssociationId")
+        if association:
+            ec2.disassociate_address(AssociationId=association)
+        ec2.release_address(AllocationId=allocation)
+    with pytest.raises(Exception, match="InvalidAllocationID.NotFound"):
+        ec2.describe_addresses(AllocationIds=[allocation])  # ours: released, at once
 
 
 def test_a_change_made_in_the_cloud_directly_shows_within_the_bound(proxy, ec2, running):
@@ -514,15 +569,15 @@ def test_a_floating_ip_whose_notifications_never_arrive_is_found_by_the_sweep(tm
         public = next(n for n in sdk.network.networks() if n.is_router_external)
         port = next(sdk.network.ports(device_id=server_of(sdk, iid)))
         floating = sdk.network.create_ip(floating_network_id=public.id, port_id=port.id)
-        until(lambda: described(ec2, iid).get("PublicIpAddress") == floating.floating_ip_address, seconds=20,
-              delay=0.2)
+        # (a project is swept on its Describe*)
+        until(lambda: described(ec2, iid).get("PublicIpAddress") == floating.floating_ip_address
+              and f"floatingip {floating.id}" in proxy.log.read_text(), seconds=30, delay=0.2)
         figures = metrics(proxy)
         assert figures.get('ec2proxy_live_view_sweeps{outcome="missed"}', 0) >= 1, figures
-        assert f"floatingip {floating.id}" in proxy.log.read_text()
         sdk.network.delete_ip(floating)
         # (a project is swept on its Describe*)
         until(lambda: "PublicIpAddress" not in described(ec2, iid)
-              and f"floatingip {floating.id} (deleted" in proxy.log.read_text(), seconds=20, delay=0.2)
+              and f"floatingip {floating.id} (deleted" in proxy.log.read_text(), seconds=30, delay=0.2)
         assert not metrics(proxy).get('ec2proxy_live_view_sweeps{outcome="failed"}'), metrics(proxy)
     finally:
         proxy.stop()

@@ -36,11 +36,19 @@ GONE = 10 ** 19  # a deleted Neutron object sorts after every revision of it
 # What Describe* reads of Neutron's objects: what it asks Neutron for (``fields``), and all the view keeps of a
 # notification's resource (a port's bindings, a group's rules would be most of the bytes it reads back)
 KEPT = {
-    "port": ("id", "device_id", "network_id", "mac_address", "fixed_ips", "security_groups", "created_at",
-             "port_security_enabled", "allowed_address_pairs", "tags", "revision_number", "project_id"),
-    "floatingip": ("id", "port_id", "floating_ip_address", "revision_number", "project_id"),
+    "port": ("id", "device_id", "device_owner", "network_id", "mac_address", "fixed_ips", "security_groups",
+             "created_at", "port_security_enabled", "allowed_address_pairs", "tags", "revision_number", "project_id"),
+    "floatingip": ("id", "port_id", "floating_ip_address", "fixed_ip_address", "floating_network_id", "description",
+                   "revision_number", "project_id"),
     "security_group": ("id", "name", "revision_number", "project_id"),
+    "network": ("id", "name", "router:external", "revision_number", "project_id"),
 }
+
+
+def public(change: Change) -> bool:
+    """An object every project sees (an external network, which names the pool of every address): the view
+    keeps it whoever owns it."""
+    return change.kind == "network" and bool((change.data or {}).get("router:external"))
 
 
 class Malformed(ValueError):

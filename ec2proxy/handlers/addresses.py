@@ -10,11 +10,12 @@ import ipaddress
 
 from ec2proxy.cloud import BackendError, BackendNotFound, CloudView
 from ec2proxy.context import RequestContext
+from ec2proxy.db.models import utcnow
 from ec2proxy.ec2 import errors, filters, ids, paging, tagging
 from ec2proxy.ec2.records import Described, shapes
 from ec2proxy.ec2.vpcs import association_id, gone_with_instance
 from ec2proxy.handlers import action
-from ec2proxy.readmodels import tag_reads
+from ec2proxy.readmodels import live_addresses, tag_reads
 from ec2proxy.readmodels.instances import lookup
 from ec2proxy.readmodels.networks import external_network, neutron_of, port_of
 from ec2proxy.state import public_addresses, tag_writes, write
@@ -48,15 +49,38 @@ def build_address(fip: dict, ports: dict[str, dict], networks: dict[str, str], r
     return Described(shape, fip)
 
 
-async def describe(ctx: RequestContext) -> list[Described]:
+async def describe(ctx: RequestContext, remember: bool = False) -> list[Described]:
+    """The project's addresses, read from Neutron; ``remember``: what was read refreshes the live view."""
+    since = utcnow()
     neutron = neutron_of(await ctx.cloud())
-    fips = [f for f in await neutron.list("floatingip")  # an instance's automatic public IP is no elastic IP
-            if f.get("project_id", f.get("tenant_id")) in (None, ctx.project_id) and not public_addresses.automatic(f)]
+    fips = [f for f in await neutron.list("floatingip")
+            if f.get("project_id", f.get("tenant_id")) in (None, ctx.project_id)]
     port_ids = sorted({f["port_id"] for f in fips if f.get("port_id")})
     ports = {p["id"]: p for p in await neutron.list("port", {"id": port_ids})} if port_ids else {}
-    networks = {n["id"]: n.get("name") or n["id"] for n in await neutron.list("network", {"router:external": "true"})}
-    shapes = [build_address(f, ports, networks, ctx.region) for f in fips]
+    external = await neutron.list("network", {"router:external": "true"})
+    if remember and ctx.services.live.configured:
+        await live_addresses.remember(ctx, fips, list(ports.values()), external, since)
+    return await _shaped(ctx, fips, ports, {n["id"]: n.get("name") or n["id"] for n in external})
+
+
+async def _shaped(ctx: RequestContext, fips: list[dict], ports: dict[str, dict],
+                  networks: dict[str, str]) -> list[Described]:
+    shapes = [build_address(f, ports, networks, ctx.region)
+              for f in fips if not public_addresses.automatic(f)]  # an instance's automatic public IP is no EIP
     return await tag_reads.tagged(ctx, shapes, "AllocationId")
+
+
+async def _from_view(ctx: RequestContext, allocation_ids: list[str]) -> list[Described] | None:
+    """The addresses of these allocation ids from the live view, or None when it cannot vouch for them (counted)."""
+    live = ctx.services.live
+    live.swept_when_due(ctx)
+    try:
+        fips, ports, networks = await live_addresses.addresses(ctx, allocation_ids)
+    except live_addresses.Unanswered as exc:
+        live.reads[str(exc)] += 1
+        return None
+    live.reads["view"] += 1
+    return await _shaped(ctx, fips, ports, networks)
 
 
 @tag_reads.exists("eipalloc")
@@ -86,7 +110,14 @@ def _find(addresses: list[Described], allocation_id: str | None, public_ip: str 
 @action("DescribeAddresses")
 async def describe_addresses(ctx: RequestContext, params: dict) -> dict:
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
-    addresses = _named(await describe(ctx), params.get("AllocationIds"), params.get("PublicIps"))
+    allocation_ids, public_ips = params.get("AllocationIds"), params.get("PublicIps")
+    viewed = None
+    if allocation_ids and not public_ips and ctx.services.live.configured:
+        for allocation_id in allocation_ids:
+            ids.check("eipalloc", allocation_id)
+        viewed = await _from_view(ctx, allocation_ids)
+    addresses = _named(viewed if viewed is not None else await describe(ctx, remember=True), allocation_ids,
+                       public_ips)
     return {"Addresses": filters.apply(shapes(addresses), compiled)}
 
 

@@ -35,15 +35,27 @@ ROWS = select(ViewObject.kind, ViewObject.os_id, ViewObject.link, ViewObject.del
               ViewObject.data)
 
 
-async def _rows(session, ctx: RequestContext, kind: str, column, values: list[str]) -> list:
+async def rows_of(session, ctx: RequestContext, kind: str, column, values: list[str], mine: bool = True) -> list:
+    """The view's rows of ``kind`` whose ``column`` is one of ``values``: the project's (``mine``), or any
+    project's (an object every project sees)."""
     out: list = []
     for chunk in db.chunks(values):
-        out += (await session.execute(ROWS.where(
-            ViewObject.kind == kind, column.in_(chunk), ViewObject.project_id == ctx.project_id))).all()
+        query = ROWS.where(ViewObject.kind == kind, column.in_(chunk))
+        out += (await session.execute(query.where(ViewObject.project_id == ctx.project_id) if mine else query)).all()
     return out
 
 
-def _current(live) -> None:
+async def marked(session, objects: list[tuple[str, str]]) -> bool:
+    """Whether our own writes changed any of these (kind, id) since a direct read saw them."""
+    for kind in {kind for kind, _ in objects}:
+        for chunk in db.chunks([os_id for k, os_id in objects if k == kind]):
+            if (await session.scalar(select(ViewMark.os_id).where(
+                    ViewMark.kind == kind, ViewMark.os_id.in_(chunk)).limit(1))) is not None:
+                return True
+    return False
+
+
+def current(live) -> None:
     """Unanswered unless the feed is connected and on time."""
     if not live.connected:
         raise Unanswered("down")
@@ -51,7 +63,7 @@ def _current(live) -> None:
         raise Unanswered("late")
 
 
-async def _swept(session, ctx: RequestContext) -> None:
+async def swept(session, ctx: RequestContext) -> None:
     """Unanswered while a sweep lately found a change of the project that the feed had missed (its services'
     notifications are not all arriving): until a sweep finds its changes brought by the feed again, for at most
     the reconcile time."""
@@ -69,7 +81,7 @@ class Held(NamedTuple):
     data: dict
 
 
-def _trusted(ctx: RequestContext, rows: list) -> list[Held]:
+def trusted(ctx: RequestContext, rows: list) -> list[Held]:
     """The live objects of these rows, each written since the feed connected (a delete is final: ids are never
     used again)."""
     since = ctx.services.live.trusted()
@@ -83,26 +95,20 @@ async def servers(ctx: RequestContext, os_ids: list[str]) -> tuple[list[dict], d
     """The servers (as Nova's API shows them), their ports and group names -> ids, from the view; Unanswered
     when it cannot vouch for them."""
     live = ctx.services.live
-    _current(live)
+    current(live)
     async with ctx.services.sessions() as session:
-        await _swept(session, ctx)
-        found = _trusted(ctx, await _rows(session, ctx, "server", ViewObject.os_id, os_ids))  # (a deleted one
+        await swept(session, ctx)
+        found = trusted(ctx, await rows_of(session, ctx, "server", ViewObject.os_id, os_ids))  # (a deleted one
         # is read from Nova's listing, which tells how long ago)
         if len(found) < len(set(os_ids)):
             raise Unanswered("unknown")  # not in the view, or deleted (its instance is read from a listing)
-        ports = _trusted(ctx, await _rows(session, ctx, "port", ViewObject.link, os_ids))
-        fips = _trusted(ctx, await _rows(session, ctx, "floatingip", ViewObject.link, [p.os_id for p in ports]))
+        ports = trusted(ctx, await rows_of(session, ctx, "port", ViewObject.link, os_ids))
+        fips = trusted(ctx, await rows_of(session, ctx, "floatingip", ViewObject.link, [p.os_id for p in ports]))
         held = sorted({g for p in ports for g in p.data.get("security_groups") or []})
-        groups = _trusted(ctx, await _rows(session, ctx, "security_group", ViewObject.os_id, held))
+        groups = trusted(ctx, await rows_of(session, ctx, "security_group", ViewObject.os_id, held))
         if len(groups) < len(held):
             raise Unanswered("unknown")
-        objects = [(r.kind, r.os_id) for r in (*found, *ports, *fips, *groups)]
-        marked = False
-        for kind in {kind for kind, _ in objects}:
-            for chunk in db.chunks([os_id for k, os_id in objects if k == kind]):
-                marked = marked or (await session.scalar(select(ViewMark.os_id).where(
-                    ViewMark.kind == kind, ViewMark.os_id.in_(chunk)).limit(1))) is not None
-        if marked:
+        if await marked(session, [(r.kind, r.os_id) for r in (*found, *ports, *fips, *groups)]):
             raise Unanswered("written")
     names = {g.os_id: g.data.get("name") or "" for g in groups}
     floating = {f.link: f.data for f in fips}
@@ -162,13 +168,13 @@ async def project(ctx: RequestContext, since: datetime.datetime) -> tuple[list[d
     view; Unanswered unless a read of the whole project refreshed it since the feed (re)connected and none of
     its objects was changed by our writes since."""
     live = ctx.services.live
-    _current(live)
+    current(live)
     async with ctx.services.sessions() as session:
-        await _swept(session, ctx)
+        await swept(session, ctx)
         built = await session.scalar(select(ViewObject.applied_at).where(
             ViewObject.kind == "project", ViewObject.os_id == ctx.project_id))
-        trusted = live.trusted()
-        if built is None or trusted is None or timestamps.aware(built) < trusted:
+        since_trusted = live.trusted()
+        if built is None or since_trusted is None or timestamps.aware(built) < since_trusted:
             raise Unanswered("unknown")
         if await session.scalar(select(ViewMark.os_id).where(
                 ViewMark.project_id == ctx.project_id, ViewMark.kind.in_(INSTANCE_KINDS)).limit(1)) is not None:
@@ -217,6 +223,8 @@ def read_server(server: dict, project: str, seen: str, ended: bool = False, even
 
 
 def read_neutron(kind: str, data: dict, project: str, seen: str, event: str = "read") -> Change:
-    """A Neutron object as its API showed it when read at ``seen``, as the view keeps it."""
-    return Change(kind, data["id"], project, False, notifications.neutron_order(data.get("revision_number", 0), seen),
+    """A Neutron object as its API showed it when read at ``seen``, as the view keeps it (a network, which every
+    project may see, as its owner's)."""
+    owner = (data.get("project_id") or project) if kind == "network" else project
+    return Change(kind, data["id"], owner, False, notifications.neutron_order(data.get("revision_number", 0), seen),
                   data, event)

@@ -78,10 +78,11 @@ async def _apply(batch: list, sessions, counts: Counts, served: live_view.Served
     """Apply the changes of a batch of messages (each with its changes) in one transaction and acknowledge the
     messages; when that fails for another reason than the database being away, one by one, so that one message
     at fault costs only itself. A change of a project the proxy does not serve is dropped (a bare delete is
-    kept: the project it names is the deleting caller's, not always the object's)."""
+    kept: the project it names is the deleting caller's, not always the object's; so is an object every project
+    sees)."""
     try:
         kept = await served.of(sessions, {change.project_id for _, changes in batch for change in changes})
-        batch = [(message, [c for c in changes if c.project_id in kept or c.data is None])
+        batch = [(message, [c for c in changes if c.project_id in kept or c.data is None or notifications.public(c)])
                  for message, changes in batch]
         foreign = [message for message, changes in batch if not changes]
         if foreign:

@@ -14,7 +14,7 @@ from ec2proxy.ec2 import ids
 from tests.live_feeds import metrics, reads
 from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server, wait_running
 from tests.support import until
-from tests.test_live_describe import described, from_view
+from tests.test_live_describe import address_from_view, described, described_address, from_view
 
 pytestmark = [
     pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh"),
@@ -111,6 +111,41 @@ async def _floating_ip(view, eni: str) -> dict:
     return await view.neutron.create("floatingip", {"floating_network_id": public["id"], "port_id": port["id"]})
 
 
+def test_an_address_by_id_from_the_view_on_real_neutron(live_proxy):
+    """DescribeAddresses naming an allocation id is answered from the view as directly; our associate shows at
+    once; a disassociation made in real Neutron directly shows within the bound, from the view."""
+    server, ec2 = live_proxy
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                            InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"][0]["InstanceId"]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    try:
+        wait_running(ec2, [iid])
+        ec2.associate_address(InstanceId=iid, AllocationId=allocation)
+        assert described_address(ec2, allocation)["InstanceId"] == iid  # ours, at once
+        direct = described_address(ec2, allocation)
+        viewed = address_from_view(server, ec2, allocation)
+        assert viewed == direct and viewed["InstanceId"] == iid
+
+        os_id = as_demo(lambda view: _floating_ip_id(view, allocation))
+        as_demo(lambda view: view.neutron.update("floatingip", os_id, {"port_id": None}))  # in Neutron directly
+        started = time.monotonic()
+        viewed_before = reads(server, "view")
+        until(lambda: "AssociationId" not in described_address(ec2, allocation), seconds=BOUND, delay=0.05)
+        assert time.monotonic() - started <= BOUND and reads(server, "view") > viewed_before
+    finally:
+        association = described_address(ec2, allocation).get("AssociationId")
+        if association:
+            ec2.disassociate_address(AssociationId=association)
+        ec2.release_address(AllocationId=allocation)
+        ec2.terminate_instances(InstanceIds=[iid])
+
+
+async def _floating_ip_id(view, allocation: str) -> str:
+    return next(f["id"] for f in await view.neutron.list("floatingip")
+                if ids.from_uuid("eipalloc", f["id"]) == allocation)
+
+
 def test_the_sweeps_found_nothing_the_feed_missed_on_real_nova(live_proxy):
     """The proxy swept the demo project every 2 s through the test above: every change real Nova's
     changes-since and Neutron's changed_since showed had come by their notifications (their updated_at, revisions
@@ -145,12 +180,11 @@ def test_a_floating_ip_neutron_never_notified_is_found_by_the_sweep(tmp_path):
         shown = from_view(server, ec2, iid)
         fip = as_demo(lambda view: _floating_ip(view, shown["NetworkInterfaces"][0]["NetworkInterfaceId"]))
         try:
-            until(lambda: described(ec2, iid).get("PublicIpAddress") == fip["floating_ip_address"], seconds=30,
-                  delay=0.2)
+            until(lambda: described(ec2, iid).get("PublicIpAddress") == fip["floating_ip_address"]
+                  and f"floatingip {fip['id']}" in server.log.read_text(), seconds=30, delay=0.2)
             figures = metrics(server)
             assert figures.get('ec2proxy_live_view_sweeps{outcome="missed"}', 0) >= 1, figures
             assert not figures.get('ec2proxy_live_view_sweeps{outcome="failed"}'), figures
-            assert f"floatingip {fip['id']}" in server.log.read_text()
         finally:
             as_demo(lambda view: view.neutron.remove("floatingip", fip["id"]))
         # (a project is swept on its Describe*)
