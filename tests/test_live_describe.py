@@ -93,13 +93,22 @@ def described_address(ec2, allocation: str) -> dict:
 
 def address_from_view(proxy, ec2, allocation: str) -> dict:
     """The address, described by its allocation id until the view answered it."""
+    return viewed(proxy, lambda: described_address(ec2, allocation), allocation)
+
+
+def described_group(ec2, group: str) -> dict:
+    return ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+
+
+def viewed(proxy, describe, what: str):
+    """What ``describe`` answers, asked until the view answered it."""
     for _ in range(100):
         before = reads(proxy, "view")
-        shown = described_address(ec2, allocation)
+        shown = describe()
         if reads(proxy, "view") > before:
             return shown
         time.sleep(0.1)
-    raise AssertionError(f"the view never answered for {allocation}: {metrics(proxy)}")
+    raise AssertionError(f"the view never answered for {what}: {metrics(proxy)}")
 
 
 def server_of(sdk, iid: str) -> str:
@@ -186,6 +195,40 @@ def test_an_address_by_id_from_the_view_our_writes_at_once_and_neutrons_within_t
         ec2.release_address(AllocationId=allocation)
     with pytest.raises(Exception, match="InvalidAllocationID.NotFound"):
         ec2.describe_addresses(AllocationIds=[allocation])  # ours: released, at once
+
+
+def test_a_group_by_id_from_the_view_our_rules_at_once_and_neutrons_within_the_bound(proxy, ec2):
+    """DescribeSecurityGroups naming a group id (a Terraform refresh of an aws_security_group) is answered from
+    the view as it would be directly; our authorize and revoke show at once; a rule added in Neutron directly
+    shows within the bound, and the view answers again after."""
+    group = ec2.create_security_group(GroupName=f"live-{TAG}", Description="live view")["GroupId"]
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
+
+    def ports() -> set:
+        return {p.get("FromPort") for p in described_group(ec2, group)["IpPermissions"]}
+
+    try:
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[ssh])
+        assert ports() == {22}  # ours, at once
+        direct = described_group(ec2, group)
+        shown = viewed(proxy, lambda: described_group(ec2, group), group)
+        assert shown == direct and shown["IpPermissionsEgress"] and shown["Description"] == "live view"
+
+        sdk = DevCloudProcess(proxy.data_dir).sdk("devcloud-demo")
+        (os_group,) = [g for g in sdk.network.security_groups() if ids.from_uuid("sg", g.id) == group]
+        sdk.network.create_security_group_rule(security_group_id=os_group.id, direction="ingress",
+                                               ethertype="IPv4", protocol="tcp", port_range_min=4567,
+                                               port_range_max=4567, remote_ip_prefix="192.0.2.0/24")
+        until(lambda: 4567 in ports(), seconds=BOUND, delay=0.05)  # in Neutron directly
+        assert {p.get("FromPort") for p in viewed(proxy, lambda: described_group(ec2, group), group)[
+            "IpPermissions"]} == {22, 4567}
+
+        ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[ssh])
+        assert ports() == {4567}  # ours again, at once
+    finally:
+        ec2.delete_security_group(GroupId=group)
+    with pytest.raises(Exception, match="InvalidGroup.NotFound"):
+        described_group(ec2, group)  # ours: deleted, at once
 
 
 def test_a_change_made_in_the_cloud_directly_shows_within_the_bound(proxy, ec2, running):

@@ -40,9 +40,14 @@ KEPT = {
              "created_at", "port_security_enabled", "allowed_address_pairs", "tags", "revision_number", "project_id"),
     "floatingip": ("id", "port_id", "floating_ip_address", "fixed_ip_address", "floating_network_id", "description",
                    "revision_number", "project_id"),
-    "security_group": ("id", "name", "revision_number", "project_id"),
+    "security_group": ("id", "name", "description", "security_group_rules", "revision_number", "project_id"),
     "network": ("id", "name", "router:external", "revision_number", "project_id"),
 }
+# What an instance needs of its groups (their names): read without their rules, most of a group's bytes
+GROUP_NAMES = ("id", "name", "revision_number", "project_id")
+# What the sweep compares of each kind with the view (a group's rules come as their own notifications)
+SWEPT = {"port": KEPT["port"], "floatingip": KEPT["floatingip"],
+         "security_group": ("id", "name", "description", "revision_number", "project_id")}
 
 
 def public(change: Change) -> bool:
@@ -196,10 +201,12 @@ def stamp_of(when: datetime.datetime) -> str:
 
 
 def link_of(kind: str, data: dict | None) -> str | None:
-    """The object a view row belongs to, by which it is found: a port's server, a floating IP's port."""
+    """The object a view row belongs to, by which it is found: a port's server, a floating IP's port, a rule's
+    group."""
     if data is None:
         return None
-    value = data.get("device_id") if kind == "port" else data.get("port_id") if kind == "floatingip" else None
+    member = {"port": "device_id", "floatingip": "port_id", "security_group_rule": "security_group_id"}.get(kind)
+    value = data.get(member) if member else None
     return value if isinstance(value, str) and value else None
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import functools
 
 from ec2proxy.cloud import BackendError, BackendNotFound, removed
 from ec2proxy.context import RequestContext
-from ec2proxy.db.models import VpcGroup
+from ec2proxy.db.models import VpcGroup, utcnow
 from ec2proxy.ec2 import errors, filters, ids, paging, permissions, tagging, vpcs
 from ec2proxy.ec2.records import Described, shapes
 from ec2proxy.handlers import action
+from ec2proxy.readmodels import live_groups, tag_reads
 from ec2proxy.readmodels import networks as network_reads
-from ec2proxy.readmodels import tag_reads
 from ec2proxy.readmodels.networks import default_vpc_id, neutron_of
 from ec2proxy.state import port_tags, rule_overlays, write
 from ec2proxy.state import security_groups as group_records
@@ -43,9 +44,11 @@ RULE_FILTERS = {"group-id": _get("GroupId"), "security-group-rule-id": _get("Sec
                 **tagging.FILTERS}
 
 
-async def _groups(ctx: RequestContext, overlays: dict[str, rule_overlays.Overlay] | None = None) -> list[dict]:
+async def _groups(ctx: RequestContext, overlays: dict[str, rule_overlays.Overlay] | None = None,
+                  since: datetime.datetime | None = None) -> list[dict]:
     """The project's Neutron groups with their rules (one listing), with the rule descriptions set through EC2
-    (``overlays``: already read; else one query)."""
+    (``overlays``: already read; else one query); ``since``: when the read began, and what it read refreshes
+    the live view."""
     view = await ctx.cloud()
     if overlays is None:
         listed, overlays = await asyncio.gather(neutron_of(view).list("security_group"),
@@ -53,6 +56,8 @@ async def _groups(ctx: RequestContext, overlays: dict[str, rule_overlays.Overlay
     else:
         listed = await neutron_of(view).list("security_group")
     groups = [g for g in listed if g.get("project_id", g.get("tenant_id")) in (None, ctx.project_id)]
+    if since is not None:
+        await live_groups.remember(ctx, groups, since)
     rule_overlays.apply(groups, overlays)
     return groups
 
@@ -70,17 +75,26 @@ def _shape(group: dict, project_id: str, vpc_id: str | None, names: dict[str, st
             "IpPermissionsEgress": permissions.permissions(rules, True, project_id, names)}, group)
 
 
-async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> list[Described]:
+async def describe(ctx: RequestContext, group_ids: list[str] | None = None, remember: bool = False) -> list[Described]:
     """The project's groups as EC2 shows them; ``group_ids`` this process has seen are shown by GET, without
-    listing the project's every group."""
+    listing the project's every group; ``remember``: the live view answers for ``group_ids`` when it can vouch
+    for them, and what is read directly refreshes it."""
     view = await ctx.cloud()
+    live = remember and ctx.services.live.configured
+    viewed = await _from_view(ctx, group_ids) if live and group_ids else None
+    since = utcnow()
     shown, vpc_id, (vpc_groups, overlays, tags) = await asyncio.gather(
-        _shown(ctx, view, group_ids) if group_ids else asyncio.sleep(0), default_vpc_id(ctx),
+        _shown(ctx, view, group_ids) if group_ids and viewed is None else asyncio.sleep(0), default_vpc_id(ctx),
         group_records.stored(ctx, group_ids))
-    if shown is None:
-        groups, tags = await _groups(ctx, overlays), None
+    if viewed is not None:
+        groups, names = viewed
+        rule_overlays.apply(groups, overlays)
+    elif shown is None:
+        groups, tags = await _groups(ctx, overlays, since if live else None), None
         names = {g["id"]: g["name"] for g in groups}
     else:
+        if live:
+            await live_groups.remember(ctx, shown, since)
         groups = shown
         rule_overlays.apply(groups, overlays)
         referenced = {r["remote_group_id"] for g in groups for r in g.get("security_group_rules") or []
@@ -90,6 +104,20 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None) -> l
         names = {g["id"]: g["name"] for g in [*groups, *others]}
     return await tag_reads.tagged(ctx, [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups],
                                    "GroupId", tags=tags)
+
+
+async def _from_view(ctx: RequestContext, group_ids: list[str]) -> tuple[list[dict], dict[str, str]] | None:
+    """The groups of these ids and the names their rules name, from the live view; None when it cannot vouch
+    for them (counted)."""
+    live = ctx.services.live
+    live.swept_when_due(ctx)
+    try:
+        found = await live_groups.groups(ctx, group_ids)
+    except live_groups.Unanswered as exc:
+        live.reads[str(exc)] += 1
+        return None
+    live.reads["view"] += 1
+    return found
 
 
 async def _shown(ctx: RequestContext, view, group_ids: list[str]) -> list[dict] | None:
@@ -143,7 +171,7 @@ async def describe_security_groups(ctx: RequestContext, params: dict) -> dict:
     paging.check_max_results(params, ids_member="GroupIds")
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     by_id = params.get("GroupIds") if not params.get("GroupNames") else None
-    groups = await describe(ctx, [ids.check("sg", i) for i in by_id] if by_id else None)
+    groups = await describe(ctx, [ids.check("sg", i) for i in by_id] if by_id else None, remember=True)
     os_groups = [g.os for g in groups]
     wanted = [_find(os_groups, group_id=i)["id"] for i in params.get("GroupIds") or []]
     wanted += [_find(os_groups, name=n)["id"] for n in params.get("GroupNames") or []]

@@ -61,7 +61,7 @@ async def _stored(ctx: RequestContext, os_ids: list[str]) -> tuple[dict[str, Ins
 async def _groups(view: CloudView) -> list[dict]:
     if view.neutron is None:
         return []
-    return await view.neutron.list("security_group", {"fields": list(notifications.KEPT["security_group"])})
+    return await view.neutron.list("security_group", {"fields": list(notifications.GROUP_NAMES)})
 
 
 async def _group_ids(view: CloudView) -> dict[str, str]:

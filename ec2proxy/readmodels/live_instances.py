@@ -153,7 +153,7 @@ async def remember(ctx: RequestContext, view, shown: list[dict], ports: dict[str
             changes.append(read_neutron("floatingip", port.floating, project, seen))
     if groups is None and held and view.neutron is not None:
         groups = await view.neutron.list("security_group", {"id": sorted(held),
-                                                            "fields": list(notifications.KEPT["security_group"])})
+                                                            "fields": list(notifications.GROUP_NAMES)})
         whole = False
     else:
         whole = groups is not None
@@ -226,5 +226,7 @@ def read_neutron(kind: str, data: dict, project: str, seen: str, event: str = "r
     """A Neutron object as its API showed it when read at ``seen``, as the view keeps it (a network, which every
     project may see, as its owner's)."""
     owner = (data.get("project_id") or project) if kind == "network" else project
+    if kind == "security_group" and "security_group_rules" not in data:
+        seen = "0"  # read without its rules: never over the same revision read with them
     return Change(kind, data["id"], owner, False, notifications.neutron_order(data.get("revision_number", 0), seen),
                   data, event)

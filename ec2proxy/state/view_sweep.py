@@ -105,8 +105,9 @@ async def _changed(view, since: datetime.datetime) -> tuple[list[Listed], dict[s
     floor = notifications.to_second(notifications.stamp_of(since))
 
     async def neutron(kind: str) -> tuple[list[Listed], dict[str, set[str]]]:
-        items = [item for item in await view.neutron.list(kind, {"fields": [*notifications.KEPT[kind], "updated_at"]})
-                 if item.get("project_id") == view.project_id]  # (not a group shared with it)
+        items = [item for item in await view.neutron.list(kind, {"fields": [*notifications.SWEPT[kind], "updated_at"]})
+                 if item.get("project_id") == view.project_id and judged(kind, item)]  # (not a group shared
+        # with it)
         changed = [Listed(kind, {k: v for k, v in item.items() if k != "updated_at"},
                           notifications.to_second(item.get("updated_at") or "")) for item in items]
         return [item for item in changed if item.updated >= floor], {kind: {item["id"] for item in items}}
@@ -126,10 +127,17 @@ async def _vanished(sessions, project: str, present: dict[str, set[str]],
     if not present:
         return []
     async with sessions() as session:
-        rows = (await session.execute(select(ViewObject.kind, ViewObject.os_id).where(
+        rows = (await session.execute(select(ViewObject.kind, ViewObject.os_id, ViewObject.data).where(
             ViewObject.project_id == project, ViewObject.kind.in_(sorted(present)), ViewObject.deleted.is_(False),
             ViewObject.applied_at < before))).all()
-    return [Listed(kind, {"id": os_id}, "", True) for kind, os_id in rows if os_id not in present[kind]]
+    return [Listed(kind, {"id": os_id}, "", True) for kind, os_id, data in rows
+            if os_id not in present[kind] and judged(kind, data or {})]
+
+
+def judged(kind: str, data: dict) -> bool:
+    """Whether the sweep judges the view by this object: not a port Neutron makes and deletes itself (a router's
+    interface, a DHCP port: ``network:*``), which it sends no port notification of, and no Describe* reads."""
+    return not (kind == "port" and (data.get("device_owner") or "").startswith("network:"))
 
 
 def _lacking(listed: Listed, held: dict[tuple[str, str], tuple[str, bool, dict]], floor: str) -> bool | None:
@@ -164,7 +172,7 @@ def _neutron_lacking(listed: Listed, row: tuple[str, bool, dict] | None, floor: 
         return False
     # a later revision than the view's: Neutron writes some without a notification (an agent's port status, a
     # group's rules), so only a change of what Describe* shows was missed
-    return True if any(data.get(k) != v for k, v in obj.items() if k != "revision_number") else None
+    return True if any(k in data and data[k] != v for k, v in obj.items() if k != "revision_number") else None
 
 
 async def sweep(services, feed: live_view.Feed, view, since: datetime.datetime, served: datetime.datetime) -> int:
