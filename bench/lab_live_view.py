@@ -121,6 +121,7 @@ def run(rounds: int, counts: list[int], events: int) -> None:
                         f"transport_url = {os.environ['LAB_TRANSPORT_URL']}", f"queue = {QUEUE}")
     made: list[str] = []
     allocations: list[str] = []
+    groups: list[str] = []
     try:
         keys = (credential["access"], credential["secret"])
         ec2 = server.client(*keys)
@@ -150,6 +151,16 @@ def run(rounds: int, counts: list[int], events: int) -> None:
         proxy, own, paired = _alternate(server, keys, one, backend, f"{network}/floatingips/{fip}", rounds)
         print(f"| DescribeAddresses of one id vs GET /v2.0/floatingips/ID | {proxy:.1f} | {own:.1f} | "
               f"{proxy / own:.2f}x | {paired:.2f}x |", flush=True)
+        group = ec2.create_security_group(GroupName=f"bench-live-{os.getpid()}", Description="bench")["GroupId"]
+        groups.append(group)
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+        os_group = next(g["id"] for g in backend.get(f"{network}/security-groups").json()["security_groups"]
+                        if ids.from_uuid("sg", g["id"]) == group)
+        one = f"Action=DescribeSecurityGroups&Version=2016-11-15&GroupId.1={group}".encode()
+        proxy, own, paired = _alternate(server, keys, one, backend, f"{network}/security-groups/{os_group}", rounds)
+        print(f"| DescribeSecurityGroups of one id vs GET /v2.0/security-groups/ID | {proxy:.1f} | {own:.1f} | "
+              f"{proxy / own:.2f}x | {paired:.2f}x |", flush=True)
         lags = sorted(_lags(server, backend, compute, os_id, events))
         for count in counts:
             if count > len(made):
@@ -168,6 +179,8 @@ def run(rounds: int, counts: list[int], events: int) -> None:
             if shown.get("AssociationId"):
                 ec2.disassociate_address(AssociationId=shown["AssociationId"])
             ec2.release_address(AllocationId=allocation)
+        for group in groups:
+            ec2.delete_security_group(GroupId=group)
         for chunk in range(0, len(made), 100):
             ec2.terminate_instances(InstanceIds=made[chunk:chunk + 100])
         server.stop()
