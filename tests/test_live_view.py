@@ -302,6 +302,8 @@ def test_what_the_sweep_judges_missed_of_neutrons_objects():
     assert _lacking(listed, held(2, deleted=True), floor) is None  # deleted since listed
     assert _lacking(listed, {}, floor) is True  # made since the project was served, never seen
     assert _lacking(Listed("floatingip", fip, before), {}, floor) is None  # from before it was served
+    # (in the second it was served: judged; the CI's dev cloud made a floating IP that soon after the launch)
+    assert _lacking(Listed("floatingip", fip, floor), {}, floor) is True
     gone = Listed("floatingip", {"id": "f1"}, "", True)  # held alive, no longer in Neutron's listing
     assert _lacking(gone, held(3), floor) is True
     assert _lacking(gone, held(3, deleted=True), floor) is False  # the feed brought the deletion

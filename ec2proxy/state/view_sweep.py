@@ -149,9 +149,11 @@ def _lacking(listed: Listed, held: dict[tuple[str, str], tuple[str, bool, dict]]
     if listed.kind != "server":
         return _neutron_lacking(listed, row, floor)
     if row is None:
-        # a server the view never had: its change was missed, unless it may be from before the project was
-        # served (its notifications were dropped then), or a deletion (nothing to show)
-        return True if listed.updated > floor and obj.get("status") != "DELETED" else None
+        # a server the view never had: its change was missed, unless it is from before the project was served
+        # (its notifications were dropped then), or a deletion (nothing to show). The services' times are to the
+        # second: a change in the second the project was first served is judged (the view answers for it; at
+        # worst a change made just before is taken for missed, and the project is read directly a while)
+        return True if listed.updated >= floor and obj.get("status") != "DELETED" else None
     order, deleted, data = row
     if obj.get("status") == "DELETED":
         return not deleted
@@ -164,7 +166,7 @@ def _neutron_lacking(listed: Listed, row: tuple[str, bool, dict] | None, floor: 
     obj = listed.data
     if row is None:
         # (Neutron makes a project's default group when the project first asks, and says nothing of it)
-        return True if listed.updated > floor and listed.kind != "security_group" else None
+        return True if listed.updated >= floor and listed.kind != "security_group" else None
     order, deleted, data = row
     if deleted:
         return None  # deleted since it was listed

@@ -5,7 +5,9 @@ show in DescribeInstances within the bound, answered by the view that the lab's 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -14,7 +16,7 @@ from ec2proxy.ec2 import ids
 from tests.live_feeds import metrics, reads
 from tests.realcloud.test_lab_instances import LAB, _demo_credential, as_demo, lab_server, wait_running
 from tests.support import until
-from tests.test_live_describe import address_from_view, described, described_address, from_view
+from tests.test_live_describe import address_from_view, described, described_address, described_group, from_view, viewed
 
 pytestmark = [
     pytest.mark.skipif(not LAB, reason="no OpenStack lab: run through ../shared/openstack-lab/run-with-lab.sh"),
@@ -195,3 +197,42 @@ def test_a_floating_ip_neutron_never_notified_is_found_by_the_sweep(tmp_path):
             ec2.terminate_instances(InstanceIds=[iid])
         server.stop()
         asyncio.run(_queue_deleted(os.environ["LAB_TRANSPORT_URL"], queue))
+
+
+def test_the_aws_cli_is_answered_from_the_view_on_real_nova(live_proxy, tmp_path):
+    """The AWS CLI, as a subprocess: an instance by id, the project's listing and a group by id, answered by the
+    view that the lab's notifications keep, as boto3 was shown."""
+    server, ec2 = live_proxy
+    credential = _demo_credential()
+    (tmp_path / "credentials").write_text(f"[default]\naws_access_key_id = {credential['access']}\n"
+                                          f"aws_secret_access_key = {credential['secret']}\n")
+    (tmp_path / "config").write_text("[default]\nregion = RegionOne\n")
+    env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+           "AWS_CONFIG_FILE": str(tmp_path / "config"), "AWS_MAX_ATTEMPTS": "1"}
+
+    def aws(*args: str) -> dict:
+        done = subprocess.run(["aws", "--endpoint-url", server.endpoint, "ec2", *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                            InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"][0]["InstanceId"]
+    try:
+        wait_running(ec2, [iid])
+        shown = from_view(server, ec2, iid)
+        group = shown["SecurityGroups"][0]["GroupId"]
+        viewed(server, lambda: described_group(ec2, group), group)
+        viewed(server, lambda: ec2.describe_instances()["Reservations"], "the project")
+        before = reads(server, "view")
+        by_id = aws("describe-instances", "--instance-ids", iid)
+        listed = aws("describe-instances")
+        groups = aws("describe-security-groups", "--group-ids", group)
+        assert reads(server, "view") == before + 3
+        (instance,) = [i for r in by_id["Reservations"] for i in r["Instances"]]
+        assert (instance["State"], instance["PrivateIpAddress"]) == (shown["State"], shown["PrivateIpAddress"])
+        assert iid in {i["InstanceId"] for r in listed["Reservations"] for i in r["Instances"]}
+        assert groups["SecurityGroups"][0]["GroupId"] == group
+    finally:
+        ec2.terminate_instances(InstanceIds=[iid])
