@@ -77,6 +77,11 @@ def _alternate(server, keys, body: bytes, backend, url: str, rounds: int) -> tup
         p / o for p, o in zip(proxy, own, strict=True))
 
 
+def _row(what: str, timed: tuple[float, float, float]) -> None:
+    proxy, own, paired = timed
+    print(f"| {what} | {proxy:.1f} | {own:.1f} | {proxy / own:.2f}x | {paired:.2f}x |", flush=True)
+
+
 def _launch(ec2, ami: str, count: int) -> list[str]:
     made = [i["InstanceId"] for i in ec2.run_instances(ImageId=ami, MinCount=count, MaxCount=count,
                                                        InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))[
@@ -133,13 +138,12 @@ def run(rounds: int, counts: list[int], events: int) -> None:
         made += _launch(ec2, ami, 1)
         os_id = next(s["id"] for s in backend.get(f"{compute}/servers").json()["servers"]
                      if ids.from_uuid("i", s["id"]) == made[0])
-        print(f"| {rounds} alternate rounds | proxy (ms) | Nova (ms) | ratio of medians | median of each round's "
-              "ratio |")
+        print(f"| {rounds} alternate rounds | proxy (ms) | the service (ms) | ratio of medians | median of each "
+              "round's ratio |")
         print("|---|---|---|---|---|")
         one = f"Action=DescribeInstances&Version=2016-11-15&InstanceId.1={made[0]}".encode()
-        proxy, own, paired = _alternate(server, keys, one, backend, f"{compute}/servers/{os_id}", rounds)
-        print(f"| DescribeInstances of one id vs GET /servers/ID | {proxy:.1f} | {own:.1f} | {proxy / own:.2f}x "
-              f"| {paired:.2f}x |", flush=True)
+        _row("DescribeInstances of one id vs GET /servers/ID",
+             _alternate(server, keys, one, backend, f"{compute}/servers/{os_id}", rounds))
         allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
         allocations.append(allocation)
         ec2.associate_address(InstanceId=made[0], AllocationId=allocation)
@@ -148,9 +152,8 @@ def run(rounds: int, counts: list[int], events: int) -> None:
         fip = next(f["id"] for f in backend.get(f"{network}/floatingips").json()["floatingips"]
                    if ids.from_uuid("eipalloc", f["id"]) == allocation)
         one = f"Action=DescribeAddresses&Version=2016-11-15&AllocationId.1={allocation}".encode()
-        proxy, own, paired = _alternate(server, keys, one, backend, f"{network}/floatingips/{fip}", rounds)
-        print(f"| DescribeAddresses of one id vs GET /v2.0/floatingips/ID | {proxy:.1f} | {own:.1f} | "
-              f"{proxy / own:.2f}x | {paired:.2f}x |", flush=True)
+        _row("DescribeAddresses of one id vs GET /v2.0/floatingips/ID",
+             _alternate(server, keys, one, backend, f"{network}/floatingips/{fip}", rounds))
         group = ec2.create_security_group(GroupName=f"bench-live-{os.getpid()}", Description="bench")["GroupId"]
         groups.append(group)
         ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
@@ -158,9 +161,8 @@ def run(rounds: int, counts: list[int], events: int) -> None:
         os_group = next(g["id"] for g in backend.get(f"{network}/security-groups").json()["security_groups"]
                         if ids.from_uuid("sg", g["id"]) == group)
         one = f"Action=DescribeSecurityGroups&Version=2016-11-15&GroupId.1={group}".encode()
-        proxy, own, paired = _alternate(server, keys, one, backend, f"{network}/security-groups/{os_group}", rounds)
-        print(f"| DescribeSecurityGroups of one id vs GET /v2.0/security-groups/ID | {proxy:.1f} | {own:.1f} | "
-              f"{proxy / own:.2f}x | {paired:.2f}x |", flush=True)
+        _row("DescribeSecurityGroups of one id vs GET /v2.0/security-groups/ID",
+             _alternate(server, keys, one, backend, f"{network}/security-groups/{os_group}", rounds))
         lags = sorted(_lags(server, backend, compute, os_id, events))
         for count in counts:
             if count > len(made):

@@ -13,27 +13,19 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import select
-
 from ec2proxy.cloud import notifications
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import ViewObject
-from ec2proxy.ec2 import ids
-from ec2proxy.readmodels.live_instances import Unanswered, current, marked, read_neutron, rows_of, swept, trusted
-
-
-async def _os_ids(session, ctx: RequestContext, allocation_ids: list[str]) -> list[str]:
-    """The floating IPs these allocation ids name: known to this process, or found among the project's in the
-    view (an EC2 id is a digest of the OpenStack id)."""
-    known = {a: ids.os_id_of(a) for a in allocation_ids}
-    if any(os_id is None for os_id in known.values()):
-        held = await session.scalars(select(ViewObject.os_id).where(
-            ViewObject.kind == "floatingip", ViewObject.project_id == ctx.project_id, ViewObject.deleted.is_(False)))
-        by_id = {ids.from_uuid("eipalloc", os_id): os_id for os_id in held}
-        known = {a: os_id or by_id.get(a) for a, os_id in known.items()}
-    if any(os_id is None for os_id in known.values()):
-        raise Unanswered("unknown")  # not in the view (or none such: the direct read says which)
-    return [os_id for os_id in known.values() if os_id is not None]
+from ec2proxy.readmodels.live_instances import (
+    Unanswered,
+    by_ec2_ids,
+    current,
+    marked,
+    read_neutron,
+    rows_of,
+    swept,
+    trusted,
+)
 
 
 async def addresses(ctx: RequestContext, allocation_ids: list[str]) -> tuple[list[dict], dict[str, dict],
@@ -44,10 +36,7 @@ async def addresses(ctx: RequestContext, allocation_ids: list[str]) -> tuple[lis
     current(live)
     async with ctx.services.sessions() as session:
         await swept(session, ctx)
-        os_ids = await _os_ids(session, ctx, list(dict.fromkeys(allocation_ids)))
-        fips = trusted(ctx, await rows_of(session, ctx, "floatingip", ViewObject.os_id, os_ids))
-        if len(fips) < len(set(os_ids)):
-            raise Unanswered("unknown")  # deleted: the direct read says it is not there
+        _, fips = await by_ec2_ids(session, ctx, "floatingip", "eipalloc", allocation_ids)
         port_ids = sorted({f.data["port_id"] for f in fips if f.data.get("port_id")})
         ports = trusted(ctx, await rows_of(session, ctx, "port", ViewObject.os_id, port_ids))
         network_ids = sorted({f.data.get("floating_network_id") or "" for f in fips})
@@ -56,8 +45,8 @@ async def addresses(ctx: RequestContext, allocation_ids: list[str]) -> tuple[lis
             raise Unanswered("unknown")
         if await marked(session, [(r.kind, r.os_id) for r in (*fips, *ports)]):
             raise Unanswered("written")
-    return ([f.data for f in sorted(fips, key=lambda f: os_ids.index(f.os_id))], {p.os_id: p.data for p in ports},
-            {n.os_id: n.data.get("name") or n.os_id for n in networks})
+    return [f.data for f in fips], {p.os_id: p.data for p in ports}, {
+        n.os_id: n.data.get("name") or n.os_id for n in networks}
 
 
 async def remember(ctx: RequestContext, fips: list[dict], ports: list[dict], networks: list[dict],

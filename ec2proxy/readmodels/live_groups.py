@@ -20,25 +20,19 @@ from ec2proxy import db
 from ec2proxy.cloud import notifications
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import ViewMark, ViewObject
-from ec2proxy.ec2 import ids, timestamps
-from ec2proxy.readmodels.live_instances import Unanswered, current, marked, read_neutron, rows_of, swept, trusted
+from ec2proxy.ec2 import timestamps
+from ec2proxy.readmodels.live_instances import (
+    Unanswered,
+    by_ec2_ids,
+    current,
+    marked,
+    read_neutron,
+    rows_of,
+    swept,
+    trusted,
+)
 
 RULES = "security_group_rules"
-
-
-async def _os_ids(session, ctx: RequestContext, group_ids: list[str]) -> list[str]:
-    """The Neutron groups these group ids name: known to this process, or found among the project's in the view
-    (an EC2 id is a digest of the OpenStack id)."""
-    known = {g: ids.os_id_of(g) for g in group_ids}
-    if any(os_id is None for os_id in known.values()):
-        held = await session.scalars(select(ViewObject.os_id).where(
-            ViewObject.kind == "security_group", ViewObject.project_id == ctx.project_id,
-            ViewObject.deleted.is_(False)))
-        by_id = {ids.from_uuid("sg", os_id): os_id for os_id in held}
-        known = {g: os_id or by_id.get(g) for g, os_id in known.items()}
-    if any(os_id is None for os_id in known.values()):
-        raise Unanswered("unknown")
-    return [os_id for os_id in known.values() if os_id is not None]
 
 
 async def _rules_changed(session, os_ids: list[str]) -> dict[str, str]:
@@ -76,10 +70,9 @@ async def groups(ctx: RequestContext, group_ids: list[str]) -> tuple[list[dict],
     current(live)
     async with ctx.services.sessions() as session:
         await swept(session, ctx)
-        os_ids = await _os_ids(session, ctx, list(dict.fromkeys(group_ids)))
-        found = trusted(ctx, await rows_of(session, ctx, "security_group", ViewObject.os_id, os_ids))
-        if len(found) < len(set(os_ids)) or any(RULES not in g.data for g in found):
-            raise Unanswered("unknown")  # not there (the direct read says so), or held without its rules
+        os_ids, found = await by_ec2_ids(session, ctx, "security_group", "sg", group_ids)
+        if any(RULES not in g.data for g in found):
+            raise Unanswered("unknown")  # held without its rules
         orders = dict((await session.execute(select(ViewObject.os_id, ViewObject.order_key).where(
             ViewObject.kind == "security_group", ViewObject.os_id.in_(os_ids)))).all())
         read_at = {g.os_id: _stamp(orders.get(g.os_id, "")) for g in found}
@@ -93,8 +86,7 @@ async def groups(ctx: RequestContext, group_ids: list[str]) -> tuple[list[dict],
         others = trusted(ctx, await rows_of(session, ctx, "security_group", ViewObject.os_id, named))
         if len(others) < len(named):
             raise Unanswered("unknown")
-    shown = [g.data for g in sorted(found, key=lambda g: os_ids.index(g.os_id))]
-    return shown, {g.os_id: g.data.get("name") or "" for g in (*found, *others)}
+    return [g.data for g in found], {g.os_id: g.data.get("name") or "" for g in (*found, *others)}
 
 
 async def remember(ctx: RequestContext, read: list[dict], since: datetime.datetime) -> None:

@@ -81,6 +81,26 @@ class Held(NamedTuple):
     data: dict
 
 
+async def by_ec2_ids(session, ctx: RequestContext, kind: str, prefix: str,
+                     ec2_ids: list[str]) -> tuple[list[str], list[Held]]:
+    """The OpenStack ids of these EC2 ids' objects of ``kind`` (known to this process, or found among the
+    project's in the view: an EC2 id is a digest of the OpenStack id), and the view's rows of them, each vouched
+    for; Unanswered unless the view holds every one alive."""
+    known = {ec2_id: ids.os_id_of(ec2_id) for ec2_id in dict.fromkeys(ec2_ids)}
+    if any(os_id is None for os_id in known.values()):
+        held = await session.scalars(select(ViewObject.os_id).where(
+            ViewObject.kind == kind, ViewObject.project_id == ctx.project_id, ViewObject.deleted.is_(False)))
+        found = {ids.from_uuid(prefix, os_id): os_id for os_id in held}
+        known = {ec2_id: os_id or found.get(ec2_id) for ec2_id, os_id in known.items()}
+    os_ids = [os_id for os_id in known.values() if os_id is not None]
+    if len(os_ids) < len(known):
+        raise Unanswered("unknown")  # not in the view (or none such: the direct read says which)
+    rows = trusted(ctx, await rows_of(session, ctx, kind, ViewObject.os_id, os_ids))
+    if len(rows) < len(set(os_ids)):
+        raise Unanswered("unknown")  # deleted: the direct read says it is not there
+    return os_ids, sorted(rows, key=lambda row: os_ids.index(row.os_id))
+
+
 def trusted(ctx: RequestContext, rows: list) -> list[Held]:
     """The live objects of these rows, each written since the feed connected (a delete is final: ids are never
     used again)."""

@@ -48,6 +48,12 @@ async def _queue_deleted(url: str, name: str) -> None:
         await (await connection.channel()).queue_delete(name)
 
 
+def _launched(ec2) -> str:
+    """One instance of the lab's image, launched (not yet running)."""
+    return ec2.run_instances(ImageId=ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"]), MinCount=1, MaxCount=1,
+                             InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"][0]["InstanceId"]
+
+
 def _within_bound(server, ec2, iid: str, check) -> float:
     """Seconds until the instance as described passes ``check``; each answer after the first from the view."""
     started = time.monotonic()
@@ -61,9 +67,7 @@ def _within_bound(server, ec2, iid: str, check) -> float:
 
 def test_changes_made_in_openstack_directly_show_within_the_bound(live_proxy):
     server, ec2 = live_proxy
-    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
-    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
-                            InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"][0]["InstanceId"]
+    iid = _launched(ec2)
     try:
         wait_running(ec2, [iid])
         shown = from_view(server, ec2, iid)
@@ -117,9 +121,7 @@ def test_an_address_by_id_from_the_view_on_real_neutron(live_proxy):
     """DescribeAddresses naming an allocation id is answered from the view as directly; our associate shows at
     once; a disassociation made in real Neutron directly shows within the bound, from the view."""
     server, ec2 = live_proxy
-    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
-    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
-                            InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"][0]["InstanceId"]
+    iid = _launched(ec2)
     allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
     try:
         wait_running(ec2, [iid])
@@ -175,9 +177,7 @@ def test_a_floating_ip_neutron_never_notified_is_found_by_the_sweep(tmp_path):
     iid = None
     try:
         until(lambda: metrics(server).get("ec2proxy_live_view_connected") == 1.0, seconds=60, delay=0.2)
-        ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
-        iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
-                                InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"][0]["InstanceId"]
+        iid = _launched(ec2)
         wait_running(ec2, [iid])
         shown = from_view(server, ec2, iid)
         fip = as_demo(lambda view: _floating_ip(view, shown["NetworkInterfaces"][0]["NetworkInterfaceId"]))
@@ -216,9 +216,7 @@ def test_the_aws_cli_is_answered_from_the_view_on_real_nova(live_proxy, tmp_path
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    ami = ids.from_uuid("ami", os.environ["LAB_IMAGE_ID"])
-    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
-                            InstanceType=os.environ.get("LAB_FLAVOR", "m1.tiny"))["Instances"][0]["InstanceId"]
+    iid = _launched(ec2)
     try:
         wait_running(ec2, [iid])
         shown = from_view(server, ec2, iid)
