@@ -158,9 +158,9 @@ def test_our_own_writes_show_at_once_then_the_view_answers_again(proxy, ec2, run
 
 
 def test_an_address_by_id_from_the_view_our_writes_at_once_and_neutrons_within_the_bound(proxy, ec2, running):
-    """DescribeAddresses naming an allocation id (a Terraform refresh of an aws_eip) is answered from the view
-    as it would be directly; our associate shows at once; a disassociation made in Neutron directly within the
-    bound, still from the view."""
+    """DescribeAddresses naming an allocation id (a Terraform refresh of an aws_eip), or a public IP, is answered
+    from the view as it would be directly; our associate shows at once; a disassociation made in Neutron directly
+    within the bound, still from the view."""
     address = ec2.allocate_address(Domain="vpc")
     allocation = address["AllocationId"]
 
@@ -174,9 +174,14 @@ def test_an_address_by_id_from_the_view_our_writes_at_once_and_neutrons_within_t
         ec2.associate_address(InstanceId=running, AllocationId=allocation)
         assert addressed()["InstanceId"] == running  # ours, at once
         direct = addressed()
-        viewed = from_the_view()
-        assert viewed == direct and viewed["InstanceId"] == running and viewed["AssociationId"]
-        assert viewed["PublicIpv4Pool"] and viewed["NetworkInterfaceId"].startswith("eni-")
+        shown = from_the_view()
+        assert shown == direct and shown["InstanceId"] == running and shown["AssociationId"]
+        assert shown["PublicIpv4Pool"] and shown["NetworkInterfaceId"].startswith("eni-")
+
+        def by_ip() -> list[dict]:
+            return ec2.describe_addresses(PublicIps=[address["PublicIp"]])["Addresses"]
+
+        assert viewed(proxy, by_ip, address["PublicIp"]) == [shown]  # by its public IP too
 
         sdk = DevCloudProcess(proxy.data_dir).sdk("devcloud-demo")
         (fip,) = sdk.network.ips(floating_ip_address=address["PublicIp"])

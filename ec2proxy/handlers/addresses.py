@@ -70,12 +70,13 @@ async def _shaped(ctx: RequestContext, fips: list[dict], ports: dict[str, dict],
     return await tag_reads.tagged(ctx, shapes, "AllocationId")
 
 
-async def _from_view(ctx: RequestContext, allocation_ids: list[str]) -> list[Described] | None:
-    """The addresses of these allocation ids from the live view, or None when it cannot vouch for them (counted)."""
+async def _from_view(ctx: RequestContext, allocation_ids: list[str], public_ips: list[str]) -> list[Described] | None:
+    """The addresses of these allocation ids and public IPs from the live view, or None when it cannot vouch for
+    them (counted)."""
     live = ctx.services.live
     live.swept_when_due(ctx)
     try:
-        fips, ports, networks = await live_addresses.addresses(ctx, allocation_ids)
+        fips, ports, networks = await live_addresses.addresses(ctx, allocation_ids, public_ips)
     except live_addresses.Unanswered as exc:
         live.reads[str(exc)] += 1
         return None
@@ -112,10 +113,10 @@ async def describe_addresses(ctx: RequestContext, params: dict) -> dict:
     compiled = filters.compile_filters(params.get("Filters"), FILTERS, ctx.action)
     allocation_ids, public_ips = params.get("AllocationIds"), params.get("PublicIps")
     viewed = None
-    if allocation_ids and not public_ips and ctx.services.live.configured:
-        for allocation_id in allocation_ids:
+    if (allocation_ids or public_ips) and ctx.services.live.configured:
+        for allocation_id in allocation_ids or []:
             ids.check("eipalloc", allocation_id)
-        viewed = await _from_view(ctx, allocation_ids)
+        viewed = await _from_view(ctx, allocation_ids or [], public_ips or [])
     addresses = _named(viewed if viewed is not None else await describe(ctx, remember=True), allocation_ids,
                        public_ips)
     return {"Addresses": filters.apply(shapes(addresses), compiled)}
