@@ -52,17 +52,31 @@ class Server:
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen | None = None
         self.log = data_dir / "serve.log"
+        self.started = False
 
     def start(self, timeout: float = 60) -> "Server":
-        """Start and wait for /healthz; a port the previous run of this server still held is waited out."""
+        """Start and wait until it serves; a port the previous run of this server still held is waited out, and
+        on a first start a port another process took meanwhile (the suite runs in two processes, each finding
+        free ports) is given up for new ones."""
         for attempt in range(3):
             try:
-                return self._start(timeout)
+                self._start(timeout)
+                self.started = True
+                return self
             except RuntimeError as exc:
                 if attempt == 2 or "address already in use" not in str(exc).lower():
                     raise
-                time.sleep(2)
+                if self.started:
+                    time.sleep(2)
+                else:
+                    self._new_ports()
         raise AssertionError("unreachable")
+
+    def _new_ports(self) -> None:
+        self.port, self.admin_port, self.metadata_port = free_port(), free_port(), free_port()
+        self.metadata = f"http://127.0.0.1:{self.metadata_port}"
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.admin = f"http://127.0.0.1:{self.admin_port}"
 
     def _start(self, timeout: float) -> "Server":
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -73,6 +87,7 @@ class Server:
             command += ["--config", str(self.config)]
         command += list(self.args)
         self._log_handle = open(self.log, "ab")
+        logged = self.log.stat().st_size
         self.process = subprocess.Popen(command, stdout=self._log_handle, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -80,13 +95,21 @@ class Server:
                 raise RuntimeError(f"ec2proxy serve exited {self.process.returncode}:\n{self.log.read_text()}")
             try:
                 with urllib.request.urlopen(f"{self.endpoint}/healthz", timeout=1) as response:
-                    if response.status == 200 and self.credentials_path.exists():
+                    # (ours: it says it serves there once it holds its ports; another process may answer on a
+                    # port this one has yet to find taken)
+                    if response.status == 200 and self.credentials_path.exists() and \
+                            f"EC2 API at {self.endpoint}" in self._logged_since(logged):
                         return self
             except OSError:
                 pass
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"ec2proxy serve did not become healthy:\n{self.log.read_text()}")
+
+    def _logged_since(self, offset: int) -> str:
+        with open(self.log, "rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
