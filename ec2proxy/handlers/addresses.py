@@ -15,7 +15,7 @@ from ec2proxy.ec2 import errors, filters, ids, paging, tagging
 from ec2proxy.ec2.records import Described, shapes
 from ec2proxy.ec2.vpcs import association_id, gone_with_instance
 from ec2proxy.handlers import action
-from ec2proxy.readmodels import live_addresses, tag_reads
+from ec2proxy.readmodels import live_addresses, live_instances, tag_reads
 from ec2proxy.readmodels.instances import lookup
 from ec2proxy.readmodels.networks import external_network, neutron_of, port_of
 from ec2proxy.state import public_addresses, tag_writes, write
@@ -73,15 +73,8 @@ async def _shaped(ctx: RequestContext, fips: list[dict], ports: dict[str, dict],
 async def _from_view(ctx: RequestContext, allocation_ids: list[str], public_ips: list[str]) -> list[Described] | None:
     """The addresses of these allocation ids and public IPs from the live view, or None when it cannot vouch for
     them (counted)."""
-    live = ctx.services.live
-    live.swept_when_due(ctx)
-    try:
-        fips, ports, networks = await live_addresses.addresses(ctx, allocation_ids, public_ips)
-    except live_addresses.Unanswered as exc:
-        live.reads[str(exc)] += 1
-        return None
-    live.reads["view"] += 1
-    return await _shaped(ctx, fips, ports, networks)
+    found = await live_instances.answered(ctx, live_addresses.addresses(ctx, allocation_ids, public_ips))
+    return await _shaped(ctx, *found) if found is not None else None
 
 
 @tag_reads.exists("eipalloc")

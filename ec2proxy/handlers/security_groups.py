@@ -12,7 +12,7 @@ from ec2proxy.db.models import VpcGroup, utcnow
 from ec2proxy.ec2 import errors, filters, ids, paging, permissions, tagging, vpcs
 from ec2proxy.ec2.records import Described, shapes
 from ec2proxy.handlers import action
-from ec2proxy.readmodels import live_groups, tag_reads
+from ec2proxy.readmodels import live_groups, live_instances, tag_reads
 from ec2proxy.readmodels import networks as network_reads
 from ec2proxy.readmodels.networks import default_vpc_id, neutron_of
 from ec2proxy.state import port_tags, rule_overlays, write
@@ -81,7 +81,7 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None, reme
     for them, and what is read directly refreshes it."""
     view = await ctx.cloud()
     live = remember and ctx.services.live.configured
-    viewed = await _from_view(ctx, group_ids) if live and group_ids else None
+    viewed = await live_instances.answered(ctx, live_groups.groups(ctx, group_ids)) if live and group_ids else None
     since = utcnow()
     shown, vpc_id, (vpc_groups, overlays, tags) = await asyncio.gather(
         _shown(ctx, view, group_ids) if group_ids and viewed is None else asyncio.sleep(0), default_vpc_id(ctx),
@@ -104,20 +104,6 @@ async def describe(ctx: RequestContext, group_ids: list[str] | None = None, reme
         names = {g["id"]: g["name"] for g in [*groups, *others]}
     return await tag_reads.tagged(ctx, [_shape(g, ctx.project_id, vpc_id, names, vpc_groups) for g in groups],
                                    "GroupId", tags=tags)
-
-
-async def _from_view(ctx: RequestContext, group_ids: list[str]) -> tuple[list[dict], dict[str, str]] | None:
-    """The groups of these ids and the names their rules name, from the live view; None when it cannot vouch
-    for them (counted)."""
-    live = ctx.services.live
-    live.swept_when_due(ctx)
-    try:
-        found = await live_groups.groups(ctx, group_ids)
-    except live_groups.Unanswered as exc:
-        live.reads[str(exc)] += 1
-        return None
-    live.reads["view"] += 1
-    return found
 
 
 async def _shown(ctx: RequestContext, view, group_ids: list[str]) -> list[dict] | None:

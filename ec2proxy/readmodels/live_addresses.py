@@ -16,7 +16,6 @@ from typing import Sequence
 
 from sqlalchemy import select
 
-from ec2proxy.cloud import notifications
 from ec2proxy.context import RequestContext
 from ec2proxy.db.models import ViewObject
 from ec2proxy.ec2 import ids
@@ -25,7 +24,7 @@ from ec2proxy.readmodels.live_instances import (
     by_ec2_ids,
     current,
     marked,
-    read_neutron,
+    remember_neutron,
     rows_of,
     swept,
     trusted,
@@ -70,9 +69,5 @@ async def addresses(ctx: RequestContext, allocation_ids: list[str],
 
 async def remember(ctx: RequestContext, fips: list[dict], ports: list[dict], networks: list[dict],
                    since: datetime.datetime) -> None:
-    """What a direct read of the project's addresses (begun at ``since``) found, into the view: never over a
-    newer change, and lifting the marks of our writes made before it."""
-    seen = notifications.stamp_of(since)
-    changes = [read_neutron(kind, {k: item[k] for k in notifications.KEPT[kind] if k in item}, ctx.project_id, seen)
-               for kind, items in (("floatingip", fips), ("port", ports), ("network", networks)) for item in items]
-    await ctx.services.live.observed(ctx.services.sessions, ctx.project_id, changes, since)
+    """What a direct read of the project's addresses (begun at ``since``) found, into the view."""
+    await remember_neutron(ctx, [("floatingip", fips), ("port", ports), ("network", networks)], since)

@@ -26,7 +26,7 @@ from ec2proxy.readmodels.live_instances import (
     by_ec2_ids,
     current,
     marked,
-    read_neutron,
+    remember_neutron,
     rows_of,
     swept,
     trusted,
@@ -73,9 +73,7 @@ async def groups(ctx: RequestContext, group_ids: list[str]) -> tuple[list[dict],
         os_ids, found = await by_ec2_ids(session, ctx, "security_group", "sg", group_ids)
         if any(RULES not in g.data for g in found):
             raise Unanswered("unknown")  # held without its rules
-        orders = dict((await session.execute(select(ViewObject.os_id, ViewObject.order_key).where(
-            ViewObject.kind == "security_group", ViewObject.os_id.in_(os_ids)))).all())
-        read_at = {g.os_id: _stamp(orders.get(g.os_id, "")) for g in found}
+        read_at = {g.os_id: _stamp(g.order) for g in found}
         changed = await _rules_changed(session, os_ids)
         if any(not read_at[g.os_id] or changed.get(g.os_id, "") > read_at[g.os_id] for g in found):
             raise Unanswered("unknown")  # a rule changed since its rules were read (or held without them)
@@ -90,10 +88,5 @@ async def groups(ctx: RequestContext, group_ids: list[str]) -> tuple[list[dict],
 
 
 async def remember(ctx: RequestContext, read: list[dict], since: datetime.datetime) -> None:
-    """What a direct read of groups with their rules (begun at ``since``) found, into the view: never over a
-    newer change, and lifting the marks of our writes made before it."""
-    seen = notifications.stamp_of(since)
-    kept = notifications.KEPT["security_group"]
-    changes = [read_neutron("security_group", {k: g[k] for k in kept if k in g}, ctx.project_id, seen)
-               for g in read if RULES in g]
-    await ctx.services.live.observed(ctx.services.sessions, ctx.project_id, changes, since)
+    """What a direct read of groups with their rules (begun at ``since``) found, into the view."""
+    await remember_neutron(ctx, [("security_group", [g for g in read if RULES in g])], since)

@@ -10,7 +10,7 @@ the caller reads OpenStack directly, and what it read refreshes the view (``reme
 from __future__ import annotations
 
 import datetime
-from typing import NamedTuple, Sequence
+from typing import Awaitable, NamedTuple, Sequence, TypeVar
 
 from sqlalchemy import select
 
@@ -26,13 +26,16 @@ INSTANCE_KINDS = ("server", "port", "floatingip", "security_group")
 FINAL = "9999-12-31T23:59:59Z"  # a deleted server's order: after every change of it
 
 
+T = TypeVar("T")
+
+
 class Unanswered(Exception):
     """The view cannot answer this (the reason is a ``ec2proxy.state.live_view.READS`` outcome)."""
 
 
 # A view row as read: columns, not ORM objects (a project's listing reads thousands)
 ROWS = select(ViewObject.kind, ViewObject.os_id, ViewObject.link, ViewObject.deleted, ViewObject.applied_at,
-              ViewObject.data)
+              ViewObject.data, ViewObject.order_key)
 
 
 async def rows_of(session, ctx: RequestContext, kind: str, column, values: list[str], mine: bool = True) -> list:
@@ -79,6 +82,7 @@ class Held(NamedTuple):
     os_id: str
     link: str | None
     data: dict
+    order: str  # the order of the change that wrote ``data`` (its stamp: when it was sent, or read)
 
 
 async def by_ec2_ids(session, ctx: RequestContext, kind: str, prefix: str,
@@ -108,7 +112,7 @@ def trusted(ctx: RequestContext, rows: list) -> list[Held]:
     live = [row for row in rows if not row.deleted]
     if since is None or any(timestamps.aware(row.applied_at) < since for row in live):
         raise Unanswered("unknown")
-    return [Held(row.kind, row.os_id, row.link, row.data) for row in live if row.data is not None]
+    return [Held(row.kind, row.os_id, row.link, row.data, row.order_key) for row in live if row.data is not None]
 
 
 async def servers(ctx: RequestContext, os_ids: list[str]) -> tuple[list[dict], dict[str, list[Port]], dict]:
@@ -145,6 +149,30 @@ async def servers(ctx: RequestContext, os_ids: list[str]) -> tuple[list[dict], d
             raise Unanswered("unknown")  # a port Nova names that the view lacks
         shown.append(_with_groups(server, own, names))
     return shown, by_server, {names[g]: ids.from_uuid("sg", g) for g in names}
+
+
+async def answered(ctx: RequestContext, read: Awaitable[T]) -> T | None:
+    """What the view answers (``read``), or None when it cannot vouch for it; counted either way. The project's
+    sweep, when due, follows in the background."""
+    live = ctx.services.live
+    live.swept_when_due(ctx)
+    try:
+        found = await read
+    except Unanswered as exc:
+        live.reads[str(exc)] += 1
+        return None
+    live.reads["view"] += 1
+    return found
+
+
+async def remember_neutron(ctx: RequestContext, read: list[tuple[str, list[dict]]],
+                           since: datetime.datetime) -> None:
+    """What a direct read of Neutron (begun at ``since``) found, (kind, objects), into the view as it keeps them:
+    never over a newer change, and lifting the marks of our writes made before it."""
+    seen = notifications.stamp_of(since)
+    changes = [read_neutron(kind, {k: item[k] for k in notifications.KEPT[kind] if k in item}, ctx.project_id, seen)
+               for kind, items in read for item in items]
+    await ctx.services.live.observed(ctx.services.sessions, ctx.project_id, changes, since)
 
 
 def volumes_known(servers_shown: list[dict], rows: dict[str, InstanceRow]) -> bool:
